@@ -1,0 +1,1 @@
+"""The Textual face of inboxlab and the ``inboxlab`` command line."""

@@ -1,0 +1,63 @@
+"""The ``inboxlab`` command line: one entry point that dispatches into the three rooms.
+
+Each subcommand imports its room lazily, so ``inboxlab fakeserver serve`` never loads
+Textual and ``inboxlab`` (the demo) never pays for what it does not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inboxlab",
+        description=(
+            "A CRM connected-inbox connector and the lab to test and diagnose it. "
+            "With no arguments, opens the demo on the bundled fake servers."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fake = sub.add_parser("fakeserver", help="run the bundled fake IMAP/SMTP servers")
+    fake_sub = fake.add_subparsers(dest="fake_command", metavar="ACTION", required=True)
+    serve = fake_sub.add_parser("serve", help="serve a scenario on loopback until Ctrl-C")
+    serve.add_argument("scenario", nargs="?", default=None,
+                       help="bundled scenario name or TOML file (default: the demo scenario)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--imap-port", type=int, default=0, help="IMAP port (default: a free port)")
+    serve.add_argument("--imaps-port", type=int, default=0,
+                       help="implicit-TLS IMAP port (default: a free port)")
+
+    scen = sub.add_parser("scenario", help="list, check or run scenarios")
+    scen_sub = scen.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
+    scen_sub.add_parser("list", help="list the bundled scenarios")
+    check = scen_sub.add_parser("check", help="validate a scenario file")
+    check.add_argument("file", help="bundled scenario name or TOML file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None or args.command == "fakeserver":
+        from fakeserver.cli import serve_main
+
+        return serve_main(
+            scenario=getattr(args, "scenario", None),
+            host=getattr(args, "host", "127.0.0.1"),
+            imap_port=getattr(args, "imap_port", 0),
+            imaps_port=getattr(args, "imaps_port", 0),
+        )
+    if args.command == "scenario":
+        from fakeserver.cli import scenario_main
+
+        return scenario_main(args.scenario_command, getattr(args, "file", None))
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
