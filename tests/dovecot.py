@@ -1,0 +1,516 @@
+"""A throwaway real Dovecot: the interop reference the engine and the fake server are judged by.
+
+Why a real one: the fake server is only as good as the things it is compared with, and Dovecot
+is what most "generic IMAP" customers actually run. Each instance is self-contained under one
+temporary directory (config, sockets, state, logs, TLS material, maildirs) and is started with
+``dovecot -F -c <config>`` so nothing from /etc/dovecot leaks in.
+
+Why it loads maildir files directly instead of APPENDing: 100k messages over IMAP take
+minutes; writing ``cur/`` files with the mtime as INTERNALDATE takes seconds, and Dovecot
+indexes them on first access exactly as it would a migrated mailbox.
+
+Used by tests/conftest.py (fixtures) and by bench/ (which imports this module).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+import trustme
+
+DOVECOT_CANDIDATES = ("/usr/sbin/dovecot",)
+MAIL_USER = "inboxlab-mail"
+SPECIAL_FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
+                   ("Junk", "\\Junk"), ("Archive", "\\Archive"))
+DEFAULT_USERS: tuple[tuple[str, str], ...] = (("user@example.com", "secret-pass"),)
+# IMAP system flag -> maildir info letter (letters must be written in ASCII order).
+_FLAG_LETTERS = {"\\draft": "D", "\\flagged": "F", "\\answered": "R", "\\seen": "S",
+                 "\\deleted": "T"}
+
+
+class DovecotError(RuntimeError):
+    """Dovecot could not be set up, started, or driven; the message names what and why.
+
+    ``log_tail`` carries Dovecot's own words (the end of its log) when there are any.
+    """
+
+    def __init__(self, message: str, *, log_tail: str = "") -> None:
+        tail = f"\n--- dovecot log (tail) ---\n{log_tail}" if log_tail else ""
+        super().__init__(message + tail)
+        self.log_tail = log_tail
+
+
+@dataclass(frozen=True)
+class Account:
+    """A login on the throwaway server; the password stays out of reprs and logs."""
+
+    name: str
+    password: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Account(name={self.name!r}, password=[secure])"
+
+
+def find_dovecot() -> str | None:
+    """Path of the dovecot binary, or None (callers skip with a reason)."""
+    found = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
+    if found:
+        return found
+    return next((c for c in DOVECOT_CANDIDATES if os.access(c, os.X_OK)), None)
+
+
+def find_doveadm(dovecot: str) -> str:
+    sibling = Path(dovecot).with_name("doveadm")
+    for cand in (shutil.which("doveadm"), str(sibling), "/usr/bin/doveadm"):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    raise DovecotError("doveadm not found next to dovecot nor on PATH")
+
+
+def free_port() -> int:
+    """A port the kernel just handed out; racy by nature, so start() retries on collision."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """Who owns what: the mail files, Dovecot's internal and login processes."""
+
+    mail_uid: int
+    mail_gid: int
+    internal_user: str
+    login_user: str
+    as_root: bool
+
+
+def _ensure_ids() -> _Ids:
+    """Pick the unix identities. Dovecot refuses uid 0 for mail, so as root we make a user."""
+    if os.geteuid() != 0:
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        return _Ids(os.geteuid(), os.getegid(), me, me, as_root=False)
+    try:
+        entry = pwd.getpwnam(MAIL_USER)
+    except KeyError:
+        done = subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home",
+             "--shell", "/usr/sbin/nologin", MAIL_USER],
+            capture_output=True, text=True, check=False,
+        )
+        # exit 9: someone else (a parallel test process) created it first
+        if done.returncode not in (0, 9):
+            raise DovecotError(f"useradd {MAIL_USER} failed: {done.stderr.strip()}") from None
+        entry = pwd.getpwnam(MAIL_USER)
+    internal = _existing_user("dovecot", fallback="root")
+    login = _existing_user("dovenull", fallback=internal)
+    return _Ids(entry.pw_uid, entry.pw_gid, internal, login, as_root=True)
+
+
+def _existing_user(name: str, *, fallback: str) -> str:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return fallback
+    return name
+
+
+def _ssha256(password: str) -> str:
+    """Dovecot's {SSHA256} scheme, so the passwd-file on disk holds no cleartext secret."""
+    salt = secrets.token_bytes(8)
+    digest = hashlib.sha256(password.encode() + salt).digest()
+    return "{SSHA256}" + base64.b64encode(digest + salt).decode()
+
+
+def _check_user_name(name: str) -> None:
+    if not name or any(c in name for c in ":/\n\r\0 ") or name.startswith("."):
+        raise DovecotError(f"unusable user name {name!r}: no ':', '/', spaces or leading '.'")
+
+
+def maildir_letters(flags: str) -> str:
+    """Translate IMAP system flags ("\\Seen \\Flagged") into maildir info letters ("FS")."""
+    letters = set()
+    for flag in flags.split():
+        letter = _FLAG_LETTERS.get(flag.lower())
+        if letter is None:
+            raise DovecotError(
+                f"flag {flag!r} is not an IMAP system flag this loader supports "
+                f"(one of {', '.join(sorted(_FLAG_LETTERS))}; keywords are not supported)"
+            )
+        letters.add(letter)
+    return "".join(sorted(letters))
+
+
+def folder_dir(maildir: Path, folder: str) -> Path:
+    """Maildir++ directory of an IMAP folder ('.' is the hierarchy separator)."""
+    if folder.upper() == "INBOX":
+        return maildir
+    if not folder.isascii() or not folder.isprintable() or "/" in folder or not folder.strip("."):
+        raise DovecotError(f"unusable folder name {folder!r}: printable ASCII, no '/'")
+    if ".." in folder or folder.startswith(".") or folder.endswith("."):
+        raise DovecotError(f"unusable folder name {folder!r}: empty hierarchy level")
+    return maildir / f".{folder}"
+
+
+def _render_config(
+    root: Path, ids: _Ids, *, port: int, tls_port: int, special_use: bool
+) -> str:
+    """The whole dovecot.conf; nothing is included from /etc/dovecot."""
+    folders = "\n".join(
+        f"  mailbox {name} {{\n    auto = subscribe\n"
+        + (f"    special_use = {use}\n" if special_use else "")
+        + "  }"
+        for name, use in SPECIAL_FOLDERS
+    )
+    dh = Path("/usr/share/dovecot/dh.pem")
+    unprivileged = "" if ids.as_root else (
+        # without root there is no chroot; see Dovecot's "running without root" notes
+        "service anvil {\n  chroot =\n}\n"
+    )
+    login_chroot = "" if ids.as_root else "  chroot =\n"
+    return f"""# generated by inboxlab tests/dovecot.py; throwaway, self-contained
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = inboxlab-{port}
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{root}/tls/cert.pem
+ssl_key = <{root}/tls/key.pem
+{f"ssl_dh = <{dh}" if dh.exists() else ""}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {ids.internal_user}
+default_login_user = {ids.login_user}
+first_valid_uid = {min(ids.mail_uid, 500)}
+first_valid_gid = {min(ids.mail_gid, 500)}
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 500
+passdb {{
+  driver = passwd-file
+  args = {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={ids.mail_uid} gid={ids.mail_gid} home={root}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+{folders}
+}}
+service imap-login {{
+{login_chroot}  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
+  }}
+}}
+{unprivileged}"""
+
+
+def _write_tls(root: Path) -> Path:
+    """A throwaway CA and a leaf for 127.0.0.1/localhost; returns the CA PEM path."""
+    tls = root / "tls"
+    tls.mkdir(mode=0o700)
+    ca = trustme.CA(organization_name="inboxlab throwaway Dovecot CA")
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(tls / "ca.pem"))
+    leaf.private_key_pem.write_to_path(str(tls / "key.pem"))
+    with (tls / "cert.pem").open("wb") as out:
+        for blob in leaf.cert_chain_pems:
+            out.write(blob.bytes())
+    (tls / "key.pem").chmod(0o600)
+    (tls / "ca.pem").chmod(0o644)
+    tls.chmod(0o755)  # the CA must be readable by unprivileged test clients; the key stays 0600
+    return tls / "ca.pem"
+
+
+def _check_traversable(root: Path, ids: _Ids) -> None:
+    """Mail processes run as the mail user: every parent of root must let it through."""
+    if not ids.as_root:
+        return
+    for parent in root.parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise DovecotError(
+                f"{parent} is not traversable by others (mode {parent.stat().st_mode & 0o777:o}); "
+                f"the mail user {MAIL_USER} could not reach {root}. Use a root under /tmp."
+            )
+
+
+def _read_greeting(host: str, port: int, timeout: float) -> bytes:
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        return sock.recv(4096)
+
+
+def _datetime_seconds(when: datetime) -> float:
+    if when.tzinfo is None:
+        raise DovecotError(f"internal date {when!r} has no timezone; pass an aware datetime")
+    return when.timestamp()
+
+
+def _vsize(raw: bytes) -> int:
+    """IMAP RFC822.SIZE: the size with every bare LF counted as CRLF."""
+    return len(raw) + raw.count(b"\n") - raw.count(b"\r\n")
+
+
+class DovecotHandle:
+    """A running throwaway Dovecot. Use as a context manager or call stop()."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, root: Path, *, special_use: bool, users: Sequence[Account],
+                 owns_root: bool, startup_timeout: float = 30.0) -> None:
+        dovecot = find_dovecot()
+        if dovecot is None:
+            raise DovecotError("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+        self.root = root
+        self.special_use = special_use
+        self.users: tuple[Account, ...] = tuple(users)
+        self.config_path = root / "dovecot.conf"
+        self.log_path = root / "dovecot.log"
+        self.port = 0
+        self.tls_port = 0
+        self._dovecot = dovecot
+        self._doveadm = find_doveadm(dovecot)
+        self._owns_root = owns_root
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._seq = 0
+        self._base_secs = int(time.time())
+        self._ids = _ensure_ids()
+        self._prepare()
+        self._start(startup_timeout)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        _check_traversable(self.root, self._ids)
+        self.root.mkdir(parents=True, exist_ok=True)
+        if any(self.root.iterdir()):
+            raise DovecotError(f"{self.root} is not empty; give each Dovecot its own directory")
+        self.root.chmod(0o755)
+        for sub in ("run", "state", "home"):
+            (self.root / sub).mkdir(mode=0o755)
+        self.ca_pem = _write_tls(self.root)
+        self._write_passwd()
+        for account in self.users:
+            self._make_home(account.name)
+
+    def _start(self, timeout: float) -> None:
+        for _attempt in range(5):
+            self.port, self.tls_port = free_port(), free_port()
+            if self.port == self.tls_port:
+                continue
+            self.config_path.write_text(_render_config(
+                self.root, self._ids, port=self.port, tls_port=self.tls_port,
+                special_use=self.special_use))
+            stderr = (self.root / "dovecot.stderr").open("ab")
+            with stderr:
+                self._proc = subprocess.Popen(
+                    [self._dovecot, "-F", "-c", str(self.config_path)],
+                    stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+                )
+            if self._wait_ready(timeout):
+                return
+            self._terminate()
+            if "Address already in use" not in self.log_tail():
+                break
+        raise DovecotError("dovecot did not come up", log_tail=self.log_tail())
+
+    def _wait_ready(self, timeout: float) -> bool:
+        """Poll until both listeners greet; False if the master died (e.g. port collision)."""
+        deadline = time.monotonic() + timeout
+        assert self._proc is not None
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                return False
+            try:
+                greeting = _read_greeting(self.host, self.port, timeout=2.0)
+                with socket.create_connection((self.host, self.tls_port), timeout=2.0):
+                    pass
+            except OSError:
+                time.sleep(0.02)  # polling interval of a deadline-bounded condition wait
+                continue
+            if greeting.startswith(b"* OK"):
+                return True
+        raise DovecotError(f"dovecot gave no greeting within {timeout:.0f}s",
+                           log_tail=self.log_tail())
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def stop(self) -> None:
+        """Stop the master (it takes its children down) and remove the directory we made."""
+        self._terminate()
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> DovecotHandle:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return (f"DovecotHandle(port={self.port}, tls_port={self.tls_port}, "
+                f"special_use={self.special_use}, users={[a.name for a in self.users]})")
+
+    # ---- users -----------------------------------------------------------------------------
+    @property
+    def user(self) -> str:
+        return self.users[0].name
+
+    @property
+    def password(self) -> str:
+        return self.users[0].password
+
+    def password_of(self, user: str) -> str:
+        for account in self.users:
+            if account.name == user:
+                return account.password
+        have = [a.name for a in self.users]
+        raise DovecotError(f"no user {user!r} on this Dovecot (have {have})")
+
+    def add_user(self, name: str, password: str) -> Account:
+        """Add a login while running (passwd-file is re-read on change): per-test isolation."""
+        if any(a.name == name for a in self.users):
+            raise DovecotError(f"user {name!r} already exists")
+        account = Account(name, password)
+        self.users = (*self.users, account)
+        self._write_passwd()
+        self._make_home(name)
+        return account
+
+    def _write_passwd(self) -> None:
+        lines = []
+        for account in self.users:
+            _check_user_name(account.name)
+            lines.append(f"{account.name}:{_ssha256(account.password)}::::::\n")
+        tmp = self.root / "passwd.tmp"
+        tmp.write_text("".join(lines))
+        tmp.chmod(0o644)  # salted hashes only; the auth process runs as the internal user
+        tmp.replace(self.root / "passwd")
+
+    def _make_home(self, name: str) -> None:
+        home = self.root / "home" / name
+        for path in (home, home / "Maildir"):
+            path.mkdir(mode=0o700, exist_ok=True)
+            os.chown(path, self._ids.mail_uid, self._ids.mail_gid)
+
+    def maildir(self, user: str | None = None) -> Path:
+        name = self.user if user is None else user
+        self.password_of(name)  # validates the name
+        return self.root / "home" / name / "Maildir"
+
+    # ---- tools -----------------------------------------------------------------------------
+    def log_tail(self, lines: int = 30) -> str:
+        text = ""
+        for path in (self.log_path, self.root / "dovecot.stderr"):
+            with contextlib.suppress(OSError):
+                text += path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def doveadm(self, *args: str, check: bool = True, timeout: float = 600) -> str:
+        """Run ``doveadm -c <our config> ARGS``; returns stdout, raises with stderr on failure."""
+        done = subprocess.run([self._doveadm, "-c", str(self.config_path), *args],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        if check and done.returncode != 0:
+            raise DovecotError(f"doveadm {' '.join(args)} exited {done.returncode}: "
+                               f"{done.stderr.strip()}", log_tail=self.log_tail(10))
+        return done.stdout
+
+    def load_messages(
+        self, user: str, folder: str, messages: Iterable[tuple[bytes, str, datetime]],
+        *, index: bool = False,
+    ) -> int:
+        """Write messages straight into the maildir, in order; returns how many were written.
+
+        INTERNALDATE is the file mtime. File names sort in load order, which is the order
+        Dovecot assigns UIDs in, so message i of this call gets the i-th new UID. The S=/W=
+        sizes in the name spare Dovecot a read to answer RFC822.SIZE.
+        """
+        box = folder_dir(self.maildir(user), folder)
+        uid, gid = self._ids.mail_uid, self._ids.mail_gid
+        for sub in (box, box / "cur", box / "new", box / "tmp"):
+            if not sub.exists():
+                sub.mkdir(mode=0o700)
+                os.chown(sub, uid, gid)
+        tmp_dir, cur_dir = str(box / "tmp"), str(box / "cur")
+        pid, count = os.getpid(), 0
+        for raw, flags, when in messages:
+            if not isinstance(raw, bytes | bytearray):
+                raise DovecotError(f"message {count} is {type(raw).__name__}, expected bytes")
+            stamp = _datetime_seconds(when)
+            letters = maildir_letters(flags)
+            secs, usec = divmod(self._seq, 1_000_000)
+            self._seq += 1
+            base = (f"{self._base_secs + secs}.M{usec:06d}P{pid}.inboxlab,"
+                    f"S={len(raw)},W={_vsize(raw)}")
+            tmp_path = f"{tmp_dir}/{base}"
+            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, raw)
+                os.fchown(fd, uid, gid)
+            finally:
+                os.close(fd)
+            os.utime(tmp_path, (stamp, stamp))
+            os.rename(tmp_path, f"{cur_dir}/{base}:2,{letters}")
+            count += 1
+        if index:
+            self.doveadm("index", "-u", user, folder)
+        return count
+
+
+def start_dovecot(
+    root: Path | None = None, *, special_use: bool = True,
+    users: Iterable[tuple[str, str]] = DEFAULT_USERS,
+) -> DovecotHandle:
+    """Start a throwaway Dovecot under root (made and removed here when None)."""
+    accounts = [Account(name, password) for name, password in users]
+    if not accounts:
+        raise DovecotError("give at least one (user, password)")
+    owns = root is None
+    where = Path(tempfile.mkdtemp(prefix="inboxlab-dovecot-")) if root is None else root
+    try:
+        return DovecotHandle(where, special_use=special_use, users=accounts, owns_root=owns)
+    except BaseException:
+        if owns:
+            shutil.rmtree(where, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def running_dovecot(**kwargs: object) -> Iterator[DovecotHandle]:
+    handle = start_dovecot(**kwargs)  # type: ignore[arg-type]
+    try:
+        yield handle
+    finally:
+        handle.stop()
