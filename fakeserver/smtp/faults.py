@@ -82,6 +82,11 @@ class FaultPlan:
         """Forget every waiting fault (the record of fired ones stays)."""
         self._pending.clear()
 
+    def peek(self, stage: FaultStage) -> FaultKind | None:
+        """The kind of the next fault at ``stage`` without firing it."""
+        queue = self._pending.get(stage)
+        return queue[0].fault.kind if queue else None
+
     def take(self, stage: FaultStage) -> FiredFault | None:
         """Fire the next fault waiting at ``stage``, if any, and record it."""
         queue = self._pending.get(stage)
