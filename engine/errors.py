@@ -1,0 +1,187 @@
+"""The engine's exception tree: every failure the connector can meet, typed once.
+
+::
+
+    EngineError(code, permanent, server_text, stage, remediation)
+     ├── ConfigError            bad settings; permanent
+     ├── ConnectError           DNS, refused, unreachable, connect timeout; transient
+     │    └── TlsError          handshake, untrusted certificate, hostname mismatch
+     ├── ProtocolViolation      the server sent something unparseable; transient;
+     │                          keeps the offending bytes (truncated)
+     ├── ServerRefused          NO/BAD/BYE, with the server's own words and RFC 5530 code
+     │    ├── AuthFailed        AUTHENTICATIONFAILED and friends; permanent
+     │    └── Throttled         THROTTLED, "Request is throttled"; transient
+     ├── Disconnected           EOF/reset mid-command; transient
+     └── TimedOut               no answer within the deadline; transient
+
+Why one tree: the supervisor decides "retry or stop" from ``permanent`` alone, the
+diagnostics screen shows ``code``/``stage``/``server_text``/``remediation`` as they
+are, and nobody re-guesses a cause from a message string. ``code`` values are short
+stable strings (a cause catalogue is keyed on them); ``stage`` names where in the
+session it happened (see ``STAGES``).
+"""
+
+from __future__ import annotations
+
+STAGES = (
+    "config",
+    "imap_connect",
+    "imap_tls",
+    "imap_greeting",
+    "imap_capability",
+    "imap_starttls",
+    "imap_login",
+    "imap_list",
+    "imap_status",
+    "imap_select",
+    "imap_fetch",
+    "imap_search",
+    "imap_append",
+    "imap_idle",
+    "imap_noop",
+    "imap_logout",
+    "imap_command",
+)
+
+_TRUNCATE = 300
+
+
+def truncate(data: bytes | str | None, limit: int = _TRUNCATE) -> str | None:
+    """Server text for humans: decoded leniently, cut to ``limit`` characters."""
+    if data is None:
+        return None
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else data
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more]"
+
+
+class EngineError(Exception):
+    """Base of the tree; ``permanent`` tells the supervisor whether retrying can help."""
+
+    default_code = "engine_error"
+    default_permanent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        permanent: bool | None = None,
+        server_text: str | None = None,
+        stage: str = "imap_command",
+        remediation: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.permanent = self.default_permanent if permanent is None else permanent
+        self.server_text = server_text
+        self.stage = stage
+        self.remediation = remediation
+
+    @property
+    def transient(self) -> bool:
+        return not self.permanent
+
+    def __str__(self) -> str:
+        text = f"[{self.stage}/{self.code}] {self.message}"
+        if self.server_text:
+            text += f" (server said: {self.server_text})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, permanent={self.permanent}, "
+            f"stage={self.stage!r}, message={self.message!r}, server_text={self.server_text!r})"
+        )
+
+
+class ConfigError(EngineError):
+    """The settings cannot work as given; fixing them is the only remedy."""
+
+    default_code = "config"
+    default_permanent = True
+
+    def __init__(self, message: str, **kw: object) -> None:
+        kw.setdefault("stage", "config")
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class ConnectError(EngineError):
+    """No IMAP session could be opened: name resolution, refusal, unreachable host."""
+
+    default_code = "connect_failed"
+
+
+class TlsError(ConnectError):
+    """The TLS handshake failed or the certificate does not vouch for the host."""
+
+    default_code = "tls_failed"
+
+    def __init__(self, message: str, **kw: object) -> None:
+        kw.setdefault("stage", "imap_tls")
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class ProtocolViolation(EngineError):
+    """The server's bytes do not parse as IMAP; ``data`` holds them (truncated)."""
+
+    default_code = "protocol_violation"
+
+    def __init__(self, message: str, data: bytes | None = None, **kw: object) -> None:
+        self.data = None if data is None else bytes(data[:_TRUNCATE])
+        kw.setdefault("server_text", truncate(data))
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class ServerRefused(EngineError):
+    """The server answered NO, BAD or BYE; ``response_code`` is its RFC 5530 code, if any."""
+
+    default_code = "server_refused"
+
+    def __init__(
+        self, message: str, *, status: str = "NO", response_code: str | None = None, **kw: object
+    ) -> None:
+        self.status = status
+        self.response_code = response_code
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class AuthFailed(ServerRefused):
+    """The server rejected the credentials; retrying the same ones will not help."""
+
+    default_code = "auth_failed"
+    default_permanent = True
+
+
+class Throttled(ServerRefused):
+    """The server asks us to slow down; back off and retry."""
+
+    default_code = "throttled"
+
+
+class Disconnected(EngineError):
+    """The connection ended (EOF, reset) while we still expected an answer."""
+
+    default_code = "disconnected"
+
+
+class TimedOut(EngineError):
+    """No answer arrived within the command's deadline."""
+
+    default_code = "timeout"
+
+
+__all__ = [
+    "STAGES",
+    "AuthFailed",
+    "ConfigError",
+    "ConnectError",
+    "Disconnected",
+    "EngineError",
+    "ProtocolViolation",
+    "ServerRefused",
+    "Throttled",
+    "TimedOut",
+    "TlsError",
+    "truncate",
+]

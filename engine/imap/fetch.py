@@ -1,0 +1,204 @@
+"""FETCH responses: a careful scanner for any shape, and learned fast paths for repeats.
+
+A folder scan answers ``UID FETCH 1:* (...)`` with 100k responses of the same shape:
+``* n FETCH (UID u FLAGS (...) RFC822.SIZE s INTERNALDATE "..." BODY[...] {len}``.
+Scanning each item by hand costs several ``find`` calls per item; instead, the first
+response of a shape is scanned by ``fetch_items`` (which also reports the shape), and
+``FetchShapes`` compiles ONE anchored regex for that exact item sequence. Later
+responses are matched by that single regex directly in the parser's buffer (no framing
+pass, no copy), and anything it does not match exactly falls back to the careful
+scanner, so both paths give identical events (the tests check that).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import ProtocolViolation
+from engine.imap.lexer import DIGITS, DQ, LC, LP, RP, SP, TILDE, literal, quoted, values
+from engine.imap.model import Fetch, Value
+
+_NUMERIC = {"UID", "RFC822.SIZE"}
+_KNOWN_NAMES = {
+    b"UID": "UID",
+    b"FLAGS": "FLAGS",
+    b"RFC822.SIZE": "RFC822.SIZE",
+    b"INTERNALDATE": "INTERNALDATE",
+    b"MODSEQ": "MODSEQ",
+    b"ENVELOPE": "ENVELOPE",
+    b"BODYSTRUCTURE": "BODYSTRUCTURE",
+}
+
+# (raw item name as the server spelled it, dict key, value kind)
+ShapeItem = tuple[bytes, str, str]
+
+
+def _flags(raw: bytes) -> tuple[str, ...]:
+    return tuple(raw.decode("utf-8", "replace").split())
+
+
+def fetch_items(data: bytes, i: int) -> tuple[dict[str, Value], tuple[ShapeItem, ...] | None]:
+    """The ``(name value ...)`` at ``i`` -> (items, shape or None if not template-able)."""
+    if data[i] != LP:
+        raise ProtocolViolation("FETCH data must start with '('", data)
+    i += 1
+    items: dict[str, Value] = {}
+    shape: list[ShapeItem] | None = []
+    while True:
+        c = data[i]
+        if c == RP:
+            break
+        if c == SP:
+            i += 1
+            shape = None
+            continue
+        if shape and shape[-1][2] == "literal":
+            shape = None  # literal not last: no template
+        sp = data.find(b" ", i)
+        br = data.find(b"[", i, sp)
+        if br >= 0:
+            close = data.find(b"]", br)
+            if close < 0:
+                raise ProtocolViolation("unterminated section '['", data)
+            sp = close + 1
+            if data[sp] == 60:  # '<' partial origin
+                sp = data.index(b">", sp) + 1
+            if data[sp] != SP:
+                raise ProtocolViolation("FETCH item name without a value", data)
+        elif sp < 0:
+            raise ProtocolViolation("FETCH item name without a value", data)
+        raw_name = data[i:sp]
+        name = _KNOWN_NAMES.get(raw_name) or raw_name.decode("ascii").upper()
+        i = sp + 1
+        c = data[i]
+        kind = ""
+        if name in _NUMERIC:
+            j = i
+            while data[j] in DIGITS:
+                j += 1
+            if j == i:
+                raise ProtocolViolation(f"{name} must be a number", data)
+            items[name] = int(data[i:j])
+            i = j
+            kind = "num"
+        elif name == "FLAGS" and c == LP:
+            j = data.index(b")", i)
+            items[name] = _flags(data[i + 1 : j])
+            i = j + 1
+            kind = "flags"
+        elif c == DQ:
+            s, i = quoted(data, i)
+            if name == "INTERNALDATE":
+                items[name] = s.decode("ascii")
+                kind = "date"
+            else:
+                items[name] = s
+        elif c == LC or (c == TILDE and data[i + 1] == LC):
+            kind = "literal" if c == LC else ""
+            items[name], i = literal(data, i)
+        elif name == "MODSEQ" and c == LP:
+            j = data.index(b")", i)
+            items[name] = int(data[i + 1 : j])
+            i = j + 1
+            kind = "modseq"
+        else:
+            (value,), i = values(data, i, single=True)
+            items[name] = value
+        if shape is not None:
+            if kind:
+                shape.append((raw_name, name, kind))
+            else:
+                shape = None
+        c = data[i]
+        if c == SP:
+            i += 1
+        elif c != RP:
+            raise ProtocolViolation(f"garbage after FETCH item {name}", data)
+    if data[i + 1 :].strip():
+        raise ProtocolViolation("trailing bytes after FETCH data", data)
+    return items, (tuple(shape) if shape else None)
+
+
+_PATTERNS = {
+    "num": rb"(\d+)",
+    "flags": rb'\(([^()"{}\r\n]*)\)',
+    "date": rb'"([ !#-\[\]-~]*)"',
+    "modseq": rb"\((\d+)\)",
+    "literal": rb"\{(\d+)\}\r\n",
+}
+_CONVERT: dict[str, Callable[[bytes], Any]] = {
+    "num": int,
+    "flags": _flags,
+    "date": lambda raw: raw.decode("ascii"),
+    "modseq": int,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    rx: re.Pattern[bytes]
+    keys: tuple[str, ...]
+    convert: tuple[Callable[[bytes], Any], ...]
+    literal_key: str | None
+
+
+class FetchShapes:
+    """Regexes for the FETCH shapes seen so far (a handful per session, capped)."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self._limit = limit
+        self._known: dict[tuple[ShapeItem, ...], _Template] = {}
+        self.active: list[_Template] = []
+
+    def learn(self, shape: tuple[ShapeItem, ...]) -> None:
+        if shape in self._known:
+            return
+        parts = [rb"\* (\d+) FETCH \("]
+        for k, (raw, _key, kind) in enumerate(shape):
+            parts.append((b" " if k else b"") + re.escape(raw) + b" " + _PATTERNS[kind])
+        lit = shape[-1][2] == "literal"
+        if not lit:
+            parts.append(rb"\)\r\n")
+        plain = shape[:-1] if lit else shape
+        template = _Template(
+            re.compile(b"".join(parts)),
+            tuple(key for _raw, key, _kind in plain),
+            tuple(_CONVERT[kind] for _raw, _key, kind in plain),
+            shape[-1][1] if lit else None,
+        )
+        if len(self._known) >= self._limit:
+            oldest = next(iter(self._known))
+            self.active.remove(self._known.pop(oldest))
+        self._known[shape] = template
+        self.active.insert(0, template)
+
+    def match(
+        self, buf: bytearray, pos: int, max_literal: int
+    ) -> tuple[Fetch | None, int] | None:
+        """(event, end offset); (None, 0) if its literal is still arriving; None: no match.
+
+        None means "let the careful path decide" (it may still be a valid FETCH).
+        """
+        for t in self.active:
+            m = t.rx.match(buf, pos)
+            if m is None:
+                continue
+            g = m.groups()
+            items = {k: f(v) for k, f, v in zip(t.keys, t.convert, g[1:], strict=False)}
+            end = m.end()
+            if t.literal_key is None:
+                return Fetch(int(g[0]), items), end
+            n = int(g[-1])
+            stop = end + n
+            if n > max_literal:
+                return None
+            if stop + 3 > len(buf):
+                return None, 0
+            if buf[stop : stop + 3] != b")\r\n":
+                return None
+            items[t.literal_key] = bytes(buf[end:stop])
+            return Fetch(int(g[0]), items), stop + 3
+        return None
