@@ -1,0 +1,339 @@
+"""TOML scenario file -> validated ``Scenario``, or a ``ScenarioError`` naming file, line, key.
+
+Everything is checked here, before any socket opens, so a server never starts
+half-configured: unknown keys, wrong types, unknown profiles and folders, triggers
+that can never fire or cannot carry their action, and bad seeds are all refused with
+the file, the line, the key path and what is wrong. The format is documented in
+``scenarios/README.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import zlib
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from fakeserver.errors import ScenarioError
+from fakeserver.generate import GenSpec
+from fakeserver.profiles import capabilities_from, latency_from, load_profile
+from fakeserver.profiles import names as profile_names
+from fakeserver.scenario import actions as action_parsers
+from fakeserver.scenario.model import (
+    COMMAND_BOUND,
+    EXPECT_CHECKS,
+    AtTime,
+    Chance,
+    DeleteFolder,
+    Expect,
+    OnBytes,
+    OnCommand,
+    OnConnection,
+    OnLogin,
+    RenameFolder,
+    Scenario,
+    TimelineEvent,
+    Trigger,
+)
+from fakeserver.scenario.reader import REQUIRED, Context, Table
+
+SPECIAL_USE = frozenset({
+    "\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important",
+})
+COMMANDS = frozenset({
+    "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "SELECT", "EXAMINE",
+    "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "XLIST", "STATUS",
+    "APPEND", "CHECK", "CLOSE", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "ENABLE",
+    "ID", "NAMESPACE", "IDLE", "UNSELECT", "UID FETCH", "UID SEARCH", "UID STORE", "UID COPY",
+    "UID MOVE", "UID EXPUNGE",
+})
+_TRIGGER_KINDS = ("at", "connection", "login", "command", "regex", "bytes", "probability")
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read scenario: {exc}", file=str(path)) from exc
+    return loads(source, file=str(path), default_name=path.stem)
+
+
+def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenario") -> Scenario:
+    """Validate a scenario given as text (``file`` is only used in error messages)."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"not valid TOML: {exc}", file=file) from exc
+    ctx = Context(file, source)
+    top = Table(data, (), ctx)
+    name = top.text("name", default_name)
+    description = top.text("description", "")
+    seed = top.seed("seed", 1)
+
+    server = top.table("server") or Table({}, ("server",), ctx)
+    profile_name = server.text("profile", "dovecot")
+    if profile_name not in profile_names():
+        raise server.fail(
+            f"unknown profile {profile_name!r}; known: {', '.join(profile_names())}", "profile"
+        )
+    profile = load_profile(profile_name)
+    caps = capabilities_from(server.table("capabilities"), profile.capabilities)
+    special_use = server.flag("special_use")
+    if special_use is not None:
+        caps = dataclasses.replace(caps, special_use=special_use)
+    latency = latency_from(server.table("latency"), profile.latency)
+    max_conn = server.integer("max_connections", profile.max_connections, minimum=1)
+    greeting = server.text("greeting", profile.greeting)
+    if not greeting.strip() or "\r" in greeting or "\n" in greeting:
+        raise server.fail("greeting must be one non-empty line", "greeting")
+    autosave = server.text("autosave_sent", profile.autosave_sent or "") or None
+    too_many = server.text("too_many_connections_text", profile.too_many_text)
+    throttle = server.text("throttle", profile.throttle_style,
+                           choices=("gmail", "office365", "none"))
+    wrong_hostname = server.text("wrong_hostname", None)
+    idle_timeout = server.number("idle_timeout_s", 30 * 60.0, minimum=1)
+    server.done()
+
+    accounts = tuple(_account(t, i, seed, profile.folders) for i, t in enumerate(
+        top.tables("accounts")))
+    if not accounts:
+        raise top.fail("a scenario needs at least one [[accounts]] entry", "accounts")
+    seen_users: set[str] = set()
+    for i, acc in enumerate(accounts):
+        if acc.username.lower() in seen_users:
+            raise ctx.error(("accounts", i, "username"), f"duplicate account {acc.username!r}")
+        seen_users.add(acc.username.lower())
+        if autosave and not any(f.name == autosave for f in acc.folders):
+            raise ctx.error(("server", "autosave_sent"),
+                            f"auto-save folder {autosave!r} is not a folder of {acc.username!r}")
+
+    timeline = tuple(_event(t, accounts) for t in top.tables("timeline"))
+    expect = tuple(_expect(t) for t in top.tables("expect"))
+    top.done()
+
+    config = ServerConfig(
+        accounts=accounts,
+        greeting=greeting,
+        capabilities=caps,
+        max_connections_per_user=max_conn,
+        idle_timeout_s=idle_timeout,
+    )
+    return Scenario(
+        name=name, description=description, seed=seed, profile=profile, config=config,
+        latency=latency, autosave_sent=autosave, too_many_text=too_many,
+        throttle_style=throttle, timeline=timeline, expect=expect,
+        source=Path(file) if file != "<scenario>" else None, wrong_hostname=wrong_hostname,
+    )
+
+
+def _account(t: Table, index: int, seed: int,
+             profile_folders: tuple[tuple[str, tuple[str, ...]], ...]) -> AccountConfig:
+    username = t.text("username", REQUIRED)
+    password = t.text("password", REQUIRED)
+    if not username or any(c in username for c in " \r\n\"\\"):
+        raise t.fail(f"not a usable login name: {username!r}", "username")
+    folders: dict[str, FolderConfig] = {}
+    if t.flag("profile_folders", True):
+        for name, uses in profile_folders:
+            folders[name] = FolderConfig(name, special_use=uses)
+    explicit: set[str] = set()
+    for j, ft in enumerate(t.tables("folders")):
+        folder = _folder(ft, username, seed + 1000 * index + j, folders)
+        if folder.name in explicit:
+            raise ft.fail(f"duplicate folder {folder.name!r}", "name")
+        explicit.add(folder.name)
+        folders[folder.name] = folder
+    t.done()
+    if not any(n.upper() == "INBOX" for n in folders):
+        folders["INBOX"] = FolderConfig("INBOX")
+    ordered = sorted(folders.values(), key=lambda f: (f.name.upper() != "INBOX", f.name))
+    return AccountConfig(username, password, tuple(ordered))
+
+
+def _folder(t: Table, owner: str, seed: int, known: dict[str, FolderConfig]) -> FolderConfig:
+    name = t.text("name", REQUIRED)
+    if not name or name.startswith("/") or name.endswith("/") or "\r" in name or "\n" in name:
+        raise t.fail(f"not a usable folder name: {name!r}", "name")
+    base = known.get(name)
+    uses = t.texts("special_use", base.special_use if base else ())
+    for k, use in enumerate(uses):
+        if use not in SPECIAL_USE:
+            known_uses = ", ".join(sorted(SPECIAL_USE))
+            raise t.ctx.error((*t.path, "special_use", k),
+                              f"unknown special-use {use!r}; known: {known_uses}")
+    subscribed = t.flag("subscribed", True)
+    gen_table = t.table("generate")
+    spec = _genspec(gen_table, owner, seed) if gen_table else None
+    messages = tuple(_message(m, name, k) for k, m in enumerate(t.tables("messages")))
+    t.done()
+    return FolderConfig(name, special_use=tuple(uses), generated=spec, messages=messages,
+                        subscribed=subscribed)
+
+
+def _genspec(t: Table, owner: str, seed: int) -> GenSpec:
+    count = t.integer("count", REQUIRED, minimum=0, maximum=10_000_000)
+    size_range = t._get("size_range", (list,), "an array [min, max]", [800, 6000])
+    if (len(size_range) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
+                                        for v in size_range)):
+        raise t.fail("size_range must be two integers [min, max]", "size_range")
+    lo, hi = size_range
+    if not 200 <= lo <= hi <= 50_000_000:
+        raise t.fail(f"size_range needs 200 <= min <= max <= 50000000, got [{lo}, {hi}]",
+                     "size_range")
+    domain = owner.rpartition("@")[2] or "example.com"
+    kwargs: dict[str, Any] = dict(
+        count=count,
+        seed=t.seed("seed", seed),
+        thread_ratio=t.number("thread_ratio", 0.3, minimum=0, maximum=1),
+        attachment_ratio=t.number("attachment_ratio", 0.05, minimum=0, maximum=1),
+        seen_ratio=t.number("seen_ratio", 0.7, minimum=0, maximum=1),
+        size_range=(lo, hi),
+        owner=owner,
+        domain=domain,
+    )
+    t.done()
+    try:
+        return GenSpec(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise t.fail(str(exc)) from exc
+
+
+def _message(t: Table, folder: str, index: int) -> bytes:
+    raw = t.text("raw", None)
+    if raw is not None:
+        t.done()
+        data = raw.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+        if b"\r\n\r\n" not in data:
+            raise t.fail("raw message needs a header block and a blank line", "raw")
+        return data
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = t.text("from", "Alice Example <alice@example.org>")
+    msg["To"] = t.text("to", "user@example.com")
+    msg["Subject"] = t.text("subject", REQUIRED)
+    clock = f"{index // 60 % 24:02d}:{index % 60:02d}:00"
+    msg["Date"] = t.text("date", f"Mon, 01 Jan 2024 {clock} +0000")
+    folder_tag = f"{zlib.crc32(folder.encode()):08x}"
+    msg["Message-ID"] = t.text("message_id", f"<scenario.{index}.{folder_tag}@inboxlab.test>")
+    in_reply_to = t.text("in_reply_to", None)
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    msg.set_content(t.text("body", "Hello from an inboxlab scenario.\n"))
+    t.done()
+    return msg.as_bytes()
+
+
+def _trigger(t: Table, accounts: tuple[AccountConfig, ...]) -> Trigger:
+    present = [k for k in _TRIGGER_KINDS if t.has(k)]
+    if "command" in present and "regex" in present:
+        present.remove("regex")
+    if "probability" in present:
+        present = ["probability"]
+    if len(present) != 1:
+        got = ", ".join(present) or "none"
+        raise t.fail(f"a trigger needs exactly one of {', '.join(_TRIGGER_KINDS)} (got {got})")
+    kind = present[0]
+    times = t.integer("times", 1, minimum=0)
+    trig: Trigger
+    if kind == "at":
+        trig = AtTime(after_s=t.number("at", REQUIRED, minimum=0, maximum=7 * 86400))
+    elif kind == "connection":
+        trig = OnConnection(nth=t.integer("connection", REQUIRED, minimum=1), times=times)
+    elif kind == "login":
+        user = t.text("user", None)
+        if user is not None and not any(a.username.lower() == user.lower() for a in accounts):
+            raise t.fail(f"user {user!r} is not an account of this scenario", "user")
+        trig = OnLogin(nth=t.integer("login", REQUIRED, minimum=1), user=user, times=times)
+    elif kind in ("command", "regex"):
+        name = t.text("command", None)
+        if name is not None:
+            name = " ".join(name.upper().split())
+            if name not in COMMANDS:
+                raise t.fail(f"unknown IMAP command {name!r}", "command")
+        pattern = t.text("regex", None)
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise t.fail(f"invalid regex: {exc}", "regex") from exc
+        mailbox = t.text("mailbox", None)
+        if mailbox is not None and not _folder_known(mailbox, accounts):
+            raise t.fail(f"mailbox {mailbox!r} is not a folder of any account", "mailbox")
+        trig = OnCommand(nth=t.integer("nth", 1, minimum=1), name=name, pattern=pattern,
+                         mailbox=mailbox, times=times)
+    elif kind == "bytes":
+        trig = OnBytes(count=t.integer("bytes", REQUIRED, minimum=1),
+                       direction=t.text("direction", "to_client",
+                                        choices=("to_client", "to_server")),
+                       connection=t.integer("connection_nth", None, minimum=1), times=times)
+    else:
+        per = t.text("per", "command", choices=("connection", "login", "command"))
+        name = t.text("command_name", None)
+        if name is not None:
+            name = " ".join(name.upper().split())
+            if per != "command":
+                raise t.fail("command_name only applies with per = \"command\"", "command_name")
+            if name not in COMMANDS:
+                raise t.fail(f"unknown IMAP command {name!r}", "command_name")
+        trig = Chance(probability=t.number("probability", REQUIRED, minimum=0, maximum=1),
+                      seed=t.seed("seed", REQUIRED), per=per, name=name,
+                      times=t.integer("times", 0, minimum=0))
+    t.done()
+    return trig
+
+
+def _folder_known(name: str, accounts: tuple[AccountConfig, ...]) -> bool:
+    for acc in accounts:
+        for f in acc.folders:
+            if f.name == name or (name.upper() == "INBOX" and f.name.upper() == "INBOX"):
+                return True
+    return False
+
+
+def _event(t: Table, accounts: tuple[AccountConfig, ...]) -> TimelineEvent:
+    name = t.text("name", f"event {t.path[-1]}")
+    trig_table = t.table("trigger", required=True)
+    action_table = t.table("action", required=True)
+    assert trig_table is not None and action_table is not None
+    trigger = _trigger(trig_table, accounts)
+    action = action_parsers.parse(action_table, accounts)
+    t.done()
+    if isinstance(action, COMMAND_BOUND):
+        ok = isinstance(trigger, OnCommand | OnLogin) or (
+            isinstance(trigger, Chance) and trigger.per in ("command", "login"))
+        if not ok:
+            raise action_table.fail(
+                f"action {type(action).__name__} answers a command, but its trigger "
+                f"({type(trigger).__name__}) never has a command in hand")
+    if isinstance(trigger, OnCommand) and trigger.mailbox and isinstance(
+            action, RenameFolder | DeleteFolder) and trigger.times != 1:
+        raise trig_table.fail("a folder rename/delete can only fire once (set times = 1)")
+    return TimelineEvent(name=name, trigger=trigger, action=action)
+
+
+def _expect(t: Table) -> Expect:
+    check = t.text("check", REQUIRED, choices=tuple(EXPECT_CHECKS))
+    required, optional = EXPECT_CHECKS[check]
+    description = t.text("description", "")
+    params: list[tuple[str, Any]] = []
+    for key in sorted(t.data):
+        if key in ("check", "description"):
+            continue
+        if key not in required and key not in optional:
+            known = ", ".join(sorted(required | optional)) or "(none)"
+            raise t.fail(f"unknown key {key!r} for check {check!r} (known: {known})", key)
+        value = t.data[key]
+        if not isinstance(value, str | int | float | bool):
+            raise t.fail(f"expected a string, number or boolean, got {type(value).__name__}", key)
+        params.append((key, value))
+    missing = sorted(required - {k for k, _ in params})
+    if missing:
+        raise t.fail(f"check {check!r} needs key {missing[0]!r}")
+    return Expect(check=check, params=tuple(params), description=description)
