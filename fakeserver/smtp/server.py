@@ -64,6 +64,10 @@ class _SmtpProtocol(SMTP):
         super().__init__(owner._handler, **kwargs)
         self.owner = owner
         self.implicit_tls = implicit_tls
+        # A 535 fault refuses every AUTH on its connection (clients such as smtplib
+        # retry with the next mechanism; a provider that rejects the credentials
+        # rejects them whatever the mechanism). Not named auth_*: see _Handler.
+        self.refused_login: str | None = None
         if implicit_tls:
             # aiosmtpd's "AUTH needs TLS" check only knows STARTTLS; on an implicit-TLS
             # socket the channel is already encrypted. Passing auth_require_tls=False to
@@ -145,8 +149,10 @@ class _Handler:
     async def handle_AUTH(
         self, server: SMTP, session: Session, envelope: SmtpEnvelope, args: list[str]
     ) -> Any:
-        reply = self._fault("auth")
+        assert isinstance(server, _SmtpProtocol)
+        reply = server.refused_login or self._fault("auth")
         if reply is not None:
+            server.refused_login = reply
             return reply
         return MISSING  # "no opinion": aiosmtpd runs the mechanism and the authenticator
 
