@@ -1,0 +1,485 @@
+"""One mailbox of the fake IMAP server (re-exported by :mod:`fakeserver.store`).
+
+Memory is the design constraint: a generated folder may hold a million messages, so
+there is no Python object per message. Present UIDs live in one sorted
+``array('I')`` (sequence number n is ``uids[n-1]``, UID -> sequence by bisection);
+a generated message's flags, size, dates and bytes are computed from its index by
+:mod:`fakeserver.generate`; only *changes* cost memory: flag and modseq overrides,
+the expunge log, and appended messages (real bytes). One event loop, no locks.
+
+Other sessions learn about changes through :meth:`Folder.subscribe`: every mutation
+emits frozen events (:class:`Exists`, :class:`Expunged`, :class:`FlagsChanged`,
+:class:`UidValidityChanged`) that the IMAP session turns into untagged responses.
+
+``\\Recent`` is not tracked: :meth:`Folder.recent` is always 0 and no message ever
+carries ``\\Recent`` (RFC 9051 dropped it; RFC 3501 allows a server to report 0).
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+
+from fakeserver import generate, render
+from fakeserver.errors import CommandFailed
+from fakeserver.generate import FLAG_SETS, GenSpec
+
+__all__ = [
+    "AppendedMessage",
+    "Exists",
+    "Expunged",
+    "FlagsChanged",
+    "Folder",
+    "FolderEvent",
+    "UidValidityChanged",
+]
+
+log = logging.getLogger(__name__)
+
+_NOT_GENERATED = 0xFFFFFFFF
+_SEEN, _DELETED, _RECENT = "\\Seen", "\\Deleted", "\\Recent"
+SYSTEM_FLAGS: frozenset[str] = frozenset(
+    {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
+)
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Exists:
+    """The folder now holds ``count`` messages (sent after appends)."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class Expunged:
+    """``uid`` was removed; ``seq`` is its position at that moment (events arrive in order)."""
+
+    seq: int
+    uid: int
+    modseq: int
+
+
+@dataclass(frozen=True)
+class FlagsChanged:
+    uid: int
+    flags: frozenset[str]
+    modseq: int
+
+
+@dataclass(frozen=True)
+class UidValidityChanged:
+    """UIDs were renumbered: clients must drop their cache (sessions should send BYE)."""
+
+    uidvalidity: int
+
+
+FolderEvent = Exists | Expunged | FlagsChanged | UidValidityChanged
+
+
+@dataclass(frozen=True)
+class AppendedMessage:
+    raw: bytes
+    internaldate: datetime
+
+
+class Folder:
+    """One mailbox. UIDs passed to accessors must be present (or freshly expunged).
+
+    Use :meth:`generated` for a folder backed by a :class:`GenSpec`; explicit messages
+    arrive through :meth:`append`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        uidvalidity: int = 1,
+        special_use: Iterable[str] = (),
+        subscribed: bool = True,
+        clock: Clock = _now,
+    ) -> None:
+        self.name = name
+        self.special_use = frozenset(special_use)
+        self.subscribed = subscribed
+        self.uidvalidity = uidvalidity
+        self.uidnext = 1
+        self.highestmodseq = 1
+        self._clock = clock
+        self._spec: GenSpec | None = None
+        self._uids = array("I")
+        self._gen_of: array[int] | None = None  # None: generated index is uid - 1
+        self._codes: bytearray | None = None  # default flag codes, computed on first need
+        self._appended: dict[int, AppendedMessage] = {}
+        self._flags: dict[int, frozenset[str]] = {}
+        self._modseq: dict[int, int] = {}
+        self._exp_modseq = array("Q")
+        self._exp_uid = array("I")
+        self._keywords: set[str] = set()
+        self._field_sets: dict[tuple[str, ...], frozenset[str]] = {}
+        self._subscribers: list[Callable[[FolderEvent], None]] = []
+
+    @classmethod
+    def generated(
+        cls,
+        name: str,
+        spec: GenSpec,
+        *,
+        uidvalidity: int = 1,
+        special_use: Iterable[str] = (),
+        subscribed: bool = True,
+        clock: Clock = _now,
+    ) -> Folder:
+        """A folder holding ``spec.count`` generated messages with UIDs 1..count."""
+        folder = cls(
+            name,
+            uidvalidity=uidvalidity,
+            special_use=special_use,
+            subscribed=subscribed,
+            clock=clock,
+        )
+        folder.fill_generated(spec)
+        return folder
+
+    def fill_generated(self, spec: GenSpec) -> None:
+        """Make this empty folder hold ``spec``'s messages (UIDs 1..count)."""
+        if self._uids or self._spec is not None or self.uidnext != 1:
+            raise ValueError(f"folder {self.name!r} is not empty")
+        self._spec = spec
+        self._uids = array("I", range(1, spec.count + 1))
+        self.uidnext = spec.count + 1
+
+    def __repr__(self) -> str:
+        return f"Folder({self.name!r}, exists={len(self)}, uidvalidity={self.uidvalidity})"
+
+    # -- numbering -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+    def uid_at(self, seq: int) -> int:
+        """UID of 1-based sequence number ``seq``; IndexError when out of range."""
+        if not 1 <= seq <= len(self._uids):
+            raise IndexError(f"sequence number {seq} out of range 1..{len(self._uids)}")
+        return self._uids[seq - 1]
+
+    def seq_of(self, uid: int) -> int | None:
+        i = bisect_left(self._uids, uid)
+        if i < len(self._uids) and self._uids[i] == uid:
+            return i + 1
+        return None
+
+    def uids(self) -> array[int]:
+        """A snapshot of the present UIDs in sequence order (a copy: safe to keep)."""
+        return self._uids[:]
+
+    def uids_between(self, lo: int, hi: int) -> array[int]:
+        """Present UIDs in ``lo..hi`` inclusive (UID set ranges without scanning)."""
+        return self._uids[bisect_left(self._uids, lo) : bisect_right(self._uids, hi)]
+
+    def max_uid(self) -> int:
+        """The largest present UID, or 0 (``*`` in a UID set)."""
+        return self._uids[-1] if self._uids else 0
+
+    # -- per-message accessors -----------------------------------------------------
+
+    def _gen_index(self, uid: int) -> int:
+        """Generated-message index of ``uid``, or -1 for an appended message."""
+        if self._spec is None or uid in self._appended:
+            return -1
+        if self._gen_of is None:
+            return uid - 1 if 1 <= uid <= self._spec.count else -1
+        if uid < len(self._gen_of):
+            index = self._gen_of[uid]
+            return -1 if index == _NOT_GENERATED else index
+        return -1
+
+    def _message(self, uid: int) -> tuple[GenSpec, int] | AppendedMessage:
+        index = self._gen_index(uid)
+        if index >= 0:
+            assert self._spec is not None
+            return self._spec, index
+        try:
+            return self._appended[uid]
+        except KeyError:
+            raise KeyError(f"no message with UID {uid} in {self.name!r}") from None
+
+    def flags(self, uid: int) -> frozenset[str]:
+        found = self._flags.get(uid)
+        if found is not None:
+            return found
+        index = self._gen_index(uid)
+        if index < 0:
+            return frozenset()
+        if self._codes is None:
+            assert self._spec is not None
+            self._codes = generate.flag_codes(self._spec)
+        return FLAG_SETS[self._codes[index]]
+
+    def modseq(self, uid: int) -> int:
+        return self._modseq.get(uid, 1)
+
+    def internaldate(self, uid: int) -> datetime:
+        msg = self._message(uid)
+        if isinstance(msg, AppendedMessage):
+            return msg.internaldate
+        return generate.internaldate(*msg)
+
+    def size(self, uid: int) -> int:
+        msg = self._message(uid)
+        if isinstance(msg, AppendedMessage):
+            return len(msg.raw)
+        return generate.size(*msg)
+
+    def raw(self, uid: int) -> bytes:
+        msg = self._message(uid)
+        if isinstance(msg, AppendedMessage):
+            return msg.raw
+        return generate.message(*msg)
+
+    def header_fields(self, uid: int, fields: Sequence[str], negate: bool = False) -> bytes:
+        """``BODY[HEADER.FIELDS (fields)]`` (``.NOT`` when ``negate``), blank line included.
+
+        Generated messages take the fast path (only header lines are rendered); the
+        result is byte-identical to cutting the fields out of :meth:`raw`.
+        """
+        key = tuple(fields)
+        wanted = self._field_sets.get(key)
+        if wanted is None:
+            wanted = frozenset(f.lower() for f in fields)
+            if len(self._field_sets) < 64:
+                self._field_sets[key] = wanted
+        msg = self._message(uid)
+        if isinstance(msg, AppendedMessage):
+            return render.header_fields(msg.raw, wanted, negate)
+        return generate.header_fields(msg[0], msg[1], wanted, negate)
+
+    def headers(self, uid: int) -> Mapping[str, tuple[str, ...]]:
+        """Top-level header values by lowercase name, unfolded and RFC 2047-decoded.
+
+        What SEARCH FROM/SUBJECT/HEADER compare against (linear, not a fast path).
+        """
+        msg = self._message(uid)
+        if isinstance(msg, AppendedMessage):
+            pairs = render.header_pairs(msg.raw)
+        else:
+            pairs = generate.headers(*msg)
+        out: dict[str, list[str]] = {}
+        for name, value in pairs:
+            out.setdefault(name.lower(), []).append(_decode(value))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def keywords(self) -> frozenset[str]:
+        """Keywords (non-system flags) ever set in this folder, for the FLAGS response."""
+        return frozenset(self._keywords)
+
+    def recent(self) -> int:
+        return 0
+
+    def unseen(self) -> int:
+        """Messages without ``\\Seen`` (STATUS UNSEEN). Linear in the folder size."""
+        return sum(1 for uid in self._uids if _SEEN not in self.flags(uid))
+
+    def first_unseen(self) -> int | None:
+        """Sequence number of the first message without ``\\Seen`` (SELECT's [UNSEEN n])."""
+        for seq, uid in enumerate(self._uids, 1):
+            if _SEEN not in self.flags(uid):
+                return seq
+        return None
+
+    # -- mutations ---------------------------------------------------------------
+
+    def _bump(self) -> int:
+        self.highestmodseq += 1
+        return self.highestmodseq
+
+    def append(
+        self, raw: bytes, flags: Iterable[str] = (), internaldate: datetime | None = None
+    ) -> int:
+        """Add a message; returns its UID. Emits :class:`Exists`."""
+        uid = self._add(raw, flags, internaldate)
+        self._emit(Exists(len(self._uids)))
+        return uid
+
+    def _add(self, raw: bytes, flags: Iterable[str], internaldate: datetime | None) -> int:
+        if not isinstance(raw, bytes | bytearray):
+            raise TypeError(f"message must be bytes, got {type(raw).__name__}")
+        if len(raw) >= 2**32:
+            raise CommandFailed("Message too large", code="TOOBIG")
+        if internaldate is None:
+            internaldate = self._clock()
+        elif internaldate.tzinfo is None:
+            raise ValueError("internaldate must be timezone-aware")
+        if self.uidnext >= _NOT_GENERATED:
+            raise CommandFailed("UID space exhausted", code="LIMIT")
+        uid = self.uidnext
+        self.uidnext += 1
+        self._uids.append(uid)
+        self._appended[uid] = AppendedMessage(bytes(raw), internaldate)
+        self._flags[uid] = self._clean_flags(flags)
+        self._modseq[uid] = self._bump()
+        return uid
+
+    def _clean_flags(self, flags: Iterable[str]) -> frozenset[str]:
+        out = frozenset(f for f in flags if f != _RECENT)
+        self._keywords.update(f for f in out if not f.startswith("\\"))
+        return out
+
+    def copy_to(self, uids: Iterable[int], dest: Folder) -> list[tuple[int, int]]:
+        """Copy present ``uids`` into ``dest`` (flags and INTERNALDATE kept).
+
+        Returns (source uid, new uid) pairs for COPYUID; one :class:`Exists` in ``dest``.
+        """
+        pairs = []
+        for uid in uids:
+            if self.seq_of(uid) is None:
+                continue
+            pairs.append((uid, dest._add(self.raw(uid), self.flags(uid), self.internaldate(uid))))
+        if pairs:
+            dest._emit(Exists(len(dest._uids)))
+        return pairs
+
+    def store(
+        self,
+        uids: Iterable[int],
+        mode: str,
+        flags: Iterable[str],
+        unchangedsince: int | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """Change flags: ``mode`` is "+", "-" or "=".
+
+        Returns (uids whose flags changed, uids refused because their modseq is above
+        ``unchangedsince`` — the RFC 7162 [MODIFIED] set). All changes of one call share
+        one new modseq. Absent UIDs are ignored.
+        """
+        if mode not in ("+", "-", "="):
+            raise ValueError(f"store mode must be '+', '-' or '=', got {mode!r}")
+        given = self._clean_flags(flags)
+        changed: list[int] = []
+        modified: list[int] = []
+        modseq = 0
+        for uid in uids:
+            if self.seq_of(uid) is None:
+                continue
+            if unchangedsince is not None and self.modseq(uid) > unchangedsince:
+                modified.append(uid)
+                continue
+            old = self.flags(uid)
+            new = old | given if mode == "+" else old - given if mode == "-" else given
+            if new == old:
+                continue
+            if not modseq:
+                modseq = self._bump()
+            self._flags[uid] = new
+            self._modseq[uid] = modseq
+            changed.append(uid)
+        for uid in changed:
+            self._emit(FlagsChanged(uid, self._flags[uid], modseq))
+        return changed, modified
+
+    def expunge(self, uids: Iterable[int] | None = None) -> list[tuple[int, int]]:
+        """Remove ``\\Deleted`` messages (only those in ``uids`` when given: UID EXPUNGE).
+
+        Returns (seq, uid) in the order removed, each seq valid at its moment.
+        """
+        if uids is None:
+            candidates: Iterable[int] = [u for u, f in self._flags.items() if _DELETED in f]
+        else:
+            candidates = [u for u in uids if _DELETED in self._flags.get(u, ())]
+        return self.remove(candidates)
+
+    def remove(self, uids: Iterable[int]) -> list[tuple[int, int]]:
+        """Remove messages whatever their flags (MOVE, scenario faults). See :meth:`expunge`."""
+        positions = sorted({p for p in (self.seq_of(u) for u in uids) if p is not None})
+        if not positions:
+            return []
+        modseq = self._bump()
+        removed = []
+        kept = array("I")
+        start = 0
+        for shift, seq in enumerate(positions):
+            uid = self._uids[seq - 1]
+            kept.extend(self._uids[start : seq - 1])
+            start = seq
+            removed.append((seq - shift, uid))
+            self._appended.pop(uid, None)
+            self._flags.pop(uid, None)
+            self._modseq.pop(uid, None)
+            self._exp_modseq.append(modseq)
+            self._exp_uid.append(uid)
+        kept.extend(self._uids[start:])
+        self._uids = kept
+        for seq, uid in removed:
+            self._emit(Expunged(seq, uid, modseq))
+        return removed
+
+    def reset_uidvalidity(self, uidvalidity: int | None = None) -> None:
+        """Renumber the messages 1..n under a new UIDVALIDITY (a scenario fault)."""
+        self.uidvalidity = uidvalidity if uidvalidity is not None else self.uidvalidity + 1
+        gen_of = array("I", [_NOT_GENERATED])
+        appended, flags, modseqs = {}, {}, {}
+        for new, old in enumerate(self._uids, 1):
+            gen_of.append(self._gen_index(old) & 0xFFFFFFFF)
+            if old in self._appended:
+                appended[new] = self._appended[old]
+            if old in self._flags:
+                flags[new] = self._flags[old]
+            if old in self._modseq:
+                modseqs[new] = self._modseq[old]
+        self._gen_of = gen_of if self._spec is not None else None
+        self._appended, self._flags, self._modseq = appended, flags, modseqs
+        self._uids = array("I", range(1, len(self._uids) + 1))
+        self.uidnext = len(self._uids) + 1
+        self._exp_modseq, self._exp_uid = array("Q"), array("I")
+        self._emit(UidValidityChanged(self.uidvalidity))
+
+    # -- CONDSTORE / QRESYNC -----------------------------------------------------
+
+    def changed_since(self, modseq: int) -> list[int]:
+        """Present UIDs whose modseq is above ``modseq``, ascending."""
+        if modseq < 1:
+            return list(self._uids)
+        return sorted(u for u, m in self._modseq.items() if m > modseq)
+
+    def expunged_since(self, modseq: int) -> list[int]:
+        """UIDs expunged at a modseq above ``modseq`` (QRESYNC VANISHED), ascending."""
+        start = bisect_right(self._exp_modseq, modseq)
+        return sorted(set(self._exp_uid[start:]))
+
+    # -- change notification -----------------------------------------------------
+
+    def subscribe(self, callback: Callable[[FolderEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns the unsubscribe function."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event: FolderEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # one broken session must not break the others
+                log.exception("folder %r subscriber failed on %r", self.name, event)
+
+
+def _decode(value: str) -> str:
+    unfolded = value.replace("\r\n", "")
+    if "=?" not in unfolded:
+        return unfolded
+    try:
+        return str(make_header(decode_header(unfolded)))
+    except Exception:  # malformed encoded words: search the raw text
+        return unfolded
