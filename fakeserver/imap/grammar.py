@@ -1,0 +1,210 @@
+"""IMAP command grammar (RFC 3501 / 9051 and the extensions the lab speaks): text -> Command.
+
+``parse_command`` reads the tag and command name, then dispatches through one table to
+a per-command argument parser.  Simple commands live here; FETCH/STORE, SEARCH and the
+mailbox-shaped commands (SELECT, LIST, STATUS, APPEND) have their own modules.
+Every failure is a :class:`ProtocolError` whose text says what was wrong, e.g.
+``FETCH: unknown attribute 'FOO'`` or ``SELECT expects 1 mailbox argument, got 0``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from fakeserver.errors import ProtocolError
+from fakeserver.imap.commands import (
+    AuthenticateArgs,
+    Command,
+    CommandArgs,
+    CopyArgs,
+    Credentials,
+    EnableArgs,
+    ExpungeArgs,
+    IdArgs,
+    MailboxArgs,
+    NoArgs,
+    RenameArgs,
+)
+from fakeserver.imap.grammar_fetch import parse_fetch, parse_store
+from fakeserver.imap.grammar_lexer import Cursor
+from fakeserver.imap.grammar_mailbox import parse_append, parse_list, parse_select, parse_status
+from fakeserver.imap.grammar_search import parse_search
+
+__all__ = ["COMMANDS", "UID_COMMANDS", "parse_command"]
+
+_TAG = re.compile(rb"[^\x00-\x20(){%*\"\\+\x7f-\xff]+")
+_NAME = re.compile(rb"[A-Za-z][A-Za-z0-9.-]*")
+_BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
+
+UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "STORE", "SEARCH", "EXPUNGE"})
+
+Parser = Callable[[Cursor, bool], CommandArgs]
+
+
+def parse_command(
+    text: bytes, literals: Sequence[tuple[int, bytes]] = (), *, raw_size: int = 0
+) -> Command:
+    """Parse one framed command (lines joined without CRLF, literals keyed by offset)."""
+    cursor = Cursor(text, literals)
+    if not text:
+        raise ProtocolError("empty command line")
+    tag_match = _TAG.match(text)
+    if tag_match is None:
+        raise ProtocolError("missing or invalid tag")
+    tag = tag_match.group().decode("ascii")
+    cursor.pos = tag_match.end()
+    if not cursor.at_end() and cursor.peek() != b" ":
+        shown = text[:32].split(b" ")[0].decode("utf-8", "replace")
+        raise ProtocolError(f"invalid tag {shown!r}")
+    try:
+        if not cursor.accept(b" ") or cursor.at_end() or cursor.peek() == b" ":
+            cursor.fail(f"missing command name after tag {tag!r}")
+        name = _command_name(cursor)
+        uid = False
+        if name == "UID":
+            cursor.command = "UID"
+            cursor.sp("command after UID")
+            name = _command_name(cursor)
+            if name not in UID_COMMANDS:
+                cursor.fail(f"{name} cannot follow UID")
+            uid = True
+        parser = COMMANDS.get(name)
+        if parser is None:
+            cursor.fail(f"unknown command {name}")
+        cursor.command = f"UID {name}" if uid else name
+        args = parser(cursor, uid)
+        cursor.end()
+    except ProtocolError as error:
+        raise error.with_tag(tag) from None
+    return Command(tag=tag, name=name, args=args, uid=uid, raw_size=raw_size or len(text) + 2)
+
+
+def _command_name(cursor: Cursor) -> str:
+    match = _NAME.match(cursor.text, cursor.pos)
+    end = match.end() if match else cursor.pos
+    if match is None or (end < len(cursor.text) and cursor.text[end] != 0x20):
+        cursor.fail(f"invalid command name {cursor.found()}")
+    cursor.pos = end
+    return match.group().decode("ascii").upper()
+
+
+def _arity(cursor: Cursor, low: int, high: int, what: str) -> None:
+    """Reject a wrong argument count up front with a message a human can act on."""
+    got = cursor.count_args()
+    if not low <= got <= high:
+        expected = str(low) if low == high else f"{low} to {high}"
+        raise ProtocolError(f"{cursor.command} expects {expected} {what}, got {got}")
+
+
+def _no_args(cursor: Cursor, uid: bool) -> NoArgs:
+    _arity(cursor, 0, 0, "arguments")
+    return NoArgs()
+
+
+def _login(cursor: Cursor, uid: bool) -> Credentials:
+    _arity(cursor, 2, 2, "arguments (user name and password)")
+    cursor.sp("user name")
+    user = cursor.astring("user name")
+    cursor.sp("password")
+    return Credentials(user, cursor.astring("password"))
+
+
+def _authenticate(cursor: Cursor, uid: bool) -> AuthenticateArgs:
+    _arity(cursor, 1, 2, "arguments (mechanism and optional initial response)")
+    cursor.sp("SASL mechanism")
+    mechanism = cursor.atom("SASL mechanism").upper()
+    if not cursor.accept(b" "):
+        return AuthenticateArgs(mechanism)
+    if cursor.accept(b"="):
+        return AuthenticateArgs(mechanism, "")
+    start = cursor.pos
+    raw = cursor.text[start:]
+    if not raw or _BASE64.match(raw) is None:
+        cursor.fail("initial response is not base64")
+    cursor.pos = len(cursor.text)
+    return AuthenticateArgs(mechanism, raw.decode("ascii"))
+
+
+def _enable(cursor: Cursor, uid: bool) -> EnableArgs:
+    caps: list[str] = []
+    cursor.sp("capability")
+    while True:
+        caps.append(cursor.atom("capability").upper())
+        if not cursor.accept(b" "):
+            return EnableArgs(tuple(caps))
+
+
+def _id(cursor: Cursor, uid: bool) -> IdArgs:
+    cursor.sp("ID parameter list or NIL")
+    if cursor.accept_word("NIL"):
+        return IdArgs(None)
+
+    def pair() -> tuple[str, str | None]:
+        key = cursor.string("ID field name")
+        cursor.expect(b" ", "a space and an ID field value")
+        return key, cursor.nstring("ID field value")
+
+    pairs = cursor.parenthesized("ID field", pair)
+    return IdArgs(tuple(pairs))
+
+
+def _mailbox(cursor: Cursor, uid: bool) -> MailboxArgs:
+    _arity(cursor, 1, 1, "mailbox argument")
+    cursor.sp("mailbox name")
+    return MailboxArgs(cursor.mailbox())
+
+
+def _rename(cursor: Cursor, uid: bool) -> RenameArgs:
+    _arity(cursor, 2, 2, "mailbox arguments")
+    cursor.sp("existing mailbox name")
+    old = cursor.mailbox("existing mailbox name")
+    cursor.sp("new mailbox name")
+    return RenameArgs(old, cursor.mailbox("new mailbox name"))
+
+
+def _copy(cursor: Cursor, uid: bool) -> CopyArgs:
+    _arity(cursor, 2, 2, "arguments (sequence set and mailbox)")
+    cursor.sp("sequence set")
+    sequence = cursor.sequence_set()
+    cursor.sp("destination mailbox")
+    return CopyArgs(sequence, cursor.mailbox("destination mailbox"))
+
+
+def _expunge(cursor: Cursor, uid: bool) -> ExpungeArgs:
+    if not uid:
+        _arity(cursor, 0, 0, "arguments")
+        return ExpungeArgs(None)
+    _arity(cursor, 1, 1, "UID set argument")
+    cursor.sp("UID set")
+    return ExpungeArgs(cursor.sequence_set("UID set"))
+
+
+COMMANDS: dict[str, Parser] = {
+    **dict.fromkeys(
+        (
+            "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT",
+            "IDLE", "NAMESPACE",
+        ),
+        _no_args,
+    ),
+    "LOGIN": _login,
+    "AUTHENTICATE": _authenticate,
+    "ENABLE": _enable,
+    "ID": _id,
+    **dict.fromkeys(("CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"), _mailbox),
+    "RENAME": _rename,
+    "COPY": _copy,
+    "MOVE": _copy,
+    "EXPUNGE": _expunge,
+    "SELECT": parse_select,
+    "EXAMINE": parse_select,
+    "LIST": parse_list,
+    "LSUB": parse_list,
+    "XLIST": parse_list,
+    "STATUS": parse_status,
+    "APPEND": parse_append,
+    "FETCH": parse_fetch,
+    "STORE": parse_store,
+    "SEARCH": parse_search,
+}
