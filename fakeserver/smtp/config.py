@@ -120,7 +120,8 @@ class SmtpConfig:
     ``port`` is the submission listener (plain, STARTTLS offered when TLS is set up);
     ``implicit_tls_port`` is the SMTPS listener (``None`` disables it). Port 0 picks a
     free port. ``autosave_sent_folder`` mimics providers (Gmail, Outlook.com) that file
-    submitted mail into Sent themselves, so a client that also APPENDs makes a duplicate.
+    submitted mail into Sent themselves, so a client that also APPENDs makes a duplicate;
+    it is a folder name or a special-use attribute (``\\Sent``: whichever folder has it).
     """
 
     host: str = "127.0.0.1"

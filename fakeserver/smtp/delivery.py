@@ -22,6 +22,9 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 from typing import Literal, Protocol
 
+from fakeserver.errors import FakeServerError
+from fakeserver.store import Store
+
 DeliveryKind = Literal["local", "outside", "sent_copy", "failed"]
 Source = Literal["submission", "persona"]
 
@@ -239,4 +242,42 @@ class Router:
                 "failed", rcpt, env.mail_from, raw, when, env.source, account, folder,
                 error=f"account {account!r} has no folder {folder!r}",
             )
+        except FakeServerError as exc:  # the folder refused it (UID space, size)
+            return Delivery(
+                "failed", rcpt, env.mail_from, raw, when, env.source, account, folder,
+                error=exc.text,
+            )
         return Delivery(kind, rcpt, env.mail_from, raw, when, env.source, account, folder, uid)
+
+
+class StoreMailboxes:
+    """``LocalMailboxes`` over the shared ``fakeserver.store.Store`` (the IMAP server's).
+
+    A recipient is local when it equals an account's username (case-insensitive), which
+    is how the fake servers name accounts (``user@example.com``). A folder given as a
+    special-use attribute (``\\Sent``) means "that account's folder with that role".
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"StoreMailboxes({self.store!r})"
+
+    def owner_of(self, address: str) -> str | None:
+        wanted = address.lower()
+        return next((name for name in self.store.accounts if name.lower() == wanted), None)
+
+    def append(
+        self, account: str, folder: str, raw: bytes, flags: frozenset[str], when: datetime
+    ) -> int:
+        acc = self.store.accounts[account]
+        target = acc.special(folder) if folder.startswith("\\") else acc.folder(folder)
+        if target is None:
+            raise KeyError(folder)
+        return target.append(raw, flags, when)
+
+    def check_login(self, login: str, password: str) -> str | None:
+        """The account name for good credentials (the same check IMAP LOGIN makes)."""
+        account = self.store.authenticate(login, password)
+        return account.username if account is not None else None

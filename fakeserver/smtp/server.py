@@ -24,9 +24,17 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from fakeserver.smtp.config import FaultStage, SmtpConfig
-from fakeserver.smtp.delivery import DeliveryLog, Envelope, LocalMailboxes, Router, received_line
+from fakeserver.smtp.delivery import (
+    DeliveryLog,
+    Envelope,
+    LocalMailboxes,
+    Router,
+    StoreMailboxes,
+    received_line,
+)
 from fakeserver.smtp.faults import FaultPlan
 from fakeserver.smtp.personas import Outgoing, PersonaScheduler, Timer
+from fakeserver.store import Store
 from fakeserver.tls import TlsMaterial, mint
 
 log = logging.getLogger(__name__)
@@ -189,8 +197,8 @@ class _Handler:
 class FakeSmtpServer:
     """The fake SMTP server, as an async context manager on the running loop.
 
-    ``mailboxes`` delivers to local accounts (share the IMAP server's Store through
-    ``fakeserver.smtp.store_adapter``); ``check_login`` verifies AUTH credentials.
+    ``mailboxes`` delivers to local accounts and ``check_login`` verifies AUTH; both
+    usually come from the IMAP server's Store: use :meth:`for_store`.
     ``tls`` should be the IMAP server's material so one CA covers both (minted when
     None). ``now`` and ``timer`` are injectable for deterministic tests.
     """
@@ -223,6 +231,20 @@ class FakeSmtpServer:
         self.host = config.host
         self.port = 0
         self.tls_port: int | None = None
+
+    @classmethod
+    def for_store(
+        cls,
+        config: SmtpConfig,
+        store: Store,
+        *,
+        tls: TlsMaterial | None = None,
+        now: Callable[[], datetime] = _utcnow,
+        timer: Timer | None = None,
+    ) -> FakeSmtpServer:
+        """The usual wiring: accounts, passwords and folders from the shared Store."""
+        boxes = StoreMailboxes(store)
+        return cls(config, boxes, boxes.check_login, tls=tls, now=now, timer=timer)
 
     def __repr__(self) -> str:
         return f"FakeSmtpServer({self.host}:{self.port}, tls_port={self.tls_port})"

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-from test_smtp_server import PASSWORD, USER, MemoryMailboxes
+from test_smtp_server import PASSWORD, USER, make_store
 
 from fakeserver.smtp.config import SmtpConfig, SmtpFault
 from fakeserver.smtp.server import FakeSmtpServer
@@ -33,10 +33,8 @@ def tls() -> TlsMaterial:
 
 @pytest.fixture
 async def server(tls: TlsMaterial) -> AsyncIterator[FakeSmtpServer]:
-    boxes = MemoryMailboxes()
-    srv = FakeSmtpServer(
-        SmtpConfig(), boxes, boxes.check_login, tls=tls,
-        now=lambda: datetime(2024, 1, 1, tzinfo=UTC),
+    srv = FakeSmtpServer.for_store(
+        SmtpConfig(), make_store(), tls=tls, now=lambda: datetime(2024, 1, 1, tzinfo=UTC)
     )
     async with srv:
         yield srv
@@ -236,10 +234,9 @@ async def test_drop_mid_data_seen_by_aiosmtplib_and_on_the_wire(server, tls) -> 
 
 
 async def test_faults_from_the_config_fire_in_order() -> None:
-    boxes = MemoryMailboxes()
     tls = mint()
     config = SmtpConfig(faults=(SmtpFault("451", "mail"), SmtpFault("421", "mail")))
-    async with FakeSmtpServer(config, boxes, boxes.check_login, tls=tls) as srv:
+    async with FakeSmtpServer.for_store(config, make_store(), tls=tls) as srv:
         for code, exc in ((451, smtplib.SMTPSenderRefused), (421, smtplib.SMTPSenderRefused)):
             with pytest.raises(exc) as info:
                 await asyncio.to_thread(send_with_smtplib, srv, tls.client_context())

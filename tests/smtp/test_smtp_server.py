@@ -6,7 +6,6 @@ import asyncio
 import smtplib
 import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -14,7 +13,9 @@ import aiosmtplib
 import pytest
 
 from fakeserver.smtp.config import PersonaSpec, SmtpConfig
+from fakeserver.smtp.delivery import StoreMailboxes
 from fakeserver.smtp.server import FakeSmtpServer
+from fakeserver.store import Store
 from fakeserver.tls import TlsMaterial, mint
 
 USER, PASSWORD = "sam@crm.test", "correct horse"
@@ -22,30 +23,17 @@ COLLEAGUE = "kim@crm.test"
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
-@dataclass
-class MemoryMailboxes:
-    """Accounts and folders as dicts; stands in for the Store in server-only tests."""
+def make_store() -> Store:
+    """Two local accounts; the submitter has a Sent folder with the special-use role."""
+    store = Store()
+    store.add_account(USER, PASSWORD).create("Sent", special_use=("\\Sent",))
+    store.add_account(COLLEAGUE, "kim's password")
+    return store
 
-    folders: dict[str, dict[str, list[tuple[bytes, frozenset[str]]]]] = field(
-        default_factory=lambda: {
-            USER: {"INBOX": [], "Sent": []},
-            COLLEAGUE: {"INBOX": []},
-        }
-    )
-    passwords: dict[str, str] = field(default_factory=lambda: {USER: PASSWORD, COLLEAGUE: "x"})
 
-    def owner_of(self, address: str) -> str | None:
-        return next((a for a in self.folders if a.lower() == address.lower()), None)
-
-    def append(
-        self, account: str, folder: str, raw: bytes, flags: frozenset[str], when: datetime
-    ) -> int:
-        box = self.folders[account][folder]
-        box.append((raw, flags))
-        return len(box)
-
-    def check_login(self, login: str, password: str) -> str | None:
-        return login if self.passwords.get(login) == password else None
+def messages(store: Store, account: str, folder: str) -> list[tuple[bytes, frozenset[str]]]:
+    box = store.accounts[account].get(folder)
+    return [(box.raw(uid), box.flags(uid)) for uid in box.uids()]
 
 
 @pytest.fixture(scope="module")
@@ -53,20 +41,14 @@ def tls() -> TlsMaterial:
     return mint()
 
 
-Start = Callable[..., "asyncio.Future[FakeSmtpServer]"]
-
-
 @pytest.fixture
 async def make_server(tls: TlsMaterial) -> AsyncIterator[Callable[..., object]]:
     started: list[FakeSmtpServer] = []
 
-    async def make(config: SmtpConfig | None = None, boxes: MemoryMailboxes | None = None
-                   ) -> FakeSmtpServer:
-        boxes = boxes or MemoryMailboxes()
-        server = FakeSmtpServer(
-            config or SmtpConfig(), boxes, boxes.check_login, tls=tls, now=lambda: NOW
+    async def make(config: SmtpConfig | None = None) -> FakeSmtpServer:
+        server = FakeSmtpServer.for_store(
+            config or SmtpConfig(), make_store(), tls=tls, now=lambda: NOW
         )
-        server.mailboxes = boxes  # type: ignore[attr-defined]
         await server.start()
         started.append(server)
         return server
@@ -74,6 +56,12 @@ async def make_server(tls: TlsMaterial) -> AsyncIterator[Callable[..., object]]:
     yield make
     for server in started:
         await server.stop()
+
+
+def store(server: FakeSmtpServer) -> Store:
+    boxes = server.router.mailboxes
+    assert isinstance(boxes, StoreMailboxes)
+    return boxes.store
 
 
 def message(to: str, subject: str = "Hello", body: str = "Hi there.\n", size: int = 0
@@ -98,9 +86,12 @@ def smtplib_send(server: FakeSmtpServer, ctx: ssl.SSLContext, msg: EmailMessage,
 async def test_starttls_auth_plain_local_and_outside_delivery(make_server, tls) -> None:
     server = await make_server()
     msg = message(f"{COLLEAGUE}, bob@client.test")
+    events: list[object] = []
+    store(server).accounts[COLLEAGUE].get("INBOX").subscribe(events.append)
     await asyncio.to_thread(smtplib_send, server, tls.client_context(), msg)
 
-    inbox = server.mailboxes.folders[COLLEAGUE]["INBOX"]
+    assert [type(e).__name__ for e in events] == ["Exists"]  # what wakes IMAP IDLE
+    inbox = messages(store(server), COLLEAGUE, "INBOX")
     assert len(inbox) == 1
     raw, flags = inbox[0]
     assert flags == frozenset()
@@ -109,7 +100,7 @@ async def test_starttls_auth_plain_local_and_outside_delivery(make_server, tls) 
     outside = server.log.outside("BOB@client.test")
     assert [d.message()["Subject"] for d in outside] == ["Hello"]
     assert server.log.outside_world().keys() == {"bob@client.test"}
-    assert server.mailboxes.folders[USER]["Sent"] == []  # no auto-save unless the profile says
+    assert messages(store(server), USER, "Sent") == []  # no auto-save unless the profile says
 
 
 async def test_implicit_tls_auth_login_with_aiosmtplib(make_server, tls) -> None:
@@ -189,11 +180,12 @@ async def test_size_limit_is_advertised_and_enforced(make_server, tls) -> None:
     assert server.log.deliveries == []
 
 
-async def test_autosave_files_the_submitted_copy_in_sent(make_server, tls) -> None:
-    server = await make_server(SmtpConfig(autosave_sent_folder="Sent"))
+@pytest.mark.parametrize("folder", ["Sent", "\\Sent"])
+async def test_autosave_files_the_submitted_copy_in_sent(make_server, tls, folder) -> None:
+    server = await make_server(SmtpConfig(autosave_sent_folder=folder))
     msg = message("bob@client.test")
     await asyncio.to_thread(smtplib_send, server, tls.client_context(), msg)
-    sent = server.mailboxes.folders[USER]["Sent"]
+    sent = messages(store(server), USER, "Sent")
     assert len(sent) == 1
     raw, flags = sent[0]
     assert flags == frozenset({"\\Seen"})
