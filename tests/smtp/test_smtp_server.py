@@ -11,6 +11,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
+from test_personas import ManualTimer
 
 from fakeserver.smtp.config import PersonaSpec, SmtpConfig
 from fakeserver.smtp.delivery import StoreMailboxes
@@ -213,3 +214,21 @@ async def test_persona_answer_is_delivered_to_the_sender(make_server, tls) -> No
     assert msg["In-Reply-To"] == "<m1@crm.test>"
     assert msg["Subject"] == "Re: Hello"
     assert [a.get_filename() for a in msg.iter_attachments()] == ["notes.pdf"]
+
+
+async def test_persona_delay_runs_on_the_injected_timer(tls) -> None:
+    timer = ManualTimer()
+    persona = PersonaSpec("bob@client.test", action="reply_from_other",
+                          other_address="bob@mobile.test", delay_s=3600)
+    config = SmtpConfig(personas=(persona,))
+    async with FakeSmtpServer.for_store(config, make_store(), tls=tls, timer=timer) as server:
+        await asyncio.to_thread(
+            smtplib_send, server, tls.client_context(), message("bob@client.test")
+        )
+        assert server.personas is not None and server.personas.waiting == 1
+        timer.advance(3599)
+        assert messages(store(server), USER, "INBOX") == []
+        timer.advance(1)
+        [(raw, flags)] = messages(store(server), USER, "INBOX")
+    assert flags == frozenset()
+    assert b"From: bob@mobile.test" in raw and b"In-Reply-To: <m1@crm.test>" in raw
