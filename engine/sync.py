@@ -1,0 +1,141 @@
+"""The folder scan: notice new mail cheaply, read only what the CRM needs, never lose our place.
+
+Sans-I/O planning: ``plan_scan(folder, checkpoint, status)`` looks at the stored
+checkpoint and a fresh ``STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)`` and
+decides, without touching the network:
+
+- nothing new: UIDNEXT says no message arrived after the last scanned UID. A
+  100k-message folder costs one STATUS line; it is never SELECTed.
+- fetch new: the UID range ``last_uid+1 .. UIDNEXT-1``, split into batches, each
+  batch followed by a checkpoint, so a disconnect mid-scan resumes at the batch
+  boundary. Ranges end at UIDNEXT-1 rather than ``*``: ``N:*`` returns the last
+  message even when nothing is newer than N (RFC 3501 6.4.8), and mail arriving
+  during the scan is the next scan's business.
+- first sight / UIDVALIDITY changed / UIDNEXT went backwards: the folder starts
+  fresh at UIDNEXT (optionally with a small backfill window). History that
+  predates the connection is not the connector's business, and re-reading 100k
+  headers after every UIDVALIDITY reset is exactly what this avoids.
+
+What a fetch reads: ``FETCH_ITEMS`` - UID, size, internal date and a handful of
+header fields, with ``BODY.PEEK`` so the user's \\Seen flags never change. Never a body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from engine.checkpoints import Checkpoint
+from engine.errors import ProtocolViolation
+
+STATUS_ITEMS = ("UIDVALIDITY", "UIDNEXT", "MESSAGES")
+STATUS_ITEMS_CONDSTORE = (*STATUS_ITEMS, "HIGHESTMODSEQ")
+
+HEADER_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "DATE",
+                 "SUBJECT")
+FETCH_ITEMS = ("UID", "RFC822.SIZE", "INTERNALDATE",
+               f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]")
+
+DEFAULT_BATCH = 500  # UIDs per UID FETCH: a checkpoint at least every 500 UIDs
+
+
+class Action(StrEnum):
+    NOTHING_NEW = "nothing_new"
+    FETCH_NEW = "fetch_new"
+    START_FRESH = "start_fresh"
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    """The STATUS numbers a scan needs; ``highestmodseq`` only with CONDSTORE."""
+
+    uidvalidity: int
+    uidnext: int
+    messages: int | None = None
+    highestmodseq: int | None = None
+
+    @classmethod
+    def from_items(cls, folder: str, items: dict[str, int]) -> FolderStatus:
+        """From a parsed STATUS answer; a server that omits what we asked for is a violation."""
+        missing = [k for k in ("UIDVALIDITY", "UIDNEXT") if k not in items]
+        if missing:
+            raise ProtocolViolation(
+                f"STATUS for {folder!r} lacks {', '.join(missing)}",
+                code="status_incomplete", stage="imap_status",
+            )
+        if items["UIDVALIDITY"] < 1 or items["UIDNEXT"] < 1:
+            raise ProtocolViolation(
+                f"STATUS for {folder!r} has a zero UIDVALIDITY/UIDNEXT ({items})",
+                code="status_invalid", stage="imap_status",
+            )
+        return cls(items["UIDVALIDITY"], items["UIDNEXT"], items.get("MESSAGES"),
+                   items.get("HIGHESTMODSEQ"))
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """What to do for one folder, and why (the reason is shown in diagnostics)."""
+
+    folder: str
+    action: Action
+    reason: str
+    ranges: tuple[tuple[int, int], ...] = ()  # inclusive UID ranges, one UID FETCH each
+    drop_checkpoint: bool = False  # UIDVALIDITY changed or UIDs went backwards
+    start_uid: int = 0  # last_uid to record before fetching (fresh starts)
+
+    @property
+    def uid_count(self) -> int:
+        """An upper bound on messages to read (UIDs can be sparse)."""
+        return sum(hi - lo + 1 for lo, hi in self.ranges)
+
+
+def split_range(low: int, high: int, batch: int) -> tuple[tuple[int, int], ...]:
+    """``low..high`` inclusive, in pieces of at most ``batch`` UIDs; empty if low > high."""
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    return tuple((lo, min(lo + batch - 1, high)) for lo in range(low, high + 1, batch))
+
+
+def plan_scan(
+    folder: str,
+    checkpoint: Checkpoint | None,
+    status: FolderStatus,
+    *,
+    batch: int = DEFAULT_BATCH,
+    backfill: int = 0,
+) -> ScanPlan:
+    """Decide the scan; ``backfill`` is how many UIDs below UIDNEXT a fresh start reads."""
+    if backfill < 0:
+        raise ValueError(f"backfill must be >= 0, got {backfill}")
+    newest = status.uidnext - 1
+
+    def fresh(reason: str, drop: bool) -> ScanPlan:
+        start = max(0, newest - backfill)
+        return ScanPlan(folder, Action.START_FRESH, reason,
+                        ranges=split_range(start + 1, newest, batch),
+                        drop_checkpoint=drop, start_uid=start)
+
+    if checkpoint is None:
+        return fresh(f"first scan: starting at UIDNEXT {status.uidnext}"
+                     + (f" with a backfill of {backfill} UIDs" if backfill else "")
+                     + "; older mail predates the connection", drop=False)
+    if checkpoint.uidvalidity != status.uidvalidity:
+        return fresh(f"UIDVALIDITY changed {checkpoint.uidvalidity} -> {status.uidvalidity}:"
+                     " stored UIDs are meaningless; starting again at UIDNEXT", drop=True)
+    if checkpoint.last_uid > newest:
+        return fresh(f"UIDNEXT {status.uidnext} is below the last scanned UID "
+                     f"{checkpoint.last_uid} with the same UIDVALIDITY (a server bug); "
+                     "starting again at UIDNEXT", drop=True)
+    if checkpoint.last_uid == newest:
+        flags = ""
+        if (status.highestmodseq is not None
+                and status.highestmodseq != checkpoint.highestmodseq):
+            flags = "; HIGHESTMODSEQ moved (flags or expunges only)"
+        return ScanPlan(folder, Action.NOTHING_NEW,
+                        f"UIDNEXT {status.uidnext} unchanged since UID {checkpoint.last_uid}"
+                        + flags, start_uid=checkpoint.last_uid)
+    ranges = split_range(checkpoint.last_uid + 1, newest, batch)
+    return ScanPlan(folder, Action.FETCH_NEW,
+                    f"UIDs {checkpoint.last_uid + 1}..{newest} are new "
+                    f"(UIDNEXT {status.uidnext}); {len(ranges)} batch(es)",
+                    ranges=ranges, start_uid=checkpoint.last_uid)
