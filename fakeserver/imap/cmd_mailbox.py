@@ -1,0 +1,256 @@
+"""Authenticated-state commands on mailboxes: LIST/LSUB/XLIST, STATUS, CREATE, DELETE,
+RENAME, (UN)SUBSCRIBE, APPEND, SELECT/EXAMINE (with CONDSTORE and QRESYNC).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+from fakeserver.errors import CommandFailed, ProtocolError
+from fakeserver.imap import responses as r
+from fakeserver.imap.commands import (
+    AppendArgs,
+    Command,
+    ListArgs,
+    MailboxArgs,
+    RenameArgs,
+    SelectArgs,
+    StatusArgs,
+)
+from fakeserver.imap.session import Done, ImapSession, State, Steps
+from fakeserver.imap.view import MailboxView
+from fakeserver.store import Account, Folder
+
+DELIMITER = "/"
+SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+# Gmail's XLIST names for the RFC 6154 attributes.
+_XLIST_NAMES = {"\\All": "\\AllMail", "\\Junk": "\\Spam", "\\Flagged": "\\Starred"}
+
+
+def _account(s: ImapSession) -> Account:
+    assert s.account is not None, "state table guarantees a login"
+    return s.account
+
+
+def _folder(s: ImapSession, name: str, *, trycreate: bool = False) -> Folder:
+    if not trycreate:
+        return _account(s).get(name)
+    folder = _account(s).folder(name)
+    if folder is None:
+        raise CommandFailed(f"Mailbox does not exist: {name}", code="TRYCREATE")
+    return folder
+
+
+# -- LIST ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """RFC 3501 6.3.8: ``*`` matches anything, ``%`` anything but the delimiter."""
+    parts = []
+    for ch in pattern:
+        if ch == "*":
+            parts.append(".*")
+        elif ch == "%":
+            parts.append(f"[^{re.escape(DELIMITER)}]*")
+        else:
+            parts.append(re.escape(ch))
+    inbox_prefix = pattern[:5].upper() == "INBOX"
+    flags = re.IGNORECASE if inbox_prefix else 0
+    return re.compile("".join(parts) + r"\Z", flags | re.DOTALL)
+
+
+def list_(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, ListArgs)
+    verb = c.name  # LIST, LSUB or XLIST
+    account = _account(s)
+    if verb == "LIST" and len(args.patterns) == 1 and args.pattern == "":
+        yield r.untagged(f'LIST (\\Noselect) "{DELIMITER}" ""')
+        return Done("LIST completed")
+    special_use = s.caps.special_use
+    if ("SPECIAL-USE" in args.selection or "SPECIAL-USE" in args.returns) and not special_use:
+        raise ProtocolError("SPECIAL-USE is not supported")
+    names = sorted(account.folders, key=lambda n: (n != "INBOX", n))
+    matchers = [_pattern(args.reference + p) for p in args.patterns]
+    only_subscribed = verb == "LSUB" or "SUBSCRIBED" in args.selection
+    show_subscribed = "SUBSCRIBED" in args.selection or "SUBSCRIBED" in args.returns
+    for name in names:
+        if not any(m.match(name) for m in matchers):
+            continue
+        folder = account.folder(name)
+        assert folder is not None
+        if only_subscribed and not folder.subscribed:
+            continue
+        uses = tuple(sorted(folder.special_use)) if special_use or verb == "XLIST" else ()
+        if "SPECIAL-USE" in args.selection and not uses:
+            continue
+        attrs = []
+        prefix = name + DELIMITER
+        has_children = any(other.startswith(prefix) for other in names)
+        if verb != "LSUB":
+            attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
+        if show_subscribed and folder.subscribed:
+            attrs.append("\\Subscribed")
+        if verb == "XLIST":
+            attrs.extend(_XLIST_NAMES.get(u, u) for u in uses)
+            if name == "INBOX":
+                attrs.append("\\Inbox")
+        elif verb == "LIST":
+            attrs.extend(uses)
+        line = f'{verb} ({" ".join(attrs)}) "{DELIMITER}" '.encode()
+        yield b"* " + line + r.mailbox_name(name) + r.CRLF
+        if args.status_items:
+            yield _status_line(s, folder, args.status_items)
+    return Done(f"{verb} completed")
+
+
+# -- STATUS ----------------------------------------------------------------------------------
+
+
+def _status_line(s: ImapSession, folder: Folder, items: tuple[str, ...]) -> bytes:
+    values = []
+    for item in items:
+        if item == "MESSAGES":
+            value = len(folder)
+        elif item == "RECENT":
+            value = 0
+        elif item == "UIDNEXT":
+            value = folder.uidnext
+        elif item == "UIDVALIDITY":
+            value = folder.uidvalidity
+        elif item == "UNSEEN":
+            value = folder.unseen()
+        elif item == "HIGHESTMODSEQ" and s.caps.condstore:
+            value = folder.highestmodseq
+        elif item == "SIZE":
+            value = sum(folder.size(uid) for uid in folder.uids())
+        else:
+            raise ProtocolError(f"STATUS: unknown item {item}")
+        values.append(f"{item} {value}")
+    return b"* STATUS " + r.mailbox_name(folder.name) + f" ({' '.join(values)})\r\n".encode()
+
+
+def status(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, StatusArgs)
+    yield _status_line(s, _folder(s, args.mailbox), args.items)
+    return Done("STATUS completed")
+
+
+# -- CREATE DELETE RENAME SUBSCRIBE ----------------------------------------------------------
+
+
+def create(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, MailboxArgs)
+    _account(s).create(args.mailbox)  # raises NO [ALREADYEXISTS] / [CANNOT]
+    return Done("CREATE completed")
+    yield b""
+
+
+def delete(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, MailboxArgs)
+    folder = _account(s).delete(args.mailbox)  # raises NO [NONEXISTENT] / [CANNOT]
+    if s.view is not None and s.view.folder is folder:
+        s.deselect()
+    return Done("DELETE completed")
+    yield b""
+
+
+def rename(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, RenameArgs)
+    _account(s).rename(args.old, args.new)  # raises NO [NONEXISTENT] / [ALREADYEXISTS]
+    return Done("RENAME completed")
+    yield b""
+
+
+def subscribe(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, MailboxArgs)
+    _folder(s, args.mailbox).subscribed = True
+    return Done("SUBSCRIBE completed")
+    yield b""
+
+
+def unsubscribe(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, MailboxArgs)
+    _folder(s, args.mailbox).subscribed = False
+    return Done("UNSUBSCRIBE completed")
+    yield b""
+
+
+# -- APPEND ----------------------------------------------------------------------------------
+
+
+def append(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, AppendArgs)
+    folder = _folder(s, args.mailbox, trycreate=True)
+    if not args.message:
+        raise CommandFailed("Empty message", code="CANNOT")
+    uid = folder.append(args.message, flags=args.flags, internaldate=args.internal_date)
+    if s.caps.uidplus:
+        return Done("APPEND completed", f"APPENDUID {folder.uidvalidity} {uid}")
+    return Done("APPEND completed")
+    yield b""
+
+
+# -- SELECT / EXAMINE ------------------------------------------------------------------------
+
+
+def select(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, SelectArgs)
+    if args.condstore and not s.caps.condstore:
+        raise ProtocolError("CONDSTORE is not supported")
+    if args.qresync is not None and "QRESYNC" not in s.enabled:
+        raise ProtocolError("QRESYNC must be ENABLEd before SELECT (QRESYNC ...)")
+    had_view = s.view is not None
+    s.deselect()
+    if had_view and s.qresync:
+        yield r.ok_code("CLOSED", "Previous mailbox closed")
+    folder = _folder(s, args.mailbox)
+    readonly = c.name == "EXAMINE"
+    if args.condstore:
+        s.condstore_active = True
+    view = MailboxView(folder, readonly=readonly, wakeup=lambda: s.wakeup())
+    s.view = view
+    s.state = State.SELECTED
+    yield r.untagged(f"FLAGS ({SYSTEM_FLAGS})")
+    permanent = "" if readonly else f"{SYSTEM_FLAGS} \\*"
+    yield r.ok_code(f"PERMANENTFLAGS ({permanent})", "Flags permitted")
+    yield r.untagged(f"{view.exists} EXISTS")
+    yield r.untagged("0 RECENT")
+    yield r.ok_code(f"UIDVALIDITY {folder.uidvalidity}", "UIDs valid")
+    yield r.ok_code(f"UIDNEXT {folder.uidnext}", "Predicted next UID")
+    if s.caps.condstore:
+        yield r.ok_code(f"HIGHESTMODSEQ {folder.highestmodseq}", "Highest")
+    if args.qresync is not None and args.qresync.uidvalidity == folder.uidvalidity:
+        yield from _qresync(s, folder, args)
+    mode = "READ-ONLY" if readonly else "READ-WRITE"
+    return Done(f"{c.name} completed", mode)
+
+
+def _qresync(s: ImapSession, folder: Folder, args: SelectArgs) -> Iterator[bytes]:
+    """RFC 7162 3.2.5.2: VANISHED (EARLIER) for gone UIDs, FETCH for changed ones."""
+    q = args.qresync
+    assert q is not None and s.view is not None
+    known = q.known_uids
+    gone = [
+        uid for uid in folder.expunged_since(q.modseq)
+        if known is None or known.contains(uid, folder.uidnext - 1)
+    ]
+    if gone:
+        yield r.untagged(f"VANISHED (EARLIER) {r.uid_set(sorted(set(gone)))}")
+    for uid in folder.changed_since(q.modseq):
+        if known is not None and not known.contains(uid, folder.uidnext - 1):
+            continue
+        seq = s.view.seq_of(uid)
+        if seq is not None:
+            yield s.flags_line(seq, uid)

@@ -1,0 +1,73 @@
+"""Framing of server responses: tagged/untagged lines, strings, dates, flag lists.
+
+Everything here returns ``bytes`` ready for the wire so handlers join bytes, never
+format per-message ``str`` objects on hot paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+CRLF = b"\r\n"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def tagged(tag: str, status: str, text: str, code: str | None = None) -> bytes:
+    """``tag OK [code] text``; ``status`` is OK, NO or BAD."""
+    middle = f"[{code}] " if code else ""
+    return f"{tag} {status} {middle}{text}\r\n".encode()
+
+
+def untagged(text: str) -> bytes:
+    return f"* {text}\r\n".encode()
+
+
+def ok_code(code: str, text: str) -> bytes:
+    """An untagged ``* OK [code] text`` line (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ...)."""
+    return f"* OK [{code}] {text}\r\n".encode()
+
+
+def mailbox_name(name: str) -> bytes:
+    """A mailbox name as a quoted string, or a literal when quoting cannot carry it."""
+    data = name.encode("utf-8")
+    if name.isascii() and not any(ch in name for ch in '"\\\r\n'):
+        return b'"' + data + b'"'
+    return literal(data)
+
+
+def flag_list(flags: Iterable[str]) -> bytes:
+    return b"(" + " ".join(sorted(flags)).encode() + b")"
+
+
+def literal(data: bytes) -> bytes:
+    return b"{%d}\r\n%b" % (len(data), data)
+
+
+def internaldate(moment: datetime) -> bytes:
+    """RFC 3501 date-time: ``"17-Jul-1996 02:44:25 -0700"``."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return (
+        f'"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} '
+        f'{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} '
+        f'{sign}{minutes // 60:02d}{minutes % 60:02d}"'
+    ).encode()
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """Compress ascending UIDs into an IMAP sequence set: ``1:3,7,9:10``."""
+    parts: list[str] = []
+    start = prev = -1
+    for uid in uids:
+        if prev >= 0 and uid == prev + 1:
+            prev = uid
+            continue
+        if prev >= 0:
+            parts.append(str(start) if start == prev else f"{start}:{prev}")
+        start = prev = uid
+    if prev >= 0:
+        parts.append(str(start) if start == prev else f"{start}:{prev}")
+    return ",".join(parts)

@@ -1,0 +1,193 @@
+"""SEARCH / UID SEARCH: compile the key tree to one predicate, evaluate over the view.
+
+Fast paths: a top-level UID set narrows the candidates by bisection before anything
+else runs (``UID SEARCH UID 90000:*`` on 100k messages touches only the tail); ALL and
+flag keys read the store's O(1) accessors. HEADER/BODY/TEXT are linear, as in a real
+server without a full-text index.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable, Iterator
+from datetime import date
+
+from fakeserver.errors import CommandFailed, ProtocolError
+from fakeserver.imap import responses as r
+from fakeserver.imap.commands import (
+    All,
+    And,
+    Command,
+    Date,
+    Flag,
+    Header,
+    ModSeq,
+    Not,
+    Or,
+    SearchArgs,
+    SearchKey,
+    SeqSet,
+    Size,
+    Text,
+    UidSet,
+)
+from fakeserver.imap.session import Done, ImapSession, Steps
+from fakeserver.imap.view import MailboxView
+
+Predicate = Callable[[int, int], bool]  # (seq, uid) -> matches
+_CHARSETS = (None, "US-ASCII", "UTF-8")
+
+
+def _header_value(block: bytes) -> str:
+    """The unfolded values of a ``Field: value`` block (possibly several lines)."""
+    text = block.decode("utf-8", "replace").replace("\r\n ", " ").replace("\r\n\t", " ")
+    values = [line.partition(":")[2].strip() for line in text.split("\r\n") if ":" in line]
+    return "\n".join(values)
+
+
+def _sent_date(view: MailboxView, uid: int) -> date | None:
+    value = _header_value(view.folder.header_fields(uid, ("DATE",), False))
+    try:
+        return email.utils.parsedate_to_datetime(value).date()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _compare(op: str, got: date | None, want: date) -> bool:
+    if got is None:
+        return False
+    if op == "SINCE":
+        return got >= want
+    if op == "BEFORE":
+        return got < want
+    return got == want
+
+
+def compile_key(s: ImapSession, view: MailboxView, key: SearchKey) -> Predicate:
+    folder = view.folder
+    if isinstance(key, All):
+        return lambda seq, uid: True
+    if isinstance(key, Flag):
+        flag, present = key.flag, key.present
+        if flag.lower() == "\\recent":  # this server never has \Recent messages
+            return lambda seq, uid: not present
+        return lambda seq, uid: (flag in folder.flags(uid)) is present
+    if isinstance(key, Header):
+        field, needle = key.field, key.value.lower()
+
+        def header(seq: int, uid: int) -> bool:
+            block = folder.header_fields(uid, (field,), False)
+            if not block.strip():
+                return False
+            return needle in _header_value(block).lower()
+
+        return header
+    if isinstance(key, Text):
+        needle_b = key.value.encode("utf-8").lower()
+        body_only = key.where == "BODY"
+
+        def text(seq: int, uid: int) -> bool:
+            raw = folder.raw(uid)
+            if body_only:
+                raw = raw.partition(b"\r\n\r\n")[2]
+            return needle_b in raw.lower()
+
+        return text
+    if isinstance(key, Date):
+        op, want = key.op, key.date
+        if key.sent:
+            return lambda seq, uid: _compare(op, _sent_date(view, uid), want)
+        return lambda seq, uid: _compare(op, folder.internaldate(uid).date(), want)
+    if isinstance(key, Size):
+        limit = key.size
+        if key.op == "LARGER":
+            return lambda seq, uid: folder.size(uid) > limit
+        return lambda seq, uid: folder.size(uid) < limit
+    if isinstance(key, UidSet):
+        uidset, highest = key.uids, view.highest_uid()
+        return lambda seq, uid: uidset.contains(uid, highest)
+    if isinstance(key, SeqSet):
+        seqs, exists = key.sequence, view.exists
+        return lambda seq, uid: seqs.contains(seq, exists)
+    if isinstance(key, ModSeq):
+        if not s.caps.condstore:
+            raise ProtocolError("SEARCH: MODSEQ needs CONDSTORE, which is not supported")
+        s.condstore_active = True
+        floor = key.modseq
+        return lambda seq, uid: folder.modseq(uid) >= floor
+    if isinstance(key, Not):
+        inner = compile_key(s, view, key.key)
+        return lambda seq, uid: not inner(seq, uid)
+    if isinstance(key, Or):
+        left, right = compile_key(s, view, key.left), compile_key(s, view, key.right)
+        return lambda seq, uid: left(seq, uid) or right(seq, uid)
+    if isinstance(key, And):
+        parts = [compile_key(s, view, k) for k in key.keys if not isinstance(k, All)]
+        if not parts:
+            return lambda seq, uid: True
+        if len(parts) == 1:
+            return parts[0]
+        return lambda seq, uid: all(p(seq, uid) for p in parts)
+    raise ProtocolError(f"SEARCH: unsupported key {type(key).__name__}")
+
+
+def _uses_modseq(key: SearchKey) -> bool:
+    if isinstance(key, ModSeq):
+        return True
+    if isinstance(key, Not):
+        return _uses_modseq(key.key)
+    if isinstance(key, Or):
+        return _uses_modseq(key.left) or _uses_modseq(key.right)
+    if isinstance(key, And):
+        return any(_uses_modseq(k) for k in key.keys)
+    return False
+
+
+def _candidates(view: MailboxView, key: SearchKey) -> Iterator[tuple[int, int]]:
+    """Narrow by a top-level UID set when there is one; else every message."""
+    keys = key.keys if isinstance(key, And) else (key,)
+    for k in keys:
+        if isinstance(k, UidSet):
+            return view.by_uid(k.uids)
+    return view.seq_uid_pairs(view.present_uids(), 1 if not view.pending else None)
+
+
+def search(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, SearchArgs) and s.view is not None
+    view = s.view
+    if (args.charset.upper() if args.charset else None) not in _CHARSETS:
+        raise CommandFailed(f"Unsupported charset {args.charset}",
+                            code="BADCHARSET (US-ASCII UTF-8)")
+    if args.returns is not None and not s.caps.esearch:
+        raise ProtocolError("SEARCH RETURN needs ESEARCH, which is not supported")
+    predicate = compile_key(s, view, args.key)
+    found = [(seq, uid) for seq, uid in _candidates(view, args.key) if predicate(seq, uid)]
+    numbers = [uid if c.uid else seq for seq, uid in found]
+    if args.returns is not None:
+        yield _esearch(c, args.returns, numbers)
+        return Done("SEARCH completed")
+    tail = b""
+    if _uses_modseq(args.key) and found:
+        tail = b" (MODSEQ %d)" % max(view.folder.modseq(uid) for _seq, uid in found)
+    body = b"".join(b" %d" % n for n in numbers)
+    yield b"* SEARCH" + body + tail + r.CRLF
+    return Done("SEARCH completed")
+
+
+def _esearch(c: Command, returns: tuple[str, ...], numbers: list[int]) -> bytes:
+    """RFC 4731: ``* ESEARCH (TAG "A1") UID MIN 1 MAX 9 COUNT 3 ALL 1,4,9``."""
+    wanted = returns or ("ALL",)
+    parts = [f'* ESEARCH (TAG "{c.tag}")']
+    if c.uid:
+        parts.append("UID")
+    if numbers:
+        if "MIN" in wanted:
+            parts.append(f"MIN {min(numbers)}")
+        if "MAX" in wanted:
+            parts.append(f"MAX {max(numbers)}")
+    if "COUNT" in wanted:
+        parts.append(f"COUNT {len(numbers)}")
+    if "ALL" in wanted and numbers:
+        parts.append(f"ALL {r.uid_set(sorted(numbers))}")
+    return (" ".join(parts) + "\r\n").encode()

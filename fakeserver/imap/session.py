@@ -1,0 +1,346 @@
+"""One IMAP connection's protocol state, sans-I/O: client bytes in, response bytes out.
+
+``receive_data()`` returns a lazy iterator of outputs (``bytes`` to write, or the
+``StartTls`` / ``CloseConnection`` markers). Being lazy is what lets a 50 MB FETCH
+stream: the asyncio shell writes and drains between items while the handler is
+suspended, so memory stays flat whatever the mailbox size.
+
+The state table is ``commands.ALLOWED_STATES`` (RFC 3501 section 3); this module
+checks it in one place (``_dispatch``). Command handlers live in sibling modules
+(``auth``, ``mailboxes``, ``selected``, ``fetch``, ``search``), each a generator
+``handler(session, command) -> Iterator[bytes]`` returning a ``Done`` (the tagged OK
+text) or ``HELD`` (no tagged reply yet: IDLE, AUTHENTICATE continuation).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from fakeserver.config import ServerConfig
+from fakeserver.errors import FakeServerError
+from fakeserver.imap import responses as r
+from fakeserver.imap.commands import (
+    ALLOWED_STATES,
+    Command,
+    ContinuationRequest,
+    CutMidLiteral,
+    Fatal,
+    Malformed,
+    RawLine,
+    ReaderEvent,
+)
+from fakeserver.imap.hooks import ConnectionInfo, ServerHooks
+from fakeserver.imap.reader import CommandReader
+from fakeserver.store import Account, Store
+
+if TYPE_CHECKING:
+    from fakeserver.imap.view import MailboxView
+
+log = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+@dataclass(frozen=True)
+class StartTls:
+    """Output marker: upgrade the transport to TLS now, then call ``tls_started()``."""
+
+
+@dataclass(frozen=True)
+class CloseConnection:
+    """Output marker: flush what was written and close the connection."""
+
+
+Output = bytes | StartTls | CloseConnection
+
+
+@dataclass(frozen=True)
+class Done:
+    """A handler's result: the tagged OK line's text and optional response code."""
+
+    text: str = "Completed"
+    code: str | None = None
+
+
+class Answered(Exception):
+    """A hook already sent the reply; the session adds nothing (and closes if asked)."""
+
+    def __init__(self, *, close: bool) -> None:
+        super().__init__("answered by a hook")
+        self.close = close
+
+
+HELD = Done("held")  # no tagged reply yet; a RawLine continues the command
+Steps = Generator[bytes, None, Done]  # what a handler is: lines out, then its Done
+Handler = Callable[["ImapSession", Command], Steps]
+
+# RFC 3501 7.4.1: EXPUNGE must not be sent while FETCH, STORE or SEARCH run (UID forms ok).
+_NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
+
+
+class SessionRegistry:
+    """Authenticated sessions per user, shared by a server's sessions (connection limits)."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, set[ImapSession]] = {}
+
+    def add(self, username: str, session: ImapSession) -> None:
+        self._by_user.setdefault(username, set()).add(session)
+
+    def discard(self, username: str, session: ImapSession) -> None:
+        self._by_user.get(username, set()).discard(session)
+
+    def count(self, username: str) -> int:
+        return len(self._by_user.get(username, ()))
+
+    def sessions(self) -> list[ImapSession]:
+        return [s for group in self._by_user.values() for s in group]
+
+
+class ImapSession:
+    """Protocol state of one connection. Not thread-safe: one event loop owns it."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: Store,
+        *,
+        conn: ConnectionInfo,
+        hooks: ServerHooks | None = None,
+        registry: SessionRegistry | None = None,
+    ) -> None:
+        self.config = config
+        self.caps = config.capabilities
+        self.store = store
+        self.conn = conn
+        self.hooks = hooks or ServerHooks()
+        self.registry = registry or SessionRegistry()
+        self.tls_active = conn.tls
+        self.state = State.NOT_AUTHENTICATED
+        self.account: Account | None = None
+        self.view: MailboxView | None = None
+        self.enabled: set[str] = set()  # ENABLEd extensions (CONDSTORE, QRESYNC)
+        self.condstore_active = False  # RFC 7162 3.1: any CONDSTORE-enabling command seen
+        self.held: tuple[str, Command] | None = None  # ("idle" | "auth", command)
+        self.wakeup: Callable[[], None] = lambda: None  # the shell's "updates available"
+        self._reader = self._new_reader()
+
+    def _new_reader(self) -> CommandReader:
+        return CommandReader(
+            max_line=self.config.max_line,
+            max_literal=self.config.max_literal,
+            literal_plus=self.caps.literal_plus,
+        )
+
+    # -- what the shell calls ---------------------------------------------------------
+
+    @property
+    def username(self) -> str | None:
+        return self.account.username if self.account else None
+
+    @property
+    def idling(self) -> bool:
+        return self.held is not None and self.held[0] == "idle"
+
+    def greeting(self) -> bytes:
+        caps = " ".join(self.capabilities())
+        return r.ok_code(f"CAPABILITY {caps}", self.config.greeting)
+
+    def capabilities(self) -> tuple[str, ...]:
+        return self.caps.advertised(
+            authenticated=self.state in (State.AUTHENTICATED, State.SELECTED),
+            tls_active=self.tls_active,
+        )
+
+    def receive_data(self, data: bytes) -> Iterator[Output]:
+        """Feed client bytes; iterate the result to get what to send (lazily)."""
+        self._reader.feed(data)
+        while self.state is not State.LOGOUT:
+            event = self._reader.next_event()
+            if event is None:
+                return
+            for out in self._on_event(event):
+                yield out
+                if isinstance(out, StartTls):
+                    # RFC 3207-style injection defence: bytes pipelined after STARTTLS
+                    # arrived in plaintext and must not be executed after the upgrade.
+                    self._reader = self._new_reader()
+                    return
+                if isinstance(out, CloseConnection):
+                    self._finish()
+                    return
+
+    def receive_eof(self) -> None:
+        """The client went away. A command cut inside its literal leaves nothing behind."""
+        event = self._reader.eof()
+        if isinstance(event, CutMidLiteral):
+            log.info("conn %d: client left inside a literal (tag %s)", self.conn.conn_id,
+                     event.tag)
+        self._finish()
+
+    def tls_started(self) -> None:
+        self.tls_active = True
+
+    def push_updates(self) -> bytes:
+        """Untagged updates to send right now (only while IDLE; else they wait)."""
+        if not self.idling or self.view is None:
+            return b""
+        return b"".join(self.updates(allow_expunge=True))
+
+    def autologout(self) -> bytes:
+        self._finish()
+        return r.untagged("BYE Autologout; idle for too long")
+
+    def hold(self, kind: str, command: Command) -> Done:
+        """Keep ``command`` open: the next client line is raw (IDLE's DONE, SASL data)."""
+        self.held = (kind, command)
+        self._reader.expect_line()
+        return HELD
+
+    def _finish(self) -> None:
+        if self.view is not None:
+            self.view.close()
+            self.view = None
+        if self.account is not None:
+            self.registry.discard(self.account.username, self)
+        self.state = State.LOGOUT
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _on_event(self, event: ReaderEvent) -> Iterator[Output]:
+        if isinstance(event, Command):
+            yield from self._dispatch(event)
+        elif isinstance(event, ContinuationRequest):
+            yield f"+ {event.text}\r\n".encode()
+        elif isinstance(event, RawLine):
+            yield from self._raw_line(event.line)
+        elif isinstance(event, Malformed):
+            yield event.error.response(event.tag or "*")
+        elif isinstance(event, Fatal):
+            yield r.untagged(f"BYE {event.error.text}")
+            yield CloseConnection()
+
+    def _raw_line(self, line: bytes) -> Iterator[Output]:
+        held, self.held = self.held, None
+        if held is None:
+            yield r.untagged("BAD Unexpected continuation data")
+            return
+        kind, command = held
+        if kind == "idle":
+            if line.strip().upper() != b"DONE":
+                yield r.tagged(command.tag, "BAD", "Expected DONE to end IDLE")
+                return
+            yield from self.updates(allow_expunge=True)
+            yield r.tagged(command.tag, "OK", "IDLE terminated")
+            return
+        from fakeserver.imap.cmd_basic import sasl_response
+
+        yield from self._run(command, lambda s, c: sasl_response(s, c, line))
+
+    def _dispatch(self, command: Command) -> Iterator[Output]:
+        override = self.hooks.on_command(self, command)
+        if override is not None:
+            yield override.data
+            if override.close:
+                yield CloseConnection()
+            return
+        handler = self._handler(command)
+        if handler is None:
+            yield r.tagged(command.tag, "BAD", f"Unknown command {command.name}")
+            return
+        if self.state.value not in ALLOWED_STATES.get(command.name, frozenset()):
+            where = self.state.value.replace("_", " ")
+            yield r.tagged(command.tag, "BAD", f"{command.name} is not allowed when {where}")
+            return
+        yield from self._run(command, handler)
+
+    def _run(self, command: Command, handler: Handler) -> Iterator[Output]:
+        try:
+            done = yield from handler(self, command)
+        except FakeServerError as exc:
+            yield exc.response(command.tag)
+            return
+        except Answered as answered:
+            if answered.close:
+                yield CloseConnection()
+            return
+        except Exception:
+            log.exception("conn %d: handler for %s failed", self.conn.conn_id, command.name)
+            yield r.tagged(command.tag, "NO", "Internal error in the fake server", "SERVERBUG")
+            return
+        if done is HELD:  # the handler called hold(): IDLE or a SASL continuation
+            if self.idling:
+                yield from self.updates(allow_expunge=True)
+            return
+        if self.view is not None:
+            yield from self.updates(
+                allow_expunge=command.uid or command.name not in _NO_EXPUNGE_DURING
+            )
+        assert isinstance(done, Done)
+        if self.state is State.LOGOUT and command.name != "LOGOUT":
+            yield CloseConnection()  # an update said BYE
+            return
+        yield r.tagged(command.tag, "OK", done.text, done.code)
+        if command.name == "STARTTLS":
+            yield StartTls()
+        elif self.state is State.LOGOUT:
+            yield CloseConnection()
+
+    def _handler(self, command: Command) -> Handler | None:
+        from fakeserver.imap.dispatch import handler_for
+
+        return handler_for(self, command)
+
+    # -- untagged updates for the selected mailbox ------------------------------------------
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    def updates(self, *, allow_expunge: bool) -> Iterator[bytes]:
+        """Report what other sessions changed: EXPUNGE/VANISHED, EXISTS, FETCH FLAGS."""
+        view = self.view
+        if view is None:
+            return
+        if view.uidvalidity_changed:  # UIDs were renumbered: no way to tell the client
+            yield r.untagged("BYE [UNAVAILABLE] UIDVALIDITY changed; please reconnect")
+            self._finish()
+            return
+        if allow_expunge and view.pending:
+            if self.qresync:
+                yield r.untagged(f"VANISHED {r.uid_set(view.take_vanished())}")
+            else:
+                for gone in view.take_expunges():
+                    yield r.untagged(f"{gone} EXPUNGE")
+        exists = view.take_exists()
+        if exists is not None:
+            yield r.untagged(f"{exists} EXISTS")
+        folder = view.folder
+        for uid in view.take_flag_changes():
+            at = view.seq_of(uid)
+            if at is not None and folder.seq_of(uid) is not None:
+                yield self.flags_line(at, uid)
+
+    def flags_line(self, seq: int, uid: int) -> bytes:
+        """``* seq FETCH (UID u FLAGS (...) [MODSEQ (m)])`` for a flag change."""
+        assert self.view is not None
+        folder = self.view.folder
+        modseq = b" MODSEQ (%d)" % folder.modseq(uid) if self.condstore_active else b""
+        return b"* %d FETCH (UID %d FLAGS %b%b)\r\n" % (
+            seq, uid, r.flag_list(folder.flags(uid)), modseq)
+
+    def deselect(self) -> None:
+        if self.view is not None:
+            self.view.close()
+            self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED

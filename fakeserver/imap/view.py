@@ -1,0 +1,180 @@
+"""One session's view of its selected mailbox: sequence numbers the client still believes in.
+
+Another session may expunge or append at any time, but this client's message sequence
+numbers must not move until it is told (RFC 3501 7.4.1: no EXPUNGE during FETCH, STORE,
+SEARCH). So the view keeps, per session, the UIDs expunged elsewhere but not yet
+reported (``pending``, a short sorted list) and the EXISTS count last reported. The
+client-visible mailbox is: the folder's UIDs plus ``pending``, cut to ``exists``
+entries (messages appended elsewhere have higher UIDs, so they sit at the end).
+
+While nothing is pending (the common case) every lookup is the folder's own O(1)/
+O(log n) accessor; with pending expunges it costs O(len(pending) * log n).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterator, Sequence
+
+from fakeserver.imap.commands_seqset import SequenceSet
+from fakeserver.store import Exists, Expunged, FlagsChanged, Folder, UidValidityChanged
+
+
+class FolderUids(Sequence[int]):
+    """The folder's UIDs as a read-only sequence without copying (for ``bisect``)."""
+
+    def __init__(self, folder: Folder) -> None:
+        self._folder = folder
+
+    def __len__(self) -> int:
+        return len(self._folder)
+
+    def __getitem__(self, index: int) -> int:  # type: ignore[override]
+        if index < 0:
+            index += len(self._folder)
+        return self._folder.uid_at(index + 1)
+
+
+class MailboxView:
+    """Sequence-number bookkeeping and pending untagged updates for one session."""
+
+    def __init__(self, folder: Folder, *, readonly: bool, wakeup: Callable[[], None]) -> None:
+        self.folder = folder
+        self.readonly = readonly
+        self.known_limit = 0  # highest UID announced to the client (by EXISTS)
+        self.pending: list[int] = []  # UIDs expunged elsewhere, not yet reported
+        self.flag_changes: set[int] = set()  # UIDs whose flags changed elsewhere
+        self.uidvalidity_changed = False  # UIDs renumbered: the session must end
+        self.muted = False  # True while this session mutates the folder itself
+        self._wakeup = wakeup
+        self.take_exists()
+        self._unsubscribe = folder.subscribe(self._on_change)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    @property
+    def exists(self) -> int:
+        """The message count the client believes in."""
+        return self._visible_present_count() + len(self.pending)
+
+    # -- change events from the store ------------------------------------------------
+
+    def _on_change(self, event: object) -> None:
+        if self.muted:
+            return
+        if isinstance(event, Expunged):
+            if event.uid <= self.known_limit:
+                insort(self.pending, event.uid)
+            self.flag_changes.discard(event.uid)
+        elif isinstance(event, FlagsChanged):
+            self.flag_changes.add(event.uid)
+        elif isinstance(event, UidValidityChanged):
+            self.uidvalidity_changed = True
+        elif not isinstance(event, Exists):
+            return
+        self._wakeup()
+
+    def _visible_present_count(self) -> int:
+        folder = self.folder
+        if folder.max_uid() <= self.known_limit:
+            return len(folder)
+        return bisect_right(FolderUids(folder), self.known_limit)
+
+    # -- lookups in the client's numbering ---------------------------------------------
+
+    def present_uids(self) -> Sequence[int]:
+        """UIDs still in the folder that the client knows, ascending (a copy)."""
+        return self.folder.uids_between(1, self.known_limit)
+
+    def highest_uid(self) -> int:
+        """The highest present UID the client knows (``*`` in a UID set), or 0."""
+        count = self._visible_present_count()
+        return self.folder.uid_at(count) if count else 0
+
+    def seq_of(self, uid: int) -> int | None:
+        """The client's sequence number for ``uid`` (None when unknown to the client)."""
+        if uid > self.known_limit:
+            return None
+        if not self.pending:
+            return self.folder.seq_of(uid)
+        before_pending = bisect_left(self.pending, uid)
+        if before_pending < len(self.pending) and self.pending[before_pending] == uid:
+            return bisect_left(FolderUids(self.folder), uid) + before_pending + 1
+        seq_present = self.folder.seq_of(uid)
+        return None if seq_present is None else seq_present + before_pending
+
+    def seq_uid_pairs(
+        self, uids: Sequence[int], start_seq: int | None = None
+    ) -> Iterator[tuple[int, int]]:
+        """(seq, uid) for present UIDs; ``start_seq`` makes a contiguous run O(1) each."""
+        if start_seq is not None and not self.pending:
+            yield from zip(range(start_seq, start_seq + len(uids)), uids, strict=True)
+            return
+        for uid in uids:
+            seq = self.seq_of(uid)
+            if seq is not None:
+                yield seq, uid
+
+    def by_sequence(self, seqset: SequenceSet) -> Iterator[tuple[int, int]]:
+        """(seq, uid) of present messages named by client sequence numbers."""
+        folder = self.folder
+        if not self.pending:
+            visible = self._visible_present_count()
+            for lo, hi in seqset.resolve(visible):
+                lo, hi = max(lo, 1), min(hi, visible)
+                if lo <= hi:
+                    uids = folder.uids_between(folder.uid_at(lo), folder.uid_at(hi))
+                    yield from self.seq_uid_pairs(uids, lo)
+            return
+        wanted = seqset.resolve(self.exists)
+        for uid in self.present_uids():
+            seq = self.seq_of(uid)
+            if seq is not None and any(lo <= seq <= hi for lo, hi in wanted):
+                yield seq, uid
+
+    def by_uid(self, uidset: SequenceSet) -> Iterator[tuple[int, int]]:
+        """(seq, uid) of present messages named by UID; ``*`` is the highest known UID."""
+        folder = self.folder
+        for lo, hi in uidset.resolve(self.highest_uid()):
+            uids = folder.uids_between(lo, min(hi, self.known_limit))
+            if len(uids):
+                first = folder.seq_of(uids[0]) if not self.pending else None
+                yield from self.seq_uid_pairs(uids, first)
+
+    def select(self, seqset: SequenceSet, *, uid: bool) -> Iterator[tuple[int, int]]:
+        return self.by_uid(seqset) if uid else self.by_sequence(seqset)
+
+    # -- reporting ----------------------------------------------------------------------
+
+    def take_expunges(self) -> list[int]:
+        """Pending expunged UIDs as client sequence numbers, each valid after the previous."""
+        seqs: list[int] = []
+        while self.pending:
+            seq = self.seq_of(self.pending[0])
+            self.pending.pop(0)
+            if seq is not None:
+                seqs.append(seq)
+        return seqs
+
+    def take_vanished(self) -> list[int]:
+        """Pending expunged UIDs for a QRESYNC client's ``VANISHED`` line."""
+        uids = list(self.pending)
+        self.pending.clear()
+        return uids
+
+    def take_exists(self) -> int | None:
+        """Announce everything present: the new EXISTS count if it changed."""
+        before = self.exists
+        self.known_limit = max(self.known_limit, self.folder.max_uid())
+        after = self.exists
+        return after if after != before else None
+
+    def take_flag_changes(self) -> list[int]:
+        changed = sorted(self.flag_changes)
+        self.flag_changes.clear()
+        return changed
+
+    def has_updates(self) -> bool:
+        grown = self.folder.max_uid() > self.known_limit
+        return bool(self.pending or self.flag_changes or grown or self.uidvalidity_changed)
