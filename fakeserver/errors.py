@@ -16,6 +16,8 @@ a CR or LF smuggled in through client input could otherwise inject response line
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "CommandFailed",
     "FakeServerError",
@@ -30,7 +32,7 @@ _TRANSIENT_CODES = frozenset({"UNAVAILABLE", "INUSE", "LIMIT", "SERVERBUG", "EXP
 
 def _one_line(text: str) -> str:
     """Collapse CR/LF so server words can never become extra protocol lines."""
-    return " ".join(text.replace("\r", "\n").split("\n")).strip() or "-"
+    return re.sub(r"[\r\n]+", " ", text).strip() or "-"
 
 
 def _render(tag: str, status: str, code: str | None, text: str) -> bytes:
