@@ -15,6 +15,7 @@ import contextlib
 import email.utils
 import itertools
 import logging
+import shutil
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -119,6 +120,7 @@ class FakeImapServer:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._owned_tls_dir: Path | None = None  # a temp dir we made for the CA PEM
 
     @property
     def ca_pem_path(self) -> Path:
@@ -140,7 +142,10 @@ class FakeImapServer:
 
     async def start(self) -> None:
         if self.tls is None:
-            self.tls = mint(self._tls_dir, names=(self.host, *("localhost", "127.0.0.1", "::1")))
+            names = tuple(dict.fromkeys((self.host, "localhost", "127.0.0.1", "::1")))
+            self.tls = mint(self._tls_dir, names=names)
+            if self._tls_dir is None:
+                self._owned_tls_dir = self.tls.ca_pem_path.parent
         plain = await asyncio.start_server(
             lambda r, w: self._serve(r, w, False), self.host, self.port,
             limit=READ_SIZE)
@@ -164,6 +169,9 @@ class FakeImapServer:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
         self._servers.clear()
+        if self._owned_tls_dir is not None:
+            shutil.rmtree(self._owned_tls_dir, ignore_errors=True)
+            self._owned_tls_dir = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      implicit_tls: bool) -> None:
