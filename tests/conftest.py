@@ -1,0 +1,89 @@
+"""Shared fixtures and the generic waiting helpers; deliberately small.
+
+Waiting: tests never ``sleep`` for a fixed time. They wait for a condition with a deadline:
+
+    from conftest import wait_until, async_wait_until
+    wait_until(lambda: server.sessions == 1, timeout=5, what="one session")
+    await async_wait_until(lambda: queue.qsize() > 0, what="an event")
+
+Dovecot: ``dovecot`` is one real server for the whole session (special-use on; add a user per
+test with ``dovecot.add_user`` for isolation); ``dovecot_factory(special_use=False)`` starts
+a private one that stops when the test ends. Both skip when Dovecot is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import pytest
+from dovecot import DovecotHandle, find_dovecot, start_dovecot
+
+T = TypeVar("T")
+
+_POLL = 0.01  # seconds between polls of a condition (not a wait for an outcome)
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition",
+               *, interval: float = _POLL) -> T:
+    """Poll predicate until it returns something truthy; return it, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+# Same signature as wait_until on purpose (ASYNC109 prefers asyncio.timeout at call sites).
+async def async_wait_until(
+    predicate: Callable[[], T | Awaitable[T]],
+    timeout: float = 10.0,  # noqa: ASYNC109
+    what: str = "condition",
+    *, interval: float = _POLL,
+) -> T:
+    """The asyncio twin of wait_until; predicate may be a plain or an async callable."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def _need_dovecot() -> None:
+    if find_dovecot() is None:
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotHandle]:
+    """One real Dovecot (special-use folders on) shared by the whole session."""
+    _need_dovecot()
+    with start_dovecot() as handle:
+        yield handle
+
+
+@pytest.fixture
+def dovecot_factory() -> Iterator[Callable[..., DovecotHandle]]:
+    """Start private Dovecot variants, e.g. ``dovecot_factory(special_use=False)``."""
+    _need_dovecot()
+    started: list[DovecotHandle] = []
+
+    def make(**kwargs: object) -> DovecotHandle:
+        handle = start_dovecot(**kwargs)  # type: ignore[arg-type]
+        started.append(handle)
+        return handle
+
+    yield make
+    for handle in started:
+        handle.stop()

@@ -1,0 +1,200 @@
+"""The throwaway Dovecot fixture behaves like the server the other interop tests assume.
+
+These talk to it with stdlib imaplib only, so a failure here is the fixture's, not the engine's.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import itertools
+import random
+import re
+import socket
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dovecot import Account, DovecotError, DovecotHandle
+
+pytestmark = [pytest.mark.dovecot, pytest.mark.interop]
+
+_names = itertools.count()
+
+
+@pytest.fixture
+def account(dovecot: DovecotHandle) -> Account:
+    """A fresh user on the shared Dovecot, so tests do not see each other's mail."""
+    return dovecot.add_user(f"fixture{next(_names)}@example.com", f"pw-{next(_names)}-x")
+
+
+def login(handle: DovecotHandle, who: Account) -> imaplib.IMAP4:
+    client = imaplib.IMAP4(handle.host, handle.port, timeout=30)
+    client.login(who.name, who.password)
+    return client
+
+
+def make_messages(count: int, seed: int) -> list[tuple[bytes, str, datetime]]:
+    rng = random.Random(seed)
+    start = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
+    flag_choices = ["", "\\Seen", "\\Seen \\Flagged", "\\Answered \\Seen", "\\Draft"]
+    out = []
+    for i in range(count):
+        body = "".join(rng.choice("abcdefgh ") for _ in range(rng.randint(10, 400)))
+        raw = (f"Message-ID: <m{i}.{seed}@example.com>\r\nFrom: a{i}@example.com\r\n"
+               f"To: user@example.com\r\nSubject: message {i}\r\nX-Seq: {i}\r\n\r\n{body}\r\n")
+        out.append((raw.encode(), rng.choice(flag_choices), start + timedelta(minutes=i)))
+    return out
+
+
+def uidvalidity(client: imaplib.IMAP4, folder: str = "INBOX") -> int:
+    typ, data = client.status(folder, "(UIDVALIDITY)")
+    assert typ == "OK"
+    found = re.search(rb"UIDVALIDITY (\d+)", data[0] or b"")
+    assert found is not None, data
+    return int(found.group(1))
+
+
+def test_plain_login_and_wrong_password(dovecot: DovecotHandle, account: Account) -> None:
+    client = login(dovecot, account)
+    assert client.state == "AUTH"
+    client.logout()
+    bad = imaplib.IMAP4(dovecot.host, dovecot.port, timeout=30)
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        bad.login(account.name, "not-the-password")
+    bad.shutdown()
+
+
+def test_starttls_verifies_against_the_ca(dovecot: DovecotHandle, account: Account) -> None:
+    client = imaplib.IMAP4(dovecot.host, dovecot.port, timeout=30)
+    assert "STARTTLS" in client.capabilities
+    client.starttls(ssl_context=ssl.create_default_context(cafile=str(dovecot.ca_pem)))
+    assert isinstance(client.sock, ssl.SSLSocket)
+    client.login(account.name, account.password)
+    client.logout()
+
+
+def test_starttls_without_the_ca_fails_verification(dovecot: DovecotHandle) -> None:
+    client = imaplib.IMAP4(dovecot.host, dovecot.port, timeout=30)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        client.starttls(ssl_context=ssl.create_default_context())
+    client.sock.close()
+
+
+def test_imaps_listener(dovecot: DovecotHandle, account: Account) -> None:
+    ctx = ssl.create_default_context(cafile=str(dovecot.ca_pem))
+    client = imaplib.IMAP4_SSL(dovecot.host, dovecot.tls_port, ssl_context=ctx, timeout=30)
+    client.login(account.name, account.password)
+    assert client.select("INBOX")[0] == "OK"
+    client.logout()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        imaplib.IMAP4_SSL(dovecot.host, dovecot.tls_port, timeout=30,
+                          ssl_context=ssl.create_default_context())
+
+
+def _attributes(client: imaplib.IMAP4) -> dict[str, set[str]]:
+    typ, lines = client.list()
+    assert typ == "OK"
+    found: dict[str, set[str]] = {}
+    for line in lines:
+        assert isinstance(line, bytes)
+        match = re.match(rb'\(([^)]*)\) "[^"]*" "?([^"]+)"?$', line)
+        assert match is not None, line
+        found[match.group(2).decode()] = set(match.group(1).decode().split())
+    return found
+
+
+def test_list_shows_special_use(dovecot: DovecotHandle, account: Account) -> None:
+    client = login(dovecot, account)
+    attrs = _attributes(client)
+    client.logout()
+    for folder in ("Sent", "Drafts", "Trash", "Junk", "Archive"):
+        assert f"\\{folder}" in attrs[folder], attrs
+    assert not attrs["INBOX"] & {"\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"}
+
+
+def test_special_use_off_keeps_folders_without_attributes(
+    dovecot_factory: Callable[..., DovecotHandle],
+) -> None:
+    plain = dovecot_factory(special_use=False)
+    client = login(plain, plain.users[0])
+    attrs = _attributes(client)
+    client.logout()
+    assert {"Sent", "Drafts", "Trash", "Junk", "Archive", "INBOX"} <= set(attrs)
+    for folder, flags in attrs.items():
+        assert not flags & {"\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"}, folder
+
+
+def test_load_1000_and_fetch_them_back(dovecot: DovecotHandle, account: Account) -> None:
+    messages = make_messages(1000, seed=7)
+    assert dovecot.load_messages(account.name, "INBOX", messages) == 1000
+    client = login(dovecot, account)
+    typ, data = client.select("INBOX", readonly=True)
+    assert (typ, data) == ("OK", [b"1000"])
+    typ, rows = client.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])")
+    client.logout()
+    assert typ == "OK"
+    fetched = [row for row in rows if isinstance(row, tuple)]
+    assert len(fetched) == 1000
+    for i, (meta, body) in enumerate(fetched):
+        raw, flags, when = messages[i]
+        assert body == raw, f"message {i} came back different (UID order != load order?)"
+        assert int(re.search(rb"UID (\d+)", meta).group(1)) == i + 1  # type: ignore[union-attr]
+        size = int(re.search(rb"RFC822\.SIZE (\d+)", meta).group(1))  # type: ignore[union-attr]
+        assert size == len(raw)
+        got = set(re.search(rb"FLAGS \(([^)]*)\)", meta).group(1).decode().split())  # type: ignore[union-attr]
+        assert got - {"\\Recent"} == set(flags.split())
+        stamp = re.search(rb'INTERNALDATE "([^"]+)"', meta).group(1).decode()  # type: ignore[union-attr]
+        assert datetime.strptime(stamp, "%d-%b-%Y %H:%M:%S %z") == when
+
+
+def test_load_into_a_new_folder_and_index_it(dovecot: DovecotHandle, account: Account) -> None:
+    dovecot.load_messages(account.name, "Projects.Alpha", make_messages(5, seed=1), index=True)
+    out = dovecot.doveadm("mailbox", "status", "-u", account.name, "messages", "Projects.Alpha")
+    assert out.split() == ["Projects.Alpha", "messages=5"]
+
+
+def test_uidvalidity_is_stable(dovecot: DovecotHandle, account: Account) -> None:
+    dovecot.load_messages(account.name, "INBOX", make_messages(10, seed=2))
+    first = login(dovecot, account)
+    before = uidvalidity(first)
+    first.logout()
+    dovecot.load_messages(account.name, "INBOX", make_messages(10, seed=3))
+    second = login(dovecot, account)
+    assert uidvalidity(second) == before
+    second.select("INBOX", readonly=True)
+    typ, data = second.uid("SEARCH", "ALL")
+    second.logout()
+    assert typ == "OK"
+    assert data[0].split() == [str(n).encode() for n in range(1, 21)]
+
+
+def test_bad_input_is_a_clear_error(dovecot: DovecotHandle, account: Account) -> None:
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(DovecotError, match="keywords are not supported"):
+        dovecot.load_messages(account.name, "INBOX", [(b"x", "$Label1", when)])
+    with pytest.raises(DovecotError, match="no timezone"):
+        dovecot.load_messages(account.name, "INBOX", [(b"x", "", datetime(2024, 1, 1))])
+    with pytest.raises(DovecotError, match="unusable folder name"):
+        dovecot.load_messages(account.name, "../escape", [(b"x", "", when)])
+    with pytest.raises(DovecotError, match="no user"):
+        dovecot.maildir("nobody@example.com")
+    with pytest.raises(DovecotError, match="already exists"):
+        dovecot.add_user(account.name, "again")
+
+
+def test_secrets_stay_out_of_reprs_and_disk(dovecot: DovecotHandle, account: Account) -> None:
+    assert account.password not in repr(account)
+    assert account.password not in repr(dovecot)
+    assert account.password not in (dovecot.root / "passwd.d" / account.name).read_text()
+
+
+def test_stop_closes_ports_and_removes_the_directory(
+    dovecot_factory: Callable[..., DovecotHandle],
+) -> None:
+    handle = dovecot_factory()
+    root, port = handle.root, handle.port
+    handle.stop()
+    assert not root.exists()
+    with pytest.raises(OSError):
+        socket.create_connection((handle.host, port), timeout=5).close()
