@@ -171,11 +171,13 @@ def _cut(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:
 
 
 def _reset(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:
-    return Reset(direction=_direction(t))  # type: ignore[arg-type]
+    return Reset(direction=_direction(t),  # type: ignore[arg-type]
+                 after_bytes=t.integer("after_bytes", 0, minimum=0))
 
 
 def _close(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:
-    return Close(direction=_direction(t))  # type: ignore[arg-type]
+    return Close(direction=_direction(t),  # type: ignore[arg-type]
+                 after_bytes=t.integer("after_bytes", 0, minimum=0))
 
 
 def _tarpit(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:

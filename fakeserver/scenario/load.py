@@ -41,6 +41,7 @@ from fakeserver.scenario.model import (
     Trigger,
 )
 from fakeserver.scenario.reader import REQUIRED, Context, Table
+from fakeserver.smtp.config import FAULT_KINDS, FAULT_STAGES, PersonaSpec, SmtpConfig, SmtpFault
 
 SPECIAL_USE = frozenset({
     "\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important",
@@ -114,6 +115,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
             raise ctx.error(("server", "autosave_sent"),
                             f"auto-save folder {autosave!r} is not a folder of {acc.username!r}")
 
+    smtp = _smtp(top.table("smtp"), autosave)
     timeline = tuple(_event(t, accounts) for t in top.tables("timeline"))
     expect = tuple(_expect(t) for t in top.tables("expect"))
     top.done()
@@ -130,7 +132,51 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
         latency=latency, autosave_sent=autosave, too_many_text=too_many,
         throttle_style=throttle, timeline=timeline, expect=expect,
         source=Path(file) if file != "<scenario>" else None, wrong_hostname=wrong_hostname,
+        smtp=smtp,
     )
+
+
+def _smtp(t: Table | None, autosave: str | None) -> SmtpConfig | None:
+    """The ``[smtp]`` table: personas and SMTP faults for the SMTP helper's server."""
+    if t is None:
+        return SmtpConfig(autosave_sent_folder=autosave)
+    if not t.flag("enabled", True):
+        t.done()
+        return None
+    personas = []
+    for p in t.tables("personas"):
+        fields = dict(
+            address=p.text("address", REQUIRED), name=p.text("name", ""),
+            action=p.text("action", "reply", choices=("reply", "forward", "reply_from_other")),
+            delay_s=p.number("delay_s", 0.0, minimum=0, maximum=86_400),
+            attach=p.flag("attach", False), other_address=p.text("other_address", None),
+            forward_to=p.text("forward_to", None),
+        )
+        if p.has("body"):
+            fields["body"] = p.text("body")
+        p.done()
+        personas.append(_build(p, PersonaSpec, fields))
+    faults = []
+    for f in t.tables("faults"):
+        fields = dict(kind=f.text("kind", REQUIRED, choices=FAULT_KINDS),
+                      stage=f.text("stage", REQUIRED, choices=FAULT_STAGES),
+                      times=f.integer("times", 1, minimum=1), message=f.text("message", None))
+        f.done()
+        faults.append(_build(f, SmtpFault, fields))
+    limit = t.integer("data_size_limit", 10 * 1024 * 1024, minimum=1)
+    require_starttls = t.flag("require_starttls", False)
+    t.done()
+    return _build(t, SmtpConfig, dict(
+        autosave_sent_folder=autosave, personas=tuple(personas), faults=tuple(faults),
+        data_size_limit=limit, require_starttls=require_starttls))
+
+
+def _build(t: Table, cls: Any, fields: dict[str, Any]) -> Any:
+    """Construct the SMTP helper's dataclass; its own checks become located errors."""
+    try:
+        return cls(**fields)
+    except ScenarioError as exc:
+        raise t.fail(exc.what) from exc
 
 
 def _account(t: Table, index: int, seed: int,

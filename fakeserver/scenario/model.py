@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from fakeserver.config import AccountConfig, Capabilities, ServerConfig
+from fakeserver.smtp.config import SmtpConfig
 
 Direction = Literal["to_client", "to_server", "both"]
 DIRECTIONS: tuple[str, ...] = ("to_client", "to_server", "both")
@@ -217,9 +218,13 @@ class CutMidLiteral:
 
 @dataclass(frozen=True)
 class Reset:
-    """A real RST (SO_LINGER 0) towards ``direction``; the other side is closed."""
+    """A real RST (SO_LINGER 0) towards ``direction``; the other side is closed.
+
+    ``after_bytes`` > 0 lets that many more bytes through first (a reset mid-response).
+    """
 
     direction: Direction = "to_client"
+    after_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,7 @@ class Close:
     """An orderly FIN towards ``direction``; the other side is closed too."""
 
     direction: Direction = "to_client"
+    after_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -379,6 +385,7 @@ class Scenario:
     expect: tuple[Expect, ...] = ()
     source: Path | None = field(default=None, compare=False)
     wrong_hostname: str | None = None  # TLS leaf minted for another name (tls-mismatch)
+    smtp: SmtpConfig | None = None  # None: no SMTP listener for this scenario
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:

@@ -1,0 +1,196 @@
+"""The runtime control endpoint: small JSON over HTTP/1.1 on loopback, asyncio streams only.
+
+Lets the TUI, a test or ``curl`` break a running scenario on demand::
+
+    GET  /            endpoints and the list of routes
+    GET  /sessions    live connections: number, peer, TLS, bytes each way, user, state
+    GET  /counters    counters (connections, commands, logins, fired actions, resets...)
+    GET  /events      what fired so far: time, event name, action, connection
+    POST /actions     {"type": "reset", "conn": 3, ...}: run one action now; the body is a
+                      timeline action table (same keys as in a scenario file) plus an
+                      optional "conn" (omitted: every live connection / the whole server)
+
+Replies are JSON; errors are ``{"error": "..."}`` with 400/404/405. Loopback only: the
+server refuses to bind elsewhere and drops requests from non-loopback peers. One request
+per connection (``Connection: close``), bodies up to 64 KiB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+from typing import TYPE_CHECKING, Any
+
+from fakeserver.errors import ScenarioError
+from fakeserver.scenario import actions as act
+from fakeserver.scenario.model import COMMAND_BOUND
+from fakeserver.scenario.reader import Context, Table
+
+if TYPE_CHECKING:
+    from fakeserver.scenario.serve import ScenarioServer
+
+MAX_BODY = 64 * 1024
+ROUTES = ("GET /", "GET /sessions", "GET /counters", "GET /events", "POST /actions")
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            413: "Payload Too Large"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ControlServer:
+    """Serves the control API for one ``ScenarioServer``."""
+
+    def __init__(self, served: ScenarioServer, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the control endpoint only binds to loopback, not {host!r}")
+        self.served = served
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            if not peer or not _is_loopback(str(peer[0])):
+                raise HttpError(400, "loopback clients only")
+            method, path, body = await asyncio.wait_for(self._read(reader), timeout=10.0)
+            status, payload = 200, self.route(method, path, body)
+        except HttpError as exc:
+            status, payload = exc.status, {"error": str(exc)}
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        data = json.dumps(payload, indent=1, sort_keys=True).encode() + b"\n"
+        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                "Connection: close\r\n\r\n").encode()
+        with contextlib.suppress(ConnectionError):
+            writer.write(head + data)
+            await writer.drain()
+        writer.close()
+
+    async def _read(self, reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
+        request = (await reader.readline()).decode("latin-1").strip()
+        parts = request.split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise HttpError(400, f"not an HTTP/1.x request line: {request[:80]!r}")
+        length = 0
+        while True:
+            line = (await reader.readline()).decode("latin-1")
+            if line in ("\r\n", "\n", ""):
+                break
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                try:
+                    length = int(value.strip())
+                except ValueError:
+                    raise HttpError(400, "bad Content-Length") from None
+        if not 0 <= length <= MAX_BODY:
+            raise HttpError(413, f"body larger than {MAX_BODY} bytes")
+        body = await reader.readexactly(length) if length else b""
+        return parts[0].upper(), parts[1].split("?", 1)[0], body
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, body: bytes) -> Any:
+        """Dispatch one request (also callable directly from tests)."""
+        path = path.rstrip("/") or "/"
+        get = {"/": self._index, "/sessions": self.sessions, "/counters": self.counters,
+               "/events": self.events}
+        if path in get:
+            if method != "GET":
+                raise HttpError(405, f"{path} answers GET")
+            return get[path]()
+        if path == "/actions":
+            if method != "POST":
+                raise HttpError(405, "/actions answers POST")
+            return self.post_action(body)
+        raise HttpError(404, f"no route {path}; routes: {', '.join(ROUTES)}")
+
+    def _index(self) -> Any:
+        return {"endpoints": self.served.endpoints(), "routes": list(ROUTES),
+                "action_types": sorted(act.ACTION_TYPES)}
+
+    def sessions(self) -> Any:
+        proxy, imap = self.served.proxy, self.served.imap
+        by_port: dict[int, Any] = {}
+        if imap is not None:
+            for conn in imap.connections.values():
+                port = self.served.peer_port(conn.info)
+                if port is not None:
+                    by_port[port] = conn.session
+        out = []
+        for link in (proxy.links.values() if proxy else ()):
+            session = by_port.get(link.upstream_port)
+            account = getattr(session, "account", None)
+            state = getattr(session, "state", None)
+            out.append({
+                "conn": link.conn_id, "peer": link.peer, "tls": link.tls,
+                "bytes_to_client": link.totals["to_client"],
+                "bytes_to_server": link.totals["to_server"],
+                "user": getattr(account, "username", None),
+                "state": str(getattr(state, "value", state)) if state is not None else None,
+            })
+        return {"sessions": sorted(out, key=lambda s: s["conn"])}
+
+    def counters(self) -> Any:
+        runtime = self.served.runtime
+        counters = dict(runtime.counters)
+        if self.served.proxy is not None:
+            counters.update({f"proxy.{k}": v for k, v in self.served.proxy.counters.items()})
+            counters["proxy.live"] = len(self.served.proxy.links)
+            counters["proxy.down"] = int(self.served.proxy.is_down)
+        return {"counters": dict(sorted(counters.items()))}
+
+    def events(self) -> Any:
+        return {"events": [vars(r) for r in self.served.runtime.fired]}
+
+    def post_action(self, body: bytes) -> Any:
+        try:
+            data = json.loads(body.decode("utf-8") or "{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HttpError(400, f"body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise HttpError(400, "body must be a JSON object")
+        conn = data.pop("conn", None)
+        if conn is not None and (not isinstance(conn, int) or isinstance(conn, bool)):
+            raise HttpError(400, "conn must be a connection number")
+        proxy = self.served.proxy
+        if conn is not None and (proxy is None or conn not in proxy.links):
+            raise HttpError(404, f"no live connection {conn}")
+        ctx = Context("<control>", json.dumps(data))
+        try:
+            action = act.parse(Table(data, ("action",), ctx), self.served.scenario.accounts)
+        except ScenarioError as exc:
+            raise HttpError(400, f"{exc.location}: {exc.what}") from None
+        if isinstance(action, COMMAND_BOUND):
+            raise HttpError(400, f"{data.get('type')} answers a command: script it in the "
+                                 "timeline with a command trigger instead")
+        self.served.runtime.fire(action, conn=conn)
+        return {"ok": True, "action": type(action).__name__, "conn": conn}

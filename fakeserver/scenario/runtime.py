@@ -1,0 +1,416 @@
+"""The scenario's brain at run time: observes the server and the proxy, fires the timeline.
+
+``ScenarioRuntime`` is both the IMAP server's fault hook (``ServerHooks``: commands,
+logins, transcripts) and the proxy's ``LinkObserver`` (connections, byte counts). It
+turns what it sees into observations for the sans-I/O ``TriggerEngine`` and carries
+out what fires: protocol actions become the hook's ``Reply``; store actions mutate the
+shared ``Store`` (other sessions hear about it through the folder's change events);
+transport actions act on the proxy link carrying the connection.
+
+``fire(action)`` runs any action now; the control endpoint uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from fakeserver.faults.proxy import TO_CLIENT, FaultProxy, Link
+from fakeserver.generate import GenSpec
+from fakeserver.generate import message as generated_message
+from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
+from fakeserver.scenario import actions as act
+from fakeserver.scenario.model import (
+    TRANSPORT,
+    Action,
+    Bandwidth,
+    Bye,
+    ChangeFlags,
+    Close,
+    CutMidLiteral,
+    DeleteFolder,
+    Deliver,
+    Down,
+    ExpungeMessages,
+    Latency,
+    LimitData,
+    MalformedResponse,
+    PasswordChanged,
+    RenameFolder,
+    Reset,
+    Respond,
+    Scenario,
+    Slicer,
+    Tarpit,
+    Throttle,
+    TlsFail,
+    TooManyConnections,
+    UidValidityReset,
+)
+from fakeserver.scenario.triggers import (
+    BytesMoved,
+    CommandSeen,
+    Connected,
+    Fired,
+    LoginAttempt,
+    Observation,
+    Tick,
+    TriggerEngine,
+)
+
+if TYPE_CHECKING:
+    from fakeserver.imap.commands import Command
+    from fakeserver.imap.session import ImapSession
+    from fakeserver.store import Store
+
+log = logging.getLogger(__name__)
+_DELIVERY_EPOCH = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FiredRecord:
+    """What fired, for the control endpoint's log and for tests."""
+
+    at_s: float
+    event: str
+    action: str
+    conn: int | None
+
+
+@dataclass
+class _Context:
+    """Where an action fires: a command in hand, a link, or nowhere (time / control)."""
+
+    link: Link | None = None
+    session: ImapSession | None = None
+    tag: str | None = None
+    command_name: str | None = None
+
+
+class ScenarioRuntime(ServerHooks):
+    """Fault hook + link observer for one served scenario."""
+
+    def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.scenario = scenario
+        self.engine = TriggerEngine(scenario.timeline)
+        self.proxy: FaultProxy | None = None
+        self.store: Store | None = None
+        self.counters: Counter[str] = Counter()
+        self.fired: list[FiredRecord] = []
+        self.transcripts: dict[int, bytearray] = {}
+        self.changed_passwords: set[str] = set()
+        self.limit_override: int | None = None
+        self.too_many_text = scenario.too_many_text
+        self.starttls_failures = 0
+        self.global_shaping: list[Action] = []  # time-triggered shaping also hits new links
+        self._clock = clock
+        self._start = clock()
+        self._login_tags: dict[int, str] = {}
+        self._inbound: dict[int, bytes] = {}  # recent client bytes per server connection
+        self._think_rng = random.Random(scenario.seed)
+        self._deliveries = 0
+        # how the server's view of a connection maps to our proxy link: the port of the
+        # proxy's upstream socket as the server sees it (set by ScenarioServer)
+        self.peer_port: Callable[[ConnectionInfo], int | None] = lambda conn: None
+
+    def now(self) -> float:
+        return self._clock() - self._start
+
+    # -- observation plumbing -----------------------------------------------------------
+
+    def observe(self, obs: Observation, ctx: _Context) -> Reply | None:
+        reply: Reply | None = None
+        for fired in self.engine.observe(obs):
+            got = self._run(fired, ctx)
+            reply = reply or got
+        return reply
+
+    def tick(self) -> float | None:
+        """Fire what is due by the clock; returns the next deadline (seconds since start)."""
+        self.observe(Tick(self.now()), _Context())
+        return self.engine.next_deadline()
+
+    def fire(self, action: Action, *, conn: int | None = None) -> None:
+        """Run ``action`` now (the control endpoint): on one link, or on all of them."""
+        link = self.proxy.links.get(conn) if (self.proxy and conn is not None) else None
+        self._record("control", action, conn)
+        self._execute(action, _Context(link=link))
+
+    def _run(self, fired: Fired, ctx: _Context) -> Reply | None:
+        self._record(fired.event.name, fired.event.action, fired.conn)
+        return self._execute(fired.event.action, ctx)
+
+    def _record(self, name: str, action: Action, conn: int | None) -> None:
+        self.counters["fired"] += 1
+        self.counters[f"action.{type(action).__name__}"] += 1
+        self.fired.append(FiredRecord(round(self.now(), 3), name, type(action).__name__, conn))
+        log.info("scenario %s: %s fired (conn %s)", self.scenario.name, name, conn)
+
+    def _link_of(self, conn: ConnectionInfo) -> Link | None:
+        if self.proxy is None:
+            return None
+        port = self.peer_port(conn)
+        if port is not None:
+            return self.proxy.link_by_upstream_port(port)
+        return self.proxy.link_for_peer(conn.peer)
+
+    def _conn_number(self, session: ImapSession) -> tuple[int, Link | None]:
+        link = self._link_of(session.conn)
+        return (link.conn_id if link else session.conn.conn_id), link
+
+    # -- ServerHooks ------------------------------------------------------------------------
+
+    def on_command(self, session: ImapSession, command: Command) -> Reply | None:
+        conn, link = self._conn_number(session)
+        self.counters["commands"] += 1
+        name = f"UID {command.name}" if command.uid else command.name
+        if command.name in ("LOGIN", "AUTHENTICATE"):
+            self._login_tags[session.conn.conn_id] = command.tag
+        mailbox = getattr(command.args, "mailbox", None) if command.name in (
+            "SELECT", "EXAMINE") else (session.view.folder.name if session.view else None)
+        ctx = _Context(link=link, session=session, tag=command.tag, command_name=name)
+        line = self._raw_line(session.conn.conn_id, command.tag) or _command_line(name, command)
+        reply = self.observe(CommandSeen(conn, name, line, mailbox), ctx)
+        if reply is None and command.name == "STARTTLS" and self.starttls_failures > 0:
+            self.starttls_failures -= 1
+            if link is not None:
+                link.fail_tls_next = True
+                return Reply(f"{command.tag} OK Begin TLS negotiation now\r\n".encode())
+        if reply is None and link is not None:
+            link.delay_to_client_s = self._think_time(command, mailbox)
+        return reply
+
+    def on_login(self, session: ImapSession, username: str, success: bool) -> Reply | None:
+        conn, link = self._conn_number(session)
+        self.counters["logins"] += 1
+        tag = self._login_tags.get(session.conn.conn_id, "*")
+        ctx = _Context(link=link, session=session, tag=tag, command_name="LOGIN")
+        reply = self.observe(LoginAttempt(conn, username), ctx)
+        if reply is not None:
+            return reply
+        if username.lower() in self.changed_passwords:
+            self.counters["login_refused.password_changed"] += 1
+            return Reply(f"{tag} NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n"
+                         .encode())
+        if not success:
+            return None
+        limit = self.limit_override
+        if limit is None:
+            limit = self.scenario.config.max_connections_per_user
+        if limit is not None and session.registry.count(username) >= limit:
+            self.counters["login_refused.too_many"] += 1
+            return Reply(act.render_too_many(tag, self.too_many_text))
+        return None
+
+    def _raw_line(self, conn_id: int, tag: str) -> str | None:
+        """The command's own line from the (redacted) transcript, tag removed."""
+        recent = self._inbound.get(conn_id, b"")
+        marker = tag.encode() + b" "
+        start = recent.rfind(b"\n" + marker)
+        start = start + 1 if start >= 0 else (0 if recent.startswith(marker) else -1)
+        if start < 0:
+            return None
+        end = recent.find(b"\n", start)
+        line = recent[start + len(marker): end if end >= 0 else len(recent)]
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def on_transcript(self, conn: ConnectionInfo, direction: str, data: bytes) -> None:
+        if direction == "in":
+            self._inbound[conn.conn_id] = (self._inbound.get(conn.conn_id, b"") + data)[-8192:]
+        buf = self.transcripts.setdefault(conn.conn_id, bytearray())
+        buf += b"C: " if direction == "in" else b"S: "
+        buf += data
+
+    def on_disconnect(self, conn: ConnectionInfo) -> None:
+        self._login_tags.pop(conn.conn_id, None)
+        self._inbound.pop(conn.conn_id, None)
+
+    # -- LinkObserver -----------------------------------------------------------------------
+
+    def link_opened(self, link: Link) -> None:
+        for shaping in self.global_shaping:
+            self._transport(shaping, link)
+        self.observe(Connected(link.conn_id), _Context(link=link))
+
+    def link_bytes(self, link: Link, direction: str, total: int) -> None:
+        self.observe(BytesMoved(link.conn_id, direction, total), _Context(link=link))
+
+    def link_budget(self, link: Link, direction: str, total: int) -> int | None:
+        return self.engine.bytes_budget(link.conn_id, direction, total)
+
+    def link_closed(self, link: Link) -> None:
+        self.counters["links_closed"] += 1
+
+    # -- executing actions ------------------------------------------------------------------
+
+    def _execute(self, action: Action, ctx: _Context) -> Reply | None:
+        if isinstance(action, TRANSPORT):
+            targets = [ctx.link] if ctx.link else list(self.proxy.links.values() if self.proxy
+                                                       else ())
+            if ctx.link is None and isinstance(action, Latency | Bandwidth | Slicer):
+                self.global_shaping.append(action)
+            for link in targets:
+                if link is not None:
+                    self._transport(action, link)
+            return None
+        if isinstance(action, Bye):
+            data = act.render_bye(action)
+            if ctx.session is not None:
+                return Reply(data, close=True)
+            self._to_links(ctx, data, close=True)
+            return None
+        if isinstance(action, Respond | Throttle | MalformedResponse | CutMidLiteral):
+            return self._answer(action, ctx)
+        if isinstance(action, PasswordChanged):
+            self.changed_passwords.add((action.user or self.scenario.accounts[0].username).lower())
+        elif isinstance(action, TooManyConnections):
+            self.limit_override = action.limit
+            if action.text:
+                self.too_many_text = action.text
+        elif isinstance(action, TlsFail):
+            self.starttls_failures += action.count
+            if self.proxy is not None:
+                self.proxy.tls_failures_pending += action.count
+        elif isinstance(action, Down):
+            if self.proxy is not None:
+                self.proxy.spawn(self.proxy.down(action.seconds))
+        else:
+            self._mutate(action)
+        return None
+
+    def _answer(self, action: Action, ctx: _Context) -> Reply | None:
+        tag = ctx.tag
+        if isinstance(action, MalformedResponse) and tag is None:
+            self._to_links(ctx, f"{action.line}\r\n".encode(), close=False)
+            return None
+        if tag is None:
+            log.warning("%s needs a command to answer; none in hand", type(action).__name__)
+            return None
+        if isinstance(action, Respond):
+            return Reply(act.render_respond(tag, action))
+        if isinstance(action, Throttle):
+            style = self.scenario.throttle_style if action.style == "profile" else action.style
+            return Reply(act.render_throttle(tag, style, action.backoff_ms))
+        if isinstance(action, MalformedResponse):
+            return Reply(act.render_malformed(tag, action))
+        return Reply(act.render_cut_literal(ctx.command_name or "FETCH"), close=True)
+
+    def _to_links(self, ctx: _Context, data: bytes, *, close: bool) -> None:
+        links = [ctx.link] if ctx.link else list(self.proxy.links.values() if self.proxy else ())
+        for link in links:
+            if link is None or link.closed:
+                continue
+            link.client.write(data)
+            if close:
+                link.close(TO_CLIENT)
+
+    def _transport(self, action: Action, link: Link) -> None:
+        if isinstance(action, Reset):
+            if action.after_bytes:
+                self._arm_limit(link, action.after_bytes, action.direction, "reset")
+            else:
+                link.reset(action.direction)
+                if self.proxy is not None:
+                    self.proxy.counters["resets"] += 1
+        elif isinstance(action, Close):
+            if action.after_bytes:
+                self._arm_limit(link, action.after_bytes, action.direction, "close")
+            else:
+                link.close(action.direction)
+        elif isinstance(action, LimitData):
+            self._arm_limit(link, action.bytes, action.direction, "close")
+        elif isinstance(action, Tarpit | Latency | Bandwidth | Slicer):
+            for shaper in link.shaper(action.direction):
+                if isinstance(action, Tarpit):
+                    shaper.tarpit = True
+                elif isinstance(action, Latency):
+                    shaper.set_latency(action.ms, action.jitter_ms, action.seed)
+                elif isinstance(action, Bandwidth):
+                    shaper.bytes_per_s = action.bytes_per_s
+                elif isinstance(action, Slicer):
+                    shaper.slice_size = action.size
+
+    @staticmethod
+    def _arm_limit(link: Link, count: int, direction: str, how: str) -> None:
+        for shaper in link.shaper(direction):
+            shaper.limit_left = count
+        link.on_limit = how
+
+    def _mutate(self, action: Action) -> None:
+        if self.store is None:
+            return
+        user = getattr(action, "user", None) or self.scenario.accounts[0].username
+        account = self.store.accounts.get(user)
+        if account is None:
+            return
+        try:
+            if isinstance(action, UidValidityReset):
+                self.store.reset_uidvalidity(account.get(action.folder))
+            elif isinstance(action, RenameFolder):
+                account.rename(action.folder, action.to)
+            elif isinstance(action, DeleteFolder):
+                account.delete(action.folder)
+            elif isinstance(action, ExpungeMessages):
+                folder = account.get(action.folder)
+                folder.remove(_pick(folder.uids(), action.uids, action.count, oldest=True))
+            elif isinstance(action, ChangeFlags):
+                folder = account.get(action.folder)
+                uids = _pick(folder.uids(), action.uids, action.count, oldest=False)
+                if action.add:
+                    folder.store(uids, "+", action.add)
+                if action.remove:
+                    folder.store(uids, "-", action.remove)
+            elif isinstance(action, Deliver):
+                self._deliver(account.get(action.folder), action, user)
+        except Exception as exc:  # a fault must never take the server down
+            log.warning("scenario action %s failed: %s", type(action).__name__, exc)
+            self.counters["action_errors"] += 1
+
+    def _deliver(self, folder: object, action: Deliver, owner: str) -> None:
+        spec = GenSpec(count=action.count, seed=action.seed + 7919 * (self._deliveries + 1),
+                       owner=owner, domain=owner.rpartition("@")[2] or "example.com",
+                       start=_DELIVERY_EPOCH)
+        for i in range(action.count):
+            self._deliveries += 1
+            when = _DELIVERY_EPOCH + timedelta(minutes=self._deliveries)
+            folder.append(generated_message(spec, i), internaldate=when)  # type: ignore[attr-defined]
+
+    def _think_time(self, command: Command, mailbox: str | None) -> float:
+        lat = self.scenario.latency
+        ms = lat.command_ms
+        if lat.jitter_ms:
+            ms += self._think_rng.uniform(0.0, lat.jitter_ms)
+        if lat.select_ms_per_1000 and command.name in ("SELECT", "EXAMINE") and mailbox:
+            folder = None
+            if self.store is not None:
+                for account in self.store.accounts.values():
+                    folder = account.folder(mailbox)
+                    if folder is not None:
+                        break
+            if folder is not None:
+                ms += lat.select_ms_per_1000 * len(folder) / 1000.0
+        return ms / 1000.0
+
+
+def _pick(present: Iterable[int], uids: tuple[int, ...], count: int, *, oldest: bool) -> list[int]:
+    if uids:
+        return list(uids)
+    items = list(present)
+    return items[:count] if oldest else items[-count:]
+
+
+def _command_line(name: str, command: Command) -> str:
+    """A readable command line for regex triggers: name plus the parsed arguments."""
+    args = command.args
+    parts = [name]
+    for attr in ("mailbox", "sequence_set", "attributes", "items"):
+        value = getattr(args, attr, None)
+        if value is not None:
+            parts.append(str(value))
+    return " ".join(parts)

@@ -1,0 +1,174 @@
+"""Serve a scenario: the fake IMAP server behind the fault proxy, SMTP, timer, control.
+
+    async with ScenarioServer(load("scenarios/demo.toml")) as srv:
+        imaplib.IMAP4(srv.host, srv.port)  # through the proxy, faults and all
+
+Clients connect to the proxy's ports (``port``, ``tls_port``); the IMAP server itself
+listens on private loopback ports behind it. Everything starts or nothing does: if a
+piece fails to start, the ones already running are stopped before the error surfaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from fakeserver.faults.proxy import FaultProxy
+from fakeserver.imap.hooks import ConnectionInfo
+from fakeserver.imap.server import FakeImapServer
+from fakeserver.scenario.model import Scenario
+from fakeserver.scenario.runtime import ScenarioRuntime
+from fakeserver.smtp.server import FakeSmtpServer
+from fakeserver.store import Store
+from fakeserver.tls import LOOPBACK_NAMES, TlsMaterial, mint
+
+
+class ScenarioServer:
+    """One running scenario. ``control_port=None`` disables the control endpoint."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_port: int = 0,
+        control_port: int | None = 0,
+        smtp: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        tls_dir: Path | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.host = host
+        self.runtime = ScenarioRuntime(scenario, clock=clock)
+        self._want = (port, tls_port, control_port, smtp)
+        self._tls_dir = tls_dir
+        self.imap: FakeImapServer | None = None
+        self.proxy: FaultProxy | None = None
+        self.smtp: FakeSmtpServer | None = None
+        self.control: object | None = None
+        self.tls: TlsMaterial | None = None
+        self._timer: asyncio.Task[None] | None = None
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        assert self.proxy is not None, "start the scenario first"
+        return self.proxy.port
+
+    @property
+    def tls_port(self) -> int:
+        assert self.proxy is not None, "start the scenario first"
+        return self.proxy.tls_port
+
+    @property
+    def store(self) -> Store:
+        assert self.imap is not None, "start the scenario first"
+        return self.imap.store
+
+    @property
+    def ca_pem_path(self) -> Path:
+        assert self.tls is not None, "start the scenario first"
+        return self.tls.ca_pem_path
+
+    @property
+    def control_port(self) -> int | None:
+        return getattr(self.control, "port", None)
+
+    def peer_port(self, conn: ConnectionInfo) -> int | None:
+        """The remote port of the server's connection ``conn`` (our proxy's upstream socket)."""
+        served = self.imap.connections.get(conn.conn_id) if self.imap else None
+        if served is None:
+            return None
+        peer = served.writer.get_extra_info("peername")
+        return int(peer[1]) if peer else None
+
+    def endpoints(self) -> dict[str, object]:
+        """Everything a client needs, as plain data (printed by the CLI, served by control)."""
+        out: dict[str, object] = {
+            "scenario": self.scenario.name,
+            "host": self.host,
+            "imap_port": self.port,
+            "imaps_port": self.tls_port,
+            "ca_file": str(self.ca_pem_path),
+            "accounts": [a.username for a in self.scenario.accounts],
+        }
+        if self.smtp is not None:
+            out["smtp_port"] = self.smtp.port
+            out["smtps_port"] = self.smtp.tls_port
+        if self.control_port is not None:
+            out["control"] = f"http://{self.host}:{self.control_port}/"
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ScenarioServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        port, tls_port, control_port, want_smtp = self._want
+        try:
+            names = (self.host, *LOOPBACK_NAMES)
+            self.tls = mint(self._tls_dir, names=names,
+                            wrong_hostname=self.scenario.wrong_hostname)
+            self.imap = FakeImapServer(self.scenario.config, host=self.host, port=0, tls_port=0,
+                                       hooks=self.runtime, tls=self.tls)
+            await self.imap.start()
+            self.runtime.store = self.imap.store
+            self.runtime.peer_port = self.peer_port
+            assert self.imap.tls_port is not None
+            self.proxy = FaultProxy(upstream_host=self.host, upstream_port=self.imap.port,
+                                    upstream_tls_port=self.imap.tls_port, host=self.host,
+                                    observer=self.runtime)
+            self.runtime.proxy = self.proxy
+            await self.proxy.start(port, tls_port)
+            if want_smtp and self.scenario.smtp is not None:
+                self.smtp = FakeSmtpServer.for_store(self.scenario.smtp, self.imap.store,
+                                                     tls=self.tls)
+                await self.smtp.start()
+            if control_port is not None:
+                from fakeserver.control import ControlServer
+
+                control = ControlServer(self, host=self.host, port=control_port)
+                await control.start()
+                self.control = control
+            self._timer = asyncio.ensure_future(self._run_timer())
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+        stop = getattr(self.control, "stop", None)
+        if stop is not None:
+            await stop()
+        self.control = None
+        if self.smtp is not None:
+            await self.smtp.stop()
+            self.smtp = None
+        if self.proxy is not None:
+            await self.proxy.stop()
+        if self.imap is not None:
+            await self.imap.stop()
+
+    async def _run_timer(self) -> None:
+        """Fire time triggers at their deadlines (the clock is the runtime's, injected)."""
+        while True:
+            deadline = self.runtime.tick()
+            if deadline is None:
+                return
+            await asyncio.sleep(max(0.0, deadline - self.runtime.now()))
