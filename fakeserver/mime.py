@@ -1,0 +1,243 @@
+"""Split a message's bytes into its MIME part tree, keeping every part's exact octets.
+
+stdlib ``email`` re-serialises what it parses, but ``BODY[1.2]`` must return the very
+bytes of the message, so the tree is cut from the raw bytes here; only the small job
+of reading header values is done by hand too (type, subtype, parameters), which also
+keeps RFC 2231 and RFC 2047 text undecoded, as Dovecot reports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Part", "header_end", "params", "parse", "split_fields", "unfold"]
+
+_MAX_DEPTH = 32  # a crafted message nests deeper than any real one
+
+
+def header_end(raw: bytes) -> int:
+    """Offset just past the blank line ending the header (``len(raw)`` when none)."""
+    if raw.startswith(b"\r\n"):
+        return 2
+    if raw.startswith(b"\n"):
+        return 1
+    i = raw.find(b"\r\n\r\n")
+    j = raw.find(b"\n\n")
+    if i < 0 and j < 0:
+        return len(raw)
+    if i >= 0 and (j < 0 or i + 2 <= j + 1):
+        return i + 4
+    return j + 2
+
+
+def split_fields(header: bytes) -> list[tuple[str, bytes]]:
+    """Header fields as (lowercase name, raw field bytes with folding and line end).
+
+    Continuation lines before the first field, and lines without a colon, are not
+    fields and are skipped.
+    """
+    fields: list[tuple[str, bytes]] = []
+    for line in header.splitlines(keepends=True):
+        if line in (b"\r\n", b"\n"):
+            break
+        if line[:1] in (b" ", b"\t"):
+            if fields:
+                name, text = fields[-1]
+                fields[-1] = (name, text + line)
+            continue
+        colon = line.find(b":")
+        if colon <= 0:
+            continue
+        name = line[:colon].rstrip(b" \t").decode("ascii", "replace").lower()
+        fields.append((name, line))
+    return fields
+
+
+def unfold(field_text: bytes) -> bytes:
+    """A field's value: after the colon and its blanks, with CR/LF removed (unfolded)."""
+    value = field_text[field_text.find(b":") + 1 :].lstrip(b" \t")
+    return value.replace(b"\r", b"").replace(b"\n", b"")
+
+
+def params(text: str) -> tuple[tuple[str, str], ...]:
+    """``; name=value`` pairs after a type or disposition (quoted values unquoted)."""
+    out: list[tuple[str, str]] = []
+    i, n = 0, len(text)
+    while i < n:
+        semi = text.find(";", i)
+        if semi < 0:
+            break
+        i = semi + 1
+        eq = text.find("=", i)
+        if eq < 0:
+            break
+        name = text[i:eq].strip()
+        i = eq + 1
+        while i < n and text[i] in " \t":
+            i += 1
+        if i < n and text[i] == '"':
+            i += 1
+            chars = []
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n:
+                    i += 1
+                chars.append(text[i])
+                i += 1
+            i += 1
+            value = "".join(chars)
+        else:
+            end = text.find(";", i)
+            end = n if end < 0 else end
+            value = text[i:end].strip()
+            i = end
+        if name and not any(c in name for c in ' \t"()<>@,;:\\/[]?='):
+            out.append((name, value))
+    return _rfc2231(out)
+
+
+def _rfc2231(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Order (and join continuations of) RFC 2231 parameters as Dovecot reports them.
+
+    Plain parameters come first in header order; extended ones (``name*``,
+    ``name*0``, ``name*1*``...) follow, continuations joined under ``name`` or,
+    when any piece is charset-encoded, ``name*``. Values stay undecoded.
+    """
+    plain = [(k, v) for k, v in pairs if "*" not in k]
+    pieces: dict[str, list[tuple[int, bool, str]]] = {}
+    for key, value in pairs:
+        if "*" not in key:
+            continue
+        base, _, tail = key.partition("*")
+        encoded = tail.endswith("*") or tail == ""
+        number = tail.rstrip("*")
+        index = int(number) if number.isdigit() else -1
+        pieces.setdefault(base, []).append((index, encoded, value))
+    extended = []
+    for base, parts in pieces.items():
+        parts.sort(key=lambda p: p[0])
+        joined = "".join(v for _, _, v in parts)
+        extended.append((base + "*" if any(e for _, e, _ in parts) else base, joined))
+    return tuple(plain + extended)
+
+
+@dataclass
+class Part:
+    """One MIME entity: its header and body octets, type, and sub-entities."""
+
+    header: bytes
+    body: bytes
+    maintype: str
+    subtype: str
+    params: tuple[tuple[str, str], ...]
+    fields: list[tuple[str, bytes]]
+    children: list[Part] = field(default_factory=list)
+    message: Part | None = None  # the encapsulated message of message/rfc822
+    has_type: bool = True  # False when Content-Type was absent or unusable
+    type_text: str = ""  # type and subtype as written (BODYSTRUCTURE keeps the case)
+    subtype_text: str = ""
+
+    def get(self, name: str) -> bytes | None:
+        """Unfolded value of the first ``name`` field, or None."""
+        for key, text in self.fields:
+            if key == name:
+                return unfold(text)
+        return None
+
+    @property
+    def multipart(self) -> bool:
+        return self.maintype == "multipart"
+
+    @property
+    def rfc822(self) -> bool:
+        return self.maintype == "message" and self.subtype == "rfc822" and self.message is not None
+
+
+def parse(
+    raw: bytes,
+    default: tuple[str, str] = ("text", "plain"),
+    depth: int = 0,
+    is_message: bool = True,
+) -> Part:
+    """The part tree of ``raw`` (a message, or a body part when not ``is_message``).
+
+    Never raises on bad input: whatever the bytes, some tree comes out.
+    """
+    end = header_end(raw)
+    header, body = raw[:end], raw[end:]
+    fields = split_fields(header)
+    part = Part(header, body, default[0], default[1], (), fields, has_type=False)
+    part.type_text, part.subtype_text = default
+    ctype = part.get("content-type")
+    if ctype is not None:
+        text = ctype.decode("latin-1")
+        main, _, rest = text.partition(";")
+        kind, _, sub = main.partition("/")
+        kind, sub = kind.strip(), sub.strip()
+        if kind and " " not in kind + sub:
+            # Dovecot reports the type as written, even without a subtype ("garbage" "").
+            part.type_text, part.subtype_text, part.has_type = kind, sub, True
+            part.maintype, part.subtype = kind.lower(), sub.lower()
+            part.params = params(";" + rest) if rest else ()
+    if not part.has_type and is_message and not any(k == "mime-version" for k, _ in fields):
+        # A message with neither MIME-Version nor Content-Type is not MIME at all:
+        # Dovecot ignores its other Content-* fields, and so do we.
+        part.fields = [(k, v) for k, v in fields if not k.startswith("content-")]
+    if depth >= _MAX_DEPTH:
+        if part.maintype in ("multipart", "message"):
+            part.maintype, part.subtype, part.params = "text", "plain", ()
+            part.type_text, part.subtype_text = "text", "plain"
+        return part
+    if part.multipart:
+        boundary = next((v for k, v in part.params if k.lower() == "boundary"), "")
+        child_default = ("message", "rfc822") if part.subtype == "digest" else ("text", "plain")
+        spans = _split(body, boundary.encode("latin-1")) if boundary else []
+        part.children = [
+            parse(body[s:e], child_default, depth + 1, is_message=False) for s, e in spans
+        ]
+        if not part.children:  # as Dovecot: one empty text/plain part
+            part.children = [parse(b"", ("text", "plain"), depth + 1, is_message=False)]
+    elif part.maintype == "message" and part.subtype == "rfc822":
+        part.message = parse(body, ("text", "plain"), depth + 1)
+    return part
+
+
+def _split(body: bytes, boundary: bytes) -> list[tuple[int, int]]:
+    """Spans of the body parts between ``--boundary`` lines (RFC 2046 5.1.1).
+
+    The line break before a delimiter belongs to the delimiter. A missing close
+    delimiter ends the last part at the end of the body.
+    """
+    delim = b"--" + boundary
+    spans: list[tuple[int, int]] = []
+    start = -1
+    search = 0
+    closed = False
+    while True:
+        p = body.find(delim, search)
+        if p < 0:
+            break
+        if p > 0 and body[p - 1 : p] != b"\n":
+            search = p + 1
+            continue
+        after = p + len(delim)
+        eol = body.find(b"\n", after)
+        line_end = len(body) if eol < 0 else eol + 1
+        close = body[after : after + 2] == b"--"
+        rest = body[after + (2 if close else 0) : line_end]
+        if rest.strip(b" \t\r\n"):
+            search = p + 1  # a longer boundary that merely starts with ours
+            continue
+        if start >= 0:
+            end = p
+            if end > start and body[end - 1 : end] == b"\n":
+                end -= 1
+                if end > start and body[end - 1 : end] == b"\r":
+                    end -= 1
+            spans.append((start, end))
+        if close:
+            closed = True
+            break
+        start = search = line_end
+    if start >= 0 and not closed:
+        spans.append((start, len(body)))
+    return spans
