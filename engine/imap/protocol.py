@@ -79,6 +79,8 @@ class ResponseParser:
         self._max_line = max_line
         self._max_literal = max_literal
         self._shapes = FetchShapes()
+        self.keep_raw = False  # set by a tracing client: ``last_raw`` = bytes of the last event
+        self.last_raw = b""
 
     @property
     def buffered(self) -> int:
@@ -102,12 +104,16 @@ class ResponseParser:
             if hit is not None:
                 event, end = hit
                 if event is not None:
+                    if self.keep_raw:
+                        self.last_raw = bytes(self._buf[self._pos : end])
                     self._pos = self._scan = self._seg = end
                 return event
         end = self._frame()
         if end < 0:
             return None
         data = bytes(self._buf[self._pos : end])
+        if self.keep_raw:
+            self.last_raw = data
         self._pos = self._scan = self._seg = end
         try:
             return self._parse(data)

@@ -1,0 +1,401 @@
+"""``ImapClient``: the IMAP commands the connector needs, each an explicit method.
+
+    async with ImapClient("imap.example.com", security="tls") as client:
+        await client.login(Credentials("me@example.com", secret))
+        box = await client.select("INBOX", condstore=True)
+        async for msg in client.uid_fetch("1:*", HEADER_ITEMS):
+            ...
+
+Policy lives here (the socket plumbing is in ``connection``): TLS is verified by
+default, STARTTLS is mandatory when asked for, LOGINDISABLED is honoured, and a
+plaintext LOGIN to anything but loopback is refused unless explicitly allowed.
+Every server refusal arrives as the engine's error tree (``engine.errors``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import ipaddress
+import ssl
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Literal
+
+from engine.errors import ConfigError, Disconnected, EngineError, ServerRefused, TlsError
+from engine.imap.commands import Arg, Atom, Mailbox, format_internaldate, uid_set
+from engine.imap.connection import Connection, Listener, Trace
+from engine.imap.idle import IdleSession
+from engine.imap.model import (
+    ESearch,
+    Event,
+    Exists,
+    Fetch,
+    Flags,
+    Greeting,
+    ListItem,
+    Recent,
+    Search,
+    Status,
+    Tagged,
+    UntaggedStatus,
+)
+from engine.imap.results import AppendResult, Credentials, SelectResult
+
+Security = Literal["tls", "starttls", "plain"]
+DEFAULT_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
+HEADER_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "SUBJECT", "DATE")
+HEADER_ITEMS = (
+    "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ("
+    + " ".join(HEADER_FIELDS) + ")])"
+)
+STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+
+# Aliases: the ``list`` method shadows the builtin inside the class body.
+_Events = list[Event]
+_ListItems = list[ListItem]
+_Uids = list[int]
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ImapClient:
+    """One IMAP session. Not reusable after ``logout``/``close``: make a new one."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: Security = "tls",
+        cafile: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        timeout: float = 60.0,
+        connect_timeout: float = 20.0,
+        allow_plaintext_login: bool = False,
+        trace: Trace | None = None,
+        on_untagged: Listener | None = None,
+        tag_prefix: str = "A",
+        read_size: int = 256 * 1024,
+    ) -> None:
+        if security not in DEFAULT_PORTS:
+            raise ConfigError(f"security must be tls, starttls or plain, not {security!r}",
+                              code="bad_security")
+        if not host:
+            raise ConfigError("no IMAP host given", code="no_host")
+        self.host = host
+        self.port = port or DEFAULT_PORTS[security]
+        self.security = security
+        self.server_hostname = server_hostname or host
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.allow_plaintext_login = allow_plaintext_login
+        self._cafile = cafile
+        self._ssl_context = ssl_context
+        self._conn = Connection(trace=trace, tag_prefix=tag_prefix, read_size=read_size)
+        if on_untagged is not None:
+            self._conn.add_listener(on_untagged)
+        self.greeting: Greeting | None = None
+        self.authenticated = False
+        self.tls = False
+        self.selected: SelectResult | None = None
+
+    def __repr__(self) -> str:
+        return f"ImapClient({self.host!r}, {self.port}, security={self.security!r})"
+
+    async def __aenter__(self) -> ImapClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn.is_open and exc[0] is None:
+            try:
+                await self.logout()
+            except EngineError:
+                pass
+        await self.close()
+
+    @property
+    def caps(self) -> frozenset[str]:
+        return self._conn.caps or frozenset()
+
+    def add_listener(self, fn: Listener) -> None:
+        """``fn(event)`` for EXISTS/EXPUNGE/VANISHED/FETCH/BYE... whenever they arrive,
+        and ``fn(error)`` once if the connection fails."""
+        self._conn.add_listener(fn)
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context(cafile=self._cafile)
+        return self._ssl_context
+
+    # -- session setup --------------------------------------------------------------
+
+    async def connect(self) -> Greeting:
+        tls_now = self.security == "tls"
+        ctx = self._context() if self.security in ("tls", "starttls") else None
+        greeting = await self._conn.open(
+            self.host, self.port, ssl_context=ctx if tls_now else None,
+            server_hostname=self.server_hostname, limit=self.connect_timeout,
+        )
+        self.greeting = greeting
+        self.tls = tls_now
+        if greeting.status == "BYE":
+            await self._conn.close()
+            raise ServerRefused(
+                "the server refused the connection at greeting", status="BYE",
+                response_code=greeting.code, server_text=greeting.text, stage="imap_greeting",
+                code="greeting_bye",
+            )
+        self.authenticated = greeting.status == "PREAUTH"
+        if self.security == "starttls":
+            assert ctx is not None
+            await self._starttls(ctx)
+        return greeting
+
+    async def _starttls(self, ctx: ssl.SSLContext) -> None:
+        if self.authenticated:
+            raise TlsError("server sent PREAUTH on a connection that must use STARTTLS",
+                           code="starttls_preauth", permanent=True, stage="imap_starttls")
+        caps = await self.capability()
+        if "STARTTLS" not in caps:
+            await self.close()
+            raise TlsError(
+                "the server does not offer STARTTLS", code="starttls_unavailable",
+                permanent=True, stage="imap_starttls",
+                remediation="use implicit TLS (port 993) or ask for STARTTLS to be enabled",
+            )
+        p = await self._conn.start("STARTTLS", stage="imap_starttls", pause_after=True)
+        await self._conn.finish(p, self.timeout)
+        await self._conn.start_tls(ctx, self.server_hostname, self.connect_timeout)
+        self.tls = True
+        self._conn.set_caps(None)  # pre-TLS capabilities must not be trusted
+        await self.capability()
+
+    async def capability(self) -> frozenset[str]:
+        await self._run("CAPABILITY", stage="imap_capability")
+        return self.caps
+
+    async def _ensure_caps(self) -> frozenset[str]:
+        if self._conn.caps is None:
+            return await self.capability()
+        return self._conn.caps
+
+    async def login(self, credentials: Credentials) -> None:
+        if self.authenticated:
+            return
+        if not self.tls and not is_loopback(self.host) and not self.allow_plaintext_login:
+            raise ConfigError(
+                f"refusing to send the password unencrypted to {self.host}",
+                code="plaintext_login_refused", stage="imap_login",
+                remediation="use TLS or STARTTLS, or set allow_plaintext_login explicitly",
+            )
+        caps = await self._ensure_caps()
+        if "LOGINDISABLED" in caps:
+            raise ConfigError(
+                "the server refuses LOGIN on this connection (LOGINDISABLED)",
+                code="login_disabled", stage="imap_login",
+                remediation="use security='tls' (port 993) or 'starttls'",
+            )
+        tagged, _ = await self._run(
+            "LOGIN", credentials.username, credentials.reveal(), stage="imap_login", secret=(1,)
+        )
+        if tagged.code != "CAPABILITY":
+            self._conn.set_caps(None)
+        self.authenticated = True
+
+    # -- mailboxes --------------------------------------------------------------------
+
+    async def list(
+        self, reference: str = "", pattern: str = "*", *, special_use: bool | None = None
+    ) -> _ListItems:
+        """LIST; asks for RETURN (SPECIAL-USE) when the server supports it (or if forced)."""
+        if special_use is None:
+            special_use = "SPECIAL-USE" in await self._ensure_caps()
+        args: builtins.list[Arg] = [Mailbox(reference), Mailbox(pattern)]
+        if special_use:
+            args += [Atom("RETURN"), (Atom("SPECIAL-USE"),)]
+        _, events = await self._run("LIST", *args, stage="imap_list")
+        return [e for e in events if isinstance(e, ListItem)]
+
+    async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status:
+        if items is None:
+            items = STATUS_ITEMS
+            if "CONDSTORE" in await self._ensure_caps():
+                items = (*items, "HIGHESTMODSEQ")
+        _, events = await self._run(
+            "STATUS", Mailbox(mailbox), tuple(Atom(i) for i in items), stage="imap_status"
+        )
+        for e in events:
+            if isinstance(e, Status):
+                return e
+        raise ServerRefused(f"STATUS {mailbox!r} answered OK without data",
+                            stage="imap_status", code="status_missing")
+
+    async def select(
+        self, mailbox: str, *, readonly: bool = False, condstore: bool = False
+    ) -> SelectResult:
+        """SELECT (or EXAMINE); ``condstore`` asks for HIGHESTMODSEQ (RFC 7162)."""
+        args: builtins.list[Arg] = [Mailbox(mailbox)]
+        if condstore:
+            args.append((Atom("CONDSTORE"),))
+        self.selected = None
+        tagged, events = await self._run(
+            "EXAMINE" if readonly else "SELECT", *args, stage="imap_select"
+        )
+        fields: dict[str, object] = {}
+        for e in events:
+            if isinstance(e, Exists):
+                fields["exists"] = e.n
+            elif isinstance(e, Recent):
+                fields["recent"] = e.n
+            elif isinstance(e, Flags):
+                fields["flags"] = e.flags
+            elif isinstance(e, UntaggedStatus) and e.code:
+                _select_code(fields, e.code, e.code_args)
+        _select_code(fields, tagged.code or "", tagged.code_args)
+        self.selected = SelectResult(mailbox, **fields)  # type: ignore[arg-type]
+        return self.selected
+
+    # -- messages ---------------------------------------------------------------------
+
+    async def uid_fetch(
+        self,
+        uids: str | Iterable[int],
+        items: str | Sequence[str] = HEADER_ITEMS,
+        *,
+        changedsince: int | None = None,
+        chunk: int | None = None,
+        silence: float | None = None,
+    ) -> AsyncIterator[Fetch]:
+        """Stream FETCH responses as they arrive (nothing is held beyond one read).
+
+        ``chunk``: split a list of UIDs into commands of at most that many UIDs.
+        ``silence``: longest wait between batches (default: the client timeout).
+        """
+        item_arg: Arg = Atom(items) if isinstance(items, str) else tuple(Atom(i) for i in items)
+        wait = self.timeout if silence is None else silence
+        for uidset in _chunks(uids, chunk):
+            args: builtins.list[Arg] = [uidset, item_arg]
+            if changedsince is not None:
+                args.append((Atom("CHANGEDSINCE"), changedsince))
+            p = await self._conn.start("UID FETCH", *args, stage="imap_fetch", stream=True)
+            try:
+                while (batch := await self._conn.next_batch(p, wait)) is not None:
+                    for fetch in batch:
+                        yield fetch
+            finally:
+                if not p.finished:
+                    self._conn.abandon(p)
+            await self._conn.finish(p, wait)
+
+    async def uid_search(self, *criteria: Arg, charset: str | None = None) -> _Uids:
+        """UID SEARCH; pass keywords as ``Atom`` ("ALL", "UID 5:*") and values as ``str``:
+        ``uid_search(Atom("HEADER"), "Message-ID", "<a@b>")``."""
+        if not criteria:
+            criteria = (Atom("ALL"),)
+        args: builtins.list[Arg] = [Atom("CHARSET"), Atom(charset)] if charset else []
+        _, events = await self._run("UID SEARCH", *args, *criteria, stage="imap_search")
+        found: _Uids = []
+        for e in events:
+            if isinstance(e, Search):
+                found.extend(e.ids)
+            elif isinstance(e, ESearch) and isinstance(e.items.get("ALL"), str):
+                from engine.imap.commands import expand_uid_set
+
+                found.extend(expand_uid_set(str(e.items["ALL"])))
+        return found
+
+    async def append(
+        self,
+        mailbox: str,
+        message: bytes,
+        *,
+        flags: Sequence[str] = (),
+        date: datetime | None = None,
+    ) -> AppendResult:
+        args: builtins.list[Arg] = [Mailbox(mailbox)]
+        if flags:
+            args.append(tuple(Atom(f) for f in flags))
+        if date is not None:
+            args.append(format_internaldate(date))
+        args.append(message)
+        tagged, _ = await self._run("APPEND", *args, stage="imap_append")
+        if tagged.code == "APPENDUID" and len(tagged.code_args) == 2:
+            v, u = tagged.code_args
+            if str(v).isdigit() and str(u).isdigit():
+                return AppendResult(int(str(v)), int(str(u)))
+        return AppendResult(None, None)
+
+    async def noop(self) -> _Events:
+        _, events = await self._run("NOOP", stage="imap_noop")
+        return events
+
+    async def idle(self) -> IdleSession:
+        """Enter IDLE; use ``wait()`` for events and ``done()`` to leave (RFC 2177)."""
+        if "IDLE" not in await self._ensure_caps():
+            raise ServerRefused("the server does not support IDLE", code="idle_unsupported",
+                                stage="imap_idle", permanent=True)
+        session = IdleSession(self._conn, self.timeout)
+        await session.start()
+        return session
+
+    async def logout(self) -> None:
+        try:
+            await self._run("LOGOUT", stage="imap_logout")
+        except Disconnected:
+            pass  # the server may close right after BYE, before the tagged OK
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def _run(self, name: str, *args: Arg, stage: str,
+                   secret: tuple[int, ...] = ()) -> tuple[Tagged, _Events]:
+        p = await self._conn.start(name, *args, stage=stage, secret=secret)
+        tagged = await self._conn.finish(p, self.timeout)
+        return tagged, p.untagged
+
+
+def _select_code(fields: dict[str, object], code: str, args: tuple[object, ...]) -> None:
+    first = args[0] if args else None
+    if code in ("UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ") and isinstance(first, str):
+        if first.isdigit():
+            fields[code.lower()] = int(first)
+    elif code == "NOMODSEQ":
+        fields["nomodseq"] = True
+    elif code == "PERMANENTFLAGS" and isinstance(first, tuple):
+        fields["permanentflags"] = tuple(str(f) for f in first)
+    elif code == "READ-ONLY":
+        fields["readonly"] = True
+
+
+def _chunks(uids: str | Iterable[int], chunk: int | None) -> list[Atom]:
+    if isinstance(uids, str):
+        return [uid_set(uids)]
+    nums = sorted(set(uids))
+    if not nums:
+        return []
+    if not chunk:
+        return [uid_set(nums)]
+    return [uid_set(nums[k : k + chunk]) for k in range(0, len(nums), chunk)]
+
+
+__all__ = [
+    "HEADER_FIELDS",
+    "HEADER_ITEMS",
+    "AppendResult",
+    "Credentials",
+    "IdleSession",
+    "ImapClient",
+    "SelectResult",
+    "is_loopback",
+]

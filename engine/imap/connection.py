@@ -1,0 +1,509 @@
+"""The asyncio shell around the parser: one socket, one reader task, tagged commands.
+
+``Connection`` owns the transport and routes every parsed event:
+
+- ``Tagged`` completes the pending command with that tag (several may be in flight:
+  the pipeline is a dict of tag -> ``_Pending``);
+- ``Continuation`` releases the oldest command waiting to send a literal or in IDLE;
+- ``Fetch`` during a streaming command is appended to that command's batch; batches
+  are handed to the consumer once per socket read through a bounded queue, so a slow
+  consumer slows the socket (backpressure) instead of growing memory;
+- EXISTS/EXPUNGE/VANISHED/FETCH-without-command/BYE/... also go to the unsolicited
+  listeners (the sync engine, an IDLE session), whenever they arrive.
+
+Every failure is translated here, at the layer boundary, into the engine's error tree
+(``engine.errors``); callers never see ``OSError`` or ``ssl.SSLError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from engine.errors import (
+    ConnectError,
+    Disconnected,
+    EngineError,
+    ProtocolViolation,
+    TimedOut,
+    TlsError,
+    truncate,
+)
+from engine.imap.commands import Arg, TagCounter, build
+from engine.imap.model import (
+    Bye,
+    Capability,
+    Continuation,
+    Event,
+    Exists,
+    Expunge,
+    Fetch,
+    Flags,
+    Greeting,
+    Recent,
+    Tagged,
+    UntaggedStatus,
+    Vanished,
+)
+from engine.imap.protocol import ResponseParser
+from engine.imap.results import refusal
+
+Trace = Callable[..., None]
+Listener = Callable[[Event | EngineError], None]
+
+_UNSOLICITED = (Exists, Expunge, Vanished, Recent, Flags, Bye, Fetch, UntaggedStatus)
+_VERIFY_UNTRUSTED = {18, 19, 20, 21, 27}  # X509_V_ERR_*: self-signed, unknown issuer...
+_VERIFY_EXPIRED = {9, 10}
+_VERIFY_HOSTNAME = {62, 64}
+
+
+@dataclass
+class _Pending:
+    tag: str
+    name: str
+    stage: str
+    done: asyncio.Future[Tagged]
+    untagged: list[Event] = field(default_factory=list)
+    collect: bool = True
+    cont: asyncio.Future[str] | None = None
+    stream: asyncio.Queue[list[Fetch] | None] | None = None
+    batch: list[Fetch] = field(default_factory=list)
+    finished: bool = False
+    abandoned: bool = False
+    pause_after: bool = False
+    violation: ProtocolViolation | None = None
+
+
+def tls_error(exc: ssl.SSLError, expected_host: str) -> TlsError:
+    """An ``ssl`` failure as a ``TlsError`` with a code a person can act on."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        vc = exc.verify_code
+        said = exc.verify_message
+        if vc in _VERIFY_HOSTNAME:
+            return TlsError(
+                f"the server's certificate is not valid for {expected_host!r} ({said})",
+                code="tls_hostname_mismatch", permanent=True, server_text=said,
+                remediation=f"connect with a host name the certificate covers instead of "
+                f"{expected_host!r}, or have the certificate reissued",
+            )
+        if vc in _VERIFY_UNTRUSTED:
+            return TlsError(
+                f"the certificate for {expected_host!r} is not signed by a trusted CA ({said})",
+                code="tls_untrusted", permanent=True, server_text=said,
+                remediation="install the server's CA certificate (cafile) or fix the chain",
+            )
+        if vc in _VERIFY_EXPIRED:
+            return TlsError(
+                f"the certificate for {expected_host!r} has expired or is not yet valid",
+                code="tls_expired", permanent=True, server_text=said,
+                remediation="the server's certificate must be renewed",
+            )
+        return TlsError(f"certificate verification failed: {said}", code="tls_verify_failed",
+                        permanent=True, server_text=said)
+    return TlsError(f"TLS handshake failed: {exc}", code="tls_handshake", server_text=str(exc))
+
+
+class Connection:
+    """A transport, a parser and the pending-command table; no IMAP policy."""
+
+    def __init__(
+        self,
+        *,
+        trace: Trace | None = None,
+        tag_prefix: str = "A",
+        read_size: int = 256 * 1024,
+        stream_queue: int = 8,
+    ) -> None:
+        self._trace = trace
+        self._tags = TagCounter(tag_prefix)
+        self._read_size = read_size
+        self._stream_queue = stream_queue
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._parser = ResponseParser()
+        self._parser.keep_raw = trace is not None
+        self._pending: dict[str, _Pending] = {}
+        self._streams: list[_Pending] = []
+        self._greeting: asyncio.Future[Greeting] | None = None
+        self._send_lock = asyncio.Lock()
+        self._listeners: list[Listener] = []
+        self._error: EngineError | None = None
+        self.bye: Bye | None = None
+        self.caps: frozenset[str] | None = None
+        self.literal_plus = False
+        self.literal_minus = False
+
+    # -- wiring ---------------------------------------------------------------------
+
+    def trace(self, name: str, **info: Any) -> None:
+        if self._trace is not None:
+            self._trace(name, **info)
+
+    def add_listener(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(fn)
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None and self._error is None
+
+    def set_caps(self, caps: tuple[str, ...] | frozenset[str] | None) -> None:
+        self.caps = None if caps is None else frozenset(c.upper() for c in caps)
+        self.literal_plus = self.caps is not None and "LITERAL+" in self.caps
+        self.literal_minus = self.caps is not None and "LITERAL-" in self.caps
+
+    async def open(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        server_hostname: str | None,
+        limit: float,
+    ) -> Greeting:
+        """Connect (TLS from the first byte if ``ssl_context``), start reading, get the greeting."""
+        expected = server_hostname or host
+        self.trace("imap.connect.started", host=host, port=port, tls=ssl_context is not None)
+        try:
+            async with asyncio.timeout(limit):
+                self._reader, self._writer = await asyncio.open_connection(
+                    host, port, ssl=ssl_context,
+                    server_hostname=expected if ssl_context is not None else None,
+                )
+        except ssl.SSLError as exc:
+            raise self._failed_connect(tls_error(exc, expected)) from exc
+        except TimeoutError as exc:
+            raise self._failed_connect(ConnectError(
+                f"no connection to {host}:{port} within {limit}s", code="connect_timeout",
+                stage="imap_connect", remediation="check the host, port and firewall")) from exc
+        except socket.gaierror as exc:
+            raise self._failed_connect(ConnectError(
+                f"cannot resolve {host!r}: {exc.strerror}", code="dns", stage="imap_connect",
+                remediation="check the host name")) from exc
+        except ConnectionRefusedError as exc:
+            raise self._failed_connect(ConnectError(
+                f"{host}:{port} refused the connection", code="connect_refused",
+                stage="imap_connect", remediation="check the port and that IMAP is enabled",
+            )) from exc
+        except OSError as exc:
+            raise self._failed_connect(ConnectError(
+                f"cannot connect to {host}:{port}: {exc}", code="connect_failed",
+                stage="imap_connect")) from exc
+        self.trace("imap.connect.complete", host=host, port=port)
+        self._greeting = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._read_loop())
+        return await self.wait(self._greeting, limit, "imap_greeting", "greeting")
+
+    def _failed_connect(self, err: EngineError) -> EngineError:
+        self.trace("imap.connect.failed", code=err.code, error=err.message)
+        return err
+
+    async def start_tls(self, ctx: ssl.SSLContext, expected_host: str, limit: float) -> None:
+        """Upgrade after a STARTTLS OK; the reader task has already stopped reading."""
+        assert self._writer is not None
+        if self._task is not None:
+            await self._task
+        if self._error is not None:
+            raise self._error
+        if self._parser.buffered:
+            err = ProtocolViolation(
+                "the server sent data after STARTTLS OK, before the handshake "
+                "(possible command injection); refusing to continue",
+                bytes(self._parser._buf[-self._parser.buffered :]), stage="imap_starttls",
+                code="starttls_injection",
+            )
+            await self.abort(err)
+            raise err
+        self.trace("imap.tls.started", host=expected_host)
+        try:
+            await self._writer.start_tls(ctx, server_hostname=expected_host,
+                                         ssl_handshake_timeout=limit)
+        except ssl.SSLError as exc:
+            err2 = tls_error(exc, expected_host)
+            self.trace("imap.tls.failed", code=err2.code, error=err2.message)
+            await self.abort(err2)
+            raise err2 from exc
+        except (OSError, TimeoutError) as exc:
+            err3 = TlsError(f"TLS handshake failed: {exc}", code="tls_handshake")
+            await self.abort(err3)
+            raise err3 from exc
+        self.trace("imap.tls.complete", host=expected_host)
+        self._task = asyncio.create_task(self._read_loop())
+
+    # -- commands -------------------------------------------------------------------
+
+    async def start(
+        self,
+        name: str,
+        *args: Arg,
+        stage: str,
+        stream: bool = False,
+        secret: tuple[int, ...] = (),
+        pause_after: bool = False,
+        wait_continuation: bool = False,
+        collect: bool = True,
+    ) -> _Pending:
+        """Send a command (waiting for '+' between synchronizing literals); don't wait for it."""
+        if self._error is not None:
+            raise self._error
+        if self._writer is None:
+            raise Disconnected("not connected", stage=stage, code="not_connected")
+        loop = asyncio.get_running_loop()
+        tag = self._tags.next()
+        cmd = build(tag, name, *args, literal_plus=self.literal_plus,
+                    literal_minus=self.literal_minus, secret=secret)
+        p = _Pending(tag, name, stage, loop.create_future(), collect=collect,
+                     pause_after=pause_after)
+        if stream:
+            p.stream = asyncio.Queue(self._stream_queue)
+            self._streams.append(p)
+        self._pending[tag] = p
+        self.trace("imap.send.started", tag=tag, command=name)
+        self.trace("imap.line.out", line=cmd.trace_text)
+        last = len(cmd.chunks) - 1
+        try:
+            async with self._send_lock:
+                for k, chunk in enumerate(cmd.chunks):
+                    waits = k < last or wait_continuation
+                    if waits:
+                        p.cont = loop.create_future()
+                    self._writer.write(chunk)
+                    await self._writer.drain()
+                    if waits and not await self._continued(p):
+                        break  # the server answered (NO/BAD) instead of '+'
+        except (ConnectionError, OSError) as exc:
+            err = Disconnected(f"connection lost while sending {name}: {exc}", stage=stage)
+            self._fail_all(err)
+            raise err from exc
+        return p
+
+    async def _continued(self, p: _Pending) -> bool:
+        assert p.cont is not None
+        await asyncio.wait((p.cont, p.done), return_when=asyncio.FIRST_COMPLETED)
+        if p.cont.done() and not p.cont.cancelled() and p.cont.exception() is None:
+            return True
+        if p.done.done() and p.done.exception() is not None:
+            raise p.done.exception()  # type: ignore[misc]
+        return False
+
+    async def finish(self, p: _Pending, limit: float | None) -> Tagged:
+        """Wait for the tagged answer; OK -> it, NO/BAD -> the typed refusal."""
+        tagged = await self.wait(p.done, limit, p.stage, p.name)
+        if p.violation is not None:
+            raise p.violation
+        self.trace("imap.send.complete", tag=p.tag, command=p.name, status=tagged.status,
+                   code=tagged.code, text=tagged.text)
+        if tagged.status != "OK":
+            raise refusal(tagged.status, tagged.code, tagged.code_args, tagged.text,
+                          stage=p.stage, command=p.name)
+        return tagged
+
+    async def wait(self, fut: asyncio.Future[Any], limit: float | None, stage: str,
+                   what: str) -> Any:
+        """Await ``fut`` within ``limit`` seconds; on expiry the connection is dropped (its
+        state is unknown once a command is abandoned) and ``TimedOut`` raised."""
+        try:
+            async with asyncio.timeout(limit):
+                return await asyncio.shield(fut)
+        except TimeoutError:
+            err = TimedOut(f"{what}: no answer within {limit}s", stage=stage,
+                           remediation="the server or network is slow; retry later")
+            await self.abort(err)
+            raise err from None
+
+    async def next_batch(self, p: _Pending, limit: float | None) -> list[Fetch] | None:
+        assert p.stream is not None
+        try:
+            async with asyncio.timeout(limit):
+                return await p.stream.get()
+        except TimeoutError:
+            err = TimedOut(f"{p.name}: no data within {limit}s", stage=p.stage)
+            await self.abort(err)
+            raise err from None
+
+    def abandon(self, p: _Pending) -> None:
+        """The consumer stopped early: drop the rest of this stream without blocking."""
+        p.abandoned = True
+        p.batch = []
+        if p.stream is not None:
+            while not p.stream.empty():
+                p.stream.get_nowait()
+
+    async def write_raw(self, line: bytes, shown: str) -> None:
+        """For IDLE's DONE: a line that is not a tagged command."""
+        if self._writer is None or self._error is not None:
+            raise self._error or Disconnected("not connected")
+        self.trace("imap.line.out", line=shown)
+        try:
+            self._writer.write(line)
+            await self._writer.drain()
+        except (ConnectionError, OSError) as exc:
+            err = Disconnected(f"connection lost: {exc}", stage="imap_idle")
+            self._fail_all(err)
+            raise err from exc
+
+    # -- reading --------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        reader = self._reader
+        parser = self._parser
+        try:
+            while True:
+                data = await reader.read(self._read_size)
+                if not data:
+                    bye = self.bye
+                    self._fail_all(Disconnected(
+                        "the server closed the connection"
+                        + (f" after BYE: {bye.text}" if bye else ""),
+                        server_text=bye.text if bye else None,
+                        code="server_bye" if bye else "eof",
+                    ))
+                    return
+                parser.feed(data)
+                pause = self._drain()
+                if self._streams:
+                    await self._flush_streams()
+                if pause:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except ssl.SSLError as exc:
+            self._fail_all(Disconnected(f"TLS error while reading: {exc}", code="tls_read"))
+        except (ConnectionError, OSError) as exc:
+            self._fail_all(Disconnected(f"connection lost: {exc}", code="connection_reset"))
+
+    def _drain(self) -> bool:
+        """Route every complete event; True if reading must pause (STARTTLS)."""
+        parser = self._parser
+        tracing = self._trace is not None
+        pending = self._pending
+        cur = next(iter(pending.values()), None)
+        while True:
+            try:
+                ev = parser.next_event()
+            except ProtocolViolation as exc:
+                self.trace("imap.protocol_violation", error=exc.message, data=exc.server_text)
+                if cur is not None and cur.violation is None:
+                    exc.stage = cur.stage
+                    cur.violation = exc
+                continue
+            if ev is None:
+                return False
+            if tracing:
+                self.trace("imap.line.in", line=truncate(parser.last_raw, 500))
+            kind = type(ev)
+            if kind is Fetch and cur is not None and cur.stream is not None:
+                if not cur.abandoned:
+                    cur.batch.append(cast(Fetch, ev))
+                continue
+            if kind is Tagged:
+                tagged = cast(Tagged, ev)
+                p = pending.pop(tagged.tag, None)
+                cur = next(iter(pending.values()), None)
+                if p is None:
+                    self.trace("imap.protocol_violation", error=f"unknown tag {tagged.tag}")
+                    continue
+                p.finished = True
+                self._absorb_code(tagged)
+                if not p.done.done():
+                    p.done.set_result(tagged)
+                if p.pause_after and tagged.status == "OK":
+                    return True
+                continue
+            if kind is Continuation:
+                for p in pending.values():
+                    if p.cont is not None and not p.cont.done():
+                        p.cont.set_result(cast(Continuation, ev).text)
+                        break
+                else:
+                    self.trace("imap.protocol_violation", error="unexpected continuation")
+                continue
+            if kind is Greeting:
+                self._absorb_code(ev)
+                if self._greeting is not None and not self._greeting.done():
+                    self._greeting.set_result(cast(Greeting, ev))
+                continue
+            if kind is Capability:
+                self.set_caps(cast(Capability, ev).caps)
+            elif kind is Bye:
+                self.bye = cast(Bye, ev)
+            elif kind is UntaggedStatus:
+                self._absorb_code(ev)
+            if cur is not None and cur.collect:
+                cur.untagged.append(ev)
+            if kind in _UNSOLICITED:
+                for fn in self._listeners:
+                    fn(ev)
+
+    def _absorb_code(self, ev: Any) -> None:
+        if ev.code == "CAPABILITY":
+            self.set_caps(tuple(str(c) for c in ev.code_args))
+
+    async def _flush_streams(self) -> None:
+        for p in list(self._streams):
+            assert p.stream is not None
+            if p.batch and not p.abandoned:
+                batch, p.batch = p.batch, []
+                await p.stream.put(batch)
+            if p.finished:
+                self._streams.remove(p)
+                if not p.abandoned:
+                    await p.stream.put(None)
+
+    # -- failure and shutdown ----------------------------------------------------------
+
+    def _fail_all(self, err: EngineError) -> None:
+        """The connection is gone: every waiter gets ``err`` (with its own stage)."""
+        if self._error is None:
+            self._error = err
+        self.trace("imap.connection.failed", code=err.code, error=err.message)
+        futures: list[asyncio.Future[Any]] = []
+        if self._greeting is not None:
+            futures.append(self._greeting)
+        for p in self._pending.values():
+            futures.append(p.done)
+            if p.cont is not None:
+                futures.append(p.cont)
+        for fut in futures:
+            if not fut.done():
+                fut.set_exception(err)
+                fut.exception()  # mark retrieved: not every waiter is still there
+        for p in self._streams:
+            assert p.stream is not None
+            while not p.stream.empty():
+                p.stream.get_nowait()
+            p.stream.put_nowait(None)
+        self._streams.clear()
+        self._pending.clear()
+        for fn in list(self._listeners):
+            fn(err)
+
+    async def abort(self, err: EngineError | None = None) -> None:
+        """Drop the connection now (after a timeout or a fatal error)."""
+        self._fail_all(err or Disconnected("closed by the client", code="closed"))
+        await self.close()
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await writer.wait_closed()
+        if self._error is None:
+            self._error = Disconnected("connection closed", code="closed")

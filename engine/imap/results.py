@@ -1,0 +1,124 @@
+"""What the client hands back: credentials in, typed results and typed refusals out.
+
+``refusal`` is the one place that turns a server's NO/BAD/BYE into the engine's error
+tree, keyed on the RFC 5530 response code first and the server's words second
+(Dovecot and others say "Request is throttled" without a code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from engine.errors import AuthFailed, ServerRefused, Throttled
+from engine.imap.model import Value
+
+
+class _Revealable(Protocol):
+    def reveal(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password; the repr never shows the password.
+
+    ``password`` may be a plain ``str`` or any object with ``reveal()`` (the engine's
+    ``Secret``), so secrets stay wrapped until the moment LOGIN is written.
+    """
+
+    username: str
+    password: str | _Revealable = field(repr=False)
+
+    def reveal(self) -> str:
+        pw = self.password
+        return pw if isinstance(pw, str) else pw.reveal()
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password=[secure])"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    """The mailbox state a SELECT/EXAMINE reported."""
+
+    mailbox: str
+    exists: int = 0
+    recent: int = 0
+    uidvalidity: int | None = None
+    uidnext: int | None = None
+    highestmodseq: int | None = None
+    nomodseq: bool = False
+    flags: tuple[str, ...] = ()
+    permanentflags: tuple[str, ...] = ()
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """APPENDUID (RFC 4315): where the message landed, if the server says."""
+
+    uidvalidity: int | None
+    uid: int | None
+
+
+# RFC 5530 codes: which ones mean "these credentials will not work" and which "later".
+_AUTH_CODES = {"AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "PRIVACYREQUIRED",
+               "CONTACTADMIN"}
+_TRANSIENT_CODES = {"UNAVAILABLE", "INUSE", "LIMIT", "OVERQUOTA", "SERVERBUG", "EXPUNGEISSUED",
+                    "CORRUPTION"}
+_PERMANENT_CODES = {"NONEXISTENT", "ALREADYEXISTS", "NOPERM", "CANNOT", "CLIENTBUG",
+                    "TRYCREATE", "BADCHARSET"}
+
+_REMEDY = {
+    "AUTHENTICATIONFAILED": "check the username and password (an app password may be needed)",
+    "AUTHORIZATIONFAILED": "the account may not use IMAP; ask the mail administrator",
+    "EXPIRED": "the password or account has expired; renew it",
+    "PRIVACYREQUIRED": "connect with TLS (port 993) or STARTTLS before logging in",
+    "CONTACTADMIN": "the server asks you to contact its administrator",
+    "THROTTLED": "the server is rate-limiting this account; wait and retry",
+    "UNAVAILABLE": "the server is temporarily unavailable; retry later",
+    "NONEXISTENT": "the mailbox does not exist; check the folder name",
+    "OVERQUOTA": "the mailbox is over quota; free space",
+}
+
+
+def refusal(
+    status: str,
+    code: str | None,
+    code_args: tuple[Value, ...],
+    text: str,
+    *,
+    stage: str,
+    command: str,
+) -> ServerRefused:
+    """A NO/BAD/BYE as the right ``ServerRefused`` subclass, permanence decided here."""
+    del code_args
+    upper = (code or "").upper()
+    lowered = text.lower()
+    message = f"{command} refused: {status}" + (f" [{upper}]" if upper else "")
+    remedy = _REMEDY.get(upper)
+    if upper == "THROTTLED" or "throttl" in lowered:
+        return Throttled(
+            message, status=status, response_code=code, server_text=text, stage=stage,
+            code="throttled", remediation=_REMEDY["THROTTLED"],
+        )
+    if upper in _AUTH_CODES or (command in ("LOGIN", "AUTHENTICATE") and status == "NO"
+                                and upper not in _TRANSIENT_CODES):
+        return AuthFailed(
+            message, status=status, response_code=code, server_text=text, stage=stage,
+            code="auth_failed" if not upper else upper.lower(),
+            remediation=remedy or _REMEDY["AUTHENTICATIONFAILED"],
+        )
+    if status == "BAD" or upper in _PERMANENT_CODES:
+        permanent = True
+    elif upper in _TRANSIENT_CODES or status == "BYE":
+        permanent = False
+    else:
+        permanent = False  # a bare NO: the server did not say why; allow a retry
+    kind = {"BAD": "server_bad", "BYE": "server_bye"}.get(status, "server_no")
+    return ServerRefused(
+        message, status=status, response_code=code, server_text=text, stage=stage,
+        code=upper.lower() if upper else kind, permanent=permanent, remediation=remedy,
+    )

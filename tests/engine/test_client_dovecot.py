@@ -1,0 +1,234 @@
+"""The engine's IMAP client against a real Dovecot: TLS, login, LIST, SELECT, FETCH, IDLE.
+
+Each test logs in as its own user (``dovecot.add_user``) so tests share one server
+without sharing mailboxes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.errors import AuthFailed, ConfigError, TlsError
+from engine.imap.client import HEADER_ITEMS, ImapClient
+from engine.imap.commands import Atom
+from engine.imap.model import Event, Exists
+from engine.imap.results import Credentials
+
+pytestmark = pytest.mark.dovecot
+
+_users = itertools.count(1)
+
+
+def new_user(dovecot: Any) -> Credentials:
+    name = f"client{next(_users)}@example.com"
+    password = f"pw-{name}-s3cret"
+    dovecot.add_user(name, password)
+    return Credentials(name, password)
+
+
+def make_message(n: int) -> bytes:
+    return (
+        f"Message-ID: <msg{n}.seed7@example.com>\r\n"
+        f"From: Sender {n} <sender{n}@example.com>\r\n"
+        "To: user@example.com\r\n"
+        f"Subject: Hello number {n}\r\n"
+        "Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n"
+        "\r\n"
+        f"Body of message {n}.\r\n"
+    ).encode()
+
+
+def load(dovecot: Any, user: str, count: int, folder: str = "INBOX") -> None:
+    base = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    dovecot.load_messages(
+        user, folder,
+        ((make_message(n), "\\Seen" if n % 3 == 0 else "", base + timedelta(minutes=n))
+         for n in range(1, count + 1)),
+    )
+
+
+def plain(dovecot: Any, **kw: Any) -> ImapClient:
+    return ImapClient(dovecot.host, dovecot.port, security="plain", timeout=30, **kw)
+
+
+async def test_connect_plain_and_login(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    async with plain(dovecot) as client:
+        assert client.greeting is not None and client.greeting.status == "OK"
+        assert "IMAP4REV1" in client.caps
+        await client.login(creds)
+        assert client.authenticated
+        assert "IDLE" in await client.capability()
+
+
+async def test_starttls_verified_with_the_ca(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    client = ImapClient(dovecot.host, dovecot.port, security="starttls",
+                        cafile=str(dovecot.ca_pem))
+    async with client:
+        assert client.tls
+        assert "STARTTLS" not in client.caps  # capabilities re-read after the upgrade
+        await client.login(creds)
+
+
+async def test_implicit_tls_with_the_ca(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    async with ImapClient(dovecot.host, dovecot.tls_port, cafile=str(dovecot.ca_pem)) as client:
+        assert client.tls
+        await client.login(creds)
+        assert (await client.select("INBOX")).exists == 0
+
+
+async def test_tls_without_the_ca_is_untrusted(dovecot: Any) -> None:
+    client = ImapClient(dovecot.host, dovecot.tls_port, connect_timeout=10)
+    with pytest.raises(TlsError) as err:
+        await client.connect()
+    assert err.value.code == "tls_untrusted"
+    assert err.value.permanent
+    assert err.value.stage == "imap_tls"
+
+
+async def test_starttls_without_the_ca_is_untrusted(dovecot: Any) -> None:
+    client = ImapClient(dovecot.host, dovecot.port, security="starttls", connect_timeout=10)
+    with pytest.raises(TlsError) as err:
+        await client.connect()
+    assert err.value.code == "tls_untrusted"
+
+
+async def test_hostname_mismatch_names_the_expected_host(dovecot: Any) -> None:
+    client = ImapClient(dovecot.host, dovecot.tls_port, cafile=str(dovecot.ca_pem),
+                        server_hostname="wrong.example", connect_timeout=10)
+    with pytest.raises(TlsError) as err:
+        await client.connect()
+    assert err.value.code == "tls_hostname_mismatch"
+    assert "wrong.example" in str(err.value)
+
+
+async def test_wrong_password_is_a_permanent_auth_failure(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    async with plain(dovecot) as client:
+        with pytest.raises(AuthFailed) as err:
+            await client.login(Credentials(creds.username, "not-the-password"))
+    assert err.value.permanent
+    assert err.value.response_code == "AUTHENTICATIONFAILED"
+    assert err.value.server_text == "Authentication failed."
+    assert err.value.stage == "imap_login"
+
+
+async def test_password_never_reaches_the_trace(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    seen: list[tuple[str, dict[str, Any]]] = []
+    async with plain(dovecot, trace=lambda name, **info: seen.append((name, info))) as client:
+        await client.login(creds)
+    names = {name for name, _ in seen}
+    assert {"imap.send.started", "imap.line.out", "imap.line.in", "imap.send.complete"} <= names
+    everything = repr(seen)
+    assert creds.reveal() not in everything
+    assert "[redacted]" in everything
+    assert creds.reveal() not in repr(creds)
+
+
+async def test_plaintext_login_to_a_remote_host_needs_opt_in() -> None:
+    client = ImapClient("imap.example.com", security="plain")
+    with pytest.raises(ConfigError) as err:
+        await client.login(Credentials("u", "p"))  # refused before any byte is sent
+    assert err.value.code == "plaintext_login_refused"
+
+
+async def test_list_reports_special_use(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        items = await client.list()
+    by_name = {item.name: item for item in items}
+    assert "INBOX" in by_name
+    assert "\\Sent" in by_name["Sent"].attrs
+    assert "\\Trash" in by_name["Trash"].attrs
+    assert by_name["Sent"].delimiter is not None
+
+
+async def test_select_condstore_and_stream_2000_headers(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    load(dovecot, creds.username, 2000)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        box = await client.select("INBOX", condstore=True)
+        assert box.exists == 2000
+        assert box.uidvalidity and box.uidnext == 2001
+        assert box.highestmodseq is not None
+        uids = []
+        async for msg in client.uid_fetch("1:*", HEADER_ITEMS):
+            body = next(v for k, v in msg.items.items() if k.startswith("BODY["))
+            assert f"<msg{msg.uid}.seed7@example.com>".encode() in body
+            assert ("\\Seen" in msg.items["FLAGS"]) == (msg.uid % 3 == 0)
+            assert msg.items["RFC822.SIZE"] == len(make_message(msg.uid))
+            uids.append(msg.uid)
+        assert uids == list(range(1, 2001))
+        # the connection is still usable after a stream, and chunked fetches agree
+        chunked = [m.uid async for m in client.uid_fetch(range(1, 301), "(UID FLAGS)", chunk=100)]
+        assert chunked == list(range(1, 301))
+
+
+async def test_stopping_a_stream_early_leaves_the_connection_usable(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    load(dovecot, creds.username, 500)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        await client.select("INBOX")
+        async for msg in client.uid_fetch("1:*", HEADER_ITEMS):
+            if msg.uid == 10:
+                break
+        assert await client.uid_search(Atom("UID"), Atom("5:7")) == [5, 6, 7]
+
+
+async def test_uid_search_header(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    load(dovecot, creds.username, 50)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        await client.select("INBOX")
+        found = await client.uid_search(Atom("HEADER"), "Message-ID", "<msg37.seed7@example.com>")
+        assert found == [37]
+        assert await client.uid_search(Atom("HEADER"), "Message-ID", "<nope@example.com>") == []
+
+
+async def test_append_reports_appenduid(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    raw = make_message(4242)
+    when = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        box = await client.select("Sent")
+        result = await client.append("Sent", raw, flags=("\\Seen",), date=when)
+        assert result.uidvalidity == box.uidvalidity
+        assert result.uid is not None
+        items = "(UID FLAGS INTERNALDATE BODY.PEEK[])"
+        got = [m async for m in client.uid_fetch([result.uid], items)]
+    assert len(got) == 1
+    assert got[0].items["BODY[]"] == raw
+    assert "\\Seen" in got[0].items["FLAGS"]
+    assert got[0].items["INTERNALDATE"] == "05-Jan-2026 08:30:00 +0000"
+
+
+async def test_idle_sees_a_message_appended_elsewhere(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    unsolicited: list[Event | Exception] = []
+    async with plain(dovecot, on_untagged=unsolicited.append) as watcher, plain(dovecot) as other:
+        await watcher.login(creds)
+        await other.login(creds)
+        await watcher.select("INBOX")
+        idle = await watcher.idle()
+        await other.append("INBOX", make_message(1))
+        events: list[Event] = []
+        for _ in range(20):  # each wait is bounded; Dovecot notifies within ~1 s
+            events += await idle.wait(1.0)
+            if any(isinstance(e, Exists) for e in events):
+                break
+        done = await idle.done()
+        assert done.status == "OK"
+    assert Exists(1) in events
+    assert Exists(1) in unsolicited
