@@ -94,7 +94,9 @@ class Cursor:
             self.fail(f"missing {what}")
         if not self.accept(b" "):
             self.fail(f"expected a space before {what}, found {self.found()}")
-        if self.at_end() or self.peek() == b" ":
+        if self.peek() == b" ":
+            self.fail(f"extra space before {what}")
+        if self.at_end():
             self.fail(f"missing {what}")
 
     def end(self) -> None:

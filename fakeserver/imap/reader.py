@@ -142,7 +142,7 @@ class CommandReader:
         end = self._buf.find(b"\n", self._scan)
         if end < 0:
             if len(self._buf) > self.max_line + 1:  # +1: a CR may precede the LF to come
-                tag = self._tag if self._text else _tag_of(self._buf[:256])
+                tag = None if self._raw else self._tag if self._text else _tag_of(self._buf[:256])
                 self._buf.clear()
                 self._scan = 0
                 self._reset_command()

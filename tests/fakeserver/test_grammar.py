@@ -45,6 +45,7 @@ from fakeserver.imap.commands import (
     Text,
     UidSet,
 )
+from fakeserver.imap.commands_mutf7 import decode_mutf7, encode_mutf7
 from fakeserver.imap.grammar import COMMANDS, parse_command
 from fakeserver.imap.reader import CommandReader
 
@@ -420,3 +421,23 @@ def test_state_table_covers_every_command() -> None:
     assert set(ALLOWED_STATES) == set(COMMANDS)
     assert "selected" in ALLOWED_STATES["FETCH"] and "authenticated" not in ALLOWED_STATES["FETCH"]
     assert ALLOWED_STATES["LOGIN"] == frozenset({"not_authenticated"})
+
+
+def test_extra_space_is_named() -> None:
+    assert error_of("A1 LOGIN  a b") == "LOGIN: extra space before user name"
+
+
+@pytest.mark.parametrize(
+    ("encoded", "decoded"),
+    [("Entw&APw-rfe", "Entwürfe"), ("&-A&-", "&A&"), ("&ZeVnLIqe-", "日本語"), ("plain", "plain"),
+     ("~peter/mail/&U,BTFw-/&ZeVnLIqe-", "~peter/mail/台北/日本語")],
+)
+def test_modified_utf7(encoded: str, decoded: str) -> None:
+    assert decode_mutf7(encoded) == decoded
+    assert encode_mutf7(decoded) == encoded
+
+
+@pytest.mark.parametrize("bad", ["&", "a&b", "&Jjo!-", "&AGE-", "&A-"])
+def test_modified_utf7_rejects_garbage(bad: str) -> None:
+    with pytest.raises(ProtocolError, match="invalid modified UTF-7"):
+        decode_mutf7(bad)

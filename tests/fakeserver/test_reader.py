@@ -263,3 +263,11 @@ def test_malformed_error_renders_tagged_bad() -> None:
     assert got[0].error.response(got[0].tag or "*") == (
         b"A7 BAD FETCH: invalid sequence set '0': numbers start at 1\r\n"
     )
+
+
+def test_overlong_raw_line_is_untagged_bad() -> None:
+    reader = CommandReader(max_line=10)
+    reader.expect_line()
+    got = bytewise(b"A1 " + b"x" * 30 + b"\r\nA2 NOOP\r\n", reader)
+    assert isinstance(got[0], Malformed) and got[0].tag is None
+    assert isinstance(got[1], Command) and got[1].tag == "A2"
