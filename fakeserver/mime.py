@@ -191,14 +191,24 @@ def parse(
         boundary = next((v for k, v in part.params if k.lower() == "boundary"), "")
         child_default = ("message", "rfc822") if part.subtype == "digest" else ("text", "plain")
         spans = _split(body, boundary.encode("latin-1")) if boundary else []
-        part.children = [
-            parse(body[s:e], child_default, depth + 1, is_message=False) for s, e in spans
-        ]
+        part.children = [_child(body, s, e, child_default, depth) for s, e in spans]
         if not part.children:  # as Dovecot: one empty text/plain part
             part.children = [parse(b"", ("text", "plain"), depth + 1, is_message=False)]
     elif part.maintype == "message" and part.subtype == "rfc822":
         part.message = parse(body, ("text", "plain"), depth + 1)
     return part
+
+
+def _child(body: bytes, start: int, end: int, default: tuple[str, str], depth: int) -> Part:
+    child = parse(body[start:end], default, depth + 1, is_message=False)
+    if child.multipart:
+        # Dovecot counts the line break after a nested multipart's close delimiter
+        # as part of that multipart (BODY[1] of mixed-with-alternative shows it).
+        tail = body[end : end + 2]
+        extra = 2 if tail == b"\r\n" else 1 if tail[:1] == b"\n" else 0
+        if extra:
+            child.body += body[end : end + extra]
+    return child
 
 
 def _split(body: bytes, boundary: bytes) -> list[tuple[int, int]]:

@@ -60,11 +60,14 @@ def astring(value: str) -> bytes:
 def header_fields(raw: bytes, fields: Iterable[str], negate: bool = False) -> bytes:
     """``BODY[HEADER.FIELDS (...)]`` / ``.NOT``: matching fields in order, blank line last."""
     wanted = frozenset(f.lower() for f in fields)
+    end = mime.header_end(raw)
     picked = [
-        text if text.endswith(b"\n") else text + b"\r\n"
-        for name, text in mime.split_fields(raw[: mime.header_end(raw)])
+        text if text.endswith(b"\n") or negate else text + b"\r\n"
+        for name, text in mime.split_fields(raw[:end])
         if (name in wanted) != negate
     ]
+    if end == len(raw) and not raw.endswith((b"\n\n", b"\n\r\n")) and raw not in (b"\r\n", b"\n"):
+        return b"".join(picked)  # no blank line in the message: none made up (as Dovecot)
     return b"".join(picked) + b"\r\n"
 
 
@@ -81,13 +84,28 @@ def header_pairs(raw: bytes) -> list[tuple[str, str]]:
 # -- sections ---------------------------------------------------------------------------
 
 
-def _child(part: Part, n: int) -> Part | None:
-    if part.multipart:
-        return part.children[n - 1] if 1 <= n <= len(part.children) else None
-    if part.rfc822:
-        assert part.message is not None
-        return _child(part.message, n)
-    return part if n == 1 else None
+def _in_message(message: Part, n: int) -> Part | None:
+    """Part ``n`` of a message: its n-th child, or (single part) the message body as 1."""
+    if message.multipart:
+        return message.children[n - 1] if 1 <= n <= len(message.children) else None
+    return message if n == 1 else None
+
+
+def _resolve(top: Part, path: tuple[int, ...]) -> Part | None:
+    """The part a section path names (RFC 3501 6.4.5 part numbering)."""
+    node = _in_message(top, path[0])
+    for n in path[1:]:
+        if node is None:
+            return None
+        if node.multipart and node is not top:
+            node = node.children[n - 1] if 1 <= n <= len(node.children) else None
+        elif node.rfc822:
+            assert node.message is not None
+            node = _in_message(node.message, n)
+        elif node is top or n != 1:
+            return None
+        # else: a leaf's part 1 is the leaf itself (Dovecot answers BODY[1.1] that way)
+    return node
 
 
 def section(
@@ -109,16 +127,14 @@ def section(
         return raw[:end] if kind == "HEADER" else raw[end:]
     if not part and kind in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
         return header_fields(raw, fields, negate=kind.endswith(".NOT"))
-    node: Part | None = mime.parse(raw)
-    for n in part:
-        node = _child(node, n) if node is not None else None
+    node = _resolve(mime.parse(raw), part)
     if node is None:
         return b""
     if kind is None:
         return node.body
     if kind == "MIME":
         return node.header if part else b""
-    target = node.message if part and node.rfc822 else node if not part else None
+    target = node.message if node.rfc822 else None
     if target is None:
         return b""
     if kind == "HEADER":
