@@ -8,6 +8,7 @@ parse time: ranges touching it are kept symbolic and bound in :meth:`SequenceSet
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -95,8 +96,19 @@ class SequenceSet:
         return _merge(ranges)
 
     def contains(self, n: int, max_value: int) -> bool:
-        """Whether ``n`` is in the set once ``*`` means ``max_value``; O(ranges)."""
-        return any(lo <= n <= hi for lo, hi in self.resolve(max_value))
+        """Whether ``n`` is in the set once ``*`` means ``max_value``.
+
+        O(log ranges) with no allocation: sessions call this once per message.
+        """
+        index = bisect_right(self.ranges, (n, MAX_NUMBER + 1)) - 1
+        if index >= 0 and self.ranges[index][1] >= n:
+            return True
+        if max_value > 0:
+            for number, _ in self.star_ranges:
+                bound = max_value if number == STAR else number
+                if min(bound, max_value) <= n <= max(bound, max_value):
+                    return True
+        return False
 
     def values(self, max_value: int) -> Iterator[int]:
         """Lazily yield every member in ascending order (callers bound the loop)."""

@@ -337,3 +337,18 @@ def test_select_and_copy_round_trip(
         expected = SelectArgs(name)
     assert parse_wire(wire).args == expected
     assert parse_wire(b"S4 UID COPY " + seq[1] + b" " + mailbox[1]).args == CopyArgs(seq[0], name)
+
+
+@FUZZ
+@given(sequence_sets(), st.integers(0, 60), st.integers(1, 70))
+def test_sequence_set_contains_agrees_with_resolve(
+    seq: tuple[SequenceSet, bytes], max_value: int, n: int
+) -> None:
+    small = SequenceSet.parse(  # fold big numbers into a range the probe can reach
+        ",".join(
+            ":".join(p if p == "*" else str(int(p) % 64 + 1) for p in element.split(":"))
+            for element in seq[1].decode().split(",")
+        )
+    )
+    members = {v for lo, hi in small.resolve(max_value) for v in range(lo, hi + 1)}
+    assert small.contains(n, max_value) == (n in members)
