@@ -154,7 +154,7 @@ class FetchShapes:
         self.active: list[_Template] = []
 
     def learn(self, shape: tuple[ShapeItem, ...]) -> None:
-        if shape in self._known:
+        if shape in self._known or self._limit <= 0:
             return
         parts = [rb"\* (\d+) FETCH \("]
         for k, (raw, _key, kind) in enumerate(shape):

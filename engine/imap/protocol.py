@@ -61,6 +61,7 @@ class ResponseParser:
 
     ``expect_greeting``: the first response must be the server greeting (``* OK``,
     ``* PREAUTH`` or ``* BYE``) and is reported as ``Greeting``.
+    ``fast_fetch=False`` turns off the learned FETCH regexes (tests compare both paths).
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class ResponseParser:
         expect_greeting: bool = True,
         max_line: int = MAX_LINE,
         max_literal: int = MAX_LITERAL,
+        fast_fetch: bool = True,
     ) -> None:
         self._buf = bytearray()
         self._pos = 0  # start of the first unparsed response
@@ -78,7 +80,7 @@ class ResponseParser:
         self._greeting = expect_greeting
         self._max_line = max_line
         self._max_literal = max_literal
-        self._shapes = FetchShapes()
+        self._shapes = FetchShapes(limit=8 if fast_fetch else 0)
         self.keep_raw = False  # set by a tracing client: ``last_raw`` = bytes of the last event
         self.last_raw = b""
 
