@@ -120,6 +120,7 @@ class WireClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.greeting = b""
 
     @classmethod
     async def connect(cls, host: str, port: int, *,
@@ -168,6 +169,37 @@ class WireClient:
             await self.writer.wait_closed()
         except (ConnectionError, ssl.SSLError):
             pass
+
+
+@pytest.fixture
+def config_factory() -> object:
+    """``config_factory(count=20, **capability_toggles)`` -> a small ServerConfig."""
+    return small_config
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[object]:
+    """``await connect(server, login=False, tls=False)`` -> a WireClient past the greeting."""
+    opened: list[WireClient] = []
+
+    async def open_client(srv: FakeImapServer, *, login: bool = False,
+                          tls: bool = False) -> WireClient:
+        if tls:
+            c = await WireClient.connect(srv.host, srv.tls_port or 0,
+                                         ssl_context=srv.client_ssl_context())
+        else:
+            c = await WireClient.connect(srv.host, srv.port)
+        opened.append(c)
+        greeting = await c.line()
+        assert greeting.startswith((b"* OK", b"* BYE")), greeting
+        c.greeting = greeting
+        if login:
+            await c.login()
+        return c
+
+    yield open_client
+    for c in opened:
+        await c.close()
 
 
 @pytest.fixture
