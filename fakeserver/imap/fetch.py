@@ -20,9 +20,17 @@ from fakeserver.store import Folder
 
 CHUNK = 256 * 1024
 Renderer = Callable[[int, bytes], bytes]
-# Items that need the whole message bytes (everything else reads the store directly).
-_NEEDS_RAW = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.TEXT",
-                        "RFC822.HEADER"})
+_HEADER_CUTS = ("HEADER.FIELDS", "HEADER.FIELDS.NOT")
+
+
+def _needs_raw(attr: FetchAttr) -> bool:
+    """Whether an item needs the whole message (the store's fast paths do not)."""
+    if attr.name in ("ENVELOPE", "BODYSTRUCTURE", "RFC822", "RFC822.TEXT", "RFC822.HEADER"):
+        return True
+    if attr.name != "BODY":
+        return False
+    section = attr.section
+    return section is None or bool(section.part) or section.text not in _HEADER_CUTS
 
 
 def _flags_bytes(folder: Folder) -> Callable[[int], bytes]:
@@ -54,7 +62,7 @@ def _section_renderer(folder: Folder, attr: FetchAttr) -> Renderer:
         if text is None:
             return lambda uid, raw: cut(raw)
         return lambda uid, raw: cut(_bytes(render.section(raw, (), text, ())))
-    if not section.part and section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+    if not section.part and section.text in _HEADER_CUTS:
         fields = section.fields
         negate = section.text == "HEADER.FIELDS.NOT"
         header_fields = folder.header_fields
@@ -130,7 +138,7 @@ def fetch(s: ImapSession, c: Command) -> Steps:
     if sets_seen and "FLAGS" not in names:
         attrs = (*attrs, FetchAttr("FLAGS"))
     renderers = _compile(s, folder, attrs)
-    needs_raw = any(a.name in _NEEDS_RAW for a in attrs)
+    needs_raw = any(_needs_raw(a) for a in attrs)
     if args.vanished and args.changed_since is not None:
         highest = folder.uidnext - 1
         gone = [u for u in folder.expunged_since(args.changed_since)
@@ -141,13 +149,14 @@ def fetch(s: ImapSession, c: Command) -> Steps:
     modseq_of = folder.modseq
     raw_of = folder.raw
     present = folder.seq_of
+    stamp = folder.highestmodseq  # any expunge bumps it: only then check presence
     buf: list[bytes] = []
     size = 0
     for seq, uid in view.select(args.sequence, uid=c.uid):
         if changed_since is not None and modseq_of(uid) <= changed_since:
             continue
-        if present(uid) is None:  # expunged by another session while we streamed
-            continue
+        if folder.highestmodseq != stamp and present(uid) is None:
+            continue  # expunged by another session while we streamed
         if sets_seen and "\\Seen" not in folder.flags(uid):
             view.muted = True
             try:

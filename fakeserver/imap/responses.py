@@ -7,10 +7,12 @@ format per-message ``str`` objects on hot paths.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 CRLF = b"\r\n"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun",
+           b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
+_ZONES: dict[timedelta | None, bytes] = {}
 
 
 def tagged(tag: str, status: str, text: str, code: str | None = None) -> bytes:
@@ -45,16 +47,17 @@ def literal(data: bytes) -> bytes:
 
 
 def internaldate(moment: datetime) -> bytes:
-    """RFC 3501 date-time: ``"17-Jul-1996 02:44:25 -0700"``."""
+    """RFC 3501 date-time: ``"17-Jul-1996 02:44:25 -0700"`` (hot: one bytes format)."""
     offset = moment.utcoffset()
-    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-    sign = "+" if minutes >= 0 else "-"
-    minutes = abs(minutes)
-    return (
-        f'"{moment.day:02d}-{_MONTHS[moment.month - 1]}-{moment.year:04d} '
-        f'{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} '
-        f'{sign}{minutes // 60:02d}{minutes % 60:02d}"'
-    ).encode()
+    zone = _ZONES.get(offset)
+    if zone is None:
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        sign = b"+" if minutes >= 0 else b"-"
+        minutes = abs(minutes)
+        zone = _ZONES[offset] = b"%b%02d%02d" % (sign, minutes // 60, minutes % 60)
+    return b'"%02d-%b-%04d %02d:%02d:%02d %b"' % (
+        moment.day, _MONTHS[moment.month - 1], moment.year,
+        moment.hour, moment.minute, moment.second, zone)
 
 
 def uid_set(uids: Iterable[int]) -> str:
