@@ -20,7 +20,7 @@ import logging
 import re
 import socket
 import struct
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -142,6 +142,8 @@ class FaultProxy:
         self.links: dict[int, Link] = {}
         self.tls_failures_pending = 0
         self.is_down = False
+        # injectable so tests can observe the scripted delays instead of timing them
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.counters: dict[str, int] = {"connections": 0, "refused_tls": 0, "resets": 0}
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -180,7 +182,7 @@ class FaultProxy:
         for link in list(self.links.values()):
             link.reset(TO_CLIENT)
         try:
-            await asyncio.sleep(seconds)
+            await self.sleep(seconds)
         finally:
             self.is_down = False
             if self._servers:  # not stopped meanwhile
@@ -212,6 +214,13 @@ class FaultProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                       tls: bool) -> None:
+        # asyncio's stream callback reads the task's exception: a cancelled connection
+        # task (proxy stopping) must end quietly rather than log a CancelledError.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._connection(reader, writer, tls=tls)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                          tls: bool) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -306,7 +315,7 @@ class FaultProxy:
                      data: bytes) -> None:
         if direction == TO_CLIENT and link.delay_to_client_s:
             delay, link.delay_to_client_s = link.delay_to_client_s, 0.0
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
         shaper = link.shapers[direction]
         if shaper.plain:
             target.write(data)
@@ -317,7 +326,7 @@ class FaultProxy:
             if link.closed:
                 return
             if step.delay_s:
-                await asyncio.sleep(step.delay_s)
+                await self.sleep(step.delay_s)
             target.write(step.data)
             await target.drain()
         if plan.close_after:
