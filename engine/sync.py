@@ -22,11 +22,15 @@ header fields, with ``BODY.PEEK`` so the user's \\Seen flags never change. Never
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-from engine.checkpoints import Checkpoint
+from engine.checkpoints import Checkpoint, CheckpointStore
 from engine.errors import ProtocolViolation
+from engine.imap.model import Fetch, Status
+from engine.imap.results import SelectResult
 
 STATUS_ITEMS = ("UIDVALIDITY", "UIDNEXT", "MESSAGES")
 STATUS_ITEMS_CONDSTORE = (*STATUS_ITEMS, "HIGHESTMODSEQ")
@@ -139,3 +143,109 @@ def plan_scan(
                     f"UIDs {checkpoint.last_uid + 1}..{newest} are new "
                     f"(UIDNEXT {status.uidnext}); {len(ranges)} batch(es)",
                     ranges=ranges, start_uid=checkpoint.last_uid)
+
+
+# -- the asyncio shell: STATUS, plan, EXAMINE, batched UID FETCH, checkpoint per batch --------
+
+
+@dataclass(frozen=True)
+class ScannedMessage:
+    """What the CRM gets for one new message: where it is and its few header fields."""
+
+    folder: str
+    uidvalidity: int
+    uid: int
+    size: int | None
+    internaldate: str | None
+    headers: bytes
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    plan: ScanPlan
+    delivered: int
+    checkpoint: Checkpoint | None
+
+
+MessageSink = Callable[[ScannedMessage], Awaitable[None] | None]
+
+
+class ScanClient(Protocol):
+    """The part of ``engine.imap.client.ImapClient`` a scan uses."""
+
+    @property
+    def caps(self) -> frozenset[str]: ...
+    async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status: ...
+    async def select(self, mailbox: str, *, readonly: bool = False,
+                     condstore: bool = False) -> SelectResult: ...
+    def uid_fetch(self, uids: str, items: Sequence[str]) -> AsyncIterator[Fetch]: ...
+
+
+def _scanned(folder: str, uidvalidity: int, fetch: Fetch) -> ScannedMessage | None:
+    uid = fetch.uid
+    if uid is None:
+        return None
+    headers = next((v for k, v in fetch.items.items() if k.startswith("BODY[")), None)
+    return ScannedMessage(folder, uidvalidity, uid, fetch.items.get("RFC822.SIZE"),
+                          fetch.items.get("INTERNALDATE"), headers or b"")
+
+
+async def scan_folder(
+    client: ScanClient,
+    store: CheckpointStore,
+    account: str,
+    folder: str,
+    sink: MessageSink,
+    *,
+    batch: int = DEFAULT_BATCH,
+    backfill: int = 0,
+) -> ScanResult:
+    """One scan of one folder; ``sink`` sees each new message at least once.
+
+    Delivery is at-least-once: the checkpoint advances after each batch, so a failure
+    mid-batch (a disconnect, or ``sink`` raising) replays that batch on the next scan.
+    The sink must therefore be idempotent (match on Message-ID / UID).
+    """
+    items = STATUS_ITEMS_CONDSTORE if "CONDSTORE" in client.caps else STATUS_ITEMS
+    status = FolderStatus.from_items(folder, (await client.status(folder, items)).items)
+    checkpoint = await store.get(account, folder)
+    plan = plan_scan(folder, checkpoint, status, batch=batch, backfill=backfill)
+    if plan.action is Action.NOTHING_NEW:
+        if checkpoint is not None and checkpoint.highestmodseq != status.highestmodseq:
+            checkpoint = await store.put(
+                account, folder, uidvalidity=status.uidvalidity, last_uid=checkpoint.last_uid,
+                uidnext=status.uidnext, highestmodseq=status.highestmodseq)
+        return ScanResult(plan, 0, checkpoint)
+    if plan.drop_checkpoint:
+        if checkpoint is not None and checkpoint.uidvalidity != status.uidvalidity:
+            await store.drop_folder_on_uidvalidity_change(account, folder, status.uidvalidity)
+        else:
+            await store.delete(account, folder)
+    modseq = None if checkpoint is None or plan.drop_checkpoint else checkpoint.highestmodseq
+    checkpoint = await store.put(account, folder, uidvalidity=status.uidvalidity,
+                                 last_uid=plan.start_uid, uidnext=status.uidnext,
+                                 highestmodseq=modseq)
+    delivered = 0
+    if plan.ranges:
+        # EXAMINE, not SELECT: read-only, so the scan cannot clear \Recent or expunge.
+        box = await client.select(folder, readonly=True)
+        if box.uidvalidity is not None and box.uidvalidity != status.uidvalidity:
+            # Changed between STATUS and EXAMINE: the next scan starts over cleanly.
+            return ScanResult(plan, 0, checkpoint)
+        for low, high in plan.ranges:
+            async for fetch in client.uid_fetch(f"{low}:{high}", FETCH_ITEMS):
+                message = _scanned(folder, status.uidvalidity, fetch)
+                if message is None or not low <= message.uid <= high:
+                    continue  # unsolicited FETCH (flag change) or outside what we asked
+                pending = sink(message)
+                if pending is not None:
+                    await pending
+                delivered += 1
+            checkpoint = await store.put(account, folder, uidvalidity=status.uidvalidity,
+                                         last_uid=high, uidnext=status.uidnext,
+                                         highestmodseq=modseq)
+    if status.highestmodseq is not None:
+        checkpoint = await store.put(account, folder, uidvalidity=status.uidvalidity,
+                                     last_uid=checkpoint.last_uid, uidnext=status.uidnext,
+                                     highestmodseq=status.highestmodseq)
+    return ScanResult(plan, delivered, checkpoint)
