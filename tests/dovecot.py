@@ -283,6 +283,10 @@ class DovecotHandle:
         INTERNALDATE is the file mtime. File names sort in load order, which is the order
         Dovecot assigns UIDs in, so message i of this call gets the i-th new UID. The S=/W=
         sizes in the name spare Dovecot a read to answer RFC822.SIZE.
+
+        Each file is written in tmp/ and renamed into cur/, so a Dovecot syncing mid-load
+        never sees a half-written message. Measured: a thread pool was slower than this
+        plain loop (the work is syscalls under the GIL); on tmpfs 100k files take seconds.
         """
         box = folder_dir(self.maildir(user), folder)
         uid, gid = self._ids.mail_uid, self._ids.mail_gid
@@ -294,26 +298,47 @@ class DovecotHandle:
         pid, count = os.getpid(), 0
         for raw, flags, when in messages:
             if not isinstance(raw, bytes | bytearray):
-                raise DovecotError(f"message {count} is {type(raw).__name__}, expected bytes")
+                raise DovecotError(f"message {count} is {type(raw).__name__}, not bytes")
             stamp = _datetime_seconds(when)
             letters = maildir_letters(flags)
             secs, usec = divmod(self._seq, 1_000_000)
             self._seq += 1
             base = (f"{self._base_secs + secs}.M{usec:06d}P{pid}.inboxlab,"
                     f"S={len(raw)},W={_vsize(raw)}")
-            tmp_path = f"{tmp_dir}/{base}"
-            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, raw)
-                os.fchown(fd, uid, gid)
-            finally:
-                os.close(fd)
-            os.utime(tmp_path, (stamp, stamp))
-            os.rename(tmp_path, f"{cur_dir}/{base}:2,{letters}")
+            _write_file(f"{tmp_dir}/{base}", raw, stamp, uid, gid)
+            os.rename(f"{tmp_dir}/{base}", f"{cur_dir}/{base}:2,{letters}")
             count += 1
         if index:
             self.doveadm("index", "-u", user, folder)
         return count
+
+
+def _write_file(path: str, raw: bytes | bytearray, stamp: float, uid: int, gid: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchown(fd, uid, gid)
+    finally:
+        os.close(fd)
+    os.utime(path, (stamp, stamp))
+
+
+def scratch_dir() -> str | None:
+    """Where throwaway roots go: $INBOXLAB_DOVECOT_TMPDIR, else /dev/shm when it is roomy.
+
+    A RAM-backed directory makes loading 100k maildir files several times faster and keeps
+    the disk (shared by parallel test runs) out of the figures; None means the system default.
+    """
+    chosen = os.environ.get("INBOXLAB_DOVECOT_TMPDIR")
+    if chosen:
+        return chosen
+    with contextlib.suppress(OSError):
+        stat = os.statvfs("/dev/shm")
+        if stat.f_bavail * stat.f_frsize >= 2 << 30 and os.access("/dev/shm", os.W_OK):
+            return "/dev/shm"
+    return None
 
 
 def start_dovecot(
@@ -325,7 +350,8 @@ def start_dovecot(
     if not accounts:
         raise DovecotError("give at least one (user, password)")
     owns = root is None
-    where = Path(tempfile.mkdtemp(prefix="inboxlab-dovecot-")) if root is None else root
+    where = Path(tempfile.mkdtemp(prefix="inboxlab-dovecot-", dir=scratch_dir())) \
+        if root is None else root
     try:
         return DovecotHandle(where, special_use=special_use, users=accounts, owns_root=owns)
     except BaseException:

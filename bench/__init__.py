@@ -1,0 +1,1 @@
+"""Benchmarks, not tests: figures and how to reproduce them are in bench/README.md."""
