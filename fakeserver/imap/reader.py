@@ -172,9 +172,12 @@ class CommandReader:
             self._tag = _tag_of(line)
         self._raw_size += consumed
         self._text += line
-        if len(line) > self.max_line or len(self._text) > self.max_line:
-            return self._malformed(LimitExceeded(self._line_limit_text()))
         announced = _LITERAL_AT_END.search(line)
+        if len(line) > self.max_line or len(self._text) > self.max_line:
+            error = LimitExceeded(self._line_limit_text(), tag=self._tag)
+            if announced is not None and announced.group(2):  # LITERAL+ bytes already coming
+                return self._fatal(error)
+            return self._malformed(error)
         if announced is None:
             botched = _BRACES_AT_END.search(line)
             if botched is not None:  # no atom may hold "{": only a broken literal ends so
@@ -189,9 +192,7 @@ class CommandReader:
                 tag=self._tag,
             )
             if plus:  # the bytes are already on their way: framing is lost
-                self._state = _State.CLOSED
-                self._buf.clear()
-                return Fatal(error)
+                return self._fatal(error)
             return self._malformed(error)
         if plus and not self.literal_plus and self._deferred is None:
             self._deferred = ProtocolError("LITERAL+ is not enabled on this server")
@@ -201,6 +202,12 @@ class CommandReader:
         if plus:
             return _MORE
         return ContinuationRequest()
+
+    def _fatal(self, error: ProtocolError) -> Fatal:
+        self._state = _State.CLOSED
+        self._buf.clear()
+        self._reset_command()
+        return Fatal(error)
 
     def _malformed(self, error: ProtocolError) -> Malformed:
         tag = self._tag

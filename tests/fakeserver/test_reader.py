@@ -271,3 +271,9 @@ def test_overlong_raw_line_is_untagged_bad() -> None:
     got = bytewise(b"A1 " + b"x" * 30 + b"\r\nA2 NOOP\r\n", reader)
     assert isinstance(got[0], Malformed) and got[0].tag is None
     assert isinstance(got[1], Command) and got[1].tag == "A2"
+
+
+def test_overlong_line_announcing_literal_plus_is_fatal() -> None:
+    got = events(b"A1 APPEND " + b"x" * 30 + b" {3+}\r\nabc\r\n", CommandReader(max_line=20))
+    assert len(got) == 1 and isinstance(got[0], Fatal)
+    assert got[0].error.tag == "A1"
