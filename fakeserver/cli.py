@@ -11,7 +11,7 @@ import contextlib
 import signal
 import sys
 
-from fakeserver.config import DEMO_PASSWORD, DEMO_USER, ServerConfig, default_config
+from fakeserver.config import DEMO_PASSWORD, DEMO_USER, ServerConfig
 from fakeserver.imap.server import FakeImapServer
 
 
@@ -43,13 +43,56 @@ async def _serve(config: ServerConfig, host: str, imap_port: int, imaps_port: in
 
 
 def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int) -> int:
-    """Serve the demo (or, later, a scenario) on ``host``; 0 on a clean stop."""
-    if scenario not in (None, "demo"):
-        print(f"error: scenario {scenario!r}: only the built-in demo can be served yet",
-              file=sys.stderr)
-        return 2
+    """Serve a scenario (bundled name or TOML file; the demo when None) until Ctrl-C.
+
+    The scenario is loaded and validated first: an invalid one prints the file, line,
+    key and problem and returns 2 before any socket opens. 0 on a clean stop.
+    """
+    from fakeserver.errors import ScenarioError
+    from fakeserver.scenario.load import load
+    from fakeserver.scenario.serve import ScenarioServer
+    from scenarios import DEFAULT, path_of
+
     try:
-        asyncio.run(_serve(default_config(), host, imap_port, imaps_port))
+        loaded = load(path_of(scenario or DEFAULT))
+    except (FileNotFoundError, ScenarioError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        async with ScenarioServer(loaded, host=host, port=imap_port,
+                                  tls_port=imaps_port) as srv:
+            ends = srv.endpoints()
+            lines = [
+                f"inboxlab fake servers: scenario {loaded.name!r}",
+                f"  {loaded.description}" if loaded.description else "",
+                f"  profile:    {loaded.profile.name}",
+                f"  host:       {ends['host']}",
+                f"  IMAP:       {ends['imap_port']}  (plain, STARTTLS when the profile has it)",
+                f"  IMAPS:      {ends['imaps_port']}  (implicit TLS)",
+            ]
+            if "smtp_port" in ends:
+                lines.append(f"  SMTP:       {ends['smtp_port']}  (submission, STARTTLS)")
+                lines.append(f"  SMTPS:      {ends['smtps_port']}  (implicit TLS)")
+            lines.append(f"  CA file:    {ends['ca_file']}  (trust this to verify the servers)")
+            if "control" in ends:
+                lines.append(f"  control:    {ends['control']}  (JSON: /sessions /counters "
+                             "/events, POST /actions)")
+            for account in loaded.accounts:
+                shown = DEMO_PASSWORD if account.password == DEMO_PASSWORD else "(see scenario)"
+                lines.append(f"  account:    {account.username} / {shown}")
+            lines.append("Press Ctrl-C to stop.")
+            print("\n".join(line for line in lines if line), flush=True)
+            await stop.wait()
+        print("stopped", flush=True)
+
+    try:
+        asyncio.run(run())
     except OSError as exc:  # port in use, bad address
         print(f"error: cannot serve on {host}: {exc}", file=sys.stderr)
         return 1
@@ -59,6 +102,38 @@ def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int)
 
 
 def scenario_main(action: str, file: str | None) -> int:
-    """Placeholder until the scenario package provides list/check."""
-    print("scenarios are not implemented yet", file=sys.stderr)
+    """``list``: bundled scenarios with their descriptions; ``check FILE``: validate one.
+
+    Exit codes: 0 valid, 2 invalid (the error names file, line, key and problem).
+    """
+    from fakeserver.errors import ScenarioError
+    from fakeserver.scenario.load import load
+    from scenarios import DEFAULT, bundled, path_of
+
+    if action == "list":
+        status = 0
+        for name, path in bundled().items():
+            try:
+                loaded = load(path)
+            except ScenarioError as exc:
+                print(f"{name:24} INVALID: {exc}")
+                status = 2
+                continue
+            mark = " (default)" if name == DEFAULT else ""
+            print(f"{name:24} [{loaded.profile.name}] {loaded.description}{mark}")
+        return status
+    if action == "check":
+        if not file:
+            print("error: scenario check needs a FILE (or a bundled name)", file=sys.stderr)
+            return 2
+        try:
+            loaded = load(path_of(file))
+        except (FileNotFoundError, ScenarioError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"ok: {loaded.name} (profile {loaded.profile.name}, "
+              f"{len(loaded.accounts)} account(s), {len(loaded.timeline)} timeline event(s), "
+              f"{len(loaded.expect)} expectation(s))")
+        return 0
+    print(f"error: unknown scenario action {action!r} (list, check)", file=sys.stderr)
     return 2

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +55,7 @@ class ScenarioServer:
         self.control: object | None = None
         self.tls: TlsMaterial | None = None
         self._timer: asyncio.Task[None] | None = None
+        self._owned_tls_dir: Path | None = None  # the CA's temp dir, removed at stop
 
     # -- endpoints ------------------------------------------------------------------------
 
@@ -119,7 +122,9 @@ class ScenarioServer:
         port, tls_port, control_port, want_smtp = self._want
         try:
             names = (self.host, *LOOPBACK_NAMES)
-            self.tls = mint(self._tls_dir, names=names,
+            if self._tls_dir is None:
+                self._owned_tls_dir = Path(tempfile.mkdtemp(prefix="inboxlab-tls-"))
+            self.tls = mint(self._tls_dir or self._owned_tls_dir, names=names,
                             wrong_hostname=self.scenario.wrong_hostname)
             self.imap = FakeImapServer(self.scenario.config, host=self.host, port=0, tls_port=0,
                                        hooks=self.runtime, tls=self.tls)
@@ -164,6 +169,9 @@ class ScenarioServer:
             await self.proxy.stop()
         if self.imap is not None:
             await self.imap.stop()
+        if self._owned_tls_dir is not None:
+            shutil.rmtree(self._owned_tls_dir, ignore_errors=True)
+            self._owned_tls_dir = None
 
     async def _run_timer(self) -> None:
         """Fire time triggers at their deadlines (the clock is the runtime's, injected)."""
