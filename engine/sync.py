@@ -22,15 +22,16 @@ header fields, with ``BODY.PEEK`` so the user's \\Seen flags never change. Never
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from engine.checkpoints import Checkpoint, CheckpointStore
 from engine.errors import ProtocolViolation
-from engine.imap.model import Fetch, Status
+from engine.imap.model import Fetch, ListItem, Status
 from engine.imap.results import SelectResult
+from engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
 
 STATUS_ITEMS = ("UIDVALIDITY", "UIDNEXT", "MESSAGES")
 STATUS_ITEMS_CONDSTORE = (*STATUS_ITEMS, "HIGHESTMODSEQ")
@@ -179,6 +180,16 @@ class ScanClient(Protocol):
     async def select(self, mailbox: str, *, readonly: bool = False,
                      condstore: bool = False) -> SelectResult: ...
     def uid_fetch(self, uids: str, items: Sequence[str]) -> AsyncIterator[Fetch]: ...
+    async def list(self, reference: str = "", pattern: str = "*") -> list[ListItem]: ...
+
+
+async def discover_roles(
+    client: ScanClient, overrides: Mapping[Role, str] | None = None
+) -> dict[Role, RoleChoice]:
+    """LIST the account's folders (with RETURN (SPECIAL-USE) when offered) and pick roles."""
+    items = await client.list()
+    method = ListMethod.SPECIAL_USE if "SPECIAL-USE" in client.caps else ListMethod.LIST
+    return detect_roles(folders_from_list(items), method, overrides)
 
 
 def _scanned(folder: str, uidvalidity: int, fetch: Fetch) -> ScannedMessage | None:
