@@ -34,6 +34,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from engine.clock import SYSTEM_CLOCK, Clock
+from engine.errors import AuthFailed, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,20 @@ def next_state(state: State, event: Event) -> State:
         raise IllegalTransition(state, event) from None
 
 
+def event_for_error(error: BaseException) -> Event:
+    """Which failure event an error is: the supervisor never re-guesses from messages.
+
+    Rejected credentials get their own event (and state), other permanent errors stop
+    retrying, and everything else - including an exception from outside the engine's
+    tree, such as a stray ``OSError`` - is transient.
+    """
+    if isinstance(error, AuthFailed):
+        return E.AUTH_FAILURE
+    if isinstance(error, EngineError) and error.permanent:
+        return E.PERMANENT_FAILURE
+    return E.TRANSIENT_FAILURE
+
+
 @dataclass(frozen=True)
 class StateChanged:
     """One transition, as delivered to subscribers (timeline, badge, traces).
@@ -210,6 +225,10 @@ class Supervisor:
                 # An observer (a UI, a trace file) must not be able to stop the engine.
                 log.exception("state subscriber %r failed on %s", fn, change)
         return change
+
+    def fail(self, error: BaseException) -> StateChanged:
+        """Record a failure: the event comes from the error's type and permanence."""
+        return self.fire(event_for_error(error), detail=str(error), error=error)
 
     def __repr__(self) -> str:
         return f"Supervisor(account={self.account!r}, state={self._state.value!r})"

@@ -8,6 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.clock import ManualClock
+from engine.errors import (
+    AuthFailed,
+    ConfigError,
+    Disconnected,
+    ServerRefused,
+    Throttled,
+    TimedOut,
+    TlsError,
+)
 from engine.states import (
     STATE_INFO,
     TRANSITIONS,
@@ -16,6 +25,7 @@ from engine.states import (
     State,
     StateChanged,
     Supervisor,
+    event_for_error,
     next_state,
 )
 
@@ -131,3 +141,25 @@ def test_unsubscribe_and_failing_subscriber_does_not_block_others(
     unsubscribe()
     sup.fire(E.STOP)
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize(("error", "event"), [
+    (AuthFailed("bad password"), E.AUTH_FAILURE),
+    (ConfigError("port"), E.PERMANENT_FAILURE),
+    (TlsError("untrusted", permanent=True), E.PERMANENT_FAILURE),
+    (ServerRefused("NO", permanent=True), E.PERMANENT_FAILURE),
+    (Throttled("slow down"), E.TRANSIENT_FAILURE),
+    (Disconnected("eof"), E.TRANSIENT_FAILURE),
+    (TimedOut("late"), E.TRANSIENT_FAILURE),
+    (ConnectionResetError("reset"), E.TRANSIENT_FAILURE),
+])
+def test_event_for_error(error: BaseException, event: Event) -> None:
+    assert event_for_error(error) is event
+
+
+def test_fail_records_the_error_itself() -> None:
+    sup = Supervisor(initial=S.AUTHENTICATING)
+    error = AuthFailed("LOGIN refused", server_text="[AUTHENTICATIONFAILED] nope")
+    change = sup.fail(error)
+    assert change.new is S.AUTH_ERROR and change.error is error
+    assert "AUTHENTICATIONFAILED" in change.detail
