@@ -14,6 +14,7 @@ closed socket, a 4xx/5xx reply, or a connection cut in the middle of DATA.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable
@@ -114,7 +115,8 @@ class _SmtpProtocol(SMTP):
         if ready and plan.peek("data") == "drop_mid_data":
             plan.take("data")
             await self.push("354 End data with <CR><LF>.<CR><LF>")
-            await self._reader.readuntil(b"\r\n")  # the body has started arriving
+            with contextlib.suppress(asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+                await self._reader.readuntil(b"\r\n")  # the body has started arriving
             if isinstance(self.transport, asyncio.Transport):
                 self.transport.abort()
             return

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
 
 import pytest
+from smtp_kit import ManualTimer
 
 from fakeserver.errors import ScenarioError
 from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
@@ -142,35 +141,6 @@ def test_bad_settings_name_the_field(make: Callable[[], object], where: str) -> 
     with pytest.raises(ScenarioError) as info:
         make()
     assert where in str(info.value)
-
-
-class ManualTimer:
-    """A timer that fires only when the test advances it (the injected clock)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._queue: list[tuple[float, int, Callable[..., Any], tuple[Any, ...]]] = []
-        self._n = 0
-        self.cancelled: set[int] = set()
-
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> Any:
-        self._n += 1
-        n = self._n
-        heapq.heappush(self._queue, (self.now + delay, n, callback, args))
-        timer = self
-
-        class Handle:
-            def cancel(self) -> None:
-                timer.cancelled.add(n)
-
-        return Handle()
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        while self._queue and self._queue[0][0] <= self.now:
-            _, n, callback, args = heapq.heappop(self._queue)
-            if n not in self.cancelled:
-                callback(*args)
 
 
 def make_scheduler(*personas: PersonaSpec) -> tuple[PersonaScheduler, ManualTimer, list[Outgoing]]:

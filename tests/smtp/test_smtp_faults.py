@@ -17,7 +17,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-from test_smtp_server import PASSWORD, USER, make_store
+from smtp_kit import PASSWORD, USER, make_store
 
 from fakeserver.smtp.config import SmtpConfig, SmtpFault
 from fakeserver.smtp.server import FakeSmtpServer

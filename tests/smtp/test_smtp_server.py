@@ -11,7 +11,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-from test_personas import ManualTimer
+from smtp_kit import COLLEAGUE, PASSWORD, USER, ManualTimer, make_store
 
 from fakeserver.smtp.config import PersonaSpec, SmtpConfig
 from fakeserver.smtp.delivery import StoreMailboxes
@@ -19,17 +19,7 @@ from fakeserver.smtp.server import FakeSmtpServer
 from fakeserver.store import Store
 from fakeserver.tls import TlsMaterial, mint
 
-USER, PASSWORD = "sam@crm.test", "correct horse"
-COLLEAGUE = "kim@crm.test"
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
-
-
-def make_store() -> Store:
-    """Two local accounts; the submitter has a Sent folder with the special-use role."""
-    store = Store()
-    store.add_account(USER, PASSWORD).create("Sent", special_use=("\\Sent",))
-    store.add_account(COLLEAGUE, "kim's password")
-    return store
 
 
 def messages(store: Store, account: str, folder: str) -> list[tuple[bytes, frozenset[str]]]:
