@@ -12,6 +12,7 @@ transport actions act on the proxy link carrying the connection.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from fakeserver.faults.proxy import TO_CLIENT, FaultProxy, Link
 from fakeserver.generate import GenSpec
 from fakeserver.generate import message as generated_message
+from fakeserver.imap import mutf7
 from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
 from fakeserver.scenario import actions as act
 from fakeserver.scenario.model import (
@@ -174,6 +176,9 @@ class ScenarioRuntime(ServerHooks):
             self._login_tags[session.conn.conn_id] = command.tag
         mailbox = getattr(command.args, "mailbox", None) if command.name in (
             "SELECT", "EXAMINE") else (session.view.folder.name if session.view else None)
+        if mailbox is not None:  # scenarios name folders in Unicode; IMAP in modified UTF-7
+            with contextlib.suppress(ValueError):
+                mailbox = mutf7.decode(mailbox)
         ctx = _Context(link=link, session=session, tag=command.tag, command_name=name)
         line = self._raw_line(session.conn.conn_id, command.tag) or _command_line(name, command)
         reply = self.observe(CommandSeen(conn, name, line, mailbox), ctx)
@@ -349,25 +354,26 @@ class ScenarioRuntime(ServerHooks):
         account = self.store.accounts.get(user)
         if account is None:
             return
+        name = mutf7.encode(getattr(action, "folder", "INBOX"))
         try:
             if isinstance(action, UidValidityReset):
-                self.store.reset_uidvalidity(account.get(action.folder))
+                self.store.reset_uidvalidity(account.get(name))
             elif isinstance(action, RenameFolder):
-                account.rename(action.folder, action.to)
+                account.rename(name, mutf7.encode(action.to))
             elif isinstance(action, DeleteFolder):
-                account.delete(action.folder)
+                account.delete(name)
             elif isinstance(action, ExpungeMessages):
-                folder = account.get(action.folder)
+                folder = account.get(name)
                 folder.remove(_pick(folder.uids(), action.uids, action.count, oldest=True))
             elif isinstance(action, ChangeFlags):
-                folder = account.get(action.folder)
+                folder = account.get(name)
                 uids = _pick(folder.uids(), action.uids, action.count, oldest=False)
                 if action.add:
                     folder.store(uids, "+", action.add)
                 if action.remove:
                     folder.store(uids, "-", action.remove)
             elif isinstance(action, Deliver):
-                self._deliver(account.get(action.folder), action, user)
+                self._deliver(account.get(name), action, user)
         except Exception as exc:  # a fault must never take the server down
             log.warning("scenario action %s failed: %s", type(action).__name__, exc)
             self.counters["action_errors"] += 1
@@ -390,7 +396,7 @@ class ScenarioRuntime(ServerHooks):
             folder = None
             if self.store is not None:
                 for account in self.store.accounts.values():
-                    folder = account.folder(mailbox)
+                    folder = account.folder(mutf7.encode(mailbox))
                     if folder is not None:
                         break
             if folder is not None:
