@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, cast, get_args
+from typing import ClassVar, Literal, cast, get_args, overload
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError, truncate
@@ -214,7 +215,24 @@ class AccountSettings:
     def overrides(self) -> dict[str, str]:
         return dict(self.folder_overrides)
 
+    def tls_context(self, cafile: str | None = None) -> ssl.SSLContext:
+        """The TLS context for this account's connections: verified unless opted out.
 
+        ``allow_insecure_certificate`` is for self-signed lab servers only: it turns
+        off both chain and host-name checks, so anyone on the path can read the mail.
+        """
+        context = ssl.create_default_context(cafile=cafile)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.allow_insecure_certificate:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+@overload
+def parse_server(text: str, protocol: Literal["imap"] = "imap") -> ImapServer: ...
+@overload
+def parse_server(text: str, protocol: Literal["smtp"]) -> SmtpServer: ...
 def parse_server(text: str, protocol: Literal["imap", "smtp"] = "imap") -> Server:
     """Parse ``imaps://host:993``, ``imap://host?security=plain`` or ``host[:port]``.
 

@@ -198,3 +198,13 @@ def test_smtp_greeting_on_the_imap_port() -> None:
 ])
 def test_ordinary_or_odd_greetings_are_not_refused(line: bytes) -> None:
     assert detect_greeting(line) is None
+
+
+def test_tls_context_verifies_unless_explicitly_told_not_to() -> None:
+    import ssl
+
+    strict = AccountSettings("ann", imap()).tls_context()
+    assert strict.verify_mode is ssl.CERT_REQUIRED and strict.check_hostname
+    assert strict.minimum_version >= ssl.TLSVersion.TLSv1_2
+    lax = AccountSettings("ann", imap(), allow_insecure_certificate=True).tls_context()
+    assert lax.verify_mode is ssl.CERT_NONE and not lax.check_hostname
