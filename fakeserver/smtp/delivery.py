@@ -82,6 +82,19 @@ class Delivery:
         assert isinstance(msg, EmailMessage)
         return msg
 
+    def summary(self) -> dict[str, object]:
+        """JSON-ready facts for the control endpoint and the TUI (no message body)."""
+        headers = _PARSER.parsebytes(self.raw, headersonly=True)
+        return {
+            "kind": self.kind, "rcpt": self.rcpt, "mail_from": self.mail_from,
+            "at": self.at.isoformat(), "source": self.source, "account": self.account,
+            "folder": self.folder, "uid": self.uid, "error": self.error,
+            "subject": str(headers.get("Subject", "")),
+            "message_id": str(headers.get("Message-ID", "")),
+            "in_reply_to": str(headers.get("In-Reply-To", "")),
+            "size": len(self.raw),
+        }
+
 
 Predicate = Callable[[Delivery], bool]
 

@@ -78,6 +78,10 @@ class FaultPlan:
             out.extend(armed.fault for armed in self._pending.get(name, ()))
         return tuple(out)
 
+    def waiting(self) -> list[tuple[SmtpFault, int]]:
+        """Every waiting fault with how many more times it will fire, stage by stage."""
+        return [(a.fault, a.left) for queue in self._pending.values() for a in queue]
+
     def clear(self) -> None:
         """Forget every waiting fault (the record of fired ones stays)."""
         self._pending.clear()

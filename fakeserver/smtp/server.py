@@ -297,6 +297,20 @@ class FakeSmtpServer:
             await server.wait_closed()
         self._servers.clear()
 
+    def summary(self) -> dict[str, object]:
+        """JSON-ready state for the control endpoint: ports, deliveries, faults, personas."""
+        return {
+            "host": self.host, "port": self.port, "tls_port": self.tls_port,
+            "connections": len(self._connections),
+            "deliveries": [d.summary() for d in self.log.deliveries],
+            "faults_pending": [
+                {"kind": f.kind, "stage": f.stage, "left": left}
+                for f, left in self.faults.waiting()
+            ],
+            "faults_fired": [{"kind": f.kind, "stage": f.stage} for f in self.faults.fired],
+            "persona_answers_waiting": self.personas.waiting if self.personas else 0,
+        }
+
     def _make_protocol(self, *, implicit_tls: bool) -> asyncio.Protocol:
         fired = self.faults.take("connect")
         if fired is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import smtplib
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -13,7 +14,7 @@ import aiosmtplib
 import pytest
 from smtp_kit import COLLEAGUE, PASSWORD, USER, ManualTimer, make_store
 
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig
+from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
 from fakeserver.smtp.delivery import StoreMailboxes
 from fakeserver.smtp.server import FakeSmtpServer
 from fakeserver.store import Store
@@ -222,3 +223,18 @@ async def test_persona_delay_runs_on_the_injected_timer(tls) -> None:
         [(raw, flags)] = messages(store(server), USER, "INBOX")
     assert flags == frozenset()
     assert b"From: bob@mobile.test" in raw and b"In-Reply-To: <m1@crm.test>" in raw
+
+
+async def test_summary_is_json_ready_and_has_no_bodies(make_server, tls) -> None:
+    server = await make_server()
+    await asyncio.to_thread(smtplib_send, server, tls.client_context(), message(COLLEAGUE))
+    server.faults.arm(SmtpFault("451", "rcpt", times=3))
+    server.faults.take("rcpt")
+    summary = json.loads(json.dumps(server.summary()))
+    assert summary["port"] == server.port
+    assert summary["faults_pending"] == [{"kind": "451", "stage": "rcpt", "left": 2}]
+    assert summary["faults_fired"] == [{"kind": "451", "stage": "rcpt"}]
+    [delivery] = summary["deliveries"]
+    assert delivery["kind"] == "local" and delivery["rcpt"] == COLLEAGUE
+    assert delivery["subject"] == "Hello" and delivery["message_id"] == "<m1@crm.test>"
+    assert "Hi there" not in json.dumps(summary)
