@@ -389,6 +389,11 @@ class Connection:
         pending = self._pending
         cur = next(iter(pending.values()), None)
         while True:
+            if cur is not None and cur.stream is not None and not tracing:
+                if cur.abandoned:
+                    parser.fetch_run([])
+                else:
+                    parser.fetch_run(cur.batch)
             try:
                 ev = parser.next_event()
             except ProtocolViolation as exc:

@@ -129,19 +129,32 @@ _PATTERNS = {
     "modseq": rb"\((\d+)\)",
     "literal": rb"\{(\d+)\}\r\n",
 }
-_CONVERT: dict[str, Callable[[bytes], Any]] = {
-    "num": int,
-    "flags": _flags,
-    "date": lambda raw: raw.decode("ascii"),
-    "modseq": int,
+# How each kind of value is converted, as source snippets over the match groups ``g``:
+# one generated function per shape builds the whole items dict in a single expression
+# (the dataclasses/namedtuple technique). Only these fixed snippets and generated names
+# reach ``exec``; the server's item names are passed in as values, never as source.
+_CONVERT = {
+    "num": "int(g[{i}])",
+    "modseq": "int(g[{i}])",
+    "flags": "tuple(g[{i}].decode('utf-8', 'replace').split())",
+    "date": "g[{i}].decode('ascii')",
 }
+
+
+def _builder(keys: tuple[str, ...], kinds: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
+    entries = ", ".join(
+        f"K{k}: " + _CONVERT[kind].format(i=k + 1) for k, kind in enumerate(kinds)
+    )
+    namespace: dict[str, Any] = {f"K{k}": key for k, key in enumerate(keys)}
+    exec(f"def build(g):\n    return {{{entries}}}\n", namespace)
+    build: Callable[[Any], dict[str, Any]] = namespace["build"]
+    return build
 
 
 @dataclass(frozen=True, slots=True)
 class _Template:
     rx: re.Pattern[bytes]
-    keys: tuple[str, ...]
-    convert: tuple[Callable[[bytes], Any], ...]
+    build: Callable[[Any], dict[str, Any]]
     literal_key: str | None
 
 
@@ -165,8 +178,8 @@ class FetchShapes:
         plain = shape[:-1] if lit else shape
         template = _Template(
             re.compile(b"".join(parts)),
-            tuple(key for _raw, key, _kind in plain),
-            tuple(_CONVERT[kind] for _raw, _key, kind in plain),
+            _builder(tuple(key for _raw, key, _kind in plain),
+                     tuple(kind for _raw, _key, kind in plain)),
             shape[-1][1] if lit else None,
         )
         if len(self._known) >= self._limit:
@@ -182,15 +195,16 @@ class FetchShapes:
 
         None means "let the careful path decide" (it may still be a valid FETCH).
         """
-        for t in self.active:
+        for k, t in enumerate(self.active):
             m = t.rx.match(buf, pos)
             if m is None:
                 continue
+            if k:  # most recently useful first: ``run`` only tries the first
+                self.active.insert(0, self.active.pop(k))
             g = m.groups()
-            items = {k: f(v) for k, f, v in zip(t.keys, t.convert, g[1:], strict=False)}
             end = m.end()
             if t.literal_key is None:
-                return Fetch(int(g[0]), items), end
+                return Fetch(int(g[0]), t.build(g)), end
             n = int(g[-1])
             stop = end + n
             if n > max_literal:
@@ -199,6 +213,39 @@ class FetchShapes:
                 return None, 0
             if buf[stop : stop + 3] != b")\r\n":
                 return None
+            items = t.build(g)
             items[t.literal_key] = bytes(buf[end:stop])
             return Fetch(int(g[0]), items), stop + 3
         return None
+
+    def run(self, buf: bytearray, pos: int, max_literal: int, out: list[Fetch]) -> int:
+        """Append every consecutive complete FETCH of the newest shape to ``out``.
+
+        The hot loop of a folder scan: no per-response method calls or framing. Returns
+        the offset after the last one taken; stops at anything else (even an incomplete
+        response), which the careful path then handles.
+        """
+        if not self.active:
+            return pos
+        t = self.active[0]
+        rx_match = t.rx.match
+        build = t.build
+        key = t.literal_key
+        append = out.append
+        size = len(buf)
+        while (m := rx_match(buf, pos)) is not None:
+            g = m.groups()
+            end = m.end()
+            if key is None:
+                append(Fetch(int(g[0]), build(g)))
+                pos = end
+                continue
+            n = int(g[-1])
+            stop = end + n
+            if n > max_literal or stop + 3 > size or buf[stop : stop + 3] != b")\r\n":
+                break
+            items = build(g)
+            items[key] = bytes(buf[end:stop])
+            append(Fetch(int(g[0]), items))
+            pos = stop + 3
+        return pos

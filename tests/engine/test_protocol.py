@@ -230,6 +230,26 @@ def test_learned_fast_path_equals_the_careful_scanner() -> None:
         b"Message-ID: <6@x>")
 
 
+@pytest.mark.parametrize("chunk", [1, 97, 100_000])
+def test_fetch_run_batches_give_the_same_events(chunk: int) -> None:
+    data = stream(120) + FETCH_ENVELOPE + stream(3)[len(GREETING):]
+    parser = ResponseParser()
+    got: list[Event] = []
+    batches = 0
+    for k in range(0, len(data), chunk):
+        parser.feed(data[k : k + chunk])
+        while True:
+            batch: list[Fetch] = []
+            batches += parser.fetch_run(batch) > 0
+            got.extend(batch)
+            event = parser.next_event()
+            if event is None:
+                break
+            got.append(event)
+    assert got == parse_all(data)
+    assert batches > 0
+
+
 def test_fast_path_falls_back_when_the_shape_changes() -> None:
     data = GREETING + header_fetch(1, b"x") + header_fetch(2, b"y") + (
         b'* 3 FETCH (UID 103 FLAGS (\\Seen $Label1) RFC822.SIZE 1003 INTERNALDATE "02-Mar-2026 '
