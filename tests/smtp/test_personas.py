@@ -9,6 +9,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from smtp_kit import ManualTimer
 
 from fakeserver.errors import ScenarioError
@@ -182,3 +184,23 @@ def test_a_failing_send_is_recorded_not_raised() -> None:
     timer.advance(0)
     assert [str(e) for e in scheduler.errors] == ["router exploded"]
     assert scheduler.sent == []
+
+
+_HEADER_BITS = st.sampled_from([
+    b"From: ", b"Reply-To: ", b"Subject: ", b"Message-ID: ", b"References: ", b"In-Reply-To: ",
+    b"Content-Type: multipart/mixed; boundary=x\r\n", b"Content-Type: text/plain; charset=",
+    b"Content-Transfer-Encoding: base64\r\n", b"=?utf-8?b?", b"<a@b>", b"a@b.test", b"\r\n",
+    b"\r\n\r\n", b"--x\r\n", b"\xff", b"\x00", b"\"", b",", b"(", b":", b"@", b"<", b">",
+])
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_HEADER_BITS, st.binary(max_size=12)), max_size=40))
+@pytest.mark.parametrize("action", ["reply", "forward"])
+def test_any_bytes_get_an_answer_or_none_never_an_exception(action: str, parts: list[bytes]
+                                                           ) -> None:
+    persona = PersonaSpec("bob@client.test", action=action,  # type: ignore[arg-type]
+                          forward_to="carol@client.test", attach=True)
+    out = respond(persona, b"".join(parts), now=NOW)
+    if out is not None:
+        assert parse(out.raw)["From"] is not None
