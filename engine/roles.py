@@ -283,8 +283,14 @@ def detect_roles(
 
     Raises ``ConfigError`` if an override names a folder the server does not list.
     """
-    items = [f if isinstance(f, Folder) else Folder(f[0], tuple(f[1]), f[2]) for f in folders]
-    picker = _Picker(items, method)
+    merged: dict[str, Folder] = {}
+    for f in folders:
+        item = f if isinstance(f, Folder) else Folder(f[0], tuple(f[1]), f[2])
+        seen = merged.get(item.name)
+        # A name listed twice (a broken server): keep every attribute, so \Noselect sticks.
+        merged[item.name] = item if seen is None else Folder(
+            item.name, (*seen.attributes, *item.attributes), seen.delimiter)
+    picker = _Picker(list(merged.values()), method)
     overrides = overrides or {}
     for role, wanted in overrides.items():
         picker.override(Role(role), wanted)

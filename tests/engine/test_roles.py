@@ -160,3 +160,8 @@ def test_every_role_gets_a_choice() -> None:
     roles = detect_roles([], PLAIN)
     assert set(roles) == set(Role)
     assert all(choice.reason for choice in roles.values())
+
+
+def test_a_name_listed_twice_keeps_all_its_attributes() -> None:
+    folders = [("INBOX", (), "/"), ("Sent", ("\\Sent",), "/"), ("Sent", ("\\Noselect",), "/")]
+    assert detect_roles(folders, SU)[Role.SENT].folder is None
