@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import socket
 import ssl
 from collections.abc import Callable
@@ -472,16 +473,20 @@ class Connection:
         if self._error is None:
             self._error = err
         self.trace("imap.connection.failed", code=err.code, error=err.message)
-        futures: list[asyncio.Future[Any]] = []
+        futures: list[tuple[asyncio.Future[Any], str]] = []
         if self._greeting is not None:
-            futures.append(self._greeting)
+            futures.append((self._greeting, "imap_greeting"))
         for p in self._pending.values():
-            futures.append(p.done)
+            futures.append((p.done, p.stage))
             if p.cont is not None:
-                futures.append(p.cont)
-        for fut in futures:
+                futures.append((p.cont, p.stage))
+        for fut, stage in futures:
             if not fut.done():
-                fut.set_exception(err)
+                mine = err
+                if err.stage == "imap_command":  # say which command it interrupted
+                    mine = copy.copy(err)
+                    mine.stage = stage
+                fut.set_exception(mine)
                 fut.exception()  # mark retrieved: not every waiter is still there
         for p in self._streams:
             assert p.stream is not None

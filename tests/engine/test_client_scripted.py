@@ -1,0 +1,254 @@
+"""The client against scripted servers over loopback: the failures Dovecot won't produce
+on demand (BYE greetings, resets mid-FETCH, silence, STARTTLS injection, odd answers)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from engine.errors import (
+    ConfigError,
+    Disconnected,
+    ProtocolViolation,
+    ServerRefused,
+    Throttled,
+    TimedOut,
+)
+from engine.imap.client import ImapClient
+from engine.imap.commands import Atom
+from engine.imap.model import Bye, Event, Exists
+from engine.imap.results import Credentials
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+CAPS = b"IMAP4rev1 IDLE"
+
+
+async def command(reader: asyncio.StreamReader) -> tuple[str, str]:
+    """(tag, rest) of the next command line."""
+    line = (await reader.readline()).decode()
+    if not line:
+        raise ConnectionError("client went away")
+    tag, _, rest = line.rstrip("\r\n").partition(" ")
+    return tag, rest
+
+
+async def send(writer: asyncio.StreamWriter, *lines: bytes) -> None:
+    writer.write(b"".join(lines))
+    await writer.drain()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Script], Awaitable[ImapClient]]]:
+    servers: list[asyncio.Server] = []
+    clients: list[ImapClient] = []
+
+    async def start(script: Script, **kw: object) -> ImapClient:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await script(reader, writer)
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        client = ImapClient("127.0.0.1", port, security="plain", timeout=5,
+                            connect_timeout=5, **kw)  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_bye_greeting_is_a_refusal(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* BYE [UNAVAILABLE] Too many connections\r\n")
+
+    client = await serve(script)
+    with pytest.raises(ServerRefused) as err:
+        await client.connect()
+    assert err.value.code == "greeting_bye"
+    assert err.value.server_text == "Too many connections"
+
+
+async def test_reset_mid_fetch_is_disconnected_after_the_messages_so_far(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        _tag, rest = await command(r)
+        assert rest.startswith("UID FETCH 1:* (UID FLAGS)")
+        await send(w, *(b"* %d FETCH (UID %d FLAGS ())\r\n" % (n, n) for n in range(1, 6)),
+                   b"* 6 FETCH (UID 6 BODY[] {100}\r\npartial")
+
+    client = await serve(script)
+    await client.connect()
+    seen: list[int | None] = []
+    with pytest.raises(Disconnected) as err:
+        async for msg in client.uid_fetch("1:*", "(UID FLAGS)"):
+            seen.append(msg.uid)
+    assert seen == [1, 2, 3, 4, 5]
+    assert err.value.stage == "imap_fetch" and err.value.code == "eof"
+    assert not err.value.permanent
+
+
+async def test_silence_is_timed_out(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    got_noop = asyncio.Event()
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        await command(r)
+        got_noop.set()
+        await r.read()  # never answer
+
+    client = await serve(script)
+    await client.connect()
+    client.timeout = 0.3
+    with pytest.raises(TimedOut) as err:
+        await client.noop()
+    assert got_noop.is_set()
+    assert err.value.stage == "imap_noop" and not err.value.permanent
+    with pytest.raises(TimedOut):  # the connection was dropped: later calls fail fast
+        await client.noop()
+
+
+async def test_starttls_injection_is_refused(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        tag, _ = await command(r)
+        await send(w, b"* CAPABILITY IMAP4rev1 STARTTLS\r\n", tag.encode() + b" OK done\r\n")
+        tag, rest = await command(r)
+        assert rest == "STARTTLS"
+        await send(w, tag.encode() + b" OK Begin TLS\r\n* OK [CAPABILITY IMAP4rev1] injected\r\n")
+        await r.read()
+
+    c = await serve(script)
+    c.security = "starttls"
+    with pytest.raises(ProtocolViolation) as err:
+        await c.connect()
+    assert err.value.code == "starttls_injection"
+
+
+async def test_logindisabled_is_honoured(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK [CAPABILITY IMAP4rev1 LOGINDISABLED STARTTLS] ready\r\n")
+        await r.read()
+
+    client = await serve(script)
+    await client.connect()
+    with pytest.raises(ConfigError) as err:
+        await client.login(Credentials("u", "p"))
+    assert err.value.code == "login_disabled"
+
+
+async def test_throttled_by_words_alone(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        tag, _ = await command(r)
+        await send(w, tag.encode() + b" NO Request is throttled. Try again later.\r\n")
+        tag, _ = await command(r)
+        await send(w, tag.encode() + b" OK still here\r\n")
+
+    client = await serve(script)
+    await client.connect()
+    with pytest.raises(Throttled) as err:
+        await client.uid_search(Atom("ALL"))
+    assert not err.value.permanent
+    assert err.value.server_text == "Request is throttled. Try again later."
+    assert await client.noop() == []  # a refusal leaves the session usable
+
+
+async def test_unsolicited_events_and_bye_reach_listeners(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        tag, _ = await command(r)
+        await send(w, b"* 5 EXISTS\r\n", tag.encode() + b" OK NOOP done\r\n")
+        await send(w, b"* BYE Server shutting down\r\n")
+
+    heard: list[Event | Exception] = []
+    client = await serve(script, on_untagged=heard.append)
+    await client.connect()
+    assert Exists(5) in await client.noop()
+    with pytest.raises(Disconnected) as err:
+        await client.uid_search()
+    assert err.value.code == "server_bye"
+    assert err.value.server_text == "Server shutting down"
+    assert Exists(5) in heard and Bye(None, (), "Server shutting down") in heard
+    assert isinstance(heard[-1], Disconnected)
+
+
+async def test_synchronizing_literal_waits_for_the_go_ahead(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    message = b"Subject: hi\r\n\r\nbody\r\n"
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        tag, rest = await command(r)
+        assert rest.endswith(f"{{{len(message)}}}")
+        await send(w, b"+ go ahead\r\n")
+        body = await r.readexactly(len(message) + 2)
+        assert body == message + b"\r\n"
+        await send(w, tag.encode() + b" OK [APPENDUID 7 42] done\r\n")
+        tag, rest = await command(r)
+        await send(w, tag.encode() + b" NO [OVERQUOTA] Quota exceeded\r\n")  # no '+' this time
+        tag, rest = await command(r)
+        assert rest == "NOOP"  # the refused literal was never sent
+        await send(w, tag.encode() + b" OK\r\n")
+
+    client = await serve(script)
+    await client.connect()
+    result = await client.append("INBOX", message)
+    assert (result.uidvalidity, result.uid) == (7, 42)
+    with pytest.raises(ServerRefused) as err:
+        await client.append("INBOX", message)
+    assert err.value.code == "overquota" and not err.value.permanent
+    await client.noop()
+
+
+async def test_pipelined_commands_complete_by_tag(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        first, _ = await command(r)
+        second, _ = await command(r)
+        await send(w, b"* SEARCH 9\r\n", second.encode() + b" OK\r\n",
+                   b"* SEARCH 1 2\r\n", first.encode() + b" OK\r\n")
+
+    client = await serve(script)
+    await client.connect()
+    a, b = await asyncio.gather(client.uid_search(Atom("ALL")), client.uid_search(Atom("ALL")))
+    # Untagged data carries no tag: it is credited to the oldest command in flight, which
+    # is why the engine does not pipeline commands whose untagged answers look alike.
+    assert (a, b) == ([9, 1, 2], [])
+
+
+async def test_garbage_response_fails_only_its_command(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        tag, _ = await command(r)
+        await send(w, b"* 3 FETCH (UID x)\r\n", tag.encode() + b" OK\r\n")
+        tag, _ = await command(r)
+        await send(w, tag.encode() + b" OK\r\n")
+
+    client = await serve(script)
+    await client.connect()
+    with pytest.raises(ProtocolViolation) as err:
+        await client.noop()
+    assert err.value.data and b"UID x" in err.value.data
+    assert err.value.stage == "imap_noop"
+    assert await client.noop() == []
