@@ -22,7 +22,14 @@ from datetime import datetime
 from typing import Literal
 
 from engine.errors import ConfigError, Disconnected, EngineError, ServerRefused, TlsError
-from engine.imap.commands import Arg, Atom, Mailbox, format_internaldate, uid_set
+from engine.imap.commands import (
+    Arg,
+    Atom,
+    Mailbox,
+    expand_uid_set,
+    format_internaldate,
+    uid_set,
+)
 from engine.imap.connection import Connection, Listener, Trace
 from engine.imap.idle import IdleSession
 from engine.imap.model import (
@@ -279,6 +286,9 @@ class ImapClient:
 
         ``chunk``: split a list of UIDs into commands of at most that many UIDs.
         ``silence``: longest wait between batches (default: the client timeout).
+        Do not send other commands on this client while iterating: the stream is
+        bounded (backpressure), so their answers would wait behind unread FETCHes.
+        Breaking out early is fine: the rest of the answer is read and dropped.
         """
         item_arg: Arg = Atom(items) if isinstance(items, str) else tuple(Atom(i) for i in items)
         wait = self.timeout if silence is None else silence
@@ -308,8 +318,6 @@ class ImapClient:
             if isinstance(e, Search):
                 found.extend(e.ids)
             elif isinstance(e, ESearch) and isinstance(e.items.get("ALL"), str):
-                from engine.imap.commands import expand_uid_set
-
                 found.extend(expand_uid_set(str(e.items["ALL"])))
         return found
 

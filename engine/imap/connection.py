@@ -298,14 +298,24 @@ class Connection:
 
     async def finish(self, p: _Pending, limit: float | None) -> Tagged:
         """Wait for the tagged answer; OK -> it, NO/BAD -> the typed refusal."""
-        tagged = await self.wait(p.done, limit, p.stage, p.name)
+        try:
+            tagged = await self.wait(p.done, limit, p.stage, p.name)
+        except EngineError as exc:
+            self.trace("imap.send.failed", tag=p.tag, command=p.name, code=exc.code,
+                       error=exc.message)
+            raise
         if p.violation is not None:
+            self.trace("imap.send.failed", tag=p.tag, command=p.name, code=p.violation.code,
+                       error=p.violation.message)
             raise p.violation
+        if tagged.status != "OK":
+            err = refusal(tagged.status, tagged.code, tagged.code_args, tagged.text,
+                          stage=p.stage, command=p.name)
+            self.trace("imap.send.failed", tag=p.tag, command=p.name, code=err.code,
+                       status=tagged.status, text=tagged.text)
+            raise err
         self.trace("imap.send.complete", tag=p.tag, command=p.name, status=tagged.status,
                    code=tagged.code, text=tagged.text)
-        if tagged.status != "OK":
-            raise refusal(tagged.status, tagged.code, tagged.code_args, tagged.text,
-                          stage=p.stage, command=p.name)
         return tagged
 
     async def wait(self, fut: asyncio.Future[Any], limit: float | None, stage: str,
