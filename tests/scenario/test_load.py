@@ -255,3 +255,12 @@ def test_profile_facts_from_the_issue() -> None:
     assert "Courier-IMAP ready" in load_profile("courier").greeting
     generic = [f[0] for f in load_profile("generic-no-special-use").folders]
     assert {"Gesendet", "Presentations", "Sent"} <= set(generic)
+
+
+def test_the_readme_example_is_a_valid_scenario() -> None:
+    readme = Path(__file__).resolve().parents[2] / "scenarios" / "README.md"
+    match = re.search(r"## A complete example\n\n```toml\n(.*?)```", readme.read_text(), re.S)
+    assert match, "the README lost its complete example"
+    scenario = loads(match.group(1), file=str(readme))
+    assert scenario.profile.name == "gmail" and len(scenario.timeline) == 3
+    assert scenario.smtp is not None and scenario.smtp.personas[0].address == "dana@acme.example"
