@@ -99,6 +99,22 @@ def _message_id(persona: PersonaSpec, original_id: str | None, raw: bytes, seq: 
     return f"<persona.{digest}.{seq}@{domain}>"
 
 
+def _attach_original(out: EmailMessage, original: EmailMessage, raw: bytes) -> None:
+    """Attach the forwarded message as message/rfc822, or as bytes when it cannot be.
+
+    Mail with raw 8-bit bytes in its headers cannot be re-serialized by the stdlib
+    as a message part; a real client would still forward it, so it goes as a file.
+    """
+    try:
+        original.as_bytes(policy=_SMTP_POLICY)
+    except (UnicodeError, ValueError, TypeError, LookupError):
+        out.add_attachment(
+            raw, maintype="application", subtype="octet-stream", filename="forwarded.eml"
+        )
+        return
+    out.add_attachment(original)
+
+
 def attachment_bytes(persona: PersonaSpec, subject: str) -> bytes:
     """A small, deterministic attachment: same persona and subject, same bytes."""
     tag = hashlib.sha256(f"{persona.address}\0{subject}".encode()).hexdigest()
@@ -136,7 +152,7 @@ def respond(persona: PersonaSpec, raw: bytes, *, now: datetime, seq: int = 0) ->
         if references:
             out["References"] = references
         out.set_content(f"{persona.body}\n\n---------- Forwarded message ----------\n")
-        out.add_attachment(original)
+        _attach_original(out, original, raw)
     else:
         sender = _first_address(str(original.get("Reply-To", ""))) or _first_address(
             str(original.get("From", ""))

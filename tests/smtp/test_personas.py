@@ -97,6 +97,14 @@ def test_forward_carries_the_original_and_the_thread_reference() -> None:
     assert inner[0].get_content()["Message-ID"] == "<q1@crm.test>"
 
 
+def test_forward_of_unserializable_mail_attaches_the_bytes() -> None:
+    raw = b"From: a@b.test\r\nContent-Type: multipart/mixed; boundary=x\r\n\x80"
+    persona = PersonaSpec("bob@client.test", action="forward", forward_to="carol@client.test")
+    [attached] = parse(answer(persona, raw).raw).iter_attachments()
+    assert attached.get_filename() == "forwarded.eml"
+    assert attached.get_content() == raw
+
+
 def test_attachment_is_deterministic() -> None:
     persona = PersonaSpec("bob@client.test", attach=True, attachment_name="quote-signed.pdf")
     first, second = answer(persona), answer(persona)
