@@ -62,6 +62,22 @@ class _Refuse(asyncio.Protocol):
         transport.close()
 
 
+class _Session(Session):
+    """aiosmtpd's Session without the deprecation warning it logs on every AUTH.
+
+    aiosmtpd itself still assigns ``login_data`` after a successful AUTH and warns
+    about its own assignment; we read ``auth_data`` instead, so the noise goes.
+    """
+
+    @property
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
+
+
 class _SmtpProtocol(SMTP):
     """aiosmtpd's SMTP with the two behaviours its handler hooks cannot express.
 
@@ -90,6 +106,9 @@ class _SmtpProtocol(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         self.owner._connections.discard(self)
         super().connection_lost(error)
+
+    def _create_session(self) -> Session:  # a documented extension point of aiosmtpd
+        return _Session(self.loop)
 
     @property
     def tls_active(self) -> bool:
