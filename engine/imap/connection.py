@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from engine.errors import (
-    ConnectError,
     Disconnected,
     EngineError,
     ProtocolViolation,
@@ -36,6 +34,7 @@ from engine.errors import (
     truncate,
 )
 from engine.imap.commands import Arg, TagCounter, build
+from engine.imap.failures import connect_error, tls_error
 from engine.imap.model import (
     Bye,
     Capability,
@@ -58,9 +57,6 @@ Trace = Callable[..., None]
 Listener = Callable[[Event | EngineError], None]
 
 _UNSOLICITED = (Exists, Expunge, Vanished, Recent, Flags, Bye, Fetch, UntaggedStatus)
-_VERIFY_UNTRUSTED = {18, 19, 20, 21, 27}  # X509_V_ERR_*: self-signed, unknown issuer...
-_VERIFY_EXPIRED = {9, 10}
-_VERIFY_HOSTNAME = {62, 64}
 
 
 @dataclass
@@ -78,35 +74,6 @@ class _Pending:
     abandoned: bool = False
     pause_after: bool = False
     violation: ProtocolViolation | None = None
-
-
-def tls_error(exc: ssl.SSLError, expected_host: str) -> TlsError:
-    """An ``ssl`` failure as a ``TlsError`` with a code a person can act on."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        vc = exc.verify_code
-        said = exc.verify_message
-        if vc in _VERIFY_HOSTNAME:
-            return TlsError(
-                f"the server's certificate is not valid for {expected_host!r} ({said})",
-                code="tls_hostname_mismatch", permanent=True, server_text=said,
-                remediation=f"connect with a host name the certificate covers instead of "
-                f"{expected_host!r}, or have the certificate reissued",
-            )
-        if vc in _VERIFY_UNTRUSTED:
-            return TlsError(
-                f"the certificate for {expected_host!r} is not signed by a trusted CA ({said})",
-                code="tls_untrusted", permanent=True, server_text=said,
-                remediation="install the server's CA certificate (cafile) or fix the chain",
-            )
-        if vc in _VERIFY_EXPIRED:
-            return TlsError(
-                f"the certificate for {expected_host!r} has expired or is not yet valid",
-                code="tls_expired", permanent=True, server_text=said,
-                remediation="the server's certificate must be renewed",
-            )
-        return TlsError(f"certificate verification failed: {said}", code="tls_verify_failed",
-                        permanent=True, server_text=said)
-    return TlsError(f"TLS handshake failed: {exc}", code="tls_handshake", server_text=str(exc))
 
 
 class Connection:
@@ -180,33 +147,14 @@ class Connection:
                     host, port, ssl=ssl_context,
                     server_hostname=expected if ssl_context is not None else None,
                 )
-        except ssl.SSLError as exc:
-            raise self._failed_connect(tls_error(exc, expected)) from exc
-        except TimeoutError as exc:
-            raise self._failed_connect(ConnectError(
-                f"no connection to {host}:{port} within {limit}s", code="connect_timeout",
-                stage="imap_connect", remediation="check the host, port and firewall")) from exc
-        except socket.gaierror as exc:
-            raise self._failed_connect(ConnectError(
-                f"cannot resolve {host!r}: {exc.strerror}", code="dns", stage="imap_connect",
-                remediation="check the host name")) from exc
-        except ConnectionRefusedError as exc:
-            raise self._failed_connect(ConnectError(
-                f"{host}:{port} refused the connection", code="connect_refused",
-                stage="imap_connect", remediation="check the port and that IMAP is enabled",
-            )) from exc
-        except OSError as exc:
-            raise self._failed_connect(ConnectError(
-                f"cannot connect to {host}:{port}: {exc}", code="connect_failed",
-                stage="imap_connect")) from exc
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            err = connect_error(exc, host, port, expected, limit)
+            self.trace("imap.connect.failed", code=err.code, error=err.message)
+            raise err from exc
         self.trace("imap.connect.complete", host=host, port=port)
         self._greeting = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._read_loop())
         return await self.wait(self._greeting, limit, "imap_greeting", "greeting")
-
-    def _failed_connect(self, err: EngineError) -> EngineError:
-        self.trace("imap.connect.failed", code=err.code, error=err.message)
-        return err
 
     async def start_tls(self, ctx: ssl.SSLContext, expected_host: str, limit: float) -> None:
         """Upgrade after a STARTTLS OK; the reader task has already stopped reading."""
