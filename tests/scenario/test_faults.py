@@ -392,3 +392,64 @@ async def test_response_cut_in_the_middle_of_a_literal() -> None:
         announced, _, body = literal.partition(b"}\r\n")
         assert head and 0 < len(body) < int(announced)
         assert b"a3 " not in got  # no tagged completion: the connection ended first
+
+
+# -- triggers seen end to end ---------------------------------------------------------------
+
+
+async def test_nth_login_attempt_gets_the_scripted_refusal() -> None:
+    timeline = event("{ login = 2 }", '{ type = "no", code = "UNAVAILABLE", text = "Try later" }')
+    async with serve(scenario_with(timeline)) as srv:
+        assert (await in_thread(lambda: login(srv).noop()))[0] == "OK"
+        with pytest.raises(imaplib.IMAP4.error) as info:
+            await in_thread(lambda: login(srv))
+        assert info.value.args[0] == b"[UNAVAILABLE] Try later"
+        assert (await in_thread(lambda: login(srv).noop()))[0] == "OK"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_time_trigger_fires_on_the_injected_clock() -> None:
+    clock = FakeClock()
+    timeline = event("{ at = 60 }", '{ type = "deliver", count = 1 }')
+    scenario = scenario_with(timeline)
+    async with ScenarioServer(scenario, control_port=None, smtp=False, clock=clock) as srv:
+        c = await in_thread(lambda: login(srv))
+        await in_thread(lambda: c.select("INBOX"))
+        assert c.response("EXISTS")[1] == [b"40"]  # consumes SELECT's EXISTS
+        clock.now += 59.0
+        srv.runtime.tick()
+        await in_thread(c.noop)
+        assert c.response("EXISTS")[1] == [None]
+        clock.now += 1.0
+        assert srv.runtime.tick() is None  # fired; nothing else pending
+        await in_thread(c.noop)
+        assert c.response("EXISTS")[1] == [b"41"]
+
+
+async def test_reset_towards_the_server_gives_the_client_an_eof() -> None:
+    timeline = event('{ command = "NOOP", nth = 1 }', '{ type = "reset", direction = "to_server" }')
+    async with serve(scenario_with(timeline)) as srv:
+        c = await in_thread(lambda: login(srv))
+        with pytest.raises(imaplib.IMAP4.abort, match="EOF"):
+            await in_thread(c.noop)
+
+
+async def test_a_scenario_that_cannot_start_leaves_nothing_running() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        srv = ScenarioServer(scenario_with(), port=taken, smtp=False)
+        with pytest.raises(OSError):
+            await srv.start()
+        assert srv.imap is not None
+        with pytest.raises(OSError):  # the IMAP server behind the proxy was stopped too
+            await in_thread(lambda: socket.create_connection(
+                ("127.0.0.1", srv.imap.port), timeout=5) if srv.imap else None)
