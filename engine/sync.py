@@ -174,6 +174,8 @@ MessageSink = Callable[[ScannedMessage], Awaitable[None] | None]
 class ScanClient(Protocol):
     """The part of ``engine.imap.client.ImapClient`` a scan uses."""
 
+    selected: SelectResult | None
+
     @property
     def caps(self) -> frozenset[str]: ...
     async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status: ...
@@ -201,6 +203,23 @@ def _scanned(folder: str, uidvalidity: int, fetch: Fetch) -> ScannedMessage | No
                           fetch.items.get("INTERNALDATE"), headers or b"")
 
 
+async def _folder_status(client: ScanClient, folder: str) -> tuple[FolderStatus, bool]:
+    """STATUS for a folder we are not in; a fresh EXAMINE for the one we are in.
+
+    RFC 3501 6.3.10: STATUS must not be used to check the selected mailbox for new
+    mail (servers may answer from a stale snapshot). Returns (status, examined now).
+    """
+    condstore = "CONDSTORE" in client.caps
+    selected = client.selected
+    if selected is not None and selected.mailbox == folder:
+        box = await client.select(folder, readonly=True, condstore=condstore)
+        if box.uidvalidity is not None and box.uidnext is not None:
+            return FolderStatus(box.uidvalidity, box.uidnext, box.exists,
+                                box.highestmodseq), True
+    items = STATUS_ITEMS_CONDSTORE if condstore else STATUS_ITEMS
+    return FolderStatus.from_items(folder, (await client.status(folder, items)).items), False
+
+
 async def scan_folder(
     client: ScanClient,
     store: CheckpointStore,
@@ -217,8 +236,7 @@ async def scan_folder(
     mid-batch (a disconnect, or ``sink`` raising) replays that batch on the next scan.
     The sink must therefore be idempotent (match on Message-ID / UID).
     """
-    items = STATUS_ITEMS_CONDSTORE if "CONDSTORE" in client.caps else STATUS_ITEMS
-    status = FolderStatus.from_items(folder, (await client.status(folder, items)).items)
+    status, examined = await _folder_status(client, folder)
     checkpoint = await store.get(account, folder)
     plan = plan_scan(folder, checkpoint, status, batch=batch, backfill=backfill)
     if plan.action is Action.NOTHING_NEW:
@@ -237,12 +255,13 @@ async def scan_folder(
                                  last_uid=plan.start_uid, uidnext=status.uidnext,
                                  highestmodseq=modseq)
     delivered = 0
-    if plan.ranges:
+    if plan.ranges and not examined:
         # EXAMINE, not SELECT: read-only, so the scan cannot clear \Recent or expunge.
         box = await client.select(folder, readonly=True)
         if box.uidvalidity is not None and box.uidvalidity != status.uidvalidity:
             # Changed between STATUS and EXAMINE: the next scan starts over cleanly.
             return ScanResult(plan, 0, checkpoint)
+    if plan.ranges:
         for low, high in plan.ranges:
             async for fetch in client.uid_fetch(f"{low}:{high}", FETCH_ITEMS):
                 message = _scanned(folder, status.uidvalidity, fetch)

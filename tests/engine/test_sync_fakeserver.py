@@ -92,6 +92,15 @@ async def test_100k_inbox_costs_one_status_until_mail_arrives(
         recorder.lines.clear()
         third = await scan_folder(client, store, "big", "INBOX", got.append)
         sent = recorder.commands()
+
+        # INBOX is now selected: STATUS is not for the selected mailbox (RFC 3501 6.3.10),
+        # so the next scan re-EXAMINEs it instead, and fetches from that one EXAMINE.
+        inbox.append(b"Message-ID: <later@example.com>\r\n\r\nx\r\n", internaldate=when)
+        recorder.lines.clear()
+        fourth = await scan_folder(client, store, "big", "INBOX", got.append)
+        assert [c.split(" ")[0] for c in recorder.commands()] == ["EXAMINE", "UID"]
+        assert fourth.delivered == 1 and got[-1].uid == BIG + 4
+        got.pop()
     assert third.plan.action is Action.FETCH_NEW
     assert [c.split(" ")[0] for c in sent] == ["STATUS", "EXAMINE", "UID"]
     assert sent[2].startswith(f"UID FETCH {BIG + 1}:{BIG + 3} (")
@@ -100,7 +109,7 @@ async def test_100k_inbox_costs_one_status_until_mail_arrives(
     assert [b"<new%d@example.com>" % n in m.headers for n, m in enumerate(got)] == [True] * 3
     assert all(b"private body" not in m.headers for m in got)
     saved = await store.get("big", "INBOX")
-    assert saved is not None and saved.last_uid == BIG + 3
+    assert saved is not None and saved.last_uid == BIG + 4
 
 
 class ByeOnSecondFetch(Recorder):
