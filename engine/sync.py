@@ -5,7 +5,9 @@ checkpoint and a fresh ``STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)`` a
 decides, without touching the network:
 
 - nothing new: UIDNEXT says no message arrived after the last scanned UID. A
-  100k-message folder costs one STATUS line; it is never SELECTed.
+  100k-message folder costs one STATUS line; it is never SELECTed. (The folder we
+  are already in gets a fresh EXAMINE instead: STATUS is not meant for the
+  selected mailbox, RFC 3501 6.3.10.)
 - fetch new: the UID range ``last_uid+1 .. UIDNEXT-1``, split into batches, each
   batch followed by a checkpoint, so a disconnect mid-scan resumes at the batch
   boundary. Ranges end at UIDNEXT-1 rather than ``*``: ``N:*`` returns the last
