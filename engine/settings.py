@@ -24,6 +24,7 @@ from typing import ClassVar, Literal, cast, get_args, overload
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError, truncate
+from engine.roles import Role
 
 Security = Literal["tls", "starttls", "plain"]
 SECURITIES: tuple[str, ...] = get_args(Security)
@@ -200,6 +201,15 @@ class AccountSettings:
         ):
             raise _fail("bcc_address", f"{self.bcc_address!r} is not an email address",
                         "copy the BCC logging address from the CRM's settings page")
+        roles = {r.value for r in Role}
+        for entry in self.folder_overrides:
+            if (not isinstance(entry, tuple) or len(entry) != 2
+                    or not all(isinstance(x, str) and x for x in entry)):
+                raise _fail("folder_overrides", f"{entry!r} is not a (role, folder) pair",
+                            'write pairs like ("sent", "Sent Items")')
+            if entry[0] not in roles:
+                raise _fail("folder_overrides", f"{entry[0]!r} is not a folder role",
+                            f"use one of {', '.join(sorted(roles))}")
         for server in (self.imap, self.smtp):
             if server is not None and server.security == "plain" and not server.loopback \
                     and not self.allow_plaintext_login:
@@ -212,8 +222,9 @@ class AccountSettings:
                 )
 
     @property
-    def overrides(self) -> dict[str, str]:
-        return dict(self.folder_overrides)
+    def overrides(self) -> dict[Role, str]:
+        """The folder overrides in the shape ``engine.roles.detect_roles`` takes."""
+        return {Role(role): folder for role, folder in self.folder_overrides}
 
     def tls_context(self, cafile: str | None = None) -> ssl.SSLContext:
         """The TLS context for this account's connections: verified unless opted out.

@@ -94,6 +94,9 @@ def test_plaintext_to_a_remote_host_needs_explicit_opt_in() -> None:
     ({"bcc_address": "not an address"}, "bcc_address"),
     ({"imap": "imaps://imap.example.com"}, "imap"),
     ({"smtp": ImapServer("imap.example.com", 993)}, "smtp"),
+    ({"folder_overrides": (("sentt", "Sent"),)}, "folder_overrides"),
+    ({"folder_overrides": (("sent",),)}, "folder_overrides"),
+    ({"folder_overrides": (("sent", ""),)}, "folder_overrides"),
 ])
 def test_bad_account_fields(kwargs: dict[str, str], field: str) -> None:
     args: dict[str, object] = {"username": "ann", "imap": imap()}
@@ -208,3 +211,10 @@ def test_tls_context_verifies_unless_explicitly_told_not_to() -> None:
     assert strict.minimum_version >= ssl.TLSVersion.TLSv1_2
     lax = AccountSettings("ann", imap(), allow_insecure_certificate=True).tls_context()
     assert lax.verify_mode is ssl.CERT_NONE and not lax.check_hostname
+
+
+def test_folder_overrides_become_roles() -> None:
+    from engine.roles import Role
+
+    acct = AccountSettings("ann", imap(), folder_overrides=(("sent", "Gesendete Objekte"),))
+    assert acct.overrides == {Role.SENT: "Gesendete Objekte"}
