@@ -10,12 +10,14 @@ import asyncio
 import email
 import imaplib
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 
 import aiosmtplib
+import imapclient
 import pytest
 
 from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
@@ -126,3 +128,33 @@ async def test_forward_reaches_a_local_colleague_over_imap(lab: Lab) -> None:
     assert inner.get_content()["Message-ID"] == ORIGINAL_ID
     # The sender's own INBOX stays empty: a forward is not an answer to them.
     assert await asyncio.to_thread(imap_fetch_all, lab, USER, PASSWORD, "INBOX") == []
+
+
+async def test_an_idling_client_is_told_when_the_answer_arrives(lab: Lab) -> None:
+    """The connector's real path: IDLE on INBOX, get EXISTS when the contact answers."""
+    idling = threading.Event()
+
+    def idle_until_exists() -> list[tuple[object, ...]]:
+        assert lab.imap.tls_port is not None
+        client = imapclient.IMAPClient(lab.imap.host, port=lab.imap.tls_port, ssl=True,
+                                       ssl_context=lab.ctx, timeout=10)
+        try:
+            client.login(USER, PASSWORD)
+            client.select_folder("INBOX")
+            client.idle()
+            idling.set()
+            seen: list[tuple[object, ...]] = []
+            while not any(b"EXISTS" in r for r in seen if isinstance(r, tuple)):
+                batch = client.idle_check(timeout=10)
+                assert batch, "no untagged response within 10 s of IDLE"
+                seen.extend(batch)
+            client.idle_done()
+            return seen
+        finally:
+            client.logout()
+
+    watcher = asyncio.create_task(asyncio.to_thread(idle_until_exists))
+    assert await asyncio.to_thread(idling.wait, 10), "IDLE did not start"
+    await submit(lab, BUYER)
+    responses = await asyncio.wait_for(watcher, 20)
+    assert (1, b"EXISTS") in responses
