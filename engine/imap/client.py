@@ -14,6 +14,7 @@ Every server refusal arrives as the engine's error tree (``engine.errors``).
 
 from __future__ import annotations
 
+import base64
 import builtins
 import ipaddress
 import ssl
@@ -33,6 +34,7 @@ from engine.imap.commands import (
 from engine.imap.connection import Connection, Listener, Trace
 from engine.imap.idle import IdleSession
 from engine.imap.model import (
+    Enabled,
     ESearch,
     Event,
     Exists,
@@ -198,12 +200,7 @@ class ImapClient:
     async def login(self, credentials: Credentials) -> None:
         if self.authenticated:
             return
-        if not self.tls and not is_loopback(self.host) and not self.allow_plaintext_login:
-            raise ConfigError(
-                f"refusing to send the password unencrypted to {self.host}",
-                code="plaintext_login_refused", stage="imap_login",
-                remediation="use TLS or STARTTLS, or set allow_plaintext_login explicitly",
-            )
+        self._check_plaintext()
         caps = await self._ensure_caps()
         if "LOGINDISABLED" in caps:
             raise ConfigError(
@@ -217,6 +214,52 @@ class ImapClient:
         if tagged.code != "CAPABILITY":
             self._conn.set_caps(None)
         self.authenticated = True
+
+    async def authenticate_plain(self, credentials: Credentials) -> None:
+        """AUTHENTICATE PLAIN (RFC 4616), in one round trip with SASL-IR (RFC 4959).
+
+        Same TLS policy as ``login``; the base64 response is redacted in traces.
+        """
+        if self.authenticated:
+            return
+        self._check_plaintext()
+        caps = await self._ensure_caps()
+        if "AUTH=PLAIN" not in caps:
+            raise ConfigError("the server does not offer AUTH=PLAIN", code="no_auth_plain",
+                              stage="imap_login", remediation="use login() instead")
+        blob = base64.b64encode(
+            b"\0" + credentials.username.encode() + b"\0" + credentials.reveal().encode()
+        )
+        if "SASL-IR" in caps:
+            p = await self._conn.start("AUTHENTICATE", Atom("PLAIN"), Atom(blob.decode()),
+                                       stage="imap_login", secret=(1,))
+        else:
+            p = await self._conn.start("AUTHENTICATE", Atom("PLAIN"), stage="imap_login",
+                                       wait_continuation=True)
+            if not p.finished:
+                await self._conn.write_raw(blob + b"\r\n", "[redacted]")
+        tagged = await self._conn.finish(p, self.timeout)
+        if tagged.code != "CAPABILITY":
+            self._conn.set_caps(None)
+        self.authenticated = True
+
+    def _check_plaintext(self) -> None:
+        if not self.tls and not is_loopback(self.host) and not self.allow_plaintext_login:
+            raise ConfigError(
+                f"refusing to send the password unencrypted to {self.host}",
+                code="plaintext_login_refused", stage="imap_login",
+                remediation="use TLS or STARTTLS, or set allow_plaintext_login explicitly",
+            )
+
+    async def enable(self, *extensions: str) -> frozenset[str]:
+        """ENABLE (RFC 5161), e.g. ``enable("QRESYNC")``; returns what the server enabled."""
+        _, events = await self._run("ENABLE", *(Atom(e) for e in extensions),
+                                    stage="imap_command")
+        enabled: set[str] = set()
+        for e in events:
+            if isinstance(e, Enabled):
+                enabled.update(e.caps)
+        return frozenset(enabled)
 
     # -- mailboxes --------------------------------------------------------------------
 
@@ -279,6 +322,7 @@ class ImapClient:
         items: str | Sequence[str] = HEADER_ITEMS,
         *,
         changedsince: int | None = None,
+        vanished: bool = False,
         chunk: int | None = None,
         silence: float | None = None,
     ) -> AsyncIterator[Fetch]:
@@ -295,7 +339,10 @@ class ImapClient:
         for uidset in _chunks(uids, chunk):
             args: builtins.list[Arg] = [uidset, item_arg]
             if changedsince is not None:
-                args.append((Atom("CHANGEDSINCE"), changedsince))
+                modifiers: builtins.list[Arg] = [Atom("CHANGEDSINCE"), changedsince]
+                if vanished:  # QRESYNC must be enabled; VANISHED arrive as unsolicited events
+                    modifiers.append(Atom("VANISHED"))
+                args.append(tuple(modifiers))
             p = await self._conn.start("UID FETCH", *args, stage="imap_fetch", stream=True)
             try:
                 while (batch := await self._conn.next_batch(p, wait)) is not None:
@@ -341,6 +388,25 @@ class ImapClient:
             if str(v).isdigit() and str(u).isdigit():
                 return AppendResult(int(str(v)), int(str(u)))
         return AppendResult(None, None)
+
+    async def uid_store(
+        self, uids: str | Iterable[int], action: str, flags: Sequence[str], *,
+        silent: bool = True,
+    ) -> _Events:
+        """UID STORE; ``action`` is "+FLAGS", "-FLAGS" or "FLAGS" (".SILENT" added if asked)."""
+        if action.upper() not in ("+FLAGS", "-FLAGS", "FLAGS"):
+            raise ConfigError(f"STORE action must be +FLAGS, -FLAGS or FLAGS, not {action!r}",
+                              code="bad_argument")
+        name = action.upper() + (".SILENT" if silent else "")
+        _, events = await self._run("UID STORE", uid_set(uids) if isinstance(uids, str)
+                                    else uid_set(builtins.list(uids)), Atom(name),
+                                    tuple(Atom(f) for f in flags), stage="imap_command")
+        return events
+
+    async def expunge(self) -> _Events:
+        """EXPUNGE the selected mailbox; the EXPUNGE/VANISHED events come back."""
+        _, events = await self._run("EXPUNGE", stage="imap_command")
+        return events
 
     async def noop(self) -> _Events:
         _, events = await self._run("NOOP", stage="imap_noop")

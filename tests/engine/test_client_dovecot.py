@@ -15,7 +15,7 @@ import pytest
 from engine.errors import AuthFailed, ConfigError, TlsError
 from engine.imap.client import HEADER_ITEMS, ImapClient
 from engine.imap.commands import Atom
-from engine.imap.model import Event, Exists
+from engine.imap.model import Event, Exists, Expunge, Vanished
 from engine.imap.results import Credentials
 
 pytestmark = pytest.mark.dovecot
@@ -232,3 +232,40 @@ async def test_idle_sees_a_message_appended_elsewhere(dovecot: Any) -> None:
         assert done.status == "OK"
     assert Exists(1) in events
     assert Exists(1) in unsolicited
+
+
+async def test_authenticate_plain_with_sasl_ir(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    seen: list[str] = []
+    async with plain(dovecot, trace=lambda name, **info: seen.append(repr(info))) as client:
+        await client.authenticate_plain(creds)
+        assert client.authenticated
+        await client.select("INBOX")
+    assert not any(creds.reveal() in line for line in seen)
+    assert any("AUTHENTICATE PLAIN [redacted]" in line for line in seen)
+
+
+async def test_condstore_changedsince_and_qresync_vanished(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    load(dovecot, creds.username, 10)
+    heard: list[Event | Exception] = []
+    async with plain(dovecot, on_untagged=heard.append) as watcher, plain(dovecot) as other:
+        await watcher.login(creds)
+        await other.login(creds)
+        assert "QRESYNC" in await watcher.enable("QRESYNC")
+        box = await watcher.select("INBOX", condstore=True)
+        assert box.highestmodseq is not None
+        await other.select("INBOX")
+        await other.uid_store([3], "+FLAGS", ["\\Flagged"])
+        await other.uid_store([5], "+FLAGS", ["\\Deleted"])
+        await other.expunge()
+        changed = [m async for m in watcher.uid_fetch(
+            "1:*", "(UID FLAGS)", changedsince=box.highestmodseq, vanished=True)]
+    assert [m.uid for m in changed] == [3]
+    assert "\\Flagged" in changed[0].items["FLAGS"]
+    assert changed[0].items["MODSEQ"] > box.highestmodseq
+    # With QRESYNC on, Dovecot reports the expunge as VANISHED (not EXPUNGE), either as
+    # news during the FETCH or as VANISHED (EARLIER) in its answer.
+    vanished = [e for e in heard if isinstance(e, Vanished)]
+    assert any(5 in v.uid_list() for v in vanished)
+    assert not any(isinstance(e, Expunge) for e in heard)

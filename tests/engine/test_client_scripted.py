@@ -4,6 +4,7 @@ on demand (BYE greetings, resets mid-FETCH, silence, STARTTLS injection, odd ans
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -252,3 +253,25 @@ async def test_garbage_response_fails_only_its_command(
     assert err.value.data and b"UID x" in err.value.data
     assert err.value.stage == "imap_noop"
     assert await client.noop() == []
+
+
+async def test_authenticate_plain_without_sasl_ir_answers_the_challenge(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
+        tag, rest = await command(r)
+        assert rest == "AUTHENTICATE PLAIN"
+        await send(w, b"+ \r\n")
+        answer = (await r.readline()).strip()
+        ok = base64.b64decode(answer) == b"\0me@example.com\0p\xc3\xa4ss"
+        await send(w, tag.encode() + (b" OK [CAPABILITY IMAP4rev1] in\r\n" if ok
+                                      else b" NO [AUTHENTICATIONFAILED] bad\r\n"))
+
+    lines: list[str] = []
+    client = await serve(script, trace=lambda name, **info: lines.append(str(info)))
+    await client.connect()
+    await client.authenticate_plain(Credentials("me@example.com", "p\u00e4ss"))
+    assert client.authenticated and client.caps == frozenset({"IMAP4REV1"})
+    secret = base64.b64encode(b"\0me@example.com\0p\xc3\xa4ss").decode()
+    assert not any(secret in line or "p\u00e4ss" in line for line in lines)
