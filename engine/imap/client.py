@@ -29,6 +29,7 @@ from engine.imap.commands import (
     Mailbox,
     expand_uid_set,
     format_internaldate,
+    uid_chunks,
     uid_set,
 )
 from engine.imap.connection import Connection, Listener, Trace
@@ -37,18 +38,14 @@ from engine.imap.model import (
     Enabled,
     ESearch,
     Event,
-    Exists,
     Fetch,
-    Flags,
     Greeting,
     ListItem,
-    Recent,
     Search,
     Status,
     Tagged,
-    UntaggedStatus,
 )
-from engine.imap.results import AppendResult, Credentials, SelectResult
+from engine.imap.results import AppendResult, Credentials, SelectResult, select_result
 
 Security = Literal["tls", "starttls", "plain"]
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
@@ -300,18 +297,7 @@ class ImapClient:
         tagged, events = await self._run(
             "EXAMINE" if readonly else "SELECT", *args, stage="imap_select"
         )
-        fields: dict[str, object] = {}
-        for e in events:
-            if isinstance(e, Exists):
-                fields["exists"] = e.n
-            elif isinstance(e, Recent):
-                fields["recent"] = e.n
-            elif isinstance(e, Flags):
-                fields["flags"] = e.flags
-            elif isinstance(e, UntaggedStatus) and e.code:
-                _select_code(fields, e.code, e.code_args)
-        _select_code(fields, tagged.code or "", tagged.code_args)
-        self.selected = SelectResult(mailbox, **fields)  # type: ignore[arg-type]
+        self.selected = select_result(mailbox, events, tagged)
         return self.selected
 
     # -- messages ---------------------------------------------------------------------
@@ -336,7 +322,7 @@ class ImapClient:
         """
         item_arg: Arg = Atom(items) if isinstance(items, str) else tuple(Atom(i) for i in items)
         wait = self.timeout if silence is None else silence
-        for uidset in _chunks(uids, chunk):
+        for uidset in uid_chunks(uids, chunk):
             args: builtins.list[Arg] = [uidset, item_arg]
             if changedsince is not None:
                 modifiers: builtins.list[Arg] = [Atom("CHANGEDSINCE"), changedsince]
@@ -437,30 +423,6 @@ class ImapClient:
         p = await self._conn.start(name, *args, stage=stage, secret=secret)
         tagged = await self._conn.finish(p, self.timeout)
         return tagged, p.untagged
-
-
-def _select_code(fields: dict[str, object], code: str, args: tuple[object, ...]) -> None:
-    first = args[0] if args else None
-    if code in ("UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ") and isinstance(first, str):
-        if first.isdigit():
-            fields[code.lower()] = int(first)
-    elif code == "NOMODSEQ":
-        fields["nomodseq"] = True
-    elif code == "PERMANENTFLAGS" and isinstance(first, tuple):
-        fields["permanentflags"] = tuple(str(f) for f in first)
-    elif code == "READ-ONLY":
-        fields["readonly"] = True
-
-
-def _chunks(uids: str | Iterable[int], chunk: int | None) -> list[Atom]:
-    if isinstance(uids, str):
-        return [uid_set(uids)]
-    nums = sorted(set(uids))
-    if not nums:
-        return []
-    if not chunk:
-        return [uid_set(nums)]
-    return [uid_set(nums[k : k + chunk]) for k in range(0, len(nums), chunk)]
 
 
 __all__ = [

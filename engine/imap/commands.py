@@ -190,6 +190,18 @@ def uid_set(uids: str | Iterable[int]) -> Atom:
     return Atom(",".join(parts))
 
 
+def uid_chunks(uids: str | Iterable[int], chunk: int | None) -> list[Atom]:
+    """UID sets of at most ``chunk`` UIDs each (one set if ``chunk`` is falsy)."""
+    if isinstance(uids, str):
+        return [uid_set(uids)]
+    nums = sorted(set(uids))
+    if not nums:
+        return []
+    if not chunk:
+        return [uid_set(nums)]
+    return [uid_set(nums[k : k + chunk]) for k in range(0, len(nums), chunk)]
+
+
 def expand_uid_set(text: str, star: int | None = None) -> list[int]:
     """``"1:3,7"`` -> [1, 2, 3, 7]; ``*`` needs ``star`` (the largest UID)."""
     out: list[int] = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.errors import AuthFailed, ServerRefused, Throttled
-from engine.imap.model import Value
+from engine.imap.model import Event, Exists, Flags, Recent, Tagged, UntaggedStatus, Value
 
 
 class _Revealable(Protocol):
@@ -61,6 +61,35 @@ class AppendResult:
 
     uidvalidity: int | None
     uid: int | None
+
+
+def select_result(mailbox: str, events: list[Event], tagged: Tagged) -> SelectResult:
+    """Collect a SELECT/EXAMINE answer (untagged data + the tagged code) into one result."""
+    fields: dict[str, object] = {}
+    for e in events:
+        if isinstance(e, Exists):
+            fields["exists"] = e.n
+        elif isinstance(e, Recent):
+            fields["recent"] = e.n
+        elif isinstance(e, Flags):
+            fields["flags"] = e.flags
+        elif isinstance(e, UntaggedStatus) and e.code:
+            _select_code(fields, e.code, e.code_args)
+    _select_code(fields, tagged.code or "", tagged.code_args)
+    return SelectResult(mailbox, **fields)  # type: ignore[arg-type]
+
+
+def _select_code(fields: dict[str, object], code: str, args: tuple[object, ...]) -> None:
+    first = args[0] if args else None
+    if code in ("UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ") and isinstance(first, str):
+        if first.isdigit():
+            fields[code.lower()] = int(first)
+    elif code == "NOMODSEQ":
+        fields["nomodseq"] = True
+    elif code == "PERMANENTFLAGS" and isinstance(first, tuple):
+        fields["permanentflags"] = tuple(str(f) for f in first)
+    elif code == "READ-ONLY":
+        fields["readonly"] = True
 
 
 # RFC 5530 codes: which ones mean "these credentials will not work" and which "later".
