@@ -33,6 +33,11 @@ class FiredFault:
     reply: str
 
     @property
+    def transient(self) -> bool:
+        """Whether a client should retry later (4xx, a cut connection) or give up (5xx)."""
+        return self.kind in ("421", "451", "drop_mid_data")
+
+    @property
     def closes(self) -> bool:
         """Whether the server hangs up after this fault (421 by RFC 5321, a drop by nature)."""
         return self.kind in ("421", "drop_mid_data")

@@ -326,7 +326,10 @@ class FakeSmtpServer:
                 {"kind": f.kind, "stage": f.stage, "left": left}
                 for f, left in self.faults.waiting()
             ],
-            "faults_fired": [{"kind": f.kind, "stage": f.stage} for f in self.faults.fired],
+            "faults_fired": [
+                {"kind": f.kind, "stage": f.stage, "transient": f.transient}
+                for f in self.faults.fired
+            ],
             "persona_answers_waiting": self.personas.waiting if self.personas else 0,
         }
 

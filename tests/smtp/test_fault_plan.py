@@ -20,6 +20,7 @@ def test_stages_are_independent() -> None:
     assert plan.pending("auth") == (SmtpFault("535", "auth"),)
     fired = plan.take("auth")
     assert fired is not None and fired.reply.startswith("535 5.7.8")
+    assert not fired.transient and not fired.closes
 
 
 def test_scenario_words_replace_the_default() -> None:

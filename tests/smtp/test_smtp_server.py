@@ -233,7 +233,7 @@ async def test_summary_is_json_ready_and_has_no_bodies(make_server, tls) -> None
     summary = json.loads(json.dumps(server.summary()))
     assert summary["port"] == server.port
     assert summary["faults_pending"] == [{"kind": "451", "stage": "rcpt", "left": 2}]
-    assert summary["faults_fired"] == [{"kind": "451", "stage": "rcpt"}]
+    assert summary["faults_fired"] == [{"kind": "451", "stage": "rcpt", "transient": True}]
     [delivery] = summary["deliveries"]
     assert delivery["kind"] == "local" and delivery["rcpt"] == COLLEAGUE
     assert delivery["subject"] == "Hello" and delivery["message_id"] == "<m1@crm.test>"
