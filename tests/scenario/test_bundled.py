@@ -18,8 +18,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
 from scenario_helpers import PASSWORD, USER
+from waiting import wait_until
 
 import scenarios
 from fakeserver.scenario.load import load

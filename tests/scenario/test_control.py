@@ -11,8 +11,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from conftest import async_wait_until
 from scenario_helpers import PASSWORD, USER, scenario_with
+from waiting import async_wait_until
 
 from fakeserver.control import ControlServer
 from fakeserver.scenario.serve import ScenarioServer

@@ -11,8 +11,8 @@ import asyncio
 import imaplib
 import random
 
-from conftest import async_wait_until
 from scenario_helpers import HEADER, PASSWORD, USER, event, scenario_with
+from waiting import async_wait_until
 
 from fakeserver.scenario.model import Scenario
 from fakeserver.scenario.serve import ScenarioServer

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
-from conftest import async_wait_until
 from scenario_helpers import HEADER, PASSWORD, USER, event, scenario_with
+from waiting import async_wait_until
 
 from fakeserver.scenario.model import Scenario
 from fakeserver.scenario.serve import ScenarioServer
