@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TO_CLIENT, TO_SERVER = "to_client", "to_server"
 _CHUNK = 256 * 1024
+_LIMIT = 1024 * 1024  # StreamReader buffer: fewer, larger reads on bulk transfers
 # A TLS fatal alert record: handshake_failure(40), as a server that refuses the handshake.
 TLS_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
 
@@ -153,11 +154,13 @@ class FaultProxy:
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self, port: int = 0, tls_port: int = 0) -> None:
-        plain = await asyncio.start_server(self._accept_plain, self.host, port)
+        plain = await asyncio.start_server(self._accept_plain, self.host, port,
+                                           limit=_LIMIT)
         self.port = plain.sockets[0].getsockname()[1]
         self._servers = [plain]
         if self.upstream_tls_port is not None:
-            tls = await asyncio.start_server(self._accept_tls, self.host, tls_port)
+            tls = await asyncio.start_server(self._accept_tls, self.host, tls_port,
+                                             limit=_LIMIT)
             self.tls_port = tls.sockets[0].getsockname()[1]
             self._servers.append(tls)
 
@@ -237,7 +240,8 @@ class FaultProxy:
         port = self.upstream_tls_port if tls else self.upstream_port
         assert port is not None
         try:
-            up_reader, up_writer = await asyncio.open_connection(self.upstream_host, port)
+            up_reader, up_writer = await asyncio.open_connection(
+                self.upstream_host, port, limit=_LIMIT)
         except OSError:
             _rst(writer)
             return
