@@ -22,6 +22,7 @@ class IdleSession:
         self._queue: asyncio.Queue[Event | EngineError] = asyncio.Queue()
         self._pending: _Pending | None = None
         self._finished = False
+        self._failed: EngineError | None = None
 
     async def start(self) -> None:
         self._conn.add_listener(self._queue.put_nowait)
@@ -38,8 +39,11 @@ class IdleSession:
     async def wait(self, seconds: float) -> list[Event]:
         """Events that arrived, waiting up to ``seconds`` for the first; [] if none.
 
-        Raises the connection's error if it failed while idling.
+        Raises the connection's error if it failed while idling (after returning any
+        events that arrived before the failure).
         """
+        if self._failed is not None:
+            raise self._failed
         try:
             async with asyncio.timeout(seconds):
                 first = await self._queue.get()
@@ -51,6 +55,10 @@ class IdleSession:
         events: list[Event] = []
         for item in items:
             if isinstance(item, EngineError):
+                if events:  # news first; the failure on the next call
+                    self._queue.put_nowait(item)
+                    break
+                self._failed = item
                 raise item
             events.append(item)
         return events

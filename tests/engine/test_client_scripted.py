@@ -11,6 +11,7 @@ import pytest
 
 from engine.errors import (
     ConfigError,
+    ConnectError,
     Disconnected,
     ProtocolViolation,
     ServerRefused,
@@ -275,3 +276,69 @@ async def test_authenticate_plain_without_sasl_ir_answers_the_challenge(
     assert client.authenticated and client.caps == frozenset({"IMAP4REV1"})
     secret = base64.b64encode(b"\0me@example.com\0p\xc3\xa4ss").decode()
     assert not any(secret in line or "p\u00e4ss" in line for line in lines)
+
+
+async def test_silent_greeting_times_out(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.read()
+
+    client = await serve(script)
+    client.connect_timeout = 0.3
+    with pytest.raises(TimedOut) as err:
+        await client.connect()
+    assert err.value.stage == "imap_greeting"
+
+
+async def test_refused_port_is_a_connect_error() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    client = ImapClient("127.0.0.1", port, security="plain", connect_timeout=5)
+    with pytest.raises(ConnectError) as err:
+        await client.connect()
+    assert err.value.code == "connect_refused" and not err.value.permanent
+    assert err.value.stage == "imap_connect"
+
+
+async def test_idle_reports_news_then_a_dropped_connection(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+        _tag, rest = await command(r)
+        assert rest == "IDLE"
+        await send(w, b"+ idling\r\n")
+        await send(w, b"* 4 EXISTS\r\n")
+        w.close()  # news and the end may arrive in one read: news must not be lost
+
+    client = await serve(script)
+    await client.connect()
+    idle = await client.idle()
+    assert await idle.wait(5) == [Exists(4)]
+    with pytest.raises(Disconnected) as err:
+        for _ in range(50):
+            await idle.wait(1)
+    assert err.value.code == "eof"
+    with pytest.raises(Disconnected):
+        await idle.wait(1)
+
+
+async def test_tracing_sees_every_fetch_line(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        tag, _ = await command(r)
+        await send(w, *(b"* %d FETCH (UID %d BODY[] {2}\r\nhi)\r\n" % (n, n) for n in (1, 2, 3)),
+                   tag.encode() + b" OK\r\n")
+
+    lines: list[str] = []
+
+    def trace(name: str, **info: object) -> None:
+        if name == "imap.line.in":
+            lines.append(str(info["line"]))
+
+    client = await serve(script, trace=trace)
+    await client.connect()
+    got = [(m.uid, m.items["BODY[]"]) async for m in client.uid_fetch("1:*", "(UID BODY[])")]
+    assert got == [(1, b"hi"), (2, b"hi"), (3, b"hi")]
+    assert sum("FETCH" in line for line in lines) == 3
