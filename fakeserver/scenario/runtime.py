@@ -98,8 +98,10 @@ class _Context:
 class ScenarioRuntime(ServerHooks):
     """Fault hook + link observer for one served scenario."""
 
-    def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.monotonic,
+                 record_transcripts: bool = False) -> None:
         self.scenario = scenario
+        self.record_transcripts = record_transcripts  # whole sessions kept in memory: tests
         self.engine = TriggerEngine(scenario.timeline)
         self.proxy: FaultProxy | None = None
         self.store: Store | None = None
@@ -228,6 +230,8 @@ class ScenarioRuntime(ServerHooks):
     def on_transcript(self, conn: ConnectionInfo, direction: str, data: bytes) -> None:
         if direction == "in":
             self._inbound[conn.conn_id] = (self._inbound.get(conn.conn_id, b"") + data)[-8192:]
+        if not self.record_transcripts:
+            return
         buf = self.transcripts.setdefault(conn.conn_id, bytearray())
         buf += b"C: " if direction == "in" else b"S: "
         buf += data

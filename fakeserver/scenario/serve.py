@@ -30,7 +30,12 @@ from fakeserver.tls import LOOPBACK_NAMES, TlsMaterial, mint
 
 
 class ScenarioServer:
-    """One running scenario. ``control_port=None`` disables the control endpoint."""
+    """One running scenario. ``control_port=None`` disables the control endpoint.
+
+    ``transcripts=True`` keeps every connection's (redacted) bytes in
+    ``runtime.transcripts``, for determinism tests; off by default, as a long-running
+    server would otherwise hold every byte it ever sent.
+    """
 
     def __init__(
         self,
@@ -43,10 +48,11 @@ class ScenarioServer:
         smtp: bool = True,
         clock: Callable[[], float] = time.monotonic,
         tls_dir: Path | None = None,
+        transcripts: bool = False,
     ) -> None:
         self.scenario = scenario
         self.host = host
-        self.runtime = ScenarioRuntime(scenario, clock=clock)
+        self.runtime = ScenarioRuntime(scenario, clock=clock, record_transcripts=transcripts)
         self._want = (port, tls_port, control_port, smtp)
         self._tls_dir = tls_dir
         self.imap: FakeImapServer | None = None

@@ -49,7 +49,8 @@ def client_script(srv: ScenarioServer) -> None:
 
 
 async def run(seed: int) -> bytes:
-    async with ScenarioServer(scenario(seed), control_port=None, smtp=False) as srv:
+    async with ScenarioServer(scenario(seed), control_port=None, smtp=False,
+                              transcripts=True) as srv:
         await asyncio.to_thread(client_script, srv)
         imap = srv.imap
         assert imap is not None
