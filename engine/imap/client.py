@@ -100,12 +100,12 @@ class ImapClient:
         self.port = port or DEFAULT_PORTS[security]
         self.security = security
         self.server_hostname = server_hostname or host
-        self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.allow_plaintext_login = allow_plaintext_login
         self._cafile = cafile
         self._ssl_context = ssl_context
         self._conn = Connection(trace=trace, tag_prefix=tag_prefix, read_size=read_size)
+        self._conn.timeout = timeout
         if on_untagged is not None:
             self._conn.add_listener(on_untagged)
         self.greeting: Greeting | None = None
@@ -127,6 +127,15 @@ class ImapClient:
             except EngineError:
                 pass
         await self.close()
+
+    @property
+    def timeout(self) -> float:
+        """Seconds any one command may take (per batch for ``uid_fetch``)."""
+        return self._conn.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        self._conn.timeout = seconds
 
     @property
     def caps(self) -> frozenset[str]:

@@ -106,6 +106,7 @@ class Connection:
         self.caps: frozenset[str] | None = None
         self.literal_plus = False
         self.literal_minus = False
+        self.timeout: float = 60.0  # for waits inside a command (continuations)
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -237,7 +238,13 @@ class Connection:
 
     async def _continued(self, p: _Pending) -> bool:
         assert p.cont is not None
-        await asyncio.wait((p.cont, p.done), return_when=asyncio.FIRST_COMPLETED)
+        _, waiting = await asyncio.wait(
+            (p.cont, p.done), timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+        if len(waiting) == 2:
+            err = TimedOut(f"{p.name}: no continuation ('+') within {self.timeout}s",
+                           stage=p.stage)
+            await self.abort(err)
+            raise err
         if p.cont.done() and not p.cont.cancelled() and p.cont.exception() is None:
             return True
         if p.done.done() and p.done.exception() is not None:
@@ -340,6 +347,9 @@ class Connection:
             self._fail_all(Disconnected(f"TLS error while reading: {exc}", code="tls_read"))
         except (ConnectionError, OSError) as exc:
             self._fail_all(Disconnected(f"connection lost: {exc}", code="connection_reset"))
+        except Exception as exc:  # a bug here must fail the waiters, not strand them
+            self._fail_all(EngineError(f"IMAP reader failed: {exc!r}", code="client_bug"))
+            raise
 
     def _drain(self) -> bool:
         """Route every complete event; True if reading must pause (STARTTLS)."""
@@ -406,8 +416,15 @@ class Connection:
             if cur is not None and cur.collect:
                 cur.untagged.append(ev)
             if kind in _UNSOLICITED:
-                for fn in self._listeners:
-                    fn(ev)
+                self._notify(ev)
+
+    def _notify(self, item: Event | EngineError) -> None:
+        """Tell listeners; a listener's bug must not take the connection down with it."""
+        for fn in list(self._listeners):
+            try:
+                fn(item)
+            except Exception as exc:
+                self.trace("imap.listener.failed", error=repr(exc))
 
     def _absorb_code(self, ev: Any) -> None:
         if ev.code == "CAPABILITY":
@@ -453,8 +470,7 @@ class Connection:
             p.stream.put_nowait(None)
         self._streams.clear()
         self._pending.clear()
-        for fn in list(self._listeners):
-            fn(err)
+        self._notify(err)
 
     async def abort(self, err: EngineError | None = None) -> None:
         """Drop the connection now (after a timeout or a fatal error)."""

@@ -342,3 +342,35 @@ async def test_tracing_sees_every_fetch_line(serve: Callable[..., Awaitable[Imap
     got = [(m.uid, m.items["BODY[]"]) async for m in client.uid_fetch("1:*", "(UID BODY[])")]
     assert got == [(1, b"hi"), (2, b"hi"), (3, b"hi")]
     assert sum("FETCH" in line for line in lines) == 3
+
+
+async def test_missing_continuation_times_out(serve: Callable[..., Awaitable[ImapClient]]) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        await command(r)
+        await r.read()  # never says '+'
+
+    client = await serve(script)
+    await client.connect()
+    client.timeout = 0.3
+    with pytest.raises(TimedOut) as err:
+        await client.append("INBOX", b"Subject: x\r\n\r\n")
+    assert err.value.stage == "imap_append"
+
+
+async def test_a_failing_listener_does_not_break_the_connection(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK ready\r\n")
+        for _ in range(2):
+            tag, _ = await command(r)
+            await send(w, b"* 9 EXISTS\r\n", tag.encode() + b" OK\r\n")
+
+    def broken(event: object) -> None:
+        raise RuntimeError("listener bug")
+
+    client = await serve(script, on_untagged=broken)
+    await client.connect()
+    assert await client.noop() == [Exists(9)]
+    assert await client.noop() == [Exists(9)]
