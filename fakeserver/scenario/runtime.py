@@ -17,34 +17,27 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fakeserver.faults.proxy import TO_CLIENT, FaultProxy, Link
-from fakeserver.generate import GenSpec
-from fakeserver.generate import message as generated_message
 from fakeserver.imap import mutf7
 from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
 from fakeserver.scenario import actions as act
+from fakeserver.scenario import store_actions
 from fakeserver.scenario.model import (
     TRANSPORT,
     Action,
     Bandwidth,
     Bye,
-    ChangeFlags,
     Close,
     CutMidLiteral,
-    DeleteFolder,
-    Deliver,
     Down,
-    ExpungeMessages,
     Latency,
     LimitData,
     MalformedResponse,
     PasswordChanged,
-    RenameFolder,
     Reset,
     Respond,
     Scenario,
@@ -53,7 +46,6 @@ from fakeserver.scenario.model import (
     Throttle,
     TlsFail,
     TooManyConnections,
-    UidValidityReset,
 )
 from fakeserver.scenario.triggers import (
     BytesMoved,
@@ -72,7 +64,6 @@ if TYPE_CHECKING:
     from fakeserver.store import Store
 
 log = logging.getLogger(__name__)
-_DELIVERY_EPOCH = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -355,41 +346,11 @@ class ScenarioRuntime(ServerHooks):
         if self.store is None:
             return
         user = getattr(action, "user", None) or self.scenario.accounts[0].username
-        account = self.store.accounts.get(user)
-        if account is None:
-            return
-        name = mutf7.encode(getattr(action, "folder", "INBOX"))
         try:
-            if isinstance(action, UidValidityReset):
-                self.store.reset_uidvalidity(account.get(name))
-            elif isinstance(action, RenameFolder):
-                account.rename(name, mutf7.encode(action.to))
-            elif isinstance(action, DeleteFolder):
-                account.delete(name)
-            elif isinstance(action, ExpungeMessages):
-                folder = account.get(name)
-                folder.remove(_pick(folder.uids(), action.uids, action.count, oldest=True))
-            elif isinstance(action, ChangeFlags):
-                folder = account.get(name)
-                uids = _pick(folder.uids(), action.uids, action.count, oldest=False)
-                if action.add:
-                    folder.store(uids, "+", action.add)
-                if action.remove:
-                    folder.store(uids, "-", action.remove)
-            elif isinstance(action, Deliver):
-                self._deliver(account.get(name), action, user)
+            self._deliveries = store_actions.apply(self.store, action, user, self._deliveries)
         except Exception as exc:  # a fault must never take the server down
             log.warning("scenario action %s failed: %s", type(action).__name__, exc)
             self.counters["action_errors"] += 1
-
-    def _deliver(self, folder: object, action: Deliver, owner: str) -> None:
-        spec = GenSpec(count=action.count, seed=action.seed + 7919 * (self._deliveries + 1),
-                       owner=owner, domain=owner.rpartition("@")[2] or "example.com",
-                       start=_DELIVERY_EPOCH)
-        for i in range(action.count):
-            self._deliveries += 1
-            when = _DELIVERY_EPOCH + timedelta(minutes=self._deliveries)
-            folder.append(generated_message(spec, i), internaldate=when)  # type: ignore[attr-defined]
 
     def _think_time(self, command: Command, mailbox: str | None) -> float:
         lat = self.scenario.latency
@@ -406,13 +367,6 @@ class ScenarioRuntime(ServerHooks):
             if folder is not None:
                 ms += lat.select_ms_per_1000 * len(folder) / 1000.0
         return ms / 1000.0
-
-
-def _pick(present: Iterable[int], uids: tuple[int, ...], count: int, *, oldest: bool) -> list[int]:
-    if uids:
-        return list(uids)
-    items = list(present)
-    return items[:count] if oldest else items[-count:]
 
 
 def _command_line(name: str, command: Command) -> str:
