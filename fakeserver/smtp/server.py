@@ -138,6 +138,9 @@ class _SmtpProtocol(SMTP):
                 await self._reader.readuntil(b"\r\n")  # the body has started arriving
             if isinstance(self.transport, asyncio.Transport):
                 self.transport.abort()
+            # Stop the command loop now (it runs while ``transport`` is set): body lines
+            # already buffered must not be read as commands before connection_lost.
+            self.transport = None
             return
         await super().smtp_DATA(arg)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import smtplib
 import ssl
 from collections.abc import AsyncIterator
@@ -198,10 +199,15 @@ async def test_552_at_mail_with_smtplib(server, tls) -> None:
     assert info.value.smtp_code == 552
 
 
-async def test_drop_mid_data_is_a_disconnect_and_nothing_is_delivered(server, tls) -> None:
+async def test_drop_mid_data_is_a_disconnect_and_nothing_is_delivered(server, tls, caplog
+                                                                      ) -> None:
     server.faults.arm(SmtpFault("drop_mid_data", "data"))
-    with pytest.raises(smtplib.SMTPServerDisconnected):
+    with caplog.at_level(logging.INFO, logger="mail.log"), pytest.raises(
+        smtplib.SMTPServerDisconnected
+    ):
         await asyncio.to_thread(send_with_smtplib, server, tls.client_context())
+    # The cut is clean: no body line already buffered was read as a command.
+    assert not [r for r in caplog.records if "unrecognised" in r.getMessage()]
     assert server.log.deliveries == []
     assert [f.kind for f in server.faults.fired] == ["drop_mid_data"]
     # The server itself is fine: the next submission is delivered.
