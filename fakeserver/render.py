@@ -127,13 +127,15 @@ def section(
         return raw[:end] if kind == "HEADER" else raw[end:]
     if not part and kind in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
         return header_fields(raw, fields, negate=kind.endswith(".NOT"))
+    if not part:
+        return b""  # MIME needs a part number
     node = _resolve(mime.parse(raw), part)
     if node is None:
         return b""
     if kind is None:
         return node.body
     if kind == "MIME":
-        return node.header if part else b""
+        return node.header
     target = node.message if node.rfc822 else None
     if target is None:
         return b""
@@ -199,8 +201,8 @@ def _tokens(text: str) -> list[tuple[str, str, bool]]:
         elif c in "<>@,;:.":
             out.append(("s", c, blank))
             i += 1
-        else:
-            j = i
+        else:  # an atom; a stray ")" is taken as one too, so the scan always advances
+            j = i + 1
             while j < n and text[j] not in ' \t\r\n()"[<>@,;:.':
                 j += 1
             out.append(("a", text[i:j], blank))
