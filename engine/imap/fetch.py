@@ -136,9 +136,20 @@ _PATTERNS = {
 _CONVERT = {
     "num": "int(g[{i}])",
     "modseq": "int(g[{i}])",
-    "flags": "tuple(g[{i}].decode('utf-8', 'replace').split())",
+    "flags": "((FLAGS.get(g[{i}]) or flags(g[{i}])) if g[{i}] else ())",
     "date": "g[{i}].decode('ascii')",
 }
+
+
+# A mailbox has few distinct flag sets ("\Seen", "\Seen \Flagged", ""): parse each once.
+_FLAG_CACHE: dict[bytes, tuple[str, ...]] = {}
+
+
+def _cached_flags(raw: bytes) -> tuple[str, ...]:
+    flags = _flags(raw)
+    if len(_FLAG_CACHE) < 512:
+        _FLAG_CACHE[bytes(raw)] = flags
+    return flags
 
 
 def _builder(keys: tuple[str, ...], kinds: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
@@ -146,6 +157,7 @@ def _builder(keys: tuple[str, ...], kinds: tuple[str, ...]) -> Callable[[Any], d
         f"K{k}: " + _CONVERT[kind].format(i=k + 1) for k, kind in enumerate(kinds)
     )
     namespace: dict[str, Any] = {f"K{k}": key for k, key in enumerate(keys)}
+    namespace.update(FLAGS=_FLAG_CACHE, flags=_cached_flags)
     exec(f"def build(g):\n    return {{{entries}}}\n", namespace)
     build: Callable[[Any], dict[str, Any]] = namespace["build"]
     return build
