@@ -74,11 +74,12 @@ FETCH_ENVELOPE = (
 )
 
 
-def header_fetch(n: int, body: bytes) -> bytes:
+def header_fetch(n: int, body: bytes, flags: bytes = b"\\Seen $Label1") -> bytes:
     return (
-        b"* %d FETCH (UID %d FLAGS (\\Seen $Label1) RFC822.SIZE %d "
+        b"* %d FETCH (UID %d FLAGS (%s) RFC822.SIZE %d "
         b'INTERNALDATE "02-Mar-2026 10:00:00 +0000" '
-        b"BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)] {%d}\r\n" % (n, n + 100, 1000 + n, len(body))
+        b"BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)] {%d}\r\n"
+        % (n, n + 100, flags, 1000 + n, len(body))
         + body + b")\r\n"
     )
 
@@ -87,7 +88,7 @@ def stream(count: int = 50) -> bytes:
     parts = [GREETING]
     for n in range(1, count + 1):
         body = b"Message-ID: <%d@x>\r\nSubject: s\xc3\xa9 %d\r\n\r\n" % (n, n)
-        parts.append(header_fetch(n, body))
+        parts.append(header_fetch(n, body, (b"\\Seen $Label1", b"", b"\\Flagged")[n % 3]))
         if n % 17 == 0:
             parts.append(b"* %d EXISTS\r\n" % (count + n))
     parts.append(b"A7 OK Fetch completed (0.001 + 0.000 secs).\r\n")
@@ -225,7 +226,9 @@ def test_learned_fast_path_equals_the_careful_scanner() -> None:
     assert fast == parse_all(data, fast_fetch=False)
     fetches = [e for e in fast if isinstance(e, Fetch)]
     assert len(fetches) == 201
-    assert fetches[0].items["FLAGS"] == ("\\Seen", "$Label1")
+    assert fetches[0].items["FLAGS"] == ()
+    assert fetches[1].items["FLAGS"] == ("\\Flagged",)
+    assert fetches[2].items["FLAGS"] == ("\\Seen", "$Label1")
     assert fetches[5].items["BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)]"].startswith(
         b"Message-ID: <6@x>")
 
