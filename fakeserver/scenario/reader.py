@@ -8,6 +8,7 @@ second parser: when in doubt it answers the nearest enclosing table's line.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -122,7 +123,9 @@ class Table:
         self._seen.add(key)
         if key not in self.data:
             if default is _REQUIRED:
-                raise self.fail(f"missing required key {key!r}")
+                near = difflib.get_close_matches(key, [k for k in self.data if k != key], 1)
+                hint = f" (is {near[0]!r} a misspelling of it?)" if near else ""
+                raise self.fail(f"missing required key {key!r}{hint}", near[0] if near else None)
             return default
         value = self.data[key]
         if isinstance(value, bool) and bool not in kinds:
@@ -199,7 +202,10 @@ class Table:
         unknown = [k for k in self.data if k not in self._seen]
         if unknown:
             known = ", ".join(sorted(self._seen)) or "(none)"
-            raise self.fail(f"unknown key {unknown[0]!r} (known here: {known})", unknown[0])
+            near = difflib.get_close_matches(unknown[0], sorted(self._seen), 1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise self.fail(f"unknown key {unknown[0]!r}{hint} (known here: {known})",
+                            unknown[0])
 
 
 class Context:

@@ -264,3 +264,13 @@ def test_the_readme_example_is_a_valid_scenario() -> None:
     scenario = loads(match.group(1), file=str(readme))
     assert scenario.profile.name == "gmail" and len(scenario.timeline) == 3
     assert scenario.smtp is not None and scenario.smtp.personas[0].address == "dana@acme.example"
+
+
+def test_misspelled_keys_get_a_suggestion_and_their_own_line() -> None:
+    err = refused(BASE.replace('profile = "dovecot"', 'profil = "dovecot"'))
+    assert "unknown key 'profil'; did you mean 'profile'?" in err.what
+    assert line_of(err) == 5
+    text = BASE + '\n[[accounts.folders.messages]]\nsubjekt = "typo"\n'
+    err = refused(text)
+    assert "missing required key 'subject' (is 'subjekt' a misspelling of it?)" in err.what
+    assert text.splitlines()[line_of(err) - 1].startswith("subjekt")
