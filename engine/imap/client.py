@@ -417,6 +417,7 @@ class ImapClient:
         return session
 
     async def logout(self) -> None:
+        self._conn.logging_out = True
         try:
             await self._run("LOGOUT", stage="imap_logout")
         except Disconnected:

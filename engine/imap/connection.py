@@ -107,6 +107,7 @@ class Connection:
         self.literal_plus = False
         self.literal_minus = False
         self.timeout: float = 60.0  # for waits inside a command (continuations)
+        self.logging_out = False  # an EOF after LOGOUT is the expected end, not a failure
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -328,6 +329,10 @@ class Connection:
                 data = await reader.read(self._read_size)
                 if not data:
                     bye = self.bye
+                    if self.logging_out and not self._pending:
+                        self._error = Disconnected("logged out", code="closed")
+                        self.trace("imap.connection.closed", reason="logout")
+                        return
                     self._fail_all(Disconnected(
                         "the server closed the connection"
                         + (f" after BYE: {bye.text}" if bye else ""),
