@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from engine.errors import ProtocolViolation
 from engine.imap import utf7
-from engine.imap.fetch import FetchShapes, ShapeItem, fetch_items
+from engine.imap.fetch import FetchShapes, ShapeItem, copy_out, fetch_items
 from engine.imap.lexer import ATOM_STOP, CR, DIGITS, RC, SP, values
 from engine.imap.model import (
     Bye,
@@ -107,13 +107,13 @@ class ResponseParser:
                 event, end = hit
                 if event is not None:
                     if self.keep_raw:
-                        self.last_raw = bytes(self._buf[self._pos : end])
+                        self.last_raw = copy_out(self._buf, self._pos, end)
                     self._pos = self._scan = self._seg = end
                 return event
         end = self._frame()
         if end < 0:
             return None
-        data = bytes(self._buf[self._pos : end])
+        data = copy_out(self._buf, self._pos, end)
         if self.keep_raw:
             self.last_raw = data
         self._pos = self._scan = self._seg = end
