@@ -1,0 +1,149 @@
+"""Opening one account connection: a pool slot, the client, the greeting check, the login.
+
+Why a module of its own: the account opens connections in two places (the scanner and
+the IDLE watcher) and both must (1) hold a slot of the 5-connection budget for as long
+as the socket lives, (2) refuse servers the connector cannot use from their very first
+line - POP3 (``+OK``), SMTP (``220``), Courier-IMAP - with the typed, permanent refusal
+of ``engine.settings.detect_greeting`` instead of waiting for a greeting that never
+comes, and (3) log in with the ``Secret`` revealed only inside LOGIN.
+
+The greeting watch: ``engine.imap`` reports a first line that is not an IMAP greeting
+as a ``imap.protocol_violation`` trace and then waits for a proper greeting until the
+connect timeout. We listen on that trace for the duration of ``connect()`` only (the
+client's tracing costs its FETCH fast path, so it stays off when nobody listens) and
+cut the wait short with the refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import EngineError
+from engine.imap.client import ImapClient
+from engine.imap.results import Credentials
+from engine.pool import ConnectionPool
+from engine.secrets import Secret
+from engine.settings import AccountSettings, GreetingRefusal, detect_greeting
+
+ClientTrace = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    connect_timeout: float = 20.0
+    command_timeout: float = 60.0
+    cafile: str | None = None
+
+
+class Link:
+    """One live connection: the client plus the pool slot it holds until ``close()``."""
+
+    def __init__(self, client: ImapClient, pool: ConnectionPool, purpose: str) -> None:
+        self.client = client
+        self.purpose = purpose
+        self._pool = pool
+        self._closed = False
+
+    async def close(self, *, logout: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if logout:
+                with contextlib.suppress(EngineError, OSError):
+                    async with asyncio.timeout(2):
+                        await self.client.logout()
+            await self.client.close()
+        finally:
+            self._pool.release(self.purpose)
+
+    def __repr__(self) -> str:
+        return f"Link({self.purpose!r}, {self.client!r})"
+
+
+def _context(settings: AccountSettings, options: ConnectOptions,
+             given: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    if settings.imap.security == "plain":
+        return None
+    return given if given is not None else settings.tls_context(options.cafile)
+
+
+async def _connect_watching_greeting(client: ImapClient) -> None:
+    """``client.connect()``, but a POP3/SMTP first line fails at once with its refusal."""
+    conn: Any = client._conn  # see the module docstring: a hook for connect() only
+    outer: ClientTrace | None = conn._trace
+    refused: asyncio.Future[GreetingRefusal] = asyncio.get_running_loop().create_future()
+
+    def watch(name: str, **info: Any) -> None:
+        if outer is not None:
+            outer(name, **info)
+        if name == "imap.protocol_violation" and not refused.done():
+            data = info.get("data")
+            found = detect_greeting(data.encode() if isinstance(data, str) else b"")
+            if found is not None:
+                refused.set_result(found)
+
+    conn._trace = watch
+    connecting = asyncio.ensure_future(client.connect())
+    try:
+        await asyncio.wait((connecting, refused), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        conn._trace = outer
+    if refused.done():
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        raise refused.result().error
+    refused.cancel()
+    greeting = connecting.result()
+    found = detect_greeting(f"* {greeting.status} {greeting.text}".encode())
+    if found is not None:  # Courier-IMAP says who it is in a proper IMAP greeting
+        raise found.error
+
+
+async def open_link(
+    settings: AccountSettings,
+    pool: ConnectionPool,
+    purpose: str,
+    *,
+    options: ConnectOptions,
+    ssl_context: ssl.SSLContext | None = None,
+    trace: ClientTrace | None = None,
+) -> Link:
+    """Take a pool slot and connect (TLS/STARTTLS as configured); not logged in yet."""
+    pool.acquire(purpose)
+    try:
+        client = ImapClient(
+            settings.imap.host, settings.imap.port, security=settings.imap.security,
+            ssl_context=_context(settings, options, ssl_context),
+            timeout=options.command_timeout, connect_timeout=options.connect_timeout,
+            allow_plaintext_login=settings.allow_plaintext_login, trace=trace,
+            tag_prefix="W" if purpose == "watch" else "A",
+        )
+        link = Link(client, pool, purpose)
+    except BaseException:
+        pool.release(purpose)
+        raise
+    try:
+        await _connect_watching_greeting(client)
+    except BaseException:
+        await link.close()
+        raise
+    return link
+
+
+async def login(link: Link, settings: AccountSettings, secret: Secret) -> None:
+    """LOGIN (the secret is revealed only while the command is written; traces redact it)."""
+    try:
+        await link.client.login(Credentials(settings.username, secret))
+    except BaseException:
+        await link.close()
+        raise
+
+
+__all__ = ["ConnectOptions", "Link", "login", "open_link"]

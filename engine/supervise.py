@@ -1,0 +1,167 @@
+"""What the account tells the world besides its state: notices, warnings, progress.
+
+Every one is a frozen dataclass delivered to ``Account.subscribe`` subscribers next to
+the ``engine.states.StateChanged`` transitions, and mirrored on the trace hub, so the
+timeline, the TUI badge and the diagnostic bundle all see the same facts.
+
+``classify`` is the last translation step before the supervisor decides "retry or
+stop": it maps the few failures whose meaning hides in the server's words (IMAP turned
+off for the mailbox, the provider's connection limit) to a stable cause code and a
+remediation, and wraps anything from outside the engine's tree as a transient
+``Disconnected``. Nothing downstream re-guesses from strings.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused
+from engine.states import StateChanged
+
+
+@dataclass(frozen=True)
+class DisconnectNotice:
+    """The account stopped for good and needs a person (HubSpot emails the user)."""
+
+    account: str
+    code: str
+    permanent: bool
+    server_text: str | None
+    stage: str
+    remediation: str | None
+    at: datetime
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class LargeFolderWarning:
+    """A folder at or above the size where providers and the CRM stop coping well."""
+
+    account: str
+    folder: str
+    messages: int
+    threshold: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """A header scan's progress in UIDs: ``done`` of ``total``, ``rate`` in UIDs/second."""
+
+    account: str
+    folder: str
+    done: int
+    total: int
+    rate: float
+    at: datetime
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate; None before a rate is known."""
+        if self.rate <= 0:
+            return None
+        return max(0.0, (self.total - self.done) / self.rate)
+
+
+@dataclass(frozen=True)
+class NewMail:
+    """The IDLE watcher heard about new mail (or expunges) in ``folder``."""
+
+    account: str
+    folder: str
+    exists: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FolderGone:
+    """A watched folder vanished (renamed or deleted elsewhere); its checkpoint is dropped."""
+
+    account: str
+    folder: str
+    server_text: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RetryScheduled:
+    account: str
+    delay: float
+    attempt: int
+    code: str
+    at: datetime
+
+
+AccountEvent = (StateChanged | DisconnectNotice | LargeFolderWarning | ScanProgress | NewMail
+                | FolderGone | RetryScheduled)
+
+
+_IMAP_DISABLED = ("not enabled for imap", "imap access is disabled", "imap is disabled",
+                  "imap access disabled", "imap is not enabled")
+_TOO_MANY = ("too many simultaneous connections", "maximum number of connections",
+             "too many connections", "connection limit")
+
+IMAP_DISABLED_FIX = (
+    "turn IMAP on for this mailbox (Gmail: Settings > Forwarding and POP/IMAP; Microsoft "
+    "365: the admin enables IMAP for the user), then reconnect the inbox"
+)
+
+
+def classify(error: BaseException) -> EngineError:
+    """The error the supervisor acts on; known server phrasings get a stable code."""
+    if not isinstance(error, EngineError):
+        return Disconnected(f"unexpected failure: {type(error).__name__}: {error}",
+                            code="unexpected", stage="imap_command")
+    text = (error.server_text or "").lower()
+    if isinstance(error, ServerRefused) and any(p in text for p in _IMAP_DISABLED):
+        out = copy.copy(error)
+        out.code, out.permanent, out.remediation = "imap_disabled", True, IMAP_DISABLED_FIX
+        return out
+    if isinstance(error, ServerRefused) and any(p in text for p in _TOO_MANY):
+        # Gmail answers the 16th login with NO [ALERT]: not bad credentials, other
+        # clients hold the connections. Retrying later helps; it is not permanent.
+        out = ServerRefused(error.message, status=error.status,
+                            response_code=error.response_code, server_text=error.server_text,
+                            stage=error.stage, code="too_many_connections", permanent=False,
+                            remediation="close other mail programs on this mailbox, or wait; "
+                            "the provider limits simultaneous connections")
+        return out
+    return error
+
+
+def notice_for(account: str, error: EngineError, at: datetime) -> DisconnectNotice:
+    return DisconnectNotice(account=account, code=error.code, permanent=error.permanent,
+                            server_text=error.server_text, stage=error.stage,
+                            remediation=error.remediation, at=at, message=error.message)
+
+
+def cause_matches(error: BaseException, cause: str) -> bool:
+    """Whether ``error`` is of cause ``cause``: its code or any default code up its classes.
+
+    ``NO [AUTHENTICATIONFAILED]`` carries code ``authenticationfailed`` and is an
+    ``AuthFailed`` (default code ``auth_failed``): both names match.
+    """
+    if not isinstance(error, EngineError):
+        return False
+    names = {error.code}
+    names.update(getattr(k, "default_code", "") for k in type(error).__mro__)
+    if isinstance(error, AuthFailed):
+        names.add("auth_failed")
+    return cause.lower() in {n.lower() for n in names if n}
+
+
+__all__ = [
+    "IMAP_DISABLED_FIX",
+    "AccountEvent",
+    "DisconnectNotice",
+    "FolderGone",
+    "LargeFolderWarning",
+    "NewMail",
+    "RetryScheduled",
+    "ScanProgress",
+    "cause_matches",
+    "classify",
+    "notice_for",
+]

@@ -1,0 +1,142 @@
+"""The account runner against the fake server over loopback: sync, IDLE, recovery, budget.
+
+Every wait is a condition with a deadline (``async_wait_until``); nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from account_helpers import Recorder, make_account, settings_for
+from waiting import async_wait_until
+
+from engine.roles import Role
+from engine.states import State
+from engine.supervise import LargeFolderWarning, NewMail, ScanProgress
+from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from fakeserver.generate import GenSpec
+from fakeserver.imap.server import FakeImapServer
+
+USER, PASSWORD = "acct@example.com", "acct-secret-pass"
+
+
+def raw_message(n: int, subject: str, *, in_reply_to: str | None = None) -> bytes:
+    head = (f"Message-ID: <unique-{n}@example.com>\r\nFrom: Dana <dana@acme.example>\r\n"
+            f"To: {USER}\r\nSubject: {subject}\r\nDate: Mon, 02 Sep 2024 10:00:00 +0000\r\n")
+    if in_reply_to:
+        head += f"In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n"
+    return (head + "\r\nbody\r\n").encode()
+
+
+def config(inbox: int = 30) -> ServerConfig:
+    folders = (
+        FolderConfig("INBOX", generated=GenSpec(count=inbox, seed=5, owner=USER)),
+        FolderConfig("Sent Items", special_use=("\\Sent",),
+                     generated=GenSpec(count=4, seed=6, owner=USER)),
+        FolderConfig("Presentations", generated=GenSpec(count=3, seed=7, owner=USER)),
+    )
+    return ServerConfig(accounts=(AccountConfig(USER, PASSWORD, folders),))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeImapServer]:
+    async with FakeImapServer(config()) as srv:
+        yield srv
+
+
+def database_bytes(directory: Path) -> bytes:
+    """The database file and its WAL/SHM companions, concatenated."""
+    files = [p for p in directory.iterdir() if p.name.startswith("engine.db")]
+    assert files, "no database file was written"
+    return b"".join(p.read_bytes() for p in files)
+
+
+def inbox_of(server: FakeImapServer) -> object:
+    return server.store.accounts[USER].get("INBOX")
+
+
+async def test_full_first_sync_then_idle_notices_new_mail(server: FakeImapServer,
+                                                          tmp_path: Path) -> None:
+    rec = Recorder()
+    account = make_account(settings_for(server.host, server.port, USER), PASSWORD, tmp_path,
+                           rec, initial_scan="full", idle_refresh=0.2, batch=10)
+    await account.start()
+    try:
+        await async_wait_until(lambda: account.state is State.IDLE and account.delivered == 34,
+                               timeout=10, what="first full sync of INBOX and Sent")
+        assert account.roles[Role.SENT].folder == "Sent Items"
+        assert account.stats.connections_in_use == 2  # scanner + IDLE watcher
+        assert {f.folder for f in account.stats.folders} == {"INBOX", "Sent Items"}
+        inbox = [p for p in rec.of(ScanProgress) if p.folder == "INBOX"]
+        assert inbox[-1].done == inbox[-1].total == 30
+        # The IDLE is re-issued before the (configured) refresh interval runs out.
+        await async_wait_until(lambda: len(rec.named("watch.idle")) >= 3, timeout=5,
+                               what="IDLE re-issued twice")
+
+        inbox_of(server).append(raw_message(1, "arrives-during-idle"),  # type: ignore[attr-defined]
+                                internaldate=datetime(2026, 1, 2, tzinfo=UTC))
+        await async_wait_until(lambda: any(b"arrives-during-idle" in s for s in rec.subjects()),
+                               timeout=1.0, what="new mail noticed through IDLE within 1 s")
+        assert rec.of(NewMail)
+    finally:
+        await account.stop()
+    assert account.state is State.STOPPED
+    assert account.stats.connections_in_use == 0
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_connects_with_tls_and_starttls(server: FakeImapServer, tmp_path: Path,
+                                              security: str) -> None:
+    port = server.tls_port if security == "tls" else server.port
+    assert port is not None
+    rec = Recorder()
+    account = make_account(settings_for("localhost", port, USER, security), PASSWORD, tmp_path,
+                           rec, ssl_context=server.client_ssl_context())
+    await account.start()
+    try:
+        await async_wait_until(lambda: account.state is State.IDLE, timeout=10,
+                               what=f"watching over {security}")
+        assert rec.named("imap.tls.complete") or security == "tls"
+    finally:
+        await account.stop()
+
+
+async def test_new_mode_starts_at_uidnext_and_stores_no_headers(server: FakeImapServer,
+                                                                tmp_path: Path) -> None:
+    rec = Recorder()
+    account = make_account(settings_for(server.host, server.port, USER), PASSWORD, tmp_path,
+                           rec, initial_scan="new", poll_interval=0.1, idle=False)
+    await account.start()
+    try:
+        await async_wait_until(lambda: account.state is State.IDLE, timeout=10, what="idle")
+        assert account.delivered == 0  # history predates the connection
+        assert account.stats.connections_in_use == 1  # no IDLE wanted: one connection
+        inbox_of(server).append(raw_message(2, "zq-untracked-subject-81723"))  # type: ignore[attr-defined]
+        await async_wait_until(lambda: any(b"zq-untracked" in s for s in rec.subjects()),
+                               timeout=5, what="polling finds the new message")
+    finally:
+        await account.stop()
+    # Nothing about an untracked message reaches the database: scan the raw bytes.
+    blob = database_bytes(tmp_path)
+    assert b"zq-untracked-subject-81723" not in blob
+    assert b"unique-2@example.com" not in blob
+    with sqlite3.connect(tmp_path / "engine.db") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert tables == {"checkpoints"}
+
+
+async def test_large_folder_warning(server: FakeImapServer, tmp_path: Path) -> None:
+    rec = Recorder()
+    account = make_account(settings_for(server.host, server.port, USER), PASSWORD, tmp_path,
+                           rec, large_folder=30)
+    await account.start()
+    try:
+        await async_wait_until(lambda: rec.of(LargeFolderWarning), timeout=10, what="warning")
+    finally:
+        await account.stop()
+    (warning,) = rec.of(LargeFolderWarning)
+    assert (warning.folder, warning.messages, warning.threshold) == ("INBOX", 30, 30)
