@@ -14,6 +14,7 @@ Every server refusal arrives as the engine's error tree (``engine.errors``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import builtins
 import ipaddress
@@ -90,6 +91,7 @@ class ImapClient:
         on_untagged: Listener | None = None,
         tag_prefix: str = "A",
         read_size: int = 256 * 1024,
+        stream_queue: int = 8,
     ) -> None:
         if security not in DEFAULT_PORTS:
             raise ConfigError(f"security must be tls, starttls or plain, not {security!r}",
@@ -104,7 +106,8 @@ class ImapClient:
         self.allow_plaintext_login = allow_plaintext_login
         self._cafile = cafile
         self._ssl_context = ssl_context
-        self._conn = Connection(trace=trace, tag_prefix=tag_prefix, read_size=read_size)
+        self._conn = Connection(trace=trace, tag_prefix=tag_prefix, read_size=read_size,
+                                stream_queue=stream_queue)
         self._conn.timeout = timeout
         if on_untagged is not None:
             self._conn.add_listener(on_untagged)
@@ -160,6 +163,18 @@ class ImapClient:
             self.host, self.port, ssl_context=ctx if tls_now else None,
             server_hostname=self.server_hostname, limit=self.connect_timeout,
         )
+        return await self._greeted(greeting, tls_now, ctx)
+
+    async def attach(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool = False
+    ) -> Greeting:
+        """Use streams someone else opened (an injected transport: tests, proxies)."""
+        greeting = await self._conn.attach(reader, writer, self.connect_timeout)
+        return await self._greeted(greeting, tls, None)
+
+    async def _greeted(
+        self, greeting: Greeting, tls_now: bool, ctx: ssl.SSLContext | None
+    ) -> Greeting:
         self.greeting = greeting
         self.tls = tls_now
         if greeting.status == "BYE":
@@ -170,9 +185,8 @@ class ImapClient:
                 code="greeting_bye",
             )
         self.authenticated = greeting.status == "PREAUTH"
-        if self.security == "starttls":
-            assert ctx is not None
-            await self._starttls(ctx)
+        if self.security == "starttls" and not tls_now:
+            await self._starttls(ctx or self._context())
         return greeting
 
     async def _starttls(self, ctx: ssl.SSLContext) -> None:
@@ -327,7 +341,8 @@ class ImapClient:
         ``silence``: longest wait between batches (default: the client timeout).
         Do not send other commands on this client while iterating: the stream is
         bounded (backpressure), so their answers would wait behind unread FETCHes.
-        Breaking out early is fine: the rest of the answer is read and dropped.
+        Breaking out early is fine: the rest of the answer is read and dropped (if you
+        keep a reference to the iterator, ``await it.aclose()`` so that happens at once).
         """
         item_arg: Arg = Atom(items) if isinstance(items, str) else tuple(Atom(i) for i in items)
         wait = self.timeout if silence is None else silence
@@ -339,12 +354,14 @@ class ImapClient:
                     modifiers.append(Atom("VANISHED"))
                 args.append(tuple(modifiers))
             p = await self._conn.start("UID FETCH", *args, stage="imap_fetch", stream=True)
+            drained = False
             try:
                 while (batch := await self._conn.next_batch(p, wait)) is not None:
                     for fetch in batch:
                         yield fetch
+                drained = True
             finally:
-                if not p.finished:
+                if not drained:  # the consumer stopped early (even if the answer is complete)
                     self._conn.abandon(p)
             await self._conn.finish(p, wait)
 

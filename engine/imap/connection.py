@@ -154,6 +154,13 @@ class Connection:
             self.trace("imap.connect.failed", code=err.code, error=err.message)
             raise err from exc
         self.trace("imap.connect.complete", host=host, port=port)
+        return await self.attach(self._reader, self._writer, limit)
+
+    async def attach(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, limit: float
+    ) -> Greeting:
+        """Run over already-open streams (``open`` uses it; tests inject in-memory ones)."""
+        self._reader, self._writer = reader, writer
         self._greeting = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._read_loop())
         return await self.wait(self._greeting, limit, "imap_greeting", "greeting")

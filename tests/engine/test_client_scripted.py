@@ -8,6 +8,7 @@ import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from conftest import async_wait_until
 
 from engine.errors import (
     ConfigError,
@@ -374,3 +375,54 @@ async def test_a_failing_listener_does_not_break_the_connection(
     await client.connect()
     assert await client.noop() == [Exists(9)]
     assert await client.noop() == [Exists(9)]
+
+
+class MemoryWriter:
+    """The writing half of an in-memory transport: records what the client sends."""
+
+    def __init__(self) -> None:
+        self.sent = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.sent += data
+
+    async def drain(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+async def test_leaving_a_complete_but_unread_stream_does_not_block() -> None:
+    """The answer is complete (tagged OK parsed) while the bounded stream queue is full and
+    the reader waits to hand over the last batch; the consumer leaves after one message.
+    Later commands must still get through. Chunking is exact: an in-memory transport."""
+    reader = asyncio.StreamReader()
+    writer = MemoryWriter()
+    lines: list[str] = []
+
+    def trace(name: str, **info: object) -> None:
+        if name == "imap.line.in":
+            lines.append(str(info["line"]))
+
+    client = ImapClient("127.0.0.1", 1, security="plain", stream_queue=2, timeout=2,
+                        trace=trace)
+    reader.feed_data(b"* OK ready\r\n")
+    await client.attach(reader, writer)  # type: ignore[arg-type]
+    stream = client.uid_fetch("1:*", "(UID)")
+    first = asyncio.create_task(anext(stream))
+    await async_wait_until(lambda: b"A0001 UID FETCH 1:* (UID)" in writer.sent, what="FETCH")
+    for n in (1, 2, 3):  # one read each: batch 1 is taken, batches 2 and 3 fill the queue
+        reader.feed_data(b"* %d FETCH (UID %d)\r\n" % (n, n))
+        await async_wait_until(lambda n=n: any(f"UID {n})" in line for line in lines))
+    assert (await first).uid == 1
+    reader.feed_data(b"* 4 FETCH (UID 4)\r\nA0001 OK done\r\n")  # complete; queue full
+    await async_wait_until(lambda: any("A0001 OK" in line for line in lines), what="OK")
+    await stream.aclose()
+    noop = asyncio.create_task(client.noop())
+    await async_wait_until(lambda: b"A0002 NOOP" in writer.sent, what="NOOP sent")
+    reader.feed_data(b"A0002 OK\r\n")
+    assert await noop == []
