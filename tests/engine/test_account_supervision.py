@@ -1,0 +1,202 @@
+"""Supervision against served scenarios: what fails, what is retried, what stops for good.
+
+Faults come from the scenario machinery (the fault proxy and the server's hooks), and
+the server's own counters say how often the engine logged in: a retry storm would show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from account_helpers import Recorder, make_account, settings_for
+from waiting import async_wait_until
+
+from engine.account import Account
+from engine.states import State
+from engine.supervise import DisconnectNotice, RetryScheduled
+from fakeserver.scenario.load import loads
+from fakeserver.scenario.model import Down, PasswordChanged, Reset, UidValidityReset
+from fakeserver.scenario.serve import ScenarioServer
+
+USER, PASSWORD = "user@example.com", "inboxlab-demo"
+
+
+def scenario(inbox: int, timeline: str = "") -> str:
+    return f"""
+name = "t"
+seed = 3
+[server]
+profile = "dovecot"
+[[accounts]]
+username = "{USER}"
+password = "{PASSWORD}"
+[[accounts.folders]]
+name = "INBOX"
+[accounts.folders.generate]
+count = {inbox}
+{timeline}
+"""
+
+
+@contextlib.asynccontextmanager
+async def served(text: str) -> AsyncIterator[ScenarioServer]:
+    async with ScenarioServer(loads(text), control_port=None, smtp=False) as srv:
+        yield srv
+
+
+async def running(srv: ScenarioServer, tmp_path: Path, rec: Recorder, **options: object
+                  ) -> Account:
+    account = make_account(settings_for(srv.host, srv.port, USER), PASSWORD, tmp_path, rec,
+                           **options)
+    await account.start()
+    return account
+
+
+async def test_password_change_is_permanent_without_a_retry_storm(tmp_path: Path) -> None:
+    rec = Recorder()
+    async with served(scenario(20)) as srv:
+        account = await running(srv, tmp_path, rec)
+        try:
+            await async_wait_until(lambda: account.state is State.IDLE, what="watching")
+            logins_before = srv.runtime.counters["logins"]
+            assert logins_before == 2  # scanner + watcher
+            srv.runtime.fire(PasswordChanged(user=USER))
+            srv.runtime.fire(Reset())  # the network blips: the engine must log in again
+            await async_wait_until(lambda: account.state is State.AUTH_ERROR, timeout=10,
+                                   what="auth_error")
+            task = account._task
+            assert task is not None
+            await async_wait_until(task.done, what="the runner gives up")
+            # Exactly one more LOGIN: refused, and never retried.
+            assert srv.runtime.counters["logins"] == logins_before + 1
+            assert srv.runtime.counters["login_refused.password_changed"] == 1
+        finally:
+            await account.stop()
+    (notice,) = rec.of(DisconnectNotice)
+    assert notice.permanent and notice.stage == "imap_login"
+    assert notice.code == "authenticationfailed"
+    assert "Invalid credentials" in (notice.server_text or "")
+    assert notice.remediation
+    # One retry, for the network blip; none after the refusal.
+    assert [r.code for r in rec.of(RetryScheduled)] == ["connection_reset"]
+
+
+async def test_reset_mid_scan_resumes_refetching_at_most_one_batch(tmp_path: Path) -> None:
+    timeline = """
+[[timeline]]
+name = "reset in the second batch"
+trigger = { command = "UID FETCH", mailbox = "INBOX", nth = 2 }
+action = { type = "reset", direction = "to_client", after_bytes = 8000 }
+"""
+    rec = Recorder()
+    async with served(scenario(1000, timeline)) as srv:
+        account = await running(srv, tmp_path, rec, initial_scan="full", batch=200)
+        try:
+            await async_wait_until(
+                lambda: account.state is State.IDLE and len({m.uid for m in rec.messages})
+                == 1000, timeout=20, what="the full scan, resumed")
+        finally:
+            await account.stop()
+    assert account.reconnects >= 1
+    fetched = [m.uid for m in rec.messages]
+    assert sorted(set(fetched)) == list(range(1, 1001))
+    # Batch 1 was checkpointed; only (part of) batch 2 is read twice.
+    assert len(fetched) - 1000 <= 200
+    assert max(fetched.count(u) for u in fetched) == 2
+
+
+async def test_server_down_is_retried_and_a_young_session_counts_a_strike(
+    tmp_path: Path,
+) -> None:
+    rec = Recorder()
+    async with served(scenario(5)) as srv:
+        account = await running(srv, tmp_path, rec)
+        try:
+            await async_wait_until(lambda: account.state is State.IDLE, what="watching")
+            srv.runtime.fire(Down(seconds=0.5))
+            await async_wait_until(lambda: account.reconnects >= 1, timeout=10,
+                                   what="a reconnect")
+            await async_wait_until(lambda: account.state is State.IDLE, timeout=10,
+                                   what="watching again")
+        finally:
+            await account.stop()
+    assert rec.of(RetryScheduled)
+    # The session died well within ``short_session`` of its login: a strike, so the
+    # next failure would wait longer than a plain transient one.
+    assert account.backoff.strikes >= 1
+
+
+async def test_uidvalidity_reset_drops_the_folder_and_rescans(tmp_path: Path) -> None:
+    rec = Recorder()
+    async with served(scenario(40)) as srv:
+        account = await running(srv, tmp_path, rec, initial_scan="full", poll_interval=0.1)
+        try:
+            await async_wait_until(lambda: account.delivered == 40, what="first sync")
+            old = await account.store.get(USER, "INBOX")
+            assert old is not None
+            srv.runtime.fire(UidValidityReset(folder="INBOX"))
+
+            async def rescanned() -> bool:
+                cp = await account.store.get(USER, "INBOX")
+                return cp is not None and cp.uidvalidity != old.uidvalidity \
+                    and account.delivered == 80
+
+            await async_wait_until(rescanned, timeout=10, what="rescan under new UIDVALIDITY")
+        finally:
+            await account.stop()
+    validities = {m.uidvalidity for m in rec.messages}
+    assert len(validities) == 2
+
+
+GreetingServer = Callable[[bytes], Awaitable[int]]
+
+
+@pytest.fixture
+async def greeting_server() -> AsyncIterator[GreetingServer]:
+    servers: list[asyncio.Server] = []
+
+    async def start(first_line: bytes) -> int:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(first_line)
+            await writer.drain()
+            with contextlib.suppress(ConnectionError):
+                await reader.read()  # keep the socket open until the client gives up
+            writer.close()
+
+        srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(srv)
+        return int(srv.sockets[0].getsockname()[1])
+
+    yield start
+    for srv in servers:
+        srv.close()
+        await srv.wait_closed()
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    (b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n", "pop3_unsupported"),
+    (b"* OK [CAPABILITY IMAP4rev1] Courier-IMAP ready. Copyright 1998-2018\r\n",
+     "courier_unsupported"),
+])
+async def test_unusable_servers_are_refused_at_the_greeting(
+    greeting_server: GreetingServer, tmp_path: Path, line: bytes, code: str,
+) -> None:
+    port = await greeting_server(line)
+    rec = Recorder()
+    # A 30 s connect timeout: the refusal must come from the greeting, not from a timeout.
+    account = make_account(settings_for("127.0.0.1", port, USER), PASSWORD, tmp_path, rec,
+                           connect_timeout=30.0)
+    await account.start()
+    try:
+        await async_wait_until(lambda: account.state is State.CONNECT_ERROR, timeout=5,
+                               what="connect_error")
+    finally:
+        await account.stop()
+    (notice,) = rec.of(DisconnectNotice)
+    assert notice.code == code and notice.permanent
+    assert notice.stage == "imap_greeting" and notice.remediation
+    assert account.login_attempts == 0
