@@ -28,13 +28,12 @@ from dovecot import (  # noqa: E402  (tests/ is not a package; see above)
     start_dovecot,
 )
 
+from bench import BENCH_PASSWORD, BENCH_USER  # noqa: E402
 from fakeserver.generate import GenSpec, default_flags, internaldate, message  # noqa: E402
 
 __all__ = ["BENCH_PASSWORD", "DovecotError", "DovecotHandle", "find_dovecot",
            "generated", "load_generated", "start_dovecot"]
 
-# A published password for a loopback benchmark server; not a secret.
-BENCH_PASSWORD = "bench-pass"
 
 
 def generated(spec: GenSpec) -> Iterator[tuple[bytes, str, datetime]]:
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1000, help="messages in INBOX")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--user", default="user@example.com")
+    parser.add_argument("--user", default=BENCH_USER)
     parser.add_argument("--no-special-use", action="store_true")
     parser.add_argument("--index", action="store_true", help="build the index before serving")
     args = parser.parse_args(argv)

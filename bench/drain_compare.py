@@ -1,0 +1,177 @@
+"""How fast is the fake IMAP server next to real Dovecot at the initial-sync drain?
+
+Both servers hold the same N messages (``fakeserver.generate``, one seed): Dovecot as a maildir
+loaded by bench.dovecot, the fake server generating them on demand. Each is drained with the
+raw client (server cost) and imaplib (what a plain Python client sees). The first Dovecot
+drain builds its index from the maildir, so it is reported apart as "cold"; the fake
+server's first drain is reported the same way. Servers run one at a time, never together.
+
+    python -m bench.drain_compare                      # 100,000 messages, 5 rounds
+    python -m bench.drain_compare --count 10000 --rounds 3 --json
+    python -m bench.drain_compare --servers dovecot    # skip the fake server
+
+The figure the fake server is held to: fake / Dovecot (raw client, warm, medians) <= 2.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import selectors
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from bench import BENCH_PASSWORD, BENCH_USER
+from bench.rawdrain import FETCH_ITEMS, Drain, imaplib_drain, raw_drain
+
+TARGET_RATIO = 2.0
+ROOT = Path(__file__).resolve().parent.parent
+
+DrainFn = Callable[..., Drain]
+
+
+def _leg(server: str, client: str, phase: str, drains: list[Drain]) -> dict[str, object]:
+    seconds = [d.seconds for d in drains]
+    return {
+        "server": server, "client": client, "phase": phase, "rounds": len(drains),
+        "median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds),
+        "mb": drains[0].mb, "messages": drains[0].messages,
+    }
+
+
+def _rounds(host: str, port: int, rounds: int, count: int) -> tuple[list[Drain], list[Drain]]:
+    """Alternate raw and imaplib drains so drift in machine load hits both alike."""
+    raw: list[Drain] = []
+    ref: list[Drain] = []
+    for _ in range(rounds):
+        for fn, out in ((raw_drain, raw), (imaplib_drain, ref)):
+            got = fn(host, port, BENCH_USER, BENCH_PASSWORD)
+            if got.messages != count:
+                raise SystemExit(f"{fn.__name__} saw {got.messages} messages, expected {count}")
+            out.append(got)
+    return raw, ref
+
+
+def dovecot_legs(count: int, seed: int, rounds: int) -> tuple[list[dict[str, object]], float]:
+    from bench.dovecot import load_generated, start_dovecot
+    from fakeserver.generate import GenSpec
+
+    spec = GenSpec(count=count, seed=seed, owner=BENCH_USER)
+    with start_dovecot(users=[(BENCH_USER, BENCH_PASSWORD)]) as handle:
+        load_s = load_generated(handle, BENCH_USER, "INBOX", spec)
+        cold = raw_drain(handle.host, handle.port, BENCH_USER, BENCH_PASSWORD)
+        raw, ref = _rounds(handle.host, handle.port, rounds, count)
+    return [_leg("dovecot", "raw", "cold", [cold]), _leg("dovecot", "raw", "warm", raw),
+            _leg("dovecot", "imaplib", "warm", ref)], load_s
+
+
+@contextlib.contextmanager
+def fake_server(count: int, seed: int, timeout: float = 120.0) -> Iterator[tuple[str, int]]:
+    """bench.fakeserve in a child process; yields (host, port) once it says READY."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.fakeserve", "--count", str(count), "--seed", str(seed)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout):
+                raise SystemExit(f"fake server not READY within {timeout:.0f}s")
+        line = proc.stdout.readline().decode().split()
+        if line[:1] != ["READY"]:
+            raise SystemExit(f"fake server failed to start (said {line!r})")
+        yield line[1], int(line[2])
+    finally:
+        proc.stdin.close()  # the server stops when its stdin closes
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def fake_legs(count: int, seed: int, rounds: int) -> list[dict[str, object]]:
+    with fake_server(count, seed) as (host, port):
+        cold = raw_drain(host, port, BENCH_USER, BENCH_PASSWORD)
+        raw, ref = _rounds(host, port, rounds, count)
+    return [_leg("fake", "raw", "cold", [cold]), _leg("fake", "raw", "warm", raw),
+            _leg("fake", "imaplib", "warm", ref)]
+
+
+def run(count: int, rounds: int, seed: int, servers: list[str]) -> dict[str, object]:
+    legs: list[dict[str, object]] = []
+    report: dict[str, object] = {
+        "count": count, "rounds": rounds, "seed": seed,
+        "fetch": "UID FETCH 1:* " + FETCH_ITEMS.decode(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
+                   f"load average at start {os.getloadavg()[0]:.2f}",
+        "python": platform.python_version(),
+        "legs": legs,
+    }
+    if "dovecot" in servers:
+        dovecot, load_s = dovecot_legs(count, seed, rounds)
+        legs.extend(dovecot)
+        report["dovecot_maildir_load_s"] = load_s
+    if "fake" in servers:
+        legs.extend(fake_legs(count, seed, rounds))
+    warm = {leg["server"]: leg["median_s"] for leg in legs
+            if leg["client"] == "raw" and leg["phase"] == "warm"}
+    if {"fake", "dovecot"} <= set(warm):
+        ratio = float(warm["fake"]) / float(warm["dovecot"])  # type: ignore[arg-type]
+        report["ratio_fake_over_dovecot"] = ratio
+        report["target_met"] = ratio <= TARGET_RATIO
+    return report
+
+
+def render(report: dict[str, object]) -> str:
+    lines = [f"drain of {report['count']:,} messages, {report['rounds']} rounds "
+             f"(median seconds); {report['machine']}",
+             f"  {report['fetch']}"]
+    if "dovecot_maildir_load_s" in report:
+        lines.append(f"  Dovecot maildir load: {report['dovecot_maildir_load_s']:.1f} s")
+    lines.append(f"  {'server':8} {'client':8} {'phase':5} {'median s':>9} {'min s':>8} "
+                 f"{'max s':>8} {'MB':>7} {'MB/s':>7} {'msgs/s':>9}")
+    for leg in report["legs"]:  # type: ignore[attr-defined]
+        med = leg["median_s"]
+        lines.append(f"  {leg['server']:8} {leg['client']:8} {leg['phase']:5} {med:9.3f} "
+                     f"{leg['min_s']:8.3f} {leg['max_s']:8.3f} {leg['mb']:7.1f} "
+                     f"{leg['mb'] / med:7.1f} {leg['messages'] / med:9.0f}")
+    if "ratio_fake_over_dovecot" in report:
+        verdict = "met" if report["target_met"] else "NOT met"
+        lines.append(f"  fake / Dovecot (raw, warm): {report['ratio_fake_over_dovecot']:.2f} "
+                     f"(target <= {TARGET_RATIO}: {verdict})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.drain_compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--servers", default="dovecot,fake",
+                        help="comma list from: dovecot, fake")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if not servers or set(servers) - {"dovecot", "fake"}:
+        parser.error(f"--servers: expected dovecot and/or fake, got {args.servers!r}")
+    if args.count < 1 or args.rounds < 1:
+        parser.error("--count and --rounds must be at least 1")
+    started = time.perf_counter()
+    report = run(args.count, args.rounds, args.seed, servers)
+    report["wall_s"] = time.perf_counter() - started
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
