@@ -31,6 +31,10 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--imaps-port", type=int, default=0,
                        help="implicit-TLS IMAP port (default: a free port)")
 
+    demo = sub.add_parser("demo", help="the TUI on a bundled scenario (the default command)")
+    demo.add_argument("scenario", nargs="?", default=None,
+                      help="bundled scenario name or TOML file (default: the demo scenario)")
+
     scen = sub.add_parser("scenario", help="list, check or run scenarios")
     scen_sub = scen.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
     scen_sub.add_parser("list", help="list the bundled scenarios")
@@ -42,7 +46,11 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    if args.command is None or args.command == "fakeserver":
+    if args.command is None or args.command == "demo":
+        from tui.app import run_demo
+
+        return run_demo(getattr(args, "scenario", None))
+    if args.command == "fakeserver":
         from fakeserver.cli import serve_main
 
         return serve_main(

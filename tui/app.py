@@ -1,0 +1,239 @@
+"""The inboxlab App: owns the engine bridge, the session model and the screens.
+
+The App (not a Screen) starts the engine thread, so switching screens never starts or
+stops a connection. Engine messages land here, update one ``SessionModel`` and are
+shown by whichever screens are registered as views. Screens are modes, so each keeps
+its state while another is shown; the folder browser is pushed on top of the dashboard.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message_pump import MessagePump
+from textual.screen import Screen
+
+from tui import messages as m
+
+TRACE_TICK = 0.25  # seconds between trace batches written to the diagnostics Log
+TRACE_KEEP = 5000  # lines kept for the filter; older ones scroll away
+
+
+class Bridge(Protocol):
+    """What the UI asks of the engine side (``tui.bridge.EngineBridge`` or a test script)."""
+
+    def start(self, target: MessagePump) -> None: ...
+    def stop(self, timeout: float = 10.0) -> None: ...
+    def drain_trace(self, limit: int = 2000) -> list[str]: ...
+    def open_folder(self, folder: str, reply_to: MessagePump) -> Any: ...
+    def fetch_rows(self, folder: str, start: int, count: int, reply_to: MessagePump,
+                   generation: int = 0) -> Any: ...
+    def search(self, folder: str, query: str, reply_to: MessagePump) -> Any: ...
+    def scan(self, folder: str) -> Any: ...
+    def run_scenario(self, name: str) -> Any: ...
+    def fire_fault(self, name: str) -> Any: ...
+    def connect_account(self, server: str, username: str, password: str) -> Any: ...
+    def validate(self, server: str, username: str) -> str | None: ...
+    def scenarios(self) -> list[m.ScenarioView]: ...
+    def faults(self) -> list[str]: ...
+
+
+class View(Protocol):
+    def show_model(self, model: m.SessionModel) -> None: ...
+
+
+class InboxLabApp(App[None]):
+    """``inboxlab`` with no arguments: the demo on the bundled fake servers."""
+
+    TITLE = "inboxlab"
+    CSS_PATH = "inboxlab.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("d", "goto('dashboard')", "Dashboard", id="app.dashboard"),
+        Binding("t", "goto('diagnostics')", "Diagnostics", id="app.diagnostics"),
+        Binding("s", "goto('scenarios')", "Scenarios", id="app.scenarios"),
+        Binding("c", "goto('connect')", "Connect", id="app.connect"),
+        Binding("q", "back_or_quit", "Back/Quit", id="app.quit"),
+        Binding("ctrl+c", "quit", "Quit", id="app.force_quit", show=False, priority=True),
+    ]
+
+    def __init__(self, bridge: Bridge, *, clock: Callable[[], datetime] | None = None,
+                 cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.cursor_blink = cursor_blink
+        self.model = m.SessionModel()
+        self.views: list[View] = []
+        self.trace: deque[str] = deque(maxlen=TRACE_KEEP)
+        self.trace_listeners: list[Callable[[list[str]], None]] = []
+        self.notified: list[str] = []  # what notify() showed, for tests and the timeline
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        from tui.screens.dashboard import DashboardScreen
+
+        return DashboardScreen()
+
+    def on_mount(self) -> None:
+        from tui.screens.connect import ConnectScreen
+        from tui.screens.diagnostics import DiagnosticsScreen
+        from tui.screens.scenarios import ScenariosScreen
+
+        self.install_screen(DiagnosticsScreen(), "diagnostics")
+        self.install_screen(ScenariosScreen(), "scenarios")
+        self.install_screen(ConnectScreen(), "connect")
+        self.set_interval(TRACE_TICK, self._drain_trace)
+        self.bridge.start(self)
+
+    async def action_quit(self) -> None:
+        self.bridge.stop()
+        self.exit()
+
+    def _drain_trace(self) -> None:
+        lines = self.bridge.drain_trace()
+        if not lines:
+            return
+        self.trace.extend(lines)
+        for listener in list(self.trace_listeners):
+            listener(lines)
+
+    # -- navigation ------------------------------------------------------------------------------
+
+    def action_goto(self, name: str) -> None:
+        if name == "dashboard":
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            return
+        if self.screen.id == name or getattr(self.screen, "name_", None) == name:
+            return
+        if self.is_screen_installed(name) and self.get_screen(name) in self.screen_stack:
+            while self.screen is not self.get_screen(name):
+                self.pop_screen()
+            return
+        self.push_screen(name)
+
+    def action_back_or_quit(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        else:
+            self.run_worker(self.action_quit())
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_folder(self, folder: str) -> None:
+        from tui.screens.browser import BrowserScreen
+
+        self.push_screen(BrowserScreen(folder))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Dashboard", "Account state, folders, sync progress",
+                            lambda: self.action_goto("dashboard"))
+        yield SystemCommand("Diagnostics", "Disconnect timeline and the protocol trace",
+                            lambda: self.action_goto("diagnostics"))
+        yield SystemCommand("Scenarios", "Run a bundled scenario, trigger faults",
+                            lambda: self.action_goto("scenarios"))
+        yield SystemCommand("Connect", "Connect an account", lambda: self.action_goto("connect"))
+        yield SystemCommand("Help", "Every key binding", self.action_help)
+        for folder in self.model.folders:
+            yield SystemCommand(f"Open folder {folder.name}", "Browse it in the virtual list",
+                                lambda f=folder.name: self.open_folder(f))
+
+    # -- engine messages -> model -> views -------------------------------------------------------
+
+    def _changed(self) -> None:
+        for view in list(self.views):
+            view.show_model(self.model)
+
+    def on_endpoint(self, msg: m.Endpoint) -> None:
+        self.model.title, self.model.detail = msg.title, msg.detail
+        self.sub_title = msg.title
+        self._changed()
+
+    def on_engine_state(self, msg: m.EngineState) -> None:
+        self.model.state = msg.view
+        self.model.states.append(msg.view)
+        del self.model.states[:-200]
+        self._changed()
+
+    def on_capabilities(self, msg: m.Capabilities) -> None:
+        self.model.caps = msg.caps
+        self._changed()
+
+    def on_folders_changed(self, msg: m.FoldersChanged) -> None:
+        self.model.folders = msg.folders
+        self._changed()
+
+    def on_scan_progress(self, msg: m.ScanProgress) -> None:
+        self.model.progress[msg.view.folder] = msg.view
+        if msg.view.rate > 0:
+            self.model.rates.append(msg.view.rate)
+            del self.model.rates[:-60]
+        self._changed()
+
+    def on_connections_in_use(self, msg: m.ConnectionsInUse) -> None:
+        self.model.in_use, self.model.limit = msg.in_use, msg.limit
+        self._changed()
+
+    def on_connect_stage(self, msg: m.ConnectStage) -> None:
+        self.model.stages[msg.view.stage] = msg.view
+        self._changed()
+
+    def on_disconnect_reported(self, msg: m.DisconnectReported) -> None:
+        view = msg.view
+        self.model.disconnects.append(view)
+        heal = ("reconnecting by itself" if view.heals
+                else "not retrying: needs you")
+        words = f"\nServer said: {view.server_text}" if view.server_text else ""
+        text = f"{view.message}{words}\n{heal} - press t for Diagnostics"
+        self.notified.append(text)
+        # Server text can look like markup ("[ALERT]"): never interpret it.
+        self.notify(text, title=view.title, markup=False,
+                    severity="warning" if view.heals else "error", timeout=8)
+        self._changed()
+
+    def on_engine_failed(self, msg: m.EngineFailed) -> None:
+        text = f"{msg.what}: {msg.error}"
+        self.notified.append(text)
+        self.notify(text, title="Could not do that", severity="error", markup=False)
+
+    def on_fault_result(self, msg: m.FaultResult) -> None:
+        err = msg.reply.get("error")
+        line = f"fault {msg.fault}: " + (f"refused - {err}" if err else "fired")
+        self.model.scenario_log.append(line)
+        self._changed()
+
+    def on_scenario_done(self, msg: m.ScenarioDone) -> None:
+        self.model.scenario_log.append(
+            f"scenario {msg.name}: " + ("running" if msg.ok else "failed to start"))
+        self.model.disconnects.clear()
+        self.model.progress.clear()
+        self._changed()
+
+
+def run_demo(scenario: str | None = None) -> int:
+    """``inboxlab`` / ``inboxlab demo``: the TUI on a bundled scenario; the exit status."""
+    import sys
+
+    from scenarios import DEFAULT, path_of
+    from tui.bridge import EngineBridge
+
+    try:
+        path_of(scenario or DEFAULT)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    InboxLabApp(EngineBridge(scenario=scenario or DEFAULT)).run()
+    return 0

@@ -1,0 +1,1 @@
+"""Screens: each decides what the intents of its widgets mean."""

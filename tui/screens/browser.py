@@ -1,0 +1,120 @@
+"""Folder browser: a virtual list over a folder of any size; ``/`` searches on the server.
+
+The screen turns the list's ``WindowWanted`` intents into bridge requests and feeds the
+answers back; it stores nothing beyond the rows the list keeps around its viewport.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label
+
+from tui import messages as m
+from tui.widgets.header_list import HeaderList
+
+if TYPE_CHECKING:
+    from tui.app import InboxLabApp
+
+
+class BrowserScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="browser.search"),
+        Binding("n", "hit(1)", "Next hit", id="browser.next_hit"),
+        Binding("N", "hit(-1)", "Prev hit", id="browser.prev_hit"),
+        Binding("escape", "cancel_search", "Cancel", id="browser.cancel", show=False),
+    ]
+
+    def __init__(self, folder: str) -> None:
+        super().__init__()
+        self.folder = folder
+        self.count: int | None = None
+        self.query_text = ""
+
+    @property
+    def inbox_app(self) -> InboxLabApp:
+        return cast("InboxLabApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label(Text(f"{self.folder}: opening..."), id="browser-status")
+        yield HeaderList(id="list")
+        yield Input(placeholder="search subject or sender on the server, Enter to run",
+                    id="search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = False
+        search.cursor_blink = self.inbox_app.cursor_blink
+        self.query_one(HeaderList).focus()
+        self.inbox_app.bridge.open_folder(self.folder, self)
+
+    def _status(self) -> None:
+        lst = self.query_one(HeaderList)
+        text = f"{self.folder}: {self.count or 0:,} messages"
+        if self.query_text:
+            text += f"  /{self.query_text}: {len(lst.hits):,} hits (n/N)"
+        self.query_one("#browser-status", Label).update(Text(text))
+
+    # -- engine answers --------------------------------------------------------------------------
+
+    def on_folder_opened(self, msg: m.FolderOpened) -> None:
+        if msg.folder != self.folder:
+            return
+        self.count = msg.count
+        self.query_one(HeaderList).reset(msg.count)
+        self._status()
+
+    def on_rows_loaded(self, msg: m.RowsLoaded) -> None:
+        if msg.folder == self.folder:
+            self.query_one(HeaderList).set_rows(msg.start, msg.rows, msg.generation)
+
+    def on_search_hits(self, msg: m.SearchHits) -> None:
+        if msg.folder != self.folder:
+            return
+        lst = self.query_one(HeaderList)
+        lst.set_hits(msg.positions)
+        lst.jump_hit(1)
+        self._status()
+
+    # -- widget intents --------------------------------------------------------------------------
+
+    def on_window_wanted(self, msg: m.WindowWanted) -> None:
+        msg.stop()
+        lst = self.query_one(HeaderList)
+        self.inbox_app.bridge.fetch_rows(self.folder, msg.start, msg.count, self,
+                                         lst.generation)
+
+    def on_header_list_opened(self, msg: HeaderList.Opened) -> None:
+        row = msg.row
+        if row is not None:
+            self.notify(f"{row.sender}: {row.subject}", title=f"UID {row.uid}", markup=False)
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.focus()
+
+    def action_cancel_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = False
+        self.query_one(HeaderList).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_text = event.value.strip()
+        self.action_cancel_search()
+        if self.query_text:
+            self.inbox_app.bridge.search(self.folder, self.query_text, self)
+        else:
+            self.query_one(HeaderList).set_hits(())
+        self._status()
+
+    def action_hit(self, direction: int) -> None:
+        if not self.query_one(HeaderList).jump_hit(direction):
+            self.notify("no search hits (press / to search)")

@@ -1,0 +1,107 @@
+"""Connect: an account form with live validation, then each connection stage with its time.
+
+Validation is the engine's own (``engine.settings`` via the bridge): the messages name
+the field and the fix, and POP3 is refused with the reason. The password is handed to
+the bridge on submit and the field is cleared; the screen never keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+
+from tui.messages import SessionModel
+
+if TYPE_CHECKING:
+    from tui.app import InboxLabApp
+
+
+class ConnectScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.back_or_quit", "Back", id="connect.back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="connect")
+
+    @property
+    def inbox_app(self) -> InboxLabApp:
+        return cast("InboxLabApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="connect-form"):
+            yield Label("IMAP server (imaps://host:993, host, host:143)")
+            yield Input(placeholder="imaps://imap.example.com", id="server")
+            yield Label("User name (usually the email address)")
+            yield Input(placeholder="me@example.com", id="username")
+            yield Label("Password (never stored)")
+            yield Input(password=True, id="password")
+            yield Static("", id="validation")
+            yield Button("Connect", id="connect-button", variant="primary", disabled=True)
+        yield Label("Connection stages", classes="caption")
+        yield Static("", id="stages")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for field in self.query(Input):
+            field.cursor_blink = self.inbox_app.cursor_blink
+        self.inbox_app.views.append(self)
+        self.show_model(self.inbox_app.model)
+        self.query_one("#server", Input).focus()
+
+    def on_unmount(self) -> None:
+        if self in self.inbox_app.views:
+            self.inbox_app.views.remove(self)
+
+    def show_model(self, model: SessionModel) -> None:
+        text = Text()
+        if model.state is not None:
+            text.append(f"state: {model.state.label}\n", style="bold")
+        for stage in model.stages.values():
+            took = "" if stage.elapsed_ms is None else f"  {stage.elapsed_ms:.0f} ms"
+            text.append(f"  {stage.stage:<10} {stage.status:<8}{took}  {stage.detail}\n")
+        self.query_one("#stages", Static).update(text)
+
+    def _validate(self) -> str | None:
+        server = self.query_one("#server", Input).value
+        user = self.query_one("#username", Input).value
+        if not server.strip() and not user.strip():
+            return ""
+        return self.inbox_app.bridge.validate(server, user)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        problem = self._validate()
+        label = self.query_one("#validation", Static)
+        if problem:
+            label.update(Text(problem, style="red"))
+        elif problem is None:
+            label.update(Text("looks right", style="green"))
+        else:
+            label.update("")
+        self.query_one("#connect-button", Button).disabled = problem is not None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self._submit()
+
+    def _submit(self) -> None:
+        if self._validate() is not None:
+            return
+        password = self.query_one("#password", Input)
+        self.inbox_app.bridge.connect_account(
+            self.query_one("#server", Input).value, self.query_one("#username", Input).value,
+            password.value)
+        password.value = ""
+        self.inbox_app.model.stages.clear()
+        self.notify("connecting...", markup=False)

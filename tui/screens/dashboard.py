@@ -1,0 +1,162 @@
+"""Dashboard: the account at a glance - state, capabilities, folders and their roles,
+counts, scan progress with rate and ETA, connections in use, a sync-rate sparkline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Sparkline, Static
+
+from tui.messages import FolderView, ProgressView, SessionModel
+from tui.widgets.badge import StateBadge
+
+if TYPE_CHECKING:
+    from tui.app import InboxLabApp
+
+
+def eta_text(view: ProgressView) -> str:
+    if view.done >= view.total:
+        return f"{view.total:,} of {view.total:,}  done"
+    rate = f"{view.rate:,.0f} msg/s" if view.rate > 0 else "starting"
+    eta = view.eta_s
+    left = "" if eta is None else f"  ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+    return f"{view.done:,} of {view.total:,}  {rate}{left}"
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "open_folder", "Open folder", id="dashboard.open"),
+        Binding("S", "scan", "Scan folder", id="dashboard.scan"),
+        Binding("j", "cursor(1)", "Down", id="dashboard.down", show=False),
+        Binding("k", "cursor(-1)", "Up", id="dashboard.up", show=False),
+        Binding("g", "first", "First", id="dashboard.first", show=False),
+        Binding("G", "last", "Last", id="dashboard.last", show=False),
+    ]
+
+    @property
+    def inbox_app(self) -> InboxLabApp:
+        return cast("InboxLabApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="dash-top"):
+            with Vertical(id="dash-state"):
+                yield StateBadge(id="badge")
+                yield Label("", id="endpoint")
+                yield Label("", id="connections")
+                yield Label("", id="stages")
+            with Vertical(id="dash-rate"):
+                yield Label("sync rate (msg/s)", classes="caption")
+                yield Sparkline([], id="rate")
+        yield Static("", id="caps")
+        table: DataTable[Any] = DataTable(id="folders", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield VerticalScroll(id="progress")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#folders", DataTable)
+        table.add_columns("Folder", "Role", "Why this folder", "Messages", "Unseen", "")
+        self.inbox_app.views.append(self)
+        self.show_model(self.inbox_app.model)
+
+    def on_unmount(self) -> None:
+        if self in self.inbox_app.views:
+            self.inbox_app.views.remove(self)
+
+    def show_model(self, model: SessionModel) -> None:
+        if model.state is not None:
+            self.query_one(StateBadge).show(model.state)
+        self.query_one("#endpoint", Label).update(
+            Text(f"{model.title}  {model.detail}".strip()))
+        self.query_one("#connections", Label).update(
+            f"connections in use: {model.in_use} / {model.limit}")
+        stages = "  ".join(
+            f"{s.stage} {s.status}" + (f" {s.elapsed_ms:.0f} ms" if s.elapsed_ms is not None
+                                        else "")
+            for s in model.stages.values())
+        self.query_one("#stages", Label).update(Text(stages))
+        caps = " ".join(model.caps) if model.caps else "(not connected yet)"
+        self.query_one("#caps", Static).update(Text(f"capabilities: {caps}"))
+        self.query_one("#rate", Sparkline).data = list(model.rates) or [0.0]
+        self._show_folders(model.folders)
+        self._show_progress(model)
+
+    def _show_folders(self, folders: tuple[FolderView, ...]) -> None:
+        table = self.query_one("#folders", DataTable)
+        rows = [(f.name, f.role or "", f.reason, "" if f.messages is None else f"{f.messages:,}",
+                 "" if f.unseen is None else f"{f.unseen:,}",
+                 Text(f"! {f.warning}", style="bold yellow") if f.warning else "")
+                for f in folders]
+        current = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+        if current == [tuple(str(c) for c in r) for r in rows]:
+            return
+        cursor = table.cursor_row
+        table.clear()
+        for row in rows:
+            table.add_row(*row, key=row[0])
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+
+    def _show_progress(self, model: SessionModel) -> None:
+        box = self.query_one("#progress", VerticalScroll)
+        for folder, view in model.progress.items():
+            key = "p-" + "".join(ch if ch.isalnum() else "_" for ch in folder)
+            found = box.query(f"#{key}")
+            if not found:
+                row = Horizontal(Label(folder, classes="pname"),
+                                 ProgressBar(total=max(1, view.total), show_eta=False,
+                                             id=f"{key}-bar"),
+                                 Label("", id=f"{key}-eta", classes="eta"),
+                                 id=key, classes="progress-row")
+                box.mount(row)
+                self.call_after_refresh(self._fill_progress, key, view)
+            else:
+                self._fill_progress(key, view)
+
+    def _fill_progress(self, key: str, view: ProgressView) -> None:
+        bars = self.query(f"#{key}-bar")
+        if not bars:
+            return
+        bar = bars.first(ProgressBar)
+        bar.update(total=max(1, view.total), progress=min(view.done, max(1, view.total)))
+        self.query_one(f"#{key}-eta", Label).update(eta_text(view))
+
+    # -- intents ---------------------------------------------------------------------------------
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#folders", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.get_row_at(table.cursor_row)[0])
+
+    def action_open_folder(self) -> None:
+        folder = self._selected()
+        if folder:
+            self.inbox_app.open_folder(folder)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_folder()
+
+    def action_scan(self) -> None:
+        folder = self._selected()
+        if folder:
+            self.inbox_app.bridge.scan(folder)
+            self.notify(f"scanning every header of {folder}", markup=False)
+
+    def action_cursor(self, delta: int) -> None:
+        table = self.query_one("#folders", DataTable)
+        table.move_cursor(row=table.cursor_row + delta)
+
+    def action_first(self) -> None:
+        self.query_one("#folders", DataTable).move_cursor(row=0)
+
+    def action_last(self) -> None:
+        table = self.query_one("#folders", DataTable)
+        table.move_cursor(row=max(0, table.row_count - 1))

@@ -1,0 +1,97 @@
+"""Scenarios: the bundled scenarios with their descriptions; run one against in-process
+fake servers, and trigger any fault live through the scenario's control endpoint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.messages import SessionModel
+
+if TYPE_CHECKING:
+    from tui.app import InboxLabApp
+
+
+class ScenariosScreen(Screen[None]):
+    BINDINGS = [
+        Binding("j", "cursor(1)", "Down", id="scenarios.down", show=False),
+        Binding("k", "cursor(-1)", "Up", id="scenarios.up", show=False),
+        Binding("f", "focus_faults", "Faults", id="scenarios.faults"),
+        Binding("l", "focus_list", "Scenarios", id="scenarios.list"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="scenarios")
+
+    @property
+    def inbox_app(self) -> InboxLabApp:
+        return cast("InboxLabApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="scen-top"):
+            with Vertical(id="scen-left"):
+                yield Label("Bundled scenarios - Enter runs one", classes="caption")
+                yield OptionList(id="scenario-list")
+            with Vertical(id="scen-right"):
+                yield Label("Faults - Enter fires one now", classes="caption")
+                yield OptionList(id="fault-list")
+        yield Static("", id="scenario-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        bridge = self.inbox_app.bridge
+        scen = self.query_one("#scenario-list", OptionList)
+        for info in bridge.scenarios():
+            text = Text()
+            text.append(f"{info.name:<22}", style="bold")
+            text.append(f" [{info.profile}] ")
+            text.append(info.error or info.description, style="red" if info.error else "")
+            scen.add_option(Option(text, id=info.name))
+        faults = self.query_one("#fault-list", OptionList)
+        for name in bridge.faults():
+            faults.add_option(Option(name, id=name))
+        scen.focus()
+        self.inbox_app.views.append(self)
+        self.show_model(self.inbox_app.model)
+
+    def on_unmount(self) -> None:
+        if self in self.inbox_app.views:
+            self.inbox_app.views.remove(self)
+
+    def show_model(self, model: SessionModel) -> None:
+        lines = [f"now: {model.title}", *model.scenario_log[-8:]]
+        self.query_one("#scenario-log", Static).update(Text("\n".join(lines)))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        name = event.option.id
+        if name is None:
+            return
+        if event.option_list.id == "scenario-list":
+            self.inbox_app.model.scenario_log.append(f"starting {name}...")
+            self.inbox_app.bridge.run_scenario(name)
+        else:
+            self.inbox_app.bridge.fire_fault(name)
+        self.show_model(self.inbox_app.model)
+
+    def action_cursor(self, delta: int) -> None:
+        focused = self.focused
+        if isinstance(focused, OptionList):
+            if delta > 0:
+                focused.action_cursor_down()
+            else:
+                focused.action_cursor_up()
+
+    def action_focus_faults(self) -> None:
+        self.query_one("#fault-list", OptionList).focus()
+
+    def action_focus_list(self) -> None:
+        self.query_one("#scenario-list", OptionList).focus()

@@ -1,0 +1,1 @@
+"""Widgets: they render and post intents; they never do I/O."""
