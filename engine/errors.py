@@ -82,6 +82,19 @@ class EngineError(Exception):
     def transient(self) -> bool:
         return not self.permanent
 
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for traces, the diagnostics screen and bundles (no secrets inside:
+        messages are built by the engine, server text is the server's own words)."""
+        return {
+            "type": type(self).__name__,
+            "code": self.code,
+            "permanent": self.permanent,
+            "stage": self.stage,
+            "message": self.message,
+            "server_text": self.server_text,
+            "remediation": self.remediation,
+        }
+
     def __str__(self) -> str:
         text = f"[{self.stage}/{self.code}] {self.message}"
         if self.server_text:

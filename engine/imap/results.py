@@ -137,7 +137,7 @@ def refusal(
                                 and upper not in _TRANSIENT_CODES):
         return AuthFailed(
             message, status=status, response_code=code, server_text=text, stage=stage,
-            code="auth_failed" if not upper else upper.lower(),
+            code=upper.lower() if upper else "auth_failed",
             remediation=remedy or _REMEDY["AUTHENTICATIONFAILED"],
         )
     if status == "BAD" or upper in _PERMANENT_CODES:

@@ -375,12 +375,20 @@ def test_refusals_are_classified() -> None:
     assert isinstance(slow, Throttled) and not slow.permanent
     coded = refusal("NO", "THROTTLED", (), "slow down", stage="imap_login", command="LOGIN")
     assert isinstance(coded, Throttled)
+    expired = refusal("NO", "EXPIRED", (), "Password expired", stage="imap_login",
+                      command="LOGIN")
+    assert isinstance(expired, AuthFailed) and expired.code == "expired"
     gone = refusal("NO", "NONEXISTENT", (), "Mailbox doesn't exist: X", stage="imap_select",
                    command="SELECT")
     assert type(gone) is ServerRefused and gone.permanent and gone.code == "nonexistent"
     busy = refusal("NO", "UNAVAILABLE", (), "Temporary failure", stage="imap_login",
                    command="LOGIN")
     assert not isinstance(busy, AuthFailed) and not busy.permanent
+    assert auth.as_dict() == {
+        "type": "AuthFailed", "code": "authenticationfailed", "permanent": True,
+        "stage": "imap_login", "message": "LOGIN refused: NO [AUTHENTICATIONFAILED]",
+        "server_text": "Authentication failed.", "remediation": auth.remediation,
+    }
 
 
 # -- command building -------------------------------------------------------------------------
