@@ -6,13 +6,17 @@ These talk to it with stdlib imaplib only, so a failure here is the fixture's, n
 from __future__ import annotations
 
 import imaplib
+import importlib.util
 import itertools
 import random
 import re
 import socket
 import ssl
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from dovecot import Account, DovecotError, DovecotHandle
@@ -198,3 +202,28 @@ def test_stop_closes_ports_and_removes_the_directory(
     assert not root.exists()
     with pytest.raises(OSError):
         socket.create_connection((handle.host, port), timeout=5).close()
+
+
+def _load_rawdrain() -> ModuleType:
+    """bench/ is not on the test path (tests/ is not a package); load the module by file."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "rawdrain.py"
+    spec = importlib.util.spec_from_file_location("inboxlab_bench_rawdrain", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while decorating
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_raw_drain_sees_every_message(dovecot: DovecotHandle, account: Account) -> None:
+    """The bench's raw client finds the tagged OK (after a ~600-byte LOGIN reply, too)."""
+    rawdrain = _load_rawdrain()
+    dovecot.load_messages(account.name, "INBOX", make_messages(300, seed=5))
+    raw = rawdrain.raw_drain(dovecot.host, dovecot.port, account.name, account.password,
+                             timeout=30)
+    ref = rawdrain.imaplib_drain(dovecot.host, dovecot.port, account.name, account.password,
+                                 timeout=30)
+    assert raw.messages == ref.messages == 300
+    assert raw.nbytes > ref.nbytes > 300 * 100  # wire bytes include what imaplib strips
+    with pytest.raises(rawdrain.DrainError, match="LOGIN failed"):
+        rawdrain.raw_drain(dovecot.host, dovecot.port, account.name, "wrong", timeout=30)
