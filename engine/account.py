@@ -262,6 +262,7 @@ class Account:
         await self._close_links()
         if self.state is not State.STOPPED:
             self.supervisor.fire(Event.STOP)
+        await self._heal_db()
         if self._db is not None:
             await self._db.close()
             self._db = self._store = None
@@ -345,6 +346,23 @@ class Account:
         await login(link, self.settings, self._secret)
         self.logins += 1
 
+    async def _heal_db(self) -> None:
+        """Roll back a transaction a cancelled scan left open.
+
+        ``Database.transaction`` cannot roll back when the cancellation lands on its
+        BEGIN or COMMIT (the statement still runs in aiosqlite's thread). Holding the
+        database lock, one round trip drains that thread's queue; then an open
+        transaction can only be such a leftover.
+        """
+        db = self._db
+        if db is None:
+            return
+        async with db._lock:
+            await db.scalar("SELECT 1")
+            if db.conn.in_transaction:
+                log.warning("rolling back a transaction left open by a cancelled scan")
+                await db.conn.execute("ROLLBACK")
+
     async def _close_links(self) -> None:
         links, self._links = self._links, []
         self._main = None
@@ -386,6 +404,7 @@ class Account:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._heal_db()
         for task in done:
             task.result()
 

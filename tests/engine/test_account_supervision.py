@@ -78,7 +78,7 @@ async def test_password_change_is_permanent_without_a_retry_storm(tmp_path: Path
             await account.stop()
     (notice,) = rec.of(DisconnectNotice)
     assert notice.permanent and notice.stage == "imap_login"
-    assert notice.code == "authenticationfailed"
+    assert notice.code in {"auth_failed", "authenticationfailed"}
     assert "Invalid credentials" in (notice.server_text or "")
     assert notice.remediation
     # One retry, for the network blip; none after the refusal.
