@@ -5,12 +5,12 @@
 One real Dovecot is loaded with ``fakeserver.generate`` messages; every leg sends the same
 ``UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (...)])`` and
 is timed from sending the command to its tagged OK. Each leg runs in a fresh child process
-so its peak RSS (``ru_maxrss``) is its own:
+so its peak RSS (VmHWM) is its own. Folder opened with EXAMINE in every leg.
 
-- raw:     socket reads until the tagged OK, looking only at the end of each read. The floor.
+- raw:     ``bench.rawdrain.raw_drain``: reads until the tagged OK, no parsing. The floor.
 - engine:  ``ImapClient.uid_fetch`` streaming parsed ``Fetch`` events (the consumer counts).
-- imaplib: ``imaplib.IMAP4.uid("FETCH", ...)``, which holds every response in memory.
-- parse:   the engine's sans-I/O parser alone over bytes captured by a raw drain (no socket).
+- imaplib: ``bench.rawdrain.imaplib_drain``, which holds every response in memory.
+- parse:   the engine's sans-I/O parser alone over captured bytes (no socket).
 
 The first drain after loading builds Dovecot's index; it is reported separately as "cold".
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import imaplib
 import json
 import os
 import resource
@@ -29,6 +28,8 @@ import subprocess
 import sys
 import time
 from typing import Any
+
+from bench.rawdrain import imaplib_drain, raw_drain
 
 FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE"
 ITEMS = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({FIELDS})])"
@@ -51,52 +52,26 @@ def _rss_mb() -> float:
 # -- legs (run in a child process) ---------------------------------------------------------------
 
 
-def _raw_session(host: str, port: int, user: str, password: str) -> socket.socket:
+def capture(host: str, port: int, user: str, password: str) -> tuple[int, bytes]:
+    """The FETCH answer's bytes, kept (for the parse-only leg; not timed)."""
     sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    _until(sock, b"* OK")
-    sock.sendall(f'R1 LOGIN "{user}" "{password}"\r\n'.encode())
-    _until(sock, b"R1 OK")
-    sock.sendall(b"R2 SELECT INBOX\r\n")
-    _until(sock, b"R2 OK")
-    return sock
+    reply = bytearray()
 
+    def until(marker: bytes) -> None:
+        while marker not in reply[-4096:]:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError(f"closed before {marker!r}")
+            reply.extend(chunk)
 
-def _until(sock: socket.socket, marker: bytes) -> bytes:
-    data = b""
-    while marker not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before {marker!r}: {data[-200:]!r}")
-        data += chunk
-    return data
-
-
-def raw_drain(host: str, port: int, user: str, password: str,
-              keep: bool = False) -> tuple[float, int, bytes]:
-    """(seconds, bytes, captured bytes if keep) for the FETCH, tag seen only at read ends."""
-    sock = _raw_session(host, port, user, password)
-    buf = bytearray(1 << 20)
-    view = memoryview(buf)
-    end_tag = b"\r\nR3 OK"
-    kept: list[bytes] = []
-    tail = b""
-    total = 0
-    started = time.perf_counter()
-    sock.sendall(f"R3 UID FETCH 1:* {ITEMS}\r\n".encode())
-    while True:
-        n = sock.recv_into(buf)
-        if not n:
-            raise ConnectionError("closed mid-FETCH")
-        total += n
-        if keep:
-            kept.append(bytes(view[:n]))
-        tail = (tail + bytes(view[max(0, n - 300) : n]))[-300:]
-        if end_tag in tail and tail.endswith(b"\r\n"):
-            break
-    took = time.perf_counter() - started
+    until(b"\r\n")
+    sock.sendall(f'C1 LOGIN "{user}" "{password}"\r\nC2 EXAMINE INBOX\r\n'.encode())
+    until(b"C2 OK")
+    reply.clear()
+    sock.sendall(f"C3 UID FETCH 1:* {ITEMS}\r\n".encode())
+    until(b"\r\nC3 OK")
     sock.close()
-    return took, total, b"".join(kept)
+    return len(reply), bytes(reply)
 
 
 async def _engine(host: str, port: int, user: str, password: str) -> tuple[float, int, int]:
@@ -105,7 +80,7 @@ async def _engine(host: str, port: int, user: str, password: str) -> tuple[float
 
     async with ImapClient(host, port, security="plain", timeout=120) as client:
         await client.login(Credentials(user, password))
-        await client.select("INBOX")
+        await client.select("INBOX", readonly=True)  # EXAMINE, as the raw drain does
         count = 0
         header_bytes = 0
         started = time.perf_counter()
@@ -113,19 +88,6 @@ async def _engine(host: str, port: int, user: str, password: str) -> tuple[float
             count += 1
             header_bytes += len(msg.items.get(f"BODY[HEADER.FIELDS ({FIELDS})]") or b"")
         return time.perf_counter() - started, count, header_bytes
-
-
-def _imaplib(host: str, port: int, user: str, password: str) -> tuple[float, int]:
-    conn = imaplib.IMAP4(host, port)
-    conn.login(user, password)
-    conn.select("INBOX")
-    started = time.perf_counter()
-    status, data = conn.uid("FETCH", "1:*", ITEMS)
-    took = time.perf_counter() - started
-    assert status == "OK", status
-    count = sum(1 for item in data if isinstance(item, tuple))
-    conn.logout()
-    return took, count
 
 
 def _parse_only(data: bytes) -> tuple[float, int]:
@@ -152,16 +114,16 @@ def run_leg(leg: str, host: str, port: int, user: str, password: str) -> dict[st
     cpu = time.process_time()
     out: dict[str, Any] = {"leg": leg}
     if leg == "raw":
-        took, total, _ = raw_drain(host, port, user, password)
-        out.update(seconds=took, bytes=total)
+        drain = raw_drain(host, port, user, password)
+        out.update(seconds=drain.seconds, bytes=drain.nbytes, messages=drain.messages)
     elif leg == "engine":
         took, count, header_bytes = asyncio.run(_engine(host, port, user, password))
         out.update(seconds=took, messages=count, header_bytes=header_bytes)
     elif leg == "imaplib":
-        took, count = _imaplib(host, port, user, password)
-        out.update(seconds=took, messages=count)
+        drain = imaplib_drain(host, port, user, password)
+        out.update(seconds=drain.seconds, messages=drain.messages)
     elif leg == "parse":
-        _, total, data = raw_drain(host, port, user, password, keep=True)
+        total, data = capture(host, port, user, password)
         took, count = _parse_only(data)
         del data
         out.update(seconds=took, messages=count, bytes=total)
@@ -254,8 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{args.count} messages, {report['megabytes']} MB of FETCH response, "
-          f"{report['cpus']} CPUs; loaded in {report['load_seconds']}s; "
-          f"cold raw drain {report['cold_raw_seconds']}s")
+          f"{report['cpus']} CPUs; "
+          + (f"loaded in {report['load_seconds']}s; " if report["load_seconds"] else
+             "external server; ")
+          + f"first raw drain {report['cold_raw_seconds']}s (cold if just loaded)")
     print(f"{'leg':<8} {'median s':>9} {'x raw':>6} {'peak RSS MB':>12} {'start RSS':>10} "
           f"{'leg CPU s':>10}  runs")
     for leg, row in summary.items():
