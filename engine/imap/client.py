@@ -295,6 +295,10 @@ class ImapClient:
         _, events = await self._run("LIST", *args, stage="imap_list")
         return [e for e in events if isinstance(e, ListItem)]
 
+    async def create(self, mailbox: str) -> None:
+        """CREATE a mailbox (the name is sent in modified UTF-7)."""
+        await self._run("CREATE", Mailbox(mailbox), stage="imap_command")
+
     async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status:
         if items is None:
             items = STATUS_ITEMS

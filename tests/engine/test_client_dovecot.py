@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import AuthFailed, ConfigError, TlsError
+from engine.errors import AuthFailed, ConfigError, ServerRefused, TlsError
 from engine.imap.client import HEADER_ITEMS, ImapClient
 from engine.imap.commands import Atom
 from engine.imap.model import Event, Exists, Expunge, Vanished
@@ -271,3 +271,39 @@ async def test_condstore_changedsince_and_qresync_vanished(dovecot: Any) -> None
     vanished = [e for e in heard if isinstance(e, Vanished)]
     assert any(5 in v.uid_list() for v in vanished)
     assert not any(isinstance(e, Expunge) for e in heard)
+
+
+async def test_status_counts_and_modseq(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    load(dovecot, creds.username, 7)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        status = await client.status("INBOX")
+    assert status.mailbox == "INBOX"
+    assert status.items["MESSAGES"] == 7 and status.items["UIDNEXT"] == 8
+    assert status.items["UNSEEN"] == 5  # messages 3 and 6 were loaded \Seen
+    assert status.items["HIGHESTMODSEQ"] >= 1
+
+
+async def test_non_ascii_folder_names_round_trip(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    name = "Elementy wys\u0142ane"
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        await client.create(name)
+        items = await client.list()
+        await client.append(name, make_message(1))
+        status = await client.status(name)
+    item = next(i for i in items if i.name == name)
+    assert item.raw_name == b"Elementy wys&AUI-ane"
+    assert status.mailbox == name and status.items["MESSAGES"] == 1
+
+
+async def test_append_to_a_missing_folder_is_a_permanent_refusal(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        with pytest.raises(ServerRefused) as err:
+            await client.append("No Such Folder", make_message(1))
+    assert err.value.response_code == "TRYCREATE" and err.value.permanent
+    assert err.value.stage == "imap_append" and err.value.server_text
