@@ -140,3 +140,28 @@ async def test_large_folder_warning(server: FakeImapServer, tmp_path: Path) -> N
         await account.stop()
     (warning,) = rec.of(LargeFolderWarning)
     assert (warning.folder, warning.messages, warning.threshold) == ("INBOX", 30, 30)
+
+
+async def test_small_tracked_set_is_found_by_server_search(tmp_path: Path) -> None:
+    replies = (raw_message(10, "re: quote", in_reply_to="<tracked-1@crm.example>"),
+               raw_message(11, "re: re: renewal", in_reply_to="<tracked-2@crm.example>"),
+               raw_message(12, "unrelated", in_reply_to="<other@elsewhere.example>"))
+    folders = (FolderConfig("INBOX", generated=GenSpec(count=50, seed=5, owner=USER),
+                            messages=replies),
+               FolderConfig("Sent", special_use=("\\Sent",)))
+    tracked = ["<tracked-1@crm.example>", "<tracked-2@crm.example>"]
+    rec = Recorder()
+    async with FakeImapServer(ServerConfig(accounts=(AccountConfig(USER, PASSWORD, folders),)),
+                              tls_port=None) as srv:
+        account = make_account(settings_for(srv.host, srv.port, USER), PASSWORD, tmp_path, rec,
+                               initial_scan="full", tracked=lambda: tracked)
+        await account.start()
+        try:
+            await async_wait_until(lambda: account.state is State.IDLE, what="watching")
+            assert await account.find_replies("INBOX", tracked) == [51, 52]
+            assert await account.find_replies("INBOX", ["<nobody@x>"]) == []
+        finally:
+            await account.stop()
+    # The first sync delivered only the two replies, not 53 headers.
+    assert sorted(m.uid for m in rec.messages) == [51, 52]
+    assert [i["action"] for i in rec.named("scan.folder")][:1] == ["search_replies"]
