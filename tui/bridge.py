@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Awaitable, Coroutine, Mapping
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
 from email.utils import parseaddr
 from typing import Any, TypeVar
 
@@ -59,7 +60,7 @@ T = TypeVar("T")
 CONNECTION_LIMIT = 5
 BIG_FOLDER = 100_000
 SCAN_BATCH = 500
-_PARSER = BytesHeaderParser()
+_PARSER = BytesHeaderParser(policy=default_policy)  # decodes =?utf-8?q?...?= words
 
 
 def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.StateView:
@@ -240,7 +241,7 @@ class EngineBridge:
         return True
 
     async def _demo_disconnect(self, after: float) -> None:
-        """The demo's scripted disconnect: once logged in and settled, the server says BYE."""
+        """The demo's scripted disconnect, once the account has logged in and settled."""
         await self._settled.wait()
         await asyncio.sleep(after)
         await self._fire("demo: server restart", DEMO_FAULT)
@@ -550,7 +551,8 @@ class EngineBridge:
         stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
         if name in ("imap.line.out", "imap.line.in"):
             arrow = ">" if name.endswith("out") else "<"
-            self.trace_lines.append(f"{stamp} {arrow} {info.get('line', '')}")
+            line = str(info.get("line", "")).replace("\r\n", " ⏎ ").replace("\n", " ⏎ ")
+            self.trace_lines.append(f"{stamp} {arrow} {line}")
         else:
             detail = " ".join(f"{k}={v}" for k, v in info.items())
             self.trace_lines.append(f"{stamp} {name} {detail}")

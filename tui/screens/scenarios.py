@@ -58,6 +58,8 @@ class ScenariosScreen(Screen[None]):
         faults = self.query_one("#fault-list", OptionList)
         for name in bridge.faults():
             faults.add_option(Option(name, id=name))
+        scen.highlighted = 0
+        faults.highlighted = 0
         scen.focus()
         self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)

@@ -37,6 +37,7 @@ class HeaderList(ScrollView, can_focus=True):
     ]
     COMPONENT_CLASSES = {"header-list--cursor", "header-list--unseen", "header-list--hit"}
     DEFAULT_CSS = """
+    HeaderList { overflow-x: hidden; }
     HeaderList > .header-list--cursor { background: $accent 40%; }
     HeaderList > .header-list--unseen { text-style: bold; }
     HeaderList > .header-list--hit { color: $warning; }
@@ -59,6 +60,7 @@ class HeaderList(ScrollView, can_focus=True):
         self._rows: dict[int, HeaderRow] = {}
         self._asked: set[int] = set()  # window starts requested and not yet answered
         self.hits: tuple[int, ...] = ()
+        self._hitset: frozenset[int] = frozenset()
 
     # -- data in ------------------------------------------------------------------------------
 
@@ -69,6 +71,7 @@ class HeaderList(ScrollView, can_focus=True):
         self._rows.clear()
         self._asked.clear()
         self.hits = ()
+        self._hitset = frozenset()
         self.cursor = 0
         self.virtual_size = Size(self.size.width, count)
         self.scroll_to(y=0, animate=False)
@@ -85,6 +88,7 @@ class HeaderList(ScrollView, can_focus=True):
 
     def set_hits(self, positions: tuple[int, ...]) -> None:
         self.hits = positions
+        self._hitset = frozenset(positions)
         self.refresh()
 
     @property
@@ -124,7 +128,7 @@ class HeaderList(ScrollView, can_focus=True):
             style = self.rich_style
             if not row.seen:
                 style += self.get_component_rich_style("header-list--unseen")
-        if position in self.hits:
+        if position in self._hitset:
             style += self.get_component_rich_style("header-list--hit")
         if position == self.cursor:
             style += self.get_component_rich_style("header-list--cursor")
