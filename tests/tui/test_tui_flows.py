@@ -44,7 +44,7 @@ async def demo() -> AsyncIterator[tuple[InboxLabApp, Pilot[Any], EngineBridge]]:
 
 
 async def test_connect_shows_state_folders_and_roles(demo: Any) -> None:
-    app, pilot, _ = demo
+    app, _, _ = demo
     folders = {f.name: f for f in app.model.folders}
     assert folders["Sent"].role == "sent"
     assert "\\Sent" in folders["Sent"].reason
@@ -73,7 +73,6 @@ async def test_browser_fetches_only_the_visible_window_and_searches(demo: Any) -
     assert lst.row(0) is None  # evicted: nothing beyond the window is kept
     await pilot.press("g")
     assert lst.cursor == 0
-    subject = lst.row(0).subject if lst.row(0) else None
     await async_wait_until(lambda: lst.row(0) is not None, what="the top again")
     subject = lst.row(0).subject  # type: ignore[union-attr]
     word = max(subject.split(), key=len)
