@@ -8,30 +8,34 @@ tree, keyed on the RFC 5530 response code first and the server's words second
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from engine.errors import AuthFailed, ServerRefused, Throttled
+from engine.errors import AuthFailed, ConfigError, ServerRefused, Throttled
 from engine.imap.model import Event, Exists, Flags, Recent, Tagged, UntaggedStatus, Value
-
-
-class _Revealable(Protocol):
-    def reveal(self) -> str: ...
+from engine.secrets import Secret
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """A username and password; the repr never shows the password.
+    """A username and password; the password is always held as a ``Secret``.
 
-    ``password`` may be a plain ``str`` or any object with ``reveal()`` (the engine's
-    ``Secret``), so secrets stay wrapped until the moment LOGIN is written.
+    A plain ``str`` is wrapped on the way in, so the password cannot leak through a
+    repr, ``dataclasses.asdict``, a traceback's locals or a pickle; ``reveal()`` is
+    called only at the moment LOGIN/AUTHENTICATE is written.
     """
 
     username: str
-    password: str | _Revealable = field(repr=False)
+    password: Secret = field(repr=False)
+
+    def __init__(self, username: str, password: str | Secret) -> None:
+        if not isinstance(username, str) or not username:
+            raise ConfigError("a username is required", code="no_username", stage="imap_login")
+        object.__setattr__(self, "username", username)
+        object.__setattr__(
+            self, "password", password if isinstance(password, Secret) else Secret(password)
+        )
 
     def reveal(self) -> str:
-        pw = self.password
-        return pw if isinstance(pw, str) else pw.reveal()
+        return self.password.reveal()
 
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password=[secure])"

@@ -42,6 +42,7 @@ from engine.imap.model import (
 )
 from engine.imap.protocol import ResponseParser
 from engine.imap.results import Credentials, refusal
+from engine.secrets import Secret
 
 GREETING = b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ " \
            b"STARTTLS AUTH=PLAIN] Dovecot (Debian) ready.\r\n"
@@ -464,6 +465,13 @@ def test_modified_utf7_round_trip(name: str) -> None:
 
 
 def test_credentials_hide_the_password() -> None:
+    import dataclasses
+    import pickle
+
     creds = Credentials("me@example.com", "hunter2")
     assert "hunter2" not in repr(creds) and "hunter2" not in str(creds)
+    assert "hunter2" not in repr(dataclasses.asdict(creds))
+    with pytest.raises(TypeError):
+        pickle.dumps(creds)
     assert creds.reveal() == "hunter2"
+    assert Credentials("me", Secret("s3")).reveal() == "s3"
