@@ -159,10 +159,14 @@ class ImapClient:
     async def connect(self) -> Greeting:
         tls_now = self.security == "tls"
         ctx = self._context() if self.security in ("tls", "starttls") else None
-        greeting = await self._conn.open(
-            self.host, self.port, ssl_context=ctx if tls_now else None,
-            server_hostname=self.server_hostname, limit=self.connect_timeout,
-        )
+        try:
+            greeting = await self._conn.open(
+                self.host, self.port, ssl_context=ctx if tls_now else None,
+                server_hostname=self.server_hostname, limit=self.connect_timeout,
+            )
+        except EngineError:
+            await self._conn.close()
+            raise
         return await self._greeted(greeting, tls_now, ctx)
 
     async def attach(

@@ -379,7 +379,10 @@ class Connection:
                 ev = parser.next_event()
             except ProtocolViolation as exc:
                 self.trace("imap.protocol_violation", error=exc.message, data=exc.server_text)
-                if cur is not None and cur.violation is None:
+                if self._greeting is not None and not self._greeting.done():
+                    exc.stage, exc.code = "imap_greeting", "bad_greeting"
+                    self._greeting.set_exception(exc)  # not IMAP at all (POP3? HTTP?)
+                elif cur is not None and cur.violation is None:
                     exc.stage = cur.stage
                     cur.violation = exc
                 continue

@@ -426,3 +426,17 @@ async def test_leaving_a_complete_but_unread_stream_does_not_block() -> None:
     await async_wait_until(lambda: b"A0002 NOOP" in writer.sent, what="NOOP sent")
     reader.feed_data(b"A0002 OK\r\n")
     assert await noop == []
+
+
+async def test_a_pop3_greeting_is_a_typed_bad_greeting(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n")
+        await r.read()
+
+    client = await serve(script)
+    with pytest.raises(ProtocolViolation) as err:
+        await client.connect()
+    assert err.value.code == "bad_greeting" and err.value.stage == "imap_greeting"
+    assert err.value.server_text and err.value.server_text.startswith("+OK POP3")
