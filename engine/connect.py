@@ -7,11 +7,9 @@ line - POP3 (``+OK``), SMTP (``220``), Courier-IMAP - with the typed, permanent 
 of ``engine.settings.detect_greeting`` instead of waiting for a greeting that never
 comes, and (3) log in with the ``Secret`` revealed only inside LOGIN.
 
-The greeting watch: ``engine.imap`` reports a first line that is not an IMAP greeting
-as a ``imap.protocol_violation`` trace and then waits for a proper greeting until the
-connect timeout. We listen on that trace for the duration of ``connect()`` only (the
-client's tracing costs its FETCH fast path, so it stays off when nobody listens) and
-cut the wait short with the refusal.
+``engine.imap`` fails ``connect()`` at once with ``bad_greeting`` when the first line
+is not IMAP; here that line is recognised and the error becomes the refusal a person
+can act on ("POP3 is not supported...") instead of a protocol violation.
 """
 
 from __future__ import annotations
@@ -21,14 +19,13 @@ import contextlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from engine.errors import EngineError
+from engine.errors import EngineError, ProtocolViolation
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
 from engine.pool import ConnectionPool
 from engine.secrets import Secret
-from engine.settings import AccountSettings, GreetingRefusal, detect_greeting
+from engine.settings import AccountSettings, detect_greeting
 
 ClientTrace = Callable[..., None]
 
@@ -73,34 +70,17 @@ def _context(settings: AccountSettings, options: ConnectOptions,
     return given if given is not None else settings.tls_context(options.cafile)
 
 
-async def _connect_watching_greeting(client: ImapClient) -> None:
-    """``client.connect()``, but a POP3/SMTP first line fails at once with its refusal."""
-    conn: Any = client._conn  # see the module docstring: a hook for connect() only
-    outer: ClientTrace | None = conn._trace
-    refused: asyncio.Future[GreetingRefusal] = asyncio.get_running_loop().create_future()
-
-    def watch(name: str, **info: Any) -> None:
-        if outer is not None:
-            outer(name, **info)
-        if name == "imap.protocol_violation" and not refused.done():
-            data = info.get("data")
-            found = detect_greeting(data.encode() if isinstance(data, str) else b"")
-            if found is not None:
-                refused.set_result(found)
-
-    conn._trace = watch
-    connecting = asyncio.ensure_future(client.connect())
+async def _connect_checking_greeting(client: ImapClient) -> None:
+    """``client.connect()``; a POP3/SMTP/Courier greeting becomes its typed refusal."""
     try:
-        await asyncio.wait((connecting, refused), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        conn._trace = outer
-    if refused.done():
-        connecting.cancel()
-        with contextlib.suppress(BaseException):
-            await connecting
-        raise refused.result().error
-    refused.cancel()
-    greeting = connecting.result()
+        greeting = await client.connect()
+    except ProtocolViolation as exc:
+        if exc.code != "bad_greeting":
+            raise
+        found = detect_greeting(exc.data or (exc.server_text or "").encode())
+        if found is None:
+            raise
+        raise found.error from exc
     found = detect_greeting(f"* {greeting.status} {greeting.text}".encode())
     if found is not None:  # Courier-IMAP says who it is in a proper IMAP greeting
         raise found.error
@@ -130,7 +110,7 @@ async def open_link(
         pool.release(purpose)
         raise
     try:
-        await _connect_watching_greeting(client)
+        await _connect_checking_greeting(client)
     except BaseException:
         await link.close()
         raise
