@@ -164,17 +164,21 @@ class ImapClient:
                 self.host, self.port, ssl_context=ctx if tls_now else None,
                 server_hostname=self.server_hostname, limit=self.connect_timeout,
             )
-        except EngineError:
+            return await self._greeted(greeting, tls_now, ctx)
+        except BaseException:  # refused STARTTLS, bad greeting, cancelled: never half-open
             await self._conn.close()
             raise
-        return await self._greeted(greeting, tls_now, ctx)
 
     async def attach(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool = False
     ) -> Greeting:
         """Use streams someone else opened (an injected transport: tests, proxies)."""
-        greeting = await self._conn.attach(reader, writer, self.connect_timeout)
-        return await self._greeted(greeting, tls, None)
+        try:
+            greeting = await self._conn.attach(reader, writer, self.connect_timeout)
+            return await self._greeted(greeting, tls, None)
+        except BaseException:
+            await self._conn.close()
+            raise
 
     async def _greeted(
         self, greeting: Greeting, tls_now: bool, ctx: ssl.SSLContext | None
@@ -197,7 +201,7 @@ class ImapClient:
         if self.authenticated:
             raise TlsError("server sent PREAUTH on a connection that must use STARTTLS",
                            code="starttls_preauth", permanent=True, stage="imap_starttls")
-        caps = await self.capability()
+        caps = await self._ensure_caps()  # the greeting's list usually saves a round trip
         if "STARTTLS" not in caps:
             await self.close()
             raise TlsError(

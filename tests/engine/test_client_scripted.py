@@ -440,3 +440,22 @@ async def test_a_pop3_greeting_is_a_typed_bad_greeting(
         await client.connect()
     assert err.value.code == "bad_greeting" and err.value.stage == "imap_greeting"
     assert err.value.server_text and err.value.server_text.startswith("+OK POP3")
+
+
+async def test_refused_starttls_never_leaves_a_plaintext_session(
+    serve: Callable[..., Awaitable[ImapClient]],
+) -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await send(w, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n")
+        tag, rest = await command(r)
+        assert rest == "STARTTLS"
+        await send(w, tag.encode() + b" NO [UNAVAILABLE] TLS is broken today\r\n")
+        await r.read()
+
+    client = await serve(script)
+    client.security = "starttls"
+    with pytest.raises(ServerRefused) as err:
+        await client.connect()
+    assert err.value.stage == "imap_starttls" and err.value.code == "unavailable"
+    with pytest.raises(Disconnected):  # closed: nothing can be sent in the clear
+        await client.login(Credentials("u", "p"))
