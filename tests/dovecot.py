@@ -89,6 +89,23 @@ def _vsize(raw: bytes) -> int:
     return len(raw) + raw.count(b"\n") - raw.count(b"\r\n")
 
 
+# Runs dovecot -F and watches our end of its stdin pipe: when it closes (stop(), or this
+# process dying, even by SIGKILL) the watcher SIGTERMs the master, waits for it to exit and
+# removes the throwaway root ($3, empty when the caller owns it). No orphan daemons, no
+# stray maildirs in /dev/shm. Background jobs get /dev/null as stdin, hence fd 3.
+_SUPERVISOR = r"""
+exec 3<&0
+"$1" -F -c "$2" </dev/null &
+child=$!
+{
+  read -r _ <&3
+  kill -TERM "$child" 2>/dev/null
+  while kill -0 "$child" 2>/dev/null; do sleep 0.1; done
+  if [ -n "$3" ]; then rm -rf -- "$3"; fi
+} &
+wait "$child"
+"""
+
 __all__ = ["Account", "DovecotError", "DovecotHandle", "find_dovecot", "start_dovecot"]
 
 
@@ -144,13 +161,14 @@ class DovecotHandle:
             stderr = (self.root / "dovecot.stderr").open("ab")
             with stderr:
                 self._proc = subprocess.Popen(
-                    [self._dovecot, "-F", "-c", str(self.config_path)],
-                    stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+                    ["/bin/sh", "-c", _SUPERVISOR, "inboxlab-dovecot", self._dovecot,
+                     str(self.config_path), str(self.root) if self._owns_root else ""],
+                    stdin=subprocess.PIPE, stdout=stderr, stderr=stderr,
                     start_new_session=True,  # its own process group: stop() can reap it whole
                 )
             if self._wait_ready(timeout):
                 return
-            self._terminate()
+            self._terminate(graceful=False)  # graceful would let the watcher delete root
             if "Address already in use" not in self.log_tail():
                 break
         raise DovecotError("dovecot did not come up", log_tail=self.log_tail())
@@ -174,22 +192,27 @@ class DovecotHandle:
                            log_tail=self.log_tail())
 
     def _terminate(self, *, graceful: bool = True) -> None:
-        """SIGTERM the master and wait; or kill the whole process group at once.
+        """Graceful: close the supervisor's stdin (it SIGTERMs the master, waits for it).
+        Then, or at once, SIGKILL the whole process group (every Dovecot child is in it).
 
-        Dovecot runs in its own session, so the group holds every child (imap, auth, log...).
         A graceful stop costs the master's ~1 s shutdown wait, pointless for a directory that
         is about to be deleted, so stop() only asks for it when the directory is kept.
         """
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        if graceful:
-            proc.send_signal(signal.SIGTERM)
+        if graceful and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                assert proc.stdin is not None
+                proc.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=15)
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=15)
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
 
     def stop(self) -> None:
         """Stop Dovecot (children too) and remove the directory if start_dovecot made it."""

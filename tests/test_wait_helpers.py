@@ -1,4 +1,4 @@
-"""wait_until / async_wait_until (tests/conftest.py) return the value or fail naming the wait."""
+"""wait_until / async_wait_until (tests/waiting.py) return the value or fail naming the wait."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import itertools
 
 import pytest
-from conftest import async_wait_until, wait_until
+from waiting import async_wait_until, wait_until
 
 
 def test_wait_until_returns_the_truthy_value() -> None:

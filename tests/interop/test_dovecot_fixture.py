@@ -12,6 +12,7 @@ import random
 import re
 import socket
 import ssl
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from types import ModuleType
 
 import pytest
 from dovecot import Account, DovecotError, DovecotHandle
+from waiting import wait_until
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.interop]
 
@@ -202,6 +204,30 @@ def test_stop_closes_ports_and_removes_the_directory(
     assert not root.exists()
     with pytest.raises(OSError):
         socket.create_connection((handle.host, port), timeout=5).close()
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from dovecot import start_dovecot
+handle = start_dovecot()
+print(handle.root, handle.port, flush=True)
+time.sleep(600)  # killed by the test long before
+"""
+
+
+def test_no_orphans_when_the_owner_is_killed(dovecot: DovecotHandle) -> None:
+    """A test run killed with SIGKILL must not leave a daemon or a maildir in /dev/shm."""
+    owner = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(Path(__file__).parents[1])],
+                             stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    root, port = owner.stdout.readline().split()
+    assert Path(root).exists()
+    owner.kill()
+    owner.wait()
+    wait_until(lambda: not Path(root).exists(), timeout=30, what=f"{root} to be removed")
+    with pytest.raises(OSError):
+        socket.create_connection((dovecot.host, int(port)), timeout=5).close()
 
 
 def _load_rawdrain() -> ModuleType:
