@@ -32,115 +32,37 @@ import logging
 import os
 import random
 import ssl
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
 
-from engine.backoff import Backoff, BackoffPolicy
+from engine.account_options import AccountOptions, AccountStats, FolderStats
+from engine.backoff import Backoff
 from engine.checkpoints import CheckpointStore
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.connect import ConnectOptions, Link, login, open_link
 from engine.db import Database
-from engine.errors import ConfigError, EngineError, ServerRefused, Throttled
+from engine.errors import ConfigError, EngineError
 from engine.imap.model import Event as ImapEvent
 from engine.imap.model import Exists
-from engine.pool import HUBSPOT_LIMIT, ConnectionPool
-from engine.replies import SMALL_TRACKED_SET, deliver_replies, find_replies
-from engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
+from engine.pool import ConnectionPool
+from engine.replies import find_replies
+from engine.roles import Role, RoleChoice
+from engine.scanner import Scanner
 from engine.secrets import Secret
 from engine.settings import AccountSettings
 from engine.states import Event, State, StateChanged, Supervisor, event_for_error
 from engine.supervise import (
     AccountEvent,
-    FolderGone,
-    LargeFolderWarning,
     NewMail,
     RetryScheduled,
     ScanProgress,
     classify,
     notice_for,
 )
-from engine.sync import DEFAULT_BATCH, MessageSink, ScannedMessage, scan_folder
+from engine.sync import MessageSink, ScannedMessage
 from engine.trace import TraceFn, TraceHub
-from engine.watch import IDLE_REFRESH_MAX, ProgressSink, idle_loop
+from engine.watch import idle_loop
 
 log = logging.getLogger(__name__)
-
-FULL_BACKFILL = 2**32  # "start at UID 1": a backfill larger than any UID range
-LARGE_FOLDER = 100_000
-
-
-def _bad(name: str, problem: str, fix: str) -> ConfigError:
-    return ConfigError(f"account options {name}: {problem}", code="config", remediation=fix)
-
-
-@dataclass(frozen=True)
-class AccountOptions:
-    """How the account syncs and watches; every number is in seconds or messages."""
-
-    initial_scan: Literal["new", "full"] = "new"
-    folders: Literal["roles", "all"] = "roles"  # INBOX + Sent, or every selectable folder
-    batch: int = DEFAULT_BATCH
-    idle: bool = True
-    idle_refresh: float = IDLE_REFRESH_MAX
-    poll_interval: float = 60.0
-    max_connections: int = HUBSPOT_LIMIT
-    connect_timeout: float = 20.0
-    command_timeout: float = 60.0
-    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
-    large_folder: int = LARGE_FOLDER
-    small_tracked_set: int = SMALL_TRACKED_SET
-    cafile: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.initial_scan not in ("new", "full"):
-            raise _bad("initial_scan", f"{self.initial_scan!r} is not 'new' or 'full'",
-                       "'new' starts at the newest mail; 'full' reads every header once")
-        if self.folders not in ("roles", "all"):
-            raise _bad("folders", f"{self.folders!r} is not 'roles' or 'all'",
-                       "'roles' watches INBOX and Sent")
-        for name in ("batch", "max_connections", "large_folder", "small_tracked_set"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise _bad(name, f"{value!r} is not a positive integer", "use a number >= 1")
-        for name in ("poll_interval", "connect_timeout", "command_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise _bad(name, f"{value!r} is not a positive number of seconds",
-                           "use a number > 0")
-        if not 0 < self.idle_refresh <= IDLE_REFRESH_MAX:
-            raise _bad("idle_refresh", f"{self.idle_refresh!r} is outside (0, 1740] s",
-                       "RFC 2177: re-issue IDLE at least every 29 minutes")
-        if self.max_connections > HUBSPOT_LIMIT:
-            raise _bad("max_connections", f"{self.max_connections} exceeds the budget of "
-                       f"{HUBSPOT_LIMIT}", f"use at most {HUBSPOT_LIMIT}")
-
-
-@dataclass(frozen=True)
-class FolderStats:
-    folder: str
-    role: str | None
-    messages: int | None
-    uidnext: int | None
-    last_uid: int | None
-
-
-@dataclass(frozen=True)
-class AccountStats:
-    """A snapshot for the TUI: counts, progress, the connection budget."""
-
-    account: str
-    state: State
-    connections_in_use: int
-    connection_limit: int
-    folders: tuple[FolderStats, ...]
-    progress: tuple[ScanProgress, ...]
-    logins: int
-    login_attempts: int
-    reconnects: int
-    delivered: int
-    last_error: str | None
-
 
 Subscriber = Callable[[AccountEvent], None]
 
@@ -158,7 +80,7 @@ class Account:
         rng: random.Random | None = None,
         trace: TraceFn | TraceHub | None = None,
         sink: MessageSink | None = None,
-        options: AccountOptions = AccountOptions(),
+        options: AccountOptions | None = None,
         tracked: Callable[[], Iterable[str]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         name: str | None = None,
@@ -168,6 +90,7 @@ class Account:
         if not isinstance(secret, Secret):
             raise ConfigError("the password must be an engine.secrets.Secret (it hides itself "
                               "from logs)", code="secret_type")
+        options = AccountOptions() if options is None else options
         if not isinstance(options, AccountOptions):
             raise ConfigError(f"options must be AccountOptions, got {type(options).__name__}")
         self.settings = settings
@@ -177,7 +100,6 @@ class Account:
         self.clock = clock
         self._secret = secret
         self._sink = sink
-        self._tracked = tracked
         self._ssl_context = ssl_context
         self.hub = trace if isinstance(trace, TraceHub) else TraceHub()
         if trace is not None and not isinstance(trace, TraceHub):
@@ -187,20 +109,21 @@ class Account:
         self.pool = ConnectionPool(options.max_connections, trace=self.hub.emit,
                                    account=self.name)
         self.backoff = Backoff(rng or random.Random(0), options.backoff)
-        self.roles: dict[Role, RoleChoice] = {}
         self.last_error: EngineError | None = None
         self.logins = 0
         self.login_attempts = 0
         self.reconnects = 0
         self.delivered = 0
+        self.passes = 0  # completed scan passes (first sync and every poll/IDLE wake-up)
+        self.errors: list[EngineError] = []  # every failure the supervisor acted on
+        self.reached: set[State] = {State.STOPPED}
         self._subscribers: list[Subscriber] = []
-        self._folders: dict[str, FolderStats] = {}
         self._progress: dict[str, ScanProgress] = {}
-        self._watched: list[str] = []
+        self.scanner = Scanner(self.name, options, clock, self.hub, self._publish,
+                               self._deliver, tracked)
         self._links: list[Link] = []
         self._main: Link | None = None
         self._lock = asyncio.Lock()
-        self._relist = False
         self._task: asyncio.Task[None] | None = None
         self._db: Database | None = None
         self._store: CheckpointStore | None = None
@@ -213,6 +136,11 @@ class Account:
     @property
     def state(self) -> State:
         return self.supervisor.state
+
+    @property
+    def roles(self) -> dict[Role, RoleChoice]:
+        """Which folder plays which role, with the reason (empty before the first LIST)."""
+        return self.scanner.roles
 
     @property
     def store(self) -> CheckpointStore:
@@ -234,7 +162,7 @@ class Account:
     def stats(self) -> AccountStats:
         return AccountStats(
             account=self.name, state=self.state, connections_in_use=self.pool.in_use,
-            connection_limit=self.pool.limit, folders=tuple(self._folders.values()),
+            connection_limit=self.pool.limit, folders=tuple(self.scanner.folders.values()),
             progress=tuple(self._progress.values()), logins=self.logins,
             login_attempts=self.login_attempts, reconnects=self.reconnects,
             delivered=self.delivered,
@@ -290,6 +218,7 @@ class Account:
                 log.exception("account subscriber %r failed on %r", fn, event)
 
     def _on_state(self, change: StateChanged) -> None:
+        self.reached.add(change.new)
         self._publish(change)
 
     # -- supervision -----------------------------------------------------------------------
@@ -311,6 +240,7 @@ class Account:
     async def _recover(self, err: EngineError) -> bool:
         """Record ``err``; wait and return True to reconnect, or False to stay down."""
         self.last_error = err
+        self.errors.append(err)
         delay = self.backoff.next_delay(err, self.clock.monotonic())
         event = event_for_error(err)
         if delay is not None and event is not Event.TRANSIENT_FAILURE:
@@ -383,8 +313,9 @@ class Account:
         self.backoff.logged_in(self.clock.monotonic())
         self.supervisor.fire(Event.LOGIN_OK)
         self._main = main
-        await self._discover(main)
-        inbox = self._inbox()
+        async with self._lock:
+            await self.scanner.discover(main.client, self.store, self.settings.overrides)
+        inbox = self.scanner.inbox
         dirty = asyncio.Event()
         tasks = [asyncio.create_task(self._scan_loop(main, dirty))]
         if watcher is not None:
@@ -408,111 +339,33 @@ class Account:
         for task in done:
             task.result()
 
-    def _inbox(self) -> str:
-        choice = self.roles.get(Role.INBOX)
-        return choice.folder if choice is not None and choice.folder else "INBOX"
-
-    async def _discover(self, main: Link) -> None:
-        """LIST, pick roles, choose what to watch, read sizes (and warn about huge folders)."""
-        client = main.client
-        items = await client.list()
-        method = ListMethod.SPECIAL_USE if "SPECIAL-USE" in client.caps else ListMethod.LIST
-        listed = folders_from_list(items)
-        self.roles = detect_roles(listed, method, self.settings.overrides)
-        self.hub.emit("account.roles", {"account": self.name, "roles": {
-            r.value: (c.folder, c.reason) for r, c in self.roles.items()}})
-        role_of = {c.folder: r.value for r, c in self.roles.items() if c.folder}
-        wanted = [self._inbox()]
-        sent = self.roles.get(Role.SENT)
-        if sent is not None and sent.folder and sent.folder not in wanted:
-            wanted.append(sent.folder)
-        if self.options.folders == "all":
-            wanted += [f.name for f in listed if f.selectable and f.name not in wanted]
-        self._watched = wanted
-        self._folders = {}
-        for folder in wanted:
-            status = (await client.status(folder, ("MESSAGES", "UIDNEXT", "UIDVALIDITY"))).items
-            messages = status.get("MESSAGES")
-            cp = await self.store.get(self.name, folder)
-            self._folders[folder] = FolderStats(folder, role_of.get(folder), messages,
-                                                status.get("UIDNEXT"),
-                                                None if cp is None else cp.last_uid)
-            if messages is not None and messages >= self.options.large_folder:
-                self._publish(LargeFolderWarning(self.name, folder, messages,
-                                                 self.options.large_folder, self.clock.wall()))
-        self._relist = False
-
     async def _scan_loop(self, main: Link, dirty: asyncio.Event) -> None:
         """The first pass, then a pass over INBOX when the watcher wakes us and over every
         watched folder each ``poll_interval`` (INBOX included: it is how a server without
         IDLE gets polled)."""
-        await self._pass(main, list(self._watched))
+        await self._pass(main, list(self.scanner.watched))
         while True:
             try:
                 async with asyncio.timeout(self.options.poll_interval):
                     await dirty.wait()
             except TimeoutError:
-                if self._relist:
-                    await self._discover(main)
-                await self._pass(main, list(self._watched))
+                async with self._lock:  # keepalive; lets the server flush pending updates
+                    await main.client.noop()
+                    if self.scanner.relist:
+                        await self.scanner.discover(main.client, self.store,
+                                                    self.settings.overrides)
+                await self._pass(main, list(self.scanner.watched))
                 continue
             dirty.clear()
-            await self._pass(main, [self._inbox()])
+            await self._pass(main, [self.scanner.inbox])
 
     async def _pass(self, main: Link, folders: list[str]) -> None:
         self.supervisor.fire(Event.SYNC_STARTED)
         for folder in folders:
-            await self._scan_one(main, folder)
+            async with self._lock:
+                await self.scanner.scan(main.client, self.store, folder)
+        self.passes += 1
         self.supervisor.fire(Event.SYNC_DONE)
-
-    async def _scan_one(self, main: Link, folder: str) -> None:
-        store = self.store
-        progress = ProgressSink(self._deliver, store, self.name, folder, self.clock,
-                                self._publish)
-        async with self._lock:
-            try:
-                checkpoint = await store.get(self.name, folder)
-                tracked = self._small_tracked_set() if checkpoint is None else None
-                if self.options.initial_scan == "full" and tracked is not None:
-                    await deliver_replies(main.client, store, self.name, folder, tracked,
-                                          progress)
-                    how: Mapping[str, Any] = {"action": "search_replies",
-                                              "tracked": len(tracked)}
-                else:
-                    backfill = FULL_BACKFILL if self.options.initial_scan == "full" else 0
-                    result = await scan_folder(main.client, store, self.name, folder, progress,
-                                               batch=self.options.batch, backfill=backfill)
-                    how = {"action": result.plan.action.value, "reason": result.plan.reason}
-            except ServerRefused as exc:
-                if isinstance(exc, Throttled) or exc.status != "NO" or exc.stage not in (
-                        "imap_status", "imap_select"):
-                    raise
-                await self._folder_gone(folder, exc)
-                return
-        checkpoint = await store.get(self.name, folder)
-        old = self._folders.get(folder)
-        self._folders[folder] = FolderStats(
-            folder, old.role if old else None, old.messages if old else None,
-            None if checkpoint is None else checkpoint.uidnext,
-            None if checkpoint is None else checkpoint.last_uid)
-        if progress.delivered:
-            self._publish(progress.progress(finished=True))
-        self.hub.emit("scan.folder", {"account": self.name, "folder": folder,
-                                      "delivered": progress.delivered, **how})
-
-    def _small_tracked_set(self) -> list[str] | None:
-        if self._tracked is None:
-            return None
-        ids = list(self._tracked())
-        return ids if len(ids) <= self.options.small_tracked_set else None
-
-    async def _folder_gone(self, folder: str, exc: ServerRefused) -> None:
-        await self.store.delete(self.name, folder)
-        self._folders.pop(folder, None)
-        if folder in self._watched and folder != self._inbox():
-            self._watched.remove(folder)
-        self._relist = True
-        self._publish(FolderGone(self.name, folder, exc.server_text, self.clock.wall()))
 
     async def _deliver(self, message: ScannedMessage) -> None:
         self.delivered += 1
@@ -522,4 +375,4 @@ class Account:
                 await pending
 
 
-__all__ = ["Account", "AccountOptions", "AccountStats", "FolderStats"]
+__all__ = ["Account", "AccountOptions", "AccountStats", "FolderStats", "Subscriber"]

@@ -1,0 +1,187 @@
+"""What a session does on its scan connection: find the folders, then scan them in passes.
+
+``Scanner`` lives as long as the ``Account`` (its folder counts and progress survive
+reconnects, for the TUI) and is handed the live client for each call:
+
+- ``discover``: LIST (with SPECIAL-USE when offered), pick roles, choose the watched
+  folders (INBOX + Sent, or every selectable folder), read their sizes once, and warn
+  about folders of ``large_folder`` messages or more;
+- ``scan``: one folder. The first sync is ``initial_scan`` "new" (start at UIDNEXT)
+  or "full" (every header, batched, with progress) - or, when the CRM's tracked set is
+  small, a server-side reply SEARCH (``engine.replies``). A folder that vanished
+  (renamed/deleted elsewhere) drops its checkpoint and asks for a re-LIST instead of
+  failing the session.
+
+Message counts come from the STATUS/EXAMINE answers the scan asks for anyway
+(``_Counting``), so a no-change pass costs one STATUS per folder and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+from engine.account_options import AccountOptions, FolderStats
+from engine.checkpoints import CheckpointStore
+from engine.clock import Clock
+from engine.errors import ServerRefused, Throttled
+from engine.imap.client import ImapClient
+from engine.imap.model import Fetch, ListItem, Status
+from engine.imap.results import SelectResult
+from engine.replies import deliver_replies
+from engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
+from engine.supervise import AccountEvent, FolderGone, LargeFolderWarning
+from engine.sync import MessageSink, scan_folder
+from engine.trace import TraceHub
+from engine.watch import ProgressSink
+
+FULL_BACKFILL = 2**32  # "start at UID 1": a backfill larger than any UID range
+TrackedProvider = Callable[[], Any]
+
+
+class Scanner:
+    def __init__(self, account: str, options: AccountOptions, clock: Clock, hub: TraceHub,
+                 publish: Callable[[AccountEvent], None], sink: MessageSink,
+                 tracked: TrackedProvider | None = None) -> None:
+        self.account = account
+        self.options = options
+        self.clock = clock
+        self.hub = hub
+        self.publish = publish
+        self.sink = sink
+        self.tracked = tracked
+        self.roles: dict[Role, RoleChoice] = {}
+        self.folders: dict[str, FolderStats] = {}
+        self.watched: list[str] = []
+        self.relist = False
+
+    @property
+    def inbox(self) -> str:
+        choice = self.roles.get(Role.INBOX)
+        return choice.folder if choice is not None and choice.folder else "INBOX"
+
+    async def discover(self, client: ImapClient, store: CheckpointStore,
+                       overrides: Mapping[Role, str]) -> None:
+        """LIST, pick roles, choose what to watch, read sizes (and warn about huge folders)."""
+        items = await client.list()
+        method = ListMethod.SPECIAL_USE if "SPECIAL-USE" in client.caps else ListMethod.LIST
+        listed = folders_from_list(items)
+        self.roles = detect_roles(listed, method, overrides)
+        self.hub.emit("account.roles", {"account": self.account, "roles": {
+            r.value: (c.folder, c.reason) for r, c in self.roles.items()}})
+        role_of = {c.folder: r.value for r, c in self.roles.items() if c.folder}
+        wanted = [self.inbox]
+        sent = self.roles.get(Role.SENT)
+        if sent is not None and sent.folder and sent.folder not in wanted:
+            wanted.append(sent.folder)
+        if self.options.folders == "all":
+            wanted += [f.name for f in listed if f.selectable and f.name not in wanted]
+        self.watched = wanted
+        self.folders = {}
+        for folder in wanted:
+            status = (await client.status(folder, ("MESSAGES", "UIDNEXT", "UIDVALIDITY"))).items
+            messages = status.get("MESSAGES")
+            cp = await store.get(self.account, folder)
+            self.folders[folder] = FolderStats(folder, role_of.get(folder), messages,
+                                               status.get("UIDNEXT"),
+                                               None if cp is None else cp.last_uid)
+            if messages is not None and messages >= self.options.large_folder:
+                self.publish(LargeFolderWarning(self.account, folder, messages,
+                                                self.options.large_folder, self.clock.wall()))
+        self.relist = False
+
+    async def scan(self, client: ImapClient, store: CheckpointStore, folder: str) -> None:
+        """Scan one folder; a vanished folder is noted (``FolderGone``), not raised."""
+        progress = ProgressSink(self.sink, store, self.account, folder, self.clock,
+                                self.publish)
+        try:
+            checkpoint = await store.get(self.account, folder)
+            tracked = self._small_tracked_set() if checkpoint is None else None
+            how: Mapping[str, Any]
+            if self.options.initial_scan == "full" and tracked is not None:
+                await deliver_replies(client, store, self.account, folder, tracked, progress)
+                how = {"action": "search_replies", "tracked": len(tracked)}
+            else:
+                backfill = FULL_BACKFILL if self.options.initial_scan == "full" else 0
+                result = await scan_folder(_Counting(client, self._count), store, self.account,
+                                           folder, progress, batch=self.options.batch,
+                                           backfill=backfill)
+                how = {"action": result.plan.action.value, "reason": result.plan.reason}
+        except ServerRefused as exc:
+            if isinstance(exc, Throttled) or exc.status != "NO" or exc.stage not in (
+                    "imap_status", "imap_select"):
+                raise
+            await self._gone(store, folder, exc)
+            return
+        checkpoint = await store.get(self.account, folder)
+        old = self.folders.get(folder)
+        self.folders[folder] = FolderStats(
+            folder, old.role if old else None, old.messages if old else None,
+            None if checkpoint is None else checkpoint.uidnext,
+            None if checkpoint is None else checkpoint.last_uid)
+        if progress.delivered:
+            self.publish(progress.progress(finished=True))
+        self.hub.emit("scan.folder", {"account": self.account, "folder": folder,
+                                      "delivered": progress.delivered, **how})
+
+    def _count(self, folder: str, messages: int) -> None:
+        old = self.folders.get(folder)
+        if old is not None and old.messages != messages:
+            self.folders[folder] = FolderStats(folder, old.role, messages, old.uidnext,
+                                               old.last_uid)
+
+    def _small_tracked_set(self) -> list[str] | None:
+        if self.tracked is None:
+            return None
+        ids = list(self.tracked())
+        return ids if len(ids) <= self.options.small_tracked_set else None
+
+    async def _gone(self, store: CheckpointStore, folder: str, exc: ServerRefused) -> None:
+        await store.delete(self.account, folder)
+        self.folders.pop(folder, None)
+        if folder in self.watched and folder != self.inbox:
+            self.watched.remove(folder)
+        self.relist = True
+        self.publish(FolderGone(self.account, folder, exc.server_text, self.clock.wall()))
+
+
+class _Counting:
+    """The client as ``scan_folder`` sees it, noting message counts from its answers."""
+
+    def __init__(self, client: ImapClient, note: Callable[[str, int], None]) -> None:
+        self._client = client
+        self._note = note
+
+    @property
+    def selected(self) -> SelectResult | None:
+        return self._client.selected
+
+    @selected.setter
+    def selected(self, value: SelectResult | None) -> None:
+        self._client.selected = value
+
+    @property
+    def caps(self) -> frozenset[str]:
+        return self._client.caps
+
+    async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status:
+        answer = await self._client.status(mailbox, items)
+        messages = answer.items.get("MESSAGES")
+        if messages is not None:
+            self._note(mailbox, messages)
+        return answer
+
+    async def select(self, mailbox: str, *, readonly: bool = False,
+                     condstore: bool = False) -> SelectResult:
+        box = await self._client.select(mailbox, readonly=readonly, condstore=condstore)
+        self._note(mailbox, box.exists)
+        return box
+
+    def uid_fetch(self, uids: str, items: Sequence[str]) -> AsyncIterator[Fetch]:
+        return self._client.uid_fetch(uids, items)
+
+    async def list(self, reference: str = "", pattern: str = "*") -> list[ListItem]:
+        return await self._client.list(reference, pattern)
+
+
+__all__ = ["FULL_BACKFILL", "Scanner"]
