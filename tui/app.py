@@ -191,6 +191,14 @@ class InboxLabApp(App[None]):
         self.model.stages[msg.view.stage] = msg.view
         self._changed()
 
+    def on_new_mail(self, msg: m.NewMail) -> None:
+        count = "" if msg.exists is None else f" ({msg.exists:,} messages)"
+        text = f"New mail in {msg.folder}{count}"
+        self.model.mail_log.append(text)
+        self.notified.append(text)
+        self.notify(text, title="New mail", markup=False, timeout=4)
+        self._changed()
+
     def on_disconnect_reported(self, msg: m.DisconnectReported) -> None:
         view = msg.view
         self.model.disconnects.append(view)

@@ -20,31 +20,29 @@ import concurrent.futures
 import contextlib
 import logging
 import random
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Mapping
 from datetime import UTC, datetime
-from email.parser import BytesHeaderParser
-from email.policy import default as default_policy
-from email.utils import parseaddr
+from pathlib import Path
 from typing import Any, TypeVar
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from engine.backoff import Backoff
+from engine.account import Account, AccountOptions
+from engine.connect import ConnectOptions, Link, login, open_link
 from engine.errors import EngineError
-from engine.imap import Credentials, ImapClient
-from engine.imap.commands import Atom
-from engine.roles import Role
+from engine.imap import ImapClient
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, parse_server
-from engine.states import STATE_INFO, State, StateChanged, Supervisor
-from engine.states import Event as Ev
-from engine.sync import discover_roles
-from engine.trace import TraceHub
+from engine.states import STATE_INFO, State, StateChanged
+from engine.supervise import LargeFolderWarning, NewMail, RetryScheduled, ScanProgress
 from tui import messages as m
+from tui.browse import FolderBrowser, full_scan
 from tui.demo import (
     DEMO_DISCONNECT_AFTER,
     DEMO_FAULT,
@@ -52,15 +50,13 @@ from tui.demo import (
     DemoServers,
     Endpoints,
     list_scenarios,
+    send_demo_mail,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CONNECTION_LIMIT = 5
-BIG_FOLDER = 100_000
-SCAN_BATCH = 500
-_PARSER = BytesHeaderParser(policy=default_policy)  # decodes =?utf-8?q?...?= words
+STATS_TICK = 0.5  # seconds between polls of the account's counters (connections, folders)
 
 
 def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.StateView:
@@ -89,13 +85,6 @@ def _default_remedy(error: EngineError) -> str:
     return "nothing to do: the connector reconnects after a backoff"
 
 
-def header_row(uid: int, flags: tuple[str, ...], size: int | None, raw: bytes) -> m.HeaderRow:
-    msg = _PARSER.parsebytes(raw or b"")
-    name, addr = parseaddr(str(msg.get("From", "")))
-    return m.HeaderRow(uid=uid, date=str(msg.get("Date", ""))[:16], sender=name or addr,
-                       subject=str(msg.get("Subject", "")), seen="\\Seen" in flags, size=size)
-
-
 def validate_account(server: str, username: str) -> tuple[AccountSettings | None, str | None]:
     """Live validation for the Connect form: (settings, None) or (None, what is wrong)."""
     try:
@@ -117,12 +106,17 @@ class EngineBridge:
         settings: AccountSettings | None = None,
         secret: Secret | None = None,
         demo_disconnect_after: float | None = DEMO_DISCONNECT_AFTER,
+        demo_mail: bool = True,
+        data_dir: Path | None = None,
         seed: int = 1,
     ) -> None:
         self.scenario = scenario if settings is None else None
         self.settings = settings
         self._secret = secret
         self.demo_disconnect_after = demo_disconnect_after
+        self.demo_mail = demo_mail
+        self._data_dir = data_dir
+        self._tmp_dir: Path | None = None
         self._rng = random.Random(seed)
         self.target: MessagePump | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -130,18 +124,17 @@ class EngineBridge:
         self._ready = threading.Event()
         self.servers: DemoServers | None = None
         self.endpoints: Endpoints | None = None
-        self.trace_hub = TraceHub()
-        self.trace_hub.subscribe(self._on_trace)
+        self.account: Account | None = None
         self.trace_lines: deque[str] = deque(maxlen=20_000)
-        self.supervisor: Supervisor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._in_use = 0
-        self._browser: ImapClient | None = None
-        self._browse_uids: list[int] = []
-        self._browse_folder = ""
+        self._links: dict[int, Link] = {}
+        self._browser = FolderBrowser(self._open_client, self._close_client)
+        self._stage_started: dict[str, float] = {}
         self._cafile: str | None = None
+        self._settled: asyncio.Event | None = None
+        self._warnings: dict[str, str] = {}
+        self._last_stats: tuple[Any, ...] = ()
         self.fault_log: list[tuple[str, dict[str, Any]]] = []
-        self._settled = asyncio.Event()  # the account reached IDLE once (demo fault timing)
 
     # -- lifecycle (UI thread) ------------------------------------------------------------
 
@@ -178,18 +171,23 @@ class EngineBridge:
         """Stop the account, the browser connection and the fake servers, then the thread."""
         if self.loop is None or self._thread is None:
             return
-        with contextlib.suppress(Exception):
+        try:
             self.submit(self._shutdown()).result(timeout)
+        except Exception:
+            log.exception("engine shutdown failed")
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
         self._thread = None
+        if self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            self._tmp_dir = None
 
     async def _shutdown(self) -> None:
+        await self._stop_account()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._close_browser()
         if self.servers is not None:
             await self.servers.stop()
             self.servers = None
@@ -207,14 +205,13 @@ class EngineBridge:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # -- the session ------------------------------------------------------------------------
+    # -- scenario and account -------------------------------------------------------------
 
     async def _main(self) -> None:
         if self.scenario is not None:
             await self._start_scenario(self.scenario)
         elif self.settings is not None:
-            self.post(m.Endpoint(self.settings.username, self.settings.imap.url()))
-            self.spawn(self._run_account(self.settings, self._secret), "account")
+            await self._start_account(self.settings, self._secret or Secret(""))
 
     async def _start_scenario(self, name: str) -> bool:
         if self.servers is not None:
@@ -227,227 +224,164 @@ class EngineBridge:
             self.post(m.EngineFailed(f"scenario {name}", str(exc)))
             return False
         self.endpoints = ends
-        self._settled = asyncio.Event()
         self._cafile = ends.ca_file
         self.post(m.Endpoint(f"scenario {ends.scenario}",
                              f"{ends.description} - fake servers on {ends.host}:{ends.imaps_port}"))
         settings = AccountSettings(
             username=ends.username, imap=ImapServer(ends.host, ends.imaps_port, "tls"))
-        self.settings = settings
-        self._secret = Secret(ends.password)
-        self.spawn(self._run_account(settings, self._secret), "account")
+        await self._start_account(settings, Secret(ends.password))
+        if self.demo_mail and ends.smtps_port is not None:
+            self.spawn(self._demo_mail(ends), "demo-mail")
         if self.demo_disconnect_after is not None:
             self.spawn(self._demo_disconnect(self.demo_disconnect_after), "demo-disconnect")
         return True
 
+    def _db_path(self) -> Path:
+        if self._data_dir is None:
+            self._tmp_dir = self._tmp_dir or Path(tempfile.mkdtemp(prefix="inboxlab-tui-"))
+            self._data_dir = self._tmp_dir
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        return self._data_dir / "engine.db"
+
+    async def _start_account(self, settings: AccountSettings, secret: Secret) -> None:
+        self.settings, self._secret = settings, secret
+        self._settled = asyncio.Event()
+        self._warnings.clear()
+        options = AccountOptions(folders="all", cafile=self._cafile)
+        account = Account(settings, secret, self._db_path(), rng=self._rng, options=options,
+                          trace=self._on_trace)
+        self.account = account
+        account.subscribe(self._on_event)
+        self.post(m.EngineState(state_view(account.state)))
+        await account.start()
+        self.spawn(self._poll_stats(account), "stats")
+
+    async def _stop_account(self) -> None:
+        for task in list(self._tasks):
+            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan"):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        await self._browser.close()
+        account, self.account = self.account, None
+        if account is not None:
+            await account.stop()
+
     async def _demo_disconnect(self, after: float) -> None:
         """The demo's scripted disconnect, once the account has logged in and settled."""
+        assert self._settled is not None
         await self._settled.wait()
         await asyncio.sleep(after)
-        await self._fire("demo: server restart", DEMO_FAULT)
+        await self._fire("demo: server down 3 s", DEMO_FAULT)
 
-    def _client(self, settings: AccountSettings) -> ImapClient:
-        ctx = settings.tls_context(cafile=self._cafile)
-        return ImapClient(settings.imap.host, settings.imap.port,
-                          security=settings.imap.security, ssl_context=ctx,
-                          trace=self.trace_hub.client_hook, timeout=30.0,
-                          allow_plaintext_login=settings.allow_plaintext_login)
-
-    def _use(self, delta: int) -> None:
-        self._in_use += delta
-        self.post(m.ConnectionsInUse(self._in_use, CONNECTION_LIMIT))
-
-    def _on_state(self, change: StateChanged) -> None:
-        if change.new is State.IDLE:
-            self._settled.set()
-        self.post(m.EngineState(state_view(change.new, change.at, change.detail)))
-        self.trace_hub.emit("account.state", {"old": change.old.value, "new": change.new.value,
-                                              "detail": change.detail})
-        if change.error is not None:
-            self.post(m.DisconnectReported(disconnect_view(change.error, change.at)))
-
-    async def _run_account(self, settings: AccountSettings, secret: Secret | None) -> None:
-        """Connect, find roles, count, watch INBOX with IDLE; retry transient failures."""
-        sup = Supervisor(settings.username)
-        self.supervisor = sup
-        sup.subscribe(self._on_state)
-        self.post(m.EngineState(state_view(sup.state)))
-        backoff = Backoff(self._rng)
-        creds = Credentials(settings.username, secret or Secret(""))
+    async def _demo_mail(self, ends: Endpoints) -> None:
+        """The demo's outgoing email; the scenario's persona answers it into INBOX."""
+        assert self._settled is not None
+        await self._settled.wait()
         try:
-            while True:
-                sup.fire(Ev.RETRY if sup.state is State.DISCONNECTED else Ev.START)
-                try:
-                    await self._session(sup, settings, creds, backoff)
-                except EngineError as exc:
-                    sup.fail(exc)
-                    delay = backoff.next_delay(exc, time.monotonic())
-                    if delay is None:
-                        return
-                    self.trace_hub.emit("account.backoff", {"seconds": round(delay, 2)})
-                    await asyncio.sleep(delay)
-        finally:
-            if sup.state is not State.STOPPED:
-                sup.fire(Ev.STOP)
+            msgid = await send_demo_mail(ends)
+        except Exception as exc:
+            self.post(m.EngineFailed("demo mail", str(exc)))
+            return
+        self._on_trace("demo.mail.sent", {"message_id": msgid, "to": "dana@acme.example"})
 
-    async def _session(self, sup: Supervisor, settings: AccountSettings,
-                       creds: Credentials, backoff: Backoff) -> None:
-        client = self._client(settings)
-        self._use(+1)
-        try:
-            t0 = time.perf_counter()
-            self.post(m.ConnectStage(m.StageView("connect", "started")))
-            await client.connect()
-            self.post(m.ConnectStage(m.StageView(
-                "connect", "ok", (time.perf_counter() - t0) * 1000,
-                "TLS" if client.tls else "cleartext")))
-            sup.fire(Ev.CONNECT_OK)
-            t1 = time.perf_counter()
-            await client.login(creds)
-            self.post(m.ConnectStage(m.StageView("login", "ok",
-                                                 (time.perf_counter() - t1) * 1000)))
-            sup.fire(Ev.LOGIN_OK)
-            backoff.logged_in(time.monotonic())
-            self.post(m.Capabilities(tuple(sorted(client.caps))))
-            sup.fire(Ev.SYNC_STARTED)
-            await self._refresh_folders(client, settings)
-            sup.fire(Ev.SYNC_DONE)
-            await client.select("INBOX", readonly=True)
-            while True:
-                idle = await client.idle()
-                events = await idle.wait(60)
-                await idle.done()
-                if events:
-                    sup.fire(Ev.SYNC_STARTED)
-                    await self._refresh_folders(client, settings)
-                    await client.select("INBOX", readonly=True)
-                    sup.fire(Ev.SYNC_DONE)
-        except BaseException:
-            await client.close()
-            raise
-        finally:
-            self._use(-1)
+    # -- engine events -> views -------------------------------------------------------------
 
-    async def _refresh_folders(self, client: ImapClient, settings: AccountSettings) -> None:
-        roles = await discover_roles(client, settings.overrides)
-        by_folder = {c.folder: c for c in roles.values() if c.folder}
-        listed = await client.list()
-        views: list[m.FolderView] = []
-        for item in listed:
-            if "\\noselect" in {a.lower() for a in item.attrs}:
-                continue
-            status = await client.status(item.name, ("MESSAGES", "UNSEEN"))
-            count = status.items.get("MESSAGES")
-            choice = by_folder.get(item.name)
-            warning = (f"over {BIG_FOLDER:,} messages: the first sync reads only new mail"
-                       if count is not None and count > BIG_FOLDER else None)
-            views.append(m.FolderView(
-                item.name, choice.role.value if choice else None,
-                choice.reason if choice else "", count, status.items.get("UNSEEN"), warning))
-        for role in Role:
-            choice = roles.get(role)
-            if choice is not None and choice.folder is None:
-                self.trace_hub.emit("roles.missing", {"role": role.value, "why": choice.reason})
-        self.post(m.FoldersChanged(tuple(views)))
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, StateChanged):
+            if event.new is State.IDLE and self._settled is not None:
+                self._settled.set()
+            self.post(m.EngineState(state_view(event.new, event.at, event.detail)))
+            if event.error is not None:
+                self.post(m.DisconnectReported(disconnect_view(event.error, event.at)))
+        elif isinstance(event, ScanProgress):
+            self.post(m.ScanProgress(m.ProgressView(event.folder, event.done, event.total,
+                                                    event.rate)))
+        elif isinstance(event, LargeFolderWarning):
+            self._warnings[event.folder] = (f"{event.messages:,} messages (over "
+                                            f"{event.threshold:,}): first sync reads new only")
+        elif isinstance(event, NewMail):
+            self.post(m.NewMail(event.folder, event.exists))
+        elif isinstance(event, RetryScheduled):
+            self.post(m.EngineState(state_view(
+                State.DISCONNECTED, event.at, f"retry {event.attempt} in {event.delay:.1f} s")))
 
-    # -- folder scan with progress ----------------------------------------------------------
+    async def _poll_stats(self, account: Account) -> None:
+        """Counters the account keeps but does not announce: connections, folder counts."""
+        while True:
+            stats = account.stats
+            roles = {c.folder: c for c in account.roles.values() if c.folder}
+            folders = tuple(
+                m.FolderView(f.folder, roles[f.folder].role.value if f.folder in roles else None,
+                             roles[f.folder].reason if f.folder in roles else "",
+                             f.messages, None, self._warnings.get(f.folder))
+                for f in stats.folders)
+            main = getattr(account, "_main", None)  # TODO(engine): expose capabilities
+            caps = tuple(sorted(main.client.caps)) if main is not None else ()
+            snapshot = (stats.connections_in_use, stats.connection_limit, folders, caps)
+            if snapshot != self._last_stats:
+                self._last_stats = snapshot
+                self.post(m.ConnectionsInUse(stats.connections_in_use, stats.connection_limit))
+                self.post(m.FoldersChanged(folders))
+                if caps:
+                    self.post(m.Capabilities(caps))
+            await asyncio.sleep(STATS_TICK)
+
+    # -- extra connections (browser, full scan), inside the account's budget ------------------
+
+    async def _open_client(self, purpose: str) -> ImapClient:
+        account, settings = self.account, self.settings
+        if account is None or settings is None:
+            raise EngineError("no account is running", code="not_connected")
+        link = await open_link(settings, account.pool, purpose,
+                               options=ConnectOptions(cafile=self._cafile),
+                               trace=self._client_trace)
+        await login(link, settings, self._secret or Secret(""))
+        self._links[id(link.client)] = link
+        return link.client
+
+    async def _close_client(self, client: ImapClient, purpose: str) -> None:
+        link = self._links.pop(id(client), None)
+        if link is not None:
+            await link.close(logout=True)
 
     def scan(self, folder: str) -> concurrent.futures.Future[int]:
         return self.submit(self._scan(folder))
 
     async def _scan(self, folder: str) -> int:
-        """Read every header of ``folder`` in batches on a connection of its own."""
-        assert self.settings is not None
-        client = self._client(self.settings)
-        self._use(+1)
-        done = 0
+        def report(view: m.ProgressView) -> None:
+            self.post(m.ScanProgress(view))
+
         try:
-            await client.connect()
-            await client.login(Credentials(self.settings.username, self._secret or Secret("")))
-            box = await client.select(folder, readonly=True)
-            total = box.exists
-            top = (box.uidnext or 1) - 1
-            started = time.perf_counter()
-            self.post(m.ScanProgress(m.ProgressView(folder, 0, total)))
-            for low in range(1, top + 1, SCAN_BATCH):
-                high = min(top, low + SCAN_BATCH - 1)
-                async for _ in client.uid_fetch(f"{low}:{high}", "(UID RFC822.SIZE)"):
-                    done += 1
-                rate = done / max(1e-6, time.perf_counter() - started)
-                self.post(m.ScanProgress(m.ProgressView(folder, min(done, total), total, rate)))
-            self.post(m.ScanProgress(m.ProgressView(folder, total, total, 0.0)))
-            await client.logout()
+            return await full_scan(self._open_client, self._close_client, folder, report)
         except EngineError as exc:
             self.post(m.EngineFailed(f"scan of {folder}", str(exc)))
-            await client.close()
-        finally:
-            self._use(-1)
-        return done
+            return 0
 
     # -- the folder browser: only the visible window, fetched on demand ----------------------
-
-    async def _close_browser(self) -> None:
-        client, self._browser = self._browser, None
-        if client is not None:
-            with contextlib.suppress(EngineError):
-                await client.logout()
-            await client.close()
-            self._use(-1)
-
-    async def _browser_client(self) -> ImapClient:
-        if self._browser is None:
-            assert self.settings is not None
-            client = self._client(self.settings)
-            self._use(+1)
-            try:
-                await client.connect()
-                await client.login(Credentials(self.settings.username,
-                                               self._secret or Secret("")))
-            except BaseException:
-                self._use(-1)
-                await client.close()
-                raise
-            self._browser = client
-        return self._browser
 
     def open_folder(self, folder: str, reply_to: MessagePump) -> concurrent.futures.Future[int]:
         return self.submit(self._open_folder(folder, reply_to))
 
     async def _open_folder(self, folder: str, reply_to: MessagePump) -> int:
-        """EXAMINE, then the UIDs (ESEARCH keeps 100k UIDs to a few bytes); no headers."""
         try:
-            uids = await self._search(folder, [Atom("ALL")], reselect=True)
+            count = await self._browser.open(folder)
         except EngineError as exc:
-            await self._close_browser()
             self.post(m.EngineFailed(f"open {folder}", str(exc)))
             return 0
-        uids.sort(reverse=True)  # newest first, like every mail client
-        self._browse_uids = uids
-        self._browse_folder = folder
-        self.post(m.FolderOpened(folder, len(uids)), to=reply_to)
-        return len(uids)
-
-    async def _search(self, folder: str, criteria: list[Any], *, reselect: bool) -> list[int]:
-        client = await self._browser_client()
-        if reselect or client.selected is None or client.selected.mailbox != folder:
-            await client.select(folder, readonly=True)
-        if "ESEARCH" in client.caps:
-            criteria = [Atom("RETURN"), (Atom("ALL"),), *criteria]
-        return await client.uid_search(*criteria)
+        self.post(m.FolderOpened(folder, count), to=reply_to)
+        return count
 
     def search(self, folder: str, query: str,
                reply_to: MessagePump) -> concurrent.futures.Future[int]:
         return self.submit(self._search_hits(folder, query, reply_to))
 
     async def _search_hits(self, folder: str, query: str, reply_to: MessagePump) -> int:
-        """``/`` in the browser: the server searches; we map hits to list positions."""
-        criteria: list[Any] = [Atom("OR"), Atom("SUBJECT"), query, Atom("FROM"), query]
         try:
-            hits = set(await self._search(folder, criteria, reselect=False))
+            positions = await self._browser.search(folder, query)
         except EngineError as exc:
             self.post(m.EngineFailed(f"search {folder}", str(exc)))
             return 0
-        positions = tuple(i for i, uid in enumerate(self._browse_uids) if uid in hits)
         self.post(m.SearchHits(folder, query, positions), to=reply_to)
         return len(positions)
 
@@ -457,31 +391,14 @@ class EngineBridge:
 
     async def _fetch_rows(self, folder: str, start: int, count: int, reply_to: MessagePump,
                           generation: int) -> int:
-        if folder != self._browse_folder:
-            return 0
-        wanted = self._browse_uids[start:start + count]
-        if not wanted:
-            return 0
-        found: dict[int, m.HeaderRow] = {}
         try:
-            client = await self._browser_client()
-            items = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])"
-            async for fetch in client.uid_fetch(_compact(wanted), items):
-                uid = fetch.uid
-                if uid is None:
-                    continue
-                raw = next((v for k, v in fetch.items.items() if k.startswith("BODY[")), b"")
-                found[uid] = header_row(uid, tuple(fetch.items.get("FLAGS", ())),
-                                        fetch.items.get("RFC822.SIZE"), raw or b"")
+            rows = await self._browser.rows(folder, start, count)
         except EngineError as exc:
-            await self._close_browser()
             self.post(m.EngineFailed(f"read {folder}", str(exc)))
             return 0
-        rows = tuple(found.get(uid) or m.HeaderRow(uid, "", "", "(gone)") for uid in wanted)
-        self.post(m.RowsLoaded(folder, start, rows, generation), to=reply_to)
+        if rows:
+            self.post(m.RowsLoaded(folder, start, rows, generation), to=reply_to)
         return len(rows)
-
-    # -- scenarios and faults ----------------------------------------------------------------
 
     def run_scenario(self, name: str) -> concurrent.futures.Future[bool]:
         return self.submit(self._switch_scenario(name))
@@ -502,7 +419,7 @@ class EngineBridge:
         else:
             reply = await self.servers.fire(action)
         self.fault_log.append((name, reply))
-        self.trace_hub.emit("control.fault", {"fault": name, "reply": reply})
+        self._on_trace("control.fault", {"fault": name, "reply": reply})
         self.post(m.FaultResult(name, reply))
         return reply
 
@@ -530,24 +447,41 @@ class EngineBridge:
 
     async def _switch_account(self, settings: AccountSettings, secret: Secret) -> bool:
         await self._stop_account()
-        self.settings, self._secret = settings, secret
         if self.endpoints is None or settings.imap.host != self.endpoints.host:
             self._cafile = None  # a real server: the system's trust store
         self.post(m.Endpoint(settings.username, settings.imap.url()))
-        self.spawn(self._run_account(settings, secret), "account")
+        await self._start_account(settings, secret)
         return True
-
-    async def _stop_account(self) -> None:
-        for task in list(self._tasks):
-            if task.get_name() in ("account", "demo-disconnect"):
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-        await self._close_browser()
 
     # -- trace -------------------------------------------------------------------------------
 
+    def _client_trace(self, name: str, **info: Any) -> None:
+        self._on_trace(name, info)
+
+    _STAGES: Mapping[str, str] = {"imap.connect": "connect", "imap.tls": "tls"}
+
+    def _stage(self, name: str, info: Mapping[str, Any]) -> None:
+        """Connection stages with their times, from the client's own trace events."""
+        base, _, phase = name.rpartition(".")
+        stage = self._STAGES.get(base)
+        if base == "imap.send" and str(info.get("command", "")) in ("LOGIN", "AUTHENTICATE"):
+            stage = "login"
+        if stage is None:
+            return
+        now = time.perf_counter()
+        if phase == "started":
+            self._stage_started[stage] = now
+            self.post(m.ConnectStage(m.StageView(stage, "started")))
+            return
+        began = self._stage_started.pop(stage, None)
+        took = None if began is None else (now - began) * 1000
+        ok = phase == "complete" and info.get("status", "OK") == "OK"
+        detail = "" if ok else str(info.get("error") or info.get("text") or "")
+        self.post(m.ConnectStage(m.StageView(stage, "ok" if ok else "failed", took, detail)))
+
     def _on_trace(self, name: str, info: Mapping[str, Any]) -> None:
+        """Every trace event (already redacted by the engine) becomes one display line."""
+        self._stage(name, info)
         stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
         if name in ("imap.line.out", "imap.line.in"):
             arrow = ">" if name.endswith("out") else "<"
@@ -564,19 +498,3 @@ class EngineBridge:
         while lines and len(out) < limit:
             out.append(lines.popleft())
         return out
-
-
-def _compact(uids: list[int]) -> str:
-    """A UID list as ranges: ``[9, 8, 7, 3]`` -> ``"3,7:9"`` (short commands for windows)."""
-    ordered = sorted(uids)
-    parts: list[str] = []
-    lo = prev = ordered[0]
-    for uid in ordered[1:]:
-        if uid == prev + 1:
-            prev = uid
-            continue
-        parts.append(f"{lo}:{prev}" if lo != prev else str(lo))
-        lo = prev = uid
-    parts.append(f"{lo}:{prev}" if lo != prev else str(lo))
-    return ",".join(parts)
-

@@ -1,113 +1,36 @@
-"""What crosses from the engine thread to the UI, and the intents widgets post.
+"""Messages: what crosses from the engine thread to the UI, and the intents widgets post.
 
-The bridge translates engine objects (states, errors, roles, progress) into the plain
-frozen views below before posting, so no screen or widget ever imports ``engine``:
-the TUI shows what the engine decided and never re-derives it. Views are plain data,
-which is also what lets snapshot tests script a whole session without sockets.
+Engine -> UI messages carry the plain views of ``tui.views``; widget intents say what a
+person asked for, and screens decide what that means. ``ScanProgress`` and
+``ConnectionsInUse`` replace queued ones of their kind, so a fast engine cannot flood
+the UI's queue.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-
 from textual.message import Message
 
-# -- views (plain data, built by the bridge) -----------------------------------------------
+from tui.views import (
+    DisconnectView,
+    FolderView,
+    HeaderRow,
+    ProgressView,
+    ScenarioView,
+    SessionModel,
+    StageView,
+    StateView,
+)
 
-
-@dataclass(frozen=True)
-class StateView:
-    """One account state as the engine's STATE_INFO table describes it."""
-
-    state: str
-    label: str
-    colour: str
-    tone: str
-    description: str
-    at: datetime | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class FolderView:
-    """A folder, its role (if any) and the engine's reason for choosing it."""
-
-    name: str
-    role: str | None = None
-    reason: str = ""
-    messages: int | None = None
-    unseen: int | None = None
-    warning: str | None = None  # e.g. "over 100,000 messages"
-
-
-@dataclass(frozen=True)
-class ProgressView:
-    """A folder scan's progress; ``rate`` in messages per second, from the engine."""
-
-    folder: str
-    done: int
-    total: int
-    rate: float = 0.0
-
-    @property
-    def fraction(self) -> float:
-        return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
-
-    @property
-    def eta_s(self) -> float | None:
-        if self.rate <= 0 or self.done >= self.total:
-            return None
-        return (self.total - self.done) / self.rate
-
-
-@dataclass(frozen=True)
-class DisconnectView:
-    """A classified disconnect: the engine error's own fields, not a guess from text."""
-
-    at: datetime
-    code: str
-    kind: str  # the error class name, e.g. "Disconnected", "AuthFailed"
-    permanent: bool
-    stage: str
-    message: str
-    server_text: str | None = None
-    remediation: str | None = None
-    heals: bool = True  # retried automatically (transient) or needs a person
-
-    @property
-    def title(self) -> str:
-        return f"{self.kind} ({self.code}) during {self.stage}"
-
-
-@dataclass(frozen=True)
-class StageView:
-    """One step of opening a connection, with how long it took."""
-
-    stage: str
-    status: str  # "started" | "ok" | "failed"
-    elapsed_ms: float | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class HeaderRow:
-    """One line of the folder browser: just what is on screen, never stored."""
-
-    uid: int
-    date: str
-    sender: str
-    subject: str
-    seen: bool = True
-    size: int | None = None
-
-
-@dataclass(frozen=True)
-class ScenarioView:
-    name: str
-    description: str
-    profile: str
-    error: str | None = None
+__all__ = [
+    "DisconnectView",
+    "FolderView",
+    "HeaderRow",
+    "ProgressView",
+    "ScenarioView",
+    "SessionModel",
+    "StageView",
+    "StateView",
+]
 
 
 # -- engine -> UI ------------------------------------------------------------------------------
@@ -150,6 +73,15 @@ class ConnectionsInUse(Message):
         super().__init__()
         self.in_use = in_use
         self.limit = limit
+
+
+class NewMail(Message):
+    """The account's IDLE watcher heard of new mail (``exists``: the folder's new count)."""
+
+    def __init__(self, folder: str, exists: int | None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.exists = exists
 
 
 class DisconnectReported(Message):
@@ -245,25 +177,3 @@ class WindowWanted(Message):
         super().__init__()
         self.start = start
         self.count = count
-
-
-# -- what the UI knows so far (mutated on the UI thread only) ------------------------------------
-
-
-@dataclass
-class SessionModel:
-    """Everything the screens render, accumulated from engine messages by the App."""
-
-    title: str = "inboxlab"
-    detail: str = ""
-    state: StateView | None = None
-    caps: tuple[str, ...] = ()
-    folders: tuple[FolderView, ...] = ()
-    progress: dict[str, ProgressView] = field(default_factory=dict)
-    rates: list[float] = field(default_factory=list)  # recent scan rates, for the sparkline
-    in_use: int = 0
-    limit: int = 5
-    stages: dict[str, StageView] = field(default_factory=dict)
-    disconnects: list[DisconnectView] = field(default_factory=list)
-    states: list[StateView] = field(default_factory=list)  # the timeline
-    scenario_log: list[str] = field(default_factory=list)

@@ -54,7 +54,7 @@ async def test_connect_shows_state_folders_and_roles(demo: Any) -> None:
     table = app.screen.query_one("#folders", DataTable)
     assert table.row_count == len(app.model.folders)
     assert str(app.screen.query_one("#badge", Static).render()).strip().startswith("Watching")
-    assert "1 / 5" in str(app.screen.query_one("#connections").render())
+    assert "2 / 5" in str(app.screen.query_one("#connections").render())  # scanner + IDLE
     assert "IDLE" in app.model.caps
 
 

@@ -1,0 +1,131 @@
+"""Plain views of what the engine decided: frozen data, no Textual, no engine.
+
+The bridge translates engine objects (states, errors, roles, progress) into these
+before they cross to the UI thread, so no screen or widget imports ``engine`` and the
+TUI shows what the engine decided instead of re-deriving it. Being plain data is also
+what lets snapshot tests script a whole session without sockets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# -- views (plain data, built by the bridge) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateView:
+    """One account state as the engine's STATE_INFO table describes it."""
+
+    state: str
+    label: str
+    colour: str
+    tone: str
+    description: str
+    at: datetime | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FolderView:
+    """A folder, its role (if any) and the engine's reason for choosing it."""
+
+    name: str
+    role: str | None = None
+    reason: str = ""
+    messages: int | None = None
+    unseen: int | None = None
+    warning: str | None = None  # e.g. "over 100,000 messages"
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """A folder scan's progress; ``rate`` in messages per second, from the engine."""
+
+    folder: str
+    done: int
+    total: int
+    rate: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.rate <= 0 or self.done >= self.total:
+            return None
+        return (self.total - self.done) / self.rate
+
+
+@dataclass(frozen=True)
+class DisconnectView:
+    """A classified disconnect: the engine error's own fields, not a guess from text."""
+
+    at: datetime
+    code: str
+    kind: str  # the error class name, e.g. "Disconnected", "AuthFailed"
+    permanent: bool
+    stage: str
+    message: str
+    server_text: str | None = None
+    remediation: str | None = None
+    heals: bool = True  # retried automatically (transient) or needs a person
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind} ({self.code}) during {self.stage}"
+
+
+@dataclass(frozen=True)
+class StageView:
+    """One step of opening a connection, with how long it took."""
+
+    stage: str
+    status: str  # "started" | "ok" | "failed"
+    elapsed_ms: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class HeaderRow:
+    """One line of the folder browser: just what is on screen, never stored."""
+
+    uid: int
+    date: str
+    sender: str
+    subject: str
+    seen: bool = True
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioView:
+    name: str
+    description: str
+    profile: str
+    error: str | None = None
+
+
+# -- what the UI knows so far (mutated on the UI thread only) ------------------------------------
+
+
+@dataclass
+class SessionModel:
+    """Everything the screens render, accumulated from engine messages by the App."""
+
+    title: str = "inboxlab"
+    detail: str = ""
+    state: StateView | None = None
+    caps: tuple[str, ...] = ()
+    folders: tuple[FolderView, ...] = ()
+    progress: dict[str, ProgressView] = field(default_factory=dict)
+    rates: list[float] = field(default_factory=list)  # recent scan rates, for the sparkline
+    in_use: int = 0
+    limit: int = 5
+    stages: dict[str, StageView] = field(default_factory=dict)
+    disconnects: list[DisconnectView] = field(default_factory=list)
+    states: list[StateView] = field(default_factory=list)  # the timeline
+    scenario_log: list[str] = field(default_factory=list)
+    mail_log: list[str] = field(default_factory=list)  # new-mail notices, newest last
