@@ -109,3 +109,30 @@ def test_valid_streams_split_anywhere(picks: list[bytes], data: st.DataObject) -
     outcome = drive(chunks)
     assert "violation" not in outcome
     assert len(outcome) == 1 + sum(p.count(b"\r\n") - p.count(b"}\r\n") for p in picks)
+
+
+@FUZZ
+@given(st.text(max_size=60), st.booleans())
+def test_any_string_argument_round_trips_through_the_reader(text: str, plus: bool) -> None:
+    """Whatever the string (quotes, backslashes, CR/LF, NUL, emoji), the bytes on the wire
+    read back as exactly that string: no argument can inject syntax."""
+    from engine.imap.commands import build
+    from engine.imap.lexer import values
+
+    cmd = build("A1", "X", text, literal_plus=plus)
+    wire = cmd.wire
+    assert wire.startswith(b"A1 X ") and wire.endswith(b"\r\n")
+    if len(cmd.chunks) > 1:  # a synchronizing literal: the head ends the first chunk
+        assert cmd.chunks[0].endswith(b"}\r\n")
+    parsed, _ = values(wire, len(b"A1 X "))  # the reader also accepts {n+}
+    assert parsed == (text.encode(),)
+
+
+@FUZZ
+@given(st.lists(st.integers(1, 5000), min_size=1, max_size=80))
+def test_uid_sets_compress_and_expand_back(uids: list[int]) -> None:
+    from engine.imap.commands import expand_uid_set, uid_set
+
+    text = uid_set(uids)
+    assert expand_uid_set(text) == sorted(set(uids))
+    assert len(text) <= len(",".join(map(str, sorted(set(uids)))))
