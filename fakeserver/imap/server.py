@@ -194,10 +194,12 @@ class FakeImapServer:
             # Only stop() cancels us. Ending normally keeps asyncio's stream callback
             # (which calls task.exception()) from logging a spurious error on 3.11.
             log.debug("conn %d: cancelled by server stop", info.conn_id)
+        except Exception:  # a bug must cost one connection, never the server
+            log.exception("conn %d: unexpected failure; closing this connection", info.conn_id)
         finally:
             session.receive_eof()
             del self.connections[info.conn_id]
-            writer.transport.abort() if writer.transport.is_closing() else writer.close()
+            writer.close()
             self.hooks.on_disconnect(info)
 
 

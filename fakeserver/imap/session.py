@@ -247,7 +247,11 @@ class ImapSession:
         yield from self._run(command, lambda s, c: sasl_response(s, c, line))
 
     def _dispatch(self, command: Command) -> Iterator[Output]:
-        override = self.hooks.on_command(self, command)
+        try:
+            override = self.hooks.on_command(self, command)
+        except Exception:  # a broken hook must not break the session
+            log.exception("conn %d: on_command hook failed", self.conn.conn_id)
+            override = None
         if override is not None:
             yield override.data
             if override.close:
