@@ -116,6 +116,12 @@ class ResponseParser:
         data = copy_out(self._buf, self._pos, end)
         if self.keep_raw:
             self.last_raw = data
+        if end - self._pos >= _COMPACT_AT:
+            # A big response (a message body): drop it from the buffer now, before its
+            # literal is copied out of ``data``, so peak memory is about twice the message,
+            # not three times (a large front deletion makes CPython reallocate the rest).
+            del self._buf[:end]
+            end = 0
         self._pos = self._scan = self._seg = end
         try:
             return self._parse(data)
@@ -166,7 +172,7 @@ class ResponseParser:
         while True:
             nl = buf.find(b"\n", i)
             if nl < 0:
-                if size - self._pos > self._max_line:
+                if size - seg > self._max_line:  # literal bytes do not count
                     bad = bytes(buf[self._pos : self._pos + 200])
                     self._skipping = True
                     self._pos = self._scan = self._seg = size

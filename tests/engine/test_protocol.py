@@ -475,3 +475,28 @@ def test_credentials_hide_the_password() -> None:
         pickle.dumps(creds)
     assert creds.reveal() == "hunter2"
     assert Credentials("me", Secret("s3")).reveal() == "s3"
+
+
+def test_a_big_body_costs_about_twice_its_size_at_peak() -> None:
+    import tracemalloc
+
+    size = 16 << 20
+    body = b"x" * size
+    head = GREETING + b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % size
+    tail = b")\r\nA1 OK\r\n"
+    parser = ResponseParser()
+    parser.feed(head)
+    assert parser.next_event() is not None  # the greeting
+    tracemalloc.start()
+    try:
+        for k in range(0, size, 1 << 20):
+            parser.feed(memoryview(body)[k : k + (1 << 20)])
+            assert parser.next_event() is None
+        parser.feed(tail)
+        event = parser.next_event()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(event, Fetch) and len(event.items["BODY[]"]) == size
+    assert peak < 2.5 * size, f"peak {peak / size:.2f}x the body"
+    assert parser.next_event() == Tagged("A1", "OK")
