@@ -150,6 +150,8 @@ def fetch(s: ImapSession, c: Command) -> Steps:
     raw_of = folder.raw
     present = folder.seq_of
     stamp = folder.highestmodseq  # any expunge bumps it: only then check presence
+    # Flags fetched now need no separate update for a change made elsewhere.
+    reported = view.flag_changes if any(a.name == "FLAGS" for a in attrs) else None
     buf: list[bytes] = []
     size = 0
     for seq, uid in view.select(args.sequence, uid=c.uid):
@@ -163,6 +165,8 @@ def fetch(s: ImapSession, c: Command) -> Steps:
                 folder.store([uid], "+", ("\\Seen",))
             finally:
                 view.muted = False
+        if reported:
+            reported.discard(uid)
         raw = raw_of(uid) if needs_raw else b""
         line = b"* %d FETCH (%b)\r\n" % (seq, b" ".join([f(uid, raw) for f in renderers]))
         buf.append(line)

@@ -207,3 +207,20 @@ def test_bad_input_gets_bad_and_sessions_keep_working(lab) -> None:
     assert a.send("ok NOOP") == b"ok OK NOOP completed\r\n"
     assert b.send("ok NOOP") == b"ok OK NOOP completed\r\n"
     assert len(_inbox(lab)) == 20
+
+
+def test_uid_fetch_changedsince_vanished_under_qresync(lab) -> None:
+    folder = _inbox(lab)
+    a = lab.driver()
+    a.send("e ENABLE QRESYNC")
+    a.send("s SELECT INBOX")
+    base = folder.highestmodseq
+    b = lab.driver(select="INBOX")
+    b.send("x UID STORE 4 +FLAGS.SILENT (\\Deleted)")
+    b.send("y EXPUNGE")
+    b.send("z UID STORE 6 +FLAGS.SILENT (\\Flagged)")
+    out = a.send(f"f UID FETCH 1:* (FLAGS) (CHANGEDSINCE {base} VANISHED)")
+    assert out.startswith(b"* VANISHED (EARLIER) 4\r\n")
+    assert re.findall(rb"UID (\d+)", out) == [b"6"]
+    assert out.endswith(b"* VANISHED 4\r\nf OK FETCH completed\r\n")  # then the live report
+    assert a.send(f"g FETCH 1:* (FLAGS) (CHANGEDSINCE {base} VANISHED)").startswith(b"g BAD ")
