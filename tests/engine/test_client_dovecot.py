@@ -307,3 +307,16 @@ async def test_append_to_a_missing_folder_is_a_permanent_refusal(dovecot: Any) -
             await client.append("No Such Folder", make_message(1))
     assert err.value.response_code == "TRYCREATE" and err.value.permanent
     assert err.value.stage == "imap_append" and err.value.server_text
+
+
+async def test_a_large_message_round_trips(dovecot: Any) -> None:
+    creds = new_user(dovecot)
+    lines = b"".join(b"line %07d of a long attachment-like body ....\r\n" % n
+                     for n in range(80_000))  # ~4 MB: many reads, literal split anywhere
+    raw = make_message(1).replace(b"Body of message 1.\r\n", lines)
+    async with plain(dovecot) as client:
+        await client.login(creds)
+        appended = await client.append("INBOX", raw)
+        await client.select("INBOX")
+        got = [m async for m in client.uid_fetch([appended.uid or 0], "(UID BODY.PEEK[])")]
+    assert len(got) == 1 and got[0].items["BODY[]"] == raw
