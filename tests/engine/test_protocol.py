@@ -500,3 +500,11 @@ def test_a_big_body_costs_about_twice_its_size_at_peak() -> None:
     assert isinstance(event, Fetch) and len(event.items["BODY[]"]) == size
     assert peak < 2.5 * size, f"peak {peak / size:.2f}x the body"
     assert parser.next_event() == Tagged("A1", "OK")
+
+
+def test_empty_literals_on_both_paths() -> None:
+    data = GREETING + b"".join(b"* %d FETCH (UID %d BODY[] {0}\r\n)\r\n" % (n, n) for n in (1, 2))
+    for fast in (True, False):
+        events = parse_all(data, fast_fetch=fast)
+        assert events[1:] == [Fetch(1, {"UID": 1, "BODY[]": b""}),
+                              Fetch(2, {"UID": 2, "BODY[]": b""})]
