@@ -11,35 +11,7 @@ import contextlib
 import signal
 import sys
 
-from fakeserver.config import DEMO_PASSWORD, DEMO_USER, ServerConfig
-from fakeserver.imap.server import FakeImapServer
-
-
-def _describe(srv: FakeImapServer, config: ServerConfig) -> str:
-    lines = [
-        "inboxlab fake IMAP server",
-        f"  host:       {srv.host}",
-        f"  IMAP:       {srv.port}  (plain, STARTTLS available)",
-        f"  IMAPS:      {srv.tls_port}  (implicit TLS)",
-        f"  CA file:    {srv.ca_pem_path}  (trust this to verify the server)",
-    ]
-    for account in config.accounts:
-        shown = DEMO_PASSWORD if account.username == DEMO_USER else "(see scenario)"
-        lines.append(f"  account:    {account.username} / {shown}")
-    lines.append("Press Ctrl-C to stop.")
-    return "\n".join(lines)
-
-
-async def _serve(config: ServerConfig, host: str, imap_port: int, imaps_port: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with FakeImapServer(config, host=host, port=imap_port, tls_port=imaps_port) as srv:
-        print(_describe(srv, config), flush=True)
-        await stop.wait()
-    print("stopped", flush=True)
+from fakeserver.config import DEMO_PASSWORD
 
 
 def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int) -> int:
