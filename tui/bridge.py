@@ -314,7 +314,7 @@ class EngineBridge:
             folders = tuple(
                 m.FolderView(f.folder, roles[f.folder].role.value if f.folder in roles else None,
                              roles[f.folder].reason if f.folder in roles else "",
-                             f.messages, None, self._warnings.get(f.folder))
+                             f.messages, f.last_uid, self._warnings.get(f.folder))
                 for f in stats.folders)
             main = getattr(account, "_main", None)  # TODO(engine): expose capabilities
             caps = tuple(sorted(main.client.caps)) if main is not None else ()

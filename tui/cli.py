@@ -40,6 +40,14 @@ def _build_parser() -> argparse.ArgumentParser:
     scen_sub.add_parser("list", help="list the bundled scenarios")
     check = scen_sub.add_parser("check", help="validate a scenario file")
     check.add_argument("file", help="bundled scenario name or TOML file")
+    run = scen_sub.add_parser("run", help="run the engine headless against a scenario and "
+                              "check its [[expect]] blocks (exit 1 on a failed check)")
+    run.add_argument("file", help="bundled scenario name or TOML file")
+    run.add_argument("--deadline", type=float, default=30.0,
+                     help="seconds to wait for the expectations to be decided (default 30)")
+    run.add_argument("--initial-scan", choices=("new", "full"), default=None,
+                     help="first sync: start at UIDNEXT or read every header "
+                     "(default: full unless a folder is over 5000 messages)")
     return parser
 
 
@@ -59,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             imap_port=getattr(args, "imap_port", 0),
             imaps_port=getattr(args, "imaps_port", 0),
         )
+    if args.command == "scenario" and args.scenario_command == "run":
+        from tui.scenario_run import run_main
+
+        return run_main(args.file, deadline=args.deadline, initial_scan=args.initial_scan)
     if args.command == "scenario":
         from fakeserver.cli import scenario_main
 

@@ -35,7 +35,7 @@ class FolderView:
     role: str | None = None
     reason: str = ""
     messages: int | None = None
-    unseen: int | None = None
+    scanned_to: int | None = None  # the last UID the engine has read (its checkpoint)
     warning: str | None = None  # e.g. "over 100,000 messages"
 
 

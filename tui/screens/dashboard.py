@@ -54,6 +54,7 @@ class DashboardScreen(Screen[None]):
                 yield Label("sync rate (msg/s)", classes="caption")
                 yield Sparkline([], id="rate")
         yield Static("", id="caps")
+        yield Static("", id="warnings")
         table: DataTable[Any] = DataTable(id="folders", cursor_type="row", zebra_stripes=True)
         yield table
         yield VerticalScroll(id="progress")
@@ -61,7 +62,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#folders", DataTable)
-        table.add_columns("Folder", "Role", "Why this folder", "Messages", "Unseen", "")
+        table.add_columns("Folder", "Role", "Why this folder", "Messages", "Read to UID")
         self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)
 
@@ -90,9 +91,12 @@ class DashboardScreen(Screen[None]):
     def _show_folders(self, folders: tuple[FolderView, ...]) -> None:
         table = self.query_one("#folders", DataTable)
         rows = [(f.name, f.role or "", f.reason, "" if f.messages is None else f"{f.messages:,}",
-                 "" if f.unseen is None else f"{f.unseen:,}",
-                 Text(f"! {f.warning}", style="bold yellow") if f.warning else "")
+                 "" if f.scanned_to is None else str(f.scanned_to))
                 for f in folders]
+        warnings = [f"! {f.name}: {f.warning}" for f in folders if f.warning]
+        box = self.query_one("#warnings", Static)
+        box.display = bool(warnings)
+        box.update(Text("\n".join(warnings)))
         current = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
         if current == [tuple(str(c) for c in r) for r in rows]:
             return

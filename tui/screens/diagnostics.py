@@ -73,7 +73,7 @@ class DiagnosticsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#disconnects", DataTable).add_columns(
-            "time", "cause", "stage", "heals")
+            "time", "cause", "heals")
         flt = self.query_one("#filter", Input)
         flt.display = False
         flt.cursor_blink = self.inbox_app.cursor_blink
@@ -95,8 +95,7 @@ class DiagnosticsScreen(Screen[None]):
             return
         table.clear()
         for view in model.disconnects:
-            table.add_row(f"{view.at:%H:%M:%S}", f"{view.kind}/{view.code}", view.stage,
-                          "yes" if view.heals else "NO")
+            table.add_row(f"{view.at:%H:%M:%S}", view.code, "yes" if view.heals else "NO")
         self._shown = len(model.disconnects)
         if model.disconnects:
             table.move_cursor(row=len(model.disconnects) - 1)

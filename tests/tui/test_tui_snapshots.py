@@ -1,0 +1,67 @@
+"""Snapshots of the main screens: fixed size, fixed theme, no blinking cursor, a scripted
+session with fixed times (``tui_script``), so only a rendering change changes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui_script import ScriptedBridge
+
+from tui.app import InboxLabApp
+
+SIZE = (110, 34)
+
+
+def _app() -> InboxLabApp:
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False)  # type: ignore[arg-type]
+    app.theme = "textual-dark"
+    return app
+
+
+async def _settle(pilot: Any) -> None:
+    await pilot.pause()
+    app: InboxLabApp = pilot.app
+    app.clear_notifications()
+    await pilot.pause()
+
+
+def test_dashboard(snap_compare: Any) -> None:
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=_settle)
+
+
+def test_diagnostics(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("t")
+        await pilot.app.workers.wait_for_complete()
+        pilot.app._drain_trace()
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
+
+
+def test_browser(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("enter", "j", "j", "j")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
+
+
+def test_scenarios(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
+
+
+def test_help(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
