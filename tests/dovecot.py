@@ -84,26 +84,59 @@ def _datetime_seconds(when: datetime) -> float:
     return when.timestamp()
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies count as gone)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True  # no /proc: all we know is that the group exists
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after ")"
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _wait_group_gone(pgid: int, timeout: float = 15.0) -> None:
+    """SIGKILL is delivered, not awaited: imap-login children hold the listening sockets
+    until they are really gone, so wait for the whole group before calling it stopped.
+    Zombies count as gone: they hold no sockets, and reaping them is init's business."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            raise DovecotError(f"Dovecot's process group {pgid} outlived SIGKILL by {timeout}s")
+        time.sleep(0.01)  # polling interval of a deadline-bounded condition wait
+
+
 def _vsize(raw: bytes) -> int:
     """IMAP RFC822.SIZE: the size with every bare LF counted as CRLF."""
     return len(raw) + raw.count(b"\n") - raw.count(b"\r\n")
 
 
-# Runs dovecot -F and watches our end of its stdin pipe: when it closes (stop(), or this
-# process dying, even by SIGKILL) the watcher SIGTERMs the master, waits for it to exit and
-# removes the throwaway root ($3, empty when the caller owns it). No orphan daemons, no
-# stray maildirs in /dev/shm. Background jobs get /dev/null as stdin, hence fd 3.
+# Becomes dovecot -F (exec: the master keeps this pid) after forking a watcher of our end
+# of its stdin pipe. When that closes (stop(), or this process dying, even by SIGKILL) the
+# watcher SIGTERMs the master, waits for it to exit and removes the throwaway root ($3,
+# empty when the caller owns it): no orphan daemons, no stray maildirs in /dev/shm.
+# Background jobs get /dev/null as stdin, hence fd 3.
 _SUPERVISOR = r"""
 exec 3<&0
-"$1" -F -c "$2" </dev/null &
-child=$!
 {
   read -r _ <&3
-  kill -TERM "$child" 2>/dev/null
-  while kill -0 "$child" 2>/dev/null; do sleep 0.1; done
+  kill -TERM "$$" 2>/dev/null
+  while kill -0 "$$" 2>/dev/null; do sleep 0.1; done
   if [ -n "$3" ]; then rm -rf -- "$3"; fi
-} &
-wait "$child"
+} </dev/null &
+exec "$1" -F -c "$2" </dev/null 3<&-
 """
 
 __all__ = ["Account", "DovecotError", "DovecotHandle", "find_dovecot", "start_dovecot"]
@@ -115,12 +148,13 @@ class DovecotHandle:
     host = "127.0.0.1"
 
     def __init__(self, root: Path, *, special_use: bool, users: Sequence[Account],
-                 owns_root: bool, startup_timeout: float = 30.0) -> None:
+                 owns_root: bool, extra_config: str = "", startup_timeout: float = 30.0) -> None:
         dovecot = find_dovecot()
         if dovecot is None:
             raise DovecotError("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
         self.root = root
         self.special_use = special_use
+        self.extra_config = extra_config
         self.users: tuple[Account, ...] = tuple(users)
         self.config_path = root / "dovecot.conf"
         self.log_path = root / "dovecot.log"
@@ -157,7 +191,7 @@ class DovecotHandle:
                 continue
             self.config_path.write_text(render_config(
                 self.root, self._ids, port=self.port, tls_port=self.tls_port,
-                special_use=self.special_use))
+                special_use=self.special_use) + self.extra_config + "\n")
             stderr = (self.root / "dovecot.stderr").open("ab")
             with stderr:
                 self._proc = subprocess.Popen(
@@ -213,6 +247,7 @@ class DovecotHandle:
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+        _wait_group_gone(proc.pid)
 
     def stop(self) -> None:
         """Stop Dovecot (children too) and remove the directory if start_dovecot made it."""
@@ -366,9 +401,14 @@ def scratch_dir() -> str | None:
 
 def start_dovecot(
     root: Path | None = None, *, special_use: bool = True,
-    users: Iterable[tuple[str, str]] = DEFAULT_USERS,
+    users: Iterable[tuple[str, str]] = DEFAULT_USERS, extra_config: str = "",
 ) -> DovecotHandle:
-    """Start a throwaway Dovecot under root (made and removed here when None)."""
+    """Start a throwaway Dovecot under root (made and removed here when None).
+
+    extra_config is appended to the generated dovecot.conf (later settings win), e.g.
+    ``imap_capability = IMAP4rev1 IDLE`` for a server without CONDSTORE, or
+    ``mail_max_userip_connections = 2`` to provoke a connection limit.
+    """
     accounts = [Account(name, password) for name, password in users]
     if not accounts:
         raise DovecotError("give at least one (user, password)")
@@ -376,7 +416,8 @@ def start_dovecot(
     where = Path(tempfile.mkdtemp(prefix="inboxlab-dovecot-", dir=scratch_dir())) \
         if root is None else root
     try:
-        return DovecotHandle(where, special_use=special_use, users=accounts, owns_root=owns)
+        return DovecotHandle(where, special_use=special_use, users=accounts, owns_root=owns,
+                             extra_config=extra_config)
     except BaseException:
         if owns:
             remove_tree(where)

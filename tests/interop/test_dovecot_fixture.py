@@ -131,6 +131,15 @@ def test_special_use_off_keeps_folders_without_attributes(
         assert not flags & {"\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"}, folder
 
 
+def test_extra_config_reaches_dovecot(dovecot_factory: Callable[..., DovecotHandle]) -> None:
+    limited = dovecot_factory(extra_config="imap_capability = IMAP4rev1 IDLE")
+    client = login(limited, limited.users[0])
+    typ, data = client.capability()
+    client.logout()
+    assert typ == "OK"
+    assert data[0].split() == [b"IMAP4rev1", b"IDLE"]
+
+
 def test_load_1000_and_fetch_them_back(dovecot: DovecotHandle, account: Account) -> None:
     messages = make_messages(1000, seed=7)
     assert dovecot.load_messages(account.name, "INBOX", messages) == 1000
