@@ -152,9 +152,13 @@ class FakeImapServer:
         self._servers.append(plain)
         self.port = plain.sockets[0].getsockname()[1]
         if self._want_tls_port:
-            secure = await asyncio.start_server(
-                lambda r, w: self._serve(r, w, True), self.host, self.tls_port,
-                ssl=self.tls.server_context, limit=READ_SIZE)
+            try:
+                secure = await asyncio.start_server(
+                    lambda r, w: self._serve(r, w, True), self.host, self.tls_port,
+                    ssl=self.tls.server_context, limit=READ_SIZE)
+            except OSError:
+                await self.stop()  # never half-started: no plain port left listening
+                raise
             self._servers.append(secure)
             self.tls_port = secure.sockets[0].getsockname()[1]
 

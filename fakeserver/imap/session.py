@@ -226,7 +226,7 @@ class ImapSession:
         elif isinstance(event, Malformed):
             yield event.error.response(event.tag or "*")
         elif isinstance(event, Fatal):
-            yield r.untagged(f"BYE {event.error.text}")
+            yield r.untagged("BYE " + " ".join(event.error.text.split()))  # one line
             yield CloseConnection()
 
     def _raw_line(self, line: bytes) -> Iterator[Output]:

@@ -214,3 +214,11 @@ def test_serve_cli_refuses_unknown_scenarios(scenario) -> None:
     from fakeserver.cli import serve_main
 
     assert serve_main(scenario, "127.0.0.1", 0, 0) == 2
+
+
+async def test_a_busy_tls_port_leaves_nothing_listening(server, config_factory) -> None:
+    clash = FakeImapServer(config_factory(), tls_port=server.port)  # already taken
+    with pytest.raises(OSError):
+        await clash.start()
+    with pytest.raises(OSError):
+        await asyncio.open_connection(clash.host, clash.port)
