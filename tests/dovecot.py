@@ -9,7 +9,8 @@ Why it loads maildir files directly instead of APPENDing: 100k messages over IMA
 minutes; writing ``cur/`` files with the mtime as INTERNALDATE takes seconds, and Dovecot
 indexes them on first access exactly as it would a migrated mailbox.
 
-Setup (config, TLS, identities) is in tests/dovecot_setup.py. Used by tests/conftest.py
+Setup (config, TLS, identities) is in tests/dovecot_setup.py, the maildir writer in
+tests/dovecot_maildir.py. Used by tests/conftest.py
 (fixtures) and by bench/dovecot.py (which imports this module: one implementation).
 """
 
@@ -27,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from dovecot_maildir import MaildirWriter, folder_dir
 from dovecot_setup import (
     DEFAULT_USERS,
     Account,
@@ -43,45 +45,10 @@ from dovecot_setup import (
     write_tls,
 )
 
-# IMAP system flag -> maildir info letter (letters must be written in ASCII order).
-_FLAG_LETTERS = {"\\draft": "D", "\\flagged": "F", "\\answered": "R", "\\seen": "S",
-                 "\\deleted": "T"}
-
-
-def maildir_letters(flags: str) -> str:
-    """Translate IMAP system flags ("\\Seen \\Flagged") into maildir info letters ("FS")."""
-    letters = set()
-    for flag in flags.split():
-        letter = _FLAG_LETTERS.get(flag.lower())
-        if letter is None:
-            raise DovecotError(
-                f"flag {flag!r} is not an IMAP system flag this loader supports "
-                f"(one of {', '.join(sorted(_FLAG_LETTERS))}; keywords are not supported)"
-            )
-        letters.add(letter)
-    return "".join(sorted(letters))
-
-
-def folder_dir(maildir: Path, folder: str) -> Path:
-    """Maildir++ directory of an IMAP folder ('.' is the hierarchy separator)."""
-    if folder.upper() == "INBOX":
-        return maildir
-    if not folder.isascii() or not folder.isprintable() or "/" in folder or not folder.strip("."):
-        raise DovecotError(f"unusable folder name {folder!r}: printable ASCII, no '/'")
-    if ".." in folder or folder.startswith(".") or folder.endswith("."):
-        raise DovecotError(f"unusable folder name {folder!r}: empty hierarchy level")
-    return maildir / f".{folder}"
-
 
 def _read_greeting(host: str, port: int, timeout: float) -> bytes:
     with socket.create_connection((host, port), timeout=timeout) as sock:
         return sock.recv(4096)
-
-
-def _datetime_seconds(when: datetime) -> float:
-    if when.tzinfo is None:
-        raise DovecotError(f"internal date {when!r} has no timezone; pass an aware datetime")
-    return when.timestamp()
 
 
 def _group_alive(pgid: int) -> bool:
@@ -116,11 +83,6 @@ def _wait_group_gone(pgid: int, timeout: float = 15.0) -> None:
         if time.monotonic() >= deadline:
             raise DovecotError(f"Dovecot's process group {pgid} outlived SIGKILL by {timeout}s")
         time.sleep(0.01)  # polling interval of a deadline-bounded condition wait
-
-
-def _vsize(raw: bytes) -> int:
-    """IMAP RFC822.SIZE: the size with every bare LF counted as CRLF."""
-    return len(raw) + raw.count(b"\n") - raw.count(b"\r\n")
 
 
 # Becomes dovecot -F (exec: the master keeps this pid) after forking a watcher of our end
@@ -164,9 +126,8 @@ class DovecotHandle:
         self._doveadm = find_doveadm(dovecot)
         self._owns_root = owns_root
         self._proc: subprocess.Popen[bytes] | None = None
-        self._seq = 0
-        self._base_secs = int(time.time())
         self._ids = ensure_ids()
+        self._writer = MaildirWriter(self._ids.mail_uid, self._ids.mail_gid)
         self._prepare()
         self._start(startup_timeout)
 
@@ -342,45 +303,12 @@ class DovecotHandle:
         Dovecot assigns UIDs in, so message i of this call gets the i-th new UID. The S=/W=
         sizes in the name spare Dovecot a read to answer RFC822.SIZE.
 
-        Each file is written in tmp/ and renamed into cur/, so a Dovecot syncing mid-load
-        never sees a half-written message. Measured: a thread pool was slower than this
-        plain loop (the work is syscalls under the GIL); on tmpfs 100k files take seconds.
+        See tests/dovecot_maildir.py for how (and how fast).
         """
-        box = folder_dir(self.maildir(user), folder)
-        uid, gid = self._ids.mail_uid, self._ids.mail_gid
-        for sub in (box, box / "cur", box / "new", box / "tmp"):
-            if not sub.exists():
-                sub.mkdir(mode=0o700)
-                os.chown(sub, uid, gid)
-        tmp_dir, cur_dir = str(box / "tmp"), str(box / "cur")
-        pid, count = os.getpid(), 0
-        for raw, flags, when in messages:
-            if not isinstance(raw, bytes | bytearray):
-                raise DovecotError(f"message {count} is {type(raw).__name__}, not bytes")
-            stamp = _datetime_seconds(when)
-            letters = maildir_letters(flags)
-            secs, usec = divmod(self._seq, 1_000_000)
-            self._seq += 1
-            base = (f"{self._base_secs + secs}.M{usec:06d}P{pid}.inboxlab,"
-                    f"S={len(raw)},W={_vsize(raw)}")
-            _write_file(f"{tmp_dir}/{base}", raw, stamp, uid, gid)
-            os.rename(f"{tmp_dir}/{base}", f"{cur_dir}/{base}:2,{letters}")
-            count += 1
+        count = self._writer.write(folder_dir(self.maildir(user), folder), messages)
         if index:
             self.doveadm("index", "-u", user, folder)
         return count
-
-
-def _write_file(path: str, raw: bytes | bytearray, stamp: float, uid: int, gid: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(raw)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchown(fd, uid, gid)
-    finally:
-        os.close(fd)
-    os.utime(path, (stamp, stamp))
 
 
 def scratch_dir() -> str | None:
