@@ -10,8 +10,8 @@ minutes; writing ``cur/`` files with the mtime as INTERNALDATE takes seconds, an
 indexes them on first access exactly as it would a migrated mailbox.
 
 Setup (config, TLS, identities) is in tests/dovecot_setup.py, the maildir writer in
-tests/dovecot_maildir.py. Used by tests/conftest.py
-(fixtures) and by bench/dovecot.py (which imports this module: one implementation).
+tests/dovecot_maildir.py. Used by tests/conftest.py (fixtures) and by bench/dovecot.py
+(which imports this module: there is one implementation).
 """
 
 from __future__ import annotations
