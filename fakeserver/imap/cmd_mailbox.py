@@ -21,6 +21,7 @@ from fakeserver.imap.commands import (
 )
 from fakeserver.imap.session import Done, ImapSession, State, Steps
 from fakeserver.imap.view import MailboxView
+from fakeserver.render import quote
 from fakeserver.store import Account, Folder
 
 DELIMITER = "/"
@@ -101,7 +102,7 @@ def list_(s: ImapSession, c: Command) -> Steps:
         elif verb == "LIST":
             attrs.extend(uses)
         line = f'{verb} ({" ".join(attrs)}) "{DELIMITER}" '.encode()
-        yield b"* " + line + r.mailbox_name(name) + r.CRLF
+        yield b"* " + line + quote(name) + r.CRLF
         if args.status_items:
             yield _status_line(s, folder, args.status_items)
     return Done(f"{verb} completed")
@@ -130,7 +131,7 @@ def _status_line(s: ImapSession, folder: Folder, items: tuple[str, ...]) -> byte
         else:
             raise ProtocolError(f"STATUS: unknown item {item}")
         values.append(f"{item} {value}")
-    return b"* STATUS " + r.mailbox_name(folder.name) + f" ({' '.join(values)})\r\n".encode()
+    return b"* STATUS " + quote(folder.name) + f" ({' '.join(values)})\r\n".encode()
 
 
 def status(s: ImapSession, c: Command) -> Steps:

@@ -30,20 +30,8 @@ def ok_code(code: str, text: str) -> bytes:
     return f"* OK [{code}] {text}\r\n".encode()
 
 
-def mailbox_name(name: str) -> bytes:
-    """A mailbox name as a quoted string, or a literal when quoting cannot carry it."""
-    data = name.encode("utf-8")
-    if name.isascii() and not any(ch in name for ch in '"\\\r\n'):
-        return b'"' + data + b'"'
-    return literal(data)
-
-
 def flag_list(flags: Iterable[str]) -> bytes:
     return b"(" + " ".join(sorted(flags)).encode() + b")"
-
-
-def literal(data: bytes) -> bytes:
-    return b"{%d}\r\n%b" % (len(data), data)
 
 
 def internaldate(moment: datetime) -> bytes:
