@@ -29,7 +29,14 @@ from engine.imap.client import ImapClient
 from engine.imap.model import Fetch, ListItem, Status
 from engine.imap.results import SelectResult
 from engine.replies import deliver_replies
-from engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
+from engine.roles import (
+    Folder,
+    ListMethod,
+    Role,
+    RoleChoice,
+    detect_roles,
+    folders_from_list,
+)
 from engine.supervise import AccountEvent, FolderGone, LargeFolderWarning
 from engine.sync import MessageSink, scan_folder
 from engine.trace import TraceHub
@@ -67,6 +74,7 @@ class Scanner:
         method = ListMethod.SPECIAL_USE if "SPECIAL-USE" in client.caps else ListMethod.LIST
         listed = folders_from_list(items)
         self.roles = detect_roles(listed, method, overrides)
+        await self._prefer_used_sent(client, listed, method)
         self.hub.emit("account.roles", {"account": self.account, "roles": {
             r.value: (c.folder, c.reason) for r, c in self.roles.items()}})
         role_of = {c.folder: r.value for r, c in self.roles.items() if c.folder}
@@ -89,6 +97,34 @@ class Scanner:
                 self.publish(LargeFolderWarning(self.account, folder, messages,
                                                 self.options.large_folder, self.clock.wall()))
         self.relist = False
+
+    async def _prefer_used_sent(self, client: ImapClient, listed: list[Folder],
+                                method: ListMethod) -> None:
+        """Among several folders with known Sent names, the one holding mail wins.
+
+        Without SPECIAL-USE a server may list an empty "Sent" (made by some mail
+        program) next to the localized "Gesendet" it really files sent mail in. Only
+        strong name matches compete (never the weak "a word of the name" tier), and
+        only when no attribute or override decided.
+        """
+        choice = self.roles.get(Role.SENT)
+        if choice is None or choice.source != "name" or choice.folder is None:
+            return
+        candidates = []
+        for folder in listed:
+            alone = detect_roles([folder], method)[Role.SENT]
+            if folder.selectable and alone.folder == folder.name and "weak" not in alone.reason:
+                candidates.append(folder.name)
+        if len(candidates) < 2:
+            return
+        counts = {name: (await client.status(name, ("MESSAGES",))).items.get("MESSAGES", 0)
+                  for name in candidates}
+        best = max(candidates, key=lambda name: (counts[name], name == choice.folder))
+        if counts[best] > counts[choice.folder]:
+            others = ", ".join(f"{n!r}: {counts[n]}" for n in candidates if n != best)
+            self.roles[Role.SENT] = RoleChoice(
+                Role.SENT, best, f"several folders have known sent names; {best!r} holds "
+                f"{counts[best]} messages, the others fewer ({others})", method, "name")
 
     async def scan(self, client: ImapClient, store: CheckpointStore, folder: str) -> None:
         """Scan one folder; a vanished folder is noted (``FolderGone``), not raised."""
