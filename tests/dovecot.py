@@ -293,6 +293,18 @@ class DovecotHandle:
                                f"{done.stderr.strip()}", log_tail=self.log_tail(10))
         return done.stdout
 
+    def set_uidvalidity(self, user: str, folder: str, value: int) -> None:
+        """Give folder a new UIDVALIDITY, as a server does after rebuilding a mailbox."""
+        if not 0 < value < 2**32:
+            raise DovecotError(f"UIDVALIDITY must be in 1..2**32-1, got {value!r}")
+        self.password_of(user)
+        self.doveadm("mailbox", "update", "--uid-validity", str(value), "-u", user, folder)
+
+    def kick(self, user: str) -> None:
+        """Disconnect every session of user (Dovecot says ``* BYE Server shutting down.``)."""
+        self.password_of(user)
+        self.doveadm("kick", user)
+
     def load_messages(
         self, user: str, folder: str, messages: Iterable[tuple[bytes, str, datetime]],
         *, index: bool = False,

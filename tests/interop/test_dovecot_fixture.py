@@ -184,6 +184,19 @@ def test_uidvalidity_is_stable(dovecot: DovecotHandle, account: Account) -> None
     assert data[0].split() == [str(n).encode() for n in range(1, 21)]
 
 
+def test_set_uidvalidity_and_kick(dovecot: DovecotHandle, account: Account) -> None:
+    client = login(dovecot, account)
+    before = uidvalidity(client)
+    dovecot.set_uidvalidity(account.name, "INBOX", before + 1 if before < 2**32 - 1 else 1)
+    assert uidvalidity(client) != before
+    client.select("INBOX")
+    dovecot.kick(account.name)
+    assert client.readline().startswith(b"* BYE Server shutting down")  # unprompted
+    client.shutdown()
+    with pytest.raises(DovecotError, match="UIDVALIDITY must be"):
+        dovecot.set_uidvalidity(account.name, "INBOX", 0)
+
+
 def test_bad_input_is_a_clear_error(dovecot: DovecotHandle, account: Account) -> None:
     when = datetime(2024, 1, 1, tzinfo=UTC)
     with pytest.raises(DovecotError, match="keywords are not supported"):
