@@ -6,9 +6,13 @@ Waiting: tests never ``sleep`` for a fixed time. They wait for a condition with 
     wait_until(lambda: server.sessions == 1, timeout=5, what="one session")
     await async_wait_until(lambda: queue.qsize() > 0, what="an event")
 
-Dovecot: ``dovecot`` is one real server for the whole session (special-use on; add a user per
-test with ``dovecot.add_user`` for isolation); ``dovecot_factory(special_use=False)`` starts
-a private one that stops when the test ends. Both skip when Dovecot is not installed.
+Dovecot (tests/dovecot.py): ``dovecot`` is one real server for the whole session, special-use
+on; give each test its own user with ``dovecot.add_user`` so tests never share mailboxes.
+``dovecot_factory(special_use=False)`` or ``dovecot_factory(extra_config="...")`` starts a
+private one that stops when the test ends. Both skip when Dovecot is not installed. A handle
+offers host, port (plain/STARTTLS), tls_port, ca_pem, users, maildir(user),
+load_messages(user, folder, [(bytes, "\\Seen", aware datetime)]), set_uidvalidity, kick,
+doveadm(*args) and log_tail().
 """
 
 from __future__ import annotations
