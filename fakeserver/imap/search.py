@@ -38,17 +38,10 @@ Predicate = Callable[[int, int], bool]  # (seq, uid) -> matches
 _CHARSETS = (None, "US-ASCII", "UTF-8")
 
 
-def _header_value(block: bytes) -> str:
-    """The unfolded values of a ``Field: value`` block (possibly several lines)."""
-    text = block.decode("utf-8", "replace").replace("\r\n ", " ").replace("\r\n\t", " ")
-    values = [line.partition(":")[2].strip() for line in text.split("\r\n") if ":" in line]
-    return "\n".join(values)
-
-
 def _sent_date(view: MailboxView, uid: int) -> date | None:
-    value = _header_value(view.folder.header_fields(uid, ("DATE",), False))
+    values = view.folder.headers(uid).get("date", ())
     try:
-        return email.utils.parsedate_to_datetime(value).date()
+        return email.utils.parsedate_to_datetime(values[0]).date()
     except (TypeError, ValueError, IndexError):
         return None
 
@@ -73,13 +66,12 @@ def compile_key(s: ImapSession, view: MailboxView, key: SearchKey) -> Predicate:
             return lambda seq, uid: not present
         return lambda seq, uid: (flag in folder.flags(uid)) is present
     if isinstance(key, Header):
-        field, needle = key.field, key.value.lower()
+        name, needle = key.field.lower(), key.value.lower()
 
         def header(seq: int, uid: int) -> bool:
-            block = folder.header_fields(uid, (field,), False)
-            if not block.strip():
-                return False
-            return needle in _header_value(block).lower()
+            # Decoded values (RFC 2047), as the store's SEARCH accessor provides them.
+            values = folder.headers(uid).get(name, ())
+            return bool(values) and any(needle in v.lower() for v in values)
 
         return header
     if isinstance(key, Text):

@@ -224,3 +224,13 @@ def test_uid_fetch_changedsince_vanished_under_qresync(lab) -> None:
     assert re.findall(rb"UID (\d+)", out) == [b"6"]
     assert out.endswith(b"* VANISHED 4\r\nf OK FETCH completed\r\n")  # then the live report
     assert a.send(f"g FETCH 1:* (FLAGS) (CHANGEDSINCE {base} VANISHED)").startswith(b"g BAD ")
+
+
+def test_header_search_matches_decoded_values_and_presence(lab) -> None:
+    d = lab.driver(select="INBOX")
+    subject = "=?utf-8?q?Caf=C3=A9_meeting?="
+    message = f"From: a@example.org\r\nSubject: {subject}\r\nX-Tag: \r\n\r\nhi\r\n".encode()
+    d.send(b"a APPEND INBOX {%d+}\r\n%b" % (len(message), message))
+    assert d.send('s SEARCH SUBJECT "caf\xe9"'.encode()).startswith(b"* SEARCH 21\r\n")
+    assert d.send('t SEARCH HEADER X-Tag ""').startswith(b"* SEARCH 21\r\n")
+    assert d.send('u SEARCH HEADER X-Missing ""').startswith(b"* SEARCH\r\n")
