@@ -57,6 +57,7 @@ from engine.supervise import (
     ScanProgress,
     classify,
     notice_for,
+    suggested_backoff,
 )
 from engine.sync import MessageSink, ScannedMessage
 from engine.trace import TraceFn, TraceHub
@@ -253,6 +254,7 @@ class Account:
         if delay is None:
             self._publish(notice_for(self.name, err, self.clock.wall()))
             return False
+        delay = max(delay, suggested_backoff(err) or 0.0)  # the server knows its load
         self._publish(RetryScheduled(self.name, delay, self.backoff.attempts, err.code,
                                      self.clock.wall()))
         await asyncio.sleep(delay)

@@ -14,10 +14,11 @@ remediation, and wraps anything from outside the engine's tree as a transient
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused
+from engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused, Throttled
 from engine.states import StateChanged
 
 
@@ -131,6 +132,19 @@ def classify(error: BaseException) -> EngineError:
     return error
 
 
+_SUGGESTED = re.compile(r"suggested backoff time:\s*(\d+)\s*milliseconds", re.IGNORECASE)
+SUGGESTED_BACKOFF_CAP = 300.0
+
+
+def suggested_backoff(error: EngineError) -> float | None:
+    """Seconds the server asked us to wait (Office 365: "Suggested Backoff Time: N
+    milliseconds"), capped at five minutes; None when it did not say."""
+    if not isinstance(error, Throttled):
+        return None
+    found = _SUGGESTED.search(error.server_text or "")
+    return None if found is None else min(SUGGESTED_BACKOFF_CAP, int(found.group(1)) / 1000)
+
+
 def notice_for(account: str, error: EngineError, at: datetime) -> DisconnectNotice:
     return DisconnectNotice(account=account, code=error.code, permanent=error.permanent,
                             server_text=error.server_text, stage=error.stage,
@@ -164,4 +178,5 @@ __all__ = [
     "cause_matches",
     "classify",
     "notice_for",
+    "suggested_backoff",
 ]

@@ -13,7 +13,7 @@ from engine.errors import AuthFailed, ConfigError, EngineError, ServerRefused, T
 from engine.imap.commands import build
 from engine.pool import ConnectionPool
 from engine.replies import normalize_ids, reply_criteria
-from engine.supervise import ScanProgress, cause_matches, classify
+from engine.supervise import ScanProgress, cause_matches, classify, suggested_backoff
 from engine.trace import TraceHub
 
 
@@ -73,6 +73,15 @@ def test_classify_names_imap_disabled_and_connection_limits() -> None:
     assert stray.transient and stray.code == "unexpected"
     plain = _refused("no reason")
     assert classify(plain) is plain
+
+
+def test_suggested_backoff_is_honoured_and_capped() -> None:
+    said = "Request is throttled. Suggested Backoff Time: 30000 milliseconds"
+    assert suggested_backoff(Throttled("x", server_text=said)) == 30.0
+    assert suggested_backoff(Throttled("x", server_text="Suggested Backoff Time: "
+                                       "99999999 milliseconds")) == 300.0
+    assert suggested_backoff(Throttled("x", server_text="slow down")) is None
+    assert suggested_backoff(_refused(said)) is None  # only a throttling answer counts
 
 
 def test_cause_matches_codes_and_classes() -> None:
