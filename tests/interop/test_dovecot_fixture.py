@@ -275,3 +275,15 @@ def test_bench_raw_drain_sees_every_message(dovecot: DovecotHandle, account: Acc
     assert raw.nbytes > ref.nbytes > 300 * 100  # wire bytes include what imaplib strips
     with pytest.raises(rawdrain.DrainError, match="LOGIN failed"):
         rawdrain.raw_drain(dovecot.host, dovecot.port, account.name, "wrong", timeout=30)
+
+
+@pytest.mark.slow
+def test_100k_messages_load_and_drain(dovecot: DovecotHandle, account: Account) -> None:
+    """The bench's scale: 100k maildir files load, index and drain completely."""
+    rawdrain = _load_rawdrain()
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    messages = ((f"Message-ID: <{i}@bulk>\r\nSubject: bulk {i}\r\n\r\nbody {i}\r\n".encode(),
+                 "\\Seen" if i % 3 else "", start + timedelta(seconds=i)) for i in range(100_000))
+    assert dovecot.load_messages(account.name, "INBOX", messages, index=True) == 100_000
+    got = rawdrain.raw_drain(dovecot.host, dovecot.port, account.name, account.password)
+    assert got.messages == 100_000
