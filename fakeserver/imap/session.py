@@ -319,6 +319,11 @@ class ImapSession:
             yield r.untagged("BYE [UNAVAILABLE] UIDVALIDITY changed; please reconnect")
             self._finish()
             return
+        if self.account is not None and self.account.folders.get(view.folder.name) is not (
+                view.folder):  # deleted by another session (Dovecot's words)
+            yield r.untagged("BYE Selected mailbox was deleted, have to disconnect.")
+            self._finish()
+            return
         if allow_expunge and view.pending:
             if self.qresync:
                 yield r.untagged(f"VANISHED {r.uid_set(view.take_vanished())}")

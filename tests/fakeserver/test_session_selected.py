@@ -234,3 +234,17 @@ def test_header_search_matches_decoded_values_and_presence(lab) -> None:
     assert d.send('s SEARCH SUBJECT "caf\xe9"'.encode()).startswith(b"* SEARCH 21\r\n")
     assert d.send('t SEARCH HEADER X-Tag ""').startswith(b"* SEARCH 21\r\n")
     assert d.send('u SEARCH HEADER X-Missing ""').startswith(b"* SEARCH\r\n")
+
+
+def test_deleting_a_mailbox_another_session_selected_ends_that_session(lab) -> None:
+    a = lab.driver(select="Trash")
+    b = lab.driver()
+    assert b.send("d DELETE Trash") == b"d OK DELETE completed\r\n"
+    assert a.send("n NOOP") == b"* BYE Selected mailbox was deleted, have to disconnect.\r\n"
+    assert a.closed
+    c = lab.driver(select="INBOX")
+    b.send("r RENAME Projects Work")  # renaming keeps the selected folder valid
+    d = lab.driver(select="Work")
+    b.send("s RENAME Work Job")
+    assert d.send("m NOOP") == b"m OK NOOP completed\r\n"
+    assert c.send("o NOOP") == b"o OK NOOP completed\r\n"
