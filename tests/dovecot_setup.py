@@ -1,7 +1,8 @@
 """Everything a throwaway Dovecot needs before it starts: identities, config, TLS, passwords.
 
-Kept apart from tests/dovecot.py (the running handle and the maildir loader) so each file holds
-one idea. Nothing here starts processes except ``useradd`` for the mail user, once, as root.
+Kept apart from tests/dovecot.py (the running handle) and tests/dovecot_maildir.py (the
+loader) so each file holds one idea. Nothing here starts processes except ``useradd`` for
+the mail user, once, as root.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ MAIL_USER = "inboxlab-mail"
 SPECIAL_FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
                    ("Junk", "\\Junk"), ("Archive", "\\Archive"))
 DEFAULT_USERS: tuple[tuple[str, str], ...] = (("user@example.com", "secret-pass"),)
+
+
 class DovecotError(RuntimeError):
     """Dovecot could not be set up, started, or driven; the message names what and why.
 
@@ -90,11 +93,14 @@ def ensure_ids() -> Ids:
     try:
         entry = pwd.getpwnam(MAIL_USER)
     except KeyError:
-        done = subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home",
-             "--shell", "/usr/sbin/nologin", MAIL_USER],
-            capture_output=True, text=True, check=False,
-        )
+        try:
+            done = subprocess.run(
+                ["useradd", "--system", "--user-group", "--no-create-home",
+                 "--shell", "/usr/sbin/nologin", MAIL_USER],
+                capture_output=True, text=True, check=False,
+            )
+        except OSError as exc:
+            raise DovecotError(f"cannot create the mail user {MAIL_USER}: {exc}") from exc
         # exit 9: someone else (a parallel test process) created it first
         if done.returncode not in (0, 9):
             raise DovecotError(f"useradd {MAIL_USER} failed: {done.stderr.strip()}") from None
