@@ -1,29 +1,21 @@
 """The asyncio shell around the parser: one socket, one reader task, tagged commands.
 
-``Connection`` owns the transport and routes every parsed event:
-
-- ``Tagged`` completes the pending command with that tag (several may be in flight:
-  the pipeline is a dict of tag -> ``_Pending``);
-- ``Continuation`` releases the oldest command waiting to send a literal or in IDLE;
-- ``Fetch`` during a streaming command is appended to that command's batch; batches
-  are handed to the consumer once per socket read through a bounded queue, so a slow
-  consumer slows the socket (backpressure) instead of growing memory;
-- EXISTS/EXPUNGE/VANISHED/FETCH-without-command/BYE/... also go to the unsolicited
-  listeners (the sync engine, an IDLE session), whenever they arrive.
+``Connection`` owns the transport: it connects (plain or TLS), upgrades with STARTTLS,
+writes commands (waiting for '+' before synchronizing literals), reads, feeds the
+parser, and hands the parser to its ``Router`` (``router``) after every read, which
+decides who gets each event. Timeouts end here: a command that gets no answer drops
+the connection, because an abandoned IMAP command leaves the session in an unknown
+state.
 
 Every failure is translated here, at the layer boundary, into the engine's error tree
 (``engine.errors``); callers never see ``OSError`` or ``ssl.SSLError``.
 """
-
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from engine.errors import (
     Disconnected,
@@ -31,49 +23,13 @@ from engine.errors import (
     ProtocolViolation,
     TimedOut,
     TlsError,
-    truncate,
 )
 from engine.imap.commands import Arg, TagCounter, build
 from engine.imap.failures import connect_error, tls_error
-from engine.imap.model import (
-    Bye,
-    Capability,
-    Continuation,
-    Event,
-    Exists,
-    Expunge,
-    Fetch,
-    Flags,
-    Greeting,
-    Recent,
-    Tagged,
-    UntaggedStatus,
-    Vanished,
-)
+from engine.imap.model import Fetch, Greeting, Tagged
 from engine.imap.protocol import ResponseParser
 from engine.imap.results import refusal
-
-Trace = Callable[..., None]
-Listener = Callable[[Event | EngineError], None]
-
-_UNSOLICITED = (Exists, Expunge, Vanished, Recent, Flags, Bye, Fetch, UntaggedStatus)
-
-
-@dataclass
-class _Pending:
-    tag: str
-    name: str
-    stage: str
-    done: asyncio.Future[Tagged]
-    untagged: list[Event] = field(default_factory=list)
-    collect: bool = True
-    cont: asyncio.Future[str] | None = None
-    stream: asyncio.Queue[list[Fetch] | None] | None = None
-    batch: list[Fetch] = field(default_factory=list)
-    finished: bool = False
-    abandoned: bool = False
-    pause_after: bool = False
-    violation: ProtocolViolation | None = None
+from engine.imap.router import Listener, Pending, Router, Trace
 
 
 class Connection:
@@ -96,16 +52,8 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._parser = ResponseParser()
         self._parser.keep_raw = trace is not None
-        self._pending: dict[str, _Pending] = {}
-        self._streams: list[_Pending] = []
-        self._greeting: asyncio.Future[Greeting] | None = None
         self._send_lock = asyncio.Lock()
-        self._listeners: list[Listener] = []
-        self._error: EngineError | None = None
-        self.bye: Bye | None = None
-        self.caps: frozenset[str] | None = None
-        self.literal_plus = False
-        self.literal_minus = False
+        self.router = Router(trace)
         self.timeout: float = 60.0  # for waits inside a command (continuations)
         self.logging_out = False  # an EOF after LOGOUT is the expected end, not a failure
 
@@ -115,21 +63,22 @@ class Connection:
         if self._trace is not None:
             self._trace(name, **info)
 
-    def add_listener(self, fn: Listener) -> None:
-        self._listeners.append(fn)
-
-    def remove_listener(self, fn: Listener) -> None:
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(fn)
-
     @property
     def is_open(self) -> bool:
-        return self._writer is not None and self._error is None
+        return self._writer is not None and self.router.error is None
+
+    @property
+    def caps(self) -> frozenset[str] | None:
+        return self.router.caps
 
     def set_caps(self, caps: tuple[str, ...] | frozenset[str] | None) -> None:
-        self.caps = None if caps is None else frozenset(c.upper() for c in caps)
-        self.literal_plus = self.caps is not None and "LITERAL+" in self.caps
-        self.literal_minus = self.caps is not None and "LITERAL-" in self.caps
+        self.router.set_caps(caps)
+
+    def add_listener(self, fn: Listener) -> None:
+        self.router.add_listener(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        self.router.remove_listener(fn)
 
     async def open(
         self,
@@ -161,17 +110,17 @@ class Connection:
     ) -> Greeting:
         """Run over already-open streams (``open`` uses it; tests inject in-memory ones)."""
         self._reader, self._writer = reader, writer
-        self._greeting = asyncio.get_running_loop().create_future()
+        self.router.greeting = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._read_loop())
-        return await self.wait(self._greeting, limit, "imap_greeting", "greeting")
+        return await self.wait(self.router.greeting, limit, "imap_greeting", "greeting")
 
     async def start_tls(self, ctx: ssl.SSLContext, expected_host: str, limit: float) -> None:
         """Upgrade after a STARTTLS OK; the reader task has already stopped reading."""
         assert self._writer is not None
         if self._task is not None:
             await self._task
-        if self._error is not None:
-            raise self._error
+        if self.router.error is not None:
+            raise self.router.error
         if self._parser.buffered:
             err = ProtocolViolation(
                 "the server sent data after STARTTLS OK, before the handshake "
@@ -209,22 +158,22 @@ class Connection:
         pause_after: bool = False,
         wait_continuation: bool = False,
         collect: bool = True,
-    ) -> _Pending:
+    ) -> Pending:
         """Send a command (waiting for '+' between synchronizing literals); don't wait for it."""
-        if self._error is not None:
-            raise self._error
+        if self.router.error is not None:
+            raise self.router.error
         if self._writer is None:
             raise Disconnected("not connected", stage=stage, code="not_connected")
         loop = asyncio.get_running_loop()
         tag = self._tags.next()
-        cmd = build(tag, name, *args, literal_plus=self.literal_plus,
-                    literal_minus=self.literal_minus, secret=secret)
-        p = _Pending(tag, name, stage, loop.create_future(), collect=collect,
+        cmd = build(tag, name, *args, literal_plus=self.router.literal_plus,
+                    literal_minus=self.router.literal_minus, secret=secret)
+        p = Pending(tag, name, stage, loop.create_future(), collect=collect,
                      pause_after=pause_after)
         if stream:
             p.stream = asyncio.Queue(self._stream_queue)
-            self._streams.append(p)
-        self._pending[tag] = p
+            self.router.streams.append(p)
+        self.router.pending[tag] = p
         self.trace("imap.send.started", tag=tag, command=name)
         self.trace("imap.line.out", line=cmd.trace_text)
         last = len(cmd.chunks) - 1
@@ -240,11 +189,11 @@ class Connection:
                         break  # the server answered (NO/BAD) instead of '+'
         except (ConnectionError, OSError) as exc:
             err = Disconnected(f"connection lost while sending {name}: {exc}", stage=stage)
-            self._fail_all(err)
+            self.router.fail_all(err)
             raise err from exc
         return p
 
-    async def _continued(self, p: _Pending) -> bool:
+    async def _continued(self, p: Pending) -> bool:
         assert p.cont is not None
         _, waiting = await asyncio.wait(
             (p.cont, p.done), timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -259,7 +208,7 @@ class Connection:
             raise p.done.exception()  # type: ignore[misc]
         return False
 
-    async def finish(self, p: _Pending, limit: float | None) -> Tagged:
+    async def finish(self, p: Pending, limit: float | None) -> Tagged:
         """Wait for the tagged answer; OK -> it, NO/BAD -> the typed refusal."""
         try:
             tagged = await self.wait(p.done, limit, p.stage, p.name)
@@ -294,7 +243,7 @@ class Connection:
             await self.abort(err)
             raise err from None
 
-    async def next_batch(self, p: _Pending, limit: float | None) -> list[Fetch] | None:
+    async def next_batch(self, p: Pending, limit: float | None) -> list[Fetch] | None:
         assert p.stream is not None
         try:
             async with asyncio.timeout(limit):
@@ -304,7 +253,7 @@ class Connection:
             await self.abort(err)
             raise err from None
 
-    def abandon(self, p: _Pending) -> None:
+    def abandon(self, p: Pending) -> None:
         """The consumer stopped early: drop the rest of this stream without blocking."""
         p.abandoned = True
         p.batch = []
@@ -314,15 +263,15 @@ class Connection:
 
     async def write_raw(self, line: bytes, shown: str) -> None:
         """For IDLE's DONE: a line that is not a tagged command."""
-        if self._writer is None or self._error is not None:
-            raise self._error or Disconnected("not connected")
+        if self._writer is None or self.router.error is not None:
+            raise self.router.error or Disconnected("not connected")
         self.trace("imap.line.out", line=shown)
         try:
             self._writer.write(line)
             await self._writer.drain()
         except (ConnectionError, OSError) as exc:
             err = Disconnected(f"connection lost: {exc}", stage="imap_idle")
-            self._fail_all(err)
+            self.router.fail_all(err)
             raise err from exc
 
     # -- reading --------------------------------------------------------------------
@@ -335,12 +284,12 @@ class Connection:
             while True:
                 data = await reader.read(self._read_size)
                 if not data:
-                    bye = self.bye
-                    if self.logging_out and not self._pending:
-                        self._error = Disconnected("logged out", code="closed")
+                    bye = self.router.bye
+                    if self.logging_out and not self.router.pending:
+                        self.router.error = Disconnected("logged out", code="closed")
                         self.trace("imap.connection.closed", reason="logout")
                         return
-                    self._fail_all(Disconnected(
+                    self.router.fail_all(Disconnected(
                         "the server closed the connection"
                         + (f" after BYE: {bye.text}" if bye else ""),
                         server_text=bye.text if bye else None,
@@ -348,148 +297,26 @@ class Connection:
                     ))
                     return
                 parser.feed(data)
-                pause = self._drain()
-                if self._streams:
-                    await self._flush_streams()
+                pause = self.router.route(parser)
+                if self.router.streams:
+                    await self.router.flush_streams()
                 if pause:
                     return
         except asyncio.CancelledError:
             raise
         except ssl.SSLError as exc:
-            self._fail_all(Disconnected(f"TLS error while reading: {exc}", code="tls_read"))
+            self.router.fail_all(Disconnected(f"TLS error while reading: {exc}", code="tls_read"))
         except (ConnectionError, OSError) as exc:
-            self._fail_all(Disconnected(f"connection lost: {exc}", code="connection_reset"))
+            self.router.fail_all(Disconnected(f"connection lost: {exc}", code="connection_reset"))
         except Exception as exc:  # a bug here must fail the waiters, not strand them
-            self._fail_all(EngineError(f"IMAP reader failed: {exc!r}", code="client_bug"))
+            self.router.fail_all(EngineError(f"IMAP reader failed: {exc!r}", code="client_bug"))
             raise
-
-    def _drain(self) -> bool:
-        """Route every complete event; True if reading must pause (STARTTLS)."""
-        parser = self._parser
-        tracing = self._trace is not None
-        pending = self._pending
-        cur = next(iter(pending.values()), None)
-        while True:
-            if cur is not None and cur.stream is not None and not tracing:
-                if cur.abandoned:
-                    parser.fetch_run([])
-                else:
-                    parser.fetch_run(cur.batch)
-            try:
-                ev = parser.next_event()
-            except ProtocolViolation as exc:
-                self.trace("imap.protocol_violation", error=exc.message, data=exc.server_text)
-                if self._greeting is not None and not self._greeting.done():
-                    exc.stage, exc.code = "imap_greeting", "bad_greeting"
-                    self._greeting.set_exception(exc)  # not IMAP at all (POP3? HTTP?)
-                elif cur is not None and cur.violation is None:
-                    exc.stage = cur.stage
-                    cur.violation = exc
-                continue
-            if ev is None:
-                return False
-            if tracing:
-                self.trace("imap.line.in", line=truncate(parser.last_raw, 500))
-            kind = type(ev)
-            if kind is Fetch and cur is not None and cur.stream is not None:
-                if not cur.abandoned:
-                    cur.batch.append(cast(Fetch, ev))
-                continue
-            if kind is Tagged:
-                tagged = cast(Tagged, ev)
-                p = pending.pop(tagged.tag, None)
-                cur = next(iter(pending.values()), None)
-                if p is None:
-                    self.trace("imap.protocol_violation", error=f"unknown tag {tagged.tag}")
-                    continue
-                p.finished = True
-                self._absorb_code(tagged)
-                if not p.done.done():
-                    p.done.set_result(tagged)
-                if p.pause_after and tagged.status == "OK":
-                    return True
-                continue
-            if kind is Continuation:
-                for p in pending.values():
-                    if p.cont is not None and not p.cont.done():
-                        p.cont.set_result(cast(Continuation, ev).text)
-                        break
-                else:
-                    self.trace("imap.protocol_violation", error="unexpected continuation")
-                continue
-            if kind is Greeting:
-                self._absorb_code(ev)
-                if self._greeting is not None and not self._greeting.done():
-                    self._greeting.set_result(cast(Greeting, ev))
-                continue
-            if kind is Capability:
-                self.set_caps(cast(Capability, ev).caps)
-            elif kind is Bye:
-                self.bye = cast(Bye, ev)
-            elif kind is UntaggedStatus:
-                self._absorb_code(ev)
-            if cur is not None and cur.collect:
-                cur.untagged.append(ev)
-            if kind in _UNSOLICITED:
-                self._notify(ev)
-
-    def _notify(self, item: Event | EngineError) -> None:
-        """Tell listeners; a listener's bug must not take the connection down with it."""
-        for fn in list(self._listeners):
-            try:
-                fn(item)
-            except Exception as exc:
-                self.trace("imap.listener.failed", error=repr(exc))
-
-    def _absorb_code(self, ev: Any) -> None:
-        if ev.code == "CAPABILITY":
-            self.set_caps(tuple(str(c) for c in ev.code_args))
-
-    async def _flush_streams(self) -> None:
-        for p in list(self._streams):
-            assert p.stream is not None
-            if p.batch and not p.abandoned:
-                batch, p.batch = p.batch, []
-                await p.stream.put(batch)
-            if p.finished:
-                self._streams.remove(p)
-                if not p.abandoned:
-                    await p.stream.put(None)
 
     # -- failure and shutdown ----------------------------------------------------------
 
-    def _fail_all(self, err: EngineError) -> None:
-        """The connection is gone: every waiter gets ``err`` (with its own stage)."""
-        if self._error is None:
-            self._error = err
-        self.trace("imap.connection.failed", code=err.code, error=err.message)
-        futures: list[tuple[asyncio.Future[Any], str]] = []
-        if self._greeting is not None:
-            futures.append((self._greeting, "imap_greeting"))
-        for p in self._pending.values():
-            futures.append((p.done, p.stage))
-            if p.cont is not None:
-                futures.append((p.cont, p.stage))
-        for fut, stage in futures:
-            if not fut.done():
-                mine = err
-                if err.stage == "imap_command":  # say which command it interrupted
-                    mine = copy.copy(err)
-                    mine.stage = stage
-                fut.set_exception(mine)
-                fut.exception()  # mark retrieved: not every waiter is still there
-        for p in self._streams:
-            assert p.stream is not None
-            while not p.stream.empty():
-                p.stream.get_nowait()
-            p.stream.put_nowait(None)
-        self._streams.clear()
-        self._pending.clear()
-        self._notify(err)
-
     async def abort(self, err: EngineError | None = None) -> None:
         """Drop the connection now (after a timeout or a fatal error)."""
-        self._fail_all(err or Disconnected("closed by the client", code="closed"))
+        self.router.fail_all(err or Disconnected("closed by the client", code="closed"))
         await self.close()
 
     async def close(self) -> None:
@@ -504,5 +331,5 @@ class Connection:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await writer.wait_closed()
-        if self._error is None:
-            self._error = Disconnected("connection closed", code="closed")
+        if self.router.error is None:
+            self.router.error = Disconnected("connection closed", code="closed")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 
 from engine.errors import EngineError
-from engine.imap.connection import Connection, _Pending
+from engine.imap.connection import Connection
 from engine.imap.model import Event, Tagged
+from engine.imap.router import Pending
 
 
 class IdleSession:
@@ -20,7 +21,7 @@ class IdleSession:
         self._conn = conn
         self._timeout = timeout
         self._queue: asyncio.Queue[Event | EngineError] = asyncio.Queue()
-        self._pending: _Pending | None = None
+        self._pending: Pending | None = None
         self._finished = False
         self._failed: EngineError | None = None
 
