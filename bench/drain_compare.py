@@ -9,6 +9,7 @@ server's first drain is reported the same way. Servers run one at a time, never 
     python -m bench.drain_compare                      # 100,000 messages, 5 rounds
     python -m bench.drain_compare --count 10000 --rounds 3 --json
     python -m bench.drain_compare --servers dovecot    # skip the fake server
+    python -m bench.drain_compare --tls                # over implicit TLS (IMAPS), CA-verified
 
 The figure the fake server is held to: fake / Dovecot (raw client, warm, medians) <= 2.0.
 """
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import selectors
+import ssl
 import statistics
 import subprocess
 import sys
@@ -46,35 +48,43 @@ def _leg(server: str, client: str, phase: str, drains: list[Drain]) -> dict[str,
     }
 
 
-def _rounds(host: str, port: int, rounds: int, count: int) -> tuple[list[Drain], list[Drain]]:
+def _context(ca_pem: str | Path | None) -> ssl.SSLContext | None:
+    return ssl.create_default_context(cafile=str(ca_pem)) if ca_pem else None
+
+
+def _rounds(host: str, port: int, rounds: int, count: int,
+            context: ssl.SSLContext | None) -> tuple[list[Drain], list[Drain]]:
     """Alternate raw and imaplib drains so drift in machine load hits both alike."""
     raw: list[Drain] = []
     ref: list[Drain] = []
     for _ in range(rounds):
         for fn, out in ((raw_drain, raw), (imaplib_drain, ref)):
-            got = fn(host, port, BENCH_USER, BENCH_PASSWORD)
+            got = fn(host, port, BENCH_USER, BENCH_PASSWORD, context=context)
             if got.messages != count:
                 raise SystemExit(f"{fn.__name__} saw {got.messages} messages, expected {count}")
             out.append(got)
     return raw, ref
 
 
-def dovecot_legs(count: int, seed: int, rounds: int) -> tuple[list[dict[str, object]], float]:
+def dovecot_legs(count: int, seed: int, rounds: int,
+                 tls: bool) -> tuple[list[dict[str, object]], float]:
     from bench.dovecot import load_generated, start_dovecot
     from fakeserver.generate import GenSpec
 
     spec = GenSpec(count=count, seed=seed, owner=BENCH_USER)
     with start_dovecot(users=[(BENCH_USER, BENCH_PASSWORD)]) as handle:
         load_s = load_generated(handle, BENCH_USER, "INBOX", spec)
-        cold = raw_drain(handle.host, handle.port, BENCH_USER, BENCH_PASSWORD)
-        raw, ref = _rounds(handle.host, handle.port, rounds, count)
+        port, context = (handle.tls_port, _context(handle.ca_pem)) if tls else (handle.port, None)
+        cold = raw_drain(handle.host, port, BENCH_USER, BENCH_PASSWORD, context=context)
+        raw, ref = _rounds(handle.host, port, rounds, count, context)
     return [_leg("dovecot", "raw", "cold", [cold]), _leg("dovecot", "raw", "warm", raw),
             _leg("dovecot", "imaplib", "warm", ref)], load_s
 
 
 @contextlib.contextmanager
-def fake_server(count: int, seed: int, timeout: float = 120.0) -> Iterator[tuple[str, int]]:
-    """bench.fakeserve in a child process; yields (host, port) once it says READY."""
+def fake_server(count: int, seed: int,
+                timeout: float = 120.0) -> Iterator[tuple[str, int, int, str]]:
+    """bench.fakeserve in a child process; yields (host, port, tls_port, CA PEM) when READY."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.fakeserve", "--count", str(count), "--seed", str(seed)],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -88,7 +98,7 @@ def fake_server(count: int, seed: int, timeout: float = 120.0) -> Iterator[tuple
         line = proc.stdout.readline().decode().split()
         if line[:1] != ["READY"]:
             raise SystemExit(f"fake server failed to start (said {line!r})")
-        yield line[1], int(line[2])
+        yield line[1], int(line[2]), int(line[3]), line[4]
     finally:
         proc.stdin.close()  # the server stops when its stdin closes
         try:
@@ -98,18 +108,21 @@ def fake_server(count: int, seed: int, timeout: float = 120.0) -> Iterator[tuple
             proc.wait()
 
 
-def fake_legs(count: int, seed: int, rounds: int) -> list[dict[str, object]]:
-    with fake_server(count, seed) as (host, port):
-        cold = raw_drain(host, port, BENCH_USER, BENCH_PASSWORD)
-        raw, ref = _rounds(host, port, rounds, count)
+def fake_legs(count: int, seed: int, rounds: int, tls: bool) -> list[dict[str, object]]:
+    with fake_server(count, seed) as (host, plain_port, tls_port, ca_pem):
+        port, context = (tls_port, _context(ca_pem)) if tls else (plain_port, None)
+        cold = raw_drain(host, port, BENCH_USER, BENCH_PASSWORD, context=context)
+        raw, ref = _rounds(host, port, rounds, count, context)
     return [_leg("fake", "raw", "cold", [cold]), _leg("fake", "raw", "warm", raw),
             _leg("fake", "imaplib", "warm", ref)]
 
 
-def run(count: int, rounds: int, seed: int, servers: list[str]) -> dict[str, object]:
+def run(count: int, rounds: int, seed: int, servers: list[str],
+        tls: bool = False) -> dict[str, object]:
     legs: list[dict[str, object]] = []
     report: dict[str, object] = {
         "count": count, "rounds": rounds, "seed": seed,
+        "transport": "implicit TLS (IMAPS)" if tls else "plain TCP",
         "fetch": "UID FETCH 1:* " + FETCH_ITEMS.decode(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
                    f"load average at start {os.getloadavg()[0]:.2f}",
@@ -117,11 +130,11 @@ def run(count: int, rounds: int, seed: int, servers: list[str]) -> dict[str, obj
         "legs": legs,
     }
     if "dovecot" in servers:
-        dovecot, load_s = dovecot_legs(count, seed, rounds)
+        dovecot, load_s = dovecot_legs(count, seed, rounds, tls)
         legs.extend(dovecot)
         report["dovecot_maildir_load_s"] = load_s
     if "fake" in servers:
-        legs.extend(fake_legs(count, seed, rounds))
+        legs.extend(fake_legs(count, seed, rounds, tls))
     warm = {leg["server"]: leg["median_s"] for leg in legs
             if leg["client"] == "raw" and leg["phase"] == "warm"}
     if {"fake", "dovecot"} <= set(warm):
@@ -132,8 +145,8 @@ def run(count: int, rounds: int, seed: int, servers: list[str]) -> dict[str, obj
 
 
 def render(report: dict[str, object]) -> str:
-    lines = [f"drain of {report['count']:,} messages, {report['rounds']} rounds "
-             f"(median seconds); {report['machine']}",
+    lines = [f"drain of {report['count']:,} messages over {report['transport']}, "
+             f"{report['rounds']} rounds; {report['machine']}",
              f"  {report['fetch']}"]
     if "dovecot_maildir_load_s" in report:
         lines.append(f"  Dovecot maildir load: {report['dovecot_maildir_load_s']:.1f} s")
@@ -159,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--servers", default="dovecot,fake",
                         help="comma list from: dovecot, fake")
+    parser.add_argument("--tls", action="store_true", help="drain over IMAPS (CA-verified)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -167,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.count < 1 or args.rounds < 1:
         parser.error("--count and --rounds must be at least 1")
     started = time.perf_counter()
-    report = run(args.count, args.rounds, args.seed, servers)
+    report = run(args.count, args.rounds, args.seed, servers, args.tls)
     report["wall_s"] = time.perf_counter() - started
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

@@ -4,7 +4,8 @@ Its own process because Dovecot runs in its own processes: a fake server sharing
 client's interpreter (and GIL) would be measured with the client's costs mixed in.
 
     python -m bench.fakeserve --count 100000 --seed 1      # login: bench.BENCH_USER/PASSWORD
-prints ``READY <host> <port>`` once listening and serves until stdin closes or SIGTERM.
+prints ``READY <host> <port> <tls_port> <ca_pem>`` once listening, and serves until stdin
+closes or SIGTERM.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ async def _serve(config: ServerConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
     # stdin closing (the bench exiting, even by a crash) also stops us: no orphans
     loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(1) or stop.set())
-    async with FakeImapServer(config, tls_port=None) as srv:
-        print(f"READY {srv.host} {srv.port}", flush=True)
+    async with FakeImapServer(config) as srv:
+        print(f"READY {srv.host} {srv.port} {srv.tls_port} {srv.ca_pem_path}", flush=True)
         await stop.wait()
 
 
