@@ -78,7 +78,8 @@ class _Conn:
         while True:
             n = sock.recv_into(buf)
             if n == 0:
-                raise DrainError(f"server closed the connection during {line[:40]!r}")
+                verb = line.split(b" ", 1)[0].decode()  # never the arguments: LOGIN has a password
+                raise DrainError(f"server closed the connection during {verb}")
             total += n
             head = view[:min(n, keep)].tobytes()
             # matches inside this read, plus one split across the previous read and this one
