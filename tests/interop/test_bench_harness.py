@@ -1,0 +1,54 @@
+"""bench/drain_compare.py end to end at a tiny size: both servers, both clients, all messages.
+
+Run as the CLI (a subprocess from the repository root) because that is how it is used, and
+because bench/ is not importable from the test path.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dovecot import find_dovecot
+
+pytestmark = [pytest.mark.dovecot, pytest.mark.interop]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compare(*args: str) -> dict[str, object]:
+    if find_dovecot() is None:
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.drain_compare", "--json", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, object] = json.loads(done.stdout)
+    return report
+
+
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+def test_drain_compare_drains_both_servers_completely(transport: str) -> None:
+    extra = ["--tls"] if transport == "tls" else []
+    report = _compare("--count", "60", "--rounds", "2", *extra)
+    legs = report["legs"]
+    assert isinstance(legs, list)
+    assert {(leg["server"], leg["client"], leg["phase"]) for leg in legs} == {
+        ("dovecot", "raw", "cold"), ("dovecot", "raw", "warm"), ("dovecot", "imaplib", "warm"),
+        ("fake", "raw", "cold"), ("fake", "raw", "warm"), ("fake", "imaplib", "warm"),
+    }
+    assert all(leg["messages"] == 60 for leg in legs)
+    assert isinstance(report["ratio_fake_over_dovecot"], float)
+
+
+def test_drain_compare_rejects_an_unknown_server() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.drain_compare", "--servers", "exchange"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2
+    assert "expected dovecot and/or fake" in done.stderr
