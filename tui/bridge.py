@@ -372,6 +372,10 @@ class EngineBridge:
         self.post(m.FolderOpened(folder, count), to=reply_to)
         return count
 
+    def close_folder(self) -> concurrent.futures.Future[None]:
+        """The browser screen went away: give its connection back to the budget."""
+        return self.submit(self._browser.close())
+
     def search(self, folder: str, query: str,
                reply_to: MessagePump) -> concurrent.futures.Future[int]:
         return self.submit(self._search_hits(folder, query, reply_to))

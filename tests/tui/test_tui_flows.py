@@ -66,6 +66,7 @@ async def test_browser_fetches_only_the_visible_window_and_searches(demo: Any) -
     await async_wait_until(lambda: lst.count == 500 and lst.row(0) is not None,
                            what="the first screen of INBOX")
     height = lst.size.height
+    await async_wait_until(lambda: app.model.in_use == 3, what="the browser's connection")
     assert lst.loaded <= 3 * height < 500  # a window, not the folder
     await pilot.press("G")
     await async_wait_until(lambda: lst.row(499) is not None, what="the last row")
@@ -87,6 +88,7 @@ async def test_browser_fetches_only_the_visible_window_and_searches(demo: Any) -
         assert lst.cursor != first
     await pilot.press("q")
     assert not isinstance(app.screen, BrowserScreen)
+    await async_wait_until(lambda: app.model.in_use == 2, what="the browser's connection back")
 
 
 async def test_scan_progress_reaches_100_percent(demo: Any) -> None:

@@ -76,6 +76,9 @@ class ScriptedBridge:
         hits = tuple(i for i, r in enumerate(ROWS) if query in r.subject)
         reply_to.post_message(m.SearchHits(folder, query, hits))
 
+    def close_folder(self) -> None:
+        self.asked.append(("close", None))
+
     def scan(self, folder: str) -> None:
         self.asked.append(("scan", folder))
 

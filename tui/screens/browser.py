@@ -54,6 +54,9 @@ class BrowserScreen(Screen[None]):
         self.query_one(HeaderList).focus()
         self.inbox_app.bridge.open_folder(self.folder, self)
 
+    def on_unmount(self) -> None:
+        self.inbox_app.bridge.close_folder()
+
     def _status(self) -> None:
         lst = self.query_one(HeaderList)
         text = f"{self.folder}: {self.count or 0:,} messages"
