@@ -6,24 +6,17 @@
         async for msg in client.uid_fetch("1:*", HEADER_ITEMS):
             ...
 
-Policy lives here (the socket plumbing is in ``connection``): TLS is verified by
-default, STARTTLS is mandatory when asked for, LOGINDISABLED is honoured, and a
-plaintext LOGIN to anything but loopback is refused unless explicitly allowed.
-Every server refusal arrives as the engine's error tree (``engine.errors``).
+Connecting, TLS and authentication policy are in ``session``; this module is about
+mailboxes and messages. Every server refusal arrives as the engine's error tree
+(``engine.errors``).
 """
-
 from __future__ import annotations
 
-import asyncio
-import base64
 import builtins
-import ipaddress
-import ssl
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
-from typing import Literal
 
-from engine.errors import ConfigError, Disconnected, EngineError, ServerRefused, TlsError
+from engine.errors import ConfigError, ServerRefused
 from engine.imap.commands import (
     Arg,
     Atom,
@@ -33,23 +26,19 @@ from engine.imap.commands import (
     uid_chunks,
     uid_set,
 )
-from engine.imap.connection import Connection, Listener, Trace
 from engine.imap.idle import IdleSession
 from engine.imap.model import (
     Enabled,
     ESearch,
     Event,
     Fetch,
-    Greeting,
     ListItem,
     Search,
     Status,
-    Tagged,
 )
 from engine.imap.results import AppendResult, Credentials, SelectResult, select_result
+from engine.imap.session import DEFAULT_PORTS, ImapSession, Security, is_loopback
 
-Security = Literal["tls", "starttls", "plain"]
-DEFAULT_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
 HEADER_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "SUBJECT", "DATE")
 HEADER_ITEMS = (
     "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ("
@@ -63,221 +52,8 @@ _ListItems = list[ListItem]
 _Uids = list[int]
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class ImapClient:
-    """One IMAP session. Not reusable after ``logout``/``close``: make a new one."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int | None = None,
-        *,
-        security: Security = "tls",
-        cafile: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        server_hostname: str | None = None,
-        timeout: float = 60.0,
-        connect_timeout: float = 20.0,
-        allow_plaintext_login: bool = False,
-        trace: Trace | None = None,
-        on_untagged: Listener | None = None,
-        tag_prefix: str = "A",
-        read_size: int = 256 * 1024,
-        stream_queue: int = 8,
-    ) -> None:
-        if security not in DEFAULT_PORTS:
-            raise ConfigError(f"security must be tls, starttls or plain, not {security!r}",
-                              code="bad_security")
-        if not host:
-            raise ConfigError("no IMAP host given", code="no_host")
-        self.host = host
-        self.port = port or DEFAULT_PORTS[security]
-        self.security = security
-        self.server_hostname = server_hostname or host
-        self.connect_timeout = connect_timeout
-        self.allow_plaintext_login = allow_plaintext_login
-        self._cafile = cafile
-        self._ssl_context = ssl_context
-        self._conn = Connection(trace=trace, tag_prefix=tag_prefix, read_size=read_size,
-                                stream_queue=stream_queue)
-        self._conn.timeout = timeout
-        if on_untagged is not None:
-            self._conn.add_listener(on_untagged)
-        self.greeting: Greeting | None = None
-        self.authenticated = False
-        self.tls = False
-        self.selected: SelectResult | None = None
-
-    def __repr__(self) -> str:
-        return f"ImapClient({self.host!r}, {self.port}, security={self.security!r})"
-
-    async def __aenter__(self) -> ImapClient:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._conn.is_open and exc[0] is None:
-            try:
-                await self.logout()
-            except EngineError:
-                pass
-        await self.close()
-
-    @property
-    def timeout(self) -> float:
-        """Seconds any one command may take (per batch for ``uid_fetch``)."""
-        return self._conn.timeout
-
-    @timeout.setter
-    def timeout(self, seconds: float) -> None:
-        self._conn.timeout = seconds
-
-    @property
-    def caps(self) -> frozenset[str]:
-        return self._conn.caps or frozenset()
-
-    def add_listener(self, fn: Listener) -> None:
-        """``fn(event)`` for EXISTS/EXPUNGE/VANISHED/FETCH/BYE... whenever they arrive,
-        and ``fn(error)`` once if the connection fails."""
-        self._conn.add_listener(fn)
-
-    def _context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context(cafile=self._cafile)
-        return self._ssl_context
-
-    # -- session setup --------------------------------------------------------------
-
-    async def connect(self) -> Greeting:
-        tls_now = self.security == "tls"
-        ctx = self._context() if self.security in ("tls", "starttls") else None
-        try:
-            greeting = await self._conn.open(
-                self.host, self.port, ssl_context=ctx if tls_now else None,
-                server_hostname=self.server_hostname, limit=self.connect_timeout,
-            )
-            return await self._greeted(greeting, tls_now, ctx)
-        except BaseException:  # refused STARTTLS, bad greeting, cancelled: never half-open
-            await self._conn.close()
-            raise
-
-    async def attach(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool = False
-    ) -> Greeting:
-        """Use streams someone else opened (an injected transport: tests, proxies)."""
-        try:
-            greeting = await self._conn.attach(reader, writer, self.connect_timeout)
-            return await self._greeted(greeting, tls, None)
-        except BaseException:
-            await self._conn.close()
-            raise
-
-    async def _greeted(
-        self, greeting: Greeting, tls_now: bool, ctx: ssl.SSLContext | None
-    ) -> Greeting:
-        self.greeting = greeting
-        self.tls = tls_now
-        if greeting.status == "BYE":
-            await self._conn.close()
-            raise ServerRefused(
-                "the server refused the connection at greeting", status="BYE",
-                response_code=greeting.code, server_text=greeting.text, stage="imap_greeting",
-                code="greeting_bye",
-            )
-        self.authenticated = greeting.status == "PREAUTH"
-        if self.security == "starttls" and not tls_now:
-            await self._starttls(ctx or self._context())
-        return greeting
-
-    async def _starttls(self, ctx: ssl.SSLContext) -> None:
-        if self.authenticated:
-            raise TlsError("server sent PREAUTH on a connection that must use STARTTLS",
-                           code="starttls_preauth", permanent=True, stage="imap_starttls")
-        caps = await self._ensure_caps()  # the greeting's list usually saves a round trip
-        if "STARTTLS" not in caps:
-            await self.close()
-            raise TlsError(
-                "the server does not offer STARTTLS", code="starttls_unavailable",
-                permanent=True, stage="imap_starttls",
-                remediation="use implicit TLS (port 993) or ask for STARTTLS to be enabled",
-            )
-        p = await self._conn.start("STARTTLS", stage="imap_starttls", pause_after=True)
-        await self._conn.finish(p, self.timeout)
-        await self._conn.start_tls(ctx, self.server_hostname, self.connect_timeout)
-        self.tls = True
-        self._conn.set_caps(None)  # pre-TLS capabilities must not be trusted
-        await self.capability()
-
-    async def capability(self) -> frozenset[str]:
-        await self._run("CAPABILITY", stage="imap_capability")
-        return self.caps
-
-    async def _ensure_caps(self) -> frozenset[str]:
-        if self._conn.caps is None:
-            return await self.capability()
-        return self._conn.caps
-
-    async def login(self, credentials: Credentials) -> None:
-        if self.authenticated:
-            return
-        self._check_plaintext()
-        caps = await self._ensure_caps()
-        if "LOGINDISABLED" in caps:
-            raise ConfigError(
-                "the server refuses LOGIN on this connection (LOGINDISABLED)",
-                code="login_disabled", stage="imap_login",
-                remediation="use security='tls' (port 993) or 'starttls'",
-            )
-        tagged, _ = await self._run(
-            "LOGIN", credentials.username, credentials.reveal(), stage="imap_login", secret=(1,)
-        )
-        if tagged.code != "CAPABILITY":
-            self._conn.set_caps(None)
-        self.authenticated = True
-
-    async def authenticate_plain(self, credentials: Credentials) -> None:
-        """AUTHENTICATE PLAIN (RFC 4616), in one round trip with SASL-IR (RFC 4959).
-
-        Same TLS policy as ``login``; the base64 response is redacted in traces.
-        """
-        if self.authenticated:
-            return
-        self._check_plaintext()
-        caps = await self._ensure_caps()
-        if "AUTH=PLAIN" not in caps:
-            raise ConfigError("the server does not offer AUTH=PLAIN", code="no_auth_plain",
-                              stage="imap_login", remediation="use login() instead")
-        blob = base64.b64encode(
-            b"\0" + credentials.username.encode() + b"\0" + credentials.reveal().encode()
-        )
-        if "SASL-IR" in caps:
-            p = await self._conn.start("AUTHENTICATE", Atom("PLAIN"), Atom(blob.decode()),
-                                       stage="imap_login", secret=(1,))
-        else:
-            p = await self._conn.start("AUTHENTICATE", Atom("PLAIN"), stage="imap_login",
-                                       wait_continuation=True)
-            if not p.finished:
-                await self._conn.write_raw(blob + b"\r\n", "[redacted]")
-        tagged = await self._conn.finish(p, self.timeout)
-        if tagged.code != "CAPABILITY":
-            self._conn.set_caps(None)
-        self.authenticated = True
-
-    def _check_plaintext(self) -> None:
-        if not self.tls and not is_loopback(self.host) and not self.allow_plaintext_login:
-            raise ConfigError(
-                f"refusing to send the password unencrypted to {self.host}",
-                code="plaintext_login_refused", stage="imap_login",
-                remediation="use TLS or STARTTLS, or set allow_plaintext_login explicitly",
-            )
+class ImapClient(ImapSession):
+    """One IMAP session with the commands the connector uses."""
 
     async def enable(self, *extensions: str) -> frozenset[str]:
         """ENABLE (RFC 5161), e.g. ``enable("QRESYNC")``; returns what the server enabled."""
@@ -445,32 +221,15 @@ class ImapClient:
         await session.start()
         return session
 
-    async def logout(self) -> None:
-        self._conn.logging_out = True
-        try:
-            await self._run("LOGOUT", stage="imap_logout")
-        except Disconnected:
-            pass  # the server may close right after BYE, before the tagged OK
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        await self._conn.close()
-
-    async def _run(self, name: str, *args: Arg, stage: str,
-                   secret: tuple[int, ...] = ()) -> tuple[Tagged, _Events]:
-        p = await self._conn.start(name, *args, stage=stage, secret=secret)
-        tagged = await self._conn.finish(p, self.timeout)
-        return tagged, p.untagged
-
-
 __all__ = [
+    "DEFAULT_PORTS",
     "HEADER_FIELDS",
     "HEADER_ITEMS",
     "AppendResult",
     "Credentials",
     "IdleSession",
     "ImapClient",
+    "Security",
     "SelectResult",
     "is_loopback",
 ]
