@@ -8,6 +8,7 @@ the mail user, once, as root.
 from __future__ import annotations
 
 import base64
+import grp
 import hashlib
 import os
 import pwd
@@ -83,13 +84,15 @@ class Ids:
     internal_user: str
     login_user: str
     as_root: bool
+    internal_group: str = "dovecot"  # group of Dovecot's internal sockets (stats-writer...)
 
 
 def ensure_ids() -> Ids:
     """Pick the unix identities. Dovecot refuses uid 0 for mail, so as root we make a user."""
     if os.geteuid() != 0:
         me = pwd.getpwuid(os.geteuid()).pw_name
-        return Ids(os.geteuid(), os.getegid(), me, me, as_root=False)
+        group = grp.getgrgid(os.getegid()).gr_name
+        return Ids(os.geteuid(), os.getegid(), me, me, as_root=False, internal_group=group)
     try:
         entry = pwd.getpwnam(MAIL_USER)
     except KeyError:
@@ -158,6 +161,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {ids.internal_user}
 default_login_user = {ids.login_user}
+{"" if ids.as_root else f"default_internal_group = {ids.internal_group}"}
 first_valid_uid = {min(ids.mail_uid, 500)}
 first_valid_gid = {min(ids.mail_gid, 500)}
 mail_location = maildir:~/Maildir

@@ -5,22 +5,29 @@ These talk to it with stdlib imaplib only, so a failure here is the fixture's, n
 
 from __future__ import annotations
 
+import grp
 import imaplib
 import importlib.util
 import itertools
+import os
+import pwd
 import random
 import re
+import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from dovecot import Account, DovecotError, DovecotHandle
+from dovecot import Account, DovecotError, DovecotHandle, find_dovecot, scratch_dir
+from dovecot_setup import Ids, free_port, render_config, ssha256, write_tls
 from waiting import wait_until
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.interop]
@@ -287,3 +294,46 @@ def test_100k_messages_load_and_drain(dovecot: DovecotHandle, account: Account) 
     assert dovecot.load_messages(account.name, "INBOX", messages, index=True) == 100_000
     got = rawdrain.raw_drain(dovecot.host, dovecot.port, account.name, account.password)
     assert got.messages == 100_000
+
+
+def test_unprivileged_config_runs_without_root() -> None:
+    """The non-root branch of the config (no chroot, own groups) really starts a Dovecot.
+
+    Run as root here, so drop to ``nobody`` with setpriv to exercise it for real.
+    """
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None or find_dovecot() is None:
+        pytest.skip("needs root, setpriv and dovecot to impersonate an unprivileged user")
+    nobody = pwd.getpwnam("nobody")
+    ids = Ids(nobody.pw_uid, nobody.pw_gid, "nobody", "nobody", as_root=False,
+              internal_group=grp.getgrgid(nobody.pw_gid).gr_name)
+    root = Path(tempfile.mkdtemp(prefix="inboxlab-unpriv-", dir=scratch_dir()))
+    root.chmod(0o755)
+    for sub in ("run", "state", "home", "passwd.d"):
+        (root / sub).mkdir()
+    write_tls(root)
+    (root / "passwd.d" / "solo@example.com").write_text(f"solo@example.com:{ssha256('pw-1')}\n")
+    port = free_port()
+    config = root / "dovecot.conf"
+    config.write_text(render_config(root, ids, port=port, tls_port=free_port(), special_use=True))
+    subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", str(root)], check=True)
+    proc = subprocess.Popen(
+        [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+         str(find_dovecot()), "-F", "-c", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def greets() -> imaplib.IMAP4 | None:
+            assert proc.poll() is None, (root / "dovecot.log").read_text()
+            try:
+                return imaplib.IMAP4("127.0.0.1", port, timeout=10)
+            except OSError:
+                return None
+
+        client = wait_until(greets, timeout=30, what="the unprivileged Dovecot to greet")
+        client.login("solo@example.com", "pw-1")
+        assert "\\Sent" in _attributes(client)["Sent"]
+        client.logout()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
