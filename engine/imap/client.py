@@ -13,7 +13,8 @@ mailboxes and messages. Every server refusal arrives as the engine's error tree
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Iterable, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from datetime import datetime
 
 from engine.errors import ConfigError, ServerRefused
@@ -50,6 +51,7 @@ STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
 _Events = list[Event]
 _ListItems = list[ListItem]
 _Uids = list[int]
+_Fetches = list[Fetch]
 
 
 class ImapClient(ImapSession):
@@ -132,6 +134,25 @@ class ImapClient(ImapSession):
         Breaking out early is fine: the rest of the answer is read and dropped (if you
         keep a reference to the iterator, ``await it.aclose()`` so that happens at once).
         """
+        batches = self.uid_fetch_batches(uids, items, changedsince=changedsince,
+                                         vanished=vanished, chunk=chunk, silence=silence)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for fetch in batch:
+                    yield fetch
+
+    async def uid_fetch_batches(
+        self,
+        uids: str | Iterable[int],
+        items: str | Sequence[str] = HEADER_ITEMS,
+        *,
+        changedsince: int | None = None,
+        vanished: bool = False,
+        chunk: int | None = None,
+        silence: float | None = None,
+    ) -> AsyncGenerator[_Fetches, None]:
+        """``uid_fetch`` one socket read at a time: lists of ``Fetch`` (for consumers
+        that handle a batch at once, e.g. one database transaction per batch)."""
         item_arg: Arg = Atom(items) if isinstance(items, str) else tuple(Atom(i) for i in items)
         wait = self.timeout if silence is None else silence
         for uidset in uid_chunks(uids, chunk):
@@ -145,8 +166,7 @@ class ImapClient(ImapSession):
             drained = False
             try:
                 while (batch := await self._conn.next_batch(p, wait)) is not None:
-                    for fetch in batch:
-                        yield fetch
+                    yield batch
                 drained = True
             finally:
                 if not drained:  # the consumer stopped early (even if the answer is complete)

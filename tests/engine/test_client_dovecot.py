@@ -171,6 +171,8 @@ async def test_select_condstore_and_stream_2000_headers(dovecot: Any) -> None:
         # the connection is still usable after a stream, and chunked fetches agree
         chunked = [m.uid async for m in client.uid_fetch(range(1, 301), "(UID FLAGS)", chunk=100)]
         assert chunked == list(range(1, 301))
+        batches = [b async for b in client.uid_fetch_batches("1:*", "(UID FLAGS)")]
+        assert all(batches) and [m.uid for b in batches for m in b] == list(range(1, 2001))
 
 
 async def test_stopping_a_stream_early_leaves_the_connection_usable(dovecot: Any) -> None:
