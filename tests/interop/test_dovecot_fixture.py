@@ -330,6 +330,7 @@ def test_unprivileged_config_runs_without_root() -> None:
                 return None
 
         client = wait_until(greets, timeout=30, what="the unprivileged Dovecot to greet")
+        assert client is not None
         client.login("solo@example.com", "pw-1")
         assert "\\Sent" in _attributes(client)["Sent"]
         client.logout()
