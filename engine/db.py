@@ -30,6 +30,7 @@ from types import TracebackType
 
 import aiosqlite
 
+from engine.crm.schema import CRM_SCHEMA
 from engine.errors import ConfigError
 
 FILE_MODE = 0o600
@@ -49,6 +50,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, folder)
     ) STRICT;
     """,
+    # 2: the CRM records (contacts, threads, logged emails, attachments, outbox).
+    CRM_SCHEMA,
 )
 
 

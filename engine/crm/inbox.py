@@ -1,0 +1,223 @@
+"""Incoming mail to CRM records: the account's scan sink, then body fetches for tracked mail.
+
+Two phases, so untracked mail is never read:
+
+1. ``sink(message)`` gets the header fields the scan already fetched. It matches them
+   to tracked threads (``tracking``) and applies the logging rules (``rules``) - no
+   body is read, nothing is stored for a message that names no tracked thread.
+   Messages to log are queued; refusals of messages that *did* name a tracked thread
+   are recorded (ids and reason only) for the thread view.
+2. ``fetch_and_log(client)`` reads the queued messages' bodies on an IMAP connection
+   the caller owns and logs them. Over the attachment limit (decided from
+   RFC822.SIZE in phase 1) only the text parts are fetched (BODYSTRUCTURE first), so a
+   60 MB email costs a few kB. A message that cannot be parsed is recorded as
+   malformed with its reason, and the rest of the queue goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from engine.crm.errors import CrmError, MalformedMessage
+from engine.crm.ingest import Headers, LoggedEmail, parse_headers, parse_message
+from engine.crm.records import CrmStore, ThreadRef
+from engine.crm.rules import Decision, LoggingRules
+from engine.crm.tracking import Match, match
+from engine.imap.model import Fetch
+from engine.sync import ScannedMessage
+
+log = logging.getLogger(__name__)
+TEXT_PART_LIMIT = 2 * 1024 * 1024
+
+
+class BodyClient(Protocol):
+    async def select(self, mailbox: str, *, readonly: bool = False,
+                     condstore: bool = False) -> Any: ...
+    def uid_fetch(self, uids: Any, items: Any = ...) -> AsyncIterator[Fetch]: ...
+
+
+@dataclass(frozen=True)
+class Pending:
+    message: ScannedMessage
+    headers: Headers
+    verdict: Match
+    decision: Decision
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").lower()
+    return str(value or "").lower()
+
+
+def text_sections(structure: object, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(section, subtype, charset, transfer-encoding) of the text/plain and text/html leaves."""
+    if not isinstance(structure, tuple) or not structure:
+        return []
+    if isinstance(structure[0], tuple):  # multipart: children first, then the subtype
+        found = []
+        children = [c for c in structure if isinstance(c, tuple) and c and
+                    isinstance(c[0], tuple | bytes | str)]
+        for n, child in enumerate(children, start=1):
+            found += text_sections(child, f"{prefix}{n}.")
+        return found
+    if len(structure) < 7 or _text(structure[0]) != "text":
+        return []
+    subtype = _text(structure[1])
+    size = structure[6] if isinstance(structure[6], int) else 0
+    if subtype not in ("plain", "html") or size > TEXT_PART_LIMIT:
+        return []
+    params = structure[2] if isinstance(structure[2], tuple) else ()
+    charset = "utf-8"
+    for k in range(0, len(params) - 1, 2):
+        if _text(params[k]) == "charset":
+            charset = _text(params[k + 1])
+    return [((prefix or "1.").rstrip("."), subtype, charset, _text(structure[5]) or "7bit")]
+
+
+def _rebuild(header: bytes, parts: Sequence[tuple[str, str, str, bytes]]) -> bytes:
+    """The message's own header plus only its text parts, as one parseable message."""
+    keep = [line for line in header.split(b"\r\n") if not line.lower().startswith(
+        (b"content-type:", b"content-transfer-encoding:", b"mime-version:"))]
+    head = b"\r\n".join(line for line in keep if line).rstrip(b"\r\n")
+    boundary = b"inboxlab-text-only"
+    body = [head + b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="
+            + boundary + b"\r\n\r\n"]
+    for subtype, charset, encoding, data in parts:
+        body.append(b"--" + boundary + f"\r\nContent-Type: text/{subtype}; charset={charset}"
+                    f"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n".encode() + data
+                    + b"\r\n")
+    body.append(b"--" + boundary + b"--\r\n")
+    return b"".join(body)
+
+
+class InboxLogger:
+    """Plug ``sink`` into the account's scan and ``tracked_ids`` into its tracked set."""
+
+    def __init__(self, store: CrmStore, rules: LoggingRules, own: Iterable[str]) -> None:
+        self.store = store
+        self.rules = rules
+        self.own = frozenset(a.lower() for a in own)
+        self.pending: list[Pending] = []
+        self._index: dict[str, ThreadRef] = {}
+        self._contacts: frozenset[str] = frozenset()
+        self.logged = 0
+        self.malformed = 0
+
+    async def refresh(self) -> None:
+        """Reload the tracked set, contacts and never-log list (after sends, BCC, edits)."""
+        self._index = await self.store.tracked_index()
+        self._contacts = await self.store.contact_emails()
+        extra = await self.store.never_log()
+        if extra - self.rules.never_log:
+            self.rules = LoggingRules(self.rules.mode, self.rules.never_log | extra,
+                                      self.rules.log_attachments, self.rules.attachment_limit,
+                                      self.rules.inbox_connected)
+
+    def tracked_ids(self) -> list[str]:
+        """The Account's ``tracked`` provider (server-side reply search)."""
+        return list(self._index)
+
+    async def sink(self, message: ScannedMessage) -> None:
+        try:
+            headers = parse_headers(message.headers)
+        except MalformedMessage:
+            return  # not even headers: it cannot name a tracked thread
+        verdict = match(headers, self._index, self.own)
+        if verdict.verdict == "known":
+            return
+        decision = self.rules.decide(headers, verdict, message.size, contacts=self._contacts,
+                                     own=self.own)
+        if decision.log:
+            if all(p.message.uid != message.uid or p.message.folder != message.folder
+                   for p in self.pending):
+                self.pending.append(Pending(message, headers, verdict, decision))
+        elif verdict.thread is not None:
+            kind = verdict.verdict if verdict.verdict in ("flag", "refuse") else "refuse"
+            reason = decision.reason if decision.reason != verdict.reason else verdict.reason
+            if verdict.chain:
+                reason += " | chain: " + " ; ".join(verdict.chain)
+            await self.store.record_refusal(
+                thread_id=verdict.thread.id, message_id=headers.message_id,
+                folder=message.folder, uid=message.uid, kind=kind, reason=reason)
+
+    async def fetch_and_log(self, client: BodyClient) -> int:
+        """Read and log every queued message; returns how many were logged."""
+        done = 0
+        queue, self.pending = self.pending, []
+        for folder in dict.fromkeys(p.message.folder for p in queue):
+            await client.select(folder, readonly=True)
+            for item in (p for p in queue if p.message.folder == folder):
+                try:
+                    email = await self._read(client, item)
+                    if await self._log(item, email):
+                        done += 1
+                except MalformedMessage as exc:
+                    self.malformed += 1
+                    await self.store.record_refusal(
+                        thread_id=item.verdict.thread.id if item.verdict.thread else None,
+                        message_id=item.headers.message_id, folder=folder,
+                        uid=item.message.uid, kind="malformed", reason=exc.message)
+        self.logged += done
+        if done:
+            await self.refresh()
+        return done
+
+    async def _read(self, client: BodyClient, item: Pending) -> LoggedEmail:
+        uid = item.message.uid
+        if item.decision.with_attachments:
+            raw = None
+            async for f in client.uid_fetch([uid], ["UID", "BODY.PEEK[]"]):
+                if f.uid == uid:
+                    raw = f.items.get("BODY[]")
+            if not isinstance(raw, bytes):
+                raise MalformedMessage("the server returned no body", code="no_body")
+            return parse_message(raw)
+        structure: object = None
+        async for f in client.uid_fetch([uid], ["UID", "BODYSTRUCTURE"]):
+            if f.uid == uid:
+                structure = f.items.get("BODYSTRUCTURE")
+        sections = text_sections(structure)[:4]
+        items = ["UID", "BODY.PEEK[HEADER]", *(f"BODY.PEEK[{s[0]}]" for s in sections)]
+        got: dict[str, Any] = {}
+        async for f in client.uid_fetch([uid], items):
+            if f.uid == uid:
+                got = f.items
+        header = got.get("BODY[HEADER]")
+        if not isinstance(header, bytes):
+            raise MalformedMessage("the server returned no header", code="no_body")
+        parts = [(sub, cs, enc, got.get(f"BODY[{sec}]") or b"") for sec, sub, cs, enc in
+                 sections]
+        email = parse_message(_rebuild(header, parts), with_attachments=False)
+        return LoggedEmail(email.headers, email.text, email.html, (), email.defects)
+
+    async def _log(self, item: Pending, email: LoggedEmail) -> bool:
+        headers = email.headers
+        direction = "outgoing" if headers.from_ and headers.from_.email in self.own \
+            else "incoming"
+        notes = [item.decision.note] if item.decision.note else []
+        thread = item.verdict.thread
+        if thread is not None and item.verdict.joined:
+            # A reply from another address still belongs to the thread's contact.
+            contact_id = thread.contact_id
+            thread_id = thread.id
+        else:
+            who = item.decision.contact_email or (headers.from_.email if headers.from_ else "")
+            try:
+                contact_id = await self.store.upsert_contact(who)
+            except CrmError:
+                contact_id = None
+            thread_id = await self.store.new_thread(
+                headers.subject, contact_id, "contact", headers.participants - self.own, ())
+        email_id = await self.store.log_email(
+            email, thread_id=thread_id, contact_id=contact_id, direction=direction,
+            join_reason=item.decision.reason, source="imap", notes=notes)
+        if email_id is not None:
+            await self.store.track(thread_id, (), headers.participants - self.own)
+        return email_id is not None
+
+
+__all__ = ["InboxLogger", "Pending", "text_sections"]

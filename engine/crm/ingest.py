@@ -1,0 +1,202 @@
+"""MIME in, ``LoggedEmail`` out: the one place mail is parsed (stdlib ``email``, policy.default).
+
+Two entry points: ``parse_headers`` for the header fields the scan delivers (enough to
+match a message to a thread without reading it), and ``parse_message`` for a whole
+message of a tracked thread. Mail in the wild is broken in every way a header can be
+(bad charsets, unbalanced quotes, 8-bit junk); parsing is lenient and collects the
+parser's defects, and only when nothing usable is left is ``MalformedMessage`` raised -
+the caller records that with its reason and moves on, never crashing the sync.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from engine.crm.errors import MalformedMessage
+from engine.crm.sanitize import safe_filename, safe_html
+
+_MSGID = re.compile(r"<[^<>\s]+>")
+MAX_TEXT = 2 * 1024 * 1024  # characters of body text kept per part
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str
+    name: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.email.rpartition("@")[2]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+@dataclass(frozen=True)
+class Headers:
+    """What matching needs: ids, participants, subject (all decoded)."""
+
+    message_id: str | None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    from_: Address | None = None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    subject: str = ""
+    date: str | None = None
+
+    @property
+    def participants(self) -> frozenset[str]:
+        people = [*self.to, *self.cc]
+        if self.from_ is not None:
+            people.append(self.from_)
+        return frozenset(a.email for a in people)
+
+
+@dataclass(frozen=True)
+class AttachmentPart:
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LoggedEmail:
+    """A parsed message ready to be logged: sanitized, attachments separated."""
+
+    headers: Headers
+    text: str
+    html: str
+    attachments: tuple[AttachmentPart, ...] = ()
+    defects: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    message: EmailMessage | None = field(default=None, repr=False, compare=False)
+
+
+def message_ids(value: object) -> tuple[str, ...]:
+    """Every ``<id>`` in a header value, in order, without duplicates."""
+    out: list[str] = []
+    for mid in _MSGID.findall(str(value or "")):
+        if mid not in out:
+            out.append(mid)
+    return tuple(out)
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+        return "" if value is None else str(value)
+    except Exception:  # a header policy.default cannot decode: fall back to the raw text
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+        return str(raw)
+
+
+def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
+    values = [_header(msg, name)]
+    out: list[Address] = []
+    for display, addr in getaddresses([v for v in values if v]):
+        addr = addr.strip().lower()
+        if "@" in addr and not any(c.isspace() or ord(c) < 32 for c in addr):
+            out.append(Address(addr, display.strip()))
+    return tuple(out)
+
+
+def _date(msg: Message) -> str | None:
+    text = _header(msg, "Date")
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(text).isoformat()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def headers_of(msg: Message) -> Headers:
+    mid = message_ids(_header(msg, "Message-ID"))
+    froms = _addresses(msg, "From")
+    subject = " ".join(_header(msg, "Subject").split())
+    return Headers(
+        message_id=mid[0] if mid else None,
+        in_reply_to=message_ids(_header(msg, "In-Reply-To")),
+        references=message_ids(_header(msg, "References")),
+        from_=froms[0] if froms else None,
+        to=_addresses(msg, "To"), cc=_addresses(msg, "Cc"),
+        subject=subject, date=_date(msg),
+    )
+
+
+def _parse(raw: bytes, headersonly: bool = False) -> EmailMessage:
+    if not isinstance(raw, bytes | bytearray) or not raw.strip():
+        raise MalformedMessage("the message is empty", code="empty_message")
+    msg = BytesParser(policy=policy.default).parsebytes(bytes(raw), headersonly=headersonly)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def parse_headers(raw: bytes) -> Headers:
+    """Headers from the scan's ``BODY.PEEK[HEADER.FIELDS (...)]`` bytes (or a whole message)."""
+    return headers_of(_parse(raw, headersonly=True))
+
+
+def _text_of(part: Message) -> str:
+    try:
+        content = part.get_content()  # type: ignore[attr-defined]
+        if isinstance(content, str):
+            return content[:MAX_TEXT]
+    except (LookupError, ValueError, AssertionError, UnicodeError):
+        pass
+    payload = part.get_payload(decode=True)
+    return payload.decode("utf-8", "replace")[:MAX_TEXT] if isinstance(payload, bytes) else ""
+
+
+def _attachment_bytes(part: Message) -> bytes:
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            return bytes(inner[0].as_bytes(policy=policy.SMTP))
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def attachments_of(msg: EmailMessage) -> tuple[AttachmentPart, ...]:
+    out: list[AttachmentPart] = []
+    for n, part in enumerate(msg.iter_attachments(), start=1):
+        ctype = part.get_content_type()
+        name = part.get_filename()
+        if name is None and ctype == "message/rfc822":
+            name = "forwarded-message.eml"
+        out.append(AttachmentPart(safe_filename(name, f"attachment-{n}"), ctype,
+                                  _attachment_bytes(part)))
+    return tuple(out)
+
+
+def parse_message(raw: bytes, *, with_attachments: bool = True) -> LoggedEmail:
+    """The whole message as a ``LoggedEmail``; raises ``MalformedMessage`` if unusable."""
+    try:
+        msg = _parse(raw)
+        headers = headers_of(msg)
+        plain = msg.get_body(preferencelist=("plain",))
+        html = msg.get_body(preferencelist=("html",))
+        text = _text_of(plain) if plain is not None else ""
+        html_text = safe_html(_text_of(html)) if html is not None else ""
+        parts = attachments_of(msg) if with_attachments else ()
+    except MalformedMessage:
+        raise
+    except Exception as exc:  # the stdlib raises many types on hostile MIME
+        raise MalformedMessage(f"cannot parse the message ({type(exc).__name__}: {exc})",
+                               code="mime_unparseable") from exc
+    if not msg.keys() or (headers.message_id is None and headers.from_ is None
+                          and not text and not html_text):
+        raise MalformedMessage("no header fields, Message-ID, sender or body could be read",
+                               code="mime_empty")
+    defects = tuple(sorted({type(d).__name__ for p in msg.walk() for d in p.defects}))
+    return LoggedEmail(headers, text, html_text, parts, defects, message=msg)
+
+
+__all__ = ["Address", "AttachmentPart", "Headers", "LoggedEmail", "attachments_of",
+           "headers_of", "message_ids", "parse_headers", "parse_message"]

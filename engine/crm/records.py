@@ -1,0 +1,280 @@
+"""CRM records in the engine's SQLite file: contacts, companies, threads, logged emails.
+
+``CrmStore`` is the only writer of the CRM tables. Each public method is one
+transaction, so a crash leaves whole records. Logging is idempotent on Message-ID
+(``emails.message_id`` is UNIQUE): the scan delivers at least once, the outbox may
+replay its 'log' step, a BCC copy may arrive after the Sent copy - each lands once.
+
+The company is derived from the contact's email domain, except for free-mail
+domains, where the domain says nothing about the employer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine.clock import SYSTEM_CLOCK, Clock
+from engine.crm.attachments import AttachmentStore
+from engine.crm.errors import BadInput
+from engine.crm.ingest import Address, LoggedEmail
+from engine.db import Database
+
+FREE_MAIL = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
+    "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.de", "gmx.net",
+    "web.de", "mail.ru", "yandex.ru",
+})
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    email: str
+    name: str
+    first_name: str
+    last_name: str
+    company: str | None
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """What the matcher knows about a tracked thread (no bodies)."""
+
+    id: int
+    subject: str
+    contact_id: int | None
+    participants: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EmailRow:
+    id: int
+    message_id: str | None
+    thread_id: int
+    contact_id: int | None
+    direction: str
+    sender: str
+    subject: str
+    join_reason: str
+    notes: str
+    attachments: tuple[tuple[str, str, int], ...]  # (filename, sha256, size)
+
+
+def company_name(domain: str) -> str:
+    """``acme-widgets.co.uk`` -> ``Acme Widgets`` (the label before the public suffix)."""
+    labels = [lab for lab in domain.lower().split(".") if lab]
+    core = labels[-2] if len(labels) >= 2 else (labels[0] if labels else domain)
+    if len(labels) >= 3 and labels[-2] in ("co", "com", "org", "ac", "net"):
+        core = labels[-3]
+    return " ".join(w.capitalize() for w in core.replace("_", "-").split("-") if w)
+
+
+def _check_email(email: object) -> str:
+    if not isinstance(email, str) or "@" not in email or any(
+            c.isspace() or ord(c) < 32 for c in email):
+        raise BadInput(f"{email!r} is not an email address", code="bad_email",
+                       remediation="use an address like name@example.com")
+    return email.strip().lower()
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    parts = name.split()
+    return (parts[0], " ".join(parts[1:])) if parts else ("", "")
+
+
+class CrmStore:
+    def __init__(self, db: Database, attachments: AttachmentStore,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self.db = db
+        self.files = attachments
+        self.clock = clock
+
+    def _now(self) -> str:
+        return self.clock.wall().isoformat()
+
+    # -- contacts ---------------------------------------------------------------------
+
+    async def upsert_contact(self, email: str, name: str = "", *, first_name: str = "",
+                             last_name: str = "") -> int:
+        """The contact id for ``email``, created (with its company) when new."""
+        email = _check_email(email)
+        if name and not (first_name or last_name):
+            first_name, last_name = _split_name(name)
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT id FROM contacts WHERE email = ?", (email,)) as c:
+                row = await c.fetchone()
+            if row is not None:
+                if name:
+                    await conn.execute(
+                        "UPDATE contacts SET name = ?, first_name = ?, last_name = ? "
+                        "WHERE id = ? AND name = ''", (name, first_name, last_name, row[0]))
+                return int(row[0])
+            domain = email.rpartition("@")[2]
+            company_id = None
+            if domain not in FREE_MAIL:
+                await conn.execute("INSERT OR IGNORE INTO companies (domain, name) VALUES (?, ?)",
+                                   (domain, company_name(domain)))
+                async with conn.execute("SELECT id FROM companies WHERE domain = ?",
+                                        (domain,)) as c:
+                    company_id = (await c.fetchone())[0]  # type: ignore[index]
+            cur = await conn.execute(
+                "INSERT INTO contacts (email, name, first_name, last_name, company_id, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (email, name, first_name, last_name, company_id, self._now()))
+            return int(cur.lastrowid or 0)
+
+    async def contact(self, key: int | str) -> Contact | None:
+        where = "c.id = ?" if isinstance(key, int) else "c.email = ?"
+        value = key if isinstance(key, int) else key.strip().lower()
+        async with self.db.transaction(write=False) as conn, conn.execute(
+            "SELECT c.id, c.email, c.name, c.first_name, c.last_name, co.name FROM contacts c "
+            f"LEFT JOIN companies co ON co.id = c.company_id WHERE {where}", (value,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else Contact(*row)
+
+    async def contact_emails(self) -> frozenset[str]:
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                "SELECT email FROM contacts") as cur:
+            return frozenset(r[0] for r in await cur.fetchall())
+
+    # -- threads ----------------------------------------------------------------------
+
+    async def new_thread(self, subject: str, contact_id: int | None, origin: str,
+                         participants: Iterable[str], message_ids: Iterable[str]) -> int:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO threads (subject, contact_id, origin, created_at) "
+                "VALUES (?, ?, ?, ?)", (subject, contact_id, origin, self._now()))
+            thread_id = int(cur.lastrowid or 0)
+            await conn.executemany(
+                "INSERT OR IGNORE INTO thread_participants VALUES (?, ?)",
+                [(thread_id, p.lower()) for p in participants])
+            await conn.executemany("INSERT OR IGNORE INTO tracked_ids VALUES (?, ?)",
+                                   [(m, thread_id) for m in message_ids])
+        return thread_id
+
+    async def track(self, thread_id: int, message_ids: Iterable[str],
+                    participants: Iterable[str] = ()) -> None:
+        async with self.db.transaction() as conn:
+            await conn.executemany("INSERT OR IGNORE INTO tracked_ids VALUES (?, ?)",
+                                   [(m, thread_id) for m in message_ids])
+            await conn.executemany("INSERT OR IGNORE INTO thread_participants VALUES (?, ?)",
+                                   [(thread_id, p.lower()) for p in participants])
+
+    async def thread_of(self, message_id: str) -> int | None:
+        value = await self.db.scalar("SELECT thread_id FROM tracked_ids WHERE message_id = ?",
+                                     (message_id,))
+        return None if value is None else int(value)  # type: ignore[call-overload]
+
+    async def tracked_index(self) -> dict[str, ThreadRef]:
+        """Every tracked Message-ID -> its thread (subject, contact, participants)."""
+        async with self.db.transaction(write=False) as conn:
+            async with conn.execute("SELECT id, subject, contact_id FROM threads") as cur:
+                threads = {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+            people: dict[int, set[str]] = {t: set() for t in threads}
+            async with conn.execute("SELECT thread_id, email FROM thread_participants") as cur:
+                for t, e in await cur.fetchall():
+                    people[t].add(e)
+            refs = {t: ThreadRef(t, s, c, frozenset(people[t])) for t, (s, c) in threads.items()}
+            async with conn.execute("SELECT message_id, thread_id FROM tracked_ids") as cur:
+                return {m: refs[t] for m, t in await cur.fetchall()}
+
+    # -- logged emails ----------------------------------------------------------------
+
+    async def log_email(self, email: LoggedEmail, *, thread_id: int, contact_id: int | None,
+                        direction: str, join_reason: str, source: str,
+                        notes: Iterable[str] = ()) -> int | None:
+        """Store ``email`` (attachments to disk first); None when already logged."""
+        h = email.headers
+        if h.message_id is not None and await self.db.scalar(
+                "SELECT 1 FROM emails WHERE message_id = ?", (h.message_id,)):
+            return None
+        stored = [(a, self.files.put(a.data)) for a in email.attachments]
+
+        def people(items: Iterable[Address]) -> str:
+            return json.dumps([[a.name, a.email] for a in items])
+
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO emails (message_id, thread_id, contact_id, direction, "
+                "from_json, to_json, cc_json, subject, date, text_body, html_body, join_reason, "
+                "notes, source, logged_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (h.message_id, thread_id, contact_id, direction,
+                 people([h.from_] if h.from_ else []), people(h.to), people(h.cc), h.subject,
+                 h.date, email.text, email.html, join_reason,
+                 "; ".join([*email.notes, *notes]), source, self._now()))
+            if not cur.rowcount:
+                return None
+            email_id = int(cur.lastrowid or 0)
+            await conn.executemany(
+                "INSERT INTO attachments (email_id, sha256, filename, content_type, size) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(email_id, sha, a.filename, a.content_type, len(a.data)) for a, sha in stored])
+            if h.message_id is not None:
+                await conn.execute("INSERT OR IGNORE INTO tracked_ids VALUES (?, ?)",
+                                   (h.message_id, thread_id))
+        return email_id
+
+    async def record_refusal(self, *, thread_id: int | None, message_id: str | None,
+                             folder: str, uid: int, kind: str, reason: str) -> None:
+        """Why a message that named a tracked thread was not logged (ids and reason only)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO refusals (thread_id, message_id, folder, uid, kind, "
+                "reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, message_id, folder, uid, kind, reason, self._now()))
+
+    async def refusals(self, thread_id: int | None = None) -> list[tuple[str | None, str, str]]:
+        sql = "SELECT message_id, kind, reason FROM refusals"
+        params: tuple[object, ...] = ()
+        if thread_id is not None:
+            sql, params = sql + " WHERE thread_id = ?", (thread_id,)
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                sql + " ORDER BY id", params) as cur:
+            return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+
+    async def emails(self, *, contact_id: int | None = None,
+                     thread_id: int | None = None) -> list[EmailRow]:
+        where, params = [], []
+        if contact_id is not None:
+            where.append("contact_id = ?")
+            params.append(contact_id)
+        if thread_id is not None:
+            where.append("thread_id = ?")
+            params.append(thread_id)
+        sql = ("SELECT id, message_id, thread_id, contact_id, direction, from_json, subject, "
+               "join_reason, notes FROM emails")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        async with self.db.transaction(write=False) as conn:
+            async with conn.execute(sql + " ORDER BY id", params) as cur:
+                rows = await cur.fetchall()
+            out = []
+            for r in rows:
+                async with conn.execute("SELECT filename, sha256, size FROM attachments "
+                                        "WHERE email_id = ? ORDER BY id", (r[0],)) as cur:
+                    files = tuple(tuple(a) for a in await cur.fetchall())
+                sender = json.loads(r[5])
+                out.append(EmailRow(r[0], r[1], r[2], r[3], r[4],
+                                    sender[0][1] if sender else "", r[6], r[7], r[8],
+                                    files))
+        return out
+
+    # -- never-log ----------------------------------------------------------------------
+
+    async def add_never_log(self, pattern: str) -> None:
+        text = pattern.strip().lower()
+        if not text or any(c.isspace() for c in text):
+            raise BadInput(f"{pattern!r} is not an address or domain", code="bad_never_log")
+        async with self.db.transaction() as conn:
+            await conn.execute("INSERT OR IGNORE INTO never_log VALUES (?)", (text,))
+
+    async def never_log(self) -> frozenset[str]:
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                "SELECT pattern FROM never_log") as cur:
+            return frozenset(r[0] for r in await cur.fetchall())
+
+
+__all__ = ["FREE_MAIL", "Contact", "CrmStore", "EmailRow", "ThreadRef", "company_name"]

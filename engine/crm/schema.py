@@ -1,0 +1,100 @@
+"""The CRM tables: one migration appended to ``engine.db.MIGRATIONS`` (no imports here,
+so ``engine.db`` can include it without a cycle).
+
+Only tracked threads reach these tables (``tracking``); an untracked message leaves
+no row, not even a refusal. ``outbox`` rows are the crash-safe send state machine
+(``outbox.TRANSITIONS``); ``raw`` is our own outgoing message.
+"""
+
+CRM_SCHEMA = """
+CREATE TABLE companies (
+    id      INTEGER PRIMARY KEY,
+    domain  TEXT NOT NULL UNIQUE,
+    name    TEXT NOT NULL
+) STRICT;
+CREATE TABLE contacts (
+    id          INTEGER PRIMARY KEY,
+    email       TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL DEFAULT '',
+    first_name  TEXT NOT NULL DEFAULT '',
+    last_name   TEXT NOT NULL DEFAULT '',
+    company_id  INTEGER REFERENCES companies(id),
+    created_at  TEXT NOT NULL
+) STRICT;
+CREATE TABLE threads (
+    id          INTEGER PRIMARY KEY,
+    subject     TEXT NOT NULL,
+    contact_id  INTEGER REFERENCES contacts(id),
+    origin      TEXT NOT NULL CHECK (origin IN ('sent', 'bcc', 'forward', 'contact')),
+    created_at  TEXT NOT NULL
+) STRICT;
+CREATE TABLE thread_participants (
+    thread_id  INTEGER NOT NULL REFERENCES threads(id),
+    email      TEXT NOT NULL,
+    PRIMARY KEY (thread_id, email)
+) STRICT;
+CREATE TABLE tracked_ids (
+    message_id  TEXT PRIMARY KEY,
+    thread_id   INTEGER NOT NULL REFERENCES threads(id)
+) STRICT;
+CREATE TABLE emails (
+    id            INTEGER PRIMARY KEY,
+    message_id    TEXT UNIQUE,
+    thread_id     INTEGER NOT NULL REFERENCES threads(id),
+    contact_id    INTEGER REFERENCES contacts(id),
+    direction     TEXT NOT NULL CHECK (direction IN ('outgoing', 'incoming')),
+    from_json     TEXT NOT NULL,
+    to_json       TEXT NOT NULL,
+    cc_json       TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    date          TEXT,
+    text_body     TEXT NOT NULL,
+    html_body     TEXT NOT NULL,
+    join_reason   TEXT NOT NULL,
+    notes         TEXT NOT NULL DEFAULT '',
+    source        TEXT NOT NULL,
+    logged_at     TEXT NOT NULL
+) STRICT;
+CREATE TABLE attachments (
+    id            INTEGER PRIMARY KEY,
+    email_id      INTEGER NOT NULL REFERENCES emails(id),
+    sha256        TEXT NOT NULL,
+    filename      TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    size          INTEGER NOT NULL
+) STRICT;
+CREATE TABLE refusals (
+    id          INTEGER PRIMARY KEY,
+    thread_id   INTEGER REFERENCES threads(id),
+    message_id  TEXT,
+    folder      TEXT NOT NULL,
+    uid         INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    UNIQUE (folder, uid, kind)
+) STRICT;
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    message_id      TEXT NOT NULL UNIQUE,
+    state           TEXT NOT NULL,
+    contact_id      INTEGER REFERENCES contacts(id),
+    thread_id       INTEGER REFERENCES threads(id),
+    mail_from       TEXT NOT NULL,
+    rcpt_json       TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    submit_started  INTEGER NOT NULL DEFAULT 0,
+    sent_folder     TEXT,
+    uidvalidity     INTEGER,
+    uidnext_before  INTEGER,
+    copy_how        TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX outbox_state ON outbox(state);
+CREATE TABLE never_log (
+    pattern  TEXT PRIMARY KEY
+) STRICT;
+"""

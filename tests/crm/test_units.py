@@ -1,0 +1,173 @@
+"""Sans-I/O CRM pieces: sanitizing, MIME ingest, matching with reasons, logging rules."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.crm.errors import BadInput, MalformedMessage
+from engine.crm.ingest import Address, Headers, parse_headers, parse_message
+from engine.crm.records import ThreadRef, company_name
+from engine.crm.rules import LoggingRules, Mode
+from engine.crm.sanitize import safe_filename, safe_html
+from engine.crm.tracking import is_forwarded, match, normalize_subject
+
+OWN = ("sam@crm.test",)
+THREAD = ThreadRef(1, "Quote for widgets", 7, frozenset({"sam@crm.test", "bob@client.test"}))
+INDEX = {"<q1@crm.test>": THREAD}
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("../../etc/passwd", "passwd"), ("C:\\Users\\x\\a.txt", "a.txt"), ("CON", "_CON"),
+    ("nul.txt", "_nul.txt"), ("a\x00b\u202e.exe", "a b .exe"), ("", "attachment"),
+    ("/abs/path.pdf", "path.pdf"), ("..", "attachment"),
+])
+def test_safe_filename(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_safe_filename_never_escapes(name: str) -> None:
+    out = safe_filename(name)
+    assert out and "/" not in out and "\\" not in out and out not in (".", "..")
+    assert not any(ord(c) < 32 for c in out) and len(out) <= 120
+
+
+def test_safe_html_strips_scripts_handlers_and_js_links() -> None:
+    out = safe_html('<p onclick="x()">hi<script>alert(1)</script>'
+                    '<a href="javascript:evil()">l</a><img src="http://t/p.gif"></p>')
+    assert "script" not in out and "onclick" not in out and "javascript" not in out
+    assert "<img" not in out and "hi" in out
+
+
+def test_company_from_domain() -> None:
+    assert company_name("acme-widgets.co.uk") == "Acme Widgets"
+    assert company_name("sales.globex.com") == "Globex"
+
+
+def _mail(**headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    for k, v in headers.items():
+        msg[k.replace("_", "-")] = v
+    msg.set_content("plain body ünïcode")
+    msg.add_alternative("<p>html <script>x</script>body</p>", subtype="html")
+    msg.add_attachment(b"%PDF-1", maintype="application", subtype="pdf",
+                       filename="../../evil.pdf")
+    return msg
+
+
+def test_parse_message_keeps_people_bodies_and_sanitized_attachments() -> None:
+    msg = _mail(From="Bob Buyer <BOB@client.test>", To="Sam <sam@crm.test>, x@y.test",
+                Cc="=?utf-8?q?J=C3=BCrgen?= <j@client.test>", Subject="Re: Quote",
+                Message_ID="<r1@client.test>", In_Reply_To="<q1@crm.test>")
+    email = parse_message(msg.as_bytes())
+    h = email.headers
+    assert h.from_ == Address("bob@client.test", "Bob Buyer")
+    assert [a.email for a in h.to] == ["sam@crm.test", "x@y.test"]
+    assert h.cc == (Address("j@client.test", "Jürgen"),)
+    assert h.in_reply_to == ("<q1@crm.test>",)
+    assert "ünïcode" in email.text and "script" not in email.html
+    assert [(a.filename, a.data) for a in email.attachments] == [("evil.pdf", b"%PDF-1")]
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \r\n", b"\x00\x01\x02"])
+def test_unusable_message_is_a_typed_error(raw: bytes) -> None:
+    with pytest.raises(MalformedMessage):
+        parse_message(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_garbage_never_crashes_the_parser(raw: bytes) -> None:
+    try:
+        parse_message(b"From: a@b.test\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"
+                      + raw)
+    except MalformedMessage:
+        pass
+
+
+def test_normalize_subject_and_forward_marker() -> None:
+    assert normalize_subject("RE: [ext] Fwd:  Quote  for WIDGETS") == "quote for widgets"
+    assert normalize_subject("AW: WG: Quote for widgets") == "quote for widgets"
+    assert is_forwarded("Re: Fwd: x") and not is_forwarded("Re: x")
+
+
+def H(**kw: object) -> Headers:
+    kw.setdefault("message_id", "<m@client.test>")
+    return Headers(**kw)  # type: ignore[arg-type]
+
+
+def test_in_reply_to_joins_even_from_another_address() -> None:
+    m = match(H(in_reply_to=("<q1@crm.test>",), subject="Re: Quote for widgets",
+                from_=Address("bob.b@mobile.test")), INDEX, OWN)
+    assert m.verdict == "join" and m.header == "In-Reply-To" and m.thread == THREAD
+    assert "<q1@crm.test>" in m.reason
+
+
+def test_references_need_subject_and_participants() -> None:
+    bob = Address("bob@client.test")
+    ok = match(H(references=("<q1@crm.test>", "<x@y>"), subject="RE: quote for widgets",
+                 from_=bob), INDEX, OWN)
+    assert ok.verdict == "join" and ok.header == "References" and "bob@client.test" in ok.reason
+    other_subject = match(H(references=("<q1@crm.test>",), subject="Lunch?", from_=bob),
+                          INDEX, OWN)
+    assert other_subject.verdict == "refuse" and "subject" in other_subject.reason
+
+
+def test_forward_reuse_is_flagged_with_the_chain() -> None:
+    fwd = match(H(in_reply_to=("<q1@crm.test>",), references=("<q1@crm.test>",),
+                  subject="Fwd: Quote for widgets", from_=Address("sam@crm.test"),
+                  to=(Address("carol@new.test"),)), INDEX, OWN)
+    assert fwd.verdict == "flag" and "forward reuse" in fwd.reason
+    reply = match(H(in_reply_to=("<fwd@crm.test>",),
+                    references=("<q1@crm.test>", "<fwd@crm.test>"),
+                    subject="Re: Fwd: Quote for widgets", from_=Address("carol@new.test"),
+                    to=(Address("sam@crm.test"),)), INDEX, OWN)
+    assert reply.verdict == "flag"
+    assert reply.chain == (
+        "References <q1@crm.test>: tracked, thread 1 'Quote for widgets' with "
+        "bob@client.test, sam@crm.test",
+        "References <fwd@crm.test>: not tracked", "In-Reply-To <fwd@crm.test>: not tracked")
+
+
+def test_unrelated_and_known() -> None:
+    assert match(H(subject="hello"), INDEX, OWN).verdict == "none"
+    assert match(H(message_id="<q1@crm.test>"), INDEX, OWN).verdict == "known"
+
+
+def test_rules_modes_never_log_and_attachment_limit() -> None:
+    reply = H(in_reply_to=("<q1@crm.test>",), from_=Address("bob@client.test"),
+              to=(Address("sam@crm.test"),))
+    joined = match(reply, INDEX, OWN)
+    rules = LoggingRules()
+    d = rules.decide(reply, joined, 1000, own=OWN)
+    assert d.log and d.with_attachments and d.note is None
+    big = rules.decide(reply, joined, 60 * 1024 * 1024, own=OWN)
+    assert big.log and not big.with_attachments and "limit" in (big.note or "")
+    off = LoggingRules(log_attachments=False).decide(reply, joined, 10, own=OWN)
+    assert off.log and not off.with_attachments and "off" in (off.note or "")
+    for pattern in ("bob@client.test", "client.test"):
+        never = LoggingRules(never_log=frozenset({pattern})).decide(reply, joined, 10, own=OWN)
+        assert not never.log and "never-log" in never.reason
+    cold = H(from_=Address("bob@client.test"), to=(Address("sam@crm.test"),))
+    assert not rules.decide(cold, match(cold, INDEX, OWN), 10, own=OWN).log
+    all_mail = LoggingRules(mode=Mode.ALL_CONTACTS)
+    d = all_mail.decide(cold, match(cold, INDEX, OWN), 10, own=OWN,
+                        contacts=frozenset({"bob@client.test"}))
+    assert d.log and d.contact_email == "bob@client.test"
+    assert not LoggingRules(inbox_connected=False).decide(reply, joined, 10, own=OWN).log
+
+
+def test_bad_rules_are_typed_errors() -> None:
+    with pytest.raises(BadInput, match="mode"):
+        LoggingRules(mode="everything")  # type: ignore[arg-type]
+
+
+def test_parse_headers_of_a_scan_fragment() -> None:
+    h = parse_headers(b"Message-ID: <a@b>\r\nReferences: <1@x>\r\n <2@x>\r\n"
+                      b"Subject: =?utf-8?b?w6k=?=\r\n\r\n")
+    assert h.message_id == "<a@b>" and h.references == ("<1@x>", "<2@x>") and h.subject == "é"
