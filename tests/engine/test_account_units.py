@@ -92,12 +92,24 @@ def test_cause_matches_codes_and_classes() -> None:
     assert not cause_matches(ValueError("x"), "throttled")
 
 
-def test_reply_criteria_is_a_prefix_or_tree_that_quotes_ids() -> None:
+def test_reply_criteria_is_a_balanced_or_tree_that_quotes_ids() -> None:
     ids = normalize_ids(["<a@x>", "b@y", "<a@x>"])
     assert ids == ["<a@x>", "<b@y>"]
     wire = build("A1", "UID SEARCH", *reply_criteria(ids)).wire
-    assert wire == (b'A1 UID SEARCH OR HEADER "In-Reply-To" "<a@x>" OR HEADER "References" '
-                    b'"<a@x>" OR HEADER "In-Reply-To" "<b@y>" HEADER "References" "<b@y>"\r\n')
+    assert wire == (b'A1 UID SEARCH OR (OR (HEADER "In-Reply-To" "<a@x>") '
+                    b'(HEADER "References" "<a@x>")) (OR (HEADER "In-Reply-To" "<b@y>") '
+                    b'(HEADER "References" "<b@y>"))\r\n')
+    one = build("A2", "UID SEARCH", *reply_criteria(["<c@z>"])).wire
+    assert one == (b'A2 UID SEARCH OR (HEADER "In-Reply-To" "<c@z>") '
+                   b'(HEADER "References" "<c@z>")\r\n')
+
+
+def test_reply_criteria_nest_logarithmically() -> None:
+    def depth(arg: object) -> int:
+        return 1 + max((depth(a) for a in arg), default=0) if isinstance(arg, tuple) else 0
+
+    criteria = reply_criteria([f"<m{n}@x>" for n in range(100)])
+    assert max(depth(a) for a in criteria) <= 9
 
 
 @pytest.mark.parametrize("bad", ["", "<a b@c>", "a\r\nb", 5])
