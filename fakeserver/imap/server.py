@@ -283,6 +283,9 @@ class _Pipe:
                         await self.write(b"".join(buf))
                         buf.clear()
                         size = 0
+                        # drain() returns without yielding while the socket keeps up;
+                        # yield anyway so a long FETCH never starves other connections.
+                        await asyncio.sleep(0)
                     continue
                 await self.write(b"".join(buf))
                 buf.clear()
