@@ -117,7 +117,7 @@ class ServerConfig:
     accounts: tuple[AccountConfig, ...]
     greeting: str = "inboxlab fake IMAP ready"
     capabilities: Capabilities = field(default_factory=Capabilities)
-    hostname: str = "localhost"
+    hostname: str = "localhost"  # also a name in the minted TLS certificate
     max_connections_per_user: int | None = None
     idle_timeout_s: float = 30 * 60.0
     max_line: int = 64 * 1024

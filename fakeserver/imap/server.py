@@ -142,7 +142,8 @@ class FakeImapServer:
 
     async def start(self) -> None:
         if self.tls is None:
-            names = tuple(dict.fromkeys((self.host, "localhost", "127.0.0.1", "::1")))
+            names = tuple(dict.fromkeys(
+                (self.config.hostname, self.host, "localhost", "127.0.0.1", "::1")))
             self.tls = mint(self._tls_dir, names=names)
             if self._tls_dir is None:
                 self._owned_tls_dir = self.tls.ca_pem_path.parent
