@@ -222,3 +222,16 @@ async def test_a_busy_tls_port_leaves_nothing_listening(server, config_factory) 
         await clash.start()
     with pytest.raises(OSError):
         await asyncio.open_connection(clash.host, clash.port)
+
+
+async def test_wrong_hostname_certificate_fails_verification(config_factory, tmp_path) -> None:
+    import ssl
+
+    from fakeserver.tls import mint
+
+    material = mint(tmp_path, wrong_hostname="mail.example.net")
+    assert (tmp_path / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    async with FakeImapServer(config_factory(), tls=material) as srv:
+        with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+            await asyncio.open_connection(srv.host, srv.tls_port,
+                                          ssl=srv.client_ssl_context())
