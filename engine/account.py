@@ -309,7 +309,8 @@ class Account:
         await self._login(main)
         caps = main.client.caps or await main.client.capability()
         watcher = None
-        if self.options.idle and "IDLE" in caps:
+        # The watcher is a second connection; with a budget of one, poll instead.
+        if self.options.idle and "IDLE" in caps and self.pool.in_use < self.pool.limit:
             watcher = await self._open("watch")
             await self._login(watcher)
         self.backoff.logged_in(self.clock.monotonic())
@@ -319,7 +320,8 @@ class Account:
             await self.scanner.discover(main.client, self.store, self.settings.overrides)
         inbox = self.scanner.inbox
         dirty = asyncio.Event()
-        tasks = [asyncio.create_task(self._scan_loop(main, dirty))]
+        tasks = [asyncio.create_task(self._scan_loop(main, dirty),
+                                     name=f"account {self.name}: scan")]
         if watcher is not None:
             await watcher.client.select(inbox)
 
@@ -330,7 +332,8 @@ class Account:
 
             tasks.append(asyncio.create_task(idle_loop(
                 watcher, inbox, self.options.idle_refresh, news,
-                lambda: self.hub.emit("watch.idle", {"account": self.name, "folder": inbox}))))
+                lambda: self.hub.emit("watch.idle", {"account": self.name, "folder": inbox})),
+                name=f"account {self.name}: watch"))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:

@@ -5,6 +5,7 @@ Every wait is a condition with a deadline (``async_wait_until``); nothing sleeps
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -167,3 +168,21 @@ async def test_small_tracked_set_is_found_by_server_search(tmp_path: Path) -> No
     # The first sync delivered only the two replies, not 53 headers.
     assert sorted(m.uid for m in rec.messages) == [51, 52]
     assert [i["action"] for i in rec.named("scan.folder")][:1] == ["search_replies"]
+
+
+async def test_a_budget_of_one_polls_and_stop_leaves_no_task(tmp_path: Path) -> None:
+    rec = Recorder()
+    async with FakeImapServer(config(inbox=5), tls_port=None) as srv:
+        account = make_account(settings_for(srv.host, srv.port, USER), PASSWORD, tmp_path, rec,
+                               max_connections=1, poll_interval=0.1)
+        await account.start()
+        try:
+            await async_wait_until(lambda: account.state is State.IDLE and account.passes >= 2,
+                                   what="polling on the one connection")
+            assert account.stats.connection_limit == 1
+            assert account.pool.peak == 1 and not rec.named("pool.refused")
+        finally:
+            await account.stop()
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert others == []
+    assert account.stats.connections_in_use == 0
