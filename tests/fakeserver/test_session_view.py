@@ -1,7 +1,7 @@
 """A client's sequence numbers under another session's random changes, against a naive model.
 
-Session B appends, deletes and expunges at random; session A only FETCHes (which must
-not report expunges) or NOOPs (which must). A keeps the list of UIDs it believes in,
+Session B appends, deletes and expunges at random; session A only FETCHes or STOREs
+(which must not report expunges) or NOOPs (which must). A keeps the list of UIDs it believes in,
 exactly as a client would, applying each ``* n EXPUNGE`` / ``* n EXISTS`` it receives.
 Every FETCH must agree with that list, and after every NOOP the list must equal the
 folder. Seeded, so a failure replays.
@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-FETCH_LINE = re.compile(rb"\* (\d+) FETCH \(UID (\d+)\)")
+FETCH_LINE = re.compile(rb"\* (\d+) FETCH \(UID (\d+)[ )]")
 
 
 class NaiveClient:
@@ -51,7 +51,10 @@ def test_sequence_numbers_hold_still_until_reported(lab, seed: int) -> None:
             b.send(f"y STORE {seqs} +FLAGS.SILENT (\\Deleted)")
             b.send("z EXPUNGE")
         elif action < 0.8:
-            out = a.send("f FETCH 1:* (UID)")
+            command = "f FETCH 1:* (UID)"
+            if rng.random() < 0.3 and model.uids:
+                command = f"f STORE {rng.randint(1, len(model.uids))} +FLAGS (\\Flagged)"
+            out = a.send(command)
             assert b"EXPUNGE" not in out, (seed, step)
             model.apply(out, folder)
             for seq, uid in FETCH_LINE.findall(out):
