@@ -373,11 +373,21 @@ class Account:
         self.supervisor.fire(Event.SYNC_DONE)
 
     async def _deliver(self, message: ScannedMessage) -> None:
+        """Hand a message to the CRM; its failure is a typed, transient engine error (the
+        batch is replayed after the reconnect: delivery is at-least-once)."""
         self.delivered += 1
-        if self._sink is not None:
+        if self._sink is None:
+            return
+        try:
             pending = self._sink(message)
             if pending is not None:
                 await pending
+        except Exception as exc:
+            raise EngineError(f"the CRM sink failed on {message.folder!r} UID {message.uid}: "
+                              f"{type(exc).__name__}: {exc}", code="sink_failed",
+                              permanent=False, stage="imap_fetch",
+                              remediation="the message will be offered again after a "
+                              "reconnect; check the CRM side") from exc
 
 
 __all__ = ["Account", "AccountOptions", "AccountStats", "FolderStats", "Subscriber"]

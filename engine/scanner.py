@@ -86,8 +86,16 @@ class Scanner:
             wanted += [f.name for f in listed if f.selectable and f.name not in wanted]
         self.watched = wanted
         self.folders = {}
-        for folder in wanted:
-            status = (await client.status(folder, ("MESSAGES", "UIDNEXT", "UIDVALIDITY"))).items
+        self.relist = False
+        for folder in list(wanted):
+            try:
+                status = (await client.status(folder, ("MESSAGES", "UIDNEXT",
+                                                       "UIDVALIDITY"))).items
+            except ServerRefused as exc:
+                if not _folder_problem(exc):
+                    raise
+                await self._gone(store, folder, exc)
+                continue
             messages = status.get("MESSAGES")
             cp = await store.get(self.account, folder)
             self.folders[folder] = FolderStats(folder, role_of.get(folder), messages,
@@ -96,7 +104,6 @@ class Scanner:
             if messages is not None and messages >= self.options.large_folder:
                 self.publish(LargeFolderWarning(self.account, folder, messages,
                                                 self.options.large_folder, self.clock.wall()))
-        self.relist = False
 
     async def _prefer_used_sent(self, client: ImapClient, listed: list[Folder],
                                 method: ListMethod) -> None:
@@ -144,8 +151,7 @@ class Scanner:
                                            backfill=backfill)
                 how = {"action": result.plan.action.value, "reason": result.plan.reason}
         except ServerRefused as exc:
-            if isinstance(exc, Throttled) or exc.status != "NO" or exc.stage not in (
-                    "imap_status", "imap_select"):
+            if not _folder_problem(exc):
                 raise
             await self._gone(store, folder, exc)
             return
@@ -179,6 +185,13 @@ class Scanner:
             self.watched.remove(folder)
         self.relist = True
         self.publish(FolderGone(self.account, folder, exc.server_text, self.clock.wall()))
+
+
+def _folder_problem(exc: ServerRefused) -> bool:
+    """A NO to STATUS/EXAMINE of one folder (gone, renamed, no access): that folder's
+    problem, not the session's. Throttling is the session's."""
+    return (not isinstance(exc, Throttled) and exc.status == "NO"
+            and exc.stage in ("imap_status", "imap_select"))
 
 
 class _Counting:

@@ -17,7 +17,8 @@ from waiting import async_wait_until
 
 from engine.roles import Role
 from engine.states import State
-from engine.supervise import LargeFolderWarning, NewMail, ScanProgress
+from engine.supervise import FolderGone, LargeFolderWarning, NewMail, ScanProgress
+from engine.sync import ScannedMessage
 from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
 from fakeserver.generate import GenSpec
 from fakeserver.imap.server import FakeImapServer
@@ -186,3 +187,48 @@ async def test_a_budget_of_one_polls_and_stop_leaves_no_task(tmp_path: Path) -> 
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert others == []
     assert account.stats.connections_in_use == 0
+
+
+async def test_a_failing_sink_is_a_typed_transient_error_and_the_batch_is_replayed(
+    server: FakeImapServer, tmp_path: Path,
+) -> None:
+    rec = Recorder()
+    failures = []
+
+    def flaky(message: ScannedMessage) -> None:
+        if message.uid == 7 and not failures:
+            failures.append(message.uid)
+            raise RuntimeError("CRM unavailable")
+        rec.sink(message)
+
+    account = make_account(settings_for(server.host, server.port, USER), PASSWORD, tmp_path,
+                           rec, initial_scan="full", batch=5)
+    account._sink = flaky
+    await account.start()
+    try:
+        await async_wait_until(lambda: {m.uid for m in rec.messages if m.folder == "INBOX"}
+                               == set(range(1, 31)), what="every INBOX message after a replay")
+    finally:
+        await account.stop()
+    assert account.errors[0].code == "sink_failed" and account.errors[0].transient
+    assert account.reconnects == 1
+    inbox = [m.uid for m in rec.messages if m.folder == "INBOX"]
+    assert inbox.count(6) == 2 and inbox.count(5) == 1  # batch 6..10 replayed, 1..5 not
+
+
+async def test_a_deleted_sent_folder_is_dropped_not_fatal(server: FakeImapServer,
+                                                          tmp_path: Path) -> None:
+    rec = Recorder()
+    account = make_account(settings_for(server.host, server.port, USER), PASSWORD, tmp_path,
+                           rec, poll_interval=0.1)
+    await account.start()
+    try:
+        await async_wait_until(lambda: account.state is State.IDLE, what="watching")
+        server.store.accounts[USER].delete("Sent Items")
+        await async_wait_until(lambda: rec.of(FolderGone), what="the folder noticed gone")
+        await async_wait_until(lambda: account.roles[Role.SENT].folder is None
+                               and account.state is State.IDLE, what="roles re-listed")
+    finally:
+        await account.stop()
+    assert rec.of(FolderGone)[0].folder == "Sent Items"
+    assert account.reconnects == 0 and account.errors == []
