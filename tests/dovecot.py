@@ -129,7 +129,11 @@ class DovecotHandle:
         self._ids = ensure_ids()
         self._writer = MaildirWriter(self._ids.mail_uid, self._ids.mail_gid)
         self._prepare()
-        self._start(startup_timeout)
+        try:
+            self._start(startup_timeout)
+        except BaseException:
+            self._terminate(graceful=False)  # e.g. no greeting in time: leave no daemon behind
+            raise
 
     # ---- lifecycle -------------------------------------------------------------------------
     def _prepare(self) -> None:
