@@ -155,8 +155,10 @@ class InboxLabApp(App[None]):
     # -- engine messages -> model -> views -------------------------------------------------------
 
     def _changed(self) -> None:
+        """Only the screen on top repaints now; the others catch up when they resume."""
         for view in list(self.views):
-            view.show_model(self.model)
+            if view is self.screen:
+                view.show_model(self.model)
 
     def on_endpoint(self, msg: m.Endpoint) -> None:
         self.model.title, self.model.detail = msg.title, msg.detail

@@ -60,6 +60,9 @@ class ConnectScreen(Screen[None]):
         if self in self.inbox_app.views:
             self.inbox_app.views.remove(self)
 
+    def on_screen_resume(self) -> None:
+        self.show_model(self.inbox_app.model)
+
     def show_model(self, model: SessionModel) -> None:
         text = Text()
         if model.state is not None:

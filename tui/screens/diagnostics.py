@@ -89,6 +89,9 @@ class DiagnosticsScreen(Screen[None]):
         if self._write_lines in app.trace_listeners:
             app.trace_listeners.remove(self._write_lines)
 
+    def on_screen_resume(self) -> None:
+        self.show_model(self.inbox_app.model)
+
     def show_model(self, model: SessionModel) -> None:
         table = self.query_one("#disconnects", DataTable)
         if table.row_count == len(model.disconnects) and self._shown == len(model.disconnects):

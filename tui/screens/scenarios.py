@@ -68,6 +68,9 @@ class ScenariosScreen(Screen[None]):
         if self in self.inbox_app.views:
             self.inbox_app.views.remove(self)
 
+    def on_screen_resume(self) -> None:
+        self.show_model(self.inbox_app.model)
+
     def show_model(self, model: SessionModel) -> None:
         lines = [f"now: {model.title}", *model.scenario_log[-8:]]
         self.query_one("#scenario-log", Static).update(Text("\n".join(lines)))
