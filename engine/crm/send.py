@@ -1,0 +1,150 @@
+"""Building outgoing mail and submitting it through the account's SMTP server (aiosmtplib).
+
+Every message gets a Message-ID on the sender's own domain before anything else
+happens: it is the outbox key, the Sent-copy search key and the thread key, so a
+restart can ask "did this one already go out?" by that id alone.
+
+``SmtpSubmitter`` keeps one authenticated connection and reuses it (a bulk send does
+not pay a TLS handshake per message); any failure drops it and the next submit
+reconnects. aiosmtplib's exceptions are translated into ``SubmitFailed`` here, with
+the server's code and words: 5xx is permanent, 4xx and disconnects are transient.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import aiosmtplib
+
+from engine.crm.errors import BadInput, SubmitFailed
+from engine.crm.ingest import Address
+from engine.secrets import Secret
+from engine.settings import SmtpServer
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the user wrote; ``in_reply_to``/``references`` only when continuing a thread."""
+
+    to: tuple[Address, ...]
+    subject: str
+    text: str
+    html: str | None = None
+    cc: tuple[Address, ...] = ()
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.to:
+            raise BadInput("a message needs at least one recipient", code="no_recipient")
+        for a in (*self.to, *self.cc):
+            if "@" not in a.email or any(c in a.email for c in " <>\r\n\0"):
+                raise BadInput(f"{a.email!r} is not an email address", code="bad_email")
+        if any(c in self.subject for c in "\r\n\0"):
+            raise BadInput("the subject must be one line", code="bad_subject")
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a.email for a in (*self.to, *self.cc)))
+
+
+def new_message_id(domain: str, rng: random.Random, when: datetime) -> str:
+    """``<20240304T050607.9f1c2a7b3e4d5c6a@domain>``: unique, sortable, on our domain."""
+    if not domain or any(c in domain for c in " <>@\r\n"):
+        raise BadInput(f"{domain!r} is not a domain for Message-IDs", code="bad_domain")
+    return f"<{when.strftime('%Y%m%dT%H%M%S')}.{rng.getrandbits(64):016x}@{domain}>"
+
+
+def build_message(sender: Address, draft: Draft, message_id: str, when: datetime) -> bytes:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = str(sender)
+    msg["To"] = ", ".join(str(a) for a in draft.to)
+    if draft.cc:
+        msg["Cc"] = ", ".join(str(a) for a in draft.cc)
+    msg["Subject"] = draft.subject
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = message_id
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = draft.in_reply_to
+    if draft.references:
+        msg["References"] = " ".join(draft.references)
+    msg.set_content(draft.text)
+    if draft.html:
+        msg.add_alternative(draft.html, subtype="html")
+    return msg.as_bytes()
+
+
+def _failure(exc: Exception) -> SubmitFailed:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        words = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return SubmitFailed("every recipient was refused", code="recipients_refused",
+                            permanent=all(r.code >= 500 for r in exc.recipients),
+                            server_text=words)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return SubmitFailed("the SMTP server rejected the credentials", code="smtp_auth",
+                            permanent=True, server_text=f"{exc.code} {exc.message}",
+                            remediation="check the password / app password for SMTP")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return SubmitFailed(f"the SMTP server answered {exc.code}", code=f"smtp_{exc.code}",
+                            permanent=exc.code >= 500, server_text=exc.message)
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
+        return SubmitFailed("the SMTP server did not answer in time", code="smtp_timeout")
+    return SubmitFailed(f"the SMTP connection failed ({exc})", code="smtp_disconnected")
+
+
+class SmtpSubmitter:
+    """``await submit(mail_from, rcpts, raw)`` -> the server's acceptance line."""
+
+    def __init__(self, server: SmtpServer, username: str, secret: Secret, *,
+                 tls_context: ssl.SSLContext | None = None, timeout: float = 30.0) -> None:
+        self.server = server
+        self.username = username
+        self._secret = secret
+        self._tls = tls_context
+        self.timeout = timeout
+        self._smtp: aiosmtplib.SMTP | None = None
+        self.submitted = 0
+
+    def __repr__(self) -> str:
+        return f"SmtpSubmitter({self.server.url()}, user={self.username!r})"
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.server
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, use_tls=s.security == "tls",
+            start_tls=True if s.security == "starttls" else False,
+            tls_context=self._tls, timeout=self.timeout)
+        await smtp.connect()
+        await smtp.login(self.username, self._secret.reveal())
+        return smtp
+
+    async def submit(self, mail_from: str, rcpts: Sequence[str], raw: bytes) -> str:
+        try:
+            if self._smtp is None or not self._smtp.is_connected:
+                self._smtp = await self._connect()
+            refused, reply = await self._smtp.sendmail(mail_from, list(rcpts), raw)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            await self.close()
+            raise _failure(exc) from exc
+        self.submitted += 1
+        if refused:  # some recipients refused, the rest accepted: say which in the record
+            reply += " (refused: " + ", ".join(f"{k} {v.code}" for k, v in refused.items()) + ")"
+        return reply
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                smtp.close()
+
+
+__all__ = ["Draft", "SmtpSubmitter", "build_message", "new_message_id"]
