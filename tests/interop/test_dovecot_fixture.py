@@ -147,6 +147,21 @@ def test_extra_config_reaches_dovecot(dovecot_factory: Callable[..., DovecotHand
     assert data[0].split() == [b"IMAP4rev1", b"IDLE"]
 
 
+def test_a_bad_config_is_a_typed_error_with_dovecots_words(
+    dovecot_factory: Callable[..., DovecotHandle], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    private = Path(tempfile.mkdtemp(prefix="inboxlab-scratch-", dir=scratch_dir()))
+    private.chmod(0o755)
+    monkeypatch.setenv("INBOXLAB_DOVECOT_TMPDIR", str(private))
+    try:
+        with pytest.raises(DovecotError, match="did not come up") as caught:
+            dovecot_factory(extra_config="no_such_setting = 1")
+        assert "no_such_setting" in caught.value.log_tail  # Dovecot's own complaint
+        assert not list(private.iterdir()), "the failed instance's directory was left behind"
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def test_load_1000_and_fetch_them_back(dovecot: DovecotHandle, account: Account) -> None:
     messages = make_messages(1000, seed=7)
     assert dovecot.load_messages(account.name, "INBOX", messages) == 1000
