@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 
@@ -28,6 +29,11 @@ def config_for(spec: GenSpec, user: str, password: str) -> ServerConfig:
     return ServerConfig(accounts=(AccountConfig(user, password, (inbox,)),))
 
 
+def _on_stdin(stop: asyncio.Event) -> None:
+    if not os.read(sys.stdin.fileno(), 4096):  # EOF: our parent closed the pipe or died
+        stop.set()
+
+
 async def _serve(config: ServerConfig) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -35,7 +41,7 @@ async def _serve(config: ServerConfig) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     # stdin closing (the bench exiting, even by a crash) also stops us: no orphans
-    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(1) or stop.set())
+    loop.add_reader(sys.stdin.fileno(), _on_stdin, stop)
     async with FakeImapServer(config) as srv:
         print(f"READY {srv.host} {srv.port} {srv.tls_port} {srv.ca_pem_path}", flush=True)
         await stop.wait()
