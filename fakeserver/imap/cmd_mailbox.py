@@ -171,18 +171,11 @@ def rename(s: ImapSession, c: Command) -> Steps:
 
 
 def subscribe(s: ImapSession, c: Command) -> Steps:
+    """SUBSCRIBE and UNSUBSCRIBE."""
     args = c.args
     assert isinstance(args, MailboxArgs)
-    _folder(s, args.mailbox).subscribed = True
-    return Done("SUBSCRIBE completed")
-    yield b""
-
-
-def unsubscribe(s: ImapSession, c: Command) -> Steps:
-    args = c.args
-    assert isinstance(args, MailboxArgs)
-    _folder(s, args.mailbox).subscribed = False
-    return Done("UNSUBSCRIBE completed")
+    _folder(s, args.mailbox).subscribed = c.name == "SUBSCRIBE"
+    return Done(f"{c.name} completed")
     yield b""
 
 

@@ -34,7 +34,7 @@ HANDLERS: dict[str, Handler] = {
     "DELETE": cmd_mailbox.delete,
     "RENAME": cmd_mailbox.rename,
     "SUBSCRIBE": cmd_mailbox.subscribe,
-    "UNSUBSCRIBE": cmd_mailbox.unsubscribe,
+    "UNSUBSCRIBE": cmd_mailbox.subscribe,
     "LIST": cmd_mailbox.list_,
     "LSUB": cmd_mailbox.list_,
     "XLIST": cmd_mailbox.list_,
