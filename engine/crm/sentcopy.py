@@ -101,16 +101,26 @@ class SentCopier:
         """UIDVALIDITY/UIDNEXT of Sent now (before submitting)."""
         client = await self._get()
         selected = client.selected
-        if selected is not None and selected.mailbox == self.folder:
-            box = await client.select(self.folder, readonly=True)  # STATUS is not for this
-            return Mark(box.uidvalidity, box.uidnext)
-        status = await client.status(self.folder, ("UIDVALIDITY", "UIDNEXT"))
+        try:
+            if selected is not None and selected.mailbox == self.folder:
+                box = await client.select(self.folder, readonly=True)  # STATUS is not for this
+                return Mark(box.uidvalidity, box.uidnext)
+            status = await client.status(self.folder, ("UIDVALIDITY", "UIDNEXT"))
+        except ServerRefused as exc:
+            if exc.status != "NO":
+                raise
+            return Mark(None, None)  # Sent is gone: APPEND will meet TRYCREATE and create it
         return Mark(status.items.get("UIDVALIDITY"), status.items.get("UIDNEXT"))
 
     async def find(self, message_id: str, mark: Mark) -> bool:
         """Whether Sent holds ``message_id`` among the UIDs since ``mark``."""
         client = await self._get()
-        box = await client.select(self.folder, readonly=True)
+        try:
+            box = await client.select(self.folder, readonly=True)
+        except ServerRefused as exc:
+            if exc.status != "NO":
+                raise
+            return False  # no such folder (yet): nothing can be in it
         low = mark.uidnext if mark.uidnext and box.uidvalidity == mark.uidvalidity else 1
         self.searches += 1
         found = await client.uid_search(Atom("UID"), Atom(f"{low}:*"), Atom("HEADER"),
