@@ -139,6 +139,12 @@ class Account:
         return self.supervisor.state
 
     @property
+    def running(self) -> bool:
+        """Whether the runner is alive (connected, retrying or waiting to retry). False
+        after ``stop()`` and after a permanent failure: nothing will retry on its own."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def roles(self) -> dict[Role, RoleChoice]:
         """Which folder plays which role, with the reason (empty before the first LIST)."""
         return self.scanner.roles

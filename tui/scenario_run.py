@@ -115,8 +115,7 @@ class _Run:
         self.deliveries[(message.folder, message.uidvalidity, message.uid)] += 1
 
     def is_settled(self) -> bool:
-        task = self.account._task
-        if task is None or task.done():
+        if not self.account.running:
             return True
         return (self.account.state is State.IDLE
                 and self.account.passes - self.mark >= SETTLE_PASSES)

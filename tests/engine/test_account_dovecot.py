@@ -154,9 +154,7 @@ async def test_password_change_stops_with_one_refused_login(dovecot: Any,
         dovecot.kick(user)
         await async_wait_until(lambda: account.state is State.AUTH_ERROR, timeout=15,
                                what="auth_error")
-        task = account._task
-        assert task is not None
-        await async_wait_until(task.done, what="the runner gives up")
+        await async_wait_until(lambda: not account.running, what="the runner gives up")
         assert account.login_attempts == attempts + 1  # no retry storm
     finally:
         await account.stop()

@@ -125,6 +125,7 @@ async def test_new_mode_starts_at_uidnext_and_stores_no_headers(server: FakeImap
     # Nothing about an untracked message reaches the database: scan the raw bytes.
     blob = database_bytes(tmp_path)
     assert b"zq-untracked-subject-81723" not in blob
+    assert PASSWORD.encode() not in blob and PASSWORD not in repr(rec.traces)
     assert b"unique-2@example.com" not in blob
     with sqlite3.connect(tmp_path / "engine.db") as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]

@@ -68,9 +68,7 @@ async def test_password_change_is_permanent_without_a_retry_storm(tmp_path: Path
             srv.runtime.fire(Reset())  # the network blips: the engine must log in again
             await async_wait_until(lambda: account.state is State.AUTH_ERROR, timeout=10,
                                    what="auth_error")
-            task = account._task
-            assert task is not None
-            await async_wait_until(task.done, what="the runner gives up")
+            await async_wait_until(lambda: not account.running, what="the runner gives up")
             # Exactly one more LOGIN: refused, and never retried.
             assert srv.runtime.counters["logins"] == logins_before + 1
             assert srv.runtime.counters["login_refused.password_changed"] == 1
