@@ -174,7 +174,14 @@ class Account:
             login_attempts=self.login_attempts, reconnects=self.reconnects,
             delivered=self.delivered,
             last_error=None if self.last_error is None else str(self.last_error),
+            capabilities=self.capabilities,
         )
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        """The server's capabilities as the scan connection last saw them; () offline."""
+        main = self._main
+        return tuple(sorted(main.client.caps)) if main is not None else ()
 
     async def start(self) -> None:
         """Open the database and run; also the way out of auth_error/connect_error."""

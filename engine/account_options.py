@@ -91,6 +91,7 @@ class AccountStats:
     reconnects: int
     delivered: int
     last_error: str | None
+    capabilities: tuple[str, ...] = ()  # the scan connection's, sorted; () when offline
 
 
 __all__ = ["LARGE_FOLDER", "AccountOptions", "AccountStats", "FolderStats"]

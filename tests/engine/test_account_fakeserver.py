@@ -72,6 +72,7 @@ async def test_full_first_sync_then_idle_notices_new_mail(server: FakeImapServer
                                timeout=10, what="first full sync of INBOX and Sent")
         assert account.roles[Role.SENT].folder == "Sent Items"
         assert account.stats.connections_in_use == 2  # scanner + IDLE watcher
+        assert "IDLE" in account.stats.capabilities
         assert {f.folder for f in account.stats.folders} == {"INBOX", "Sent Items"}
         inbox = [p for p in rec.of(ScanProgress) if p.folder == "INBOX"]
         assert inbox[-1].done == inbox[-1].total == 30
