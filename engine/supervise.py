@@ -13,7 +13,6 @@ remediation, and wraps anything from outside the engine's tree as a transient
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,18 +116,20 @@ def classify(error: BaseException) -> EngineError:
                             code="unexpected", stage="imap_command")
     text = (error.server_text or "").lower()
     if isinstance(error, ServerRefused) and any(p in text for p in _IMAP_DISABLED):
-        out = copy.copy(error)
-        out.code, out.permanent, out.remediation = "imap_disabled", True, IMAP_DISABLED_FIX
-        return out
+        # Refused at LOGIN, but not about the password: a plain (permanent) refusal, so
+        # the badge says "cannot connect" and nobody re-types a correct password.
+        return ServerRefused(error.message, status=error.status,
+                             response_code=error.response_code, server_text=error.server_text,
+                             stage=error.stage, code="imap_disabled", permanent=True,
+                             remediation=IMAP_DISABLED_FIX)
     if isinstance(error, ServerRefused) and any(p in text for p in _TOO_MANY):
         # Gmail answers the 16th login with NO [ALERT]: not bad credentials, other
         # clients hold the connections. Retrying later helps; it is not permanent.
-        out = ServerRefused(error.message, status=error.status,
-                            response_code=error.response_code, server_text=error.server_text,
-                            stage=error.stage, code="too_many_connections", permanent=False,
-                            remediation="close other mail programs on this mailbox, or wait; "
-                            "the provider limits simultaneous connections")
-        return out
+        return ServerRefused(error.message, status=error.status,
+                             response_code=error.response_code, server_text=error.server_text,
+                             stage=error.stage, code="too_many_connections", permanent=False,
+                             remediation="close other mail programs on this mailbox, or "
+                             "wait; the provider limits simultaneous connections")
     return error
 
 

@@ -198,3 +198,29 @@ async def test_unusable_servers_are_refused_at_the_greeting(
     assert notice.code == code and notice.permanent
     assert notice.stage == "imap_greeting" and notice.remediation
     assert account.login_attempts == 0
+
+
+async def test_imap_disabled_is_a_permanent_connect_error_not_a_bad_password(
+    tmp_path: Path,
+) -> None:
+    said = ("Your account is not enabled for IMAP use. Please visit your Gmail settings page "
+            "and enable your account for IMAP access. (Failure)")
+    timeline = f"""
+[[timeline]]
+name = "IMAP turned off in the settings"
+trigger = {{ login = 1, times = 0 }}
+action = {{ type = "no", code = "ALERT", text = "{said}" }}
+"""
+    rec = Recorder()
+    async with served(scenario(3, timeline)) as srv:
+        account = await running(srv, tmp_path, rec)
+        try:
+            await async_wait_until(lambda: not account.running, what="the runner gives up")
+        finally:
+            await account.stop()
+        assert srv.runtime.counters["logins"] == 1
+    assert State.CONNECT_ERROR in account.reached and State.AUTH_ERROR not in account.reached
+    (notice,) = rec.of(DisconnectNotice)
+    assert (notice.code, notice.permanent, notice.stage) == ("imap_disabled", True,
+                                                             "imap_login")
+    assert notice.server_text == said and "IMAP" in (notice.remediation or "")
