@@ -107,10 +107,15 @@ class ImapClient(ImapSession):
         if condstore:
             args.append((Atom("CONDSTORE"),))
         self.selected = None
-        tagged, events = await self._run(
-            "EXAMINE" if readonly else "SELECT", *args, stage="imap_select"
-        )
+        try:
+            tagged, events = await self._run(
+                "EXAMINE" if readonly else "SELECT", *args, stage="imap_select"
+            )
+        except ServerRefused:
+            self.session.advance("select_failed")  # RFC 3501 6.3.1: nothing is selected now
+            raise
         self.selected = select_result(mailbox, events, tagged)
+        self.session.advance("select_ok")
         return self.selected
 
     # -- messages ---------------------------------------------------------------------
@@ -162,7 +167,7 @@ class ImapClient(ImapSession):
                 if vanished:  # QRESYNC must be enabled; VANISHED arrive as unsolicited events
                     modifiers.append(Atom("VANISHED"))
                 args.append(tuple(modifiers))
-            p = await self._conn.start("UID FETCH", *args, stage="imap_fetch", stream=True)
+            p = await self._start("UID FETCH", *args, stage="imap_fetch", stream=True)
             drained = False
             try:
                 while (batch := await self._conn.next_batch(p, wait)) is not None:
@@ -237,6 +242,7 @@ class ImapClient(ImapSession):
         if "IDLE" not in await self._ensure_caps():
             raise ServerRefused("the server does not support IDLE", code="idle_unsupported",
                                 stage="imap_idle", permanent=True)
+        self.session.check("IDLE")
         session = IdleSession(self._conn, self.timeout)
         await session.start()
         return session

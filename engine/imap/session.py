@@ -13,13 +13,15 @@ import asyncio
 import base64
 import ipaddress
 import ssl
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from engine.errors import ConfigError, Disconnected, EngineError, ServerRefused, TlsError
 from engine.imap.commands import Arg, Atom
 from engine.imap.connection import Connection, Listener, Trace
 from engine.imap.model import Event, Greeting, Tagged
 from engine.imap.results import Credentials, SelectResult
+from engine.imap.router import Pending
+from engine.imap.state import ImapState, SessionState
 
 Security = Literal["tls", "starttls", "plain"]
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
@@ -74,7 +76,7 @@ class ImapSession:
         if on_untagged is not None:
             self._conn.add_listener(on_untagged)
         self.greeting: Greeting | None = None
-        self.authenticated = False
+        self.session = SessionState()
         self.tls = False
         self.selected: SelectResult | None = None
 
@@ -101,6 +103,10 @@ class ImapSession:
     @timeout.setter
     def timeout(self, seconds: float) -> None:
         self._conn.timeout = seconds
+
+    @property
+    def authenticated(self) -> bool:
+        return self.session.state in (ImapState.AUTHENTICATED, ImapState.SELECTED)
 
     @property
     def caps(self) -> frozenset[str]:
@@ -148,13 +154,15 @@ class ImapSession:
         self.greeting = greeting
         self.tls = tls_now
         if greeting.status == "BYE":
+            self.session.advance("greeting_bye")
             await self._conn.close()
             raise ServerRefused(
                 "the server refused the connection at greeting", status="BYE",
                 response_code=greeting.code, server_text=greeting.text, stage="imap_greeting",
                 code="greeting_bye",
             )
-        self.authenticated = greeting.status == "PREAUTH"
+        self.session.advance("greeting_preauth" if greeting.status == "PREAUTH"
+                             else "greeting_ok")
         if self.security == "starttls" and not tls_now:
             await self._starttls(ctx or self._context())
         return greeting
@@ -171,7 +179,7 @@ class ImapSession:
                 permanent=True, stage="imap_starttls",
                 remediation="use implicit TLS (port 993) or ask for STARTTLS to be enabled",
             )
-        p = await self._conn.start("STARTTLS", stage="imap_starttls", pause_after=True)
+        p = await self._start("STARTTLS", stage="imap_starttls", pause_after=True)
         await self._conn.finish(p, self.timeout)
         await self._conn.start_tls(ctx, self.server_hostname, self.connect_timeout)
         self.tls = True
@@ -203,7 +211,7 @@ class ImapSession:
         )
         if tagged.code != "CAPABILITY":
             self._conn.set_caps(None)
-        self.authenticated = True
+        self.session.advance("auth_ok")
 
     async def authenticate_plain(self, credentials: Credentials) -> None:
         """AUTHENTICATE PLAIN (RFC 4616), in one round trip with SASL-IR (RFC 4959).
@@ -221,17 +229,17 @@ class ImapSession:
             b"\0" + credentials.username.encode() + b"\0" + credentials.reveal().encode()
         )
         if "SASL-IR" in caps:
-            p = await self._conn.start("AUTHENTICATE", Atom("PLAIN"), Atom(blob.decode()),
-                                       stage="imap_login", secret=(1,))
+            p = await self._start("AUTHENTICATE", Atom("PLAIN"), Atom(blob.decode()),
+                                  stage="imap_login", secret=(1,))
         else:
-            p = await self._conn.start("AUTHENTICATE", Atom("PLAIN"), stage="imap_login",
-                                       wait_continuation=True)
+            p = await self._start("AUTHENTICATE", Atom("PLAIN"), stage="imap_login",
+                                  wait_continuation=True)
             if not p.finished:
                 await self._conn.write_raw(blob + b"\r\n", "[redacted]")
         tagged = await self._conn.finish(p, self.timeout)
         if tagged.code != "CAPABILITY":
             self._conn.set_caps(None)
-        self.authenticated = True
+        self.session.advance("auth_ok")
 
     def _check_plaintext(self) -> None:
         if not self.tls and not is_loopback(self.host) and not self.allow_plaintext_login:
@@ -243,6 +251,7 @@ class ImapSession:
 
     async def logout(self) -> None:
         self._conn.logging_out = True
+        self.session.advance("logout")
         try:
             await self._run("LOGOUT", stage="imap_logout")
         except Disconnected:
@@ -255,6 +264,12 @@ class ImapSession:
 
     async def _run(self, name: str, *args: Arg, stage: str,
                    secret: tuple[int, ...] = ()) -> tuple[Tagged, list[Event]]:
-        p = await self._conn.start(name, *args, stage=stage, secret=secret)
+        p = await self._start(name, *args, stage=stage, secret=secret)
         tagged = await self._conn.finish(p, self.timeout)
         return tagged, p.untagged
+
+    async def _start(self, name: str, *args: Arg, stage: str, **kw: Any) -> Pending:
+        """Every command goes through here: the state table first, then the wire."""
+        if name != "LOGOUT":
+            self.session.check(name)
+        return await self._conn.start(name, *args, stage=stage, **kw)

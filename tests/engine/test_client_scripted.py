@@ -42,6 +42,22 @@ async def send(writer: asyncio.StreamWriter, *lines: bytes) -> None:
     await writer.drain()
 
 
+async def preauth_selected(r: asyncio.StreamReader, w: asyncio.StreamWriter,
+                           caps: bytes = b"IMAP4rev1") -> None:
+    """Greet as already logged in (PREAUTH) and answer one SELECT: the state message
+    commands need, without a LOGIN exchange in every script."""
+    await send(w, b"* PREAUTH [CAPABILITY " + caps + b"] ready\r\n")
+    tag, rest = await command(r)
+    assert rest.startswith("SELECT"), rest
+    await send(w, b"* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n",
+               tag.encode() + b" OK [READ-WRITE] selected\r\n")
+
+
+async def connect_selected(client: ImapClient) -> None:
+    await client.connect()
+    await client.select("INBOX")
+
+
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[Script], Awaitable[ImapClient]]]:
     servers: list[asyncio.Server] = []
@@ -87,14 +103,14 @@ async def test_reset_mid_fetch_is_disconnected_after_the_messages_so_far(
     serve: Callable[..., Awaitable[ImapClient]],
 ) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK ready\r\n")
+        await preauth_selected(r, w)
         _tag, rest = await command(r)
         assert rest.startswith("UID FETCH 1:* (UID FLAGS)")
         await send(w, *(b"* %d FETCH (UID %d FLAGS ())\r\n" % (n, n) for n in range(1, 6)),
                    b"* 6 FETCH (UID 6 BODY[] {100}\r\npartial")
 
     client = await serve(script)
-    await client.connect()
+    await connect_selected(client)
     seen: list[int | None] = []
     with pytest.raises(Disconnected) as err:
         async for msg in client.uid_fetch("1:*", "(UID FLAGS)"):
@@ -155,14 +171,14 @@ async def test_logindisabled_is_honoured(serve: Callable[..., Awaitable[ImapClie
 
 async def test_throttled_by_words_alone(serve: Callable[..., Awaitable[ImapClient]]) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK ready\r\n")
+        await preauth_selected(r, w)
         tag, _ = await command(r)
         await send(w, tag.encode() + b" NO Request is throttled. Try again later.\r\n")
         tag, _ = await command(r)
         await send(w, tag.encode() + b" OK still here\r\n")
 
     client = await serve(script)
-    await client.connect()
+    await connect_selected(client)
     with pytest.raises(Throttled) as err:
         await client.uid_search(Atom("ALL"))
     assert not err.value.permanent
@@ -174,14 +190,14 @@ async def test_unsolicited_events_and_bye_reach_listeners(
     serve: Callable[..., Awaitable[ImapClient]],
 ) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK ready\r\n")
+        await preauth_selected(r, w)
         tag, _ = await command(r)
         await send(w, b"* 5 EXISTS\r\n", tag.encode() + b" OK NOOP done\r\n")
         await send(w, b"* BYE Server shutting down\r\n")
 
     heard: list[Event | Exception] = []
     client = await serve(script, on_untagged=heard.append)
-    await client.connect()
+    await connect_selected(client)
     assert Exists(5) in await client.noop()
     with pytest.raises(Disconnected) as err:
         await client.uid_search()
@@ -197,7 +213,7 @@ async def test_synchronizing_literal_waits_for_the_go_ahead(
     message = b"Subject: hi\r\n\r\nbody\r\n"
 
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK ready\r\n")
+        await send(w, b"* PREAUTH ready\r\n")
         tag, rest = await command(r)
         assert rest.endswith(f"{{{len(message)}}}")
         await send(w, b"+ go ahead\r\n")
@@ -224,14 +240,14 @@ async def test_pipelined_commands_complete_by_tag(
     serve: Callable[..., Awaitable[ImapClient]],
 ) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK ready\r\n")
+        await preauth_selected(r, w)
         first, _ = await command(r)
         second, _ = await command(r)
         await send(w, b"* SEARCH 9\r\n", second.encode() + b" OK\r\n",
                    b"* SEARCH 1 2\r\n", first.encode() + b" OK\r\n")
 
     client = await serve(script)
-    await client.connect()
+    await connect_selected(client)
     a, b = await asyncio.gather(client.uid_search(Atom("ALL")), client.uid_search(Atom("ALL")))
     # Untagged data carries no tag: it is credited to the oldest command in flight, which
     # is why the engine does not pipeline commands whose untagged answers look alike.
@@ -306,7 +322,7 @@ async def test_idle_reports_news_then_a_dropped_connection(
     serve: Callable[..., Awaitable[ImapClient]],
 ) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+        await send(w, b"* PREAUTH [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
         _tag, rest = await command(r)
         assert rest == "IDLE"
         await send(w, b"+ idling\r\n")
@@ -327,7 +343,7 @@ async def test_idle_reports_news_then_a_dropped_connection(
 
 async def test_tracing_sees_every_fetch_line(serve: Callable[..., Awaitable[ImapClient]]) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK ready\r\n")
+        await preauth_selected(r, w)
         tag, _ = await command(r)
         await send(w, *(b"* %d FETCH (UID %d BODY[] {2}\r\nhi)\r\n" % (n, n) for n in (1, 2, 3)),
                    tag.encode() + b" OK\r\n")
@@ -339,7 +355,7 @@ async def test_tracing_sees_every_fetch_line(serve: Callable[..., Awaitable[Imap
             lines.append(str(info["line"]))
 
     client = await serve(script, trace=trace)
-    await client.connect()
+    await connect_selected(client)
     got = [(m.uid, m.items["BODY[]"]) async for m in client.uid_fetch("1:*", "(UID BODY[])")]
     assert got == [(1, b"hi"), (2, b"hi"), (3, b"hi")]
     assert sum("FETCH" in line for line in lines) == 3
@@ -347,7 +363,7 @@ async def test_tracing_sees_every_fetch_line(serve: Callable[..., Awaitable[Imap
 
 async def test_missing_continuation_times_out(serve: Callable[..., Awaitable[ImapClient]]) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await send(w, b"* OK ready\r\n")
+        await send(w, b"* PREAUTH ready\r\n")
         await command(r)
         await r.read()  # never says '+'
 
@@ -410,21 +426,25 @@ async def test_leaving_a_complete_but_unread_stream_does_not_block() -> None:
 
     client = ImapClient("127.0.0.1", 1, security="plain", stream_queue=2, timeout=2,
                         trace=trace)
-    reader.feed_data(b"* OK ready\r\n")
+    reader.feed_data(b"* PREAUTH ready\r\n")
     await client.attach(reader, writer)  # type: ignore[arg-type]
+    select = asyncio.create_task(client.select("INBOX"))
+    await async_wait_until(lambda: b"A0001 SELECT" in writer.sent, what="SELECT")
+    reader.feed_data(b"A0001 OK [READ-WRITE] selected\r\n")
+    await select
     stream = client.uid_fetch("1:*", "(UID)")
     first = asyncio.create_task(anext(stream))
-    await async_wait_until(lambda: b"A0001 UID FETCH 1:* (UID)" in writer.sent, what="FETCH")
+    await async_wait_until(lambda: b"A0002 UID FETCH 1:* (UID)" in writer.sent, what="FETCH")
     for n in (1, 2, 3):  # one read each: batch 1 is taken, batches 2 and 3 fill the queue
         reader.feed_data(b"* %d FETCH (UID %d)\r\n" % (n, n))
         await async_wait_until(lambda n=n: any(f"UID {n})" in line for line in lines))
     assert (await first).uid == 1
-    reader.feed_data(b"* 4 FETCH (UID 4)\r\nA0001 OK done\r\n")  # complete; queue full
-    await async_wait_until(lambda: any("A0001 OK" in line for line in lines), what="OK")
+    reader.feed_data(b"* 4 FETCH (UID 4)\r\nA0002 OK done\r\n")  # complete; queue full
+    await async_wait_until(lambda: any("A0002 OK" in line for line in lines), what="OK")
     await stream.aclose()
     noop = asyncio.create_task(client.noop())
-    await async_wait_until(lambda: b"A0002 NOOP" in writer.sent, what="NOOP sent")
-    reader.feed_data(b"A0002 OK\r\n")
+    await async_wait_until(lambda: b"A0003 NOOP" in writer.sent, what="NOOP sent")
+    reader.feed_data(b"A0003 OK\r\n")
     assert await noop == []
 
 

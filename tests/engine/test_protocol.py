@@ -508,3 +508,64 @@ def test_empty_literals_on_both_paths() -> None:
         events = parse_all(data, fast_fetch=fast)
         assert events[1:] == [Fetch(1, {"UID": 1, "BODY[]": b""}),
                               Fetch(2, {"UID": 2, "BODY[]": b""})]
+
+
+# -- the session state table (RFC 3501 section 3) ---------------------------------------------
+
+
+def test_state_table_transitions_and_checks() -> None:
+    from engine.errors import ConfigError
+    from engine.imap.state import TRANSITIONS, ImapState, SessionState
+
+    for (start, event), end in TRANSITIONS.items():  # every legal transition
+        state = SessionState()
+        state.state = start
+        assert state.advance(event) is end
+    state = SessionState()
+    with pytest.raises(ConfigError, match="needs the session to be selected"):
+        state.check("UID FETCH")
+    state.check("LOGIN")
+    state.advance("auth_ok")
+    with pytest.raises(ConfigError) as err:
+        state.check("LOGIN")
+    assert err.value.code == "wrong_state"
+    state.advance("select_ok")
+    state.check("UID FETCH")
+    state.advance("select_failed")
+    assert state.state is ImapState.AUTHENTICATED
+    with pytest.raises(ConfigError):
+        state.advance("greeting_preauth")  # an illegal transition is a bug, loudly
+    state.check("XYZZY")  # unmodelled commands are the server's to judge
+
+
+async def test_commands_in_the_wrong_state_never_reach_the_wire() -> None:
+    import asyncio
+
+    from engine.errors import ConfigError
+    from engine.imap.client import ImapClient
+
+    class Writer:
+        sent = bytearray()
+
+        def write(self, data: bytes) -> None:
+            self.sent += data
+
+        async def drain(self) -> None:
+            return None
+
+        def close(self) -> None:
+            return None
+
+        async def wait_closed(self) -> None:
+            return None
+
+    reader = asyncio.StreamReader()
+    reader.feed_data(b"* OK ready\r\n")
+    client = ImapClient("127.0.0.1", 1, security="plain")
+    await client.attach(reader, Writer())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="UID FETCH needs"):
+        await anext(client.uid_fetch("1:*", "(UID)"))
+    with pytest.raises(ConfigError, match="SELECT needs"):
+        await client.select("INBOX")
+    assert Writer.sent == b""
+    await client.close()
