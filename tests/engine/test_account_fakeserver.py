@@ -16,7 +16,7 @@ from account_helpers import Recorder, make_account, settings_for
 from waiting import async_wait_until
 
 from engine.roles import Role
-from engine.states import State
+from engine.states import State, StateChanged
 from engine.supervise import FolderGone, LargeFolderWarning, NewMail, ScanProgress
 from engine.sync import ScannedMessage
 from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
@@ -87,6 +87,13 @@ async def test_full_first_sync_then_idle_notices_new_mail(server: FakeImapServer
         assert rec.of(NewMail)
     finally:
         await account.stop()
+    # Every transition was also a trace event, in order.
+    traced = [(i["old"].value, i["new"].value) for i in rec.named("account.StateChanged")]
+    assert traced[:5] == [("stopped", "connecting"), ("connecting", "authenticating"),
+                          ("authenticating", "connected"), ("connected", "syncing"),
+                          ("syncing", "idle")]
+    assert traced[-1][1] == "stopped"
+    assert [c.new for c in rec.of(StateChanged)] == [State(n) for _, n in traced]
     assert account.state is State.STOPPED
     assert account.stats.connections_in_use == 0
 
