@@ -19,6 +19,8 @@ from textual.message_pump import MessagePump
 from textual.screen import Screen
 
 from tui import messages as m
+from tui.errors import SettingsError
+from tui.settings_store import SettingsStore, UiSettings
 
 TRACE_TICK = 0.25  # seconds between trace batches written to the diagnostics Log
 TRACE_KEEP = 5000  # lines kept for the filter; older ones scroll away
@@ -38,7 +40,8 @@ class Bridge(Protocol):
     def scan(self, folder: str) -> Any: ...
     def run_scenario(self, name: str) -> Any: ...
     def fire_fault(self, name: str) -> Any: ...
-    def connect_account(self, server: str, username: str, password: str) -> Any: ...
+    def connect_account(self, server: str, username: str, password: str,
+                        sent_folder: str | None = None) -> Any: ...
     def validate(self, server: str, username: str) -> str | None: ...
     def scenarios(self) -> list[m.ScenarioView]: ...
     def faults(self) -> list[str]: ...
@@ -60,14 +63,23 @@ class InboxLabApp(App[None]):
         Binding("t", "goto('diagnostics')", "Diagnostics", id="app.diagnostics"),
         Binding("s", "goto('scenarios')", "Scenarios", id="app.scenarios"),
         Binding("c", "goto('connect')", "Connect", id="app.connect"),
+        Binding("o", "goto('settings')", "Settings", id="app.settings"),
         Binding("q", "back_or_quit", "Back/Quit", id="app.quit"),
         Binding("ctrl+c", "quit", "Quit", id="app.force_quit", show=False, priority=True),
     ]
 
     def __init__(self, bridge: Bridge, *, clock: Callable[[], datetime] | None = None,
-                 cursor_blink: bool = True) -> None:
+                 cursor_blink: bool = True, settings_store: SettingsStore | None = None) -> None:
         super().__init__()
         self.bridge = bridge
+        self.settings_store = settings_store
+        self.settings = UiSettings()
+        self.settings_problem: str | None = None
+        if settings_store is not None:
+            try:
+                self.settings = settings_store.load()
+            except SettingsError as exc:
+                self.settings_problem = f"{exc} - {exc.remediation}".rstrip(" -")
         self.clock = clock or (lambda: datetime.now(UTC))
         self.cursor_blink = cursor_blink
         self.model = m.SessionModel()
@@ -87,10 +99,15 @@ class InboxLabApp(App[None]):
         from tui.screens.connect import ConnectScreen
         from tui.screens.diagnostics import DiagnosticsScreen
         from tui.screens.scenarios import ScenariosScreen
+        from tui.screens.settings import SettingsScreen
 
         self.install_screen(DiagnosticsScreen(), "diagnostics")
         self.install_screen(ScenariosScreen(), "scenarios")
         self.install_screen(ConnectScreen(), "connect")
+        self.install_screen(SettingsScreen(), "settings")
+        if self.settings_problem:
+            self.notify(self.settings_problem, title="Settings not loaded", severity="error",
+                        markup=False)
         self.set_interval(TRACE_TICK, self._drain_trace)
         self.bridge.start(self)
 
@@ -133,6 +150,13 @@ class InboxLabApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def save_settings(self, settings: UiSettings) -> str:
+        """Keep and persist the person's settings; raises SettingsError naming the field."""
+        self.settings = settings
+        if self.settings_store is None:
+            return "(memory only)"
+        return str(self.settings_store.save(settings))
+
     def open_folder(self, folder: str) -> None:
         from tui.screens.browser import BrowserScreen
 
@@ -147,6 +171,8 @@ class InboxLabApp(App[None]):
         yield SystemCommand("Scenarios", "Run a bundled scenario, trigger faults",
                             lambda: self.action_goto("scenarios"))
         yield SystemCommand("Connect", "Connect an account", lambda: self.action_goto("connect"))
+        yield SystemCommand("Settings", "Watched folders, logging, never-log list",
+                            lambda: self.action_goto("settings"))
         yield SystemCommand("Help", "Every key binding", self.action_help)
         for folder in self.model.folders:
             yield SystemCommand(f"Open folder {folder.name}", "Browse it in the virtual list",
@@ -246,5 +272,9 @@ def run_demo(scenario: str | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    InboxLabApp(EngineBridge(scenario=scenario or DEFAULT)).run()
+    from tui.settings_store import SettingsStore, data_dir
+
+    bridge = EngineBridge(scenario=scenario or DEFAULT)
+    bridge.real_data_dir = data_dir()
+    InboxLabApp(bridge, settings_store=SettingsStore()).run()
     return 0

@@ -85,11 +85,13 @@ def _default_remedy(error: EngineError) -> str:
     return "nothing to do: the connector reconnects after a backoff"
 
 
-def validate_account(server: str, username: str) -> tuple[AccountSettings | None, str | None]:
+def validate_account(server: str, username: str, sent_folder: str | None = None,
+                     ) -> tuple[AccountSettings | None, str | None]:
     """Live validation for the Connect form: (settings, None) or (None, what is wrong)."""
     try:
         imap = parse_server(server, "imap")
-        return AccountSettings(username=username, imap=imap), None
+        overrides = (("sent", sent_folder),) if sent_folder else ()
+        return AccountSettings(username=username, imap=imap, folder_overrides=overrides), None
     except EngineError as exc:
         fix = f" - {exc.remediation}" if exc.remediation else ""
         return None, f"{exc.message}{fix}"
@@ -116,6 +118,7 @@ class EngineBridge:
         self.demo_disconnect_after = demo_disconnect_after
         self.demo_mail = demo_mail
         self._data_dir = data_dir
+        self.real_data_dir: Path | None = None  # a real mailbox's database (XDG data dir)
         self._tmp_dir: Path | None = None
         self._rng = random.Random(seed)
         self.target: MessagePump | None = None
@@ -439,10 +442,10 @@ class EngineBridge:
     def faults(self) -> list[str]:
         return list(FAULTS)
 
-    def connect_account(self, server: str, username: str,
-                        password: str) -> concurrent.futures.Future[bool]:
+    def connect_account(self, server: str, username: str, password: str,
+                        sent_folder: str | None = None) -> concurrent.futures.Future[bool]:
         """Drive a real mailbox from the same screens (the demo servers keep running)."""
-        settings, problem = validate_account(server, username)
+        settings, problem = validate_account(server, username, sent_folder)
         if settings is None:
             fut: concurrent.futures.Future[bool] = concurrent.futures.Future()
             fut.set_exception(ValueError(problem))
@@ -453,6 +456,8 @@ class EngineBridge:
         await self._stop_account()
         if self.endpoints is None or settings.imap.host != self.endpoints.host:
             self._cafile = None  # a real server: the system's trust store
+            if self.real_data_dir is not None:
+                self._data_dir = self.real_data_dir / "accounts" / _safe(settings.username)
         self.post(m.Endpoint(settings.username, settings.imap.url()))
         await self._start_account(settings, secret)
         return True
@@ -502,3 +507,8 @@ class EngineBridge:
         while lines and len(out) < limit:
             out.append(lines.popleft())
         return out
+
+
+def _safe(name: str) -> str:
+    """A file-system-safe directory name for an account."""
+    return "".join(ch if ch.isalnum() or ch in "@._-" else "_" for ch in name)[:120]

@@ -88,7 +88,8 @@ class ScriptedBridge:
     def fire_fault(self, name: str) -> None:
         self.asked.append(("fault", name))
 
-    def connect_account(self, server: str, username: str, password: str) -> None:
+    def connect_account(self, server: str, username: str, password: str,
+                        sent_folder: str | None = None) -> None:
         self.asked.append(("connect", (server, username)))
 
     def validate(self, server: str, username: str) -> str | None:

@@ -104,7 +104,7 @@ class ConnectScreen(Screen[None]):
         password = self.query_one("#password", Input)
         self.inbox_app.bridge.connect_account(
             self.query_one("#server", Input).value, self.query_one("#username", Input).value,
-            password.value)
+            password.value, self.inbox_app.settings.sent_folder)
         password.value = ""
         self.inbox_app.model.stages.clear()
         self.notify("connecting...", markup=False)

@@ -1,0 +1,81 @@
+"""Settings persisted under XDG_CONFIG_HOME: validated, atomic, private, never a secret."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Static, Switch
+from tui_script import ScriptedBridge
+
+from tui.app import InboxLabApp
+from tui.errors import SettingsError
+from tui.settings_store import SettingsStore, UiSettings, config_dir, data_dir
+
+
+def test_xdg_locations() -> None:
+    assert config_dir({"XDG_CONFIG_HOME": "/x/cfg"}) == Path("/x/cfg/inboxlab")
+    assert config_dir({"HOME": "/home/me"}) == Path("/home/me/.config/inboxlab")
+    assert data_dir({"XDG_DATA_HOME": "/x/data"}) == Path("/x/data/inboxlab")
+
+
+def test_round_trip_is_private_and_atomic(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "inboxlab" / "settings.json")
+    assert store.load() == UiSettings()  # no file: the defaults
+    saved = UiSettings(watched_folders=("INBOX", "Sent Items"), log_attachments=True,
+                       logging_mode="full", never_log=("Boss@Example.com", "@hr.example.com"),
+                       sent_folder="Sent Items")
+    path = store.save(saved)
+    assert store.load() == saved
+    assert store.load().never_log == ("boss@example.com", "@hr.example.com")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not path.with_suffix(".tmp").exists()
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"logging_mode": "loud"}, "logging_mode"),
+    ({"never_log": ["not an address"]}, "never_log"),
+    ({"watched_folders": "INBOX"}, "watched_folders"),
+    ({"log_attachments": "yes"}, "log_attachments"),
+    ({"password": "hunter2"}, "password"),
+    ({"imap_token": "x"}, "imap_token"),
+])
+def test_bad_values_are_named(tmp_path: Path, data: dict[str, object], field: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SettingsError) as caught:
+        SettingsStore(path).load()
+    assert caught.value.field == field
+
+
+def test_unknown_keys_and_broken_json(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text('{"colour": "red"}')
+    with pytest.raises(SettingsError, match="unknown setting"):
+        SettingsStore(path).load()
+    path.write_text("{not json")
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        SettingsStore(path).load()
+
+
+async def test_settings_screen_saves_and_refuses(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.json")
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False, settings_store=store)  # type: ignore[arg-type]
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.press("o")
+        screen = app.screen
+        screen.query_one("#watched", Input).value = "INBOX, Projects/Acme"
+        screen.query_one("#never", Input).value = "@hr.example.com"
+        screen.query_one("#attachments", Switch).value = True
+        await pilot.press("ctrl+s")
+        assert "saved to" in str(screen.query_one("#settings-status", Static).render())
+        assert store.load().watched_folders == ("INBOX", "Projects/Acme")
+        assert store.load().log_attachments is True
+        screen.query_one("#never", Input).value = "nobody"
+        await pilot.press("ctrl+s")
+        status = str(screen.query_one("#settings-status", Static).render())
+        assert "never_log" in status
+        assert store.load().never_log == ("@hr.example.com",)  # nothing written
+        assert "hunter" not in store.path.read_text()

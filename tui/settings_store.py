@@ -1,0 +1,143 @@
+"""The person's TUI settings, persisted under XDG_CONFIG_HOME, never holding a secret.
+
+``$XDG_CONFIG_HOME/inboxlab/settings.json`` (``~/.config`` when unset): which folders
+to watch, whether attachments are logged, the logging mode, addresses and domains never
+to log, and a Sent-folder override. JSON because the standard library writes it (TOML it
+only reads). Passwords live in ``engine.secrets`` sources (env, keyring, prompt), so a
+key that smells of a secret is refused on load and on save. Writes are atomic (temp
+file + rename) and private (0600); a bad file is reported by field, never half-read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tui.errors import SettingsError
+
+LOGGING_MODES = ("off", "metadata", "full")
+_SECRETISH = re.compile(r"pass|secret|token|credential|api.?key", re.IGNORECASE)
+_ADDRESS = re.compile(r"^(@?[^@\s]+\.[^@\s]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
+
+
+def config_dir(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "inboxlab"
+
+
+def data_dir(env: dict[str, str] | None = None) -> Path:
+    """Where the engine's database lives for a real account (XDG_DATA_HOME)."""
+    env = dict(os.environ) if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    return Path(base) / "inboxlab"
+
+
+def _folder_list(name: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise SettingsError("must be a list of folder names", field=name,
+                            remediation='e.g. ["INBOX", "Sent"]')
+    out = tuple(v.strip() for v in value if v.strip())
+    for v in out:
+        if any(ord(ch) < 32 for ch in v):
+            raise SettingsError(f"{v!r} contains a control character", field=name)
+    return out
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    """What the person chose; every field is validated on construction."""
+
+    watched_folders: tuple[str, ...] = ()  # empty: INBOX and Sent, as the engine picks
+    log_attachments: bool = False
+    logging_mode: str = "metadata"
+    never_log: tuple[str, ...] = ()  # addresses or @domains the CRM must never log
+    sent_folder: str | None = None  # override the detected Sent folder
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "watched_folders",
+                           _folder_list("watched_folders", self.watched_folders))
+        if not isinstance(self.log_attachments, bool):
+            raise SettingsError("must be true or false", field="log_attachments")
+        if self.logging_mode not in LOGGING_MODES:
+            raise SettingsError(f"{self.logging_mode!r} is not a logging mode",
+                                field="logging_mode",
+                                remediation=f"use one of {', '.join(LOGGING_MODES)}")
+        entries = _folder_list("never_log", self.never_log)
+        for entry in entries:
+            if not _ADDRESS.match(entry):
+                raise SettingsError(f"{entry!r} is not an address or @domain", field="never_log",
+                                    remediation="write me@example.com or @example.com")
+        object.__setattr__(self, "never_log", tuple(e.lower() for e in entries))
+        if self.sent_folder is not None:
+            if not isinstance(self.sent_folder, str) or not self.sent_folder.strip():
+                raise SettingsError("must be a folder name or absent", field="sent_folder")
+            object.__setattr__(self, "sent_folder", self.sent_folder.strip())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("extra")
+        data["watched_folders"] = list(self.watched_folders)
+        data["never_log"] = list(self.never_log)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> UiSettings:
+        if not isinstance(data, dict):
+            raise SettingsError("the settings file must hold a JSON object")
+        for key in data:
+            if _SECRETISH.search(str(key)):
+                raise SettingsError("secrets never go in the settings file", field=str(key),
+                                    remediation="remove it; passwords come from INBOXLAB_"
+                                    "PASSWORD, the keyring or a prompt")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {', '.join(unknown)}",
+                                remediation=f"known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+class SettingsStore:
+    """Load and save ``UiSettings`` at one path (``config_dir()/settings.json`` by default)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or config_dir() / "settings.json"
+
+    def load(self) -> UiSettings:
+        """The saved settings, the defaults when there is no file, or a SettingsError."""
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return UiSettings()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"cannot read {self.path}: {exc}") from exc
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{self.path} is not valid JSON (line {exc.lineno}: "
+                                f"{exc.msg})", remediation="fix or delete the file") from exc
+        return UiSettings.from_json(data)
+
+    def save(self, settings: UiSettings) -> Path:
+        data = settings.to_json()
+        UiSettings.from_json(data)  # the same checks a later load will make
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, self.path)
+        return self.path
+
+    def update(self, **changes: Any) -> UiSettings:
+        settings = replace(self.load(), **changes)
+        self.save(settings)
+        return settings
