@@ -59,9 +59,9 @@ def text_sections(structure: object, prefix: str = "") -> list[tuple[str, str, s
         return []
     if isinstance(structure[0], tuple):  # multipart: children first, then the subtype
         found = []
-        children = [c for c in structure if isinstance(c, tuple) and c and
-                    isinstance(c[0], tuple | bytes | str)]
-        for n, child in enumerate(children, start=1):
+        for n, child in enumerate(structure, start=1):
+            if not isinstance(child, tuple):
+                break  # the subtype: extension data (params, disposition) follows
             found += text_sections(child, f"{prefix}{n}.")
         return found
     if len(structure) < 7 or _text(structure[0]) != "text":
@@ -80,9 +80,18 @@ def text_sections(structure: object, prefix: str = "") -> list[tuple[str, str, s
 
 def _rebuild(header: bytes, parts: Sequence[tuple[str, str, str, bytes]]) -> bytes:
     """The message's own header plus only its text parts, as one parseable message."""
-    keep = [line for line in header.split(b"\r\n") if not line.lower().startswith(
-        (b"content-type:", b"content-transfer-encoding:", b"mime-version:"))]
-    head = b"\r\n".join(line for line in keep if line).rstrip(b"\r\n")
+    keep: list[bytes] = []
+    dropping = False
+    for line in header.replace(b"\r\n", b"\n").split(b"\n"):
+        if line[:1] in (b" ", b"\t"):  # a folded continuation belongs to the field above
+            if not dropping:
+                keep.append(line)
+            continue
+        dropping = line.lower().startswith(
+            (b"content-type:", b"content-transfer-encoding:", b"mime-version:"))
+        if line and not dropping:
+            keep.append(line)
+    head = b"\r\n".join(keep)
     boundary = b"inboxlab-text-only"
     body = [head + b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="
             + boundary + b"\r\n\r\n"]

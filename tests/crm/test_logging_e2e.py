@@ -1,0 +1,128 @@
+"""Logging rules end to end: size limit, attachment switch, never-log, forward reuse, privacy."""
+
+from __future__ import annotations
+
+import random
+from email.message import EmailMessage
+from pathlib import Path
+
+from crm_kit import PASSWORD, USER, Lab, crm_lab, sqlite_bytes, tree_bytes
+
+from engine.crm.ingest import Address
+from engine.crm.rules import LoggingRules
+from engine.crm.send import Draft
+from engine.crm.tracking import thread_view
+from fakeserver.smtp.config import PersonaSpec
+
+BOB = "bob@client.test"
+DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Quote for widgets", "Hi Bob,\nthe quote.\n")
+
+
+def deliver(lab: Lab, msg: EmailMessage | bytes) -> None:
+    raw = msg if isinstance(msg, bytes) else msg.as_bytes()
+    account = lab.imap.store.authenticate(USER, PASSWORD)
+    assert account is not None
+    account.get("INBOX").append(raw)
+
+
+def reply_to(mid: str, *, sender: str = BOB, subject: str = "Re: Quote for widgets",
+             body: str = "Sounds good.", references: str | None = None,
+             reply_id: str = "<r1@client.test>") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = USER
+    msg["Subject"] = subject
+    msg["Message-ID"] = reply_id
+    msg["In-Reply-To"] = mid
+    msg["References"] = references or mid
+    msg.set_content(body)
+    return msg
+
+
+async def test_a_60_mb_email_is_logged_without_attachments(tmp_path: Path) -> None:
+    async with crm_lab(tmp_path) as lab:
+        rec = await lab.outbox.send(DRAFT)
+        msg = reply_to(rec.message_id, body="Big drawings attached.")
+        msg.add_alternative("<p>Big <b>drawings</b> attached.</p>", subtype="html")
+        blob = random.Random(1).randbytes(1024) * (45 * 1024)  # 45 MiB -> ~61 MB base64
+        msg.add_attachment(blob, maintype="application", subtype="octet-stream",
+                           filename="drawings.bin")
+        raw = msg.as_bytes()
+        assert len(raw) > 60 * 1000 * 1000
+        deliver(lab, raw)
+        assert await lab.scan() == 1
+        [_, logged] = await lab.store.emails(thread_id=rec.thread_id)
+        assert logged.attachments == ()
+        assert "over the 52428800 byte limit" in logged.notes
+        text = await lab.db.scalar("SELECT text_body || html_body FROM emails WHERE id = ?",
+                                   (logged.id,))
+        assert "Big drawings attached." in str(text) and "<b>drawings</b>" in str(text)
+        assert tree_bytes(lab.store.files.root) == b""
+
+
+async def test_attachment_logging_switched_off(tmp_path: Path) -> None:
+    personas = (PersonaSpec(BOB, "Bob", attach=True),)
+    async with crm_lab(tmp_path, personas=personas,
+                       rules=LoggingRules(log_attachments=False)) as lab:
+        rec = await lab.outbox.send(DRAFT)
+        await lab.smtp.log.wait_for(rcpt=USER, kind="local")
+        assert await lab.scan() == 1
+        [_, logged] = await lab.store.emails(thread_id=rec.thread_id)
+        assert logged.attachments == () and "switched off" in logged.notes
+        assert tree_bytes(lab.store.files.root) == b""
+
+
+async def test_never_log_address_and_domain(tmp_path: Path) -> None:
+    personas = (PersonaSpec(BOB, "Bob"),)
+    async with crm_lab(tmp_path, personas=personas) as lab:
+        await lab.store.add_never_log("client.test")
+        rec = await lab.outbox.send(DRAFT)
+        await lab.smtp.log.wait_for(rcpt=USER, kind="local")
+        assert await lab.scan() == 0
+        assert [e.direction for e in await lab.store.emails(thread_id=rec.thread_id)] == [
+            "outgoing"]
+        [(_mid, kind, reason)] = await lab.store.refusals(rec.thread_id)
+        assert kind == "refuse" and reason == "never-log list: client.test"
+
+
+async def test_forward_reuse_is_flagged_with_the_reference_chain(tmp_path: Path) -> None:
+    async with crm_lab(tmp_path) as lab:
+        rec = await lab.outbox.send(DRAFT)
+        fwd = "<fwd-1@crm.test>"
+        deliver(lab, reply_to(fwd, sender="carol@newco.test", subject="Re: Fwd: Quote for "
+                              "widgets", references=f"{rec.message_id} {fwd}",
+                              reply_id="<c1@newco.test>"))
+        assert await lab.scan() == 0
+        view = await thread_view(lab.store, rec.thread_id or 0)
+        assert [e.status for e in view.entries] == ["logged", "flagged"]
+        flagged = view.entries[1]
+        assert flagged.message_id == "<c1@newco.test>"
+        assert "forward reuse" in flagged.reason and "carol@newco.test" in flagged.reason
+        assert f"References {rec.message_id}: tracked, thread" in flagged.reason
+        assert f"In-Reply-To {fwd}: not tracked" in flagged.reason
+        assert await lab.store.contact("carol@newco.test") is None
+
+
+async def test_untracked_mail_never_reaches_the_database_or_disk(tmp_path: Path) -> None:
+    personas = (PersonaSpec(BOB, "Bob", attach=True),)
+    secrets = ["Zanzibar-7781-subject", "quokka-body-55120", "pangolin-attachment-9931",
+               "unrelated-sender-4410@elsewhere.test", "<untracked-3321@elsewhere.test>",
+               "narwhal-file-6612.pdf"]
+    async with crm_lab(tmp_path, personas=personas) as lab:
+        rec = await lab.outbox.send(DRAFT)
+        await lab.smtp.log.wait_for(rcpt=USER, kind="local")
+        other = EmailMessage()
+        other["From"] = secrets[3]
+        other["To"] = USER
+        other["Subject"] = f"Hello {secrets[0]}"
+        other["Message-ID"] = secrets[4]
+        other.set_content(f"Hi, {secrets[1]}")
+        other.add_attachment(secrets[2].encode() * 10, maintype="application", subtype="pdf",
+                             filename=secrets[5])
+        deliver(lab, other)
+        assert await lab.scan() == 1  # the tracked reply is logged (storing works) ...
+        assert len(await lab.store.emails(thread_id=rec.thread_id)) == 2
+        stored = sqlite_bytes(lab.db.path) + tree_bytes(lab.store.files.root)
+        assert b"notes.pdf" in stored  # ... the scan can find what was stored ...
+        for s in secrets:  # ... and finds nothing of the untracked one
+            assert s.encode() not in stored, s
