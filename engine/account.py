@@ -32,6 +32,7 @@ import logging
 import os
 import random
 import ssl
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 from engine.account_options import AccountOptions, AccountStats, FolderStats
@@ -64,6 +65,8 @@ from engine.trace import TraceFn, TraceHub
 from engine.watch import idle_loop
 
 log = logging.getLogger(__name__)
+
+ERROR_HISTORY = 200
 
 Subscriber = Callable[[AccountEvent], None]
 
@@ -116,7 +119,9 @@ class Account:
         self.reconnects = 0
         self.delivered = 0
         self.passes = 0  # completed scan passes (first sync and every poll/IDLE wake-up)
-        self.errors: list[EngineError] = []  # every failure the supervisor acted on
+        # The failures the supervisor acted on, newest last (bounded: a day-long outage
+        # retried every 30 s must not grow without end).
+        self.errors: deque[EngineError] = deque(maxlen=ERROR_HISTORY)
         self.reached: set[State] = {State.STOPPED}
         self._subscribers: list[Subscriber] = []
         self._progress: dict[str, ScanProgress] = {}

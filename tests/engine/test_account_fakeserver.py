@@ -240,4 +240,4 @@ async def test_a_deleted_sent_folder_is_dropped_not_fatal(server: FakeImapServer
     finally:
         await account.stop()
     assert rec.of(FolderGone)[0].folder == "Sent Items"
-    assert account.reconnects == 0 and account.errors == []
+    assert account.reconnects == 0 and not account.errors
