@@ -122,7 +122,13 @@ class ScenarioRuntime(ServerHooks):
     def observe(self, obs: Observation, ctx: _Context) -> Reply | None:
         reply: Reply | None = None
         for fired in self.engine.observe(obs):
-            got = self._run(fired, ctx)
+            try:
+                got = self._run(fired, ctx)
+            except Exception:  # a scripted fault must never take the server down
+                log.exception("scenario %s: event %r failed", self.scenario.name,
+                              fired.event.name)
+                self.counters["action_errors"] += 1
+                continue
             reply = reply or got
         return reply
 
