@@ -453,3 +453,20 @@ async def test_a_scenario_that_cannot_start_leaves_nothing_running() -> None:
         with pytest.raises(OSError):  # the IMAP server behind the proxy was stopped too
             await in_thread(lambda: socket.create_connection(
                 ("127.0.0.1", srv.imap.port), timeout=5) if srv.imap else None)
+
+
+async def test_exchange_select_slows_with_folder_size() -> None:
+    header = HEADER.replace('profile = "dovecot"', 'profile = "exchange"').replace(
+        "count = 40", "count = 5000")
+    async with serve(scenario_with(header=header)) as srv:
+        assert srv.proxy is not None
+        recorder = SleepRecorder()
+        srv.proxy.sleep = recorder
+        c = await in_thread(lambda: login(srv))
+        recorder.delays.clear()
+        assert (await in_thread(lambda: c.select("INBOX")))[0] == "OK"
+        # 2 ms per command plus 40 ms per 1000 messages (exchange.toml)
+        assert recorder.delays == [pytest.approx(0.202)]
+        recorder.delays.clear()
+        await in_thread(c.noop)
+        assert recorder.delays == [pytest.approx(0.002)]
