@@ -278,3 +278,24 @@ def run_demo(scenario: str | None = None) -> int:
     bridge.real_data_dir = data_dir()
     InboxLabApp(bridge, settings_store=SettingsStore()).run()
     return 0
+
+
+def run_connect(server: str, username: str, *, cafile: str | None = None) -> int:
+    """``inboxlab connect SERVER --user NAME``: the same screens on a real mailbox."""
+    import sys
+
+    from tui.bridge import EngineBridge, account_from_cli
+    from tui.settings_store import SettingsStore, data_dir
+
+    try:
+        settings, secret = account_from_cli(server, username)
+    except Exception as exc:  # the engine's ConfigError, with its remediation
+        fix = getattr(exc, "remediation", None)
+        print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)
+        return 2
+    store = SettingsStore()
+    bridge = EngineBridge(settings=settings, secret=secret, scenario=None,
+                          data_dir=data_dir() / "accounts" / username.replace("/", "_"),
+                          cafile=cafile)
+    InboxLabApp(bridge, settings_store=store).run()
+    return 0

@@ -110,6 +110,7 @@ class EngineBridge:
         demo_disconnect_after: float | None = DEMO_DISCONNECT_AFTER,
         demo_mail: bool = True,
         data_dir: Path | None = None,
+        cafile: str | None = None,
         seed: int = 1,
     ) -> None:
         self.scenario = scenario if settings is None else None
@@ -133,7 +134,7 @@ class EngineBridge:
         self._links: dict[int, Link] = {}
         self._browser = FolderBrowser(self._open_client, self._close_client)
         self._stage_started: dict[str, float] = {}
-        self._cafile: str | None = None
+        self._cafile: str | None = cafile
         self._settled: asyncio.Event | None = None
         self._warnings: dict[str, str] = {}
         self._last_stats: tuple[Any, ...] = ()
@@ -214,6 +215,7 @@ class EngineBridge:
         if self.scenario is not None:
             await self._start_scenario(self.scenario)
         elif self.settings is not None:
+            self.post(m.Endpoint(self.settings.username, self.settings.imap.url()))
             await self._start_account(self.settings, self._secret or Secret(""))
 
     async def _start_scenario(self, name: str) -> bool:
@@ -512,3 +514,21 @@ class EngineBridge:
 def _safe(name: str) -> str:
     """A file-system-safe directory name for an account."""
     return "".join(ch if ch.isalnum() or ch in "@._-" else "_" for ch in name)[:120]
+
+
+def account_from_cli(server: str, username: str) -> tuple[AccountSettings, Secret]:
+    """``inboxlab connect``: validated settings and the password from env, keyring or a
+    prompt; raises EngineError (ConfigError) naming what is wrong."""
+    import getpass
+
+    from engine.errors import ConfigError
+    from engine.secrets import find_secret
+
+    settings, problem = validate_account(server, username)
+    if settings is None:
+        raise ConfigError(problem or "invalid account", code="config")
+    found = find_secret(username, ask=lambda prompt: getpass.getpass(prompt))
+    if found is None:
+        raise ConfigError("no password given", code="no_password",
+                          remediation="set INBOXLAB_PASSWORD or type it at the prompt")
+    return settings, found.secret

@@ -35,6 +35,13 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("scenario", nargs="?", default=None,
                       help="bundled scenario name or TOML file (default: the demo scenario)")
 
+    conn = sub.add_parser("connect", help="the TUI on a real mailbox (password from "
+                          "INBOXLAB_PASSWORD, the keyring or a prompt)")
+    conn.add_argument("server", help="imaps://host:993, host, or host:port")
+    conn.add_argument("--user", required=True, help="the login, usually the email address")
+    conn.add_argument("--cafile", default=None,
+                      help="a CA certificate to trust (e.g. the fake servers' ca.pem)")
+
     scen = sub.add_parser("scenario", help="list, check or run scenarios")
     scen_sub = scen.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
     scen_sub.add_parser("list", help="list the bundled scenarios")
@@ -58,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.app import run_demo
 
         return run_demo(getattr(args, "scenario", None))
+    if args.command == "connect":
+        from tui.app import run_connect
+
+        return run_connect(args.server, args.user, cafile=args.cafile)
     if args.command == "fakeserver":
         from fakeserver.cli import serve_main
 

@@ -188,3 +188,41 @@ async def test_quit_stops_engine_and_servers() -> None:
         await async_wait_until(lambda: not app.is_running, what="the app to exit")
     assert bridge.servers is None and not servers.running
     assert bridge._thread is None and bridge.loop is not None and bridge.loop.is_closed()
+
+
+async def test_connect_form_drives_another_mailbox(demo: Any) -> None:
+    """The Connect screen logs in to a server by address, with the stages and their times;
+    a wrong password becomes a permanent, explained disconnect with no retry."""
+    app, pilot, bridge = demo
+    ends = bridge.endpoints
+    await pilot.press("c")
+    screen = app.screen
+    screen.query_one("#server").value = f"imaps://{ends.host}:{ends.imaps_port}"  # type: ignore[attr-defined]
+    screen.query_one("#username").value = ends.username  # type: ignore[attr-defined]
+    screen.query_one("#password").value = "not-the-password"  # type: ignore[attr-defined]
+    await pilot.pause()
+    await pilot.click("#connect-button")
+    await async_wait_until(lambda: _state(app) == "auth_error", timeout=20,
+                           what="the rejected login")
+    view = app.model.disconnects[-1]
+    assert view.permanent and not view.heals and view.kind == "AuthFailed"
+    assert screen.query_one("#password").value == ""  # type: ignore[attr-defined]
+    stages = str(screen.query_one("#stages", Static).render())
+    assert "connect" in stages and "ms" in stages and "login" in stages
+    screen.query_one("#password").value = ends.password  # type: ignore[attr-defined]
+    await pilot.pause()
+    await pilot.click("#connect-button")
+    await _settled(app, "the account logged in through the form")
+    assert app.model.title == ends.username
+
+
+async def test_command_palette_reaches_screens(demo: Any) -> None:
+    app, pilot, _ = demo
+    await pilot.press("ctrl+p")
+    await pilot.press(*"Diagnostics")
+    await async_wait_until(
+        lambda: any(lst.option_count for lst in app.screen.query("CommandList")),  # type: ignore[attr-defined]
+        what="the palette's matches")
+    await pilot.press("enter")
+    await async_wait_until(lambda: isinstance(app.screen, DiagnosticsScreen),
+                           what="the Diagnostics screen from the palette")

@@ -80,3 +80,41 @@ def test_inboxlab_opens_the_demo_and_quits_cleanly(terminal: Terminal) -> None:
     screen = terminal.wait_for("EXIT=", timeout=20)
     assert "EXIT=0" in screen
     assert "Traceback" not in screen and "Error" not in screen
+
+
+def test_inboxlab_connect_drives_a_served_mailbox(tmp_path: Path) -> None:
+    """``inboxlab connect`` against fake servers in another process, as against a real
+    mailbox: the password from INBOXLAB_PASSWORD, the fake CA via --cafile."""
+    import asyncio
+    import threading
+
+    from fakeserver.scenario.load import load
+    from fakeserver.scenario.serve import ScenarioServer
+    from scenarios import path_of
+
+    if not INBOXLAB.exists():
+        pytest.skip(f"the inboxlab console script is not installed at {INBOXLAB}")
+    loop = asyncio.new_event_loop()
+    server = ScenarioServer(load(path_of("demo")))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    term = Terminal(f"inboxlab-test-{uuid.uuid4().hex[:8]}")
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color",
+           "PATH": os.environ.get("PATH", ""), "INBOXLAB_PASSWORD": "inboxlab-demo"}
+    command = (f"{INBOXLAB} connect imaps://127.0.0.1:{server.tls_port} "
+               f"--user user@example.com --cafile {server.ca_pem_path}; echo EXIT=$?; sleep 60")
+    try:
+        term.tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "36", command, env=env)
+        screen = term.wait_for("Watching")
+        assert "user@example.com" in screen
+        term.wait_for("\\Sent")
+        term.keys("q")
+        assert "EXIT=0" in term.wait_for("EXIT=", timeout=20)
+        assert (tmp_path / "data" / "inboxlab" / "accounts").is_dir()  # the XDG data dir
+    finally:
+        term.tmux("kill-server")
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
