@@ -1,0 +1,240 @@
+"""The cause catalogue: every reason an inbox disconnects, in words a person can act on.
+
+One table, the single source of truth for "why did it stop, will it heal, who must do
+what". Each ``Cause`` names the evidence that identifies it (the engine's error code,
+the server's RFC 5530 response code, the server's own words, the exception type, the
+stage) and carries two remediations: one for the mailbox owner, one for their IT.
+
+Order matters: ``classify`` takes the first cause whose evidence matches, so the
+specific ones (Gmail's "Application-specific password required", which arrives as a
+plain ``NO [ALERT]`` at LOGIN) come before the generic ones ("the login was refused").
+
+Provider texts are matched lowercase, as substrings; each cites a public source where
+the provider was seen saying it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What identifies a cause; any one of the lists matching is enough (``stages``, when
+    given, must also hold). Texts are lowercase substrings of the server's words."""
+
+    codes: tuple[str, ...] = ()
+    response_codes: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    exceptions: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in vars(self).items() if v}
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One entry of the catalogue."""
+
+    code: str
+    title: str
+    permanent: bool
+    owner_fix: str
+    it_fix: str
+    evidence: Evidence
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def heals(self) -> bool:
+        """Whether waiting (the engine's backoff) can fix it without a person."""
+        return not self.permanent
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "title": self.title, "permanent": self.permanent,
+                "owner_fix": self.owner_fix, "it_fix": self.it_fix,
+                "evidence": self.evidence.as_dict(), "sources": list(self.sources)}
+
+
+_LOGIN = ("imap_login",)
+
+CAUSES: tuple[Cause, ...] = (
+    # -- reaching the server ---------------------------------------------------------------
+    # Transient as the engine treats it: a resolver outage heals; a typo does not, which is
+    # why the owner's fix says to check the name.
+    Cause("dns", "The server's name does not resolve", False,
+          "Check the IMAP server name in the inbox settings for typos.",
+          "Check the DNS records for the mail host (A/AAAA) and the resolver of the CRM.",
+          Evidence(codes=("dns",))),
+    Cause("connect_refused", "The server refused the connection", False,
+          "Check the port; if it is right the mail server may be down. It will be retried.",
+          "Make sure the IMAP service listens on that port and no firewall rejects it.",
+          Evidence(codes=("connect_refused",))),
+    Cause("connect_timeout", "No connection could be opened in time", False,
+          "Check the server name and port; a firewall may be dropping the connection.",
+          "Allow outbound TCP to the IMAP port; check the host is reachable from the CRM.",
+          Evidence(codes=("connect_timeout", "connect_failed"))),
+    # -- TLS ------------------------------------------------------------------------------
+    Cause("tls_hostname_mismatch", "The certificate is for another host name", True,
+          "Use the server name your provider documents (the one on its certificate).",
+          "Reissue the certificate to cover the name clients use, or publish the right name.",
+          Evidence(codes=("tls_hostname_mismatch",))),
+    Cause("tls_untrusted", "The server's certificate is not trusted", True,
+          "Ask your IT team; the CRM refuses certificates it cannot verify.",
+          "Serve the full chain from a public CA (or install the private CA on the CRM side);"
+          " renew expired certificates.",
+          Evidence(codes=("tls_untrusted", "tls_expired", "tls_verify_failed"))),
+    Cause("tls_handshake", "The secure (TLS) handshake failed", False,
+          "Check the port and security setting (993 = TLS, 143 = STARTTLS).",
+          "Enable TLS 1.2 or later with modern ciphers on the IMAP service.",
+          Evidence(codes=("tls_handshake", "tls_read", "starttls_unavailable",
+                          "tls_failed"))),
+    # -- not an IMAP server we can use ----------------------------------------------------
+    Cause("pop3", "The server speaks POP3, not IMAP", True,
+          "Enter the IMAP server and port (usually 993), not the POP3 one.",
+          "Enable IMAP for the mailbox and give the user the IMAP host and port.",
+          Evidence(codes=("pop3_unsupported",))),
+    Cause("courier", "Courier-IMAP is not supported", True,
+          "Connect the inbox through another server or provider.",
+          "Offer the mailbox over another IMAP server (Dovecot, Exchange, Gmail...).",
+          Evidence(codes=("courier_unsupported",))),
+    # -- logging in -----------------------------------------------------------------------
+    # Gmail, 2FA on: https://github.com/LukeSmithxyz/mutt-wizard/issues/831
+    #   "NO [ALERT] Application-specific password required: https://support.google.com/..."
+    Cause("app_password_required", "An app password is required", True,
+          "Create an app password in your account's security settings and enter it here.",
+          "Allow app passwords for this user, or connect the inbox with OAuth.",
+          Evidence(texts=("application-specific password required",
+                          "app password required", "web login required: app password"),
+                   stages=_LOGIN),
+          ("https://github.com/LukeSmithxyz/mutt-wizard/issues/831",)),
+    # Gmail: "* NO [WEBALERT https://accounts.google.com/...] Web login required." then
+    # "NO [ALERT] Please log in via your web browser: ..." -
+    # https://github.com/smiley22/S22.Imap/issues/116, https://github.com/jstedfast/MailKit/issues/1214
+    Cause("web_login_required", "The provider wants a login in the web browser first", True,
+          "Sign in to your webmail in a browser, confirm the security prompt, then reconnect.",
+          "Check the provider's security alerts for this user (blocked sign-in attempt).",
+          Evidence(response_codes=("WEBALERT",),
+                   texts=("log in via your web browser", "web login required")),
+          ("https://github.com/smiley22/S22.Imap/issues/116",
+           "https://github.com/jstedfast/MailKit/issues/1214")),
+    # Gmail: "[ALERT] Your account is not enabled for IMAP use." (engine.supervise)
+    Cause("imap_disabled", "IMAP is turned off for this mailbox", True,
+          "Turn IMAP on in your mail settings (Gmail: Forwarding and POP/IMAP), then reconnect.",
+          "Enable IMAP for the user (Microsoft 365: mailbox features > IMAP).",
+          Evidence(codes=("imap_disabled",), texts=("not enabled for imap",)),
+          ("https://github.com/andreiaugustin/gmail_extractor/issues/4",)),
+    Cause("expired", "The password or account has expired", True,
+          "Set a new password with your provider, then enter it here.",
+          "Renew the account or reset the password; check the password-age policy.",
+          Evidence(response_codes=("EXPIRED",), codes=("expired",))),
+    Cause("privacy_required", "The server requires an encrypted connection", True,
+          "Choose TLS (port 993) or STARTTLS in the inbox settings.",
+          "Nothing on the server: the client must use TLS before logging in.",
+          Evidence(response_codes=("PRIVACYREQUIRED",), codes=("privacyrequired",))),
+    Cause("contact_admin", "The server asks you to contact its administrator", True,
+          "Contact your mail administrator; the server refuses this account for now.",
+          "Check the account's status and the server log for why it asked (CONTACTADMIN).",
+          Evidence(response_codes=("CONTACTADMIN",), codes=("contactadmin",))),
+    # Gmail "[AUTHENTICATIONFAILED] Invalid credentials (Failure)":
+    #   https://github.com/eikek/docspell/issues/520 ; Dovecot "Authentication failed."
+    Cause("auth_failed", "The password was rejected (changed or wrong)", True,
+          "Re-enter the mailbox password; if it changed recently, use the new one.",
+          "Check the account is not locked and the user name is the login the server expects.",
+          Evidence(response_codes=("AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED"),
+                   codes=("authenticationfailed", "authorizationfailed", "auth_failed"),
+                   exceptions=("AuthFailed",)),
+          ("https://github.com/eikek/docspell/issues/520",)),
+    # -- the provider's limits ------------------------------------------------------------
+    # Gmail "Too many simultaneous connections. (Failure)" (fakeserver/profiles/gmail.toml),
+    # Dovecot "Maximum number of connections from user+IP exceeded",
+    # https://github.com/MailCore/mailcore2/issues/587
+    Cause("too_many_connections", "Too many simultaneous connections", False,
+          "Close other mail programs or phones using this mailbox; the CRM retries.",
+          "Raise the per-user connection limit (Dovecot mail_max_userip_connections) or find "
+          "the client holding connections.",
+          Evidence(codes=("too_many_connections",),
+                   texts=("too many simultaneous connections", "maximum number of connections",
+                          "too many concurrent connections")),
+          ("https://github.com/MailCore/mailcore2/issues/587",)),
+    # Gmail [THROTTLED]: https://github.com/jstedfast/MailKit/issues/1396 ; Office 365
+    # "Request is throttled. Suggested Backoff Time: N milliseconds":
+    # https://github.com/ikvk/imap_tools/issues/135
+    Cause("throttled", "The provider is rate-limiting this mailbox", False,
+          "Nothing to do: the CRM slows down and retries.",
+          "Check for other heavy clients on this mailbox; the provider limits its rate.",
+          Evidence(response_codes=("THROTTLED",), codes=("throttled",),
+                   texts=("request is throttled",), exceptions=("Throttled",)),
+          ("https://github.com/jstedfast/MailKit/issues/1396",
+           "https://github.com/ikvk/imap_tools/issues/135")),
+    # Gmail "[OVERQUOTA] Account exceeded command or bandwidth limits.":
+    # https://github.com/ljmerza/ha-email-sensor/issues/16 (2.5 GB/day IMAP download limit:
+    # https://github.com/chatwoot/chatwoot/issues/6082)
+    Cause("overquota", "Over the provider's bandwidth or storage quota", False,
+          "Wait (Gmail resets its daily limit within 24 hours) or free space in the mailbox.",
+          "Check the provider's per-user IMAP bandwidth limit and storage quota.",
+          Evidence(response_codes=("OVERQUOTA", "LIMIT"), codes=("overquota", "limit"),
+                   texts=("bandwidth limit",)),
+          ("https://github.com/ljmerza/ha-email-sensor/issues/16",
+           "https://github.com/chatwoot/chatwoot/issues/6082")),
+    Cause("unavailable", "The server is temporarily unavailable", False,
+          "Nothing to do: the CRM reconnects when the server is back.",
+          "Check the mail server's maintenance or health (it answered UNAVAILABLE).",
+          Evidence(response_codes=("UNAVAILABLE",), codes=("unavailable",))),
+    Cause("inuse", "The mailbox is in use by another operation", False,
+          "Nothing to do: the CRM retries shortly.",
+          "A lock on the mailbox is held (migration, backup); check what holds it.",
+          Evidence(response_codes=("INUSE",), codes=("inuse",))),
+    # -- the connection dies --------------------------------------------------------------
+    # Dovecot "Disconnected for inactivity.", RFC 3501 autologout; the fake says
+    # "Autologout; idle for too long".
+    Cause("idle_timeout", "The server closed an idle connection", False,
+          "Nothing to do: the CRM reconnects.",
+          "Normal server behaviour; if frequent, raise the server's idle timeout (>= 30 min).",
+          Evidence(texts=("disconnected for inactivity", "autologout", "idle for too long",
+                          "inactivity timeout"))),
+    Cause("connection_reset", "The connection dropped in the middle of a command", False,
+          "Nothing to do: the CRM reconnects and resumes where it stopped.",
+          "Look for a proxy, firewall or load balancer that cuts long connections.",
+          Evidence(codes=("connection_reset", "eof", "server_bye", "cut_mid_literal"))),
+    Cause("tarpit", "The server stopped answering (no reply within the timeout)", False,
+          "Nothing to do: the CRM gives up on that connection and retries.",
+          "Something accepts the connection but never answers (firewall, overloaded server).",
+          Evidence(codes=("timeout",), exceptions=("TimedOut",))),
+    # -- the mailbox changed under us -----------------------------------------------------
+    Cause("uidvalidity_reset", "The server renumbered a folder (UIDVALIDITY changed)", False,
+          "Nothing to do: the CRM rescans the folder; no duplicates are logged.",
+          "Usually a server migration or restore; frequent resets point to a server problem.",
+          Evidence(events=("uidvalidity_changed",))),
+    # Permanent for that folder (it will not come back by itself); the account carries on
+    # with the others.
+    Cause("folder_vanished", "A watched folder was renamed or deleted", True,
+          "Pick the folder again in the inbox settings (it was renamed or deleted).",
+          "A client or rule renamed or deleted the folder.",
+          Evidence(events=("account.FolderGone",), response_codes=("NONEXISTENT",),
+                   codes=("nonexistent", "folder_override_missing"))),
+    # -- fallbacks ------------------------------------------------------------------------
+    Cause("config", "The inbox settings cannot work as given", True,
+          "Correct the inbox settings as the message says.",
+          "Check the host, port and security the mailbox should use.",
+          Evidence(exceptions=("ConfigError",))),
+    Cause("unknown", "An unexpected failure", False,
+          "The CRM retries; if it keeps happening, send the diagnostic bundle to support.",
+          "Send the diagnostic bundle (inboxlab diagnose, bundle export) to support.",
+          Evidence()),
+)
+
+BY_CODE: dict[str, Cause] = {c.code: c for c in CAUSES}
+UNKNOWN = BY_CODE["unknown"]
+
+
+def cause(code: str) -> Cause:
+    """The catalogue entry ``code``; ``KeyError`` names the known codes."""
+    try:
+        return BY_CODE[code]
+    except KeyError:
+        raise KeyError(f"no cause {code!r}; known: {', '.join(BY_CODE)}") from None
+
+
+__all__ = ["BY_CODE", "CAUSES", "UNKNOWN", "Cause", "Evidence", "cause"]

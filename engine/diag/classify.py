@@ -1,0 +1,129 @@
+"""From what the engine saw to a catalogue cause, with the evidence that decided it.
+
+``diagnose(error)`` reads only the engine's typed error (``engine.errors``): its code,
+its RFC 5530 response code, the server's words, its class and stage. It never parses a
+message the engine wrote. The only outside hint it takes is the response code of a
+``* BYE [CODE] ...`` line, because a BYE surfaces as a ``Disconnected`` that keeps the
+text but not the code; ``bye_code(lines)`` finds it in a redacted trace.
+
+``diagnose_event(name, info)`` does the same for the two causes that are not failures
+but facts the account reports (a folder vanished; UIDVALIDITY changed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.diag.catalogue import CAUSES, UNKNOWN, Cause, cause
+from engine.errors import EngineError
+from engine.supervise import classify as engine_classify
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A cause plus the facts that matched it; ``as_dict`` is what --json and bundles show."""
+
+    cause: Cause
+    matched_by: str
+    error_code: str | None = None
+    response_code: str | None = None
+    server_text: str | None = None
+    exception: str | None = None
+    stage: str | None = None
+    message: str | None = None
+    engine_permanent: bool | None = None
+
+    @property
+    def code(self) -> str:
+        return self.cause.code
+
+    @property
+    def permanent(self) -> bool:
+        return self.cause.permanent
+
+    @property
+    def remediation(self) -> str:
+        return self.cause.owner_fix
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "cause": self.cause.code, "title": self.cause.title,
+            "permanent": self.cause.permanent, "owner_fix": self.cause.owner_fix,
+            "it_fix": self.cause.it_fix, "matched_by": self.matched_by,
+            "evidence": {"error_code": self.error_code, "response_code": self.response_code,
+                         "server_text": self.server_text, "exception": self.exception,
+                         "stage": self.stage},
+            "message": self.message, "engine_permanent": self.engine_permanent,
+        }
+
+
+_BYE = re.compile(r"^\*\s+BYE\s+\[([A-Za-z0-9-]+)")
+
+
+def bye_code(lines: Iterable[str]) -> str | None:
+    """The response code of the last ``* BYE [CODE]`` among trace lines, if any."""
+    found = None
+    for line in lines:
+        m = _BYE.match(line)
+        if m:
+            found = m.group(1).upper()
+    return found
+
+
+def _match(c: Cause, *, code: str, response: str, text: str, kinds: set[str],
+           stage: str) -> str | None:
+    ev = c.evidence
+    if ev.stages and stage not in ev.stages:
+        return None
+    if code and code in ev.codes:
+        return f"error code {code!r}"
+    if response and response in ev.response_codes:
+        return f"response code [{response}]"
+    for phrase in ev.texts:
+        if phrase in text:
+            return f"server text contains {phrase!r}"
+    for kind in ev.exceptions:
+        if kind in kinds:
+            return f"exception {kind}"
+    return None
+
+
+def diagnose(error: BaseException, *, response_code: str | None = None) -> Diagnosis:
+    """The catalogue cause of ``error`` (anything raised; non-engine errors are wrapped the
+    way the supervisor wraps them). ``response_code`` is a hint for BYE disconnects."""
+    err: EngineError = engine_classify(error)
+    response = (getattr(err, "response_code", None) or response_code or "").upper()
+    text = (err.server_text or "").lower()
+    kinds = {k.__name__ for k in type(err).__mro__}
+    for c in CAUSES:
+        why = _match(c, code=err.code, response=response, text=text, kinds=kinds,
+                     stage=err.stage)
+        if why is not None:
+            return _diagnosis(c, why, err, response)
+    return _diagnosis(UNKNOWN, "nothing in the catalogue matched", err, response)
+
+
+def _diagnosis(c: Cause, why: str, err: EngineError, response: str) -> Diagnosis:
+    return Diagnosis(c, why, error_code=err.code, response_code=response or None,
+                     server_text=err.server_text, exception=type(err).__name__,
+                     stage=err.stage, message=err.message, engine_permanent=err.permanent)
+
+
+def diagnose_event(name: str, info: Mapping[str, Any]) -> Diagnosis | None:
+    """A cause for an account fact seen on the trace hub, or None for ordinary events."""
+    if name == "account.FolderGone":
+        return Diagnosis(cause("folder_vanished"), "account event FolderGone",
+                         server_text=info.get("server_text"), stage="imap_select",
+                         message=f"folder {info.get('folder')!r} is gone")
+    reason = str(info.get("reason") or "")
+    if name == "scan.folder" and reason.startswith("UIDVALIDITY changed"):
+        return Diagnosis(cause("uidvalidity_reset"), "scan reason: UIDVALIDITY changed",
+                         stage="imap_status",
+                         message=f"folder {info.get('folder')!r}: {reason}")
+    return None
+
+
+__all__ = ["Diagnosis", "bye_code", "diagnose", "diagnose_event"]
