@@ -22,6 +22,7 @@ from engine.imap.results import Credentials
 from engine.roles import Role
 from engine.states import State
 from engine.supervise import DisconnectNotice
+from engine.sync import ScannedMessage
 
 pytestmark = pytest.mark.dovecot
 
@@ -160,3 +161,37 @@ async def test_password_change_stops_with_one_refused_login(dovecot: Any,
         await account.stop()
     (notice,) = rec.of(DisconnectNotice)
     assert notice.permanent and notice.stage == "imap_login" and notice.server_text
+
+
+async def test_a_reset_mid_scan_resumes_refetching_at_most_one_batch(dovecot: Any,
+                                                                     tmp_path: Path) -> None:
+    """The fault proxy sits in front of Dovecot; the network drops inside batch 3."""
+    from fakeserver.faults.proxy import FaultProxy
+
+    user, password = new_user(dovecot, inbox=1000)
+    proxy = FaultProxy(upstream_host=dovecot.host, upstream_port=dovecot.port,
+                       upstream_tls_port=None)
+    await proxy.start()
+    rec = Recorder()
+    uids: list[int] = []
+
+    def sink(message: ScannedMessage) -> None:
+        uids.append(message.uid)
+        if len(uids) == 450:  # mid-way through the third batch of 200
+            for link in list(proxy.links.values()):
+                link.reset()
+
+    account = make_account(settings_for(proxy.host, proxy.port, user), password, tmp_path, rec,
+                           initial_scan="full", batch=200)
+    account._sink = sink
+    await account.start()
+    try:
+        await async_wait_until(lambda: len(set(uids)) == 1000 and account.state is State.IDLE,
+                               timeout=20, what="the scan, resumed after the reset")
+    finally:
+        await account.stop()
+        await proxy.stop()
+    assert account.reconnects == 1 and account.errors[0].code == "connection_reset"
+    assert sorted(set(uids)) == list(range(1, 1001))
+    assert len(uids) - 1000 <= 200  # only the interrupted batch (401..600) is read again
+    assert uids.count(400) == 1 and uids.count(401) == 2
