@@ -55,6 +55,9 @@ async def test_connect_shows_state_folders_and_roles(demo: Any) -> None:
     assert table.row_count == len(app.model.folders)
     assert str(app.screen.query_one("#badge", Static).render()).strip().startswith("Watching")
     assert "2 / 5" in str(app.screen.query_one("#connections").render())  # scanner + IDLE
+    await async_wait_until(lambda: app.model.mail_log, timeout=20,
+                           what="the persona's reply to the demo mail")
+    assert "New mail in INBOX" in app.model.mail_log[-1]
     assert "IDLE" in app.model.caps
 
 

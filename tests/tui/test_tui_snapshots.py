@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_script import ScriptedBridge
+from tui_script import AT, ScriptedBridge
 
 from tui.app import InboxLabApp
 
@@ -13,7 +13,8 @@ SIZE = (110, 34)
 
 
 def _app() -> InboxLabApp:
-    app = InboxLabApp(ScriptedBridge(), cursor_blink=False)  # type: ignore[arg-type]
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False,  # type: ignore[arg-type]
+                      clock=lambda: AT)
     app.theme = "textual-dark"
     return app
 

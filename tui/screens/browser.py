@@ -27,6 +27,7 @@ class BrowserScreen(Screen[None]):
         Binding("n", "hit(1)", "Next hit", id="browser.next_hit"),
         Binding("N", "hit(-1)", "Prev hit", id="browser.prev_hit"),
         Binding("escape", "cancel_search", "Cancel", id="browser.cancel", show=False),
+        Binding("r", "reload", "Reload", id="browser.reload"),
     ]
 
     def __init__(self, folder: str) -> None:
@@ -97,6 +98,10 @@ class BrowserScreen(Screen[None]):
         row = msg.row
         if row is not None:
             self.notify(f"{row.sender}: {row.subject}", title=f"UID {row.uid}", markup=False)
+
+    def action_reload(self) -> None:
+        """New mail (or expunges) since opening: ask the server for the folder again."""
+        self.inbox_app.bridge.open_folder(self.folder, self)
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)

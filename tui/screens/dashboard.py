@@ -55,6 +55,7 @@ class DashboardScreen(Screen[None]):
                 yield Sparkline([], id="rate")
         yield Static("", id="caps")
         yield Static("", id="warnings")
+        yield Static("", id="mail-log")
         table: DataTable[Any] = DataTable(id="folders", cursor_type="row", zebra_stripes=True)
         yield table
         yield VerticalScroll(id="progress")
@@ -78,8 +79,12 @@ class DashboardScreen(Screen[None]):
             self.query_one(StateBadge).show(model.state)
         self.query_one("#endpoint", Label).update(
             Text(f"{model.title}  {model.detail}".strip()))
+        mail = self.query_one("#mail-log", Static)
+        mail.display = bool(model.mail_log)
+        mail.update(Text("  ".join(model.mail_log[-3:])))
+        now = self.inbox_app.clock()
         self.query_one("#connections", Label).update(
-            f"connections in use: {model.in_use} / {model.limit}")
+            f"connections in use: {model.in_use} / {model.limit}   (as of {now:%H:%M:%S})")
         stages = "  ".join(
             f"{s.stage} {s.status}" + (f" {s.elapsed_ms:.0f} ms" if s.elapsed_ms is not None
                                         else "")
