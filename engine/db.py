@@ -31,6 +31,7 @@ from types import TracebackType
 import aiosqlite
 
 from engine.crm.schema import CRM_SCHEMA
+from engine.diag.schema import TIMELINE_SCHEMA
 from engine.errors import ConfigError
 
 FILE_MODE = 0o600
@@ -52,6 +53,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: the CRM records (contacts, threads, logged emails, attachments, outbox).
     CRM_SCHEMA,
+    # 3: the diagnostics timeline (engine.diag.timeline): connects, logins, syncs,
+    # disconnects with their classified cause, backoff waits; queried by time.
+    TIMELINE_SCHEMA,
 )
 
 

@@ -1,0 +1,56 @@
+"""Shared helpers for the diagnostics tests: scenario text, a served scenario, an account."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from engine.account import Account, AccountOptions
+from engine.backoff import BackoffPolicy
+from engine.secrets import Secret
+from engine.settings import AccountSettings, ImapServer
+from fakeserver.scenario.load import loads
+from fakeserver.scenario.serve import ScenarioServer
+
+USER = "user@example.com"
+FAST_BACKOFF = BackoffPolicy(base_min=0.01, base_max=0.03, factor=1.5, cap=0.2,
+                             short_session=60.0, strike_factor=2.0, strike_cap=0.5)
+
+
+def scenario_text(password: str, *, profile: str = "dovecot", inbox: int = 20,
+                  extra: str = "", server: str = "") -> str:
+    return f"""
+name = "diag-test"
+seed = 3
+[server]
+profile = "{profile}"
+{server}
+[[accounts]]
+username = "{USER}"
+password = "{password}"
+[[accounts.folders]]
+name = "INBOX"
+[accounts.folders.generate]
+count = {inbox}
+{extra}
+"""
+
+
+@contextlib.asynccontextmanager
+async def served(text: str, **kw: Any) -> AsyncIterator[ScenarioServer]:
+    kw.setdefault("control_port", None)
+    kw.setdefault("smtp", False)
+    async with ScenarioServer(loads(text), **kw) as srv:
+        yield srv
+
+
+def account_for(srv: ScenarioServer, password: str, tmp_path: Path, **options: Any) -> Account:
+    settings = AccountSettings(username=USER, imap=ImapServer(srv.host, srv.port, "plain"))
+    options.setdefault("backoff", FAST_BACKOFF)
+    options.setdefault("connect_timeout", 5.0)
+    options.setdefault("command_timeout", 10.0)
+    return Account(settings, Secret(password), tmp_path / "engine.db", rng=random.Random(7),
+                   options=AccountOptions(**options))
