@@ -422,6 +422,10 @@ class EngineBridge:
     def fire_fault(self, name: str) -> concurrent.futures.Future[dict[str, Any]]:
         return self.submit(self._fire(name, FAULTS[name]))
 
+    def fire_action(self, action: Mapping[str, Any]) -> concurrent.futures.Future[dict[str, Any]]:
+        """Any action table the control endpoint takes (it validates; errors come back)."""
+        return self.submit(self._fire(str(action.get("type", "?")), dict(action)))
+
     async def _fire(self, name: str, action: Mapping[str, Any]) -> dict[str, Any]:
         if self.servers is None:
             reply: dict[str, Any] = {"error": "no scenario is running"}

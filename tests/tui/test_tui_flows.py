@@ -138,6 +138,17 @@ async def test_trace_filter(demo: Any) -> None:
 async def test_scenario_run_from_the_scenarios_screen(demo: Any) -> None:
     app, pilot, _ = demo
     await pilot.press("s")
+    await pilot.press("a", *'{"type": "nonsense"}', "enter")
+    await async_wait_until(lambda: "refused" in app.model.scenario_log[-1],
+                           what="the control endpoint refusing a bad action")
+    app.screen.query_one("#custom-action").value = (  # type: ignore[attr-defined]
+        '{"type": "deliver", "folder": "INBOX", "count": 2, "seed": 5}')
+    app.screen.query_one("#custom-action").focus()
+    await pilot.press("enter")
+    await async_wait_until(lambda: app.model.scenario_log[-1].startswith("fault deliver"),
+                           what="a custom delivery")
+    assert app.model.scenario_log[-1] == "fault deliver: fired", app.model.scenario_log
+    app.screen.query_one("#scenario-list").focus()
     names = [o.id for o in app.screen.query_one("#scenario-list").options]  # type: ignore[attr-defined]
     assert "demo" in names and "no-special-use" in names
     for _ in range(names.index("no-special-use")):

@@ -88,6 +88,9 @@ class ScriptedBridge:
     def fire_fault(self, name: str) -> None:
         self.asked.append(("fault", name))
 
+    def fire_action(self, action: dict[str, Any]) -> None:
+        self.asked.append(("action", action))
+
     def connect_account(self, server: str, username: str, password: str,
                         sent_folder: str | None = None) -> None:
         self.asked.append(("connect", (server, username)))

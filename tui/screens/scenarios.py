@@ -3,6 +3,7 @@ fake servers, and trigger any fault live through the scenario's control endpoint
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, OptionList, Static
+from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.messages import SessionModel
@@ -25,6 +26,7 @@ class ScenariosScreen(Screen[None]):
         Binding("k", "cursor(-1)", "Up", id="scenarios.up", show=False),
         Binding("f", "focus_faults", "Faults", id="scenarios.faults"),
         Binding("l", "focus_list", "Scenarios", id="scenarios.list"),
+        Binding("a", "focus_action", "Custom action", id="scenarios.action"),
     ]
 
     def __init__(self) -> None:
@@ -43,6 +45,8 @@ class ScenariosScreen(Screen[None]):
             with Vertical(id="scen-right"):
                 yield Label("Faults - Enter fires one now", classes="caption")
                 yield OptionList(id="fault-list")
+        yield Input(placeholder='any action as JSON, e.g. {"type": "bye", "text": "bye now"}'
+                    ' - Enter fires it (a to focus)', id="custom-action")
         yield Static("", id="scenario-log")
         yield Footer()
 
@@ -60,6 +64,7 @@ class ScenariosScreen(Screen[None]):
             faults.add_option(Option(name, id=name))
         scen.highlighted = 0
         faults.highlighted = 0
+        self.query_one("#custom-action", Input).cursor_blink = self.inbox_app.cursor_blink
         scen.focus()
         self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)
@@ -94,6 +99,22 @@ class ScenariosScreen(Screen[None]):
                 focused.action_cursor_down()
             else:
                 focused.action_cursor_up()
+
+    def action_focus_action(self) -> None:
+        self.query_one("#custom-action", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            action = json.loads(event.value)
+        except json.JSONDecodeError as exc:
+            self.inbox_app.model.scenario_log.append(f"not JSON: {exc.msg} at {exc.pos}")
+        else:
+            if isinstance(action, dict):
+                self.inbox_app.bridge.fire_action(action)
+            else:
+                self.inbox_app.model.scenario_log.append("an action is a JSON object {...}")
+        self.show_model(self.inbox_app.model)
 
     def action_focus_faults(self) -> None:
         self.query_one("#fault-list", OptionList).focus()
