@@ -8,7 +8,7 @@ import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from conftest import async_wait_until
+from waiting import async_wait_until
 
 from engine.errors import (
     ConfigError,
