@@ -55,6 +55,11 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--initial-scan", choices=("new", "full"), default=None,
                      help="first sync: start at UIDNEXT or read every header "
                      "(default: full unless a folder is over 5000 messages)")
+    diag = sub.add_parser("diagnose", help="probe an inbox step by step (DNS, TCP, TLS, IMAP, "
+                          "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 failed")
+    from engine.diag.args import add_diagnose_arguments
+
+    add_diagnose_arguments(diag)
     return parser
 
 
@@ -78,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             imap_port=getattr(args, "imap_port", 0),
             imaps_port=getattr(args, "imaps_port", 0),
         )
+    if args.command == "diagnose":
+        from engine.diag.report import run_diagnose
+
+        return run_diagnose(args)
     if args.command == "scenario" and args.scenario_command == "run":
         from tui.scenario_run import run_main
 

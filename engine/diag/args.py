@@ -1,0 +1,30 @@
+"""The command-line options of ``diagnose``, ``record`` and ``scenario from-trace``.
+
+Kept apart from the code they run so ``tui/cli.py`` can build its parser without
+importing the probe, asyncio clients or aiosmtplib (its subcommands import lazily).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``diagnose`` options (tui/cli.py builds its subparser with this)."""
+    p.add_argument("--imap", required=True, metavar="URL",
+                   help="imaps://host[:port], imap://host:143 (STARTTLS) or host[:port]")
+    p.add_argument("--user", required=True, help="the mailbox login")
+    p.add_argument("--smtp", metavar="URL", help="smtps://host[:465] or smtp://host:587")
+    p.add_argument("--bcc", help="the CRM's BCC logging address")
+    p.add_argument("--send-test", action="store_true",
+                   help="send a test message to the BCC address")
+    p.add_argument("--cafile", help="extra CA certificate(s) to trust (PEM)")
+    p.add_argument("--timeout", type=float, default=15.0,
+                   help="seconds per connection step and per command (default 15)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--bodies", action="store_true",
+                   help="keep message bodies in the trace (default: sizes only)")
+
+
+
+__all__ = ["add_diagnose_arguments"]

@@ -1,0 +1,106 @@
+"""The SMTP half of the probe: connect, log in, optionally send a test to the BCC address.
+
+aiosmtplib's exceptions become the engine's error tree here (5xx on AUTH is an
+``AuthFailed``, a refused or timed-out connection a ``ConnectError``...), so the same
+classifier and catalogue explain them. No protocol lines are traced for SMTP: only
+step summaries, which hold no secret.
+"""
+
+from __future__ import annotations
+
+import ssl
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+import aiosmtplib
+
+from engine.errors import AuthFailed, ConnectError, Disconnected, EngineError, ServerRefused
+from engine.imap.failures import connect_error, tls_error
+
+if TYPE_CHECKING:
+    from engine.diag.probe import Probe
+
+
+def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: float) -> EngineError:
+    """An aiosmtplib (or socket) failure as the engine's typed error."""
+    if isinstance(exc, ssl.SSLError):
+        return tls_error(exc, host)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return AuthFailed(f"SMTP AUTH refused: {exc.code}", status=str(exc.code),
+                          server_text=exc.message, stage=stage, code="auth_failed",
+                          remediation="check the username and password (an app password "
+                          "may be needed)")
+    if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError | aiosmtplib.SMTPTimeoutError):
+        return ConnectError(f"SMTP {host}:{port}: no answer within {limit}s",
+                            code="connect_timeout", stage=stage)
+    if isinstance(exc, aiosmtplib.SMTPConnectError):
+        cause = exc.__cause__
+        if isinstance(cause, OSError | TimeoutError):
+            err = connect_error(cause, host, port, host, limit)
+            err.stage = stage
+            return err
+        return ConnectError(f"cannot connect to SMTP {host}:{port}: {exc}",
+                            code="connect_failed", stage=stage)
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return Disconnected(f"SMTP server disconnected: {exc}", code="eof", stage=stage)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return ServerRefused(f"SMTP {exc.code}", status=str(exc.code), server_text=exc.message,
+                             stage=stage, permanent=exc.code >= 500)
+    if isinstance(exc, OSError | TimeoutError):
+        return connect_error(exc, host, port, host, limit)
+    return EngineError(f"SMTP failure: {type(exc).__name__}: {exc}", stage=stage)
+
+
+async def smtp_steps(probe: Probe) -> None:
+    settings = probe.settings
+    server = settings.smtp
+    assert server is not None
+    limit = probe.options.connect_timeout
+    smtp = aiosmtplib.SMTP(
+        hostname=server.host, port=server.port, use_tls=server.security == "tls",
+        start_tls=server.security == "starttls",
+        tls_context=probe._context() if server.security != "plain" else None,
+        timeout=limit,
+    )
+    t = probe._clock()
+    try:
+        await smtp.connect()
+        await smtp.ehlo()
+    except Exception as exc:
+        raise probe.fail("smtp connect", t, smtp_error(exc, server.host, server.port,
+                                                       "smtp_connect", limit)) from None
+    try:
+        extensions = sorted(smtp.esmtp_extensions)
+        probe._add("smtp connect", "ok", f"{server.url()}: ESMTP {' '.join(extensions)}", t,
+                   extensions=extensions)
+        t = probe._clock()
+        try:
+            await smtp.login(settings.username, probe.secret.reveal())
+        except Exception as exc:
+            raise probe.fail("smtp login", t, smtp_error(exc, server.host, server.port,
+                                                         "smtp_login", limit)) from None
+        probe._add("smtp login", "ok", f"logged in as {settings.username}", t)
+        if probe.options.send_test:
+            t = probe._clock()
+            if not settings.bcc_address:
+                probe._add("smtp test message", "warning", "no BCC address configured", t)
+                return
+            msg = EmailMessage()
+            msg["From"] = settings.username
+            msg["To"] = settings.bcc_address
+            msg["Subject"] = "inboxlab diagnose: test message"
+            msg.set_content("A test message sent by `inboxlab diagnose` to the BCC address.\n")
+            try:
+                await smtp.send_message(msg)
+            except Exception as exc:
+                raise probe.fail("smtp test message", t, smtp_error(
+                    exc, server.host, server.port, "smtp_send", limit)) from None
+            probe._add("smtp test message", "ok", f"sent to {settings.bcc_address}", t)
+    finally:
+        try:
+            await smtp.quit()
+        except Exception:
+            smtp.close()
+
+
+__all__ = ["smtp_error", "smtp_steps"]

@@ -1,0 +1,86 @@
+"""``inboxlab diagnose``: settings from the command line, the probe, a report, an exit code.
+
+Text for people, ``--json`` for scripts (the same ``ProbeReport.as_dict``). The exit
+code is the verdict: 0 everything worked, 1 it works with warnings (a folder over
+100,000 messages, no Sent folder found...), 2 a step failed (the cause is named), 3 the
+command line itself was unusable.
+
+The password comes from ``INBOXLAB_PASSWORD``, the keyring or a prompt
+(``engine.secrets.find_secret``), never from an argument: it would sit in the shell's
+history and the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from engine.diag.probe import ProbeOptions, ProbeReport, probe
+from engine.errors import ConfigError
+from engine.secrets import find_secret
+from engine.settings import AccountSettings, parse_server
+
+USAGE_ERROR = 3
+_MARK = {"ok": "ok  ", "warning": "WARN", "failed": "FAIL", "skipped": "skip"}
+
+
+def render(report: ProbeReport) -> str:
+    """The report as a person reads it: one line per step, then the cause and what to do."""
+    out = [f"inboxlab diagnose: {report.target['username']} at {report.target['imap']}"
+           + (f", {report.target['smtp']}" if report.target.get("smtp") else "")]
+    for s in report.steps:
+        out.append(f"  [{_MARK[s.status]}] {s.name:<18} {s.summary}  ({s.elapsed_ms:.0f} ms)")
+        if s.name == "list":
+            for role, choice in (s.data.get("roles") or {}).items():
+                if role in ("inbox", "sent"):
+                    out.append(f"         {role}: {choice['folder']!r} - {choice['reason']}")
+    d = report.diagnosis
+    if d is not None:
+        c = d.cause
+        out += ["", f"Cause: {c.title} [{c.code}] - "
+                + ("permanent: a person must act" if c.permanent else
+                   "transient: the engine retries on its own"),
+                f"  evidence: {d.matched_by}; stage {d.stage}",
+                f"  server said: {d.server_text}" if d.server_text else "  server said nothing",
+                f"  mailbox owner: {c.owner_fix}", f"  IT: {c.it_fix}"]
+    out += ["", f"Result: {report.status.upper()} (exit {report.exit_code})"]
+    return "\n".join(out)
+
+
+def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
+                 ask: Callable[[str], str] | None = None) -> int:
+    """Run from parsed arguments; returns the exit code."""
+    out = out or sys.stdout
+    try:
+        imap = parse_server(args.imap, "imap")
+        smtp = parse_server(args.smtp, "smtp") if args.smtp else None
+        settings = AccountSettings(username=args.user, imap=imap, smtp=smtp,
+                                   bcc_address=args.bcc)
+    except ConfigError as exc:
+        print(f"error: {exc}" + (f"\n  fix: {exc.remediation}" if exc.remediation else ""),
+              file=sys.stderr)
+        return USAGE_ERROR
+    found = find_secret(args.user, ask=ask if ask is not None else (
+        getpass.getpass if sys.stdin.isatty() else None))
+    if found is None:
+        print("error: no password: set INBOXLAB_PASSWORD or store it in the keyring",
+              file=sys.stderr)
+        return USAGE_ERROR
+    options = ProbeOptions(connect_timeout=args.timeout, command_timeout=args.timeout,
+                           cafile=args.cafile, smtp=smtp is not None,
+                           send_test=args.send_test, bodies=args.bodies)
+    report = asyncio.run(probe(settings, found.secret, options))
+    if args.json:
+        json.dump(report.as_dict(), out, indent=2, default=str)
+        out.write("\n")
+    else:
+        out.write(render(report) + "\n")
+    return report.exit_code
+
+
+__all__ = ["USAGE_ERROR", "render", "run_diagnose"]
