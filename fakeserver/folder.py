@@ -115,7 +115,8 @@ class Folder:
         self.uidnext = 1
         self.highestmodseq = 1
         self._clock = clock
-        self._spec: GenSpec | None = None
+        self._gen: generate.Generator | None = None
+        self._gen_count = 0
         self._uids = array("I")
         self._gen_of: array[int] | None = None  # None: generated index is uid - 1
         self._codes: bytearray | None = None  # default flag codes, computed on first need
@@ -152,9 +153,10 @@ class Folder:
 
     def fill_generated(self, spec: GenSpec) -> None:
         """Make this empty folder hold ``spec``'s messages (UIDs 1..count)."""
-        if self._uids or self._spec is not None or self.uidnext != 1:
+        if self._uids or self._gen is not None or self.uidnext != 1:
             raise ValueError(f"folder {self.name!r} is not empty")
-        self._spec = spec
+        self._gen = generate.generator(spec)
+        self._gen_count = spec.count
         self._uids = array("I", range(1, spec.count + 1))
         self.uidnext = spec.count + 1
 
@@ -194,20 +196,15 @@ class Folder:
 
     def _gen_index(self, uid: int) -> int:
         """Generated-message index of ``uid``, or -1 for an appended message."""
-        if self._spec is None or uid in self._appended:
-            return -1
-        if self._gen_of is None:
-            return uid - 1 if 1 <= uid <= self._spec.count else -1
-        if uid < len(self._gen_of):
-            index = self._gen_of[uid]
+        gen_of = self._gen_of
+        if gen_of is None:  # UIDs 1..count are generated, later ones appended
+            return uid - 1 if 0 < uid <= self._gen_count else -1
+        if uid < len(gen_of):
+            index = gen_of[uid]
             return -1 if index == _NOT_GENERATED else index
         return -1
 
-    def _message(self, uid: int) -> tuple[GenSpec, int] | AppendedMessage:
-        index = self._gen_index(uid)
-        if index >= 0:
-            assert self._spec is not None
-            return self._spec, index
+    def _appended_message(self, uid: int) -> AppendedMessage:
         try:
             return self._appended[uid]
         except KeyError:
@@ -220,31 +217,35 @@ class Folder:
         index = self._gen_index(uid)
         if index < 0:
             return frozenset()
-        if self._codes is None:
-            assert self._spec is not None
-            self._codes = generate.flag_codes(self._spec)
-        return FLAG_SETS[self._codes[index]]
+        codes = self._codes
+        if codes is None:
+            assert self._gen is not None
+            codes = self._codes = self._gen.flag_codes()
+        return FLAG_SETS[codes[index]]
 
     def modseq(self, uid: int) -> int:
         return self._modseq.get(uid, 1)
 
     def internaldate(self, uid: int) -> datetime:
-        msg = self._message(uid)
-        if isinstance(msg, AppendedMessage):
-            return msg.internaldate
-        return generate.internaldate(*msg)
+        index = self._gen_index(uid)
+        if index >= 0:
+            assert self._gen is not None
+            return self._gen.internaldate(index)
+        return self._appended_message(uid).internaldate
 
     def size(self, uid: int) -> int:
-        msg = self._message(uid)
-        if isinstance(msg, AppendedMessage):
-            return len(msg.raw)
-        return generate.size(*msg)
+        index = self._gen_index(uid)
+        if index >= 0:
+            assert self._gen is not None
+            return self._gen.size(index)
+        return len(self._appended_message(uid).raw)
 
     def raw(self, uid: int) -> bytes:
-        msg = self._message(uid)
-        if isinstance(msg, AppendedMessage):
-            return msg.raw
-        return generate.message(*msg)
+        index = self._gen_index(uid)
+        if index >= 0:
+            assert self._gen is not None
+            return self._gen.message(index)
+        return self._appended_message(uid).raw
 
     def header_fields(self, uid: int, fields: Sequence[str], negate: bool = False) -> bytes:
         """``BODY[HEADER.FIELDS (fields)]`` (``.NOT`` when ``negate``), blank line included.
@@ -252,27 +253,29 @@ class Folder:
         Generated messages take the fast path (only header lines are rendered); the
         result is byte-identical to cutting the fields out of :meth:`raw`.
         """
-        key = tuple(fields)
+        key = fields if isinstance(fields, tuple) else tuple(fields)
         wanted = self._field_sets.get(key)
         if wanted is None:
             wanted = frozenset(f.lower() for f in fields)
             if len(self._field_sets) < 64:
                 self._field_sets[key] = wanted
-        msg = self._message(uid)
-        if isinstance(msg, AppendedMessage):
-            return render.header_fields(msg.raw, wanted, negate)
-        return generate.header_fields(msg[0], msg[1], wanted, negate)
+        index = self._gen_index(uid)
+        if index >= 0:
+            assert self._gen is not None
+            return self._gen.header_fields(index, wanted, negate)
+        return render.header_fields(self._appended_message(uid).raw, wanted, negate)
 
     def headers(self, uid: int) -> Mapping[str, tuple[str, ...]]:
         """Top-level header values by lowercase name, unfolded and RFC 2047-decoded.
 
         What SEARCH FROM/SUBJECT/HEADER compare against (linear, not a fast path).
         """
-        msg = self._message(uid)
-        if isinstance(msg, AppendedMessage):
-            pairs = render.header_pairs(msg.raw)
+        index = self._gen_index(uid)
+        if index >= 0:
+            assert self._gen is not None
+            pairs = self._gen.headers(index)
         else:
-            pairs = generate.headers(*msg)
+            pairs = render.header_pairs(self._appended_message(uid).raw)
         out: dict[str, list[str]] = {}
         for name, value in pairs:
             out.setdefault(name.lower(), []).append(_decode(value))
@@ -435,7 +438,7 @@ class Folder:
                 flags[new] = self._flags[old]
             if old in self._modseq:
                 modseqs[new] = self._modseq[old]
-        self._gen_of = gen_of if self._spec is not None else None
+        self._gen_of = gen_of if self._gen is not None else None
         self._appended, self._flags, self._modseq = appended, flags, modseqs
         self._uids = array("I", range(1, len(self._uids) + 1))
         self.uidnext = len(self._uids) + 1
