@@ -136,6 +136,19 @@ class Generator:
             self._body_hex[mixed] = two - one
             attach = pools.attachment_len[0] if mixed else 0
             self._body_const[mixed] = one - self._body_hex[mixed] - variable - attach
+        # size() without _choices(): the body length that the low 14 bits of h3 decide
+        # (sentences, greeting, closing) and twice the signer's name length.
+        greet, close = names.GREETINGS, names.CLOSINGS
+        self._body_var = tuple(
+            2
+            * (
+                len(greet[((b >> 6) & 0xF) % len(greet)])
+                + len(close[((b >> 10) & 0xF) % len(close)])
+            )
+            + pools.sentence_len[b & 0xF][2 + ((b >> 4) & 3)]
+            for b in range(1 << 14)
+        )
+        self._signer_len = tuple(2 * len(first) for first in pools.firsts)
         self._index = -1
         self._h1 = self._h3 = 0
         self._lines: list[str] = []
@@ -311,17 +324,19 @@ class Generator:
         """RFC822.SIZE by arithmetic: the padded target, or the natural size if larger."""
         self._at(index)
         if self._size < 0:
-            first, count, greeting, closing, signer, attach, target = self._choices()
+            h3 = self._h3
             mixed = self._mixed
             body = (
                 self._body_const[mixed]
-                + self._body_hex[mixed] * len(f"{index:x}")
-                + 2 * (len(greeting) + len(closing) + len(signer))
-                + self.pools.sentence_len[first][count]
-                + (self.pools.attachment_len[attach] if mixed else 0)
+                + self._body_hex[mixed] * max(1, (index.bit_length() + 3) >> 2)
+                + self._body_var[h3 & 0x3FFF]
+                + self._signer_len[(self._h1 >> 32) & 0x3FF]
             )
-            head = sum(map(len, self._lines)) + 2
-            self._size = max(target, head + body)
+            if mixed:
+                attachments = self.pools.attachment_len
+                body += attachments[((h3 >> 14) & 0xFF) % len(attachments)]
+            target = self._size_lo + ((h3 >> 22) & 0xFFFFFF) % self._size_span
+            self._size = max(target, sum(map(len, self._lines)) + 2 + body)
         return self._size
 
     # -- dates and flags ------------------------------------------------------------------
