@@ -21,12 +21,19 @@ import logging
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 
 from fakeserver import generate, render
 from fakeserver.errors import CommandFailed
+from fakeserver.events import (
+    AppendedMessage,
+    Exists,
+    Expunged,
+    FlagsChanged,
+    FolderEvent,
+    UidValidityChanged,
+)
 from fakeserver.generate import FLAG_SETS, GenSpec
 
 __all__ = [
@@ -51,45 +58,6 @@ Clock = Callable[[], datetime]
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-@dataclass(frozen=True)
-class Exists:
-    """The folder now holds ``count`` messages (sent after appends)."""
-
-    count: int
-
-
-@dataclass(frozen=True)
-class Expunged:
-    """``uid`` was removed; ``seq`` is its position at that moment (events arrive in order)."""
-
-    seq: int
-    uid: int
-    modseq: int
-
-
-@dataclass(frozen=True)
-class FlagsChanged:
-    uid: int
-    flags: frozenset[str]
-    modseq: int
-
-
-@dataclass(frozen=True)
-class UidValidityChanged:
-    """UIDs were renumbered: clients must drop their cache (sessions should send BYE)."""
-
-    uidvalidity: int
-
-
-FolderEvent = Exists | Expunged | FlagsChanged | UidValidityChanged
-
-
-@dataclass(frozen=True)
-class AppendedMessage:
-    raw: bytes
-    internaldate: datetime
 
 
 class Folder:

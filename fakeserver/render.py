@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fakeserver import mime
+from fakeserver.envelope import envelope, envelope_of
+from fakeserver.imapstr import NIL, astring, nstring, quote
 from fakeserver.mime import Part
 
 __all__ = [
@@ -24,34 +26,6 @@ __all__ = [
     "quote",
     "section",
 ]
-
-_NIL = b"NIL"
-
-
-# -- IMAP strings ---------------------------------------------------------------------
-
-
-def quote(value: str | bytes) -> bytes:
-    """An IMAP string: quoted when plain, else a literal ``{n}\\r\\n...``.
-
-    Like Dovecot, anything that would need escaping (``"``, ``\\``), 8-bit bytes,
-    CR, LF or NUL goes as a literal, so quoted strings never contain escapes.
-    """
-    data = value.encode("utf-8") if isinstance(value, str) else value
-    if not data.isascii() or any(c in data for c in b'"\\\r\n\0'):
-        return b"{%d}\r\n%s" % (len(data), data)
-    return b'"' + data + b'"'
-
-
-def nstring(value: str | bytes | None) -> bytes:
-    return _NIL if value is None else quote(value)
-
-
-def astring(value: str) -> bytes:
-    """An atom when it is one (mailbox names in LIST look nicer), else a string."""
-    if value and all(c.isascii() and c.isprintable() and c not in ' (){%*"\\]' for c in value):
-        return value.encode("ascii")
-    return quote(value)
 
 
 # -- header cuts ----------------------------------------------------------------------
@@ -148,205 +122,18 @@ def section(
     raise ValueError(f"unknown section text {text!r}")
 
 
-# -- ENVELOPE ---------------------------------------------------------------------------
-
-
-def _tokens(text: str) -> list[tuple[str, str, bool]]:
-    """RFC 5322 address tokens: (kind, text, blank before); kinds 'q' quoted string,
-    's' special, 'a' atom or domain literal.
-
-    Comments are dropped (they separate like blanks). Text is latin-1 decoded so
-    bytes survive the round trip.
-    """
-    out: list[tuple[str, str, bool]] = []
-    i, n = 0, len(text)
-    blank = False
-    while i < n:
-        c = text[i]
-        if c in " \t\r\n":
-            blank = True
-            i += 1
-            continue
-        elif c == "(":
-            depth, begin = 0, i
-            while i < n:
-                if text[i] == "\\":
-                    i += 1
-                elif text[i] == "(":
-                    depth += 1
-                elif text[i] == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                i += 1
-            i += 1
-            out.append(("c", text[begin + 1 : i - 1].strip(), blank))
-            blank = True
-            continue
-        elif c == '"':
-            i += 1
-            chars = []
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                chars.append(text[i])
-                i += 1
-            i += 1
-            out.append(("q", "".join(chars), blank))
-        elif c == "[":
-            end = text.find("]", i)
-            end = n - 1 if end < 0 else end
-            out.append(("a", text[i : end + 1], blank))
-            i = end + 1
-        elif c in "<>@,;:.":
-            out.append(("s", c, blank))
-            i += 1
-        else:  # an atom; a stray ")" is taken as one too, so the scan always advances
-            j = i + 1
-            while j < n and text[j] not in ' \t\r\n()"[<>@,;:.':
-                j += 1
-            out.append(("a", text[i:j], blank))
-            i = j
-        blank = False
-    return out
-
-
-def _phrase(words: list[tuple[str, str, bool]]) -> str:
-    words = [w for w in words if w[0] != "c"]
-    return "".join((" " if blank and k else "") + v for k, (_, v, blank) in enumerate(words))
-
-
-def _bare(words: list[tuple[str, str, bool]]) -> bytes:
-    """An address without angle brackets; a comment after it stands in for the name."""
-    last = max((k for k, w in enumerate(words) if w[0] != "c"), default=-1)
-    trailing = [v for kind, v, _ in words[last + 1 :] if kind == "c"]
-    return _addr(trailing[0] if trailing else None, None, words)
-
-
-def _addr(name: str | None, adl: str | None, spec: list[tuple[str, str, bool]]) -> bytes:
-    text = "".join(v for kind, v, _ in spec if kind != "c")
-    local, at, host = text.rpartition("@")
-    if not at:
-        local, host = text, ""
-    fields = (name, adl, local or "MISSING_MAILBOX", host or "MISSING_DOMAIN")
-    return (
-        b"(" + b" ".join(nstring(None if f is None else f.encode("latin-1")) for f in fields) + b")"
-    )
-
-
-def _addresses(value: bytes | None) -> bytes:
-    """An ENVELOPE address list ``((name adl mailbox host) ...)`` or NIL."""
-    if value is None:
-        return _NIL
-    toks = _tokens(value.decode("latin-1"))
-    out: list[bytes] = []
-    phrase: list[tuple[str, str, bool]] = []
-    i, in_group = 0, False
-
-    def special(j: int, chars: str) -> bool:
-        return j < len(toks) and toks[j][0] == "s" and toks[j][1] in chars
-
-    while i < len(toks):
-        kind, v, _ = toks[i]
-        if kind == "s" and v == "<":
-            j = i + 1
-            adl: list[str] = []
-            while special(j, "@"):  # obsolete source route: <@a,@b:user@host>
-                route = []
-                while j < len(toks) and not special(j, ",:>"):
-                    route.append(toks[j][1])
-                    j += 1
-                adl.append("".join(route))
-                if special(j, ","):
-                    j += 1
-                elif special(j, ":"):
-                    j += 1
-                    break
-            spec = []
-            while j < len(toks) and not special(j, ">"):
-                spec.append(toks[j])
-                j += 1
-            name = _phrase(phrase) or None
-            out.append(_addr(name, ",".join(adl) or None, spec))
-            phrase.clear()
-            i = j + 1
-            while i < len(toks) and not special(i, ",;"):
-                i += 1
-            continue
-        if kind == "s" and v == ":" and not in_group:
-            out.append(b"(NIL NIL " + quote(_phrase(phrase).encode("latin-1")) + b" NIL)")
-            phrase.clear()
-            in_group = True
-        elif kind == "s" and v == ";" and in_group:
-            if phrase:
-                out.append(_bare(phrase))
-                phrase.clear()
-            out.append(b"(NIL NIL NIL NIL)")
-            in_group = False
-        elif kind == "s" and v == ",":
-            if phrase:
-                out.append(_bare(phrase))
-                phrase.clear()
-        else:
-            phrase.append(toks[i])
-        i += 1
-    if phrase:
-        out.append(_bare(phrase))
-    if in_group:
-        out.append(b"(NIL NIL NIL NIL)")
-    return b"(" + b"".join(out) + b")" if out else _NIL
-
-
-def _text(part: Part, name: str) -> bytes:
-    """An envelope string field, as Dovecot 2.3 sends it (observed): a folded Subject,
-    or one with trailing blanks, goes as a trimmed literal; anything else is quoted
-    when it can be."""
-    for key, text in part.fields:
-        if key == name:
-            value = mime.unfold(text)
-            if name == "subject" and (
-                b"\n" in text.rstrip(b"\r\n") or value.endswith((b" ", b"\t"))
-            ):
-                value = value.rstrip(b" \t")
-                return b"{%d}\r\n%s" % (len(value), value)
-            return quote(value)
-    return _NIL
-
-
-def _envelope(part: Part) -> bytes:
-    sender = part.get("from")
-    fields = [
-        _text(part, "date"),
-        _text(part, "subject"),
-        _addresses(sender),
-        _addresses(part.get("sender") or sender),
-        _addresses(part.get("reply-to") or sender),
-        _addresses(part.get("to")),
-        _addresses(part.get("cc")),
-        _addresses(part.get("bcc")),
-        _text(part, "in-reply-to"),
-        _text(part, "message-id"),
-    ]
-    return b"(" + b" ".join(fields) + b")"
-
-
-def envelope(raw: bytes) -> bytes:
-    """The ENVELOPE of a message (RFC 3501 7.4.2), wire-ready."""
-    return _envelope(mime.parse(raw[: mime.header_end(raw)]))
-
-
 # -- BODYSTRUCTURE ------------------------------------------------------------------------
 
 
 def _plist(params: Iterable[tuple[str, str]]) -> bytes:
     items = [quote(k.encode("latin-1")) + b" " + quote(v.encode("latin-1")) for k, v in params]
-    return b"(" + b" ".join(items) + b")" if items else _NIL
+    return b"(" + b" ".join(items) + b")" if items else NIL
 
 
 def _disposition(part: Part) -> bytes:
     value = part.get("content-disposition")
     if value is None:
-        return _NIL
+        return NIL
     text = value.decode("latin-1")
     kind, _, rest = text.partition(";")
     params = mime.params(";" + rest) if rest else ()
@@ -356,10 +143,10 @@ def _disposition(part: Part) -> bytes:
 def _language(part: Part) -> bytes:
     value = part.get("content-language")
     if value is None:
-        return _NIL
+        return NIL
     tags = [t.strip() for t in value.decode("latin-1").split(",") if t.strip()]
     if not tags:
-        return _NIL
+        return NIL
     return b"(" + b" ".join(quote(t.encode("latin-1")) for t in tags) + b")"
 
 
@@ -399,7 +186,7 @@ def _structure(part: Part, extensible: bool) -> bytes:
     if part.rfc822:
         assert part.message is not None
         fields += [
-            _envelope(part.message),
+            envelope_of(part.message),
             _structure(part.message, extensible),
             b"%d" % _lines(part.body),
         ]

@@ -415,6 +415,15 @@ def test_same_answers_as_dovecot(dovecot) -> None:  # type: ignore[no-untyped-de
                 mine[b"BODY.PEEK[" + name + b"]"] = render.section(raw, path, text, fields)
             for item, ours in mine.items():
                 theirs = _fetch(sock, seq, item)
+                if (
+                    b"[HEADER.FIELDS (" in item
+                    and b"\n\n" not in raw.replace(b"\r\n", b"\n")
+                    and {theirs or b"", ours}
+                    == {ours.rstrip(b"\r\n") + b"\r\n", ours.rstrip(b"\r\n") + b"\r\n\r\n"}
+                ):
+                    # A header with no blank line after it: Dovecot ends HEADER.FIELDS
+                    # with one on a first FETCH and without once its cache serves it.
+                    continue
                 if (theirs or b"") != ours:
                     problems.append(
                         f"message {seq} {item.decode()}: dovecot {theirs!r:.200}"
