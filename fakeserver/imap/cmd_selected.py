@@ -101,7 +101,7 @@ def store(s: ImapSession, c: Command) -> Steps:
     uid_to_seq = {uid: seq for seq, uid in pairs}
     view.muted = True
     try:
-        _changed, modified = view.folder.store(
+        changed, modified = view.folder.store(
             [uid for _seq, uid in pairs], _STORE_MODES[args.mode], args.flags,
             unchangedsince=args.unchanged_since,
         )
@@ -113,6 +113,12 @@ def store(s: ImapSession, c: Command) -> Steps:
             if uid not in failed:
                 view.flag_changes.discard(uid)  # reported now, with the new flags
                 yield s.flags_line(seq, uid)
+    elif s.condstore_active:
+        # RFC 7162 3.1.3: after UNCHANGEDSINCE the new MODSEQ MUST be sent even for .SILENT;
+        # Dovecot does so whenever CONDSTORE is on, and so do we (one rule, like theirs)
+        for uid in changed:
+            yield b"* %d FETCH (UID %d MODSEQ (%d))\r\n" % (
+                uid_to_seq[uid], uid, view.folder.modseq(uid))
     if modified:
         numbers = sorted(modified) if c.uid else sorted(uid_to_seq[u] for u in modified)
         return Done("Conditional STORE failed", f"MODIFIED {r.uid_set(numbers)}")

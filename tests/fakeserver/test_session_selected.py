@@ -76,7 +76,9 @@ def test_store_flags_silent_and_unchangedsince(lab) -> None:
     old = folder.modseq(4)
     d.send("d STORE 4 +FLAGS.SILENT ($Work)")
     out = d.send(f"e UID STORE 4,5 (UNCHANGEDSINCE {old}) +FLAGS.SILENT (\\Answered)")
-    assert out == b"e OK [MODIFIED 4] Conditional STORE failed\r\n"
+    # RFC 7162 3.1.3 (its example d105): the stored one still reports its new MODSEQ
+    assert out == (b"* 5 FETCH (UID 5 MODSEQ (%d))\r\n" % folder.modseq(5)
+                   + b"e OK [MODIFIED 4] Conditional STORE failed\r\n")
     assert "\\Answered" not in folder.flags(4) and "\\Answered" in folder.flags(5)
 
 

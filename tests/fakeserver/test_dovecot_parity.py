@@ -1,0 +1,45 @@
+"""Regressions found by the differential test against Dovecot (tests/interop/test_differential).
+
+Each test pins one behaviour where the fake server used to answer differently from Dovecot
+2.3 and from the RFC; sans-I/O, so they run where Dovecot is not installed.
+"""
+
+from __future__ import annotations
+
+import re
+
+FETCH_MODSEQ = re.compile(rb"\* (\d+) FETCH \(UID (\d+) MODSEQ \((\d+)\)\)\r\n")
+
+
+def _inbox(lab):
+    return lab.store.accounts["user@example.com"].folder("INBOX")
+
+
+def test_silent_store_with_unchangedsince_still_reports_the_new_modseq(lab) -> None:
+    """RFC 7162 3.1.3: after UNCHANGEDSINCE the FETCH with MODSEQ MUST be sent even with
+    .SILENT, or the client's cache keeps a stale MODSEQ."""
+    folder = _inbox(lab)
+    d = lab.driver(select="INBOX (CONDSTORE)")
+    base = folder.highestmodseq
+    out = d.send(f"s UID STORE 4,6 (UNCHANGEDSINCE {base}) +FLAGS.SILENT (\\Deleted)")
+    found = FETCH_MODSEQ.findall(out)
+    assert [(int(seq), int(uid)) for seq, uid, _m in found] == [(4, 4), (6, 6)]
+    assert [int(m) for _s, _u, m in found] == [folder.modseq(4), folder.modseq(6)]
+    assert all(int(m) > base for _s, _u, m in found)
+    assert b"FLAGS" not in out  # still silent about the flags themselves
+    assert out.endswith(b"s OK STORE completed\r\n")
+
+
+def test_silent_store_under_condstore_reports_modseq_only_for_changed_messages(lab) -> None:
+    folder = _inbox(lab)
+    seen = next(uid for uid in folder.uids() if "\\Seen" in folder.flags(uid))
+    unseen = next(uid for uid in folder.uids() if "\\Seen" not in folder.flags(uid))
+    d = lab.driver(select="INBOX (CONDSTORE)")
+    out = d.send(f"s UID STORE {seen},{unseen} +FLAGS.SILENT (\\Seen)")
+    assert [int(uid) for _s, uid, _m in FETCH_MODSEQ.findall(out)] == [unseen]
+
+
+def test_silent_store_without_condstore_stays_silent(lab) -> None:
+    d = lab.driver(select="INBOX")
+    out = d.send("s UID STORE 1:3 +FLAGS.SILENT (\\Flagged)")
+    assert out == b"s OK STORE completed\r\n"
