@@ -187,11 +187,23 @@ class Scanner:
         self.publish(FolderGone(self.account, folder, exc.server_text, self.clock.wall()))
 
 
+_FOLDER_CODES = frozenset({"NONEXISTENT", "NOPERM", "TRYCREATE"})
+_FOLDER_WORDS = ("exist", "not found", "unknown mailbox", "no such mailbox")
+
+
 def _folder_problem(exc: ServerRefused) -> bool:
-    """A NO to STATUS/EXAMINE of one folder (gone, renamed, no access): that folder's
-    problem, not the session's. Throttling is the session's."""
-    return (not isinstance(exc, Throttled) and exc.status == "NO"
-            and exc.stage in ("imap_status", "imap_select"))
+    """A NO to STATUS/EXAMINE saying the folder is gone or off limits (renamed, deleted,
+    no access): that folder's problem, not the session's. Everything else - a locked
+    mailbox (INUSE), OVERQUOTA, UNAVAILABLE, throttling - fails the session and is
+    retried with backoff."""
+    if isinstance(exc, Throttled) or exc.status != "NO" or exc.stage not in (
+            "imap_status", "imap_select"):
+        return False
+    code = (exc.response_code or "").upper()
+    if code:
+        return code in _FOLDER_CODES
+    text = (exc.server_text or "").lower()
+    return any(word in text for word in _FOLDER_WORDS)
 
 
 class _Counting:

@@ -32,13 +32,14 @@ import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from engine.account import Account, AccountOptions
 from engine.backoff import BackoffPolicy
+from engine.diag.classify import Diagnosis, diagnose, diagnose_event
 from engine.errors import AuthFailed, EngineError, TimedOut
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
@@ -99,6 +100,7 @@ class _Run:
         self.batch = batch
         self.began = time.monotonic()
         self.errors: list[tuple[float, BaseException]] = []
+        self.facts: list[Diagnosis] = []  # catalogue causes of events (FolderGone...)
         self.deliveries: Counter[tuple[str, int, int]] = Counter()
         self.mark = 0  # account.passes at the latest login
         self.nudges = 0  # reconnects the runner caused itself (not the scenario's doing)
@@ -110,6 +112,11 @@ class _Run:
                 self.errors.append((time.monotonic() - self.began, event.error))
             if event.new is State.CONNECTED:
                 self.mark = self.account.passes
+
+    def on_trace(self, name: str, info: Mapping[str, Any]) -> None:
+        found = diagnose_event(name, info)
+        if found is not None:
+            self.facts.append(found)
 
     def sink(self, message: ScannedMessage) -> None:
         self.deliveries[(message.folder, message.uidvalidity, message.uid)] += 1
@@ -125,7 +132,8 @@ Verdict = tuple[Status, str] | None
 
 
 def _seen(run: _Run) -> str:
-    codes = [f"{getattr(e, 'code', type(e).__name__)}" for _, e in run.errors]
+    codes = [f"{getattr(e, 'code', type(e).__name__)} (cause {diagnose(e).code})"
+             for _, e in run.errors]
     return f"errors seen: {', '.join(codes) or 'none'}"
 
 
@@ -151,15 +159,24 @@ def _message_count(e: Expect, run: _Run) -> Verdict:
 def _error(e: Expect, run: _Run) -> Verdict:
     cause, permanent, code = str(e.get("cause")), e.get("permanent"), e.get("code")
     for _, err in run.errors:
-        if not cause_matches(err, cause):
-            continue
-        if permanent is not None and getattr(err, "permanent", None) != permanent:
+        # The engine's own code, or the diagnostics catalogue's cause for the error.
+        if cause_matches(err, cause):
+            is_permanent = getattr(err, "permanent", None)
+        else:
+            found = diagnose(err)
+            if found.code != cause:
+                continue
+            is_permanent = found.permanent
+        if permanent is not None and is_permanent != permanent:
             continue
         if code is not None and str(code).upper() not in (
                 str(getattr(err, "response_code", "") or "").upper(),
                 str(getattr(err, "code", "")).upper()):
             continue
         return "pass", f"{err}"
+    for fact in run.facts:
+        if fact.code == cause and (permanent is None or fact.permanent == permanent):
+            return "pass", f"{fact.message} ({fact.matched_by})"
     return ("fail", f"no {cause} error (permanent={permanent}); {_seen(run)}") \
         if run.final else None
 
@@ -304,6 +321,7 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                               sink=run.sink)
             run.account = account
             account.subscribe(run.on_event)
+            account.hub.subscribe(run.on_trace)
             others: list[ImapClient] = []
             limit = scenario.config.max_connections_per_user
             nudged = False
