@@ -132,3 +132,22 @@ def test_progress_eta() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     assert ScanProgress("a", "INBOX", 250, 1000, 50.0, at).eta == 15.0
     assert ScanProgress("a", "INBOX", 0, 1000, 0.0, at).eta is None
+
+
+@pytest.mark.parametrize(("code", "text", "gone"), [
+    ("NONEXISTENT", "Mailbox doesn't exist: Sent", True),
+    ("NOPERM", "no access", True),
+    (None, "Mailbox does not exist", True),
+    ("INUSE", "Mailbox is locked, try again later.", False),
+    ("OVERQUOTA", "quota exceeded", False),
+    ("UNAVAILABLE", "backend down", False),
+    (None, "internal error", False),
+])
+def test_only_a_missing_folder_is_the_folders_problem(code: str | None, text: str,
+                                                      gone: bool) -> None:
+    from engine.scanner import _folder_problem
+
+    refused = ServerRefused("EXAMINE refused", status="NO", response_code=code,
+                            server_text=text, stage="imap_select")
+    assert _folder_problem(refused) is gone
+    assert not _folder_problem(Throttled("x", status="NO", stage="imap_select"))
