@@ -22,6 +22,8 @@ def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=15.0,
                    help="seconds per connection step and per command (default 15)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--db", metavar="FILE",
+                   help="the engine database: report folders whose UIDVALIDITY changed")
     p.add_argument("--bodies", action="store_true",
                    help="keep message bodies in the trace (default: sizes only)")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import ssl
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from engine.diag.classify import Diagnosis, bye_code, diagnose
+from engine.diag.classify import Diagnosis, bye_code, diagnose, diagnose_event
 from engine.diag.probe_smtp import smtp_steps
 from engine.diag.tracering import TraceLine, TraceRing
 from engine.errors import EngineError, ProtocolViolation
@@ -52,6 +53,7 @@ class ProbeOptions:
     send_test: bool = False  # a test message to the account's BCC address
     large_folder: int = LARGE_FOLDER
     bodies: bool = False  # trace message literals, or only their size
+    db: str | None = None  # the engine database: compare UIDVALIDITY with its checkpoints
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class ProbeReport:
     diagnosis: Diagnosis | None
     trace: tuple[TraceLine, ...]
     at: datetime
+    findings: tuple[Diagnosis, ...] = ()  # causes met without failing (UIDVALIDITY reset)
 
     @property
     def status(self) -> Literal["ok", "warning", "failed"]:
@@ -92,6 +95,7 @@ class ProbeReport:
         return {"status": self.status, "exit_code": self.exit_code, "at": self.at.isoformat(),
                 "target": self.target, "steps": [s.as_dict() for s in self.steps],
                 "diagnosis": None if self.diagnosis is None else self.diagnosis.as_dict(),
+                "findings": [f.as_dict() for f in self.findings],
                 "trace": [t.render() for t in self.trace]}
 
 
@@ -125,6 +129,7 @@ class Probe:
         self._ctx = ssl_context
         self._clock = clock
         self.steps: list[Step] = []
+        self.findings: list[Diagnosis] = []
 
     def _context(self) -> ssl.SSLContext:
         if self._ctx is None:
@@ -151,7 +156,7 @@ class Probe:
             diagnosis = diagnose(failed.error, response_code=bye_code(
                 self.ring.texts(direction="<")))
         return ProbeReport(target, tuple(self.steps), diagnosis, tuple(self.ring.lines()),
-                           datetime.now(UTC))
+                           datetime.now(UTC), tuple(self.findings))
 
     def fail(self, name: str, started: float, error: BaseException) -> _Failed:
         summary = (str(error) if isinstance(error, EngineError)
@@ -277,6 +282,7 @@ class Probe:
             raise self.fail(f"status {role.value}", t, exc) from None
         messages = status.get("MESSAGES")
         big = isinstance(messages, int) and messages > self.options.large_folder
+        self._compare_uidvalidity(folder, status.get("UIDVALIDITY"))
         self._add(f"status {role.value}", "warning" if big else "ok",
                   f"{folder!r}: {messages} messages" + (
                       f" (over {self.options.large_folder:,}: the first sync starts at the "
@@ -291,6 +297,41 @@ class Probe:
                   f"{folder!r}: EXAMINE answered in {(self._clock() - t) * 1000:.0f} ms, "
                   f"{box.exists} messages", t, folder=folder, exists=box.exists,
                   uidvalidity=box.uidvalidity)
+
+    def _compare_uidvalidity(self, folder: str, now: object) -> None:
+        """A UIDVALIDITY other than the engine's checkpoint: the folder was renumbered."""
+        if self.options.db is None or not isinstance(now, int):
+            return
+        stored = stored_uidvalidity(self.options.db, self.settings.username, folder)
+        if stored is not None and stored != now:
+            found = diagnose_event("scan.folder", {
+                "folder": folder, "reason": f"UIDVALIDITY changed {stored} -> {now}"})
+            if found is not None:
+                self.findings.append(found)
+                self.steps.append(Step(f"uidvalidity {folder}", "warning",
+                                       f"{folder!r}: UIDVALIDITY {stored} in the engine's "
+                                       f"database, {now} on the server: it will be rescanned",
+                                       data={"stored": stored, "server": now}))
+
+
+def stored_uidvalidity(db: str, account: str, folder: str) -> int | None:
+    """The checkpointed UIDVALIDITY, read-only (a missing file or table is simply None).
+
+    Plain ``sqlite3`` on purpose: one indexed read, and opening through
+    ``engine.db.Database`` would run migrations, i.e. write to a file we only inspect.
+    """
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT uidvalidity FROM checkpoints WHERE account = ? AND "
+                           "folder = ?", (account, folder)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return None if row is None else int(row[0])
 
 
 async def probe(settings: AccountSettings, secret: Secret, options: ProbeOptions | None = None,

@@ -39,6 +39,8 @@ def render(report: ProbeReport) -> str:
             for role, choice in (s.data.get("roles") or {}).items():
                 if role in ("inbox", "sent"):
                     out.append(f"         {role}: {choice['folder']!r} - {choice['reason']}")
+    for f in report.findings:
+        out.append(f"  finding: {f.cause.title} [{f.code}] - {f.message}; {f.cause.owner_fix}")
     d = report.diagnosis
     if d is not None:
         c = d.cause
@@ -73,7 +75,8 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
         return USAGE_ERROR
     options = ProbeOptions(connect_timeout=args.timeout, command_timeout=args.timeout,
                            cafile=args.cafile, smtp=smtp is not None,
-                           send_test=args.send_test, bodies=args.bodies)
+                           send_test=args.send_test, bodies=args.bodies,
+                           db=args.db)
     report = asyncio.run(probe(settings, found.secret, options))
     if args.json:
         json.dump(report.as_dict(), out, indent=2, default=str)
