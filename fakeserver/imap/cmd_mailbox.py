@@ -221,6 +221,11 @@ def select(s: ImapSession, c: Command) -> Steps:
     yield r.ok_code(f"PERMANENTFLAGS ({permanent})", "Flags permitted")
     yield r.untagged(f"{view.exists} EXISTS")
     yield r.untagged("0 RECENT")
+    # RFC 3501 6.3.1 lists [UNSEEN n] among SELECT's required OK responses (when any
+    # message is unseen); Dovecot sends it, and clients jump to n on open
+    first_unseen = folder.first_unseen()  # the view is new: its numbers are the folder's
+    if first_unseen is not None:
+        yield r.ok_code(f"UNSEEN {first_unseen}", "First unseen")
     yield r.ok_code(f"UIDVALIDITY {folder.uidvalidity}", "UIDs valid")
     yield r.ok_code(f"UIDNEXT {folder.uidnext}", "Predicted next UID")
     if s.caps.condstore:

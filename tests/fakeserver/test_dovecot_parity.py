@@ -43,3 +43,17 @@ def test_silent_store_without_condstore_stays_silent(lab) -> None:
     d = lab.driver(select="INBOX")
     out = d.send("s UID STORE 1:3 +FLAGS.SILENT (\\Flagged)")
     assert out == b"s OK STORE completed\r\n"
+
+
+def test_select_reports_the_first_unseen_message(lab) -> None:
+    """RFC 3501 6.3.1: [UNSEEN n] is the sequence number of the first unseen message."""
+    folder = _inbox(lab)
+    first = next(seq for seq, uid in enumerate(folder.uids(), 1)
+                 if "\\Seen" not in folder.flags(uid))
+    d = lab.driver()
+    out = d.send("s SELECT INBOX")
+    assert b"* OK [UNSEEN %d] " % first in out
+    assert out.index(b"[UNSEEN") < out.index(b"s OK")
+    d.send("a STORE 1:* +FLAGS.SILENT (\\Seen)")
+    out = d.send("e EXAMINE INBOX")  # every message seen: no UNSEEN code at all
+    assert b"[UNSEEN" not in out and out.endswith(b"e OK [READ-ONLY] EXAMINE completed\r\n")
