@@ -149,13 +149,12 @@ class Generator:
             for b in range(1 << 14)
         )
         self._signer_len = tuple(2 * len(first) for first in pools.firsts)
-        self._index = -1
-        self._h1 = self._h3 = 0
-        self._lines: list[str] = []
-        self._shape: tuple[str, ...] = ()
-        self._mixed = False
+        # The current message, replaced as one tuple so a reader in another thread never
+        # sees one message's hashes with another's lines: (index, h1, h3, lines, shape,
+        # mixed). Likewise (index, size).
+        self._cur: _Current = (-1, 0, 0, [], (), False)
+        self._last_size = (-1, 0)
         self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], tuple[int, ...]] = {}
-        self._size = -1
 
     def __repr__(self) -> str:
         return f"Generator({self.spec!r})"
@@ -168,16 +167,17 @@ class Generator:
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
         return z ^ (z >> 31)
 
-    def _at(self, index: int) -> None:
-        """Make ``index`` the current message (a one-entry cache of its hashes/lines)."""
-        if index == self._index:
-            return
+    def _at(self, index: int) -> _Current:
+        """The current message's state, computed when ``index`` is not the current one."""
+        cur = self._cur
+        if cur[0] == index:
+            return cur
         if not 0 <= index < self._count:
             raise IndexError(f"generated message index {index} out of range 0..{self._count - 1}")
         h1 = self._hash1(index)
-        self._lines = self._make_lines(index, h1, mix(h1 ^ _SALT2))
-        self._h1, self._h3 = h1, mix((h1 ^ _SALT3) & M64)
-        self._index, self._size = index, -1
+        lines, shape, mixed = self._make_lines(index, h1, mix(h1 ^ _SALT2))
+        cur = self._cur = (index, h1, mix((h1 ^ _SALT3) & M64), lines, shape, mixed)
+        return cur
 
     def _parent(self, index: int, h1: int) -> int:
         """Index of the message this one replies to, or -1 for a thread root."""
@@ -192,9 +192,9 @@ class Generator:
 
     # -- headers -------------------------------------------------------------------------
 
-    def _make_lines(self, index: int, h1: int, h2: int) -> list[str]:
-        """The header lines of message ``index``; sets ``_shape`` (their names) and
-        ``_mixed`` as side results."""
+    def _make_lines(self, index: int, h1: int, h2: int) -> tuple[list[str], tuple[str, ...], bool]:
+        """The header lines of message ``index``, their names, and whether it is
+        multipart/mixed (has an attachment)."""
         pools = self.pools
         ts = self._date_ts(index, h1)
         sec = ts % 86400
@@ -228,18 +228,17 @@ class Generator:
             chain.reverse()
             lines.append("References: " + "\r\n ".join(chain) + "\r\n")
         lines.append("MIME-Version: 1.0\r\n")
-        self._mixed = ((h2 >> 50) & 0x3FFF) < self._attach_cut
-        if self._mixed:
+        mixed = ((h2 >> 50) & 0x3FFF) < self._attach_cut
+        if mixed:
             lines.append(f'Content-Type: multipart/mixed; boundary="=_mix_{index:x}"\r\n')
         else:
             lines.append(f'Content-Type: multipart/alternative; boundary="=_alt_{index:x}"\r\n')
-        self._shape = _SHAPES[(ncc >= 2, parent >= 0)]
-        return lines
+        return lines, _SHAPES[(ncc >= 2, parent >= 0)], mixed
 
     def lines(self, index: int) -> list[tuple[str, str]]:
         """Header lines in order as (lowercase name, "Name: value\\r\\n")."""
-        self._at(index)
-        return list(zip(self._shape, self._lines, strict=True))
+        cur = self._at(index)
+        return list(zip(cur[4], cur[3], strict=True))
 
     def headers(self, index: int) -> list[tuple[str, str]]:
         """Top-level fields as (name, raw value) in order (RFC 2047 words undecoded,
@@ -256,28 +255,26 @@ class Generator:
         Byte-identical to cutting them out of :meth:`message`: matching lines in
         message order, then the blank line.
         """
-        self._at(index)
-        key = (self._shape, fields, negate)
+        _, _, _, lines, shape, _ = self._at(index)
+        key = (shape, fields, negate)
         pick = self._picks.get(key)
         if pick is None:
-            pick = tuple(i for i, n in enumerate(self._shape) if (n in fields) != negate)
+            pick = tuple(i for i, n in enumerate(shape) if (n in fields) != negate)
             if len(self._picks) < 256:
                 self._picks[key] = pick
-        lines = self._lines
         return ("".join([lines[i] for i in pick]) + "\r\n").encode("ascii")
 
     # -- bodies ---------------------------------------------------------------------------
 
-    def _choices(self) -> tuple[int, int, str, str, str, int, int]:
+    def _choices(self, h1: int, h3: int) -> tuple[int, int, str, str, str, int, int]:
         """(first sentence, sentence count, greeting, closing, signer, attachment, padded
-        target size) of the current message."""
-        h3 = self._h3
+        target size) of a message."""
         return (
             h3 & 0xF,
             2 + ((h3 >> 4) & 3),
             names.GREETINGS[((h3 >> 6) & 0xF) % len(names.GREETINGS)],
             names.CLOSINGS[((h3 >> 10) & 0xF) % len(names.CLOSINGS)],
-            self.pools.firsts[(self._h1 >> 32) & 0x3FF],
+            self.pools.firsts[(h1 >> 32) & 0x3FF],
             ((h3 >> 14) & 0xFF) % len(self.pools.attachments),
             self._size_lo + ((h3 >> 22) & 0xFFFFFF) % self._size_span,
         )
@@ -312,39 +309,40 @@ class Generator:
 
     def message(self, index: int) -> bytes:
         """The full RFC 5322 message (CRLF line endings), exactly :meth:`size` bytes."""
-        self._at(index)
-        head = "".join(self._lines) + "\r\n"
-        choices = self._choices()
-        parts = self._body_parts(index, self._mixed, choices)
+        _, h1, h3, lines, _, mixed = self._at(index)
+        head = "".join(lines) + "\r\n"
+        choices = self._choices(h1, h3)
+        parts = self._body_parts(index, mixed, choices)
         natural = len(head) + sum(map(len, parts))
         parts.insert(2, self.pools.pad(choices[6] - natural))
         return (head + "".join(parts)).encode("ascii")
 
     def size(self, index: int) -> int:
         """RFC822.SIZE by arithmetic: the padded target, or the natural size if larger."""
-        self._at(index)
-        if self._size < 0:
-            h3 = self._h3
-            mixed = self._mixed
-            body = (
-                self._body_const[mixed]
-                + self._body_hex[mixed] * max(1, (index.bit_length() + 3) >> 2)
-                + self._body_var[h3 & 0x3FFF]
-                + self._signer_len[(self._h1 >> 32) & 0x3FF]
-            )
-            if mixed:
-                attachments = self.pools.attachment_len
-                body += attachments[((h3 >> 14) & 0xFF) % len(attachments)]
-            target = self._size_lo + ((h3 >> 22) & 0xFFFFFF) % self._size_span
-            self._size = max(target, sum(map(len, self._lines)) + 2 + body)
-        return self._size
+        last = self._last_size
+        if last[0] == index:
+            return last[1]
+        _, h1, h3, lines, _, mixed = self._at(index)
+        body = (
+            self._body_const[mixed]
+            + self._body_hex[mixed] * max(1, (index.bit_length() + 3) >> 2)
+            + self._body_var[h3 & 0x3FFF]
+            + self._signer_len[(h1 >> 32) & 0x3FF]
+        )
+        if mixed:
+            attachments = self.pools.attachment_len
+            body += attachments[((h3 >> 14) & 0xFF) % len(attachments)]
+        target = self._size_lo + ((h3 >> 22) & 0xFFFFFF) % self._size_span
+        size = max(target, sum(map(len, lines)) + 2 + body)
+        self._last_size = (index, size)
+        return size
 
     # -- dates and flags ------------------------------------------------------------------
 
     def internaldate_ts(self, index: int) -> int:
         """Arrival time (POSIX seconds): a few seconds to minutes after the Date header."""
-        self._at(index)
-        return self._date_ts(index, self._h1) + 5 + ((self._h3 >> 40) & 0xFF)
+        _, h1, h3, _, _, _ = self._at(index)
+        return self._date_ts(index, h1) + 5 + ((h3 >> 40) & 0xFF)
 
     def internaldate(self, index: int) -> datetime:
         return datetime.fromtimestamp(self.internaldate_ts(index), UTC)
@@ -368,6 +366,8 @@ class Generator:
             out[index] = code(index)
         return out
 
+
+_Current = tuple[int, int, int, list[str], tuple[str, ...], bool]
 
 _SHAPES = {
     (cc, reply): (

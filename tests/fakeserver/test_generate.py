@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -201,3 +202,34 @@ def test_invalid_spec_is_a_clear_error(change: dict[str, object], words: str) ->
 def test_index_out_of_range_is_an_error() -> None:
     with pytest.raises(IndexError):
         generate.message(GenSpec(count=3, seed=1), 3)
+
+
+def test_a_shared_generator_is_safe_across_threads() -> None:
+    """The per-message cache is replaced as one tuple, so threads interleaving on one
+    spec's generator never mix one message's lines with another's hashes."""
+    spec = GenSpec(count=2000, seed=77)
+    gen = generate.Generator(spec)  # private instance: expectations come from the shared one
+    fields = frozenset({"from", "subject", "message-id", "references"})
+    expect = {
+        i: (generate.header_fields(spec, i, fields), generate.size(spec, i)) for i in range(2000)
+    }
+    errors: list[int] = []
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(3000):
+            i = rng.randrange(2000)
+            if (gen.header_fields(i, fields), gen.size(i)) != expect[i]:
+                errors.append(i)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
