@@ -24,6 +24,9 @@ def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--db", metavar="FILE",
                    help="the engine database: report folders whose UIDVALIDITY changed")
+    p.add_argument("--bundle", metavar="FILE",
+                   help="also write a diagnostic bundle (JSON: report, redacted trace, "
+                   "timeline from --db, settings without secrets)")
     p.add_argument("--bodies", action="store_true",
                    help="keep message bodies in the trace (default: sizes only)")
 

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from engine.diag.probe import ProbeOptions, ProbeReport, probe
 from engine.errors import ConfigError
-from engine.secrets import find_secret
+from engine.secrets import Secret, find_secret
 from engine.settings import AccountSettings, parse_server
 
 USAGE_ERROR = 3
@@ -77,13 +77,30 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
                            cafile=args.cafile, smtp=smtp is not None,
                            send_test=args.send_test, bodies=args.bodies,
                            db=args.db)
-    report = asyncio.run(probe(settings, found.secret, options))
+    report = asyncio.run(_probe_and_bundle(settings, found.secret, options, args))
     if args.json:
         json.dump(report.as_dict(), out, indent=2, default=str)
         out.write("\n")
     else:
         out.write(render(report) + "\n")
     return report.exit_code
+
+
+async def _probe_and_bundle(settings: AccountSettings, secret: Secret, options: ProbeOptions,
+                            args: argparse.Namespace) -> ProbeReport:
+    report = await probe(settings, secret, options)
+    if getattr(args, "bundle", None):
+        from engine.db import Database
+        from engine.diag.bundle import export_bundle
+
+        db = await Database.open(args.db) if args.db else None
+        try:
+            await export_bundle(args.bundle, settings=settings, report=report, db=db,
+                                secrets=(secret.reveal(),))
+        finally:
+            if db is not None:
+                await db.close()
+    return report
 
 
 __all__ = ["USAGE_ERROR", "render", "run_diagnose"]
