@@ -1,0 +1,238 @@
+"""Reducing one server's responses to what a client relies on (for test_differential).
+
+A ``Reducer`` turns each script step's responses into plain dicts and lists: FETCH by UID,
+SEARCH as sorted UIDs, EXPUNGE as the UIDs removed (the reducer tracks sequence numbers),
+MODSEQ as its order against the mailbox's HIGHESTMODSEQ at SELECT. Every rewrite that
+hides a difference between servers names its key in the caller's table of tolerated
+differences, and fails when the key is not there, so the table is the whole list.
+
+Step names carry meaning here: ``select...``/``examine...`` open a mailbox (new sequence
+map, new MODSEQ base), ``list...`` steps are LIST (``list all`` is the plain one) and
+``append...`` steps are APPEND.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from diff_wire import Response, Value
+
+SYSTEM_FLAGS = {"\\SEEN", "\\ANSWERED", "\\FLAGGED", "\\DELETED", "\\DRAFT", "\\*"}
+
+
+class Reducer:
+    """Reduces one server's step responses; keeps the state the reduction needs: the
+    selected mailbox's sequence-number -> UID map (from FETCH UID and EXPUNGE) and the
+    base MODSEQ values are compared to: the HIGHESTMODSEQ the last SELECT/EXAMINE
+    reported (before the first one, that one's: STATUS INBOX runs just before it)."""
+
+    def __init__(self, names: Sequence[str], steps: list[list[Response]], *,
+                 tolerated: Mapping[str, str], header_only_uids: Collection[int]) -> None:
+        self.names, self.tolerated = list(names), tolerated
+        self.header_only_uids = header_only_uids
+        self.bases: list[int] = []
+        base = None
+        for name, got in zip(self.names, steps, strict=True):
+            if name.startswith(("select", "examine")):
+                base = next(int(r.code[1]) for r in got  # type: ignore[arg-type]
+                            if r.code and r.code[0] == "HIGHESTMODSEQ")
+                self.bases = [base if b < 0 else b for b in self.bases]
+            self.bases.append(-1 if base is None else base)
+        self.base = 0
+        self.seqs: list[int] = []  # seqs[n-1] is the UID of sequence number n
+        self.steps = steps
+
+    def reduce(self) -> dict[str, Any]:
+        out = {}
+        for name, got, base in zip(self.names, self.steps, self.bases, strict=True):
+            self.base = base
+            out[name] = self.step(name, got)
+        return out
+
+    def tolerate(self, key: str) -> str:
+        """Every rewrite names its entry in the test's table of tolerated differences."""
+        assert key in self.tolerated, f"undeclared tolerance {key!r}"
+        return key
+
+    def modseq(self, value: int) -> str:
+        self.tolerate("modseq-values")
+        return "= base" if value == self.base else "> base" if value > self.base else "< base"
+
+    def step(self, name: str, got: list[Response]) -> dict[str, Any]:
+        tagged = got[-1]
+        self.tolerate("text")
+        out: dict[str, Any] = {"status": tagged.status, "code": self.code(tagged.code)}
+        if name.startswith(("select", "examine")):
+            self.seqs = []
+        untagged: dict[str, Any] = {}
+        for resp in got[:-1]:
+            self.untagged(resp, untagged)
+        if name.startswith("list"):
+            self.tolerate("list-order")
+            found = sorted(untagged.get("LIST", []))
+            if name != "list all":
+                self.tolerate("list-children")
+                found = [(box, [a for a in attrs if "CHILDREN" not in a], rest)
+                         for box, attrs, rest in found]
+            untagged["LIST"] = found
+        if name.startswith("append"):
+            self.tolerate("new-keyword-flags")
+            untagged.pop("FLAGS", None)
+            untagged["OK"] = [c for c in untagged.get("OK", []) if c[0] != "PERMANENTFLAGS"]
+        out["untagged"] = untagged
+        return out
+
+    def code(self, code: tuple[Value, ...] | None) -> Any:
+        if not code:
+            return None
+        word = str(code[0]).upper()
+        if word == "UIDVALIDITY":
+            return (word, self.tolerate("uidvalidity"))
+        if word == "HIGHESTMODSEQ":
+            return (word, self.modseq(int(code[1])))  # type: ignore[arg-type]
+        if word == "APPENDUID":
+            return (word, self.tolerate("uidvalidity"), code[2])
+        if word == "COPYUID":
+            return (word, self.tolerate("uidvalidity"), uid_set(code[2]), uid_set(code[3]))
+        if word in ("PERMANENTFLAGS",):
+            self.tolerate("flags-keywords")
+            return (word, system_flags(code[1]))  # type: ignore[arg-type]
+        if word == "MODIFIED":
+            return (word, uid_set(code[1]))
+        if word == "CAPABILITY":
+            return (word, self.tolerate("capability"))
+        if word == "CLIENTBUG":
+            return self.tolerate("clientbug") and None
+        return tuple(code)
+
+    def untagged(self, resp: Response, into: dict[str, Any]) -> None:
+        if resp.status is not None:  # an untagged OK/NO/BAD: its code is what counts
+            code = self.code(resp.code)
+            if code and code[0] == "CLOSED":
+                self.tolerate("unsolicited")
+                return
+            into.setdefault(resp.status, []).append(code)
+            return
+        values = resp.values
+        if values and isinstance(values[0], int):  # "* n EXISTS/RECENT/EXPUNGE/FETCH"
+            num, word = values[0], str(values[1]).upper()
+            if word == "RECENT":
+                self.tolerate("recent")
+            elif word == "EXISTS":
+                into["EXISTS"] = num
+                self.seqs.extend([0] * (num - len(self.seqs)))
+            elif word == "EXPUNGE":
+                self.tolerate("expunge-order")
+                into.setdefault("EXPUNGED UIDS", []).append(self.seqs.pop(num - 1))
+                into["EXPUNGED UIDS"].sort()
+            elif word == "FETCH":
+                items = self.fetch(num, values[2])  # type: ignore[arg-type]
+                into.setdefault("FETCH", {})[items.get("UID", f"seq {num}")] = items
+            return
+        word = str(values[0]).upper()
+        if word == "CAPABILITY":
+            self.tolerate("capability")
+        elif word in ("LIST", "LSUB"):
+            attrs, _delim, name = values[1], values[2], values[3]
+            self.tolerate("delimiter")
+            flat = sorted(str(a).upper() for a in attrs)  # type: ignore[union-attr]
+            into.setdefault(word, []).append((mailbox_name(name), flat, values[4:]))
+        elif word == "STATUS":
+            pairs = values[2]
+            status: dict[str, Any] = {}
+            for key, val in zip(pairs[::2], pairs[1::2], strict=True):  # type: ignore[index]
+                key = str(key).upper()
+                if key == "RECENT":
+                    self.tolerate("recent")
+                elif key == "UIDVALIDITY":
+                    status[key] = self.tolerate("uidvalidity")
+                elif key == "HIGHESTMODSEQ":
+                    status[key] = self.modseq(int(val))
+                else:
+                    status[key] = val
+            into["STATUS " + mailbox_name(values[1])] = status
+        elif word == "SEARCH":
+            into["SEARCH"] = sorted(v for v in values[1:] if isinstance(v, int))
+        elif word == "FLAGS":
+            self.tolerate("flags-keywords")
+            into["FLAGS"] = system_flags(values[1])  # type: ignore[arg-type]
+        else:
+            into.setdefault(word, []).append(values[1:])
+
+    def fetch(self, seq: int, items: list[Value]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        i = 0
+        while i < len(items):
+            key = str(items[i]).upper()
+            i += 1
+            if i < len(items) and isinstance(items[i], tuple):  # BODY[section]
+                key += "[" + section_text(items[i]) + "]"  # type: ignore[arg-type]
+                i += 1
+            val: Any = items[i]
+            i += 1
+            if key == "UID":
+                if len(self.seqs) < seq:
+                    self.seqs.extend([0] * (seq - len(self.seqs)))
+                self.seqs[seq - 1] = int(val)
+            elif key == "FLAGS":
+                self.tolerate("recent")
+                val = sorted(str(f) for f in val if str(f) != "\\Recent")
+            elif key == "MODSEQ":
+                val = self.modseq(int(val[0]))
+            elif key == "INTERNALDATE":
+                val = datetime.strptime(val.decode(), "%d-%b-%Y %H:%M:%S %z")
+            out[key] = val
+        for key, val in out.items():
+            if (key.startswith("BODY[HEADER.FIELDS (") and out.get("UID") in self.header_only_uids
+                    and isinstance(val, bytes) and val.endswith(b"\r\n\r\n")):
+                self.tolerate("header-only-blank-line")
+                out[key] = val[:-2]
+        return out
+
+
+def mailbox_name(name: Value) -> str:
+    """Atom or string on the wire (servers choose), the same name either way."""
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def section_text(section: tuple[Value, ...]) -> str:
+    parts = []
+    for part in section:
+        if isinstance(part, list):
+            parts.append("(" + " ".join(str(p).upper() for p in part) + ")")
+        else:
+            parts.append(str(part).upper())
+    return " ".join(parts)
+
+
+def system_flags(flags: list[Value]) -> list[str]:
+    """System flags only (the "flags-keywords" tolerance, applied by the callers)."""
+    return sorted(str(f) for f in flags if str(f).upper() in SYSTEM_FLAGS)
+
+
+def uid_set(value: Value) -> list[int]:
+    """'7:8,45' (or a bare number) as the UIDs it names, ascending."""
+    out: list[int] = []
+    for piece in str(value).split(","):
+        lo, _, hi = piece.partition(":")
+        a, b = int(lo), int(hi or lo)
+        out.extend(range(min(a, b), max(a, b) + 1))
+    return sorted(out)
+
+
+
+
+def differences(dove: Any, fake: Any, path: str = "") -> list[str]:
+    """Where two reductions differ, one line per differing leaf (readable for 50 messages)."""
+    if isinstance(dove, dict) and isinstance(fake, dict):
+        out = []
+        for key in [*dove, *(k for k in fake if k not in dove)]:
+            if key not in fake or key not in dove:
+                out.append(f"{path}/{key}: dovecot {dove.get(key, '<absent>')!r}"
+                           f" fake {fake.get(key, '<absent>')!r}")
+            else:
+                out += differences(dove[key], fake[key], f"{path}/{key}")
+        return out
+    return [] if dove == fake else [f"{path}:\n  dovecot {dove!r}\n  fake    {fake!r}"]
