@@ -55,6 +55,12 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--initial-scan", choices=("new", "full"), default=None,
                      help="first sync: start at UIDNEXT or read every header "
                      "(default: full unless a folder is over 5000 messages)")
+    from engine.diag.args import add_fromtrace_arguments, add_record_arguments
+
+    add_fromtrace_arguments(scen_sub.add_parser(
+        "from-trace", help="turn a recorded trace into a scenario that fails the same way"))
+    add_record_arguments(sub.add_parser(
+        "record", help="proxy a real session to a real server and write a redacted trace"))
     diag = sub.add_parser("diagnose", help="probe an inbox step by step (DNS, TCP, TLS, IMAP, "
                           "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 failed")
     from engine.diag.args import add_diagnose_arguments
@@ -87,6 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.diag.report import run_diagnose
 
         return run_diagnose(args)
+    if args.command == "record":
+        import asyncio
+
+        from engine.diag.record import record_main
+
+        return asyncio.run(record_main(args.listen, args.upstream, args.out, tls=args.tls,
+                                       cafile=args.cafile, bodies=args.bodies, once=args.once))
+    if args.command == "scenario" and args.scenario_command == "from-trace":
+        from engine.diag.fromtrace import fromtrace_main
+
+        return fromtrace_main(args.trace, args.out, args.name)
     if args.command == "scenario" and args.scenario_command == "run":
         from tui.scenario_run import run_main
 

@@ -32,4 +32,23 @@ def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
 
 
 
-__all__ = ["add_diagnose_arguments"]
+def add_record_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", required=True, metavar="HOST:PORT",
+                   help="where the client connects (plain text; keep it on loopback)")
+    p.add_argument("--upstream", required=True, metavar="HOST:PORT", help="the real server")
+    p.add_argument("--tls", action="store_true", help="speak TLS to the upstream server")
+    p.add_argument("--cafile", help="extra CA certificate(s) for the upstream (PEM)")
+    p.add_argument("--out", default="session.trace.jsonl",
+                   help="the trace file (JSON lines, redacted; default session.trace.jsonl)")
+    p.add_argument("--bodies", action="store_true",
+                   help="keep message bodies (default: only their size)")
+    p.add_argument("--once", action="store_true", help="stop after the first session ends")
+
+
+def add_fromtrace_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trace", help="a trace written by `inboxlab record`")
+    p.add_argument("--out", help="write the scenario here (default: print it)")
+    p.add_argument("--name", default="from-trace", help="the scenario's name")
+
+
+__all__ = ["add_diagnose_arguments", "add_fromtrace_arguments", "add_record_arguments"]

@@ -1,0 +1,221 @@
+"""``inboxlab scenario from-trace TRACE``: a recorded session as a scenario that fails the same way.
+
+The trace (``engine.diag.record``) says what the server was (its greeting), which user
+logged in, which folders it listed (with special-use attributes) and how many messages
+each held, and how the session ended. The scenario reproduces that: a matching
+provider profile and greeting, the same folders with as many (generated) messages, and
+one timeline fault at the same command, server-wide nth as recorded:
+
+- a refused LOGIN/AUTHENTICATE -> ``no`` with the same code and words, from that login on;
+- a final NO/BAD -> ``no``/``bad`` with the same code and words;
+- ``* BYE [code] text`` -> ``bye`` with the same code and words;
+- the server's RST -> ``reset`` after about as many bytes of the answer;
+- the server's FIN -> ``close`` likewise;
+- the client gave up waiting -> ``tarpit`` (the same silence).
+
+Message contents are the fake's own (traces keep only sizes); the password is
+``REPLAY_PASSWORD``, since the recorded one was never stored. The engine never imports
+the fake server: this module emits TOML text, and the tests load it with fakeserver.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+from engine.diag.tracefile import Record, read_trace
+from engine.imap.utf7 import decode as utf7_decode
+
+REPLAY_PASSWORD = "replay-password"
+_SPECIAL = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash",
+            "\\Important")
+_TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)(?: \[([A-Za-z0-9-]+)[^\]]*\])? ?(.*)$", re.I)
+_BYE = re.compile(r"^\* BYE(?: \[([A-Za-z0-9-]+)[^\]]*\])? ?(.*)$", re.I)
+_GREETING = re.compile(r"^\* (?:OK|PREAUTH)(?: \[[^\]]*\])? ?(.*)$", re.I)
+_LIST = re.compile(r'^\* (?:LIST|XLIST) \(([^)]*)\) (?:NIL|"(?:[^"\\]|\\.)*") (.+)$', re.I)
+_EXISTS = re.compile(r"^\* (\d+) EXISTS", re.I)
+_STATUS = re.compile(r"^\* STATUS (.+) \((.*)\)$", re.I)
+_LOGIN = re.compile(r'^\S+ LOGIN ("(?:[^"\\]|\\.)*"|\S+)', re.I)
+_CMD = re.compile(r"^(\S+) (UID \S+|\S+)(?: (.*))?$", re.I)
+_LITERAL_SIZE = re.compile(r"\{(\d+)\}\[(\d+) bytes\]")
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if text.startswith('"') and text.endswith('"'):
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
+    return text
+
+
+def _mailbox(raw: str) -> str:
+    name = _unquote(raw)
+    try:
+        return utf7_decode(name.encode("utf-8"))
+    except ValueError:
+        return name
+
+
+def _wire_size(text: str) -> int:
+    """Bytes the line took on the wire (an omitted literal counts its announced size)."""
+    size = len(text.encode("utf-8")) + 2
+    for m in _LITERAL_SIZE.finditer(text):
+        size += int(m.group(2)) - len(m.group(0)) + len(f"{{{m.group(1)}}}\r\n")
+    return size
+
+
+@dataclass
+class _Session:
+    greeting: str | None = None
+    user: str | None = None
+    folders: dict[str, list[str]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    fault: tuple[str, str] | None = None  # TOML trigger and action of the [[timeline]] entry
+    story: str = "the session ended cleanly"
+
+
+def _q(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _action(kind: str, code: str | None, text: str) -> str:
+    parts = [f'type = "{kind}"']
+    if code:
+        parts.append(f"code = {_q(code.upper())}")
+    if text:
+        parts.append(f"text = {_q(text)}")
+    return "{ " + ", ".join(parts) + " }"
+
+
+def _analyse(records: list[Record]) -> _Session:
+    s = _Session()
+    counts: Counter[str] = Counter()  # command name -> how many so far, server-wide
+    logins = 0
+    last_cmd: dict[int, tuple[str, int, int]] = {}  # conn -> (name, nth, server bytes since)
+    selected: dict[int, str] = {}
+    for r in records:
+        if r.kind == "line" and r.text is not None and r.dir == ">":
+            m = _CMD.match(r.text)
+            if not m:
+                continue
+            name = m.group(2).upper()
+            if name in ("LOGIN", "AUTHENTICATE"):
+                logins += 1
+                lm = _LOGIN.match(r.text)
+                if lm and s.user is None:
+                    s.user = _unquote(lm.group(1))
+            counts[name] += 1
+            last_cmd[r.conn] = (name, counts[name], 0)
+            if name in ("SELECT", "EXAMINE") and m.group(3):
+                selected[r.conn] = _mailbox(m.group(3).split(" (")[0])
+        elif r.kind == "line" and r.text is not None:
+            text = r.text
+            if r.conn in last_cmd:
+                name, nth, sent = last_cmd[r.conn]
+                last_cmd[r.conn] = (name, nth, sent + _wire_size(text))
+            g = _GREETING.match(text)
+            if s.greeting is None and g and r.conn not in last_cmd:
+                s.greeting = g.group(1)
+            lm2 = _LIST.match(text)
+            if lm2:
+                attrs = [a for a in lm2.group(1).split() if a.capitalize() in _SPECIAL]
+                s.folders[_mailbox(lm2.group(2))] = [a.capitalize() for a in attrs]
+            em = _EXISTS.match(text)
+            if em and r.conn in selected:
+                s.counts[selected[r.conn]] = int(em.group(1))
+            sm = _STATUS.match(text)
+            if sm:
+                found = re.search(r"MESSAGES (\d+)", sm.group(2), re.I)
+                if found:
+                    s.counts[_mailbox(sm.group(1))] = int(found.group(1))
+            bye = _BYE.match(text)
+            tagged = _TAGGED.match(text)
+            cmd = last_cmd.get(r.conn)
+            if bye and cmd and cmd[0] != "LOGOUT":
+                s.fault = (f'{{ command = "{cmd[0]}", nth = {cmd[1]} }}',
+                           _action("bye", bye.group(1), bye.group(2)))
+                s.story = f"the server said BYE after {cmd[0]} #{cmd[1]}"
+            elif tagged and tagged.group(2).upper() in ("NO", "BAD") and cmd:
+                kind = tagged.group(2).lower()
+                act = _action(kind, tagged.group(3), tagged.group(4))
+                if cmd[0] in ("LOGIN", "AUTHENTICATE"):
+                    s.fault = (f"{{ login = {logins}, times = 0 }}", act)
+                    s.story = f"login #{logins} was refused, and every one after it"
+                else:
+                    s.fault = (f'{{ command = "{cmd[0]}", nth = {cmd[1]} }}', act)
+                    s.story = f"{cmd[0]} #{cmd[1]} was refused ({tagged.group(2).upper()})"
+        elif r.kind in ("reset", "eof") and r.conn in last_cmd:
+            name, nth, sent = last_cmd[r.conn]
+            if s.fault is not None and s.fault[1].startswith('{ type = "bye"'):
+                continue  # the close that follows a BYE is part of the BYE
+            kind = "reset" if r.kind == "reset" else "close"
+            s.fault = (f'{{ command = "{name}", nth = {nth} }}',
+                       f'{{ type = "{kind}", direction = "to_client", '
+                       f"after_bytes = {sent + (r.partial or 0)} }}")
+            s.story = (f"the server {'reset' if kind == 'reset' else 'closed'} the connection "
+                       f"during {name} #{nth}, {sent + (r.partial or 0)} bytes into the answer")
+        elif r.kind == "client_closed" and r.waiting and r.conn in last_cmd:
+            name, nth, _ = last_cmd[r.conn]
+            s.fault = (f'{{ command = "{name}", nth = {nth} }}',
+                       '{ type = "tarpit", direction = "to_client" }')
+            s.story = f"the server went silent after {name} #{nth}; the client gave up"
+    return s
+
+
+def _profile(greeting: str | None) -> str:
+    g = (greeting or "").lower()
+    if "gimap" in g:
+        return "gmail"
+    if "microsoft exchange" in g:
+        return "office365"
+    if "dovecot" in g:
+        return "dovecot"
+    return "generic-no-special-use"
+
+
+def scenario_from_trace(records: list[Record], *, name: str = "from-trace", seed: int = 1) -> str:
+    """The scenario TOML text for a recorded session."""
+    s = _analyse(records)
+    out = [f"# Generated by `inboxlab scenario from-trace`: {s.story}.",
+           f"# Log in as {s.user or 'user@example.com'} with the password {REPLAY_PASSWORD!r}.",
+           f"name = {_q(name)}",
+           f"description = {_q('Replay of a recorded session: ' + s.story)}",
+           f"seed = {seed}", "", "[server]", f'profile = "{_profile(s.greeting)}"']
+    if s.greeting:
+        out.append(f"greeting = {_q(s.greeting)}")
+    out += ["", "[[accounts]]", f"username = {_q(s.user or 'user@example.com')}",
+            f'password = "{REPLAY_PASSWORD}"', "profile_folders = false"]
+    folders = dict(s.folders)
+    folders.setdefault("INBOX", [])
+    for folder, uses in folders.items():
+        out += ["", "[[accounts.folders]]", f"name = {_q(folder)}"]
+        if uses and folder != "INBOX":
+            out.append("special_use = [" + ", ".join(_q(u) for u in uses) + "]")
+        if s.counts.get(folder):
+            out += ["[accounts.folders.generate]", f"count = {s.counts[folder]}"]
+    if s.fault is not None:
+        trigger, action = s.fault
+        out += ["", "[[timeline]]", f"name = {_q(s.story)}", f"trigger = {trigger}",
+                f"action = {action}"]
+    return "\n".join(out) + "\n"
+
+
+def fromtrace_main(trace: str, out: str | None = None, name: str = "from-trace") -> int:
+    """The CLI: print or write the scenario; a bad trace file is exit 2 with the reason."""
+    try:
+        text = scenario_from_trace(read_trace(trace), name=name)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {out}; check it with `inboxlab scenario check {out}`")
+    return 0
+
+
+__all__ = ["REPLAY_PASSWORD", "fromtrace_main", "scenario_from_trace"]

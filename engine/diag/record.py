@@ -1,0 +1,177 @@
+"""``inboxlab record``: a loopback proxy that writes a redacted trace of a real session.
+
+    inboxlab record --listen 127.0.0.1:1143 --upstream imap.example.com:993 --tls
+
+A customer's mail program (or the engine) connects to the proxy in plain text on
+loopback; the proxy speaks to the real server (TLS with ``--tls``) and writes every
+line both ways to a JSON-lines trace (``engine.diag.tracefile``), redacted before it is
+written (``engine.diag.redact``: LOGIN, AUTHENTICATE and SASL-IR, tokens; bodies as
+their size unless ``bodies=True``). It also writes how the session ended: the server's
+RST (``reset``), its FIN (``eof``), or the client giving up while a command was
+unanswered (``client_closed`` with ``waiting``: a silent server). ``inboxlab scenario
+from-trace`` turns the file into a scenario that fails the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import ssl
+import time
+from pathlib import Path
+from typing import TextIO
+
+from engine.diag.redact import Redactor
+from engine.diag.tracefile import LineAssembler, Record
+
+_TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)\b", re.I)
+_COMMAND = re.compile(r"^([A-Za-z0-9.]+) ", re.I)
+
+
+class Recorder:
+    """The proxy. ``start()`` listens; ``done`` is set when ``once`` and a session ended."""
+
+    def __init__(self, upstream_host: str, upstream_port: int, out: str | os.PathLike[str], *,
+                 listen_host: str = "127.0.0.1", listen_port: int = 0,
+                 tls: bool = False, ssl_context: ssl.SSLContext | None = None,
+                 bodies: bool = False, once: bool = False, secrets: tuple[str, ...] = ()) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.listen = (listen_host, listen_port)
+        self.tls = tls
+        self._ctx = ssl_context
+        self.bodies = bodies
+        self.once = once
+        self.secrets = secrets
+        self.path = Path(out)
+        self.done = asyncio.Event()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._fh: TextIO | None = None
+        self._t0 = time.monotonic()
+        self._conns = 0
+
+    async def start(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._fh = os.fdopen(fd, "w", encoding="utf-8")
+        self._server = await asyncio.start_server(self._session, *self.listen)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    async def __aenter__(self) -> Recorder:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _write(self, record: Record) -> None:
+        if self._fh is not None:
+            self._fh.write(record.to_json() + "\n")
+            self._fh.flush()  # a killed proxy still leaves every line it saw
+
+    def _now(self) -> float:
+        return round(time.monotonic() - self._t0, 6)
+
+    async def _session(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        self._conns += 1
+        conn = self._conns
+        peer = cwriter.get_extra_info("peername")
+        host, port = self.upstream
+        try:
+            ctx = (self._ctx or ssl.create_default_context()) if self.tls else None
+            ureader, uwriter = await asyncio.open_connection(
+                host, port, ssl=ctx, server_hostname=host if ctx else None)
+        except (OSError, ssl.SSLError) as exc:
+            self._write(Record(self._now(), conn, "upstream_failed", info=str(exc)))
+            cwriter.close()
+            self._finish()
+            return
+        self._write(Record(self._now(), conn, "open", info=f"{peer[0]}:{peer[1]} -> {host}:{port}"))
+        redactor = Redactor(self.secrets, bodies=self.bodies)
+        open_tags: set[str] = set()
+        up = asyncio.create_task(self._pump(conn, ureader, cwriter, "<", redactor, open_tags))
+        down = asyncio.create_task(self._pump(conn, creader, uwriter, ">", redactor, open_tags))
+        await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+        if down.done() and not up.done():  # the client left first
+            self._write(Record(self._now(), conn, "client_closed", waiting=bool(open_tags)))
+        for task in (up, down):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for w in (cwriter, uwriter):
+            w.close()
+            with contextlib.suppress(Exception):
+                await w.wait_closed()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.once:
+            self.done.set()
+
+    async def _pump(self, conn: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    direction: str, redactor: Redactor, open_tags: set[str]) -> None:
+        lines = LineAssembler()
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    if direction == "<":
+                        self._write(Record(self._now(), conn, "eof", partial=lines.partial))
+                    return
+                # Record before forwarding: the trace then never misses what the other
+                # side reacted to.
+                for raw in lines.feed(data):
+                    self._line(conn, direction, raw.decode("utf-8", "replace"), redactor,
+                               open_tags)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError) as exc:
+            if direction == "<":
+                kind = "reset" if isinstance(exc, ConnectionResetError) else "eof"
+                self._write(Record(self._now(), conn, kind, partial=lines.partial,
+                                   info=type(exc).__name__))
+            return
+
+    def _line(self, conn: int, direction: str, text: str, redactor: Redactor,
+              open_tags: set[str]) -> None:
+        if direction == ">":
+            shown = redactor.client(text)
+            m = _COMMAND.match(text)
+            if m and text.strip() != "DONE":
+                open_tags.add(m.group(1))
+        else:
+            shown = redactor.server(text)
+            t = _TAGGED.match(text)
+            if t:
+                open_tags.discard(t.group(1))
+        self._write(Record(self._now(), conn, "line", dir=direction, text=shown))
+
+
+async def record_main(listen: str, upstream: str, out: str, *, tls: bool = False,
+                      cafile: str | None = None, bodies: bool = False, once: bool = False) -> int:
+    """The CLI: run until Ctrl-C (or, with ``once``, until the first session ends)."""
+    lhost, _, lport = listen.rpartition(":")
+    uhost, _, uport = upstream.rpartition(":")
+    if not (lport.isdigit() and uport.isdigit() and lhost and uhost):
+        print("error: --listen and --upstream are HOST:PORT", flush=True)
+        return 3
+    ctx = ssl.create_default_context(cafile=cafile) if tls else None
+    async with Recorder(uhost, int(uport), out, listen_host=lhost, listen_port=int(lport),
+                        tls=tls, ssl_context=ctx, bodies=bodies, once=once) as rec:
+        print(f"recording {lhost}:{rec.port} -> {uhost}:{uport}{' (TLS)' if tls else ''} "
+              f"into {out}", flush=True)
+        await rec.done.wait()
+    return 0
+
+
+__all__ = ["Recorder", "record_main"]
