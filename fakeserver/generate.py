@@ -152,6 +152,7 @@ class Generator:
         # The current message, replaced as one tuple so a reader in another thread never
         # sees one message's hashes with another's lines: (index, h1, h3, lines, shape,
         # mixed). Likewise (index, size).
+        self._days: dict[int, str] = {}  # day number -> "Mon, 01 Jan 2024 "
         self._cur: _Current = (-1, 0, 0, [], (), False)
         self._last_size = (-1, 0)
         self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], tuple[int, ...]] = {}
@@ -194,12 +195,19 @@ class Generator:
 
     def _make_lines(self, index: int, h1: int, h2: int) -> tuple[list[str], tuple[str, ...], bool]:
         """The header lines of message ``index``, their names, and whether it is
-        multipart/mixed (has an attachment)."""
+        multipart/mixed (has an attachment). The hot path: locals, no helper calls."""
         pools = self.pools
-        ts = self._date_ts(index, h1)
-        sec = ts % 86400
+        interval = self._interval
+        ts = self._start_ts + index * interval + ((((h1 >> 42) & 0x3FF) * interval) >> 10)
+        day, sec = divmod(ts, 86400)
+        prefix = self._days.get(day)
+        if prefix is None:
+            prefix = _day_prefix(day)
+            if len(self._days) < 65536:  # bounded: a huge interval_s must not grow it
+                self._days[day] = prefix
+        hx = f"{index:x}"
         lines = [
-            f"Date: {_day_prefix(ts // 86400)} {_HOUR_MINUTE[sec // 60]}{_SECOND_ZONE[sec % 60]}",
+            "Date: " + prefix + _HOUR_MINUTE[sec // 60] + _SECOND_ZONE[sec % 60],
             pools.from_lines[(h1 >> 32) & 0x3FF],
             pools.to_lines[(h1 >> 52) & 0x3FF] if (h2 >> 22) & 7 == 0 else pools.to_owner,
         ]
@@ -210,30 +218,30 @@ class Generator:
             persons = pools.persons
             lines.append(f"Cc: {persons[(h2 >> 2) & 0x3FF]}, {persons[(h2 >> 12) & 0x3FF]}\r\n")
         domain = self._domain
-        parent = self._parent(index, h1)
-        nsub = len(pools.subject_lines)
-        if parent < 0:
-            lines.append(pools.subject_lines[((h1 >> 24) & 0xFF) % nsub])
-            lines.append(f"Message-ID: <{index:x}.{h1 >> 16:012x}@{domain}>\r\n")
+        slot = (index % _WINDOW) // _CONV
+        reply = slot > 0 and (h1 & 0xFFFF) < self._reply_cut
+        if not reply:
+            lines.append(pools.subject_lines[((h1 >> 24) & 0xFF) % len(pools.subject_lines)])
+            lines.append(f"Message-ID: <{hx}.{h1 >> 16:012x}@{domain}>\r\n")
         else:
             chain = []
-            node, root_h = parent, 0
+            node, root_h = index - (slot - ((h1 >> 16) & 0xFF) % slot) * _CONV, 0
             while node >= 0:
                 hn = self._hash1(node)
                 chain.append(f"<{node:x}.{hn >> 16:012x}@{domain}>")
                 node, root_h = self._parent(node, hn), hn
-            lines.append(pools.reply_lines[((root_h >> 24) & 0xFF) % nsub])
-            lines.append(f"Message-ID: <{index:x}.{h1 >> 16:012x}@{domain}>\r\n")
-            lines.append(f"In-Reply-To: {chain[0]}\r\n")
+            lines.append(pools.reply_lines[((root_h >> 24) & 0xFF) % len(pools.reply_lines)])
+            lines.append(f"Message-ID: <{hx}.{h1 >> 16:012x}@{domain}>\r\n")
+            lines.append("In-Reply-To: " + chain[0] + "\r\n")
             chain.reverse()
             lines.append("References: " + "\r\n ".join(chain) + "\r\n")
         lines.append("MIME-Version: 1.0\r\n")
         mixed = ((h2 >> 50) & 0x3FFF) < self._attach_cut
         if mixed:
-            lines.append(f'Content-Type: multipart/mixed; boundary="=_mix_{index:x}"\r\n')
+            lines.append('Content-Type: multipart/mixed; boundary="=_mix_' + hx + '"\r\n')
         else:
-            lines.append(f'Content-Type: multipart/alternative; boundary="=_alt_{index:x}"\r\n')
-        return lines, _SHAPES[(ncc >= 2, parent >= 0)], mixed
+            lines.append('Content-Type: multipart/alternative; boundary="=_alt_' + hx + '"\r\n')
+        return lines, _SHAPES[(ncc >= 2, reply)], mixed
 
     def lines(self, index: int) -> list[tuple[str, str]]:
         """Header lines in order as (lowercase name, "Name: value\\r\\n")."""
@@ -392,10 +400,9 @@ def generator(spec: GenSpec) -> Generator:
     return Generator(spec)
 
 
-@lru_cache(maxsize=8192)
 def _day_prefix(day: int) -> str:
     d = datetime.fromtimestamp(day * 86400, UTC)
-    return f"{_WEEKDAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year}"
+    return f"{_WEEKDAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year} "
 
 
 # -- module-level conveniences (tests, scenarios); hot paths hold a Generator ------------
