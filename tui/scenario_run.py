@@ -33,7 +33,6 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,47 +46,24 @@ from engine.roles import Role
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer
 from engine.states import State, StateChanged
-from engine.supervise import AccountEvent, cause_matches
+from engine.supervise import AccountEvent, LargeFolderWarning, cause_matches
 from engine.sync import ScannedMessage
+from fakeserver.imap import mutf7
 from fakeserver.scenario.expect import evaluate
 from fakeserver.scenario.model import Close, Expect, Scenario
 from fakeserver.scenario.serve import ScenarioServer
+from tui import scenario_implicit as implicit
+from tui.scenario_report import Outcome, RunReport, Status, format_report
 
 FULL_SCAN_LIMIT = 5_000
 SETTLE_PASSES = 3  # scan passes after a login before the engine counts as settled
 NOT_YET = 2**62  # a pass mark no account reaches: "not settled until the next login"
 # Judged once the run is over, never early (so they do not end a run before its faults).
 FINAL_ONLY = frozenset({"no_duplicates", "message_count"})
+MESSAGE_ID_SAMPLE = 5_000
 RUN_BACKOFF = BackoffPolicy(base_min=0.05, base_max=0.15, factor=1.5, cap=1.0,
                             short_session=60.0, strike_factor=2.0, strike_cap=2.0)
 
-Status = Literal["pass", "fail", "skip"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    check: str
-    params: str
-    status: Status
-    detail: str
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class RunReport:
-    scenario: str
-    outcomes: tuple[Outcome, ...]
-    final_state: str
-    server_logins: int
-    reconnects: int
-    seconds: float
-    nudged: bool
-    initial_scan: str
-    fired: tuple[str, ...] = ()  # the timeline events that fired, in order
-
-    @property
-    def failed(self) -> bool:
-        return any(o.status == "fail" for o in self.outcomes)
 
 
 class _Run:
@@ -102,11 +78,16 @@ class _Run:
         self.errors: list[tuple[float, BaseException]] = []
         self.facts: list[Diagnosis] = []  # catalogue causes of events (FolderGone...)
         self.deliveries: Counter[tuple[str, int, int]] = Counter()
+        self.message_ids: set[bytes] = set()  # of scanned messages (a sample)
+        self.warned: set[str] = set()
+        self.watching_at_end = False
         self.mark = 0  # account.passes at the latest login
         self.nudges = 0  # reconnects the runner caused itself (not the scenario's doing)
         self.final = False
 
     def on_event(self, event: AccountEvent) -> None:
+        if isinstance(event, LargeFolderWarning):
+            self.warned.add(event.folder)
         if isinstance(event, StateChanged):
             if event.error is not None:
                 self.errors.append((time.monotonic() - self.began, event.error))
@@ -120,6 +101,9 @@ class _Run:
 
     def sink(self, message: ScannedMessage) -> None:
         self.deliveries[(message.folder, message.uidvalidity, message.uid)] += 1
+        found = implicit.message_id(message.headers)
+        if found is not None and len(self.message_ids) < MESSAGE_ID_SAMPLE:
+            self.message_ids.add(found)
 
     def is_settled(self) -> bool:
         if not self.account.running:
@@ -256,6 +240,25 @@ def _no_crash(run: _Run) -> Outcome:
                    f"states reached: {', '.join(sorted(s.value for s in run.account.reached))}")
 
 
+def _left_behind(run: _Run, where: Path, user: str, watching: bool) -> list[Outcome]:
+    """The implicit checks on what the engine left: database, checkpoints, warnings."""
+    store_account = run.srv.store.accounts.get(user)
+    server: dict[str, int] = {}
+    sizes: dict[str, int | None] = {}
+    for stats in run.account.stats.folders:
+        sizes[stats.folder] = stats.messages
+    if store_account is not None:
+        for folder in list(sizes) + [c.folder for c in run.account.roles.values() if c.folder]:
+            found = store_account.folder(mutf7.encode(folder)) if folder else None
+            if found is not None:
+                server[folder] = found.uidvalidity
+    return [
+        implicit.nothing_stored(sorted(where.glob("engine.db*")), run.message_ids),
+        implicit.checkpoints(where / "engine.db", run.account.name, server, watching),
+        implicit.warnings(run.warned, sizes, run.account.options.large_folder),
+    ]
+
+
 CHECKS: dict[str, Callable[[Expect, _Run], Verdict]] = {
     "sent_folder": _sent_folder, "message_count": _message_count, "error": _error,
     "state": _state, "login_fails": _login_fails, "reconnects": _reconnects,
@@ -351,35 +354,21 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                         break
                     await asyncio.sleep(0.05)
             finally:
+                run.watching_at_end = account.state is State.IDLE
                 await account.stop()
                 for other in others:
                     await other.close()
+            watching = run.watching_at_end
             report = RunReport(
                 scenario=scenario.name,
-                outcomes=(*(outcomes[i] for i in range(len(expects))), _no_crash(run)),
+                outcomes=(*(outcomes[i] for i in range(len(expects))), _no_crash(run),
+                          *_left_behind(run, where, account_config.username, watching)),
                 final_state=account.state.value if account.last_error is None
                 else f"{account.state.value} ({account.last_error.code})",
                 server_logins=srv.runtime.counters["logins"], reconnects=account.reconnects,
                 seconds=time.monotonic() - run.began, nudged=nudged, initial_scan=scan,
                 fired=tuple(r.event for r in srv.runtime.fired))
     return report
-
-
-def format_report(report: RunReport) -> str:
-    lines = [f"scenario {report.scenario}: initial_scan={report.initial_scan}, "
-             f"{report.seconds:.1f}s, logins seen by the server {report.server_logins}, "
-             f"reconnects {report.reconnects}, last state {report.final_state}"
-             + (", nudged (connections dropped once)" if report.nudged else "")]
-    if report.fired:
-        lines.append(f"  faults fired: {', '.join(report.fired)}")
-    for o in report.outcomes:
-        lines.append(f"  {o.status.upper():4}  {o.check} {o.params}".rstrip())
-        lines.append(f"        {o.detail}")
-    passed = sum(o.status == "pass" for o in report.outcomes)
-    lines.append(f"{'FAIL' if report.failed else 'OK'}: {passed} passed, "
-                 f"{sum(o.status == 'fail' for o in report.outcomes)} failed, "
-                 f"{sum(o.status == 'skip' for o in report.outcomes)} skipped")
-    return "\n".join(lines)
 
 
 def run_main(file: str, *, deadline: float = 30.0, initial_scan: str | None = None) -> int:

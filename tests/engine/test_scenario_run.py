@@ -6,6 +6,7 @@ runner's own choice (``choose_initial_scan``) does that.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,11 @@ async def test_bundled_scenario_passes(name: str, tmp_path: Path) -> None:
     report = await run_scenario(scenario, deadline=30.0, workdir=tmp_path)
     text = format_report(report)
     assert not report.failed, text
-    assert report.outcomes[-1].check == "no_crash"
-    judged = [o for o in report.outcomes if o.check != "no_crash"]
-    assert len(judged) == len(scenario.expect)
+    judged = report.outcomes[:len(scenario.expect)]
+    assert [o.check for o in judged] == [e.check for e in scenario.expect]
     assert all(o.status == "pass" for o in judged), text
+    implicit = {o.check: o.status for o in report.outcomes[len(scenario.expect):]}
+    assert set(implicit) == {"no_crash", "nothing_stored", "checkpoints", "warnings"}
 
 
 def test_big_scenarios_start_at_uidnext() -> None:
@@ -63,7 +65,8 @@ def test_a_failed_expectation_fails_the_command(tmp_path: Path,
     out = capsys.readouterr().out
     assert "FAIL  sent_folder folder=Presentations" in out
     assert "FAIL  reconnects" in out
-    assert out.rstrip().splitlines()[-1].startswith("FAIL: 1 passed, 2 failed")  # no_crash
+    assert "PASS  no_crash" in out and "PASS  checkpoints" in out
+    assert out.rstrip().splitlines()[-1].startswith("FAIL: ")
 
 
 def test_an_unusable_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,3 +74,24 @@ def test_an_unusable_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     path.write_text('name = "x"\n[server]\nprofile = "nope"\n')
     assert main(["scenario", "run", str(path)]) == 2
     assert "error:" in capsys.readouterr().out
+
+
+def test_implicit_checks_fail_on_a_leak_a_stale_checkpoint_and_a_silent_big_folder(
+    tmp_path: Path,
+) -> None:
+    from tui import scenario_implicit as implicit
+
+    db = tmp_path / "engine.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE checkpoints (account, folder, uidvalidity, last_uid)")
+        conn.execute("INSERT INTO checkpoints VALUES ('a', 'INBOX', 7, 10)")
+        conn.execute("CREATE TABLE leak (v)")
+        conn.execute("INSERT INTO leak VALUES ('<secret-1@x>')")
+    assert implicit.message_id(b"Subject: x\r\nMessage-ID: <secret-1@x>\r\n") == b"<secret-1@x>"
+    assert implicit.nothing_stored([db], [b"<secret-1@x>"]).status == "fail"
+    assert implicit.nothing_stored([db], [b"<other@x>"]).status == "pass"
+    assert implicit.checkpoints(db, "a", {"INBOX": 8}, watching=True).status == "fail"
+    assert implicit.checkpoints(db, "a", {"INBOX": 7}, watching=True).status == "pass"
+    assert implicit.checkpoints(db, "a", {"INBOX": 8}, watching=False).status == "skip"
+    assert implicit.warnings([], {"INBOX": 100_000}, 100_000).status == "fail"
+    assert implicit.warnings(["INBOX"], {"INBOX": 100_000}, 100_000).status == "pass"
