@@ -182,7 +182,10 @@ class Folder:
         found = self._flags.get(uid)
         if found is not None:
             return found
-        index = self._gen_index(uid)
+        # inline _gen_index for the common case (hot: FETCH FLAGS of a whole folder)
+        index = uid - 1 if self._gen_of is None and 0 < uid <= self._gen_count else -2
+        if index == -2:
+            index = self._gen_index(uid)
         if index < 0:
             return frozenset()
         codes = self._codes
@@ -195,6 +198,9 @@ class Folder:
         return self._modseq.get(uid, 1)
 
     def internaldate(self, uid: int) -> datetime:
+        gen = self._gen
+        if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
+            return gen.internaldate(uid - 1)
         index = self._gen_index(uid)
         if index >= 0:
             assert self._gen is not None
@@ -202,6 +208,9 @@ class Folder:
         return self._appended_message(uid).internaldate
 
     def size(self, uid: int) -> int:
+        gen = self._gen
+        if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
+            return gen.size(uid - 1)
         index = self._gen_index(uid)
         if index >= 0:
             assert self._gen is not None
@@ -227,6 +236,9 @@ class Folder:
             wanted = frozenset(f.lower() for f in fields)
             if len(self._field_sets) < 64:
                 self._field_sets[key] = wanted
+        gen = self._gen
+        if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
+            return gen.header_fields(uid - 1, wanted, negate)
         index = self._gen_index(uid)
         if index >= 0:
             assert self._gen is not None
