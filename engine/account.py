@@ -33,7 +33,7 @@ import os
 import random
 import ssl
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from engine.account_options import AccountOptions, AccountStats, FolderStats
 from engine.backoff import Backoff
@@ -88,6 +88,7 @@ class Account:
         tracked: Callable[[], Iterable[str]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         name: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not isinstance(settings, AccountSettings):
             raise ConfigError(f"settings must be AccountSettings, got {type(settings).__name__}")
@@ -105,6 +106,7 @@ class Account:
         self._secret = secret
         self._sink = sink
         self._ssl_context = ssl_context
+        self._sleep = sleep  # injectable: tests replay the backoff without waiting it out
         self.hub = trace if isinstance(trace, TraceHub) else TraceHub()
         if trace is not None and not isinstance(trace, TraceHub):
             self.hub.subscribe(trace)
@@ -275,7 +277,7 @@ class Account:
         delay = max(delay, suggested_backoff(err) or 0.0)  # the server knows its load
         self._publish(RetryScheduled(self.name, delay, self.backoff.attempts, err.code,
                                      self.clock.wall()))
-        await asyncio.sleep(delay)
+        await self._sleep(delay)
         self.reconnects += 1
         self.supervisor.fire(Event.RETRY)
         return True

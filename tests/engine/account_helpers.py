@@ -53,7 +53,7 @@ class Recorder:
 def make_account(settings: AccountSettings, password: str, tmp_path: Path, rec: Recorder,
                  *, db_name: str = "engine.db", **options: Any) -> Account:
     kwargs: dict[str, Any] = {}
-    for key in ("ssl_context", "tracked", "clock"):
+    for key in ("ssl_context", "tracked", "clock", "sleep"):
         if key in options:
             kwargs[key] = options.pop(key)
     options.setdefault("backoff", FAST_BACKOFF)

@@ -224,3 +224,40 @@ action = {{ type = "no", code = "ALERT", text = "{said}" }}
     assert (notice.code, notice.permanent, notice.stage) == ("imap_disabled", True,
                                                              "imap_login")
     assert notice.server_text == said and "IMAP" in (notice.remediation or "")
+
+
+async def test_backoff_is_the_seeded_jittered_sequence(tmp_path: Path) -> None:
+    """Nothing listens: every attempt is refused, each retry waits the next delay of a
+    Backoff seeded like the account's (rng=Random(7)); the injected sleep records them."""
+    import random
+    import socket
+
+    from account_helpers import FAST_BACKOFF
+
+    from engine.backoff import Backoff
+    from engine.errors import ConnectError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again when the block ends: refused
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await asyncio.sleep(0)
+
+    rec = Recorder()
+    account = make_account(settings_for("127.0.0.1", port, USER), PASSWORD, tmp_path, rec,
+                           sleep=sleep)
+    await account.start()
+    try:
+        await async_wait_until(lambda: len(delays) >= 6, what="six retries")
+    finally:
+        await account.stop()
+    twin = Backoff(random.Random(7), FAST_BACKOFF)
+    refused = ConnectError("refused")
+    assert delays[:6] == [twin.next_delay(refused, 0.0) for _ in range(6)]
+    assert [r.delay for r in rec.of(RetryScheduled)][:6] == delays[:6]
+    assert delays[5] > delays[0]  # growing, up to the cap
+    assert {e.code for e in account.errors} == {"connect_refused"}
+    assert account.login_attempts == 0 and account.state is State.STOPPED
