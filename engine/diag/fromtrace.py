@@ -72,6 +72,7 @@ class _Session:
     user: str | None = None
     folders: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    sizes: dict[str, list[int]] = field(default_factory=dict)  # body literal sizes seen
     fault: tuple[str, str] | None = None  # TOML trigger and action of the [[timeline]] entry
     story: str = "the session ended cleanly"
 
@@ -122,6 +123,9 @@ def _analyse(records: list[Record]) -> _Session:
             if lm2:
                 attrs = [a for a in lm2.group(1).split() if a.capitalize() in _SPECIAL]
                 s.folders[_mailbox(lm2.group(2))] = [a.capitalize() for a in attrs]
+            if r.conn in selected and " FETCH " in text:
+                for lit in _LITERAL_SIZE.finditer(text):
+                    s.sizes.setdefault(selected[r.conn], []).append(int(lit.group(1)))
             em = _EXISTS.match(text)
             if em and r.conn in selected:
                 s.counts[selected[r.conn]] = int(em.group(1))
@@ -195,6 +199,9 @@ def scenario_from_trace(records: list[Record], *, name: str = "from-trace", seed
             out.append("special_use = [" + ", ".join(_q(u) for u in uses) + "]")
         if s.counts.get(folder):
             out += ["[accounts.folders.generate]", f"count = {s.counts[folder]}"]
+            seen = s.sizes.get(folder)
+            if seen:  # messages as big as the recorded ones, so a cut lands mid-answer too
+                out.append(f"size_range = [{min(seen)}, {max(seen)}]")
     if s.fault is not None:
         trigger, action = s.fault
         out += ["", "[[timeline]]", f"name = {_q(s.story)}", f"trigger = {trigger}",
