@@ -153,7 +153,7 @@ def run(count: int, seed: int, timeout: float) -> dict[str, object]:
         stop_server(proc)
     peak = max(float(s["peak_rss_mb"]) for s in stages)  # type: ignore[arg-type]
     return {
-        "count": count, "seed": seed, "fetch_mb": round(nbytes / 1e6, 1),
+        "count": count, "seed": seed, "fetch_bytes": nbytes, "fetch_mb": round(nbytes / 1e6, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
                    f"load average {os.getloadavg()[0]:.2f}",
         "python": platform.python_version(),
