@@ -80,6 +80,23 @@ class GenSpec:
     interval_s: int = 600  # mean spacing of Date headers; dates strictly increase
 
     def __post_init__(self) -> None:
+        kinds: dict[str, type | tuple[type, ...]] = {
+            "count": int, "seed": int, "interval_s": int, "thread_ratio": (int, float),
+            "attachment_ratio": (int, float), "seen_ratio": (int, float), "domain": str,
+            "owner": str, "start": datetime, "size_range": (tuple, list),
+        }  # fmt: skip
+        wrong = [
+            f"{name} must be {getattr(kind, '__name__', 'a number or a pair')}, "
+            f"got {type(getattr(self, name)).__name__}"
+            for name, kind in kinds.items()
+            if not isinstance(getattr(self, name), kind) or isinstance(getattr(self, name), bool)
+        ]
+        if not wrong and (
+            len(self.size_range) != 2 or not all(isinstance(v, int) for v in self.size_range)
+        ):
+            wrong.append(f"size_range must be two integers, got {self.size_range!r}")
+        if wrong:
+            raise ScenarioError("invalid generated folder: " + "; ".join(wrong))
         problems = []
         if not 0 <= self.count < 2**31:
             problems.append(f"count must be in [0, 2**31), got {self.count!r}")
@@ -124,7 +141,7 @@ class Generator:
         )
         self._domain = spec.domain
         self._count = spec.count
-        # Calibrate _body_len against _body_parts once: the skeleton's constant length
+        # Calibrate size() against _body_parts once: the skeleton's constant length
         # and how often the index's hex digits occur, for alternative and mixed bodies.
         self._body_const = [0, 0]
         self._body_hex = [0, 0]

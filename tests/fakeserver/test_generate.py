@@ -192,6 +192,10 @@ def test_header_fields_fast_path_equals_cutting_from_the_message() -> None:
         ({"start": datetime(2024, 1, 1)}, "timezone-aware"),
         ({"domain": "bad domain"}, "domain"),
         ({"interval_s": 0}, "interval_s"),
+        ({"count": "10"}, "count must be int"),
+        ({"seen_ratio": None}, "seen_ratio"),
+        ({"size_range": (1, 2, 3)}, "size_range"),
+        ({"start": "2024-01-01"}, "start must be datetime"),
     ],
 )
 def test_invalid_spec_is_a_clear_error(change: dict[str, object], words: str) -> None:
