@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from fakeserver import render
+
 FETCH_MODSEQ = re.compile(rb"\* (\d+) FETCH \(UID (\d+) MODSEQ \((\d+)\)\)\r\n")
 
 
@@ -57,3 +59,19 @@ def test_select_reports_the_first_unseen_message(lab) -> None:
     d.send("a STORE 1:* +FLAGS.SILENT (\\Seen)")
     out = d.send("e EXAMINE INBOX")  # every message seen: no UNSEEN code at all
     assert b"[UNSEEN" not in out and out.endswith(b"e OK [READ-ONLY] EXAMINE completed\r\n")
+
+
+def _nested(gap: bytes) -> bytes:
+    return (b"Content-Type: multipart/mixed; boundary=mix\r\n\r\n--mix\r\n"
+            b"Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\n"
+            b"Content-Type: text/plain\r\n\r\nplain\r\n--alt--\r\n" + gap
+            + b"--mix\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--mix--\r\n")
+
+
+def test_nested_multipart_section_ends_with_its_close_delimiter_line() -> None:
+    """BODY[1] of a multipart inside a multipart ends with ``--alt--`` and one line
+    break, whether or not a blank line follows before the outer delimiter (Dovecot 2.3)."""
+    for gap in (b"", b"\r\n"):
+        part = render.section(_nested(gap), (1,))
+        assert part.endswith(b"plain\r\n--alt--\r\n") and not part.endswith(b"\r\n\r\n"), gap
+        assert render.section(_nested(gap), (2,)) == b"second"
