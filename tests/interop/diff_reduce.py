@@ -170,6 +170,10 @@ class Reducer:
             if i < len(items) and isinstance(items[i], tuple):  # BODY[section]
                 key += "[" + section_text(items[i]) + "]"  # type: ignore[arg-type]
                 i += 1
+                nxt = items[i] if i < len(items) else None
+                if isinstance(nxt, str) and nxt.startswith("<"):  # partial: BODY[]<origin>
+                    key += nxt
+                    i += 1
             val: Any = items[i]
             i += 1
             if key == "UID":

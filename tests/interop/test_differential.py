@@ -100,6 +100,8 @@ SCRIPT: tuple[tuple[str, bytes], ...] = (
     ("fetch header fields", b"UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (FROM TO CC SUBJECT "
                             b"DATE MESSAGE-ID IN-REPLY-TO REFERENCES)])"),
     ("fetch header fields not", b"UID FETCH 41:* (BODY.PEEK[HEADER.FIELDS.NOT (FROM TO)])"),
+    ("fetch sections", b"UID FETCH 41:* (BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[2.1] "
+                       b"BODY.PEEK[TEXT]<10.40> BODY)"),
     ("fetch sizes by sequence", b"FETCH 35:* (RFC822.SIZE UID)"),
     ("search header subject", b'UID SEARCH HEADER Subject "the original"'),
     ("search header message-id", b"UID SEARCH HEADER Message-ID <edge-quotes@example.com>"),
