@@ -121,8 +121,9 @@ def _analyse(records: list[Record]) -> _Session:
                 s.greeting = g.group(1)
             lm2 = _LIST.match(text)
             if lm2:
-                attrs = [a for a in lm2.group(1).split() if a.capitalize() in _SPECIAL]
-                s.folders[_mailbox(lm2.group(2))] = [a.capitalize() for a in attrs]
+                known = {u.lower(): u for u in _SPECIAL}
+                s.folders[_mailbox(lm2.group(2))] = [known[a.lower()] for a in
+                                                     lm2.group(1).split() if a.lower() in known]
             if r.conn in selected and " FETCH " in text:
                 for lit in _LITERAL_SIZE.finditer(text):
                     s.sizes.setdefault(selected[r.conn], []).append(int(lit.group(1)))
