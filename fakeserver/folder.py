@@ -54,6 +54,8 @@ SYSTEM_FLAGS: frozenset[str] = frozenset(
     {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
 )
 Clock = Callable[[], datetime]
+# flag code (generate.FLAG_SETS index) -> 1 when the set lacks \\Seen (bit 0)
+_UNSEEN_TABLE = bytes(0 if code & 1 else 1 for code in range(256))
 
 
 def _now() -> datetime:
@@ -268,16 +270,50 @@ class Folder:
     def recent(self) -> int:
         return 0
 
+    def _default_unseen(self) -> bytearray | None:
+        """One byte per generated message, 1 where its default flags lack ``\\Seen``;
+        None when UIDs were renumbered (then callers take the linear path)."""
+        if self._gen is None or self._gen_of is not None:
+            return None
+        if self._codes is None:
+            self._codes = self._gen.flag_codes()
+        return self._codes.translate(_UNSEEN_TABLE)
+
     def unseen(self) -> int:
-        """Messages without ``\\Seen`` (STATUS UNSEEN). Linear in the folder size."""
-        return sum(1 for uid in self._uids if _SEEN not in self.flags(uid))
+        """Messages without ``\\Seen`` (STATUS UNSEEN).
+
+        Counted from the default-flag table in C, then corrected for what changed
+        (expunges, overrides, appends): cheap on a million messages.
+        """
+        marks = self._default_unseen()
+        if marks is None:
+            return sum(1 for uid in self._uids if _SEEN not in self.flags(uid))
+        count = self._gen_count
+        total = marks.count(1)
+        total -= sum(marks[uid - 1] for uid in set(self._exp_uid) if uid <= count)
+        for uid, flags in self._flags.items():  # present messages only
+            if uid <= count:
+                total -= marks[uid - 1]
+            total += _SEEN not in flags
+        return total
 
     def first_unseen(self) -> int | None:
         """Sequence number of the first message without ``\\Seen`` (SELECT's [UNSEEN n])."""
-        for seq, uid in enumerate(self._uids, 1):
-            if _SEEN not in self.flags(uid):
-                return seq
-        return None
+        marks = self._default_unseen()
+        if marks is None:
+            for seq, uid in enumerate(self._uids, 1):
+                if _SEEN not in self.flags(uid):
+                    return seq
+            return None
+        best = min((u for u, f in self._flags.items() if _SEEN not in f), default=None)
+        pos = marks.find(1)
+        while pos >= 0 and (best is None or pos + 1 < best):
+            uid = pos + 1
+            if uid not in self._flags and self.seq_of(uid) is not None:
+                best = uid
+                break
+            pos = marks.find(1, pos + 1)
+        return None if best is None else self.seq_of(best)
 
     # -- mutations ---------------------------------------------------------------
 

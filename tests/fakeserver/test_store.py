@@ -108,6 +108,9 @@ def test_random_operations_agree_with_a_naive_model() -> None:
             assert folder.seq_of(m["uid"]) == seq
             assert folder.flags(m["uid"]) == m["flags"]
             assert folder.modseq(m["uid"]) <= folder.highestmodseq
+        unseen = [seq for seq, m in enumerate(model.msgs, 1) if "\\Seen" not in m["flags"]]
+        assert folder.unseen() == len(unseen)
+        assert folder.first_unseen() == (unseen[0] if unseen else None)
     assert folder.seq_of(10_000) is None
     # every change was announced, in order: replaying Exists/Expunged rebuilds the UIDs
     appended = iter(appended_log)
@@ -202,6 +205,9 @@ def test_reset_uidvalidity_renumbers_and_keeps_content() -> None:
     assert folder.uidnext == 29
     assert [(folder.raw(u), folder.flags(u)) for u in folder.uids()] == before
     assert folder.flags(28) == {"$Keep"} and new == 31
+    linear = [u for u in folder.uids() if "\\Seen" not in folder.flags(u)]
+    assert folder.unseen() == len(linear)
+    assert folder.first_unseen() == folder.seq_of(linear[0])
     assert folder.append(RAW) == 29
 
 
