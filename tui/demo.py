@@ -157,9 +157,26 @@ async def send_demo_mail(ends: Endpoints, to: str = "dana@acme.example") -> str:
     return str(msg["Message-ID"])
 
 
+CONTROL_TIMEOUT = 5.0
+
+
 async def post_json(host: str, port: int, path: str,
                     body: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A minimal HTTP/1.1 client for the loopback control endpoint (GET when no body)."""
+    """A minimal HTTP/1.1 client for the loopback control endpoint (GET when no body).
+
+    Never hangs the caller: no answer within ``CONTROL_TIMEOUT`` is an error reply.
+    """
+    try:
+        async with asyncio.timeout(CONTROL_TIMEOUT):
+            return await _exchange(host, port, path, body)
+    except TimeoutError:
+        return {"error": f"the control endpoint did not answer within {CONTROL_TIMEOUT:g} s"}
+    except OSError as exc:
+        return {"error": f"cannot reach the control endpoint: {exc}"}
+
+
+async def _exchange(host: str, port: int, path: str,
+                    body: Mapping[str, Any] | None) -> dict[str, Any]:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         data = b"" if body is None else json.dumps(body).encode()
