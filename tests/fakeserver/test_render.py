@@ -430,3 +430,32 @@ def test_same_answers_as_dovecot(dovecot) -> None:  # type: ignore[no-untyped-de
                         f" != ours {ours!r:.200}"
                     )
     assert not problems, "\n".join(problems[:20])
+
+
+def _paths(raw: bytes) -> list[tuple[int, ...]]:
+    """Every part path of a message, depth first (via BODY's nesting of parentheses)."""
+    out: list[tuple[int, ...]] = []
+
+    def walk(prefix: tuple[int, ...]) -> None:
+        n = 1
+        while render.section(raw, (*prefix, n), "MIME") and n < 20:
+            out.append((*prefix, n))
+            if render.section(raw, (*prefix, n, 1), "MIME") != render.section(
+                raw, (*prefix, n), "MIME"
+            ):
+                walk((*prefix, n))
+            n += 1
+
+    walk(())
+    return out
+
+
+@pytest.mark.parametrize("index", range(0, 40, 3))
+def test_sections_are_contiguous_cuts_of_the_message(index: int) -> None:
+    spec = GenSpec(count=40, seed=7, attachment_ratio=0.5)
+    for raw in (generate.message(spec, index), CORPUS[3], CORPUS[4]):
+        assert render.section(raw, (), "HEADER") + render.section(raw, (), "TEXT") == raw
+        for path in _paths(raw):
+            mime_header = render.section(raw, path, "MIME")
+            body = render.section(raw, path)
+            assert mime_header + body in raw, path
