@@ -20,8 +20,8 @@ import nh3
 MAX_FILENAME = 120
 _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
-    | {f"COM{i}" for i in range(10)} | {f"LPT{i}" for i in range(10)}
-)
+    | {f"{port}{i}" for port in ("COM", "LPT") for i in (*"0123456789", "¹", "²", "³")}
+)  # Windows reads the superscript digits as 1-3: COM¹ is a device too
 _UNSAFE = re.compile(r'[\\/:*?"<>|]')
 
 # Tags kept: text structure and tables. No img (remote images are tracking pixels),
