@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -100,6 +100,18 @@ def _record(r: Any) -> OutboxRecord:
                         Mark(r[9], r[10]), r[11], int(r[12]), r[13])
 
 
+def _updated(rec: OutboxRecord, **columns: Any) -> OutboxRecord:
+    """The record as the UPDATE just committed it (saves a read-back per step)."""
+    fields = {k: v for k, v in columns.items()
+              if k in ("state", "copy_how", "attempts", "last_error")}
+    if "submit_started" in columns:
+        fields["submit_started"] = bool(columns["submit_started"])
+    if "uidvalidity" in columns or "uidnext_before" in columns:
+        fields["mark"] = Mark(columns.get("uidvalidity", rec.mark.uidvalidity),
+                              columns.get("uidnext_before", rec.mark.uidnext))
+    return replace(rec, **fields)
+
+
 class Outbox:
     def __init__(self, store: CrmStore, submitter: SmtpSubmitter, copier: SentCopier | None,
                  sender: Address, *, clock: Clock = SYSTEM_CLOCK,
@@ -140,13 +152,14 @@ class Outbox:
                 "WHERE id = ? AND state = ?",
                 (new.value, self.clock.wall().isoformat(), *columns.values(), rec.id,
                  rec.state.value))
-        return await self.get(rec.message_id)
+        return _updated(rec, state=new, **columns)
 
-    async def _note(self, rec: OutboxRecord, **columns: object) -> None:
+    async def _note(self, rec: OutboxRecord, **columns: object) -> OutboxRecord:
         sets = ", ".join(f"{k} = ?" for k in columns)
         async with self.db.transaction() as conn:
             await conn.execute(f"UPDATE outbox SET {sets}, updated_at = ? WHERE id = ?",
                                (*columns.values(), self.clock.wall().isoformat(), rec.id))
+        return _updated(rec, **columns)
 
     # -- queueing -----------------------------------------------------------------------
 
@@ -218,9 +231,8 @@ class Outbox:
                 return await self._move(rec, "maybe_sent", last_error=(
                     "the process stopped during submission; it may have gone out"))
         mark = await self.copier.mark() if self.copier is not None else Mark(None, None)
-        await self._note(rec, submit_started=1, uidvalidity=mark.uidvalidity,
-                         uidnext_before=mark.uidnext, attempts=rec.attempts + 1)
-        rec = await self.get(rec.message_id)
+        rec = await self._note(rec, submit_started=1, uidvalidity=mark.uidvalidity,
+                               uidnext_before=mark.uidnext, attempts=rec.attempts + 1)
         self._crash("before_submit")
         try:
             await self.submitter.submit(rec.mail_from, rec.rcpts, rec.raw)

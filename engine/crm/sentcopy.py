@@ -73,6 +73,7 @@ class SentCopier:
         self.clock = clock
         self.learned_autosave: bool | None = None
         self._client: CopyClient | None = None
+        self._floor = 1  # every UID below this in the selected Sent is already known
         self.appends = 0
         self.searches = 0
 
@@ -88,6 +89,7 @@ class SentCopier:
 
     async def _drop(self) -> None:
         client, self._client = self._client, None
+        self._floor = 1
         if client is not None:
             try:
                 await client.close()
@@ -103,8 +105,10 @@ class SentCopier:
         selected = client.selected
         try:
             if selected is not None and selected.mailbox == self.folder:
-                box = await client.select(self.folder, readonly=True)  # STATUS is not for this
-                return Mark(box.uidvalidity, box.uidnext)
+                # Sent is selected (we searched it): STATUS is not for the selected mailbox,
+                # and a fresh EXAMINE costs a round trip. A UID we saw (APPENDUID, search
+                # hits) + 1 is a safe lower bound: the next message gets a higher UID.
+                return Mark(selected.uidvalidity, max(selected.uidnext or 1, self._floor))
             status = await client.status(self.folder, ("UIDVALIDITY", "UIDNEXT"))
         except ServerRefused as exc:
             if exc.status != "NO":
@@ -115,16 +119,21 @@ class SentCopier:
     async def find(self, message_id: str, mark: Mark) -> bool:
         """Whether Sent holds ``message_id`` among the UIDs since ``mark``."""
         client = await self._get()
-        try:
-            box = await client.select(self.folder, readonly=True)
-        except ServerRefused as exc:
-            if exc.status != "NO":
-                raise
-            return False  # no such folder (yet): nothing can be in it
+        box = client.selected
+        if box is None or box.mailbox != self.folder:
+            try:
+                box = await client.select(self.folder, readonly=True)
+                self._floor = 1
+            except ServerRefused as exc:
+                if exc.status != "NO":
+                    raise
+                return False  # no such folder (yet): nothing can be in it
         low = mark.uidnext if mark.uidnext and box.uidvalidity == mark.uidvalidity else 1
         self.searches += 1
         found = await client.uid_search(Atom("UID"), Atom(f"{low}:*"), Atom("HEADER"),
                                         "Message-ID", message_id)
+        if found:
+            self._floor = max(self._floor, max(found) + 1)
         return bool(found)
 
     async def _watch(self, message_id: str, mark: Mark) -> bool:
@@ -172,7 +181,11 @@ class SentCopier:
 
     async def _append(self, client: CopyClient, raw: bytes) -> None:
         self.appends += 1
-        await client.append(self.folder, raw, flags=("\\Seen",))
+        result = await client.append(self.folder, raw, flags=("\\Seen",))
+        selected = client.selected
+        if result.uid is not None and selected is not None and \
+                selected.mailbox == self.folder and result.uidvalidity == selected.uidvalidity:
+            self._floor = max(self._floor, result.uid + 1)
 
     def _refused(self, exc: ServerRefused) -> SentCopyFailed:
         code = (exc.response_code or "refused").lower()
