@@ -277,7 +277,10 @@ def run_demo(scenario: str | None = None) -> int:
 
     bridge = EngineBridge(scenario=scenario or DEFAULT)
     bridge.real_data_dir = data_dir()
-    InboxLabApp(bridge, settings_store=SettingsStore()).run()
+    try:
+        InboxLabApp(bridge, settings_store=SettingsStore()).run()
+    finally:
+        bridge.stop()  # idempotent; also covers an exit that skipped action_quit
     return 0
 
 
@@ -298,5 +301,8 @@ def run_connect(server: str, username: str, *, cafile: str | None = None) -> int
     bridge = EngineBridge(settings=settings, secret=secret, scenario=None,
                           data_dir=data_dir() / "accounts" / username.replace("/", "_"),
                           cafile=cafile)
-    InboxLabApp(bridge, settings_store=store).run()
+    try:
+        InboxLabApp(bridge, settings_store=store).run()
+    finally:
+        bridge.stop()
     return 0
