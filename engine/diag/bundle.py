@@ -100,6 +100,10 @@ async def build_bundle(
         caps = report.step("capability")
         if caps is not None and "capabilities" not in bundle:
             bundle["capabilities"] = caps.data.get("capabilities", [])
+    if not bundle.get("capabilities") and db is not None:  # offline now: the last ones seen
+        seen = [e for e in bundle.get("timeline", []) if e["kind"] == "capabilities"]
+        if seen:
+            bundle["capabilities"] = seen[-1]["data"].get("capabilities", [])
     bundle["classifications"] = classifications
     if ring is not None:
         bundle["traces"] = {conn: [e.as_dict() for e in ring.lines(conn)]
