@@ -27,6 +27,7 @@ from engine.secrets import Secret
 from engine.settings import SmtpServer
 from engine.sync import discover_roles, scan_folder
 from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
+from fakeserver.generate import GenSpec
 from fakeserver.imap.hooks import ServerHooks
 from fakeserver.imap.server import FakeImapServer
 from fakeserver.smtp.config import PersonaSpec, SmtpConfig
@@ -112,10 +113,12 @@ async def crm_lab(tmp: Path, *, personas: tuple[PersonaSpec, ...] = (),
                   policy: CopyPolicy | None = None, rules: LoggingRules | None = None,
                   hooks: ServerHooks | None = None,
                   crash: Callable[[str], None] | None = None,
-                  uncertain: str = "resend") -> AsyncIterator[Lab]:
+                  uncertain: str = "resend", sent_messages: int = 0) -> AsyncIterator[Lab]:
     sent = "Sent" if special_use else "Gesendet"
+    history = GenSpec(count=sent_messages, seed=3, owner=USER) if sent_messages else None
     folders = (FolderConfig("INBOX"),
-               FolderConfig(sent, special_use=("\\Sent",) if special_use else ()),
+               FolderConfig(sent, special_use=("\\Sent",) if special_use else (),
+                            generated=history),
                FolderConfig("Presentations"))
     config = ServerConfig(accounts=(AccountConfig(USER, PASSWORD, folders),),
                           capabilities=Capabilities(special_use=special_use))

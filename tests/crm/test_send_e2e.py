@@ -12,6 +12,7 @@ from engine.crm.outbox import State
 from engine.crm.send import Draft
 from engine.crm.sentcopy import CopyPolicy
 from engine.crm.tracking import thread_view
+from fakeserver.imap.hooks import ConnectionInfo, ServerHooks
 from fakeserver.smtp.config import PersonaSpec
 
 BOB = "bob@client.test"
@@ -82,3 +83,26 @@ async def test_reply_from_another_address_logs_to_the_threads_contact(tmp_path: 
         assert [(e.sender, e.contact_id) for e in emails] == [
             (USER, bob.id), ("bob.b@mobile.test", bob.id)]
         assert await lab.store.contact("bob.b@mobile.test") is None
+
+
+class Transcript(ServerHooks):
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def on_transcript(self, conn: ConnectionInfo, direction: str, data: bytes) -> None:
+        if direction == "in":
+            self.lines.append(data)
+
+
+async def test_the_idempotency_search_is_bounded_to_uids_since_submission(
+        tmp_path: Path) -> None:
+    hooks = Transcript()
+    async with crm_lab(tmp_path, hooks=hooks, sent_messages=300) as lab:
+        rec = await lab.outbox.send(DRAFT)
+        assert rec.mark.uidnext == 301
+        searches = [line for line in hooks.lines if b"UID SEARCH" in line]
+        bounded = b'UID SEARCH UID 301:* HEADER "Message-ID"'
+        assert searches and all(bounded in line for line in searches)
+        second = await lab.outbox.send(DRAFT)
+        assert second.mark.uidnext == 302  # the APPENDUID we saw, not a fresh EXAMINE
+        assert lab.folder_ids("Sent")[-2:] == [rec.message_id, second.message_id]
