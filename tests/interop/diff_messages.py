@@ -5,7 +5,9 @@ quoted strings holding quotes and backslashes, group syntax, missing headers, ne
 message/rfc822 parts, BODYSTRUCTURE extension data, folded headers, other time zones.
 Every one carries a Date header except one: the fake server takes a configured message's
 INTERNALDATE from its Date header (2024-01-01 UTC without one), and Dovecot is loaded with
-that same INTERNALDATE.
+that same INTERNALDATE. Dovecot compares SINCE/BEFORE/ON dates in its local time zone,
+the fake server in UTC: INTERNALDATEs sit near noon UTC (generated ones early on
+2024-01-01), and the script's dates keep clear of them, so both agree from UTC-11 to UTC+11.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ Message-ID: <edge-quotes@example.com>
 Quoted strings with quotes and a backslash.
 """),
     _msg("""
-Date: Wed, 7 Feb 2024 09:15:00 -0500
+Date: Wed, 7 Feb 2024 07:15:00 -0500
 From: Team Lead <lead@example.com>
 To: Team: alice@example.com, "Bob B." <bob@example.com>;, carol@example.com
 Cc: undisclosed-recipients:;
@@ -71,7 +73,7 @@ From: nobody@example.net
 A message with no Date, To, Subject or Message-ID at all.
 """),
     _msg("""
-Date: Thu, 8 Feb 2024 08:00:00 +0000
+Date: Thu, 8 Feb 2024 12:00:00 +0000
 From: Files <files@example.com>
 To: user@example.com
 Subject: report attached
@@ -98,7 +100,7 @@ Content-Description: Quarterly report
 --outer-1--
 """, _PDF),
     _msg("""
-Date: Fri, 9 Feb 2024 16:45:00 +0000
+Date: Fri, 9 Feb 2024 12:45:00 +0000
 From: Newsletter <news@example.com>
 To: user@example.com
 Subject: nested multipart
@@ -177,7 +179,7 @@ References: <edge-2047@example.org>
 Folded headers, a comment and a +0530 date.
 """),
     _msg("""
-Date: Mon, 12 Feb 2024 06:00:00 +0000
+Date: Mon, 12 Feb 2024 12:00:00 +0000
 From: Html Only <html@example.com>
 To: user@example.com
 Subject: html only
@@ -189,7 +191,7 @@ Content-Transfer-Encoding: 7bit
 <p>no charset given</p>
 """),
     _msg("""
-Date: Tue, 13 Feb 2024 14:20:00 +0000
+Date: Tue, 13 Feb 2024 12:20:00 +0000
 From: Header Only <empty@example.com>
 To: user@example.com
 Subject: empty body

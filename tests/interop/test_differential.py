@@ -11,6 +11,7 @@ equal. Every difference the reduction drops is in TOLERATED below, with its reas
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -102,12 +103,21 @@ SCRIPT: tuple[tuple[str, bytes], ...] = (
     ("fetch header fields not", b"UID FETCH 41:* (BODY.PEEK[HEADER.FIELDS.NOT (FROM TO)])"),
     ("fetch sections", b"UID FETCH 41:* (BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[2.1] "
                        b"BODY.PEEK[TEXT]<10.40> BODY)"),
+    ("fetch header and text", b"UID FETCH 41:* (RFC822.HEADER BODY.PEEK[HEADER] "
+                              b"BODY.PEEK[TEXT])"),
     ("fetch sizes by sequence", b"FETCH 35:* (RFC822.SIZE UID)"),
     ("search header subject", b'UID SEARCH HEADER Subject "the original"'),
     ("search header message-id", b"UID SEARCH HEADER Message-ID <edge-quotes@example.com>"),
     ("search encoded words", "UID SEARCH CHARSET UTF-8 SUBJECT {5+}\r\nKöln".encode()),
     ("search encoded from", "UID SEARCH CHARSET UTF-8 FROM {6+}\r\nAndré".encode()),
     ("search since", b"UID SEARCH SINCE 8-Feb-2024"),
+    ("search header exists", b'UID SEARCH HEADER Cc ""'),
+    ("search to group", b'UID SEARCH TO "bob@example.com"'),
+    ("search larger", b"UID SEARCH LARGER 3000 NOT HEADER Subject Re"),
+    ("search before on", b"UID SEARCH OR BEFORE 2-Jan-2024 ON 10-Feb-2024"),
+    ("search sentsince", b"UID SEARCH SENTSINCE 11-Feb-2024"),
+    ("search body", b'UID SEARCH BODY "original body"'),
+    ("search uid range", b"UID SEARCH UID 30:45 UNSEEN"),
     ("search or", b"UID SEARCH OR FLAGGED ANSWERED"),
     ("search not", b"UID SEARCH NOT SEEN"),
     ("search or not since", b"UID SEARCH OR NOT SINCE 5-Jan-2024 HEADER From asha"),
@@ -172,6 +182,10 @@ async def run_on_fake(config: ServerConfig) -> list[list[Response]]:
 @pytest.mark.dovecot
 @pytest.mark.interop
 async def test_one_script_same_answers(dovecot: DovecotHandle) -> None:
+    offset = datetime(2024, 2, 8, tzinfo=UTC).astimezone().utcoffset() or timedelta()
+    if abs(offset) > timedelta(hours=11):  # see diff_messages: the dates keep 11 h clear
+        pytest.skip(f"local UTC offset {offset} moves SEARCH SINCE/ON dates in Dovecot "
+                    "(it uses local time; the fake uses UTC)")
     dovecot.add_user(USER, PASSWORD)
     dovecot.load_messages(USER, "INBOX", dovecot_load())
     fake_steps = await run_on_fake(fake_config())
