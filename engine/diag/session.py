@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from engine.db import Database
 from engine.diag.bundle import export_bundle
-from engine.diag.classify import Diagnosis, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, bye_code, diagnose, diagnose_event
 from engine.diag.timeline import Timeline, TimelineEntry, TimelineRecorder
 from engine.diag.tracering import DEFAULT_CAPACITY, TraceRing
+from engine.states import StateChanged
 
 if TYPE_CHECKING:
     from engine.account import Account
@@ -42,7 +43,8 @@ class AccountDiagnostics:
         self._db_path = Path(db_path if db_path is not None else account.db_path)
         self._db: Database | None = None
         self._recorder: TimelineRecorder | None = None
-        self._facts: list[Diagnosis] = []
+        self._causes: list[Diagnosis] = []
+        self._bye: str | None = None
         self._undo: list[Any] = []
 
     async def start(self) -> None:
@@ -51,12 +53,22 @@ class AccountDiagnostics:
                                           clock=self.account.clock)
         await self._recorder.start()
         self._undo = [self.account.hub.subscribe(self.ring.record),
-                      self.account.hub.subscribe(self._on_trace)]
+                      self.account.hub.subscribe(self._on_trace),
+                      self.account.subscribe(self._on_event)]
 
     def _on_trace(self, name: str, info: Any) -> None:
+        if name == "imap.line.in":
+            self._bye = bye_code([str(info.get("line") or "")]) or self._bye
+            return
         found = diagnose_event(name, info)
         if found is not None:
-            self._facts.append(found)
+            self._causes.append(found)
+
+    def _on_event(self, event: object) -> None:
+        error = getattr(event, "error", None)
+        if isinstance(event, StateChanged) and error is not None:
+            self._causes.append(diagnose(error, response_code=self._bye))
+            self._bye = None
 
     async def stop(self) -> None:
         for undo in self._undo:
@@ -79,13 +91,14 @@ class AccountDiagnostics:
                                               kinds=kinds)
 
     def causes(self) -> list[Diagnosis]:
-        """Every failure the supervisor acted on, then the facts (folder gone, UIDVALIDITY)."""
-        return [diagnose(e) for e in self.account.errors] + list(self._facts)
+        """Every failure the supervisor acted on and every fact (folder gone, UIDVALIDITY
+        reset), in the order they happened, since ``start()``."""
+        return list(self._causes)
 
     def last(self) -> Diagnosis | None:
         """The cause of the last failure (what the badge explains), if any."""
-        err = self.account.last_error
-        return None if err is None else diagnose(err)
+        failures = [d for d in self._causes if d.error_code is not None]
+        return failures[-1] if failures else None
 
     async def export(self, path: str | os.PathLike[str]) -> Path:
         if self._recorder is not None:

@@ -43,3 +43,25 @@ async def test_the_facade_gives_trace_timeline_causes_and_a_bundle(tmp_path: Pat
     assert bundle["settings"]["username"] == USER and bundle["capabilities"]
     assert bundle["traces"]["A"] and bundle["timeline"]
     assert PASSWORD not in path.read_text()
+
+
+async def test_a_bye_code_seen_on_the_wire_decides_the_cause(tmp_path: Path) -> None:
+    extra = ('[[timeline]]\nname = "maintenance"\ntrigger = { command = "UID FETCH" }\n'
+             'action = { type = "bye", code = "UNAVAILABLE", text = "Back in 10 minutes" }\n')
+    async with served(scenario_text(PASSWORD, extra=extra)) as srv:
+        account = account_for(srv, PASSWORD, tmp_path, initial_scan="full")
+        diag = AccountDiagnostics(account)
+        await diag.start()
+        await account.start()
+        try:
+            await async_wait_until(lambda: bool(diag.causes()), timeout=10, what="the BYE")
+            await async_wait_until(lambda: account.state is State.IDLE, timeout=10,
+                                   what="reconnected")
+            entries = await diag.timeline(kinds=["disconnect"])
+        finally:
+            await account.stop()
+            await diag.stop()
+    first = diag.causes()[0]
+    assert (first.code, first.response_code, first.server_text) == (
+        "unavailable", "UNAVAILABLE", "Back in 10 minutes")
+    assert entries[0].cause == "unavailable" and entries[0].permanent is False
