@@ -66,3 +66,13 @@ def test_help(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
+
+
+def test_connect_with_a_refused_address(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("c")
+        await pilot.press(*"pop3://mail.example.com")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
