@@ -1,0 +1,45 @@
+"""The probe's SMTP half against the fake SMTP server: login, the BCC test message, a 535."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diag_helpers import USER, scenario_text, served
+
+from engine.diag.catalogue import BY_CODE
+from engine.diag.probe import ProbeOptions, probe
+from engine.secrets import Secret
+from engine.settings import AccountSettings, ImapServer, SmtpServer
+
+PASSWORD = "smtp-Probe-Pw-5"
+BCC = "log@crm.example"
+
+
+def settings(srv: object, smtp_port: int) -> AccountSettings:
+    return AccountSettings(username=USER, imap=ImapServer("127.0.0.1", srv.port, "plain"),  # type: ignore[attr-defined]
+                           smtp=SmtpServer("localhost", smtp_port, "tls"), bcc_address=BCC)
+
+
+async def test_smtp_login_and_the_test_message_reach_the_bcc_address(tmp_path: Path) -> None:
+    async with served(scenario_text(PASSWORD), smtp=True) as srv:
+        assert srv.smtp is not None and srv.smtp.tls_port is not None
+        report = await probe(settings(srv, srv.smtp.tls_port), Secret(PASSWORD),
+                             ProbeOptions(cafile=str(srv.ca_pem_path), send_test=True))
+        assert report.status == "ok", report.as_dict()
+        assert [s.name for s in report.steps][-3:] == ["smtp connect", "smtp login",
+                                                        "smtp test message"]
+        (delivery,) = srv.smtp.log.outside(BCC)
+        assert "inboxlab diagnose" in delivery.message()["Subject"]
+
+
+async def test_a_refused_smtp_login_is_the_auth_failed_cause() -> None:
+    faults = '\n[smtp]\n[[smtp.faults]]\nkind = "535"\nstage = "auth"\ntimes = 5\n'
+    async with served(scenario_text(PASSWORD, extra=faults), smtp=True) as srv:
+        assert srv.smtp is not None and srv.smtp.tls_port is not None
+        report = await probe(settings(srv, srv.smtp.tls_port), Secret(PASSWORD),
+                             ProbeOptions(cafile=str(srv.ca_pem_path)))
+    assert report.exit_code == 2 and report.step("smtp login") is not None
+    d = report.diagnosis
+    assert d is not None and d.code == "auth_failed" and d.stage == "smtp_login"
+    assert d.permanent and d.remediation == BY_CODE["auth_failed"].owner_fix
+    assert report.step("login") is not None and report.step("login").status == "ok"  # type: ignore[union-attr]
