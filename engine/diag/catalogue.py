@@ -139,13 +139,20 @@ CAUSES: tuple[Cause, ...] = (
           Evidence(response_codes=("CONTACTADMIN",), codes=("contactadmin",))),
     # Gmail "[AUTHENTICATIONFAILED] Invalid credentials (Failure)":
     #   https://github.com/eikek/docspell/issues/520 ; Dovecot "Authentication failed."
+    # Yahoo "NO [AUTHENTICATIONFAILED] LOGIN Invalid credentials":
+    #   https://github.com/Enough-Software/enough_mail/issues/246
+    # iCloud "NO [AUTHENTICATIONFAILED] Authentication failed" (also what it says to an Apple
+    #   ID password when an app-specific one is needed): https://github.com/lefcha/imapfilter/issues/125
     Cause("auth_failed", "The password was rejected (changed or wrong)", True,
-          "Re-enter the mailbox password; if it changed recently, use the new one.",
+          "Re-enter the mailbox password; if it changed recently, use the new one. iCloud and "
+          "Yahoo accept only an app-specific password when two-step sign-in is on.",
           "Check the account is not locked and the user name is the login the server expects.",
           Evidence(response_codes=("AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED"),
                    codes=("authenticationfailed", "authorizationfailed", "auth_failed"),
                    exceptions=("AuthFailed",)),
-          ("https://github.com/eikek/docspell/issues/520",)),
+          ("https://github.com/eikek/docspell/issues/520",
+           "https://github.com/Enough-Software/enough_mail/issues/246",
+           "https://github.com/lefcha/imapfilter/issues/125")),
     # -- the provider's limits ------------------------------------------------------------
     # Gmail "Too many simultaneous connections. (Failure)" (fakeserver/profiles/gmail.toml),
     # Dovecot "Maximum number of connections from user+IP exceeded",
@@ -178,10 +185,13 @@ CAUSES: tuple[Cause, ...] = (
                    texts=("bandwidth limit",)),
           ("https://github.com/ljmerza/ha-email-sensor/issues/16",
            "https://github.com/chatwoot/chatwoot/issues/6082")),
+    # Yahoo "NO [UNAVAILABLE] UID FETCH Service is temporarily not available":
+    #   https://github.com/LukeSmithxyz/mutt-wizard/issues/764
     Cause("unavailable", "The server is temporarily unavailable", False,
           "Nothing to do: the CRM reconnects when the server is back.",
           "Check the mail server's maintenance or health (it answered UNAVAILABLE).",
-          Evidence(response_codes=("UNAVAILABLE",), codes=("unavailable",))),
+          Evidence(response_codes=("UNAVAILABLE",), codes=("unavailable",)),
+          ("https://github.com/LukeSmithxyz/mutt-wizard/issues/764",)),
     Cause("inuse", "The mailbox is in use by another operation", False,
           "Nothing to do: the CRM retries shortly.",
           "A lock on the mailbox is held (migration, backup); check what holds it.",
