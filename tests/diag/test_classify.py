@@ -24,6 +24,9 @@ def login_no(text: str, code: str | None = None) -> EngineError:
      "web_login_required"),
     (login_no("Invalid credentials (Failure)", "AUTHENTICATIONFAILED"), "auth_failed"),
     (login_no("Authentication failed."), "auth_failed"),
+    (login_no("LOGIN Invalid credentials", "AUTHENTICATIONFAILED"), "auth_failed"),  # Yahoo
+    (refusal("NO", "UNAVAILABLE", (), "UID FETCH Service is temporarily not available",
+             stage="imap_fetch", command="UID FETCH"), "unavailable"),  # Yahoo
     (login_no("Your account is not enabled for IMAP use.", "ALERT"), "imap_disabled"),
     (login_no("Password expired", "EXPIRED"), "expired"),
     (login_no("TLS required", "PRIVACYREQUIRED"), "privacy_required"),
