@@ -97,6 +97,7 @@ class Folder:
         self._exp_uid = array("I")
         self._keywords: set[str] = set()
         self._field_sets: dict[tuple[str, ...], frozenset[str]] = {}
+        self._last_fields: tuple[object, frozenset[str]] = (None, frozenset())
         self._subscribers: list[Callable[[FolderEvent], None]] = []
 
     @classmethod
@@ -232,12 +233,19 @@ class Folder:
         Generated messages take the fast path (only header lines are rendered); the
         result is byte-identical to cutting the fields out of :meth:`raw`.
         """
-        key = fields if isinstance(fields, tuple) else tuple(fields)
-        wanted = self._field_sets.get(key)
-        if wanted is None:
-            wanted = frozenset(f.lower() for f in fields)
-            if len(self._field_sets) < 64:
-                self._field_sets[key] = wanted
+        last = self._last_fields  # FETCH passes the same tuple for every message
+        if last[0] is fields:
+            wanted = last[1]
+        else:
+            key = fields if isinstance(fields, tuple) else tuple(fields)
+            found = self._field_sets.get(key)
+            if found is None:
+                found = frozenset(f.lower() for f in fields)
+                if len(self._field_sets) < 64:
+                    self._field_sets[key] = found
+            wanted = found
+            if isinstance(fields, tuple):  # immutable: safe to recognise by identity
+                self._last_fields = (fields, wanted)
         gen = self._gen
         if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
             return gen.header_fields(uid - 1, wanted, negate)

@@ -21,9 +21,11 @@ conveniences that look it up per call.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 
 from fakeserver import names
 from fakeserver.errors import ScenarioError
@@ -172,7 +174,7 @@ class Generator:
         self._days: dict[int, str] = {}  # day number -> "Mon, 01 Jan 2024 "
         self._cur: _Current = (-1, 0, 0, [], (), False)
         self._last_size = (-1, 0)
-        self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], tuple[int, ...]] = {}
+        self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], _Picker] = {}
 
     def __repr__(self) -> str:
         return f"Generator({self.spec!r})"
@@ -284,10 +286,10 @@ class Generator:
         key = (shape, fields, negate)
         pick = self._picks.get(key)
         if pick is None:
-            pick = tuple(i for i, n in enumerate(shape) if (n in fields) != negate)
+            pick = _picker(tuple(i for i, n in enumerate(shape) if (n in fields) != negate))
             if len(self._picks) < 256:
                 self._picks[key] = pick
-        return ("".join([lines[i] for i in pick]) + "\r\n").encode("ascii")
+        return ("".join(pick(lines)) + "\r\n").encode("ascii")
 
     # -- bodies ---------------------------------------------------------------------------
 
@@ -408,6 +410,15 @@ class Generator:
 
 
 _Current = tuple[int, int, int, list[str], tuple[str, ...], bool]
+_Picker = Callable[[list[str]], Iterable[str]]
+
+
+def _picker(indices: tuple[int, ...]) -> _Picker:
+    """The lines at ``indices`` (an itemgetter when it returns a tuple: C speed)."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    return lambda lines: [lines[i] for i in indices]
+
 
 _SHAPES = {
     (cc, reply): (
