@@ -188,14 +188,28 @@ def append(s: ImapSession, c: Command) -> Steps:
     folder = _folder(s, args.mailbox, trycreate=True)
     if not args.message:
         raise CommandFailed("Empty message", code="CANNOT")
+    known = folder.keywords()
     uid = folder.append(args.message, flags=args.flags, internaldate=args.internal_date)
+    if s.view is not None and s.view.folder is folder and folder.keywords() != known:
+        yield from flag_lines(folder, readonly=s.view.readonly)
     if s.caps.uidplus:
         return Done("APPEND completed", f"APPENDUID {folder.uidvalidity} {uid}")
     return Done("APPEND completed")
-    yield b""
 
 
 # -- SELECT / EXAMINE ------------------------------------------------------------------------
+
+
+def flag_lines(folder: Folder, *, readonly: bool) -> Iterator[bytes]:
+    """FLAGS and PERMANENTFLAGS: the system flags plus every keyword the folder has known.
+
+    Sent at SELECT and again when a keyword first appears in the selected folder (this
+    session's APPEND or STORE), as Dovecot does, so clients can list keywords as tags.
+    """
+    flags = " ".join((SYSTEM_FLAGS, *sorted(folder.keywords())))
+    yield r.untagged(f"FLAGS ({flags})")
+    permanent = "" if readonly else f"{flags} \\*"
+    yield r.ok_code(f"PERMANENTFLAGS ({permanent})", "Flags permitted")
 
 
 def select(s: ImapSession, c: Command) -> Steps:
@@ -216,9 +230,7 @@ def select(s: ImapSession, c: Command) -> Steps:
     view = MailboxView(folder, readonly=readonly, wakeup=lambda: s.wakeup())
     s.view = view
     s.state = State.SELECTED
-    yield r.untagged(f"FLAGS ({SYSTEM_FLAGS})")
-    permanent = "" if readonly else f"{SYSTEM_FLAGS} \\*"
-    yield r.ok_code(f"PERMANENTFLAGS ({permanent})", "Flags permitted")
+    yield from flag_lines(folder, readonly=readonly)
     yield r.untagged(f"{view.exists} EXISTS")
     yield r.untagged("0 RECENT")
     # RFC 3501 6.3.1 lists [UNSEEN n] among SELECT's required OK responses (when any

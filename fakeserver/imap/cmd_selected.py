@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from fakeserver.errors import CommandFailed
 from fakeserver.imap import responses as r
+from fakeserver.imap.cmd_mailbox import flag_lines
 from fakeserver.imap.commands import Command, CopyArgs, ExpungeArgs, StoreArgs, StoreMode
 from fakeserver.imap.session import Done, ImapSession, Steps
 from fakeserver.imap.view import FolderUids, MailboxView
@@ -99,6 +100,7 @@ def store(s: ImapSession, c: Command) -> Steps:
         s.condstore_active = True
     pairs = list(view.select(args.sequence, uid=c.uid))
     uid_to_seq = {uid: seq for seq, uid in pairs}
+    known = view.folder.keywords()
     view.muted = True
     try:
         changed, modified = view.folder.store(
@@ -107,6 +109,8 @@ def store(s: ImapSession, c: Command) -> Steps:
         )
     finally:
         view.muted = False
+    if view.folder.keywords() != known:
+        yield from flag_lines(view.folder, readonly=False)
     if not args.silent:
         failed = set(modified)
         for seq, uid in pairs:

@@ -75,3 +75,24 @@ def test_nested_multipart_section_ends_with_its_close_delimiter_line() -> None:
         part = render.section(_nested(gap), (1,))
         assert part.endswith(b"plain\r\n--alt--\r\n") and not part.endswith(b"\r\n\r\n"), gap
         assert render.section(_nested(gap), (2,)) == b"second"
+
+
+def test_keywords_are_announced_in_flags_at_select_and_when_new(lab) -> None:
+    """Dovecot lists a folder's keywords in FLAGS/PERMANENTFLAGS at SELECT, and sends both
+    again when this session's STORE or APPEND brings a new keyword in."""
+    d = lab.driver(select="INBOX")
+    out = d.send("s UID STORE 1 +FLAGS ($Work)")
+    assert out.startswith(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n"
+                          b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+                          b"\\Draft $Work \\*)] ")
+    assert b"* 1 FETCH (UID 1 FLAGS (" in out
+    out = d.send("t UID STORE 2 +FLAGS ($Work)")  # known keyword: no new announcement
+    assert b"* FLAGS" not in out
+    body = b"Subject: x\r\n\r\nx\r\n"
+    out = d.send(b"a APPEND INBOX ($Label1) {%d+}\r\n%s" % (len(body), body))
+    assert b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 $Work)\r\n" in out
+    out = d.send("e EXAMINE INBOX")
+    assert b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 $Work)\r\n" in out
+    assert b"* OK [PERMANENTFLAGS ()] " in out
+    out = lab.driver().send(b"b APPEND Sent ($Other) {%d+}\r\n%s" % (len(body), body))
+    assert b"* FLAGS" not in out  # nothing is selected there: nobody to tell
