@@ -7,8 +7,8 @@ hides a difference between servers names its key in the caller's table of tolera
 differences, and fails when the key is not there, so the table is the whole list.
 
 Step names carry meaning here: ``select...``/``examine...`` open a mailbox (new sequence
-map, new MODSEQ base), ``list...`` steps are LIST (``list all`` is the plain one) and
-``append...`` steps are APPEND.
+map, new MODSEQ base), ``list...`` steps are LIST (``list all`` is the plain one),
+and nothing else is special.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from diff_wire import Response, Value
-
-SYSTEM_FLAGS = {"\\SEEN", "\\ANSWERED", "\\FLAGGED", "\\DELETED", "\\DRAFT", "\\*"}
 
 
 class Reducer:
@@ -77,10 +75,6 @@ class Reducer:
                 found = [(box, [a for a in attrs if "CHILDREN" not in a], rest)
                          for box, attrs, rest in found]
             untagged["LIST"] = found
-        if name.startswith("append"):
-            self.tolerate("new-keyword-flags")
-            untagged.pop("FLAGS", None)
-            untagged["OK"] = [c for c in untagged.get("OK", []) if c[0] != "PERMANENTFLAGS"]
         out["untagged"] = untagged
         return out
 
@@ -97,8 +91,8 @@ class Reducer:
         if word == "COPYUID":
             return (word, self.tolerate("uidvalidity"), uid_set(code[2]), uid_set(code[3]))
         if word in ("PERMANENTFLAGS",):
-            self.tolerate("flags-keywords")
-            return (word, system_flags(code[1]))  # type: ignore[arg-type]
+            self.tolerate("flags-order")
+            return (word, sorted(str(f) for f in code[1]))  # type: ignore[union-attr]
         if word == "MODIFIED":
             return (word, uid_set(code[1]))
         if word == "CAPABILITY":
@@ -156,8 +150,8 @@ class Reducer:
         elif word == "SEARCH":
             into["SEARCH"] = sorted(v for v in values[1:] if isinstance(v, int))
         elif word == "FLAGS":
-            self.tolerate("flags-keywords")
-            into["FLAGS"] = system_flags(values[1])  # type: ignore[arg-type]
+            self.tolerate("flags-order")
+            into["FLAGS"] = sorted(str(f) for f in values[1])  # type: ignore[union-attr]
         else:
             into.setdefault(word, []).append(values[1:])
 
@@ -209,11 +203,6 @@ def section_text(section: tuple[Value, ...]) -> str:
         else:
             parts.append(str(part).upper())
     return " ".join(parts)
-
-
-def system_flags(flags: list[Value]) -> list[str]:
-    """System flags only (the "flags-keywords" tolerance, applied by the callers)."""
-    return sorted(str(f) for f in flags if str(f).upper() in SYSTEM_FLAGS)
 
 
 def uid_set(value: Value) -> list[int]:
