@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
 from engine.diag.classify import Diagnosis, bye_code, diagnose, diagnose_event
 from engine.diag.probe_smtp import smtp_steps
 from engine.diag.tracering import TraceLine, TraceRing
@@ -40,7 +41,6 @@ from engine.secrets import Secret
 from engine.settings import AccountSettings, detect_greeting
 
 Status = Literal["ok", "warning", "failed", "skipped"]
-LARGE_FOLDER = 100_000
 EXIT = {"ok": 0, "warning": 1, "failed": 2}
 
 
@@ -281,11 +281,11 @@ class Probe:
         except EngineError as exc:
             raise self.fail(f"status {role.value}", t, exc) from None
         messages = status.get("MESSAGES")
-        big = isinstance(messages, int) and messages > self.options.large_folder
+        big = isinstance(messages, int) and messages >= self.options.large_folder
         self._compare_uidvalidity(folder, status.get("UIDVALIDITY"))
         self._add(f"status {role.value}", "warning" if big else "ok",
                   f"{folder!r}: {messages} messages" + (
-                      f" (over {self.options.large_folder:,}: the first sync starts at the "
+                      f" (at least {self.options.large_folder:,}: the first sync starts at the "
                       "newest mail and providers may throttle)" if big else ""), t,
                   folder=folder, **{k.lower(): v for k, v in status.items()})
         t = self._clock()
