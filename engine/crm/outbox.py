@@ -173,13 +173,13 @@ class Outbox:
             first = draft.to[0]
             contact_id = await self.store.upsert_contact(first.email, first.name)
         people = draft.recipients
-        if thread_id is None:
-            thread_id = await self.store.new_thread(draft.subject, contact_id, "sent", people,
-                                                    (mid,))
-        else:
+        if thread_id is not None:
             await self.store.track(thread_id, (mid,), people)
         now = when.isoformat()
         async with self.db.transaction() as conn:
+            if thread_id is None:
+                thread_id = await self.store.new_thread(draft.subject, contact_id, "sent",
+                                                        people, (mid,), conn=conn)
             await conn.execute(
                 "INSERT INTO outbox (message_id, state, contact_id, thread_id, mail_from, "
                 "rcpt_json, raw, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -15,6 +15,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import aiosqlite
+
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.crm.attachments import AttachmentStore
 from engine.crm.errors import BadInput
@@ -142,17 +144,24 @@ class CrmStore:
     # -- threads ----------------------------------------------------------------------
 
     async def new_thread(self, subject: str, contact_id: int | None, origin: str,
-                         participants: Iterable[str], message_ids: Iterable[str]) -> int:
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT INTO threads (subject, contact_id, origin, created_at) "
-                "VALUES (?, ?, ?, ?)", (subject, contact_id, origin, self._now()))
-            thread_id = int(cur.lastrowid or 0)
-            await conn.executemany(
-                "INSERT OR IGNORE INTO thread_participants VALUES (?, ?)",
-                [(thread_id, p.lower()) for p in participants])
-            await conn.executemany("INSERT OR IGNORE INTO tracked_ids VALUES (?, ?)",
-                                   [(m, thread_id) for m in message_ids])
+                         participants: Iterable[str], message_ids: Iterable[str], *,
+                         conn: aiosqlite.Connection | None = None) -> int:
+        """A tracked thread; pass ``conn`` to make it part of the caller's transaction."""
+        if conn is None:
+            async with self.db.transaction() as own:
+                return await self.new_thread(subject, contact_id, origin, participants,
+                                             message_ids, conn=own)
+        cur = await conn.execute(
+            "INSERT INTO threads (subject, contact_id, origin, created_at) "
+            "VALUES (?, ?, ?, ?)", (subject, contact_id, origin, self._now()))
+        thread_id = int(cur.lastrowid or 0)
+        people = [(thread_id, p.lower()) for p in participants]
+        if people:
+            await conn.executemany("INSERT OR IGNORE INTO thread_participants VALUES (?, ?)",
+                                   people)
+        ids = [(m, thread_id) for m in message_ids]
+        if ids:
+            await conn.executemany("INSERT OR IGNORE INTO tracked_ids VALUES (?, ?)", ids)
         return thread_id
 
     async def track(self, thread_id: int, message_ids: Iterable[str],
@@ -188,9 +197,8 @@ class CrmStore:
                         notes: Iterable[str] = ()) -> int | None:
         """Store ``email`` (attachments to disk first); None when already logged."""
         h = email.headers
-        if h.message_id is not None and await self.db.scalar(
-                "SELECT 1 FROM emails WHERE message_id = ?", (h.message_id,)):
-            return None
+        # Files first (content-addressed: a duplicate re-put is a no-op), then one
+        # transaction; INSERT OR IGNORE on the UNIQUE Message-ID makes a replay a no-op.
         stored = [(a, self.files.put(a.data)) for a in email.attachments]
 
         def people(items: Iterable[Address]) -> str:
@@ -208,10 +216,12 @@ class CrmStore:
             if not cur.rowcount:
                 return None
             email_id = int(cur.lastrowid or 0)
-            await conn.executemany(
-                "INSERT INTO attachments (email_id, sha256, filename, content_type, size) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(email_id, sha, a.filename, a.content_type, len(a.data)) for a, sha in stored])
+            if stored:
+                await conn.executemany(
+                    "INSERT INTO attachments (email_id, sha256, filename, content_type, size) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(email_id, sha, a.filename, a.content_type, len(a.data))
+                     for a, sha in stored])
             if h.message_id is not None:
                 await conn.execute("INSERT OR IGNORE INTO tracked_ids VALUES (?, ?)",
                                    (h.message_id, thread_id))
