@@ -54,6 +54,7 @@ SYSTEM_FLAGS: frozenset[str] = frozenset(
     {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
 )
 Clock = Callable[[], datetime]
+_Generated = tuple[generate.Generator, int]  # a generated message: (generator, index)
 # flag code (generate.FLAG_SETS index) -> 1 when the set lacks \\Seen (bit 0)
 _UNSEEN_TABLE = bytes(0 if code & 1 else 1 for code in range(256))
 
@@ -90,7 +91,8 @@ class Folder:
         self._uids = array("I")
         self._gen_of: array[int] | None = None  # None: generated index is uid - 1
         self._codes: bytearray | None = None  # default flag codes, computed on first need
-        self._appended: dict[int, AppendedMessage] = {}
+        # appended messages (real bytes) and copies of generated ones (kept virtual)
+        self._appended: dict[int, AppendedMessage | _Generated] = {}
         self._flags: dict[int, frozenset[str]] = {}
         self._modseq: dict[int, int] = {}
         self._exp_modseq = array("Q")
@@ -175,7 +177,12 @@ class Folder:
             return -1 if index == _NOT_GENERATED else index
         return -1
 
-    def _appended_message(self, uid: int) -> AppendedMessage:
+    def _source(self, uid: int) -> AppendedMessage | _Generated:
+        """Where message ``uid`` comes from: real bytes, or (generator, index)."""
+        index = self._gen_index(uid)
+        if index >= 0:
+            assert self._gen is not None
+            return self._gen, index
         try:
             return self._appended[uid]
         except KeyError:
@@ -204,28 +211,25 @@ class Folder:
         gen = self._gen
         if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
             return gen.internaldate(uid - 1)
-        index = self._gen_index(uid)
-        if index >= 0:
-            assert self._gen is not None
-            return self._gen.internaldate(index)
-        return self._appended_message(uid).internaldate
+        src = self._source(uid)
+        if isinstance(src, AppendedMessage):
+            return src.internaldate
+        return src[0].internaldate(src[1])
 
     def size(self, uid: int) -> int:
         gen = self._gen
         if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
             return gen.size(uid - 1)
-        index = self._gen_index(uid)
-        if index >= 0:
-            assert self._gen is not None
-            return self._gen.size(index)
-        return len(self._appended_message(uid).raw)
+        src = self._source(uid)
+        if isinstance(src, AppendedMessage):
+            return len(src.raw)
+        return src[0].size(src[1])
 
     def raw(self, uid: int) -> bytes:
-        index = self._gen_index(uid)
-        if index >= 0:
-            assert self._gen is not None
-            return self._gen.message(index)
-        return self._appended_message(uid).raw
+        src = self._source(uid)
+        if isinstance(src, AppendedMessage):
+            return src.raw
+        return src[0].message(src[1])
 
     def header_fields(self, uid: int, fields: Sequence[str], negate: bool = False) -> bytes:
         """``BODY[HEADER.FIELDS (fields)]`` (``.NOT`` when ``negate``), blank line included.
@@ -249,23 +253,21 @@ class Folder:
         gen = self._gen
         if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
             return gen.header_fields(uid - 1, wanted, negate)
-        index = self._gen_index(uid)
-        if index >= 0:
-            assert self._gen is not None
-            return self._gen.header_fields(index, wanted, negate)
-        return render.header_fields(self._appended_message(uid).raw, wanted, negate)
+        src = self._source(uid)
+        if isinstance(src, AppendedMessage):
+            return render.header_fields(src.raw, wanted, negate)
+        return src[0].header_fields(src[1], wanted, negate)
 
     def headers(self, uid: int) -> Mapping[str, tuple[str, ...]]:
         """Top-level header values by lowercase name, unfolded and RFC 2047-decoded.
 
         What SEARCH FROM/SUBJECT/HEADER compare against (linear, not a fast path).
         """
-        index = self._gen_index(uid)
-        if index >= 0:
-            assert self._gen is not None
-            pairs = self._gen.headers(index)
+        src = self._source(uid)
+        if isinstance(src, AppendedMessage):
+            pairs = render.header_pairs(src.raw)
         else:
-            pairs = render.header_pairs(self._appended_message(uid).raw)
+            pairs = src[0].headers(src[1])
         out: dict[str, list[str]] = {}
         for name, value in pairs:
             out.setdefault(name.lower(), []).append(_decode(value))
@@ -346,12 +348,15 @@ class Folder:
             internaldate = self._clock()
         elif internaldate.tzinfo is None:
             raise ValueError("internaldate must be timezone-aware")
+        return self._add_source(AppendedMessage(bytes(raw), internaldate), flags)
+
+    def _add_source(self, source: AppendedMessage | _Generated, flags: Iterable[str]) -> int:
         if self.uidnext >= _NOT_GENERATED:
             raise CommandFailed("UID space exhausted", code="LIMIT")
         uid = self.uidnext
         self.uidnext += 1
         self._uids.append(uid)
-        self._appended[uid] = AppendedMessage(bytes(raw), internaldate)
+        self._appended[uid] = source
         self._flags[uid] = self._clean_flags(flags)
         self._modseq[uid] = self._bump()
         return uid
@@ -364,13 +369,15 @@ class Folder:
     def copy_to(self, uids: Iterable[int], dest: Folder) -> list[tuple[int, int]]:
         """Copy present ``uids`` into ``dest`` (flags and INTERNALDATE kept).
 
-        Returns (source uid, new uid) pairs for COPYUID; one :class:`Exists` in ``dest``.
+        Copies of generated messages stay virtual (a reference to their generator), so
+        moving 100k generated messages costs no message bytes. Returns (source uid,
+        new uid) pairs for COPYUID; one :class:`Exists` in ``dest``.
         """
         pairs = []
         for uid in uids:
             if self.seq_of(uid) is None:
                 continue
-            pairs.append((uid, dest._add(self.raw(uid), self.flags(uid), self.internaldate(uid))))
+            pairs.append((uid, dest._add_source(self._source(uid), self.flags(uid))))
         if pairs:
             dest._emit(Exists(len(dest._uids)))
         return pairs

@@ -361,3 +361,26 @@ def test_generated_folder_via_account_and_store_reset() -> None:
     assert big.raw(50) == generate.message(GenSpec(count=50, seed=1), 49)
     value = store.reset_uidvalidity(big)
     assert big.uidvalidity == value and value > 5
+
+
+def test_copies_of_generated_messages_stay_virtual() -> None:
+    """MOVE of a big generated folder must not materialise every message's bytes."""
+    src = _folder(20_000)
+    dest = Folder("Archive", uidvalidity=3)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        pairs = src.copy_to(src.uids(), dest)
+        src.remove(src.uids())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(pairs) == 20_000 and len(dest) == 20_000 and len(src) == 0
+    assert peak < 30 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"  # bytes: ~70 MiB more
+    reference = _folder(20_000)
+    for old, new in pairs[::997]:
+        assert dest.raw(new) == reference.raw(old)
+        assert dest.size(new) == reference.size(old)
+        assert dest.internaldate(new) == reference.internaldate(old)
+        assert dest.flags(new) == reference.flags(old)
+        assert dest.header_fields(new, ("Subject",)) == reference.header_fields(old, ("Subject",))
