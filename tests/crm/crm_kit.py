@@ -30,7 +30,7 @@ from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerC
 from fakeserver.generate import GenSpec
 from fakeserver.imap.hooks import ServerHooks
 from fakeserver.imap.server import FakeImapServer
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig
+from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
 from fakeserver.smtp.server import FakeSmtpServer
 
 USER, PASSWORD = "sam@crm.test", "lab password"
@@ -113,7 +113,8 @@ async def crm_lab(tmp: Path, *, personas: tuple[PersonaSpec, ...] = (),
                   policy: CopyPolicy | None = None, rules: LoggingRules | None = None,
                   hooks: ServerHooks | None = None,
                   crash: Callable[[str], None] | None = None,
-                  uncertain: str = "resend", sent_messages: int = 0) -> AsyncIterator[Lab]:
+                  uncertain: str = "resend", sent_messages: int = 0,
+                  faults: tuple[SmtpFault, ...] = ()) -> AsyncIterator[Lab]:
     sent = "Sent" if special_use else "Gesendet"
     history = GenSpec(count=sent_messages, seed=3, owner=USER) if sent_messages else None
     folders = (FolderConfig("INBOX"),
@@ -123,7 +124,7 @@ async def crm_lab(tmp: Path, *, personas: tuple[PersonaSpec, ...] = (),
     config = ServerConfig(accounts=(AccountConfig(USER, PASSWORD, folders),),
                           capabilities=Capabilities(special_use=special_use))
     async with FakeImapServer(config, hooks=hooks) as imap:
-        smtp_config = SmtpConfig(personas=personas,
+        smtp_config = SmtpConfig(personas=personas, faults=faults,
                                  autosave_sent_folder=sent if autosave else None)
         async with FakeSmtpServer.for_store(smtp_config, imap.store, tls=imap.tls) as smtp:
             db = await Database.open(tmp / "engine.db")
