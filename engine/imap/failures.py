@@ -1,7 +1,9 @@
 """Socket and TLS failures translated into the engine's error tree, with a remedy.
 
 The ``ssl`` module reports certificate problems as OpenSSL verify codes; a person needs
-"the certificate is not valid for 'imap.example.com'" and what to do about it.
+"the certificate is not valid for 'imap.example.com'" and what to do about it. What to
+do comes from the cause catalogue (``engine.diag.catalogue``), the one place remedies
+are written, so the engine's errors and ``inboxlab diagnose`` never say two things.
 """
 
 from __future__ import annotations
@@ -9,7 +11,12 @@ from __future__ import annotations
 import socket
 import ssl
 
+from engine.diag.catalogue import cause
 from engine.errors import ConnectError, EngineError, TlsError
+
+
+def _fix(code: str) -> str:
+    return cause(code).owner_fix
 
 # X509_V_ERR_* codes: self-signed / unknown issuer, expiry, host name.
 _VERIFY_UNTRUSTED = {18, 19, 20, 21, 27}
@@ -26,24 +33,24 @@ def tls_error(exc: ssl.SSLError, expected_host: str) -> TlsError:
             return TlsError(
                 f"the server's certificate is not valid for {expected_host!r} ({said})",
                 code="tls_hostname_mismatch", permanent=True, server_text=said,
-                remediation=f"connect with a host name the certificate covers instead of "
-                f"{expected_host!r}, or have the certificate reissued",
+                remediation=_fix("tls_hostname_mismatch"),
             )
         if vc in _VERIFY_UNTRUSTED:
             return TlsError(
                 f"the certificate for {expected_host!r} is not signed by a trusted CA ({said})",
                 code="tls_untrusted", permanent=True, server_text=said,
-                remediation="install the server's CA certificate (cafile) or fix the chain",
+                remediation=_fix("tls_untrusted"),
             )
         if vc in _VERIFY_EXPIRED:
             return TlsError(
                 f"the certificate for {expected_host!r} has expired or is not yet valid",
                 code="tls_expired", permanent=True, server_text=said,
-                remediation="the server's certificate must be renewed",
+                remediation=_fix("tls_untrusted"),
             )
         return TlsError(f"certificate verification failed: {said}", code="tls_verify_failed",
-                        permanent=True, server_text=said)
-    return TlsError(f"TLS handshake failed: {exc}", code="tls_handshake", server_text=str(exc))
+                        permanent=True, server_text=said, remediation=_fix("tls_untrusted"))
+    return TlsError(f"TLS handshake failed: {exc}", code="tls_handshake", server_text=str(exc),
+                    remediation=_fix("tls_handshake"))
 
 
 def connect_error(
@@ -55,14 +62,14 @@ def connect_error(
     if isinstance(exc, TimeoutError):
         return ConnectError(
             f"no connection to {host}:{port} within {limit}s", code="connect_timeout",
-            stage="imap_connect", remediation="check the host, port and firewall")
+            stage="imap_connect", remediation=_fix("connect_timeout"))
     if isinstance(exc, socket.gaierror):
         return ConnectError(
             f"cannot resolve {host!r}: {exc.strerror}", code="dns", stage="imap_connect",
-            remediation="check the host name")
+            remediation=_fix("dns"))
     if isinstance(exc, ConnectionRefusedError):
         return ConnectError(
             f"{host}:{port} refused the connection", code="connect_refused",
-            stage="imap_connect", remediation="check the port and that IMAP is enabled")
+            stage="imap_connect", remediation=_fix("connect_refused"))
     return ConnectError(f"cannot connect to {host}:{port}: {exc}", code="connect_failed",
-                        stage="imap_connect")
+                        stage="imap_connect", remediation=_fix("connect_timeout"))
