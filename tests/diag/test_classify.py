@@ -83,3 +83,20 @@ def test_every_cause_is_complete_and_unknown_codes_are_named() -> None:
         assert c.title and c.owner_fix and c.it_fix
     with pytest.raises(KeyError, match="known: dns"):
         cause("nope")
+
+
+def test_the_engine_s_socket_and_tls_errors_carry_the_catalogue_s_remedy() -> None:
+    import socket
+    import ssl
+
+    from engine.imap.failures import connect_error, tls_error
+
+    cases = {
+        "dns": connect_error(socket.gaierror(-2, "Name or service not known"), "h", 1, "h", 1),
+        "connect_refused": connect_error(ConnectionRefusedError(), "h", 1, "h", 1),
+        "connect_timeout": connect_error(TimeoutError(), "h", 1, "h", 1),
+        "tls_handshake": tls_error(ssl.SSLError(1, "handshake failure"), "h"),
+    }
+    for code, err in cases.items():
+        assert diagnose(err).code == code
+        assert err.remediation == BY_CODE[code].owner_fix
