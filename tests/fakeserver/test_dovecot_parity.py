@@ -96,3 +96,13 @@ def test_keywords_are_announced_in_flags_at_select_and_when_new(lab) -> None:
     assert b"* OK [PERMANENTFLAGS ()] " in out
     out = lab.driver().send(b"b APPEND Sent ($Other) {%d+}\r\n%s" % (len(body), body))
     assert b"* FLAGS" not in out  # nothing is selected there: nobody to tell
+
+
+def test_header_fields_of_a_message_without_a_blank_line() -> None:
+    """Dovecot 2.3: HEADER.FIELDS always ends with the blank line; .NOT and HEADER cut the
+    header as it is, so a message that has none gets none."""
+    raw = b"From: a@example.com\r\nSubject: s\r\n"
+    assert render.header_fields(raw, ["from"]) == b"From: a@example.com\r\n\r\n"
+    assert render.header_fields(raw, ["x-none"]) == b"\r\n"
+    assert render.header_fields(raw, ["from"], negate=True) == b"Subject: s\r\n"
+    assert render.section(raw, (), "HEADER") == raw
