@@ -13,7 +13,7 @@ and nothing else is special.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,9 +27,8 @@ class Reducer:
     reported (before the first one, that one's: STATUS INBOX runs just before it)."""
 
     def __init__(self, names: Sequence[str], steps: list[list[Response]], *,
-                 tolerated: Mapping[str, str], header_only_uids: Collection[int]) -> None:
+                 tolerated: Mapping[str, str]) -> None:
         self.names, self.tolerated = list(names), tolerated
-        self.header_only_uids = header_only_uids
         self.bases: list[int] = []
         base = None
         for name, got in zip(self.names, steps, strict=True):
@@ -182,11 +181,6 @@ class Reducer:
             elif key == "INTERNALDATE":
                 val = datetime.strptime(val.decode(), "%d-%b-%Y %H:%M:%S %z")
             out[key] = val
-        for key, val in out.items():
-            if (key.startswith("BODY[HEADER.FIELDS (") and out.get("UID") in self.header_only_uids
-                    and isinstance(val, bytes) and val.endswith(b"\r\n\r\n")):
-                self.tolerate("header-only-blank-line")
-                out[key] = val[:-2]
         return out
 
 
