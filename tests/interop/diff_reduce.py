@@ -19,6 +19,12 @@ from typing import Any
 
 from diff_wire import Response, Value
 
+# What the script relies on; both servers must advertise these (nothing else is compared).
+NEEDED_CAPABILITIES = frozenset({
+    "IMAP4REV1", "LITERAL+", "UIDPLUS", "MOVE", "CONDSTORE", "SPECIAL-USE", "LIST-EXTENDED",
+    "CHILDREN", "NAMESPACE", "ENABLE", "IDLE", "UNSELECT",
+})
+
 
 class Reducer:
     """Reduces one server's step responses; keeps the state the reduction needs: the
@@ -29,6 +35,7 @@ class Reducer:
     def __init__(self, names: Sequence[str], steps: list[list[Response]], *,
                  tolerated: Mapping[str, str]) -> None:
         self.names, self.tolerated = list(names), tolerated
+        self.used: set[str] = set()  # the tolerances this reduction applied
         self.bases: list[int] = []
         base = None
         for name, got in zip(self.names, steps, strict=True):
@@ -51,6 +58,7 @@ class Reducer:
     def tolerate(self, key: str) -> str:
         """Every rewrite names its entry in the test's table of tolerated differences."""
         assert key in self.tolerated, f"undeclared tolerance {key!r}"
+        self.used.add(key)
         return key
 
     def modseq(self, value: int) -> str:
@@ -95,7 +103,8 @@ class Reducer:
         if word == "MODIFIED":
             return (word, uid_set(code[1]))
         if word == "CAPABILITY":
-            return (word, self.tolerate("capability"))
+            self.tolerate("capability")
+            return (word, sorted({str(c).upper() for c in code[1:]} & NEEDED_CAPABILITIES))
         if word == "CLIENTBUG":
             return self.tolerate("clientbug") and None
         return tuple(code)
@@ -127,6 +136,7 @@ class Reducer:
         word = str(values[0]).upper()
         if word == "CAPABILITY":
             self.tolerate("capability")
+            into[word] = sorted({str(c).upper() for c in values[1:]} & NEEDED_CAPABILITIES)
         elif word in ("LIST", "LSUB"):
             attrs, _delim, name = values[1], values[2], values[3]
             self.tolerate("delimiter")
