@@ -2,6 +2,7 @@
 
     python -m bench.crm_send                     # 200 single sends, 1000 templated sends
     python -m bench.crm_send --single 500 --bulk 1000 --json
+    python -m bench.crm_send --single 100 --bulk 0 --sent-history 100000
 
 The fake IMAP and SMTP servers run on the same event loop as the engine (as in the test
 lab), so every figure includes the servers' own work: it is an upper bound for the
@@ -39,6 +40,7 @@ from engine.imap.results import Credentials
 from engine.secrets import Secret
 from engine.settings import SmtpServer
 from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from fakeserver.generate import GenSpec
 from fakeserver.imap.server import FakeImapServer
 from fakeserver.smtp.config import SmtpConfig
 from fakeserver.smtp.server import FakeSmtpServer
@@ -46,8 +48,10 @@ from fakeserver.smtp.server import FakeSmtpServer
 USER, PASSWORD = "sam@crm.test", "bench-pass"
 
 
-async def run(single: int, bulk: int) -> dict[str, Any]:
-    folders = (FolderConfig("INBOX"), FolderConfig("Sent", special_use=("\\Sent",)))
+async def run(single: int, bulk: int, sent_history: int = 0) -> dict[str, Any]:
+    history = GenSpec(count=sent_history, seed=7, owner=USER) if sent_history else None
+    folders = (FolderConfig("INBOX"),
+               FolderConfig("Sent", special_use=("\\Sent",), generated=history))
     config = ServerConfig(accounts=(AccountConfig(USER, PASSWORD, folders),))
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,9 +114,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=200)
     parser.add_argument("--bulk", type=int, default=1000)
+    parser.add_argument("--sent-history", type=int, default=0,
+                        help="messages already in Sent (e.g. 100000, as exchange-100k-sent)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = asyncio.run(run(args.single, args.bulk))
+    result = asyncio.run(run(args.single, args.bulk, args.sent_history))
     if args.json:
         print(json.dumps(result, indent=2))
         return
