@@ -8,8 +8,9 @@ from pathlib import Path
 
 from crm_kit import PASSWORD, USER, Lab, crm_lab, sqlite_bytes, tree_bytes
 
+from engine.crm.bcc import BccIngest
 from engine.crm.ingest import Address
-from engine.crm.rules import LoggingRules
+from engine.crm.rules import LoggingRules, Mode
 from engine.crm.send import Draft
 from engine.crm.tracking import thread_view
 from fakeserver.smtp.config import PersonaSpec
@@ -126,3 +127,44 @@ async def test_untracked_mail_never_reaches_the_database_or_disk(tmp_path: Path)
         assert b"notes.pdf" in stored  # ... the scan can find what was stored ...
         for s in secrets:  # ... and finds nothing of the untracked one
             assert s.encode() not in stored, s
+
+
+async def test_a_reply_to_mail_logged_through_bcc_is_logged_by_the_scan(tmp_path: Path) -> None:
+    async with crm_lab(tmp_path) as lab:
+        ingest = BccIngest(lab.store, [USER])
+        sent = EmailMessage()  # sent from the user's phone, BCC to the logging address
+        sent["From"], sent["To"], sent["Subject"] = USER, "Dana <dana@acme.test>", "Visit"
+        sent["Message-ID"] = "<phone-1@crm.test>"
+        sent.set_content("See you Tuesday.")
+        result = await ingest.ingest(USER, sent.as_bytes())
+        assert result.logged and result.reply.startswith("250")
+        deliver(lab, reply_to("<phone-1@crm.test>", sender="dana@acme.test",
+                              subject="Re: Visit", reply_id="<d1@acme.test>"))
+        assert await lab.scan() == 1
+        dana = await lab.store.contact("dana@acme.test")
+        assert dana is not None
+        rows = await lab.store.emails(contact_id=dana.id)
+        assert [(r.direction, r.thread_id) for r in rows] == [
+            ("outgoing", result.thread_id), ("incoming", result.thread_id)]
+
+
+async def test_log_all_mail_with_contacts_mode(tmp_path: Path) -> None:
+    rules = LoggingRules(mode=Mode.ALL_CONTACTS)
+    async with crm_lab(tmp_path, rules=rules) as lab:
+        await lab.store.upsert_contact("known@client.test", "Known Person")
+        cold = EmailMessage()
+        cold["From"], cold["To"], cold["Subject"] = "known@client.test", USER, "Hello"
+        cold["Message-ID"] = "<k1@client.test>"
+        cold.set_content("Not a reply to anything.")
+        stranger = EmailMessage()
+        stranger["From"], stranger["To"], stranger["Subject"] = "who@else.test", USER, "Hi"
+        stranger["Message-ID"] = "<s1@else.test>"
+        stranger.set_content("Also not.")
+        deliver(lab, cold)
+        deliver(lab, stranger)
+        assert await lab.scan() == 1
+        known = await lab.store.contact("known@client.test")
+        assert known is not None
+        [row] = await lab.store.emails(contact_id=known.id)
+        assert row.message_id == "<k1@client.test>" and "existing contact" in row.join_reason
+        assert await lab.store.contact("who@else.test") is None
