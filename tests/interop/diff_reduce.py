@@ -14,7 +14,7 @@ and nothing else is special.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from diff_wire import Response, Value
@@ -189,7 +189,8 @@ class Reducer:
             elif key == "MODSEQ":
                 val = self.modseq(int(val[0]))
             elif key == "INTERNALDATE":
-                val = datetime.strptime(val.decode(), "%d-%b-%Y %H:%M:%S %z")
+                self.tolerate("internaldate-zone")
+                val = datetime.strptime(val.decode(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
             out[key] = val
         return out
 
@@ -217,8 +218,6 @@ def uid_set(value: Value) -> list[int]:
         a, b = int(lo), int(hi or lo)
         out.extend(range(min(a, b), max(a, b) + 1))
     return sorted(out)
-
-
 
 
 def differences(dove: Any, fake: Any, path: str = "") -> list[str]:
