@@ -5,8 +5,9 @@ The rule (seed + provider docs):
 - Providers that file submitted mail themselves (Gmail, Office 365) must not get an
   APPEND: that is the classic duplicate. ``autosave=True`` (from the profile) skips the
   APPEND outright; ``autosave=None`` ("don't know") watches Sent for the Message-ID for
-  ``detect_window`` seconds after submission and, once seen, remembers that this
-  account auto-saves.
+  ``detect_window`` seconds after submission and remembers the answer: seen means
+  this account auto-saves (keep watching, never APPEND); not seen means it does not
+  (later sends search once and APPEND without waiting).
 - Otherwise APPEND with ``\\Seen`` to the folder with the ``\\Sent`` attribute, or the
   folder role detection chose (the caller passes it).
 - Before any APPEND, ``UID SEARCH UID <uidnext_before>:* HEADER Message-ID <id>``:
@@ -160,10 +161,14 @@ class SentCopier:
         raise AssertionError("unreachable")
 
     async def _ensure_once(self, raw: bytes, message_id: str, mark: Mark) -> str:
-        if self.policy.autosave is None:  # detect (and keep checking once learned)
+        if self.autosave is not False:  # unknown, or learned/known to auto-save: watch
             if await self._watch(message_id, mark):
                 self.learned_autosave = True
                 return "autosave-detected"
+            if self.policy.autosave is None:
+                # Not filed within the window: this provider does not auto-save. Later
+                # sends skip the wait (one bounded search, then APPEND).
+                self.learned_autosave = False
         elif await self.find(message_id, mark):
             return "found"
         client = await self._get()

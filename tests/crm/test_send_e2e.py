@@ -106,3 +106,15 @@ async def test_the_idempotency_search_is_bounded_to_uids_since_submission(
         second = await lab.outbox.send(DRAFT)
         assert second.mark.uidnext == 302  # the APPENDUID we saw, not a fresh EXAMINE
         assert lab.folder_ids("Sent")[-2:] == [rec.message_id, second.message_id]
+
+
+async def test_detect_mode_learns_a_provider_that_does_not_autosave(tmp_path: Path) -> None:
+    policy = CopyPolicy(autosave=None, detect_window=0.2, poll_interval=0.05)
+    async with crm_lab(tmp_path, policy=policy) as lab:
+        first = await lab.outbox.send(DRAFT)
+        assert first.copy_how == "appended" and lab.copier.learned_autosave is False
+        watched = lab.copier.searches
+        assert watched >= 2  # it watched Sent for a while before appending
+        second = await lab.outbox.send(DRAFT)
+        assert second.copy_how == "appended" and lab.copier.searches == watched + 1
+        assert lab.folder_ids("Sent") == [first.message_id, second.message_id]
