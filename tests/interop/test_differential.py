@@ -46,8 +46,9 @@ TOLERATED: dict[str, str] = {
                   "compared only on the extensions the script relies on",
     "delimiter": "the hierarchy delimiter is the server's choice (Dovecot maildir '.', "
                  "fake '/'); the script uses flat names only",
-    "unsolicited": "Dovecot adds untagged OKs whose codes are informational, e.g. "
-                   "[CLOSED] when a SELECT replaces a selected mailbox (RFC 7162 3.2.11)",
+    "unsolicited": "Dovecot sends an untagged OK [CLOSED] whenever a SELECT replaces a "
+                   "selected mailbox; RFC 7162 3.2.11 requires it only once QRESYNC is "
+                   "enabled, which is when the fake sends it. Dropped",
     "list-order": "LIST responses come in any order (RFC 3501 6.3.8): compared as a set",
     "list-children": "with LIST-EXTENDED selection or RETURN options, \\HasChildren and "
                      "\\HasNoChildren are optional unless RETURN (CHILDREN) asks (RFC 5258 "
