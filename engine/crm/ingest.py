@@ -140,7 +140,12 @@ def _parse(raw: bytes, headersonly: bool = False) -> EmailMessage:
 
 def parse_headers(raw: bytes) -> Headers:
     """Headers from the scan's ``BODY.PEEK[HEADER.FIELDS (...)]`` bytes (or a whole message)."""
-    return headers_of(_parse(raw, headersonly=True))
+    msg = _parse(raw, headersonly=True)
+    try:
+        return headers_of(msg)
+    except Exception as exc:  # hostile header syntax must not stop a scan
+        raise MalformedMessage(f"cannot read the header fields ({type(exc).__name__})",
+                               code="headers_unparseable") from exc
 
 
 def _text_of(part: Message) -> str:

@@ -171,3 +171,19 @@ def test_parse_headers_of_a_scan_fragment() -> None:
     h = parse_headers(b"Message-ID: <a@b>\r\nReferences: <1@x>\r\n <2@x>\r\n"
                       b"Subject: =?utf-8?b?w6k=?=\r\n\r\n")
     assert h.message_id == "<a@b>" and h.references == ("<1@x>", "<2@x>") and h.subject == "é"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"From", b"To", b"Cc", b"Message-ID", b"In-Reply-To",
+                                 b"References", b"Subject", b"Date"]), max_size=6),
+       st.lists(st.binary(max_size=60), max_size=6))
+def test_hostile_header_fields_never_crash_the_matcher(names: list[bytes],
+                                                       values: list[bytes]) -> None:
+    raw = b"".join(n + b": " + v.replace(b"\n", b" ") + b"\r\n"
+                   for n, v in zip(names, values, strict=False)) + b"\r\n"
+    try:
+        h = parse_headers(raw)
+    except MalformedMessage:
+        return
+    match(h, INDEX, OWN)
+    LoggingRules().decide(h, match(h, INDEX, OWN), 10, own=OWN)
