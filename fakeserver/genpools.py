@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from fakeserver import names
 
 if TYPE_CHECKING:
-    from fakeserver.generate import GenSpec
+    from fakeserver.genspec import GenSpec
 
 M64 = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
