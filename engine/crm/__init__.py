@@ -1,8 +1,11 @@
 """The CRM side of the connected inbox: records, sending, tracking, logging.
 
-Modules: ``records`` (SQLite rows), ``ingest`` (MIME -> LoggedEmail), ``sanitize``
-(filenames, HTML), ``attachments`` (content-addressed files), ``tracking`` (which
-thread a message joins, and why), ``rules`` (what gets logged), ``outbox`` (the
-crash-safe send state machine), ``send`` (SMTP), ``sentcopy`` (the Sent folder copy),
-``bcc`` (the BCC/forward ingest endpoint), ``templates``.
+Modules: ``schema``/``records`` (SQLite tables and their one writer), ``ingest``
+(MIME -> LoggedEmail), ``sanitize`` (filenames, HTML), ``attachments``
+(content-addressed files), ``tracking`` (which thread a message joins, and why; the
+thread view), ``rules`` (what gets logged), ``inbox`` (the scan sink and body fetches),
+``outbox`` (the crash-safe send state machine), ``send`` (SMTP), ``sentcopy`` (the Sent
+folder copy), ``bcc`` (the BCC/forward ingest endpoint), ``templates`` (and bulk send),
+``summary`` (the figures scenario runs check), ``errors`` (this package's branch of the
+engine's exception tree).
 """
