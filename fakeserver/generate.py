@@ -57,6 +57,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 # Time-of-day pieces of the Date header, looked up instead of formatted per message.
 _HOUR_MINUTE = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
 _SECOND_ZONE = tuple(f"{sec:02d} +0000\r\n" for sec in range(60))
+_IMAP_HOUR_MINUTE = tuple(f"{h:02d}:{m:02d}:".encode() for h in range(24) for m in range(60))
+_IMAP_SECOND_ZONE = tuple(f'{sec:02d} +0000"'.encode() for sec in range(60))
 
 _SEEN, _FLAGGED, _ANSWERED = "\\Seen", "\\Flagged", "\\Answered"
 FLAG_SETS: tuple[frozenset[str], ...] = tuple(
@@ -114,6 +116,7 @@ class Generator:
         # sees one message's hashes with another's lines: (index, h1, h3, lines, shape,
         # mixed). Likewise (index, size).
         self._days: dict[int, str] = {}  # day number -> "Mon, 01 Jan 2024 "
+        self._imap_days: dict[int, bytes] = {}  # day number -> b'"01-Jan-2024 '
         self._cur: _Current = (-1, 0, 0, [], (), False)
         self._last_size = (-1, 0)
         self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], _Picker] = {}
@@ -315,6 +318,18 @@ class Generator:
 
     def internaldate(self, index: int) -> datetime:
         return datetime.fromtimestamp(self.internaldate_ts(index), UTC)
+
+    def internaldate_imap(self, index: int) -> bytes:
+        """INTERNALDATE as FETCH sends it, ``b'"01-Jan-2024 00:10:05 +0000"'``, from
+        tables instead of a datetime and a format per message."""
+        day, sec = divmod(self.internaldate_ts(index), 86400)
+        prefix = self._imap_days.get(day)
+        if prefix is None:
+            d = datetime.fromtimestamp(day * 86400, UTC)
+            prefix = f'"{d.day:02d}-{_MONTHS[d.month - 1]}-{d.year:04d} '.encode()
+            if len(self._imap_days) < 65536:
+                self._imap_days[day] = prefix
+        return prefix + _IMAP_HOUR_MINUTE[sec // 60] + _IMAP_SECOND_ZONE[sec % 60]
 
     def flag_code(self, index: int) -> int:
         """Default flags as an index into :data:`FLAG_SETS`."""

@@ -21,7 +21,7 @@ from fakeserver import generate, render
 from fakeserver.events import AppendedMessage
 from fakeserver.generate import FLAG_SETS, GenSpec
 
-__all__ = ["Messages"]
+__all__ = ["Messages", "imap_date_time"]
 
 NOT_GENERATED = 0xFFFFFFFF
 SEEN = "\\Seen"
@@ -135,6 +135,17 @@ class Messages:
             return src.internaldate
         return src[0].internaldate(src[1])
 
+    def internaldate_imap(self, uid: int) -> bytes:
+        """INTERNALDATE ready for FETCH: ``b'"17-Jul-1996 02:44:25 -0700"'`` (RFC 3501
+        date-time, quoted). The fast path for generated messages skips the datetime."""
+        gen = self._gen
+        if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
+            return gen.internaldate_imap(uid - 1)
+        src = self._source(uid)
+        if isinstance(src, AppendedMessage):
+            return imap_date_time(src.internaldate)
+        return src[0].internaldate_imap(src[1])
+
     def size(self, uid: int) -> int:
         gen = self._gen
         if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
@@ -236,6 +247,22 @@ class Messages:
                 break
             pos = marks.find(1, pos + 1)
         return None if best is None else self.seq_of(best)
+
+
+_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct",
+           b"Nov", b"Dec")  # fmt: skip
+
+
+def imap_date_time(moment: datetime) -> bytes:
+    """RFC 3501 ``date-time``, quoted: ``b'"17-Jul-1996 02:44:25 -0700"'``."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = b"-" if minutes < 0 else b"+"
+    minutes = abs(minutes)
+    return b'"%02d-%b-%04d %02d:%02d:%02d %b%02d%02d"' % (
+        moment.day, _MONTHS[moment.month - 1], moment.year,
+        moment.hour, moment.minute, moment.second, sign, minutes // 60, minutes % 60,
+    )  # fmt: skip
 
 
 def _decode(value: str) -> str:

@@ -384,3 +384,17 @@ def test_copies_of_generated_messages_stay_virtual() -> None:
         assert dest.internaldate(new) == reference.internaldate(old)
         assert dest.flags(new) == reference.flags(old)
         assert dest.header_fields(new, ("Subject",)) == reference.header_fields(old, ("Subject",))
+
+
+def test_internaldate_ready_for_fetch() -> None:
+    from datetime import timedelta, timezone
+
+    from fakeserver.messages import imap_date_time
+
+    folder = _folder(3000)
+    for uid in range(1, 3001, 37):
+        assert folder.internaldate_imap(uid) == imap_date_time(folder.internaldate(uid))
+    assert folder.internaldate_imap(1) == b'"01-Jan-2024 00:06:32 +0000"'
+    zone = timezone(-timedelta(hours=7))
+    uid = folder.append(RAW, (), datetime(1996, 7, 17, 2, 44, 25, tzinfo=zone))
+    assert folder.internaldate_imap(uid) == b'"17-Jul-1996 02:44:25 -0700"'
