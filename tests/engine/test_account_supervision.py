@@ -179,6 +179,7 @@ async def greeting_server() -> AsyncIterator[GreetingServer]:
     (b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n", "pop3_unsupported"),
     (b"* OK [CAPABILITY IMAP4rev1] Courier-IMAP ready. Copyright 1998-2018\r\n",
      "courier_unsupported"),
+    (b"220 mx.example.com ESMTP Postfix\r\n", "smtp_on_imap_port"),
 ])
 async def test_unusable_servers_are_refused_at_the_greeting(
     greeting_server: GreetingServer, tmp_path: Path, line: bytes, code: str,
