@@ -28,6 +28,7 @@ from engine.crm.rules import Decision, LoggingRules
 from engine.crm.tracking import Match, match
 from engine.imap.model import Fetch
 from engine.sync import ScannedMessage
+from engine.trace import TraceFn
 
 log = logging.getLogger(__name__)
 TEXT_PART_LIMIT = 2 * 1024 * 1024
@@ -106,8 +107,10 @@ def _rebuild(header: bytes, parts: Sequence[tuple[str, str, str, bytes]]) -> byt
 class InboxLogger:
     """Plug ``sink`` into the account's scan and ``tracked_ids`` into its tracked set."""
 
-    def __init__(self, store: CrmStore, rules: LoggingRules, own: Iterable[str]) -> None:
+    def __init__(self, store: CrmStore, rules: LoggingRules, own: Iterable[str], *,
+                 trace: TraceFn | None = None) -> None:
         self.store = store
+        self._trace = trace
         self.rules = rules
         self.own = frozenset(a.lower() for a in own)
         self.pending: list[Pending] = []
@@ -152,6 +155,14 @@ class InboxLogger:
             await self.store.record_refusal(
                 thread_id=verdict.thread.id, message_id=headers.message_id,
                 folder=message.folder, uid=message.uid, kind=kind, reason=reason)
+            self._emit(f"crm.inbox.{kind}", message, headers.message_id, reason)
+
+    def _emit(self, name: str, message: ScannedMessage, message_id: str | None,
+              reason: str) -> None:
+        # Only messages that named a tracked thread get here; ids and reasons, no bodies.
+        if self._trace is not None:
+            self._trace(name, {"folder": message.folder, "uid": message.uid,
+                               "message_id": message_id, "reason": reason})
 
     async def fetch_and_log(self, client: BodyClient) -> int:
         """Read and log every queued message; returns how many were logged."""
@@ -164,12 +175,16 @@ class InboxLogger:
                     email = await self._read(client, item)
                     if await self._log(item, email):
                         done += 1
+                        self._emit("crm.inbox.logged", item.message, item.headers.message_id,
+                                   item.decision.reason)
                 except MalformedMessage as exc:
                     self.malformed += 1
                     await self.store.record_refusal(
                         thread_id=item.verdict.thread.id if item.verdict.thread else None,
                         message_id=item.headers.message_id, folder=folder,
                         uid=item.message.uid, kind="malformed", reason=exc.message)
+                    self._emit("crm.inbox.malformed", item.message, item.headers.message_id,
+                               exc.message)
         self.logged += done
         if done:
             await self.refresh()

@@ -20,7 +20,9 @@ point, ``run_pending()`` on the same database finishes the work:
      default because a silently lost customer email is worse than a rare duplicate,
      and the window is one SMTP round trip wide.
 
-The ``crash`` hook is called at every step boundary (names in ``CRASH_POINTS``); tests
+Every transition is also emitted on the ``trace`` hook as ``crm.outbox.transition`` (the
+TUI's timeline and the diagnostics bundle subscribe there). The ``crash`` hook is called
+at every step boundary (names in ``CRASH_POINTS``); tests
 make it raise to simulate a kill and then restart from the database.
 """
 
@@ -39,6 +41,7 @@ from engine.crm.ingest import Address, parse_message
 from engine.crm.records import CrmStore
 from engine.crm.send import Draft, SmtpSubmitter, build_message, new_message_id
 from engine.crm.sentcopy import Mark, SentCopier
+from engine.trace import TraceFn
 
 
 class State(StrEnum):
@@ -117,7 +120,8 @@ class Outbox:
                  sender: Address, *, clock: Clock = SYSTEM_CLOCK,
                  rng: random.Random | None = None,
                  uncertain: Literal["resend", "hold"] = "resend",
-                 crash: Callable[[str], None] | None = None) -> None:
+                 crash: Callable[[str], None] | None = None,
+                 trace: TraceFn | None = None) -> None:
         self.store = store
         self.db = store.db
         self.submitter = submitter
@@ -127,6 +131,7 @@ class Outbox:
         self.rng = rng or random.Random()
         self.uncertain = uncertain
         self._crash = crash or (lambda point: None)
+        self._trace = trace
 
     # -- records ----------------------------------------------------------------------
 
@@ -152,6 +157,11 @@ class Outbox:
                 "WHERE id = ? AND state = ?",
                 (new.value, self.clock.wall().isoformat(), *columns.values(), rec.id,
                  rec.state.value))
+        if self._trace is not None:  # ids, states and our own error text: nothing secret
+            self._trace("crm.outbox.transition", {
+                "message_id": rec.message_id, "from": rec.state.value, "event": event,
+                "to": new.value, **{k: v for k, v in columns.items()
+                                    if k in ("copy_how", "last_error")}})
         return _updated(rec, state=new, **columns)
 
     async def _note(self, rec: OutboxRecord, **columns: object) -> OutboxRecord:

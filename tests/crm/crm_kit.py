@@ -114,7 +114,8 @@ async def crm_lab(tmp: Path, *, personas: tuple[PersonaSpec, ...] = (),
                   hooks: ServerHooks | None = None,
                   crash: Callable[[str], None] | None = None,
                   uncertain: str = "resend", sent_messages: int = 0,
-                  faults: tuple[SmtpFault, ...] = ()) -> AsyncIterator[Lab]:
+                  faults: tuple[SmtpFault, ...] = (),
+                  trace: Any = None) -> AsyncIterator[Lab]:
     sent = "Sent" if special_use else "Gesendet"
     history = GenSpec(count=sent_messages, seed=3, owner=USER) if sent_messages else None
     folders = (FolderConfig("INBOX"),
@@ -141,7 +142,8 @@ async def crm_lab(tmp: Path, *, personas: tuple[PersonaSpec, ...] = (),
             submitter = SmtpSubmitter(SmtpServer("127.0.0.1", smtp.port, "starttls"), USER,
                                       Secret(PASSWORD), tls_context=imap.client_ssl_context())
             lab.outbox = Outbox(store, submitter, lab.copier, SAM, rng=random.Random(5),
-                                crash=crash, uncertain=uncertain)  # type: ignore[arg-type]
+                                crash=crash, uncertain=uncertain,  # type: ignore[arg-type]
+                                trace=trace)
             await lab.scan()  # the first sight of INBOX: start at UIDNEXT
             try:
                 yield lab

@@ -47,7 +47,9 @@ async def test_malformed_mail_is_recorded_and_the_queue_goes_on(tmp_path: Path) 
         bob = await store.upsert_contact("bob@client.test")
         thread = await store.new_thread("Quote", bob, "sent", ["bob@client.test"],
                                         ["<q1@crm.test>"])
-        logger = InboxLogger(store, LoggingRules(), [USER])
+        traces: list[tuple[str, dict[str, Any]]] = []
+        logger = InboxLogger(store, LoggingRules(), [USER],
+                             trace=lambda name, info: traces.append((name, dict(info))))
         await logger.refresh()
         for uid, head in ((1, HEADERS_BAD), (2, HEADERS_BAD.replace(b"bad@", b"nil@")),
                           (3, GOOD)):
@@ -61,6 +63,8 @@ async def test_malformed_mail_is_recorded_and_the_queue_goes_on(tmp_path: Path) 
         assert "no header fields" in refusals[0][2] and "no body" in refusals[1][2]
         [row] = await store.emails(thread_id=thread)
         assert row.message_id == "<good@client.test>"
+        assert [(n, i["uid"]) for n, i in traces] == [
+            ("crm.inbox.malformed", 1), ("crm.inbox.malformed", 2), ("crm.inbox.logged", 3)]
 
 
 def test_text_sections_of_nested_structures() -> None:
@@ -77,7 +81,9 @@ def test_text_sections_of_nested_structures() -> None:
 
 async def test_summary_counts_logs_copies_and_no_duplicates(tmp_path: Path) -> None:
     personas = (PersonaSpec("bob@client.test", "Bob", attach=True),)
-    async with crm_lab(tmp_path, personas=personas) as lab:
+    traces: list[tuple[str, dict[str, Any]]] = []
+    async with crm_lab(tmp_path, personas=personas,
+                       trace=lambda name, info: traces.append((name, dict(info)))) as lab:
         await lab.outbox.send(Draft((Address("bob@client.test"),), "Quote", "Hi"))
         await lab.smtp.log.wait_for(rcpt=USER, kind="local")
         await lab.scan()
@@ -89,3 +95,6 @@ async def test_summary_counts_logs_copies_and_no_duplicates(tmp_path: Path) -> N
                                    await sent_message_ids(lab.store))
         assert copies.duplicates == 0 and copies.missing == 0
         assert list(copies.copies.values()) == [1]
+        assert [(i["from"], i["to"]) for _, i in traces] == [
+            ("queued", "submitted"), ("submitted", "copied"), ("copied", "logged")]
+        assert traces[1][1]["copy_how"] == "appended"
