@@ -201,6 +201,14 @@ class Account:
         self.supervisor.fire(Event.START)
         self._task = asyncio.create_task(self._run(), name=f"account {self.name}")
 
+    def set_secret(self, secret: Secret) -> None:
+        """A new password (the person fixed it); used from the next login, e.g. ``start()``
+        after ``auth_error``."""
+        if not isinstance(secret, Secret):
+            raise ConfigError("the password must be an engine.secrets.Secret",
+                              code="secret_type")
+        self._secret = secret
+
     async def stop(self) -> None:
         """Close every connection and the database; no task is left pending."""
         task, self._task = self._task, None

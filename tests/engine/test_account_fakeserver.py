@@ -15,7 +15,9 @@ import pytest
 from account_helpers import Recorder, make_account, settings_for
 from waiting import async_wait_until
 
+from engine.errors import ConfigError
 from engine.roles import Role
+from engine.secrets import Secret
 from engine.states import State, StateChanged
 from engine.supervise import FolderGone, LargeFolderWarning, NewMail, ScanProgress
 from engine.sync import ScannedMessage
@@ -241,3 +243,21 @@ async def test_a_deleted_sent_folder_is_dropped_not_fatal(server: FakeImapServer
         await account.stop()
     assert rec.of(FolderGone)[0].folder == "Sent Items"
     assert account.reconnects == 0 and not account.errors
+
+
+async def test_a_fixed_password_restarts_from_auth_error(server: FakeImapServer,
+                                                         tmp_path: Path) -> None:
+    rec = Recorder()
+    account = make_account(settings_for(server.host, server.port, USER), "wrong-password",
+                           tmp_path, rec)
+    await account.start()
+    try:
+        await async_wait_until(lambda: account.state is State.AUTH_ERROR, what="auth_error")
+        assert account.login_attempts == 1
+        account.set_secret(Secret(PASSWORD))
+        await account.start()
+        await async_wait_until(lambda: account.state is State.IDLE, what="watching after the fix")
+    finally:
+        await account.stop()
+    with pytest.raises(ConfigError):
+        account.set_secret(PASSWORD)  # type: ignore[arg-type]
