@@ -41,6 +41,7 @@ from engine.checkpoints import CheckpointStore
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.connect import ConnectOptions, Link, login, open_link
 from engine.db import Database
+from engine.dbguard import rollback_leftover
 from engine.errors import ConfigError, EngineError
 from engine.imap.model import Event as ImapEvent
 from engine.imap.model import Exists
@@ -307,21 +308,8 @@ class Account:
         self.logins += 1
 
     async def _heal_db(self) -> None:
-        """Roll back a transaction a cancelled scan left open.
-
-        ``Database.transaction`` cannot roll back when the cancellation lands on its
-        BEGIN or COMMIT (the statement still runs in aiosqlite's thread). Holding the
-        database lock, one round trip drains that thread's queue; then an open
-        transaction can only be such a leftover.
-        """
-        db = self._db
-        if db is None:
-            return
-        async with db._lock:
-            await db.scalar("SELECT 1")
-            if db.conn.in_transaction:
-                log.warning("rolling back a transaction left open by a cancelled scan")
-                await db.conn.execute("ROLLBACK")
+        if self._db is not None:
+            await rollback_leftover(self._db)
 
     async def _close_links(self) -> None:
         links, self._links = self._links, []
