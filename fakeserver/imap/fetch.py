@@ -83,8 +83,8 @@ def _simple(folder: Folder, name: str) -> Renderer | None:
         flags = _flags_bytes(folder)
         return lambda uid, raw: flags(uid)
     if name == "INTERNALDATE":
-        date = folder.internaldate
-        return lambda uid, raw: b"INTERNALDATE " + r.internaldate(date(uid))
+        date = folder.internaldate_imap
+        return lambda uid, raw: b"INTERNALDATE " + date(uid)
     if name == "RFC822.SIZE":
         size = folder.size
         return lambda uid, raw: b"RFC822.SIZE %d" % size(uid)

@@ -7,12 +7,8 @@ format per-message ``str`` objects on hot paths.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 
 CRLF = b"\r\n"
-_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun",
-           b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
-_ZONES: dict[timedelta | None, bytes] = {}
 
 
 def tagged(tag: str, status: str, text: str, code: str | None = None) -> bytes:
@@ -32,20 +28,6 @@ def ok_code(code: str, text: str) -> bytes:
 
 def flag_list(flags: Iterable[str]) -> bytes:
     return b"(" + " ".join(sorted(flags)).encode() + b")"
-
-
-def internaldate(moment: datetime) -> bytes:
-    """RFC 3501 date-time: ``"17-Jul-1996 02:44:25 -0700"`` (hot: one bytes format)."""
-    offset = moment.utcoffset()
-    zone = _ZONES.get(offset)
-    if zone is None:
-        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-        sign = b"+" if minutes >= 0 else b"-"
-        minutes = abs(minutes)
-        zone = _ZONES[offset] = b"%b%02d%02d" % (sign, minutes // 60, minutes % 60)
-    return b'"%02d-%b-%04d %02d:%02d:%02d %b"' % (
-        moment.day, _MONTHS[moment.month - 1], moment.year,
-        moment.hour, moment.minute, moment.second, zone)
 
 
 def uid_set(uids: Iterable[int]) -> str:
