@@ -33,7 +33,8 @@ from typing import Any, TypeVar
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from engine.account import Account, AccountOptions
+from engine.account import Account
+from engine.account_options import AccountOptions
 from engine.connect import ConnectOptions, Link, login, open_link
 from engine.errors import EngineError
 from engine.imap import ImapClient
