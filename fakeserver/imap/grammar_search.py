@@ -10,22 +10,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Callable
 
-from fakeserver.imap.commands import (
-    All,
-    And,
-    Date,
-    Flag,
-    Header,
-    ModSeq,
-    Not,
-    Or,
-    SearchArgs,
-    SearchKey,
-    SeqSet,
-    Size,
-    Text,
-    UidSet,
-)
+from fakeserver.imap import commands_search as sk
 from fakeserver.imap.grammar_lexer import Cursor
 from fakeserver.imap.grammar_mailbox import parse_date
 
@@ -53,7 +38,7 @@ _DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE"})
 _ENTRY_TYPES = frozenset({"priv", "shared", "all"})
 
 
-def parse_search(cursor: Cursor, uid: bool) -> SearchArgs:
+def parse_search(cursor: Cursor, uid: bool) -> sk.SearchArgs:
     cursor.sp("search criteria")
     returns: tuple[str, ...] | None = None
     if cursor.accept_word("RETURN"):
@@ -72,7 +57,7 @@ def parse_search(cursor: Cursor, uid: bool) -> SearchArgs:
     keys = [_key(cursor, 0)]
     while cursor.accept(b" "):
         keys.append(_key(cursor, 0))
-    return SearchArgs(keys[0] if len(keys) == 1 else And(tuple(keys)), charset, returns)
+    return sk.SearchArgs(keys[0] if len(keys) == 1 else sk.And(tuple(keys)), charset, returns)
 
 
 def _return_option(cursor: Cursor) -> str:
@@ -84,7 +69,7 @@ def _return_option(cursor: Cursor) -> str:
     return word
 
 
-def _key(cursor: Cursor, depth: int) -> SearchKey:
+def _key(cursor: Cursor, depth: int) -> sk.SearchKey:
     if depth > MAX_DEPTH:
         cursor.fail("search criteria nested too deeply")
     head = cursor.peek()
@@ -92,9 +77,9 @@ def _key(cursor: Cursor, depth: int) -> SearchKey:
         keys = cursor.parenthesized("search key", lambda: _key(cursor, depth + 1))
         if not keys:
             cursor.fail("empty parenthesized search key")
-        return keys[0] if len(keys) == 1 else And(tuple(keys))
+        return keys[0] if len(keys) == 1 else sk.And(tuple(keys))
     if head and head in b"0123456789*$":
-        return SeqSet(cursor.sequence_set())
+        return sk.SeqSet(cursor.sequence_set())
     word = cursor.atom("search key").upper()
     parser = _KEYS.get(word)
     if parser is None:
@@ -106,64 +91,64 @@ def _arg(cursor: Cursor, word: str) -> None:
     cursor.expect(b" ", f"a space and an argument after {word}")
 
 
-def _flag_key(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _flag_key(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     flag, present = FLAG_KEYS[word]
-    return Flag(flag, present)
+    return sk.Flag(flag, present)
 
 
-def _keyword(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _keyword(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
-    return Flag(cursor.atom("keyword"), word == "KEYWORD")
+    return sk.Flag(cursor.atom("keyword"), word == "KEYWORD")
 
 
-def _header_key(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _header_key(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
-    return Header(word, cursor.astring(f"{word} value"))
+    return sk.Header(word, cursor.astring(f"{word} value"))
 
 
-def _header(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _header(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
     name = cursor.astring("header field name").upper()
     cursor.expect(b" ", "a space and a value after the HEADER field name")
-    return Header(name, cursor.astring("HEADER value"))
+    return sk.Header(name, cursor.astring("HEADER value"))
 
 
-def _text(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _text(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
-    return Text("BODY" if word == "BODY" else "TEXT", cursor.astring(f"{word} value"))
+    return sk.Text("BODY" if word == "BODY" else "TEXT", cursor.astring(f"{word} value"))
 
 
-def _date(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _date(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
     sent = word.startswith("SENT")
     op = word[4:] if sent else word
     assert op in _DATE_KEYS
-    return Date(op, parse_date(cursor, f"{word} date"), sent)  # type: ignore[arg-type]
+    return sk.Date(op, parse_date(cursor, f"{word} date"), sent)  # type: ignore[arg-type]
 
 
-def _size(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _size(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
-    return Size("LARGER" if word == "LARGER" else "SMALLER", cursor.number("size", bits=63))
+    return sk.Size("LARGER" if word == "LARGER" else "SMALLER", cursor.number("size", bits=63))
 
 
-def _uid(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _uid(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
-    return UidSet(cursor.sequence_set("UID set"))
+    return sk.UidSet(cursor.sequence_set("UID set"))
 
 
-def _not(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _not(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
-    return Not(_key(cursor, depth + 1))
+    return sk.Not(_key(cursor, depth + 1))
 
 
-def _or(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _or(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
     left = _key(cursor, depth + 1)
     cursor.expect(b" ", "a space and a second search key after OR")
-    return Or(left, _key(cursor, depth + 1))
+    return sk.Or(left, _key(cursor, depth + 1))
 
 
-def _modseq(cursor: Cursor, word: str, depth: int) -> SearchKey:
+def _modseq(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
     entry = entry_type = None
     if cursor.peek() == b'"':
@@ -175,17 +160,17 @@ def _modseq(cursor: Cursor, word: str, depth: int) -> SearchKey:
         if entry_type not in _ENTRY_TYPES:
             cursor.fail(f"invalid MODSEQ entry type {entry_type!r}")
         cursor.expect(b" ", "a space and a mod-sequence")
-    return ModSeq(cursor.number("mod-sequence", bits=63), entry, entry_type)
+    return sk.ModSeq(cursor.number("mod-sequence", bits=63), entry, entry_type)
 
 
-def _fixed(key: SearchKey) -> Callable[[Cursor, str, int], SearchKey]:
+def _fixed(key: sk.SearchKey) -> Callable[[Cursor, str, int], sk.SearchKey]:
     return lambda cursor, word, depth: key
 
 
-_KEYS: dict[str, Callable[[Cursor, str, int], SearchKey]] = {
-    "ALL": _fixed(All()),
-    "NEW": _fixed(And((Flag("\\Recent"), Flag("\\Seen", False)))),
-    "OLD": _fixed(Not(Flag("\\Recent"))),
+_KEYS: dict[str, Callable[[Cursor, str, int], sk.SearchKey]] = {
+    "ALL": _fixed(sk.All()),
+    "NEW": _fixed(sk.And((sk.Flag("\\Recent"), sk.Flag("\\Seen", False)))),
+    "OLD": _fixed(sk.Not(sk.Flag("\\Recent"))),
     **dict.fromkeys(FLAG_KEYS, _flag_key),
     "KEYWORD": _keyword,
     "UNKEYWORD": _keyword,

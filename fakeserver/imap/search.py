@@ -13,24 +13,9 @@ from collections.abc import Callable, Iterator
 from datetime import date
 
 from fakeserver.errors import CommandFailed, ProtocolError
+from fakeserver.imap import commands_search as sk
 from fakeserver.imap import responses as r
-from fakeserver.imap.commands import (
-    All,
-    And,
-    Command,
-    Date,
-    Flag,
-    Header,
-    ModSeq,
-    Not,
-    Or,
-    SearchArgs,
-    SearchKey,
-    SeqSet,
-    Size,
-    Text,
-    UidSet,
-)
+from fakeserver.imap.commands import Command
 from fakeserver.imap.session import Done, ImapSession, Steps
 from fakeserver.imap.view import MailboxView
 
@@ -56,16 +41,16 @@ def _compare(op: str, got: date | None, want: date) -> bool:
     return got == want
 
 
-def compile_key(s: ImapSession, view: MailboxView, key: SearchKey) -> Predicate:
+def compile_key(s: ImapSession, view: MailboxView, key: sk.SearchKey) -> Predicate:
     folder = view.folder
-    if isinstance(key, All):
+    if isinstance(key, sk.All):
         return lambda seq, uid: True
-    if isinstance(key, Flag):
+    if isinstance(key, sk.Flag):
         flag, present = key.flag, key.present
         if flag.lower() == "\\recent":  # this server never has \Recent messages
             return lambda seq, uid: not present
         return lambda seq, uid: (flag in folder.flags(uid)) is present
-    if isinstance(key, Header):
+    if isinstance(key, sk.Header):
         name, needle = key.field.lower(), key.value.lower()
 
         def header(seq: int, uid: int) -> bool:
@@ -74,7 +59,7 @@ def compile_key(s: ImapSession, view: MailboxView, key: SearchKey) -> Predicate:
             return bool(values) and any(needle in v.lower() for v in values)
 
         return header
-    if isinstance(key, Text):
+    if isinstance(key, sk.Text):
         needle_b = key.value.encode("utf-8").lower()
         body_only = key.where == "BODY"
 
@@ -85,36 +70,36 @@ def compile_key(s: ImapSession, view: MailboxView, key: SearchKey) -> Predicate:
             return needle_b in raw.lower()
 
         return text
-    if isinstance(key, Date):
+    if isinstance(key, sk.Date):
         op, want = key.op, key.date
         if key.sent:
             return lambda seq, uid: _compare(op, _sent_date(view, uid), want)
         return lambda seq, uid: _compare(op, folder.internaldate(uid).date(), want)
-    if isinstance(key, Size):
+    if isinstance(key, sk.Size):
         limit = key.size
         if key.op == "LARGER":
             return lambda seq, uid: folder.size(uid) > limit
         return lambda seq, uid: folder.size(uid) < limit
-    if isinstance(key, UidSet):
+    if isinstance(key, sk.UidSet):
         uidset, highest = key.uids, view.highest_uid()
         return lambda seq, uid: uidset.contains(uid, highest)
-    if isinstance(key, SeqSet):
+    if isinstance(key, sk.SeqSet):
         seqs, exists = key.sequence, view.exists
         return lambda seq, uid: seqs.contains(seq, exists)
-    if isinstance(key, ModSeq):
+    if isinstance(key, sk.ModSeq):
         if not s.caps.condstore:
             raise ProtocolError("SEARCH: MODSEQ needs CONDSTORE, which is not supported")
         s.condstore_active = True
         floor = key.modseq
         return lambda seq, uid: folder.modseq(uid) >= floor
-    if isinstance(key, Not):
+    if isinstance(key, sk.Not):
         inner = compile_key(s, view, key.key)
         return lambda seq, uid: not inner(seq, uid)
-    if isinstance(key, Or):
+    if isinstance(key, sk.Or):
         left, right = compile_key(s, view, key.left), compile_key(s, view, key.right)
         return lambda seq, uid: left(seq, uid) or right(seq, uid)
-    if isinstance(key, And):
-        parts = [compile_key(s, view, k) for k in key.keys if not isinstance(k, All)]
+    if isinstance(key, sk.And):
+        parts = [compile_key(s, view, k) for k in key.keys if not isinstance(k, sk.All)]
         if not parts:
             return lambda seq, uid: True
         if len(parts) == 1:
@@ -123,30 +108,30 @@ def compile_key(s: ImapSession, view: MailboxView, key: SearchKey) -> Predicate:
     raise ProtocolError(f"SEARCH: unsupported key {type(key).__name__}")
 
 
-def _uses_modseq(key: SearchKey) -> bool:
-    if isinstance(key, ModSeq):
+def _uses_modseq(key: sk.SearchKey) -> bool:
+    if isinstance(key, sk.ModSeq):
         return True
-    if isinstance(key, Not):
+    if isinstance(key, sk.Not):
         return _uses_modseq(key.key)
-    if isinstance(key, Or):
+    if isinstance(key, sk.Or):
         return _uses_modseq(key.left) or _uses_modseq(key.right)
-    if isinstance(key, And):
+    if isinstance(key, sk.And):
         return any(_uses_modseq(k) for k in key.keys)
     return False
 
 
-def _candidates(view: MailboxView, key: SearchKey) -> Iterator[tuple[int, int]]:
+def _candidates(view: MailboxView, key: sk.SearchKey) -> Iterator[tuple[int, int]]:
     """Narrow by a top-level UID set when there is one; else every message."""
-    keys = key.keys if isinstance(key, And) else (key,)
+    keys = key.keys if isinstance(key, sk.And) else (key,)
     for k in keys:
-        if isinstance(k, UidSet):
+        if isinstance(k, sk.UidSet):
             return view.by_uid(k.uids)
     return view.seq_uid_pairs(view.present_uids(), 1 if not view.pending else None)
 
 
 def search(s: ImapSession, c: Command) -> Steps:
     args = c.args
-    assert isinstance(args, SearchArgs) and s.view is not None
+    assert isinstance(args, sk.SearchArgs) and s.view is not None
     view = s.view
     if (args.charset.upper() if args.charset else None) not in _CHARSETS:
         raise CommandFailed(f"Unsupported charset {args.charset}",
