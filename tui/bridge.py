@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +36,8 @@ from textual.message_pump import MessagePump
 from engine.account import Account
 from engine.account_options import AccountOptions
 from engine.connect import ConnectOptions, Link, login, open_link
+from engine.diag.catalogue import UNKNOWN
+from engine.diag.classify import bye_code, diagnose
 from engine.errors import EngineError
 from engine.imap import ImapClient
 from engine.secrets import Secret
@@ -67,17 +69,26 @@ def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.
                        at, detail)
 
 
-def disconnect_view(error: BaseException, at: datetime) -> m.DisconnectView:
-    """Classify from the error's own fields (cause code, permanence, stage, server text)."""
+def disconnect_view(error: BaseException, at: datetime,
+                    recent_trace: Iterable[str] = ()) -> m.DisconnectView:
+    """The error's own fields, plus the engine's diagnosis (``engine.diag``): the cause
+    from its catalogue and the evidence that picked it. Nothing is re-guessed here."""
+    diagnosis = diagnose(error, response_code=bye_code(recent_trace))
+    cause = diagnosis.cause
+    known = cause.code != UNKNOWN.code
+    extra = {"cause": cause.code, "cause_title": cause.title,
+             "matched_by": diagnosis.matched_by, "it_fix": cause.it_fix or None}
     if isinstance(error, EngineError):
+        fix = (cause.owner_fix if known else None) or error.remediation \
+            or _default_remedy(error)
         return m.DisconnectView(
             at=at, code=error.code, kind=type(error).__name__, permanent=error.permanent,
             stage=error.stage, message=error.message, server_text=error.server_text,
-            remediation=error.remediation or _default_remedy(error),
-            heals=not error.permanent)
+            remediation=fix, heals=not error.permanent, **extra)
     return m.DisconnectView(at=at, code="unexpected", kind=type(error).__name__,
                             permanent=False, stage="unknown", message=str(error),
-                            remediation="retried automatically; report it if it repeats")
+                            remediation="retried automatically; report it if it repeats",
+                            **extra)
 
 
 def _default_remedy(error: EngineError) -> str:
@@ -299,7 +310,9 @@ class EngineBridge:
                 self._settled.set()
             self.post(m.EngineState(state_view(event.new, event.at, event.detail)))
             if event.error is not None:
-                self.post(m.DisconnectReported(disconnect_view(event.error, event.at)))
+                recent = [line.split(" ", 2)[-1] for line in list(self.trace_lines)[-50:]
+                          if " < " in line]
+                self.post(m.DisconnectReported(disconnect_view(event.error, event.at, recent)))
         elif isinstance(event, ScanProgress):
             self.post(m.ScanProgress(m.ProgressView(event.folder, event.done, event.total,
                                                     event.rate)))

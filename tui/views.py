@@ -72,6 +72,10 @@ class DisconnectView:
     server_text: str | None = None
     remediation: str | None = None
     heals: bool = True  # retried automatically (transient) or needs a person
+    cause: str = ""  # the diagnosis catalogue's cause code (engine.diag), when it knows one
+    cause_title: str = ""
+    matched_by: str = ""  # which evidence picked the cause
+    it_fix: str | None = None  # what the mailbox's IT team can do
 
     @property
     def title(self) -> str:

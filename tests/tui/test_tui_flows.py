@@ -112,6 +112,7 @@ async def test_disconnect_is_notified_and_explained(demo: Any) -> None:
     await async_wait_until(lambda: app.model.disconnects, timeout=10, what="a disconnect")
     view = app.model.disconnects[0]
     assert view.heals and not view.permanent
+    assert view.cause and view.cause_title  # the engine's diagnosis catalogue named it
     assert any("press t for Diagnostics" in text for text in app.notified)
     await pilot.press("t")
     assert isinstance(app.screen, DiagnosticsScreen)
@@ -119,6 +120,7 @@ async def test_disconnect_is_notified_and_explained(demo: Any) -> None:
     await async_wait_until(lambda: table.row_count >= 1, what="the timeline row")
     explained = str(app.screen.query_one("#explain", Static).render())
     assert view.code in explained and "heals by itself" in explained
+    assert view.cause_title in explained and "matched by" in explained
     log = app.screen.query_one("#trace", Log)
     await async_wait_until(lambda: log.line_count > 0, what="trace lines")
     assert not any("inboxlab-demo" in line for line in app.trace)  # the password is redacted

@@ -28,12 +28,17 @@ def test_disconnect_view_keeps_the_error_fields() -> None:
                                       stage="imap_login", remediation="fix the password"), AT)
     assert auth.permanent and not auth.heals and auth.code == "auth_failed"
     assert auth.server_text == "[AUTHENTICATIONFAILED] no" and auth.stage == "imap_login"
+    assert auth.cause == "auth_failed" and auth.cause_title and auth.it_fix  # engine.diag
+    assert "auth_failed" in auth.matched_by
     drop = disconnect_view(Disconnected("connection reset", stage="imap_idle"), AT)
-    assert drop.heals and not drop.permanent and "reconnects" in (drop.remediation or "")
+    assert drop.heals and not drop.permanent and "reconnect" in (drop.remediation or "")
     tls = disconnect_view(TlsError("bad certificate", permanent=True), AT)
     assert tls.kind == "TlsError" and not tls.heals
     odd = disconnect_view(RuntimeError("boom"), AT)
-    assert odd.code == "unexpected" and odd.heals
+    assert odd.code == "unexpected" and odd.heals and odd.cause
+    bye = disconnect_view(Disconnected("the server said BYE", server_text="Going down"), AT,
+                          ["* BYE [UNAVAILABLE] Going down"])
+    assert bye.cause and bye.matched_by  # the BYE's response code from the trace is a hint
 
 
 def test_validation_names_the_problem() -> None:

@@ -55,7 +55,10 @@ class ScriptedBridge:
             at=AT, code="greeting_bye", kind="ServerRefused", permanent=False,
             stage="imap_idle", message="the server closed the connection",
             server_text="[ALERT] Server restarting [maintenance]",
-            remediation="nothing to do: the connector reconnects after a backoff")))
+            remediation="nothing to do: the connector reconnects after a backoff",
+            cause="server_restart", cause_title="The server is restarting",
+            matched_by="BYE response code 'ALERT'",
+            it_fix="Nothing, unless it happens daily")))
 
     def stop(self, timeout: float = 10.0) -> None:
         pass

@@ -25,17 +25,23 @@ if TYPE_CHECKING:
 def explain(view: DisconnectView) -> Text:
     """The detail pane for one disconnect; server text stays plain text (never markup)."""
     text = Text()
-    text.append(f"{view.title}\n", style="bold")
-    text.append(f"at {view.at:%Y-%m-%d %H:%M:%S} UTC\n")
+    text.append(f"{view.cause_title or view.title}\n", style="bold")
+    text.append(f"at {view.at:%Y-%m-%d %H:%M:%S} UTC - {view.title}\n")
     text.append("cause: ", style="bold")
-    text.append(f"{view.message}\n")
+    text.append(f"{view.cause or view.code}: {view.message}\n")
     text.append("evidence (server said): ", style="bold")
     text.append(f"{view.server_text or '(nothing: the connection just ended)'}\n")
+    if view.matched_by:
+        text.append("matched by: ", style="bold")
+        text.append(f"{view.matched_by}\n")
     text.append("kind: ", style="bold")
     text.append("permanent" if view.permanent else "transient")
     text.append(" - heals by itself\n" if view.heals else " - does NOT heal by itself\n")
     text.append("remediation: ", style="bold")
     text.append(f"{view.remediation or '-'}\n")
+    if view.it_fix:
+        text.append("for IT: ", style="bold")
+        text.append(f"{view.it_fix}\n")
     return text
 
 
@@ -98,7 +104,8 @@ class DiagnosticsScreen(Screen[None]):
             return
         table.clear()
         for view in model.disconnects:
-            table.add_row(f"{view.at:%H:%M:%S}", view.code, "yes" if view.heals else "NO")
+            table.add_row(f"{view.at:%H:%M:%S}", view.cause or view.code,
+                          "yes" if view.heals else "NO")
         self._shown = len(model.disconnects)
         if model.disconnects:
             table.move_cursor(row=len(model.disconnects) - 1)
