@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,20 +76,19 @@ def disconnect_view(error: BaseException, at: datetime,
     from its catalogue and the evidence that picked it. Nothing is re-guessed here."""
     diagnosis = diagnose(error, response_code=bye_code(recent_trace))
     cause = diagnosis.cause
-    known = cause.code != UNKNOWN.code
-    extra = {"cause": cause.code, "cause_title": cause.title,
-             "matched_by": diagnosis.matched_by, "it_fix": cause.it_fix or None}
     if isinstance(error, EngineError):
-        fix = (cause.owner_fix if known else None) or error.remediation \
-            or _default_remedy(error)
-        return m.DisconnectView(
+        fix = (cause.owner_fix if cause.code != UNKNOWN.code else None) \
+            or error.remediation or _default_remedy(error)
+        view = m.DisconnectView(
             at=at, code=error.code, kind=type(error).__name__, permanent=error.permanent,
             stage=error.stage, message=error.message, server_text=error.server_text,
-            remediation=fix, heals=not error.permanent, **extra)
-    return m.DisconnectView(at=at, code="unexpected", kind=type(error).__name__,
-                            permanent=False, stage="unknown", message=str(error),
-                            remediation="retried automatically; report it if it repeats",
-                            **extra)
+            remediation=fix, heals=not error.permanent)
+    else:
+        view = m.DisconnectView(at=at, code="unexpected", kind=type(error).__name__,
+                                permanent=False, stage="unknown", message=str(error),
+                                remediation="retried automatically; report it if it repeats")
+    return replace(view, cause=cause.code, cause_title=cause.title,
+                   matched_by=diagnosis.matched_by, it_fix=cause.it_fix or None)
 
 
 def _default_remedy(error: EngineError) -> str:
