@@ -25,8 +25,8 @@ import tempfile
 import threading
 import time
 from collections import deque
-from dataclasses import replace
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
