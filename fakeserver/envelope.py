@@ -48,15 +48,8 @@ def _tokens(text: str) -> list[tuple[str, str, bool]]:
             blank = True
             continue
         elif c == '"':
-            i += 1
-            chars = []
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                chars.append(text[i])
-                i += 1
-            i += 1
-            out.append(("q", "".join(chars), blank))
+            value, i = mime.quoted_string(text, i)
+            out.append(("q", value, blank))
         elif c == "[":
             end = text.find("]", i)
             end = n - 1 if end < 0 else end

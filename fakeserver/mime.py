@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Part", "header_end", "params", "parse", "split_fields", "unfold"]
+__all__ = ["Part", "header_end", "params", "parse", "quoted_string", "split_fields", "unfold"]
 
 _MAX_DEPTH = 32  # a crafted message nests deeper than any real one
 
@@ -59,6 +59,20 @@ def unfold(field_text: bytes) -> bytes:
     return value.replace(b"\r", b"").replace(b"\n", b"")
 
 
+def quoted_string(text: str, i: int) -> tuple[str, int]:
+    """The RFC 5322 quoted-string opening at ``text[i]``: (its content unescaped, the
+    index after the closing quote). An unclosed string runs to the end of the text."""
+    n = len(text)
+    i += 1
+    chars = []
+    while i < n and text[i] != '"':
+        if text[i] == "\\" and i + 1 < n:
+            i += 1
+        chars.append(text[i])
+        i += 1
+    return "".join(chars), i + 1
+
+
 def params(text: str) -> tuple[tuple[str, str], ...]:
     """``; name=value`` pairs after a type or disposition (quoted values unquoted)."""
     out: list[tuple[str, str]] = []
@@ -76,15 +90,7 @@ def params(text: str) -> tuple[tuple[str, str], ...]:
         while i < n and text[i] in " \t":
             i += 1
         if i < n and text[i] == '"':
-            i += 1
-            chars = []
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                chars.append(text[i])
-                i += 1
-            i += 1
-            value = "".join(chars)
+            value, i = quoted_string(text, i)
         else:
             end = text.find(";", i)
             end = n if end < 0 else end
