@@ -346,9 +346,14 @@ class Account:
                 self._publish(NewMail(self.name, inbox, exists, self.clock.wall()))
                 dirty.set()
 
+            def listening() -> None:
+                self.hub.emit("watch.idle", {"account": self.name, "folder": inbox})
+                # Mail that arrived while no IDLE was listening (between SELECT and the
+                # first IDLE, or around a DONE) sent its EXISTS to nobody: look once.
+                dirty.set()
+
             tasks.append(asyncio.create_task(idle_loop(
-                watcher, inbox, self.options.idle_refresh, news,
-                lambda: self.hub.emit("watch.idle", {"account": self.name, "folder": inbox})),
+                watcher, inbox, self.options.idle_refresh, news, listening),
                 name=f"account {self.name}: watch"))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

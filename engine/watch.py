@@ -33,7 +33,9 @@ async def idle_loop(link: Link, folder: str, refresh: float,
                     on_news: Callable[[Sequence[Event]], None],
                     on_cycle: Callable[[], None] | None = None) -> NoReturn:
     """IDLE on ``folder`` (already SELECTed by the caller) forever; raises when the
-    connection fails. ``on_cycle`` runs each time an IDLE has been (re)started."""
+    connection fails. ``on_cycle`` runs each time an IDLE has been (re)started: news
+    that arrived while none was running (an EXISTS between commands) reached no
+    listener, so the caller should look once then."""
     if not 0 < refresh <= IDLE_REFRESH_MAX:
         raise ValueError(f"idle_refresh must be in (0, {IDLE_REFRESH_MAX:g}] seconds "
                          f"(RFC 2177), got {refresh!r}")
