@@ -7,22 +7,28 @@ from fakeserver.scenario.model import Scenario
 
 USER, PASSWORD = "user@example.com", "inboxlab-demo"
 
-HEADER = f"""\
-name = "test"
-seed = 5
+def header(*, name: str = "test", seed: int = 5, password: str = PASSWORD,
+           count: int = 40) -> str:
+    """One dovecot-profile account with a generated INBOX of ``count`` messages."""
+    return f"""\
+name = "{name}"
+seed = {seed}
 
 [server]
 profile = "dovecot"
 
 [[accounts]]
 username = "{USER}"
-password = "{PASSWORD}"
+password = "{password}"
 
 [[accounts.folders]]
 name = "INBOX"
 [accounts.folders.generate]
-count = 40
+count = {count}
 """
+
+
+HEADER = header()
 
 
 def scenario_with(timeline: str = "", *, header: str = HEADER) -> Scenario:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from scenario_helpers import header
 
 from fakeserver.errors import ScenarioError
 from fakeserver.profiles import load_profile, names
@@ -18,22 +19,7 @@ from fakeserver.scenario.model import (
     Throttle,
 )
 
-BASE = """\
-name = "t"
-seed = 4
-
-[server]
-profile = "dovecot"
-
-[[accounts]]
-username = "user@example.com"
-password = "pw"
-
-[[accounts.folders]]
-name = "INBOX"
-[accounts.folders.generate]
-count = 10
-"""
+BASE = header(name="t", seed=4, password="pw", count=10)
 
 
 def refused(text: str) -> ScenarioError:
