@@ -261,3 +261,32 @@ async def test_a_fixed_password_restarts_from_auth_error(server: FakeImapServer,
         await account.stop()
     with pytest.raises(ConfigError):
         account.set_secret(PASSWORD)  # type: ignore[arg-type]
+
+
+async def test_the_sixth_connection_of_an_account_is_refused(server: FakeImapServer,
+                                                             tmp_path: Path) -> None:
+    """The account holds 2; the TUI's browser/scan links share the same budget of 5."""
+    from engine.connect import ConnectOptions, open_link
+    from engine.errors import EngineError
+
+    rec = Recorder()
+    settings = settings_for(server.host, server.port, USER)
+    account = make_account(settings, PASSWORD, tmp_path, rec)
+    await account.start()
+    extra = []
+    try:
+        await async_wait_until(lambda: account.state is State.IDLE, what="watching")
+        for n in range(3):
+            extra.append(await open_link(settings, account.pool, f"browser {n}",
+                                         options=ConnectOptions()))
+        assert (account.stats.connections_in_use, account.stats.connection_limit) == (5, 5)
+        with pytest.raises(EngineError) as refused:
+            await open_link(settings, account.pool, "one too many", options=ConnectOptions())
+        assert refused.value.code == "connection_budget"
+        assert account.stats.connections_in_use == 5  # the refusal took no slot
+        assert len(server.connections) == 5  # and opened no socket
+    finally:
+        for link in extra:
+            await link.close()
+        await account.stop()
+    assert account.pool.in_use == 0
