@@ -288,8 +288,9 @@ def run_connect(server: str, username: str, *, cafile: str | None = None) -> int
     """``inboxlab connect SERVER --user NAME``: the same screens on a real mailbox."""
     import sys
 
-    from tui.bridge import EngineBridge, account_from_cli
+    from tui.bridge import EngineBridge
     from tui.settings_store import SettingsStore, data_dir
+    from tui.translate import account_from_cli
 
     try:
         settings, secret = account_from_cli(server, username)

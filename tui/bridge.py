@@ -25,8 +25,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Awaitable, Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,13 +36,11 @@ from textual.message_pump import MessagePump
 from engine.account import Account
 from engine.account_options import AccountOptions
 from engine.connect import ConnectOptions, Link, login, open_link
-from engine.diag.catalogue import UNKNOWN
-from engine.diag.classify import bye_code, diagnose
 from engine.errors import EngineError
 from engine.imap import ImapClient
 from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer, parse_server
-from engine.states import STATE_INFO, State, StateChanged
+from engine.settings import AccountSettings, ImapServer
+from engine.states import State, StateChanged
 from engine.supervise import LargeFolderWarning, NewMail, RetryScheduled, ScanProgress
 from tui import messages as m
 from tui.browse import FolderBrowser, full_scan
@@ -56,57 +53,18 @@ from tui.demo import (
     list_scenarios,
     send_demo_mail,
 )
+from tui.translate import (
+    StageClock,
+    disconnect_view,
+    state_view,
+    trace_line,
+    validate_account,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STATS_TICK = 0.5  # seconds between polls of the account's counters (connections, folders)
-
-
-def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.StateView:
-    """The badge's view of a state, read from the engine's one STATE_INFO table."""
-    info = STATE_INFO[state]
-    return m.StateView(state.value, info.label, info.colour, info.tone, info.description,
-                       at, detail)
-
-
-def disconnect_view(error: BaseException, at: datetime,
-                    recent_trace: Iterable[str] = ()) -> m.DisconnectView:
-    """The error's own fields, plus the engine's diagnosis (``engine.diag``): the cause
-    from its catalogue and the evidence that picked it. Nothing is re-guessed here."""
-    diagnosis = diagnose(error, response_code=bye_code(recent_trace))
-    cause = diagnosis.cause
-    if isinstance(error, EngineError):
-        fix = (cause.owner_fix if cause.code != UNKNOWN.code else None) \
-            or error.remediation or _default_remedy(error)
-        view = m.DisconnectView(
-            at=at, code=error.code, kind=type(error).__name__, permanent=error.permanent,
-            stage=error.stage, message=error.message, server_text=error.server_text,
-            remediation=fix, heals=not error.permanent)
-    else:
-        view = m.DisconnectView(at=at, code="unexpected", kind=type(error).__name__,
-                                permanent=False, stage="unknown", message=str(error),
-                                remediation="retried automatically; report it if it repeats")
-    return replace(view, cause=cause.code, cause_title=cause.title,
-                   matched_by=diagnosis.matched_by, it_fix=cause.it_fix or None)
-
-
-def _default_remedy(error: EngineError) -> str:
-    if error.permanent:
-        return "fix the cause named above, then reconnect (c)"
-    return "nothing to do: the connector reconnects after a backoff"
-
-
-def validate_account(server: str, username: str, sent_folder: str | None = None,
-                     ) -> tuple[AccountSettings | None, str | None]:
-    """Live validation for the Connect form: (settings, None) or (None, what is wrong)."""
-    try:
-        imap = parse_server(server, "imap")
-        overrides = (("sent", sent_folder),) if sent_folder else ()
-        return AccountSettings(username=username, imap=imap, folder_overrides=overrides), None
-    except EngineError as exc:
-        fix = f" - {exc.remediation}" if exc.remediation else ""
-        return None, f"{exc.message}{fix}"
 
 
 class EngineBridge:
@@ -145,7 +103,7 @@ class EngineBridge:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._links: dict[int, Link] = {}
         self._browser = FolderBrowser(self._open_client, self._close_client)
-        self._stage_started: dict[str, float] = {}
+        self._stages = StageClock()
         self._cafile: str | None = cafile
         self._settled: asyncio.Event | None = None
         self._warnings: dict[str, str] = {}
@@ -487,38 +445,12 @@ class EngineBridge:
     def _client_trace(self, name: str, **info: Any) -> None:
         self._on_trace(name, info)
 
-    _STAGES: Mapping[str, str] = {"imap.connect": "connect", "imap.tls": "tls"}
-
-    def _stage(self, name: str, info: Mapping[str, Any]) -> None:
-        """Connection stages with their times, from the client's own trace events."""
-        base, _, phase = name.rpartition(".")
-        stage = self._STAGES.get(base)
-        if base == "imap.send" and str(info.get("command", "")) in ("LOGIN", "AUTHENTICATE"):
-            stage = "login"
-        if stage is None:
-            return
-        now = time.perf_counter()
-        if phase == "started":
-            self._stage_started[stage] = now
-            self.post(m.ConnectStage(m.StageView(stage, "started")))
-            return
-        began = self._stage_started.pop(stage, None)
-        took = None if began is None else (now - began) * 1000
-        ok = phase == "complete" and info.get("status", "OK") == "OK"
-        detail = "" if ok else str(info.get("error") or info.get("text") or "")
-        self.post(m.ConnectStage(m.StageView(stage, "ok" if ok else "failed", took, detail)))
-
     def _on_trace(self, name: str, info: Mapping[str, Any]) -> None:
         """Every trace event (already redacted by the engine) becomes one display line."""
-        self._stage(name, info)
-        stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
-        if name in ("imap.line.out", "imap.line.in"):
-            arrow = ">" if name.endswith("out") else "<"
-            line = str(info.get("line", "")).replace("\r\n", " ⏎ ").replace("\n", " ⏎ ")
-            self.trace_lines.append(f"{stamp} {arrow} {line}")
-        else:
-            detail = " ".join(f"{k}={v}" for k, v in info.items())
-            self.trace_lines.append(f"{stamp} {name} {detail}")
+        stage = self._stages.event(name, info, time.perf_counter())
+        if stage is not None:
+            self.post(m.ConnectStage(stage))
+        self.trace_lines.append(trace_line(name, info, datetime.now(UTC)))
 
     def drain_trace(self, limit: int = 2000) -> list[str]:
         """UI side: take up to ``limit`` queued trace lines (deque ops are thread-safe)."""
@@ -532,21 +464,3 @@ class EngineBridge:
 def _safe(name: str) -> str:
     """A file-system-safe directory name for an account."""
     return "".join(ch if ch.isalnum() or ch in "@._-" else "_" for ch in name)[:120]
-
-
-def account_from_cli(server: str, username: str) -> tuple[AccountSettings, Secret]:
-    """``inboxlab connect``: validated settings and the password from env, keyring or a
-    prompt; raises EngineError (ConfigError) naming what is wrong."""
-    import getpass
-
-    from engine.errors import ConfigError
-    from engine.secrets import find_secret
-
-    settings, problem = validate_account(server, username)
-    if settings is None:
-        raise ConfigError(problem or "invalid account", code="config")
-    found = find_secret(username, ask=lambda prompt: getpass.getpass(prompt))
-    if found is None:
-        raise ConfigError("no password given", code="no_password",
-                          remediation="set INBOXLAB_PASSWORD or type it at the prompt")
-    return settings, found.secret

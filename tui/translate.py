@@ -1,0 +1,122 @@
+"""Engine facts -> plain views, and account settings from what a person typed.
+
+The translations the bridge applies before anything crosses to the UI thread: a state
+from the engine's STATE_INFO table, a failure with the engine's own diagnosis
+(``engine.diag``), validation of the Connect form and of ``inboxlab connect``. Sees
+the engine, never Textual, so it is testable without a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from engine.diag.catalogue import UNKNOWN
+from engine.diag.classify import bye_code, diagnose
+from engine.errors import EngineError
+from engine.secrets import Secret
+from engine.settings import AccountSettings, parse_server
+from engine.states import STATE_INFO, State
+from tui import views as m
+
+
+def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.StateView:
+    """The badge's view of a state, read from the engine's one STATE_INFO table."""
+    info = STATE_INFO[state]
+    return m.StateView(state.value, info.label, info.colour, info.tone, info.description,
+                       at, detail)
+
+
+def disconnect_view(error: BaseException, at: datetime,
+                    recent_trace: Iterable[str] = ()) -> m.DisconnectView:
+    """The error's own fields, plus the engine's diagnosis (``engine.diag``): the cause
+    from its catalogue and the evidence that picked it. Nothing is re-guessed here."""
+    diagnosis = diagnose(error, response_code=bye_code(recent_trace))
+    cause = diagnosis.cause
+    if isinstance(error, EngineError):
+        fix = (cause.owner_fix if cause.code != UNKNOWN.code else None) \
+            or error.remediation or _default_remedy(error)
+        view = m.DisconnectView(
+            at=at, code=error.code, kind=type(error).__name__, permanent=error.permanent,
+            stage=error.stage, message=error.message, server_text=error.server_text,
+            remediation=fix, heals=not error.permanent)
+    else:
+        view = m.DisconnectView(at=at, code="unexpected", kind=type(error).__name__,
+                                permanent=False, stage="unknown", message=str(error),
+                                remediation="retried automatically; report it if it repeats")
+    return replace(view, cause=cause.code, cause_title=cause.title,
+                   matched_by=diagnosis.matched_by, it_fix=cause.it_fix or None)
+
+
+def _default_remedy(error: EngineError) -> str:
+    if error.permanent:
+        return "fix the cause named above, then reconnect (c)"
+    return "nothing to do: the connector reconnects after a backoff"
+
+
+def validate_account(server: str, username: str, sent_folder: str | None = None,
+                     ) -> tuple[AccountSettings | None, str | None]:
+    """Live validation for the Connect form: (settings, None) or (None, what is wrong)."""
+    try:
+        imap = parse_server(server, "imap")
+        overrides = (("sent", sent_folder),) if sent_folder else ()
+        return AccountSettings(username=username, imap=imap, folder_overrides=overrides), None
+    except EngineError as exc:
+        fix = f" - {exc.remediation}" if exc.remediation else ""
+        return None, f"{exc.message}{fix}"
+
+
+def trace_line(name: str, info: Mapping[str, Any], at: datetime) -> str:
+    """One display line per trace event; protocol lines keep their direction arrow."""
+    stamp = at.strftime("%H:%M:%S.%f")[:-3]
+    if name in ("imap.line.out", "imap.line.in"):
+        arrow = ">" if name.endswith("out") else "<"
+        line = str(info.get("line", "")).replace("\r\n", " ⏎ ").replace("\n", " ⏎ ")
+        return f"{stamp} {arrow} {line}"
+    detail = " ".join(f"{k}={v}" for k, v in info.items())
+    return f"{stamp} {name} {detail}"
+
+
+class StageClock:
+    """Connection stages with their times, from the client's own trace events."""
+
+    STAGES: Mapping[str, str] = {"imap.connect": "connect", "imap.tls": "tls"}
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    def event(self, name: str, info: Mapping[str, Any], now: float) -> m.StageView | None:
+        base, _, phase = name.rpartition(".")
+        stage = self.STAGES.get(base)
+        if base == "imap.send" and str(info.get("command", "")) in ("LOGIN", "AUTHENTICATE"):
+            stage = "login"
+        if stage is None or phase not in ("started", "complete", "failed"):
+            return None
+        if phase == "started":
+            self._started[stage] = now
+            return m.StageView(stage, "started")
+        began = self._started.pop(stage, None)
+        took = None if began is None else (now - began) * 1000
+        ok = phase == "complete" and info.get("status", "OK") == "OK"
+        detail = "" if ok else str(info.get("error") or info.get("text") or "")
+        return m.StageView(stage, "ok" if ok else "failed", took, detail)
+
+
+def account_from_cli(server: str, username: str) -> tuple[AccountSettings, Secret]:
+    """``inboxlab connect``: validated settings and the password from env, keyring or a
+    prompt; raises EngineError (ConfigError) naming what is wrong."""
+    import getpass
+
+    from engine.errors import ConfigError
+    from engine.secrets import find_secret
+
+    settings, problem = validate_account(server, username)
+    if settings is None:
+        raise ConfigError(problem or "invalid account", code="config")
+    found = find_secret(username, ask=lambda prompt: getpass.getpass(prompt))
+    if found is None:
+        raise ConfigError("no password given", code="no_password",
+                          remediation="set INBOXLAB_PASSWORD or type it at the prompt")
+    return settings, found.secret
