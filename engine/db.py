@@ -30,7 +30,7 @@ from types import TracebackType
 
 import aiosqlite
 
-from engine.crm.schema import CRM_SCHEMA
+from engine.crm.schema import CRM_PENDING_SCHEMA, CRM_SCHEMA
 from engine.diag.schema import TIMELINE_SCHEMA
 from engine.errors import ConfigError
 
@@ -56,6 +56,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 3: the diagnostics timeline (engine.diag.timeline): connects, logins, syncs,
     # disconnects with their classified cause, backoff waits; queried by time.
     TIMELINE_SCHEMA,
+    # 4: tracked messages whose bodies the CRM still has to read (durable scan sink).
+    CRM_PENDING_SCHEMA,
 )
 
 

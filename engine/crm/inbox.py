@@ -5,8 +5,10 @@ Two phases, so untracked mail is never read:
 1. ``sink(message)`` gets the header fields the scan already fetched. It matches them
    to tracked threads (``tracking``) and applies the logging rules (``rules``) - no
    body is read, nothing is stored for a message that names no tracked thread.
-   Messages to log are queued; refusals of messages that *did* name a tracked thread
-   are recorded (ids and reason only) for the thread view.
+   Messages to log are queued durably (``crm_pending``, committed before the scan
+   commits its checkpoint past them, so a kill in between loses nothing); refusals of
+   messages that *did* name a tracked thread are recorded (ids and reason only) for the
+   thread view.
 2. ``fetch_and_log(client)`` reads the queued messages' bodies on an IMAP connection
    the caller owns and logs them. Over the attachment limit (decided from
    RFC822.SIZE in phase 1) only the text parts are fetched (BODYSTRUCTURE first), so a
@@ -133,20 +135,35 @@ class InboxLogger:
         """The Account's ``tracked`` provider (server-side reply search)."""
         return list(self._index)
 
-    async def sink(self, message: ScannedMessage) -> None:
+    def _decide(self, message: ScannedMessage) -> Pending | None:
+        """Match and apply the rules (no I/O); None when it cannot name a tracked thread."""
         try:
             headers = parse_headers(message.headers)
         except MalformedMessage:
-            return  # not even headers: it cannot name a tracked thread
+            return None  # not even headers: it cannot name a tracked thread
         verdict = match(headers, self._index, self.own)
         if verdict.verdict == "known":
-            return
+            return None
         decision = self.rules.decide(headers, verdict, message.size, contacts=self._contacts,
                                      own=self.own)
+        return Pending(message, headers, verdict, decision)
+
+    async def sink(self, message: ScannedMessage) -> None:
+        """The scan's sink: decide from headers; queue durably what is to be logged.
+
+        The queue row is committed before this returns, i.e. before the scan commits its
+        checkpoint past the message, so a kill in between cannot lose a tracked reply.
+        """
+        item = self._decide(message)
+        if item is None:
+            return
+        verdict, decision, headers = item.verdict, item.decision, item.headers
         if decision.log:
+            await self.store.queue_pending(message.folder, message.uidvalidity, message.uid,
+                                           message.size, message.headers)
             if all(p.message.uid != message.uid or p.message.folder != message.folder
                    for p in self.pending):
-                self.pending.append(Pending(message, headers, verdict, decision))
+                self.pending.append(item)
         elif verdict.thread is not None:
             kind = verdict.verdict if verdict.verdict in ("flag", "refuse") else "refuse"
             reason = decision.reason if decision.reason != verdict.reason else verdict.reason
@@ -165,30 +182,45 @@ class InboxLogger:
                                "message_id": message_id, "reason": reason})
 
     async def fetch_and_log(self, client: BodyClient) -> int:
-        """Read and log every queued message; returns how many were logged."""
+        """Read and log every queued message (this run's and any a crash left behind);
+        returns how many were logged. Each queue row goes only after its outcome is
+        committed (logged, or recorded as malformed)."""
+        rows = await self.store.pending()
+        self.pending = []
+        if not rows:
+            return 0
+        await self.refresh()  # a new process: what is already logged is "known"
         done = 0
-        queue, self.pending = self.pending, []
-        for folder in dict.fromkeys(p.message.folder for p in queue):
-            await client.select(folder, readonly=True)
-            for item in (p for p in queue if p.message.folder == folder):
-                try:
-                    email = await self._read(client, item)
-                    if await self._log(item, email):
-                        done += 1
-                        self._emit("crm.inbox.logged", item.message, item.headers.message_id,
-                                   item.decision.reason)
-                except MalformedMessage as exc:
-                    self.malformed += 1
-                    await self.store.record_refusal(
-                        thread_id=item.verdict.thread.id if item.verdict.thread else None,
-                        message_id=item.headers.message_id, folder=folder,
-                        uid=item.message.uid, kind="malformed", reason=exc.message)
-                    self._emit("crm.inbox.malformed", item.message, item.headers.message_id,
-                               exc.message)
+        for folder in dict.fromkeys(r[0] for r in rows):
+            box = await client.select(folder, readonly=True)
+            current = getattr(box, "uidvalidity", None)
+            for _, uidvalidity, uid, size, head in (r for r in rows if r[0] == folder):
+                message = ScannedMessage(folder, uidvalidity, uid, size, None, head)
+                item = None if current not in (None, uidvalidity) else self._decide(message)
+                if item is not None and item.decision.log:
+                    done += await self._read_and_log(client, item)
+                await self.store.drop_pending(folder, uidvalidity, uid)
         self.logged += done
         if done:
             await self.refresh()
         return done
+
+    async def _read_and_log(self, client: BodyClient, item: Pending) -> int:
+        try:
+            email = await self._read(client, item)
+            if await self._log(item, email):
+                self._emit("crm.inbox.logged", item.message, item.headers.message_id,
+                           item.decision.reason)
+                return 1
+        except MalformedMessage as exc:
+            self.malformed += 1
+            await self.store.record_refusal(
+                thread_id=item.verdict.thread.id if item.verdict.thread else None,
+                message_id=item.headers.message_id, folder=item.message.folder,
+                uid=item.message.uid, kind="malformed", reason=exc.message)
+            self._emit("crm.inbox.malformed", item.message, item.headers.message_id,
+                       exc.message)
+        return 0
 
     async def _read(self, client: BodyClient, item: Pending) -> LoggedEmail:
         uid = item.message.uid

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email import policy
+from email import errors, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -22,6 +22,45 @@ from engine.crm.sanitize import safe_filename, safe_html
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 MAX_TEXT = 2 * 1024 * 1024  # characters of body text kept per part
+# Characters of one header field kept. RFC 5322 caps a line at 998; real References in long
+# threads stay under a few kB. The cut matters: policy.default's header parser is
+# superlinear in the number of words (64 kB of "x x x ..." takes a second, 10 MB hangs
+# the scan), so no field longer than this ever reaches it.
+MAX_FIELD = 8 * 1024
+MAX_MIME_FIELD = 1024  # Content-* fields: the parameter parser is slower still
+MAX_PARTS = 1000  # MIME parts read per message; more is a typed refusal, not a stall
+
+
+class FieldTooLong(errors.HeaderDefect):
+    """A header field was cut to ``MAX_FIELD`` characters before parsing."""
+
+
+def _limit(name: str) -> int:
+    return MAX_MIME_FIELD if name.lower().startswith("content-") else MAX_FIELD
+
+
+def _cut(name: str, value: str) -> str:
+    if name.lower() in ("references", "in-reply-to"):
+        tail = value[-MAX_FIELD:]  # the parent's ID is at the end: keep the newest
+        return tail[tail.find(" ") + 1:] if " " in tail else tail
+    return value[:_limit(name)]
+
+
+def _cut_long_fields(msg: Message) -> None:
+    """Cut every over-long header field, in every part, before anything reads it."""
+    for count, part in enumerate(msg.walk(), start=1):
+        if count > MAX_PARTS:
+            raise MalformedMessage(f"more than {MAX_PARTS} MIME parts", code="too_many_parts")
+        items = list(part.raw_items())
+        if all(len(v) <= _limit(k) for k, v in items):
+            continue
+        for name in {k for k, _v in items}:
+            del part[name]
+        for name, value in items:
+            if len(value) > _limit(name):
+                part.defects.append(FieldTooLong(f"{name} cut from {len(value)} characters"))
+                value = _cut(name, value)
+            part.set_raw(name, value)
 
 
 @dataclass(frozen=True)
@@ -135,6 +174,7 @@ def _parse(raw: bytes, headersonly: bool = False) -> EmailMessage:
         raise MalformedMessage("the message is empty", code="empty_message")
     msg = BytesParser(policy=policy.default).parsebytes(bytes(raw), headersonly=headersonly)
     assert isinstance(msg, EmailMessage)
+    _cut_long_fields(msg)
     return msg
 
 

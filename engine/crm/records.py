@@ -272,6 +272,25 @@ class CrmStore:
                                     files))
         return out
 
+    # -- the durable scan queue ----------------------------------------------------------
+
+    async def queue_pending(self, folder: str, uidvalidity: int, uid: int, size: int | None,
+                            headers: bytes) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("INSERT OR IGNORE INTO crm_pending VALUES (?, ?, ?, ?, ?, ?)",
+                               (folder, uidvalidity, uid, size, headers, self._now()))
+
+    async def pending(self) -> list[tuple[str, int, int, int | None, bytes]]:
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                "SELECT folder, uidvalidity, uid, size, headers FROM crm_pending "
+                "ORDER BY folder, uidvalidity, uid") as cur:
+            return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in await cur.fetchall()]
+
+    async def drop_pending(self, folder: str, uidvalidity: int, uid: int) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM crm_pending WHERE folder = ? AND uidvalidity = ? "
+                               "AND uid = ?", (folder, uidvalidity, uid))
+
     # -- never-log ----------------------------------------------------------------------
 
     async def add_never_log(self, pattern: str) -> None:

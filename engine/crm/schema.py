@@ -98,3 +98,18 @@ CREATE TABLE never_log (
     pattern  TEXT PRIMARY KEY
 ) STRICT;
 """
+
+# Messages of tracked threads the scan delivered whose bodies are still to be read.
+# Written by the scan sink *before* the scan commits its checkpoint past them, deleted
+# once logged: a kill between the two no longer loses a reply (the next run reads them).
+CRM_PENDING_SCHEMA = """
+CREATE TABLE crm_pending (
+    folder       TEXT    NOT NULL,
+    uidvalidity  INTEGER NOT NULL,
+    uid          INTEGER NOT NULL,
+    size         INTEGER,
+    headers      BLOB    NOT NULL,
+    queued_at    TEXT    NOT NULL,
+    PRIMARY KEY (folder, uidvalidity, uid)
+) STRICT;
+"""

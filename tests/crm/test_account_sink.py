@@ -1,4 +1,4 @@
-"""The CRM plugged into the engine's Account: its scan feeds the logger, IDLE wakes it."""
+"""The CRM plugged into the engine's Account: its scan feeds the logger's durable queue."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ async def test_account_scan_feeds_the_logger_and_the_reply_is_logged(tmp_path: P
         account = Account(settings, Secret(PASSWORD), tmp_path / "engine.db",
                           rng=random.Random(1), sink=lab.logger.sink,
                           tracked=lab.logger.tracked_ids,
-                          options=AccountOptions(connect_timeout=5.0, command_timeout=10.0))
+                          # Polling, not IDLE: this test is about the sink, not IDLE timing.
+                          options=AccountOptions(connect_timeout=5.0, command_timeout=10.0,
+                                                 idle=False, poll_interval=0.1))
         await account.start()
         try:
             await async_wait_until(lambda: account.passes >= 1, timeout=20,

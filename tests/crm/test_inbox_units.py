@@ -98,3 +98,24 @@ async def test_summary_counts_logs_copies_and_no_duplicates(tmp_path: Path) -> N
         assert [(i["from"], i["to"]) for _, i in traces] == [
             ("queued", "submitted"), ("submitted", "copied"), ("copied", "logged")]
         assert traces[1][1]["copy_how"] == "appended"
+
+
+async def test_the_queue_survives_a_restart_between_sink_and_fetch(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "engine.db") as db:
+        store = CrmStore(db, AttachmentStore(tmp_path / "files"))
+        bob = await store.upsert_contact("bob@client.test")
+        thread = await store.new_thread("Quote", bob, "sent", ["bob@client.test"],
+                                        ["<q1@crm.test>"])
+        before = InboxLogger(store, LoggingRules(), [USER])
+        await before.refresh()
+        await before.sink(ScannedMessage("INBOX", 1, 3, 100, None, GOOD))
+        # ... the process dies here; the scan had committed its checkpoint past UID 3.
+    async with await Database.open(tmp_path / "engine.db") as db:
+        store = CrmStore(db, AttachmentStore(tmp_path / "files"))
+        after = InboxLogger(store, LoggingRules(), [USER])
+        assert after.pending == []
+        assert await after.fetch_and_log(Scripted({3: GOOD})) == 1
+        [row] = await store.emails(thread_id=thread)
+        assert row.message_id == "<good@client.test>"
+        assert await store.pending() == []
+        assert await after.fetch_and_log(Scripted({3: GOOD})) == 0
