@@ -119,6 +119,7 @@ class Generator:
         self._imap_days: dict[int, bytes] = {}  # day number -> b'"01-Jan-2024 '
         self._cur: _Current = (-1, 0, 0, [], (), False)
         self._last_size = (-1, 0)
+        self._threads: dict[int, _Thread] = {}  # index -> _thread(index), bounded
         self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], _Picker] = {}
 
     def __repr__(self) -> str:
@@ -150,6 +151,21 @@ class Generator:
         if slot == 0 or (h1 & 0xFFFF) >= self._reply_cut:
             return -1
         return index - (slot - ((h1 >> 16) & 0xFF) % slot) * _CONV
+
+    def _thread(self, index: int) -> _Thread:
+        """(Message-ID, References up to and including it, root's hash) of ``index``,
+        for its replies. Cached: a drain meets a parent a few messages before its
+        replies. Entries are pure functions of the index, so a race only recomputes."""
+        found = self._threads.get(index)
+        if found is not None:
+            return found
+        h1 = self._hash1(index)
+        mid = f"<{index:x}.{h1 >> 16:012x}@{self._domain}>"
+        parent = self._parent(index, h1)
+        if parent < 0:
+            return (mid, mid, h1)
+        _, refs, root_h = self._thread(parent)  # depth < _SLOTS: parents share a window
+        return (mid, refs + "\r\n " + mid, root_h)
 
     def _date_ts(self, index: int, h1: int) -> int:
         interval = self._interval
@@ -184,21 +200,22 @@ class Generator:
         domain = self._domain
         slot = (index % _WINDOW) // _CONV
         reply = slot > 0 and (h1 & 0xFFFF) < self._reply_cut
+        mid = f"<{hx}.{h1 >> 16:012x}@{domain}>"
+        threads = self._threads
+        if len(threads) >= _THREADS_KEPT:
+            threads.clear()
         if not reply:
             lines.append(pools.subject_lines[((h1 >> 24) & 0xFF) % len(pools.subject_lines)])
-            lines.append(f"Message-ID: <{hx}.{h1 >> 16:012x}@{domain}>\r\n")
+            lines.append("Message-ID: " + mid + "\r\n")
+            threads[index] = (mid, mid, h1)
         else:
-            chain = []
-            node, root_h = index - (slot - ((h1 >> 16) & 0xFF) % slot) * _CONV, 0
-            while node >= 0:
-                hn = self._hash1(node)
-                chain.append(f"<{node:x}.{hn >> 16:012x}@{domain}>")
-                node, root_h = self._parent(node, hn), hn
+            parent = index - (slot - ((h1 >> 16) & 0xFF) % slot) * _CONV
+            parent_id, refs, root_h = threads.get(parent) or self._thread(parent)
+            threads[index] = (mid, refs + "\r\n " + mid, root_h)
             lines.append(pools.reply_lines[((root_h >> 24) & 0xFF) % len(pools.reply_lines)])
-            lines.append(f"Message-ID: <{hx}.{h1 >> 16:012x}@{domain}>\r\n")
-            lines.append("In-Reply-To: " + chain[0] + "\r\n")
-            chain.reverse()
-            lines.append("References: " + "\r\n ".join(chain) + "\r\n")
+            lines.append("Message-ID: " + mid + "\r\n")
+            lines.append("In-Reply-To: " + parent_id + "\r\n")
+            lines.append("References: " + refs + "\r\n")
         lines.append("MIME-Version: 1.0\r\n")
         mixed = ((h2 >> 50) & 0x3FFF) < self._attach_cut
         if mixed:
@@ -367,6 +384,8 @@ class Generator:
 
 
 _Current = tuple[int, int, int, list[str], tuple[str, ...], bool]
+_Thread = tuple[str, str, int]
+_THREADS_KEPT = 4096
 _Picker = Callable[[list[str]], Iterable[str]]
 
 
