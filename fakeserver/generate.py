@@ -201,7 +201,8 @@ class Generator:
         slot = (index % _WINDOW) // _CONV
         reply = slot > 0 and (h1 & 0xFFFF) < self._reply_cut
         mid = f"<{hx}.{h1 >> 16:012x}@{domain}>"
-        threads = self._threads
+        threads = self._threads  # a sliding window in a drain; bounded however read
+        threads.pop(index - _WINDOW, None)
         if len(threads) >= _THREADS_KEPT:
             threads.clear()
         if not reply:
@@ -385,7 +386,7 @@ class Generator:
 
 _Current = tuple[int, int, int, list[str], tuple[str, ...], bool]
 _Thread = tuple[str, str, int]
-_THREADS_KEPT = 4096
+_THREADS_KEPT = 128  # parents are < _WINDOW back; test_store bounds what reads keep
 _Picker = Callable[[list[str]], Iterable[str]]
 
 
