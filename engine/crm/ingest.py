@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email import errors, policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -22,6 +23,7 @@ from engine.crm.sanitize import safe_filename, safe_html
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 MAX_TEXT = 2 * 1024 * 1024  # characters of body text kept per part
+MAX_ADDRESSES = 1000  # recipients read from one To/Cc field
 # Characters of one header field kept. RFC 5322 caps a line at 998; real References in long
 # threads stay under a few kB. The cut matters: policy.default's header parser is
 # superlinear in the number of words (64 kB of "x x x ..." takes a second, 10 MB hangs
@@ -126,43 +128,60 @@ def message_ids(value: object) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _raw(msg: Message, name: str) -> str:
+    """The first raw value of a field, unparsed (ids, addresses and dates are read from
+    this with linear-time tools; policy.default's header parser is superlinear)."""
+    wanted = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == wanted:
+            return " ".join(str(value).split())
+    return ""
+
+
 def _header(msg: Message, name: str) -> str:
+    """A decoded (RFC 2047) value through policy.default, for display fields (Subject)."""
     try:
         value = msg.get(name)
         return "" if value is None else str(value)
     except Exception:  # a header policy.default cannot decode: fall back to the raw text
-        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
-        return str(raw)
+        return _raw(msg, name)
+
+
+def _display_name(text: str) -> str:
+    try:
+        return str(make_header(decode_header(text))).strip()
+    except Exception:  # bogus charset or encoded word: show it as it came
+        return text.strip()
 
 
 def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
-    values = [_header(msg, name)]
+    value = _raw(msg, name)
     out: list[Address] = []
-    for display, addr in getaddresses([v for v in values if v]):
+    for display, addr in getaddresses([value])[:MAX_ADDRESSES] if value else []:
         addr = addr.strip().lower()
         if "@" in addr and not any(c.isspace() or ord(c) < 32 for c in addr):
-            out.append(Address(addr, display.strip()))
+            out.append(Address(addr, _display_name(display) if display else ""))
     return tuple(out)
 
 
 def _date(msg: Message) -> str | None:
-    text = _header(msg, "Date")
+    text = _raw(msg, "Date")
     if not text:
         return None
     try:
         return parsedate_to_datetime(text).isoformat()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
 def headers_of(msg: Message) -> Headers:
-    mid = message_ids(_header(msg, "Message-ID"))
+    mid = message_ids(_raw(msg, "Message-ID"))
     froms = _addresses(msg, "From")
     subject = " ".join(_header(msg, "Subject").split())
     return Headers(
         message_id=mid[0] if mid else None,
-        in_reply_to=message_ids(_header(msg, "In-Reply-To")),
-        references=message_ids(_header(msg, "References")),
+        in_reply_to=message_ids(_raw(msg, "In-Reply-To")),
+        references=message_ids(_raw(msg, "References")),
         from_=froms[0] if froms else None,
         to=_addresses(msg, "To"), cc=_addresses(msg, "Cc"),
         subject=subject, date=_date(msg),

@@ -187,3 +187,17 @@ def test_hostile_header_fields_never_crash_the_matcher(names: list[bytes],
         return
     match(h, INDEX, OWN)
     LoggingRules().decide(h, match(h, INDEX, OWN), 10, own=OWN)
+
+
+def test_hostile_sizes_are_bounded_before_parsing() -> None:
+    from engine.crm.ingest import MAX_ADDRESSES, MAX_FIELD
+
+    many = ", ".join(f"P{n} <p{n}@x.test>" for n in range(3000))
+    raw = (f"From: a@b.test\r\nTo: {many}\r\nSubject: {'x ' * 500_000}\r\n"
+           f"References: {' '.join(f'<{n}@x>' for n in range(20_000))}\r\n"
+           "Message-ID: <m@b.test>\r\n\r\nbody\r\n").encode()
+    h = parse_message(raw).headers
+    assert len(h.subject) <= MAX_FIELD
+    assert 0 < len(h.to) <= MAX_ADDRESSES and h.to[0] == Address("p0@x.test", "P0")
+    assert h.references[-1] == "<19999@x>"  # the nearest ancestor survives the cut
+    assert h.message_id == "<m@b.test>"
