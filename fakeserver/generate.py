@@ -115,9 +115,9 @@ class Generator:
         # The current message, replaced as one tuple so a reader in another thread never
         # sees one message's hashes with another's lines: (index, h1, h3, lines, shape,
         # mixed). Likewise (index, size).
-        self._days: dict[int, str] = {}  # day number -> "Mon, 01 Jan 2024 "
+        self._days: dict[int, str] = {}  # day number -> "Date: Mon, 01 Jan 2024 "
         self._imap_days: dict[int, bytes] = {}  # day number -> b'"01-Jan-2024 '
-        self._cur: _Current = (-1, 0, 0, [], (), False)
+        self._cur: _Current = (-1, 0, 0, [], (), False, 0)
         self._last_size = (-1, 0)
         self._threads: dict[int, _Thread] = {}  # index -> _thread(index), bounded
         self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], _Picker] = {}
@@ -140,9 +140,23 @@ class Generator:
             return cur
         if not 0 <= index < self._count:
             raise IndexError(f"generated message index {index} out of range 0..{self._count - 1}")
-        h1 = self._hash1(index)
-        lines, shape, mixed = self._make_lines(index, h1, mix(h1 ^ _SALT2))
-        cur = self._cur = (index, h1, mix((h1 ^ _SALT3) & M64), lines, shape, mixed)
+        # _hash1 and mix() inlined: FETCH of a whole folder comes here once per message
+        z = (self._state0 + (index + 1) * GAMMA) & M64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        h1 = z ^ (z >> 31)
+        z = h1 ^ _SALT2
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        h2 = z ^ (z >> 31)
+        z = (h1 ^ _SALT3) & M64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        h3 = z ^ (z >> 31)
+        interval = self._interval
+        ts = self._start_ts + index * interval + ((((h1 >> 42) & 0x3FF) * interval) >> 10)
+        lines, shape, mixed = self._make_lines(index, h1, h2, ts)
+        cur = self._cur = (index, h1, h3, lines, shape, mixed, ts + 5 + ((h3 >> 40) & 0xFF))
         return cur
 
     def _parent(self, index: int, h1: int) -> int:
@@ -167,27 +181,23 @@ class Generator:
         _, refs, root_h = self._thread(parent)  # depth < _SLOTS: parents share a window
         return (mid, refs + "\r\n " + mid, root_h)
 
-    def _date_ts(self, index: int, h1: int) -> int:
-        interval = self._interval
-        return self._start_ts + index * interval + ((((h1 >> 42) & 0x3FF) * interval) >> 10)
-
     # -- headers -------------------------------------------------------------------------
 
-    def _make_lines(self, index: int, h1: int, h2: int) -> tuple[list[str], tuple[str, ...], bool]:
-        """The header lines of message ``index``, their names, and whether it is
-        multipart/mixed (has an attachment). The hot path: locals, no helper calls."""
+    def _make_lines(self, index: int, h1: int, h2: int,
+                    ts: int) -> tuple[list[str], tuple[str, ...], bool]:
+        """The header lines of message ``index`` (sent at ``ts``), their names, and
+        whether it is multipart/mixed (has an attachment). The hot path: locals, no
+        helper calls."""
         pools = self.pools
-        interval = self._interval
-        ts = self._start_ts + index * interval + ((((h1 >> 42) & 0x3FF) * interval) >> 10)
         day, sec = divmod(ts, 86400)
         prefix = self._days.get(day)
         if prefix is None:
-            prefix = _day_prefix(day)
+            prefix = "Date: " + _day_prefix(day)
             if len(self._days) < 65536:  # bounded: a huge interval_s must not grow it
                 self._days[day] = prefix
         hx = f"{index:x}"
         lines = [
-            "Date: " + prefix + _HOUR_MINUTE[sec // 60] + _SECOND_ZONE[sec % 60],
+            prefix + _HOUR_MINUTE[sec // 60] + _SECOND_ZONE[sec % 60],
             pools.from_lines[(h1 >> 32) & 0x3FF],
             pools.to_lines[(h1 >> 52) & 0x3FF] if (h2 >> 22) & 7 == 0 else pools.to_owner,
         ]
@@ -245,7 +255,7 @@ class Generator:
         Byte-identical to cutting them out of :meth:`message`: matching lines in
         message order, then the blank line.
         """
-        _, _, _, lines, shape, _ = self._at(index)
+        _, _, _, lines, shape, _, _ = self._at(index)
         key = (shape, fields, negate)
         pick = self._picks.get(key)
         if pick is None:
@@ -299,7 +309,7 @@ class Generator:
 
     def message(self, index: int) -> bytes:
         """The full RFC 5322 message (CRLF line endings), exactly :meth:`size` bytes."""
-        _, h1, h3, lines, _, mixed = self._at(index)
+        _, h1, h3, lines, _, mixed, _ = self._at(index)
         head = "".join(lines) + "\r\n"
         choices = self._choices(h1, h3)
         parts = self._body_parts(index, mixed, choices)
@@ -312,7 +322,7 @@ class Generator:
         last = self._last_size
         if last[0] == index:
             return last[1]
-        _, h1, h3, lines, _, mixed = self._at(index)
+        _, h1, h3, lines, _, mixed, _ = self._at(index)
         body = (
             self._body_const[mixed]
             + self._body_hex[mixed] * max(1, (index.bit_length() + 3) >> 2)
@@ -331,8 +341,7 @@ class Generator:
 
     def internaldate_ts(self, index: int) -> int:
         """Arrival time (POSIX seconds): a few seconds to minutes after the Date header."""
-        _, h1, h3, _, _, _ = self._at(index)
-        return self._date_ts(index, h1) + 5 + ((h3 >> 40) & 0xFF)
+        return self._at(index)[6]
 
     def internaldate(self, index: int) -> datetime:
         return datetime.fromtimestamp(self.internaldate_ts(index), UTC)
@@ -340,7 +349,7 @@ class Generator:
     def internaldate_imap(self, index: int) -> bytes:
         """INTERNALDATE as FETCH sends it, ``b'"01-Jan-2024 00:10:05 +0000"'``, from
         tables instead of a datetime and a format per message."""
-        day, sec = divmod(self.internaldate_ts(index), 86400)
+        day, sec = divmod(self._at(index)[6], 86400)
         prefix = self._imap_days.get(day)
         if prefix is None:
             d = datetime.fromtimestamp(day * 86400, UTC)
@@ -384,7 +393,7 @@ class Generator:
         return out
 
 
-_Current = tuple[int, int, int, list[str], tuple[str, ...], bool]
+_Current = tuple[int, int, int, list[str], tuple[str, ...], bool, int]
 _Thread = tuple[str, str, int]
 _THREADS_KEPT = 128  # parents are < _WINDOW back; test_store bounds what reads keep
 _Picker = Callable[[list[str]], Iterable[str]]
