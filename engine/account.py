@@ -122,6 +122,7 @@ class Account:
         self.reconnects = 0
         self.delivered = 0
         self.passes = 0  # completed scan passes (first sync and every poll/IDLE wake-up)
+        self.polls = 0  # of which timed polls (NOOP + every watched folder)
         # The failures the supervisor acted on, newest last (bounded: a day-long outage
         # retried every 30 s must not grow without end).
         self.errors: deque[EngineError] = deque(maxlen=ERROR_HISTORY)
@@ -381,6 +382,7 @@ class Account:
                         await self.scanner.discover(main.client, self.store,
                                                     self.settings.overrides)
                 await self._pass(main, list(self.scanner.watched))
+                self.polls += 1
                 continue
             dirty.clear()
             await self._pass(main, [self.scanner.inbox])

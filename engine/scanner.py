@@ -73,8 +73,9 @@ class Scanner:
         items = await client.list()
         method = ListMethod.SPECIAL_USE if "SPECIAL-USE" in client.caps else ListMethod.LIST
         listed = folders_from_list(items)
-        self.roles = detect_roles(listed, method, overrides)
-        await self._prefer_used_sent(client, listed, method)
+        roles = detect_roles(listed, method, overrides)
+        # Published whole, after the last await: a reader never sees a half-made choice.
+        self.roles = await self._prefer_used_sent(client, listed, method, roles)
         self.hub.emit("account.roles", {"account": self.account, "roles": {
             r.value: (c.folder, c.reason) for r, c in self.roles.items()}})
         role_of = {c.folder: r.value for r, c in self.roles.items() if c.folder}
@@ -106,7 +107,8 @@ class Scanner:
                                                 self.options.large_folder, self.clock.wall()))
 
     async def _prefer_used_sent(self, client: ImapClient, listed: list[Folder],
-                                method: ListMethod) -> None:
+                                method: ListMethod, roles: dict[Role, RoleChoice]
+                                ) -> dict[Role, RoleChoice]:
         """Among several folders with known Sent names, the one holding mail wins.
 
         Without SPECIAL-USE a server may list an empty "Sent" (made by some mail
@@ -114,24 +116,25 @@ class Scanner:
         strong name matches compete (never the weak "a word of the name" tier), and
         only when no attribute or override decided.
         """
-        choice = self.roles.get(Role.SENT)
+        choice = roles.get(Role.SENT)
         if choice is None or choice.source != "name" or choice.folder is None:
-            return
+            return roles
         candidates = []
         for folder in listed:
             alone = detect_roles([folder], method)[Role.SENT]
             if folder.selectable and alone.folder == folder.name and "weak" not in alone.reason:
                 candidates.append(folder.name)
         if len(candidates) < 2:
-            return
+            return roles
         counts = {name: (await client.status(name, ("MESSAGES",))).items.get("MESSAGES", 0)
                   for name in candidates}
         best = max(candidates, key=lambda name: (counts[name], name == choice.folder))
         if counts[best] > counts[choice.folder]:
             others = ", ".join(f"{n!r}: {counts[n]}" for n in candidates if n != best)
-            self.roles[Role.SENT] = RoleChoice(
+            roles[Role.SENT] = RoleChoice(
                 Role.SENT, best, f"several folders have known sent names; {best!r} holds "
                 f"{counts[best]} messages, the others fewer ({others})", method, "name")
+        return roles
 
     async def scan(self, client: ImapClient, store: CheckpointStore, folder: str) -> None:
         """Scan one folder; a vanished folder is noted (``FolderGone``), not raised."""

@@ -56,7 +56,7 @@ from tui import scenario_implicit as implicit
 from tui.scenario_report import Outcome, RunReport, Status, format_report
 
 FULL_SCAN_LIMIT = 5_000
-SETTLE_PASSES = 3  # scan passes after a login before the engine counts as settled
+SETTLE_POLLS = 3  # timed polls after a login before the engine counts as settled
 NOT_YET = 2**62  # a pass mark no account reaches: "not settled until the next login"
 # Judged once the run is over, never early (so they do not end a run before its faults).
 FINAL_ONLY = frozenset({"no_duplicates", "message_count"})
@@ -81,7 +81,7 @@ class _Run:
         self.message_ids: set[bytes] = set()  # of scanned messages (a sample)
         self.warned: set[str] = set()
         self.watching_at_end = False
-        self.mark = 0  # account.passes at the latest login
+        self.mark = 0  # account.polls at the latest login
         self.nudges = 0  # reconnects the runner caused itself (not the scenario's doing)
         self.final = False
 
@@ -92,7 +92,7 @@ class _Run:
             if event.error is not None:
                 self.errors.append((time.monotonic() - self.began, event.error))
             if event.new is State.CONNECTED:
-                self.mark = self.account.passes
+                self.mark = self.account.polls
 
     def on_trace(self, name: str, info: Mapping[str, Any]) -> None:
         found = diagnose_event(name, info)
@@ -109,7 +109,7 @@ class _Run:
         if not self.account.running:
             return True
         return (self.account.state is State.IDLE
-                and self.account.passes - self.mark >= SETTLE_PASSES)
+                and self.account.polls - self.mark >= SETTLE_POLLS)
 
 
 Verdict = tuple[Status, str] | None
