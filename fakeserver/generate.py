@@ -10,7 +10,8 @@ Threads: messages are laid out in windows of 32 indices holding 4 interleaved
 conversations of 8 slots; a reply's parent is an earlier slot of the same
 conversation. That keeps thread chains short (at most 7 ancestors) so References
 is computed by a bounded walk, never by recursion over the whole folder, while
-conversations still interleave like a real inbox.
+conversations still interleave like a real inbox. A reply takes its References from
+its parent's entry in a small sliding cache (a drain meets the parent just before).
 
 Fast paths serve FETCH without building a whole message: ``header_fields`` renders
 only header lines (byte-identical to cutting them out of ``message``) and ``size`` is
@@ -26,7 +27,16 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 
-from fakeserver import names
+from fakeserver import genflags, names
+from fakeserver.gendates import (
+    HOUR_MINUTE,
+    IMAP_HOUR_MINUTE,
+    IMAP_SECOND_ZONE,
+    SECOND_ZONE,
+    date_prefix,
+    imap_day_prefix,
+)
+from fakeserver.genflags import FLAG_SETS
 from fakeserver.genpools import GAMMA, M64, Pools, mix
 from fakeserver.genspec import GenSpec
 
@@ -50,21 +60,6 @@ _SALT3 = 0x14057B7EF767814F
 _CONV = 4  # interleaved conversations per window
 _SLOTS = 8  # messages per conversation per window
 _WINDOW = _CONV * _SLOTS
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-# Time-of-day pieces of the Date header, looked up instead of formatted per message.
-_HOUR_MINUTE = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
-_SECOND_ZONE = tuple(f"{sec:02d} +0000\r\n" for sec in range(60))
-_IMAP_HOUR_MINUTE = tuple(f"{h:02d}:{m:02d}:".encode() for h in range(24) for m in range(60))
-_IMAP_SECOND_ZONE = tuple(f'{sec:02d} +0000"'.encode() for sec in range(60))
-
-_SEEN, _FLAGGED, _ANSWERED = "\\Seen", "\\Flagged", "\\Answered"
-FLAG_SETS: tuple[frozenset[str], ...] = tuple(
-    frozenset(f for bit, f in ((1, _SEEN), (2, _FLAGGED), (4, _ANSWERED)) if code & bit)
-    for code in range(8)
-)
 
 
 class Generator:
@@ -114,7 +109,7 @@ class Generator:
         self._signer_len = tuple(2 * len(first) for first in pools.firsts)
         # The current message, replaced as one tuple so a reader in another thread never
         # sees one message's hashes with another's lines: (index, h1, h3, lines, shape,
-        # mixed). Likewise (index, size).
+        # mixed, arrival time). Likewise (index, size).
         self._days: dict[int, str] = {}  # day number -> "Date: Mon, 01 Jan 2024 "
         self._imap_days: dict[int, bytes] = {}  # day number -> b'"01-Jan-2024 '
         self._cur: _Current = (-1, 0, 0, [], (), False, 0)
@@ -192,12 +187,12 @@ class Generator:
         day, sec = divmod(ts, 86400)
         prefix = self._days.get(day)
         if prefix is None:
-            prefix = "Date: " + _day_prefix(day)
+            prefix = date_prefix(day)
             if len(self._days) < 65536:  # bounded: a huge interval_s must not grow it
                 self._days[day] = prefix
         hx = f"{index:x}"
         lines = [
-            prefix + _HOUR_MINUTE[sec // 60] + _SECOND_ZONE[sec % 60],
+            prefix + HOUR_MINUTE[sec // 60] + SECOND_ZONE[sec % 60],
             pools.from_lines[(h1 >> 32) & 0x3FF],
             pools.to_lines[(h1 >> 52) & 0x3FF] if (h2 >> 22) & 7 == 0 else pools.to_owner,
         ]
@@ -352,45 +347,18 @@ class Generator:
         day, sec = divmod(self._at(index)[6], 86400)
         prefix = self._imap_days.get(day)
         if prefix is None:
-            d = datetime.fromtimestamp(day * 86400, UTC)
-            prefix = f'"{d.day:02d}-{_MONTHS[d.month - 1]}-{d.year:04d} '.encode()
+            prefix = imap_day_prefix(day)
             if len(self._imap_days) < 65536:
                 self._imap_days[day] = prefix
-        return prefix + _IMAP_HOUR_MINUTE[sec // 60] + _IMAP_SECOND_ZONE[sec % 60]
+        return prefix + IMAP_HOUR_MINUTE[sec // 60] + IMAP_SECOND_ZONE[sec % 60]
 
     def flag_code(self, index: int) -> int:
         """Default flags as an index into :data:`FLAG_SETS`."""
-        h2 = mix(self._hash1(index) ^ _SALT2)
-        seen = ((h2 >> 25) & 0xFFFF) < self._seen_cut
-        return (
-            int(seen)
-            | (2 if ((h2 >> 41) & 0x3F) == 0 else 0)
-            | (4 if seen and ((h2 >> 47) & 7) == 0 else 0)
-        )
+        return genflags.flag_code(mix(self._hash1(index) ^ _SALT2), self._seen_cut)
 
     def flag_codes(self) -> bytearray:
-        """Default flags of every message, one byte each (what a million messages can
-        afford; the store computes it once, on first need)."""
-        out = bytearray(self._count)
-        # flag_code() inlined: a million method calls would double the time
-        m64, c1, c2, salt = M64, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, _SALT2
-        seen_cut = self._seen_cut
-        z0 = self._state0
-        for index in range(self._count):
-            z = (z0 + (index + 1) * GAMMA) & m64
-            z = ((z ^ (z >> 30)) * c1) & m64
-            z = ((z ^ (z >> 27)) * c2) & m64
-            z = (z ^ (z >> 31)) ^ salt
-            z = ((z ^ (z >> 30)) * c1) & m64
-            z = ((z ^ (z >> 27)) * c2) & m64
-            h2 = z ^ (z >> 31)
-            if ((h2 >> 25) & 0xFFFF) < seen_cut:
-                out[index] = (
-                    1 | (2 if not (h2 >> 41) & 0x3F else 0) | (4 if not (h2 >> 47) & 7 else 0)
-                )
-            elif not (h2 >> 41) & 0x3F:
-                out[index] = 2
-        return out
+        """Default flags of every message, one byte each (the store computes it once)."""
+        return genflags.flag_codes(self._state0, _SALT2, self._seen_cut, self._count)
 
 
 _Current = tuple[int, int, int, list[str], tuple[str, ...], bool, int]
@@ -406,18 +374,10 @@ def _picker(indices: tuple[int, ...]) -> _Picker:
     return lambda lines: [lines[i] for i in indices]
 
 
-_SHAPES = {
-    (cc, reply): (
-        "date",
-        "from",
-        "to",
-        *(("cc",) if cc else ()),
-        "subject",
-        "message-id",
-        *(("in-reply-to", "references") if reply else ()),
-        "mime-version",
-        "content-type",
-    )
+_SHAPES = {  # (has Cc, is a reply) -> the header names of _make_lines, in order
+    (cc, reply): ("date", "from", "to", *(("cc",) if cc else ()), "subject", "message-id",
+                  *(("in-reply-to", "references") if reply else ()),
+                  "mime-version", "content-type")
     for cc in (False, True)
     for reply in (False, True)
 }
@@ -427,11 +387,6 @@ _SHAPES = {
 def generator(spec: GenSpec) -> Generator:
     """The shared :class:`Generator` of ``spec`` (specs are hashable)."""
     return Generator(spec)
-
-
-def _day_prefix(day: int) -> str:
-    d = datetime.fromtimestamp(day * 86400, UTC)
-    return f"{_WEEKDAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year} "
 
 
 # -- module-level conveniences (tests, scenarios); hot paths hold a Generator ------------
