@@ -7,21 +7,30 @@ out what fires: protocol actions become the hook's ``Reply``; store actions muta
 shared ``Store`` (other sessions hear about it through the folder's change events);
 transport actions act on the proxy link carrying the connection.
 
+Who writes what: the proxy relays TLS without decrypting it, so it may only do what
+happens below IMAP (RST, FIN, delays, a TLS alert). Protocol bytes fired without a
+command in hand (a BYE or a malformed line from the control endpoint, a time, connection
+or byte-count trigger) are written by the IMAP server's side of the connection, inside
+TLS, never by the proxy (``_to_sessions``). A connection the server has not accepted yet
+(a connection trigger fires before the TLS handshake) gets them in place of, or right
+after, its greeting (``on_connect``).
+
 ``fire(action)`` runs any action now; the control endpoint uses it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fakeserver.faults.proxy import TO_CLIENT, FaultProxy, Link
+from fakeserver.faults.proxy import FaultProxy, Link
 from fakeserver.imap import mutf7
 from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
 from fakeserver.scenario import actions as act
@@ -60,6 +69,7 @@ from fakeserver.scenario.triggers import (
 
 if TYPE_CHECKING:
     from fakeserver.imap.commands import Command
+    from fakeserver.imap.server import Connection
     from fakeserver.imap.session import ImapSession
     from fakeserver.store import Store
 
@@ -113,6 +123,11 @@ class ScenarioRuntime(ServerHooks):
         # how the server's view of a connection maps to our proxy link: the port of the
         # proxy's upstream socket as the server sees it (set by ScenarioServer)
         self.peer_port: Callable[[ConnectionInfo], int | None] = lambda conn: None
+        # the IMAP server's live connections (set by ScenarioServer): protocol bytes fired
+        # without a command in hand are written there, inside TLS
+        self.server_connections: Callable[[], Iterable[Connection]] = lambda: ()
+        # protocol bytes for links the server has not accepted yet, by upstream port
+        self._pending: dict[int, list[tuple[bytes, bool]]] = {}
 
     def now(self) -> float:
         return self._clock() - self._start
@@ -166,6 +181,25 @@ class ScenarioRuntime(ServerHooks):
         return (link.conn_id if link else session.conn.conn_id), link
 
     # -- ServerHooks ------------------------------------------------------------------------
+
+    def on_connect(self, conn: ConnectionInfo) -> Reply | None:
+        """Protocol bytes fired at this connection before the server had accepted it."""
+        port = self.peer_port(conn)
+        waiting = self._pending.pop(port, None) if port is not None else None
+        if not waiting:
+            return None
+        data = b"".join(chunk for chunk, _ in waiting)
+        if any(close for _, close in waiting):
+            return Reply(data, close=True)  # a BYE greeting (RFC 3501 7.1.5)
+        # not a BYE (a malformed line): after the greeting, which the server writes as
+        # soon as this hook returns, before it next yields to the loop
+        asyncio.get_running_loop().call_soon(self._write_after_greeting, conn, data)
+        return None
+
+    def _write_after_greeting(self, conn: ConnectionInfo, data: bytes) -> None:
+        for served in self.server_connections():
+            if served.info.conn_id == conn.conn_id:
+                self._write_session(served, data, close=False)
 
     def on_command(self, session: ImapSession, command: Command) -> Reply | None:
         conn, link = self._conn_number(session)
@@ -236,6 +270,9 @@ class ScenarioRuntime(ServerHooks):
     def on_disconnect(self, conn: ConnectionInfo) -> None:
         self._login_tags.pop(conn.conn_id, None)
         self._inbound.pop(conn.conn_id, None)
+        port = self.peer_port(conn)
+        if port is not None:
+            self._pending.pop(port, None)
 
     # -- LinkObserver -----------------------------------------------------------------------
 
@@ -252,6 +289,7 @@ class ScenarioRuntime(ServerHooks):
 
     def link_closed(self, link: Link) -> None:
         self.counters["links_closed"] += 1
+        self._pending.pop(link.upstream_port, None)
 
     # -- executing actions ------------------------------------------------------------------
 
@@ -269,7 +307,7 @@ class ScenarioRuntime(ServerHooks):
             data = act.render_bye(action)
             if ctx.session is not None:
                 return Reply(data, close=True)
-            self._to_links(ctx, data, close=True)
+            self._to_sessions(ctx, data, close=True)
             return None
         if isinstance(action, Respond | Throttle | MalformedResponse | CutMidLiteral):
             return self._answer(action, ctx)
@@ -293,7 +331,7 @@ class ScenarioRuntime(ServerHooks):
     def _answer(self, action: Action, ctx: _Context) -> Reply | None:
         tag = ctx.tag
         if isinstance(action, MalformedResponse) and tag is None:
-            self._to_links(ctx, f"{action.line}\r\n".encode(), close=False)
+            self._to_sessions(ctx, f"{action.line}\r\n".encode(), close=False)
             return None
         if tag is None:
             log.warning("%s needs a command to answer; none in hand", type(action).__name__)
@@ -307,14 +345,44 @@ class ScenarioRuntime(ServerHooks):
             return Reply(act.render_malformed(tag, action))
         return Reply(act.render_cut_literal(ctx.command_name or "FETCH"), close=True)
 
-    def _to_links(self, ctx: _Context, data: bytes, *, close: bool) -> None:
-        links = [ctx.link] if ctx.link else list(self.proxy.links.values() if self.proxy else ())
+    def _to_sessions(self, ctx: _Context, data: bytes, *, close: bool) -> None:
+        """Write protocol bytes on the server's side of the targeted connections.
+
+        Never through the proxy: on a TLS link it only sees ciphertext, and bytes it
+        wrote would reach the client as garbage inside the TLS stream.
+        """
+        served_by_port: dict[int, Connection] = {}
+        for served in self.server_connections():
+            port = self.peer_port(served.info)
+            if port is not None:
+                served_by_port[port] = served
+        if self.proxy is None:  # no proxy in front: every connection of the server
+            for served in served_by_port.values():
+                self._write_session(served, data, close=close)
+            return
+        links = [ctx.link] if ctx.link else list(self.proxy.links.values())
         for link in links:
-            if link is None or link.closed:
+            if link.closed:
                 continue
-            link.client.write(data)
-            if close:
-                link.close(TO_CLIENT)
+            served_conn = served_by_port.get(link.upstream_port)
+            if served_conn is None:  # not accepted yet (TLS handshake): at its greeting
+                self._pending.setdefault(link.upstream_port, []).append((data, close))
+            else:
+                self._write_session(served_conn, data, close=close)
+
+    def _write_session(self, served: Connection, data: bytes, *, close: bool) -> None:
+        """Bytes straight onto the server's (TLS-wrapped) stream; then close after them.
+
+        Written between the session's own writes (the transport keeps the order of
+        whole writes); a close flushes first, so the client reads the BYE, then EOF.
+        """
+        writer = served.writer
+        if writer.is_closing():
+            return
+        self.on_transcript(served.info, "out", data)
+        writer.write(data)
+        if close:
+            writer.close()
 
     def _transport(self, action: Action, link: Link) -> None:
         if isinstance(action, Reset):

@@ -137,6 +137,8 @@ class ScenarioServer:
             await self.imap.start()
             self.runtime.store = self.imap.store
             self.runtime.peer_port = self.peer_port
+            imap = self.imap
+            self.runtime.server_connections = lambda: list(imap.connections.values())
             assert self.imap.tls_port is not None
             self.proxy = FaultProxy(upstream_host=self.host, upstream_port=self.imap.port,
                                     upstream_tls_port=self.imap.tls_port, host=self.host,
