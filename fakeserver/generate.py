@@ -112,10 +112,12 @@ class Generator:
         # mixed, arrival time). Likewise (index, size).
         self._days: dict[int, str] = {}  # day number -> "Date: Mon, 01 Jan 2024 "
         self._imap_days: dict[int, bytes] = {}  # day number -> b'"01-Jan-2024 '
-        self._cur: _Current = (-1, 0, 0, [], (), False, 0)
+        self._cur: _Current = (-1, 0, 0, [], 0, False, 0)
         self._last_size = (-1, 0)
         self._threads: dict[int, _Thread] = {}  # index -> _thread(index), bounded
-        self._picks: dict[tuple[tuple[str, ...], frozenset[str], bool], _Picker] = {}
+        self._picks: dict[tuple[frozenset[str], bool], tuple[_Picker, ...]] = {}
+        self._last_picks: tuple[frozenset[str], bool, tuple[_Picker, ...]] = (
+            frozenset(), False, ())
 
     def __repr__(self) -> str:
         return f"Generator({self.spec!r})"
@@ -179,8 +181,8 @@ class Generator:
     # -- headers -------------------------------------------------------------------------
 
     def _make_lines(self, index: int, h1: int, h2: int,
-                    ts: int) -> tuple[list[str], tuple[str, ...], bool]:
-        """The header lines of message ``index`` (sent at ``ts``), their names, and
+                    ts: int) -> tuple[list[str], int, bool]:
+        """The header lines of message ``index`` (sent at ``ts``), their shape code, and
         whether it is multipart/mixed (has an attachment). The hot path: locals, no
         helper calls."""
         pools = self.pools
@@ -228,12 +230,12 @@ class Generator:
             lines.append('Content-Type: multipart/mixed; boundary="=_mix_' + hx + '"\r\n')
         else:
             lines.append('Content-Type: multipart/alternative; boundary="=_alt_' + hx + '"\r\n')
-        return lines, _SHAPES[(ncc >= 2, reply)], mixed
+        return lines, 2 * (ncc >= 2) + reply, mixed
 
     def lines(self, index: int) -> list[tuple[str, str]]:
         """Header lines in order as (lowercase name, "Name: value\\r\\n")."""
         cur = self._at(index)
-        return list(zip(cur[4], cur[3], strict=True))
+        return list(zip(_SHAPES[cur[4]], cur[3], strict=True))
 
     def headers(self, index: int) -> list[tuple[str, str]]:
         """Top-level fields as (name, raw value) in order (RFC 2047 words undecoded,
@@ -251,13 +253,23 @@ class Generator:
         message order, then the blank line.
         """
         _, _, _, lines, shape, _, _ = self._at(index)
-        key = (shape, fields, negate)
-        pick = self._picks.get(key)
-        if pick is None:
-            pick = _picker(tuple(i for i, n in enumerate(shape) if (n in fields) != negate))
+        last = self._last_picks  # FETCH asks every message for the same fields
+        if last[0] is not fields or last[1] != negate:
+            last = self._last_picks = (fields, negate, self._pickers(fields, negate))
+        return ("".join(last[2][shape](lines)) + "\r\n").encode("ascii")
+
+    def _pickers(self, fields: frozenset[str], negate: bool) -> tuple[_Picker, ...]:
+        """One line picker per header shape for this field list."""
+        key = (fields, negate)
+        found = self._picks.get(key)
+        if found is None:
+            found = tuple(
+                _picker(tuple(i for i, n in enumerate(names) if (n in fields) != negate))
+                for names in _SHAPES
+            )
             if len(self._picks) < 256:
-                self._picks[key] = pick
-        return ("".join(pick(lines)) + "\r\n").encode("ascii")
+                self._picks[key] = found
+        return found
 
     # -- bodies ---------------------------------------------------------------------------
 
@@ -361,7 +373,7 @@ class Generator:
         return genflags.flag_codes(self._state0, _SALT2, self._seen_cut, self._count)
 
 
-_Current = tuple[int, int, int, list[str], tuple[str, ...], bool, int]
+_Current = tuple[int, int, int, list[str], int, bool, int]
 _Thread = tuple[str, str, int]
 _THREADS_KEPT = 128  # parents are < _WINDOW back; test_store bounds what reads keep
 _Picker = Callable[[list[str]], Iterable[str]]
@@ -374,13 +386,13 @@ def _picker(indices: tuple[int, ...]) -> _Picker:
     return lambda lines: [lines[i] for i in indices]
 
 
-_SHAPES = {  # (has Cc, is a reply) -> the header names of _make_lines, in order
-    (cc, reply): ("date", "from", "to", *(("cc",) if cc else ()), "subject", "message-id",
-                  *(("in-reply-to", "references") if reply else ()),
-                  "mime-version", "content-type")
+# Header names of _make_lines in order, by shape code: 2 * (has Cc) + (is a reply).
+_SHAPES = tuple(
+    ("date", "from", "to", *(("cc",) if cc else ()), "subject", "message-id",
+     *(("in-reply-to", "references") if reply else ()), "mime-version", "content-type")
     for cc in (False, True)
     for reply in (False, True)
-}
+)
 
 
 @lru_cache(maxsize=32)
