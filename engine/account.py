@@ -41,7 +41,6 @@ from engine.checkpoints import CheckpointStore
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.connect import ConnectOptions, Link, login, open_link
 from engine.db import Database
-from engine.dbguard import rollback_leftover
 from engine.errors import ConfigError, EngineError
 from engine.imap.model import Event as ImapEvent
 from engine.imap.model import Exists
@@ -221,7 +220,6 @@ class Account:
         await self._close_links()
         if self.state is not State.STOPPED:
             self.supervisor.fire(Event.STOP)
-        await self._heal_db()
         if self._db is not None:
             await self._db.close()
             self._db = self._store = None
@@ -308,10 +306,6 @@ class Account:
         await login(link, self.settings, self._secret)
         self.logins += 1
 
-    async def _heal_db(self) -> None:
-        if self._db is not None:
-            await rollback_leftover(self._db)
-
     async def _close_links(self) -> None:
         links, self._links = self._links, []
         self._main = None
@@ -362,7 +356,6 @@ class Account:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._heal_db()
         for task in done:
             task.result()
 

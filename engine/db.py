@@ -137,13 +137,39 @@ class Database:
         never fail half-way with SQLITE_BUSY; readers use a deferred BEGIN.
         """
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                await self._settled("BEGIN IMMEDIATE" if write else "BEGIN")
+            except asyncio.CancelledError:
+                # BEGIN ran to the end in aiosqlite's thread; undo it before leaving.
+                await self._settled("ROLLBACK")
+                raise
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._settled("ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
+            await self._settled("COMMIT")
+
+    async def _settled(self, sql: str) -> None:
+        """Run a transaction-control statement to its end even if we are cancelled meanwhile.
+
+        aiosqlite runs the statement in its own thread whatever happens to our await; a
+        cancellation that abandoned the await would leave SQLite's transaction state unknown
+        to us ("cannot start a transaction within a transaction" on the next BEGIN). So the
+        await is shielded, and a cancellation is re-raised only once the statement is done.
+        """
+        step = asyncio.ensure_future(self.conn.execute(sql))
+        cancelled = False
+        while True:
+            try:
+                await asyncio.shield(step)
+                break
+            except asyncio.CancelledError:
+                if step.cancelled() or step.done():
+                    raise
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def close(self) -> None:
         await self.conn.close()

@@ -151,15 +151,3 @@ def test_only_a_missing_folder_is_the_folders_problem(code: str | None, text: st
                             server_text=text, stage="imap_select")
     assert _folder_problem(refused) is gone
     assert not _folder_problem(Throttled("x", status="NO", stage="imap_select"))
-
-
-async def test_a_transaction_left_open_by_a_cancellation_is_rolled_back(tmp_path: Any) -> None:
-    from engine.db import Database
-    from engine.dbguard import rollback_leftover
-
-    async with await Database.open(tmp_path / "guard.db") as db:
-        assert await rollback_leftover(db) is False
-        await db.conn.execute("BEGIN IMMEDIATE")  # what a cancelled BEGIN leaves behind
-        assert await rollback_leftover(db) is True
-        async with db.transaction() as conn:  # usable again
-            await conn.execute("SELECT 1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import sqlite3
 import stat
@@ -177,3 +179,31 @@ async def test_drop_folder_on_uidvalidity_change(tmp_path: Path) -> None:
         assert await store.get("ann", "Sent") is not None  # other folders untouched
         assert await store.delete("ann", "Sent") is True
         assert await store.delete("ann", "Sent") is False
+
+
+@pytest.mark.parametrize("yields", [0, 1, 2, 3])
+async def test_a_cancellation_at_any_await_of_a_transaction_leaves_none_open(
+    tmp_path: Path, yields: int
+) -> None:
+    """Cancel a transaction at its BEGIN, inside it, or at its COMMIT: the next one works.
+
+    Without shielding, a cancellation landing on BEGIN abandons the await while aiosqlite
+    still runs the statement, and the next BEGIN fails "within a transaction".
+    """
+    async with await Database.open(tmp_path / "cancel.db") as db:
+        await db.conn.execute("CREATE TABLE t (x INTEGER)")
+
+        async def writer() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO t VALUES (1)")
+
+        task = asyncio.create_task(writer())
+        for _ in range(yields):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert not db.conn.in_transaction
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES (2)")
+        assert await db.scalar("SELECT COUNT(*) FROM t WHERE x = 2") == 1
