@@ -18,7 +18,9 @@ from textual.binding import Binding
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 
+from tui import crm_messages as cm
 from tui import messages as m
+from tui import views as v
 from tui.errors import SettingsError
 from tui.settings_store import SettingsStore, UiSettings
 
@@ -48,6 +50,17 @@ class Bridge(Protocol):
     def faults(self) -> list[str]: ...
 
 
+class CrmActions(Protocol):
+    """What the Records and Compose screens ask of the CRM (``tui.bridge_crm.CrmBridge``)."""
+
+    def template_names(self) -> list[str]: ...
+    def load_contacts(self, offset: int = 0) -> Any: ...
+    def load_timeline(self, contact_id: int) -> Any: ...
+    def load_thread(self, thread_id: int) -> Any: ...
+    def preview(self, template: str, contact_ids: Any) -> Any: ...
+    def send(self, template: str, contact_ids: Any) -> Any: ...
+
+
 class View(Protocol):
     def show_model(self, model: m.SessionModel) -> None: ...
 
@@ -66,6 +79,8 @@ class InboxLabApp(App[None]):
         Binding("c", "goto('connect')", "Connect", id="app.connect"),
         Binding("o", "goto('settings')", "Settings", id="app.settings"),
         Binding("q", "back_or_quit", "Back/Quit", id="app.quit"),
+        Binding("r", "goto('records')", "Records", id="app.records"),
+        Binding("m", "goto('compose')", "Compose", id="app.compose"),
         Binding("ctrl+c", "quit", "Quit", id="app.force_quit", show=False, priority=True),
     ]
 
@@ -84,6 +99,9 @@ class InboxLabApp(App[None]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.cursor_blink = cursor_blink
         self.model = m.SessionModel()
+        self.crm_model = v.CrmModel()
+        # The CRM side of the bridge, when it has one (the scripted test bridge may not).
+        self.crm_actions: CrmActions | None = getattr(bridge, "crm", None)
         self.views: list[View] = []
         self.trace: deque[str] = deque(maxlen=TRACE_KEEP)
         self.trace_listeners: list[Callable[[list[str]], None]] = []
@@ -97,8 +115,10 @@ class InboxLabApp(App[None]):
         return DashboardScreen()
 
     def on_mount(self) -> None:
+        from tui.screens.compose import ComposeScreen
         from tui.screens.connect import ConnectScreen
         from tui.screens.diagnostics import DiagnosticsScreen
+        from tui.screens.records import RecordsScreen
         from tui.screens.scenarios import ScenariosScreen
         from tui.screens.settings import SettingsScreen
 
@@ -106,6 +126,9 @@ class InboxLabApp(App[None]):
         self.install_screen(ScenariosScreen(), "scenarios")
         self.install_screen(ConnectScreen(), "connect")
         self.install_screen(SettingsScreen(), "settings")
+        self.install_screen(RecordsScreen(), "records")
+        self.install_screen(ComposeScreen(), "compose")
+        self._apply_settings(self.settings)
         if self.settings_problem:
             self.notify(self.settings_problem, title="Settings not loaded", severity="error",
                         markup=False)
@@ -154,9 +177,25 @@ class InboxLabApp(App[None]):
     def save_settings(self, settings: UiSettings) -> str:
         """Keep and persist the person's settings; raises SettingsError naming the field."""
         self.settings = settings
+        self._apply_settings(settings)
         if self.settings_store is None:
             return "(memory only)"
         return str(self.settings_store.save(settings))
+
+    def _apply_settings(self, settings: UiSettings) -> None:
+        """The saved logging mode, never-log list and attachment switch reach the engine."""
+        apply = getattr(self.bridge, "apply_settings", None)
+        if apply is not None:
+            apply(settings)
+
+    def compose_to(self, contact_ids: tuple[int, ...]) -> None:
+        """Compose from records: the Compose screen with these recipients."""
+        from tui.screens.compose import ComposeScreen
+
+        screen = self.get_screen("compose")
+        if isinstance(screen, ComposeScreen):
+            screen.set_recipients(contact_ids)
+        self.action_goto("compose")
 
     def open_folder(self, folder: str) -> None:
         from tui.screens.browser import BrowserScreen
@@ -174,6 +213,10 @@ class InboxLabApp(App[None]):
         yield SystemCommand("Connect", "Connect an account", lambda: self.action_goto("connect"))
         yield SystemCommand("Settings", "Watched folders, logging, never-log list",
                             lambda: self.action_goto("settings"))
+        yield SystemCommand("Records", "Contacts, their logged emails, why each joined",
+                            lambda: self.action_goto("records"))
+        yield SystemCommand("Compose", "Templates, preview per contact, bulk send, outbox",
+                            lambda: self.action_goto("compose"))
         yield SystemCommand("Help", "Every key binding", self.action_help)
         for folder in self.model.folders:
             yield SystemCommand(f"Open folder {folder.name}", "Browse it in the virtual list",
@@ -246,6 +289,49 @@ class InboxLabApp(App[None]):
         text = f"{msg.what}: {msg.error}"
         self.notified.append(text)
         self.notify(text, title="Could not do that", severity="error", markup=False)
+
+    # -- CRM messages -> crm_model -> views ------------------------------------------------------
+
+    def on_records_changed(self, _msg: cm.RecordsChanged) -> None:
+        """Something was logged or sent: reload what a CRM screen on top shows."""
+        screen = self.screen
+        reload = getattr(screen, "action_reload", None)
+        if screen.id in ("records", "compose") and reload is not None:
+            reload()
+        elif self.crm_actions is not None:
+            self.crm_actions.load_contacts()
+
+    def on_contacts_loaded(self, msg: cm.ContactsLoaded) -> None:
+        keep = self.crm_model.contacts[:msg.offset]
+        self.crm_model.contacts = keep + msg.contacts
+        self._changed()
+
+    def on_timeline_loaded(self, msg: cm.TimelineLoaded) -> None:
+        self.crm_model.timelines[msg.contact_id] = msg.emails
+        self._changed()
+
+    def on_thread_loaded(self, msg: cm.ThreadLoaded) -> None:
+        self.crm_model.threads[msg.view.thread_id] = msg.view
+        self._changed()
+
+    def on_previews_ready(self, msg: cm.PreviewsReady) -> None:
+        self.crm_model.preview_template, self.crm_model.previews = msg.template, msg.previews
+        self._changed()
+
+    def on_outbox_changed(self, msg: cm.OutboxChanged) -> None:
+        old = self.crm_model.outbox.get(msg.view.message_id)
+        view = msg.view
+        if old is not None:  # transitions carry ids and states; keep who and what
+            view = v.OutboxView(view.message_id, view.to or old.to,
+                                view.subject or old.subject, view.state, view.error)
+        self.crm_model.outbox[view.message_id] = view
+        self._changed()
+
+    def on_crm_failed(self, msg: cm.CrmFailed) -> None:
+        text = f"{msg.what}: {msg.error}"
+        self.crm_model.problems.append(text)
+        self.notified.append(text)
+        self.notify(text, title="CRM", severity="error", markup=False)
 
     def on_fault_result(self, msg: m.FaultResult) -> None:
         err = msg.reply.get("error")

@@ -38,11 +38,13 @@ from engine.account_options import AccountOptions
 from engine.connect import ConnectOptions, Link, login, open_link
 from engine.errors import EngineError
 from engine.imap import ImapClient
+from engine.roles import Role
 from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
+from engine.settings import AccountSettings, ImapServer, SmtpServer
 from engine.states import State, StateChanged
 from engine.supervise import LargeFolderWarning, NewMail, RetryScheduled, ScanProgress
 from tui import messages as m
+from tui.bridge_crm import CrmBridge, CrmWiring
 from tui.browse import FolderBrowser, full_scan
 from tui.demo import (
     DEMO_DISCONNECT_AFTER,
@@ -51,10 +53,11 @@ from tui.demo import (
     DemoServers,
     Endpoints,
     list_scenarios,
-    send_demo_mail,
 )
+from tui.settings_store import UiSettings
 from tui.translate import (
     StageClock,
+    crm_rules,
     disconnect_view,
     state_view,
     trace_line,
@@ -65,6 +68,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STATS_TICK = 0.5  # seconds between polls of the account's counters (connections, folders)
+# The demo's templated mail goes out this long after the account settles, so a newcomer
+# sees the steady state (2 of 5 connections) before the CRM borrows connections to send.
+DEMO_MAIL_AFTER = 2.0
 
 
 class EngineBridge:
@@ -109,6 +115,10 @@ class EngineBridge:
         self._warnings: dict[str, str] = {}
         self._last_stats: tuple[Any, ...] = ()
         self.fault_log: list[tuple[str, dict[str, Any]]] = []
+        self.ui_settings = UiSettings()
+        self.crm = CrmBridge(submit=self.submit, post=self.post, spawn=self.spawn,
+                             open_client=self._open_client, close_client=self._close_client,
+                             trace=self._on_trace, rng=random.Random(seed + 1))
 
     # -- lifecycle (UI thread) ------------------------------------------------------------
 
@@ -202,8 +212,9 @@ class EngineBridge:
         self._cafile = ends.ca_file
         self.post(m.Endpoint(f"scenario {ends.scenario}",
                              f"{ends.description} - fake servers on {ends.host}:{ends.imaps_port}"))
+        smtp = None if ends.smtps_port is None else SmtpServer(ends.host, ends.smtps_port, "tls")
         settings = AccountSettings(
-            username=ends.username, imap=ImapServer(ends.host, ends.imaps_port, "tls"))
+            username=ends.username, imap=ImapServer(ends.host, ends.imaps_port, "tls"), smtp=smtp)
         await self._start_account(settings, Secret(ends.password))
         if self.demo_mail and ends.smtps_port is not None:
             self.spawn(self._demo_mail(ends), "demo-mail")
@@ -223,8 +234,15 @@ class EngineBridge:
         self._settled = asyncio.Event()
         self._warnings.clear()
         options = AccountOptions(folders="all", cafile=self._cafile)
-        account = Account(settings, secret, self._db_path(), rng=self._rng, options=options,
-                          trace=self._on_trace)
+        db_path = self._db_path()
+        ui = self.ui_settings
+        await self.crm.start(CrmWiring(
+            settings.username, db_path, db_path.parent / "files", settings.smtp, secret,
+            settings.tls_context(self._cafile), ui.sent_folder or "Sent",
+            crm_rules(ui.logging_mode, ui.never_log, ui.log_attachments)))
+        # The CRM is the account's sink and names the Message-IDs whose replies it wants.
+        account = Account(settings, secret, db_path, rng=self._rng, options=options,
+                          trace=self._on_trace, sink=self.crm.sink, tracked=self.crm.tracked_ids)
         self.account = account
         account.subscribe(self._on_event)
         self.post(m.EngineState(state_view(account.state)))
@@ -233,7 +251,8 @@ class EngineBridge:
 
     async def _stop_account(self) -> None:
         for task in list(self._tasks):
-            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan"):
+            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan",
+                                   "crm-bodies"):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
@@ -241,6 +260,7 @@ class EngineBridge:
         account, self.account = self.account, None
         if account is not None:
             await account.stop()
+        await self.crm.stop()
 
     async def _demo_disconnect(self, after: float) -> None:
         """The demo's scripted disconnect, once the account has logged in and settled."""
@@ -250,15 +270,29 @@ class EngineBridge:
         await self._fire("demo: server down 3 s", DEMO_FAULT)
 
     async def _demo_mail(self, ends: Endpoints) -> None:
-        """The demo's outgoing email; the scenario's persona answers it into INBOX."""
+        """The demo's templated mail from a record; the persona's reply is logged to it."""
         assert self._settled is not None
         await self._settled.wait()
-        try:
-            msgid = await send_demo_mail(ends)
-        except Exception as exc:
-            self.post(m.EngineFailed("demo mail", str(exc)))
-            return
-        self._on_trace("demo.mail.sent", {"message_id": msgid, "to": "dana@acme.example"})
+        await asyncio.sleep(DEMO_MAIL_AFTER)  # pacing: the dashboard settles first
+        self._follow_sent_role()
+        await self.crm.demo_send()
+
+    def _follow_sent_role(self) -> None:
+        """The copier APPENDs to the Sent folder the engine detected (unless overridden)."""
+        account, outbox = self.account, self.crm.outbox
+        choice = account.roles.get(Role.SENT) if account is not None else None
+        if outbox is not None and outbox.copier is not None and choice is not None \
+                and choice.folder and not self.ui_settings.sent_folder:
+            outbox.copier.folder = choice.folder
+
+    def apply_settings(self, settings: UiSettings) -> None:
+        """Saved settings reach the engine: logging rules now; the rest at the next start."""
+        self.ui_settings = settings
+        rules = crm_rules(settings.logging_mode, settings.never_log, settings.log_attachments)
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.crm.set_rules, rules)
+        else:
+            self.crm.set_rules(rules)
 
     # -- engine events -> views -------------------------------------------------------------
 
@@ -266,6 +300,7 @@ class EngineBridge:
         if isinstance(event, StateChanged):
             if event.new is State.IDLE and self._settled is not None:
                 self._settled.set()
+                self._follow_sent_role()
             self.post(m.EngineState(state_view(event.new, event.at, event.detail)))
             if event.error is not None:
                 recent = [line.split(" ", 2)[-1] for line in list(self.trace_lines)[-50:]

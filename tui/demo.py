@@ -133,30 +133,6 @@ class DemoServers:
         return await post_json(self.server.host, self.server.control_port, path, None)
 
 
-async def send_demo_mail(ends: Endpoints, to: str = "dana@acme.example") -> str:
-    """The demo's outgoing email (as the CRM would log it): the persona at ``to`` answers
-    it a few seconds later, so a reply arrives in INBOX. Returns its Message-ID."""
-    import ssl
-    from email.message import EmailMessage
-    from email.utils import make_msgid
-
-    import aiosmtplib
-
-    msg = EmailMessage()
-    msg["From"] = ends.username
-    msg["To"] = to
-    msg["Subject"] = "Re: Renewal quote for 2025"
-    msg["Message-ID"] = make_msgid(domain="example.com")
-    msg.set_content("Hi Dana, the renewal quote is attached. Best regards\n")
-    if ends.smtps_port is None:
-        raise RuntimeError("this scenario has no SMTP server")
-    context = ssl.create_default_context(cafile=ends.ca_file)
-    await aiosmtplib.send(msg, hostname=ends.host, port=ends.smtps_port, use_tls=True,
-                          tls_context=context, username=ends.username,
-                          password=ends.password, timeout=10)
-    return str(msg["Message-ID"])
-
-
 CONTROL_TIMEOUT = 5.0
 
 

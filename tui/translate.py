@@ -13,6 +13,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from engine.crm.records import EmailRow
+from engine.crm.rules import LoggingRules, Mode
+from engine.crm.tracking import ThreadView
 from engine.diag.catalogue import UNKNOWN
 from engine.diag.classify import bye_code, diagnose
 from engine.errors import EngineError
@@ -120,3 +123,30 @@ def account_from_cli(server: str, username: str) -> tuple[AccountSettings, Secre
         raise ConfigError("no password given", code="no_password",
                           remediation="set INBOXLAB_PASSWORD or type it at the prompt")
     return settings, found.secret
+
+
+# -- CRM records -> views (tui.bridge_crm) ---------------------------------------------------------
+
+
+def email_view(row: EmailRow) -> m.EmailView:
+    files = tuple(f"{name} ({size:,} B)" for name, _sha, size in row.attachments)
+    return m.EmailView(row.id, row.message_id, row.thread_id, row.direction, row.sender,
+                       row.subject, row.join_reason, row.notes or "", files)
+
+
+def thread_lines(view: ThreadView) -> m.ThreadLinesView:
+    return m.ThreadLinesView(view.thread_id, view.subject, tuple(
+        m.ThreadEntryView(e.message_id, e.status, e.who, e.subject, e.reason)
+        for e in view.entries))
+
+
+# The TUI's three logging modes (settings_store.LOGGING_MODES) on the engine's rules:
+# "off" disconnects the inbox from the CRM, "metadata" logs replies to tracked threads,
+# "full" also logs mail to and from any existing contact.
+_MODES = {"off": "replies_only", "metadata": "replies_only", "full": "all_contacts"}
+
+
+def crm_rules(mode: str, never_log: Iterable[str], log_attachments: bool) -> LoggingRules:
+    """The person's saved settings as the engine's ``LoggingRules`` (raises BadInput)."""
+    return LoggingRules(Mode(_MODES.get(mode, mode)), frozenset(never_log), log_attachments,
+                        inbox_connected=mode != "off")

@@ -133,3 +133,81 @@ class SessionModel:
     states: list[StateView] = field(default_factory=list)  # the timeline
     scenario_log: list[str] = field(default_factory=list)
     mail_log: list[str] = field(default_factory=list)  # new-mail notices, newest last
+
+
+# -- CRM views (built by tui.bridge_crm) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    email: str
+    name: str
+    company: str | None
+    emails: int  # logged emails on this record
+
+
+@dataclass(frozen=True)
+class EmailView:
+    """One logged email on a record's timeline, with the engine's reason it was logged."""
+
+    id: int
+    message_id: str | None
+    thread_id: int
+    direction: str  # "outgoing" | "incoming"
+    sender: str
+    subject: str
+    join_reason: str
+    notes: str
+    attachments: tuple[str, ...]  # "name (size)"
+
+
+@dataclass(frozen=True)
+class ThreadEntryView:
+    message_id: str | None
+    status: str  # "logged" | "refused" | "flagged" | "malformed"
+    who: str
+    subject: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ThreadLinesView:
+    """A thread and why each message joined, was refused or was flagged (engine words)."""
+
+    thread_id: int
+    subject: str
+    entries: tuple[ThreadEntryView, ...]
+
+
+@dataclass(frozen=True)
+class PreviewView:
+    contact_id: int
+    email: str
+    subject: str
+    text: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    """One outgoing mail and where the outbox state table has it now."""
+
+    message_id: str
+    to: str
+    subject: str
+    state: str  # queued | submitted | copied | logged | failed | uncertain
+    error: str | None = None
+
+
+@dataclass
+class CrmModel:
+    """What the Records and Compose screens render (mutated on the UI thread only)."""
+
+    contacts: tuple[ContactView, ...] = ()
+    timelines: dict[int, tuple[EmailView, ...]] = field(default_factory=dict)
+    threads: dict[int, ThreadLinesView] = field(default_factory=dict)
+    previews: tuple[PreviewView, ...] = ()
+    preview_template: str = ""
+    outbox: dict[str, OutboxView] = field(default_factory=dict)  # by Message-ID, in order
+    problems: list[str] = field(default_factory=list)

@@ -1,0 +1,190 @@
+"""The CRM screens end to end: the demo's templated mail, the persona's reply logged to
+the contact on the Records screen, the thread view's join reason, and a compose from a
+record whose outbox row walks to 'logged' - against the in-process fake servers, waiting
+on conditions, never on sleeps. Plus one snapshot of the Records screen (scripted)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, OptionList, Static
+from tui_script import AT, ScriptedBridge
+from waiting import async_wait_until
+
+from tui import crm_messages as cm
+from tui import views as v
+from tui.app import InboxLabApp
+from tui.bridge import EngineBridge
+from tui.screens.compose import ComposeScreen
+from tui.screens.help import HelpScreen
+from tui.screens.records import RecordsScreen
+
+SIZE = (140, 40)
+DANA = "dana@acme.example"
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[tuple[InboxLabApp, Pilot[Any], EngineBridge]]:
+    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None)
+    app = InboxLabApp(bridge, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        yield app, pilot, bridge
+    bridge.stop()
+
+
+def _timeline(app: InboxLabApp, email: str) -> tuple[v.EmailView, ...]:
+    crm = app.crm_model
+    who = next((c for c in crm.contacts if c.email == email), None)
+    return crm.timelines.get(who.id, ()) if who is not None else ()
+
+
+async def test_templated_mail_reply_logged_to_contact_with_join_reason(demo: Any) -> None:
+    app, pilot, _ = demo
+    # The demo sends the 'renewal' template to Dana once the account settles.
+    await async_wait_until(lambda: any(o.to == DANA and o.state == "logged"
+                                       for o in app.crm_model.outbox.values()),
+                           timeout=30, what="the demo mail through the outbox to 'logged'")
+    sent = next(o for o in app.crm_model.outbox.values() if o.to == DANA)
+    assert sent.subject == "Renewal quote for Acme"  # the template, filled from the record
+    await pilot.press("r")
+    assert isinstance(app.screen, RecordsScreen)
+    # The persona answers a few seconds later; IDLE wakes the scan; the CRM logs it.
+    await async_wait_until(lambda: any(e.direction == "incoming" for e in _timeline(app, DANA)),
+                           timeout=30, what="Dana's reply logged to her record")
+    emails = _timeline(app, DANA)
+    assert [e.direction for e in emails] == ["outgoing", "incoming"]
+    reply = emails[1]
+    assert reply.sender == DANA and reply.thread_id == emails[0].thread_id
+    timeline = app.screen.query_one("#timeline", DataTable)
+    await async_wait_until(lambda: timeline.row_count == 2, what="two rows on the timeline")
+    timeline.focus()
+    timeline.move_cursor(row=1)
+    await pilot.press("enter")
+    await async_wait_until(lambda: reply.thread_id in app.crm_model.threads,
+                           what="the thread view")
+    thread = app.crm_model.threads[reply.thread_id]
+    logged = [e for e in thread.entries if e.who == DANA]
+    assert logged and logged[0].status == "logged"
+    assert sent.message_id in logged[0].reason  # joined because it names our Message-ID
+    shown = app.screen.query_one("#thread", Static)
+    await async_wait_until(lambda: logged[0].reason in str(shown.render()),
+                           what="the join reason on the Records screen")
+
+
+async def test_compose_from_record_shows_outbox_states_to_logged(demo: Any) -> None:
+    app, pilot, _ = demo
+    await async_wait_until(lambda: any(c.email == DANA for c in app.crm_model.contacts),
+                           timeout=30, what="Dana's record")
+    await pilot.press("r")
+    contacts = app.screen.query_one("#contacts", DataTable)
+    await async_wait_until(lambda: contacts.row_count >= 1, what="the contact list")
+    contacts.focus()
+    await pilot.press("m")  # compose from the highlighted record
+    assert isinstance(app.screen, ComposeScreen)
+    screen = app.screen
+    dana = next(c for c in app.crm_model.contacts if c.email == DANA)
+    assert screen.recipients == (dana.id,)
+    templates = screen.query_one("#templates", OptionList)
+    templates.focus()
+    await pilot.press("j", "enter")  # the second template: check-in
+    assert screen.template == "check-in"
+    await async_wait_until(lambda: app.crm_model.preview_template == "check-in"
+                           and app.crm_model.previews, what="the preview for Dana")
+    assert app.crm_model.previews[0].subject == "Checking in, Dana"
+    await pilot.press("x")
+    await async_wait_until(
+        lambda: any(o.subject == "Checking in, Dana" for o in app.crm_model.outbox.values()),
+        timeout=20, what="the compose in the outbox")
+    mid = next(o.message_id for o in app.crm_model.outbox.values()
+               if o.subject == "Checking in, Dana")
+    seen: list[str] = []
+
+    def state() -> str:
+        s = app.crm_model.outbox[mid].state
+        if not seen or seen[-1] != s:
+            seen.append(s)
+        return s
+
+    await async_wait_until(lambda: state() == "logged", timeout=20, what="'logged'")
+    table = screen.query_one("#outbox", DataTable)
+    await async_wait_until(lambda: table.row_count >= 1, what="outbox rows")
+    order = ["queued", "submitted", "copied", "logged"]
+    assert seen == sorted(seen, key=order.index) and seen[-1] == "logged"  # forward only
+    row = table.get_row(mid)
+    assert str(row[0]) == "logged" and row[1] == DANA
+
+
+async def test_keys_on_help_and_palette(demo: Any) -> None:
+    app, pilot, _ = demo
+    await pilot.press("question_mark")
+    assert isinstance(app.screen, HelpScreen)
+    text = str(app.screen.query_one("#help-text", Static).render())
+    assert "app.records" in text and "app.compose" in text
+    await pilot.press("escape")
+    titles = [c.title for c in app.get_system_commands(app.screen)]
+    assert "Records" in titles and "Compose" in titles
+
+
+# -- snapshot (scripted, no sockets) -------------------------------------------------------------
+
+CONTACTS = (v.ContactView(1, DANA, "Dana Buyer", "Acme", 2),
+            v.ContactView(2, "lee@globex.example", "Lee Park", "Globex", 0))
+EMAILS = (
+    v.EmailView(1, "<1@example.com>", 7, "outgoing", "user@example.com",
+                "Renewal quote for Acme", "sent from the CRM", "", ()),
+    v.EmailView(2, "<2@acme.example>", 7, "incoming", DANA, "Re: Renewal quote for Acme",
+                "In-Reply-To names <1@example.com> of thread 7", "", ("quote.pdf (12,345 B)",)),
+)
+THREAD = v.ThreadLinesView(7, "Renewal quote for Acme", (
+    v.ThreadEntryView("<1@example.com>", "logged", "user@example.com", "", "sent from the CRM"),
+    v.ThreadEntryView("<2@acme.example>", "logged", DANA, "",
+                      "In-Reply-To names <1@example.com> of thread 7"),
+    v.ThreadEntryView("<3@other.example>", "flagged", "", "",
+                      "forwarded: Fwd: subject with a new participant; flagged, not joined"),
+))
+
+
+class ScriptedCrm:
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def template_names(self) -> list[str]:
+        return ["renewal", "check-in"]
+
+    def load_contacts(self, offset: int = 0) -> None:
+        self.target.post_message(cm.ContactsLoaded(0, CONTACTS))
+
+    def load_timeline(self, contact_id: int) -> None:
+        self.target.post_message(cm.TimelineLoaded(contact_id,
+                                                    EMAILS if contact_id == 1 else ()))
+
+    def load_thread(self, thread_id: int) -> None:
+        self.target.post_message(cm.ThreadLoaded(THREAD))
+
+    def preview(self, template: str, contact_ids: Any) -> None: ...
+    def send(self, template: str, contact_ids: Any) -> None: ...
+
+
+def test_records_snapshot(snap_compare: Any) -> None:
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False,  # type: ignore[arg-type]
+                      clock=lambda: AT)
+    app.theme = "textual-dark"
+    app.crm_actions = ScriptedCrm(app)
+
+    async def before(pilot: Any) -> None:
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        screen = pilot.app.screen
+        timeline = screen.query_one("#timeline", DataTable)
+        timeline.focus()
+        timeline.move_cursor(row=1)
+        await pilot.press("enter")
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(110, 34), run_before=before)

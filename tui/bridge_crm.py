@@ -1,0 +1,329 @@
+"""The CRM half of the bridge: records, logger and outbox on the engine loop, views out.
+
+``EngineBridge`` owns the thread; this module owns what the Records and Compose screens
+ask of the CRM. It plugs the ``InboxLogger`` into the Account (its ``sink`` and tracked
+set, as ``tests/crm/test_account_sink.py`` does), reads queued replies with a pooled
+connection (inside the account's budget of five), sends through the crash-safe
+``Outbox`` and turns its ``crm.outbox.transition`` trace events into live ``OutboxChanged``
+messages. Everything crossing to the UI is a plain view from ``tui.views``; the join
+and refusal reasons are the engine's own words (``engine.crm.tracking.thread_view``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual.message import Message
+
+from engine.crm.attachments import AttachmentStore
+from engine.crm.errors import CrmError
+from engine.crm.inbox import InboxLogger
+from engine.crm.ingest import Address
+from engine.crm.outbox import Outbox
+from engine.crm.records import Contact, CrmStore
+from engine.crm.rules import LoggingRules
+from engine.crm.send import SmtpSubmitter
+from engine.crm.sentcopy import SentCopier
+from engine.crm.templates import Template, Templates, preview
+from engine.crm.tracking import thread_view
+from engine.db import Database
+from engine.errors import EngineError
+from engine.imap import ImapClient
+from engine.secrets import Secret
+from engine.settings import SmtpServer
+from engine.sync import ScannedMessage
+from tui import crm_messages as cm
+from tui import views as v
+from tui.translate import email_view, thread_lines
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONTACT_PAGE = 2000  # contacts per page: a DataTable page, never the whole table
+DEMO_CONTACT = ("dana@acme.example", "Dana Buyer")
+
+# The templates the demo offers (validated by engine.crm.templates on import).
+TEMPLATES = (
+    Template("renewal", "Renewal quote for {{company|your team}}",
+             "Hi {{first_name|there}},\n\nthe renewal quote for {{company|your team}} is "
+             "attached. Shall we talk this week?\n\nBest regards\n"),
+    Template("check-in", "Checking in, {{first_name|there}}",
+             "Hi {{first_name|there}},\n\njust checking in: anything I can help with?\n"),
+)
+
+OpenClient = Callable[[str], Awaitable[ImapClient]]
+CloseClient = Callable[[ImapClient, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CrmWiring:
+    """What the CRM needs from the account: who we are, where to send, where files go."""
+
+    username: str
+    db_path: Path
+    files: Path
+    smtp: SmtpServer | None
+    secret: Secret
+    tls: ssl.SSLContext | None
+    sent_folder: str
+    rules: LoggingRules
+
+    def __repr__(self) -> str:
+        return f"CrmWiring(username={self.username!r}, smtp={self.smtp!r}, secret=[hidden])"
+
+
+class _PooledCopyClient:
+    """The Sent copier closes its client when done: give the pool slot back too."""
+
+    def __init__(self, client: ImapClient, close: CloseClient) -> None:
+        self._client = client
+        self._close_fn = close
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def close(self) -> None:
+        await self._close_fn(self._client, "crm-sent")
+
+
+class CrmBridge:
+    """Lives on the engine loop; the public methods are called from the UI thread."""
+
+    def __init__(self, *, submit: Callable[[Coroutine[Any, Any, Any]], Any],
+                 post: Callable[[Message], None], spawn: Callable[..., asyncio.Task[Any]],
+                 open_client: OpenClient, close_client: CloseClient,
+                 trace: Callable[[str, Mapping[str, Any]], None],
+                 rng: random.Random) -> None:
+        self._submit = submit
+        self._post = post
+        self._spawn = spawn
+        self._open = open_client
+        self._close = close_client
+        self._trace = trace
+        self._rng = rng
+        self.templates = Templates()
+        for t in TEMPLATES:
+            self.templates.add(t)
+        self.db: Database | None = None
+        self.store: CrmStore | None = None
+        self.logger: InboxLogger | None = None
+        self.outbox: Outbox | None = None
+        self.rules = LoggingRules()
+        self._wake = asyncio.Event()
+        self._contact_of: dict[str, str] = {}  # outbox Message-ID -> recipient, for views
+        self._subject_of: dict[str, str] = {}
+
+    # -- wiring (engine loop) -------------------------------------------------------------
+
+    async def start(self, wiring: CrmWiring) -> None:
+        self.rules = wiring.rules
+        self.db = await Database.open(wiring.db_path)
+        self.store = CrmStore(self.db, AttachmentStore(wiring.files))
+        self.logger = InboxLogger(self.store, wiring.rules, [wiring.username],
+                                  trace=self._on_trace)
+        await self.logger.refresh()
+        if wiring.smtp is not None:
+            copier = SentCopier(self._copy_client, wiring.sent_folder)
+            submitter = SmtpSubmitter(wiring.smtp, wiring.username, wiring.secret,
+                                      tls_context=wiring.tls, timeout=15)
+            self.outbox = Outbox(self.store, submitter, copier, Address(wiring.username),
+                                 rng=self._rng, trace=self._on_trace)
+        self._spawn(self._body_reader(), "crm-bodies")
+        if await self.store.pending():
+            self._wake.set()  # a crash left replies queued: read them now
+        self._post(cm.RecordsChanged())
+
+    async def stop(self) -> None:
+        if self.outbox is not None:
+            await self.outbox.submitter.close()
+            if self.outbox.copier is not None:
+                await self.outbox.copier.close()
+        self.outbox, self.logger, self.store = None, None, None
+        db, self.db = self.db, None
+        if db is not None:
+            await db.close()
+
+    async def _copy_client(self) -> Any:
+        return _PooledCopyClient(await self._open("crm-sent"), self._close)
+
+    def set_rules(self, rules: LoggingRules) -> None:
+        """Settings saved on the UI reach the logger (engine loop)."""
+        self.rules = rules
+        if self.logger is not None:
+            self.logger.rules = rules
+
+    # -- the Account's side ---------------------------------------------------------------
+
+    async def sink(self, message: ScannedMessage) -> None:
+        """The Account's scan sink: decide and queue (durably), then wake the body reader."""
+        if self.logger is None:
+            return
+        await self.logger.sink(message)
+        if self.logger.pending:
+            self._wake.set()
+
+    def tracked_ids(self) -> list[str]:
+        return self.logger.tracked_ids() if self.logger is not None else []
+
+    async def _body_reader(self) -> None:
+        """Read the bodies of queued replies over a pooled connection, then give it back."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            logger = self.logger
+            if logger is None:
+                continue
+            try:
+                client = await self._open("crm-bodies")
+            except EngineError as exc:
+                self._post(cm.CrmFailed("read replies", str(exc)))
+                continue
+            try:
+                done = await logger.fetch_and_log(client)
+            except (EngineError, CrmError) as exc:
+                self._post(cm.CrmFailed("log replies", str(exc)))
+                done = 0
+            finally:
+                await self._close(client, "crm-bodies")
+            if done:
+                self._post(cm.RecordsChanged())
+
+    def _on_trace(self, name: str, info: Mapping[str, Any]) -> None:
+        self._trace(name, info)
+        if name == "crm.outbox.transition":
+            mid = str(info.get("message_id", ""))
+            self._post(cm.OutboxChanged(v.OutboxView(
+                mid, self._contact_of.get(mid, ""), self._subject_of.get(mid, ""),
+                str(info.get("to", "")), info.get("last_error"))))
+            if info.get("to") == "logged":
+                self._post(cm.RecordsChanged())
+        elif name.startswith("crm.inbox."):
+            self._post(cm.RecordsChanged())
+
+    # -- UI -> CRM (each returns a future; results come back as messages) -----------------
+
+    def template_names(self) -> list[str]:
+        return self.templates.names()
+
+    def load_contacts(self, offset: int = 0) -> concurrent.futures.Future[int]:
+        return self._submit(self._contacts(offset))
+
+    async def _contacts(self, offset: int) -> int:
+        if self.db is None:
+            return 0
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                "SELECT c.id, c.email, c.name, co.name, "
+                "(SELECT COUNT(*) FROM emails e WHERE e.contact_id = c.id) "
+                "FROM contacts c LEFT JOIN companies co ON co.id = c.company_id "
+                "ORDER BY c.id LIMIT ? OFFSET ?", (CONTACT_PAGE, offset)) as cur:
+            rows = await cur.fetchall()
+        views = tuple(v.ContactView(r[0], r[1], r[2], r[3], r[4]) for r in rows)
+        self._post(cm.ContactsLoaded(offset, views))
+        return len(views)
+
+    def load_timeline(self, contact_id: int) -> concurrent.futures.Future[int]:
+        return self._submit(self._timeline(contact_id))
+
+    async def _timeline(self, contact_id: int) -> int:
+        if self.store is None:
+            return 0
+        rows = await self.store.emails(contact_id=contact_id)
+        self._post(cm.TimelineLoaded(contact_id, tuple(email_view(r) for r in rows)))
+        return len(rows)
+
+    def load_thread(self, thread_id: int) -> concurrent.futures.Future[int]:
+        return self._submit(self._thread(thread_id))
+
+    async def _thread(self, thread_id: int) -> int:
+        if self.store is None:
+            return 0
+        view = thread_lines(await thread_view(self.store, thread_id))
+        self._post(cm.ThreadLoaded(view))
+        return len(view.entries)
+
+    def preview(self, template: str, contact_ids: Sequence[int]) -> concurrent.futures.Future[int]:
+        return self._submit(self._preview(template, contact_ids))
+
+    async def _people(self, contact_ids: Sequence[int]) -> list[Contact]:
+        assert self.store is not None
+        found = [await self.store.contact(cid) for cid in contact_ids]
+        return [c for c in found if c is not None]
+
+    async def _preview(self, name: str, contact_ids: Sequence[int]) -> int:
+        if self.store is None:
+            return 0
+        try:
+            template = self.templates.get(name)
+        except CrmError as exc:
+            self._post(cm.CrmFailed(f"template {name}", str(exc)))
+            return 0
+        out = []
+        for p in preview(template, await self._people(contact_ids)):
+            draft = p.draft
+            out.append(v.PreviewView(
+                p.contact.id, p.contact.email, draft.subject if draft else "",
+                draft.text if draft else "", str(p.error) if p.error else None))
+        self._post(cm.PreviewsReady(name, tuple(out)))
+        return len(out)
+
+    def send(self, template: str, contact_ids: Sequence[int]) -> concurrent.futures.Future[int]:
+        """Compose from a record (one id) or bulk send (many): the outbox takes it from here."""
+        return self._submit(self._send(template, contact_ids))
+
+    async def _send(self, name: str, contact_ids: Sequence[int]) -> int:
+        if self.outbox is None or self.store is None:
+            self._post(cm.CrmFailed("send", "this account has no SMTP server configured"))
+            return 0
+        try:
+            template = self.templates.get(name)
+        except CrmError as exc:
+            self._post(cm.CrmFailed(f"template {name}", str(exc)))
+            return 0
+        outbox = self.outbox
+        try:
+            return await self._send_each(outbox, template, await self._people(contact_ids))
+        finally:
+            if outbox.copier is not None:
+                await outbox.copier.close()  # its Sent connection goes back to the budget
+
+    async def _send_each(self, outbox: Outbox, template: Template,
+                         people: Sequence[Contact]) -> int:
+        sent = 0
+        for contact in people:
+            try:
+                draft = template.render(contact)
+                mid = await outbox.enqueue(draft, contact_id=contact.id)
+            except CrmError as exc:
+                self._post(cm.CrmFailed(f"send to {contact.email}", str(exc)))
+                continue
+            self._contact_of[mid], self._subject_of[mid] = contact.email, draft.subject
+            self._post(cm.OutboxChanged(v.OutboxView(mid, contact.email, draft.subject,
+                                                     "queued")))
+            if self.logger is not None:
+                await self.logger.refresh()  # the reply search knows the new Message-ID
+            try:
+                await outbox.run(mid)
+                sent += 1
+            except (CrmError, EngineError) as exc:
+                self._post(cm.CrmFailed(f"send to {contact.email}", str(exc)))
+        return sent
+
+    async def demo_send(self) -> int:
+        """The demo's opening move: a templated mail to the scenario's persona."""
+        if self.store is None:
+            return 0
+        email, name = DEMO_CONTACT
+        cid = await self.store.upsert_contact(email, name)
+        self._post(cm.RecordsChanged())
+        return await self._send("renewal", [cid])
+
+
+__all__ = ["TEMPLATES", "CrmBridge", "CrmWiring"]

@@ -1,0 +1,152 @@
+"""Compose and templates: pick a template, preview it per contact, send or bulk send.
+
+Opened from a record (``m`` on the Records screen) with that record as the recipient,
+or on its own (then ``a`` takes every contact: a bulk send). The outbox table shows each
+mail's state from the engine's outbox state table as it moves (queued, submitted,
+copied, logged), fed by the outbox's own transition events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, OptionList, Static
+
+from tui import views as v
+
+if TYPE_CHECKING:
+    from tui.app import InboxLabApp
+
+STATE_STYLE = {"queued": "dim", "submitted": "cyan", "copied": "blue", "logged": "green",
+               "failed": "red", "uncertain": "yellow"}
+
+
+def preview_text(template: str, previews: tuple[v.PreviewView, ...]) -> Text:
+    text = Text()
+    if not template:
+        text.append("Pick a template (Enter) to preview it for each recipient.", style="dim")
+        return text
+    for p in previews:
+        text.append(f"To {p.email}\n", style="bold")
+        if p.error:
+            text.append(f"  cannot render: {p.error}\n\n", style="red")
+            continue
+        text.append(f"Subject: {p.subject}\n")
+        text.append(p.text.rstrip() + "\n\n", style="dim")
+    return text
+
+
+class ComposeScreen(Screen[None]):
+    CSS_PATH = "crm.tcss"
+    BINDINGS = [
+        Binding("x", "send", "Send", id="compose.send"),
+        Binding("a", "all_contacts", "All contacts (bulk)", id="compose.all"),
+        Binding("j", "cursor('down')", "Down", id="compose.down", show=False),
+        Binding("k", "cursor('up')", "Up", id="compose.up", show=False),
+        Binding("escape", "app.back_or_quit", "Back", id="compose.back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="compose")
+        self.recipients: tuple[int, ...] = ()
+        self.template = ""
+
+    @property
+    def inbox_app(self) -> InboxLabApp:
+        return cast("InboxLabApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="compose-to")
+        with Horizontal(id="compose-top"):
+            with Vertical(id="compose-left"):
+                yield Static("Templates", classes="caption")
+                yield OptionList(id="templates")
+            with VerticalScroll(id="compose-preview"):
+                yield Static(preview_text("", ()), id="preview")
+        yield Static("Outbox", classes="caption")
+        yield DataTable(id="outbox", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        crm = self.inbox_app.crm_actions
+        names = crm.template_names() if crm is not None else []
+        self.query_one("#templates", OptionList).add_options(names)
+        self.query_one("#outbox", DataTable).add_columns("State", "To", "Subject", "Message-ID",
+                                                         "Problem")
+        self.inbox_app.views.append(self)
+        self.show_model(None)
+
+    def on_screen_resume(self) -> None:
+        self.show_model(None)
+
+    def on_unmount(self) -> None:
+        if self in self.inbox_app.views:
+            self.inbox_app.views.remove(self)
+
+    def set_recipients(self, contact_ids: tuple[int, ...]) -> None:
+        self.recipients = contact_ids
+        self._preview()
+        if self.is_mounted:
+            self.show_model(None)
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def show_model(self, _model: Any) -> None:
+        crm = self.inbox_app.crm_model
+        by_id = {c.id: c for c in crm.contacts}
+        names = [by_id[i].email if i in by_id else f"record {i}" for i in self.recipients]
+        to = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        self.query_one("#compose-to", Static).update(
+            f"To: {to}" if names else "To: nobody yet - open a record (r, then m) or press a")
+        shown = crm.previews if crm.preview_template == self.template else ()
+        self.query_one("#preview", Static).update(preview_text(self.template, shown))
+        table = self.query_one("#outbox", DataTable)
+        rows = list(crm.outbox.values())
+        if getattr(self, "_shown_outbox", None) != rows:
+            self._shown_outbox = rows
+            table.clear()
+            for o in rows:
+                table.add_row(Text(o.state, style=STATE_STYLE.get(o.state, "")), o.to,
+                              o.subject, o.message_id, o.error or "", key=o.message_id)
+
+    # -- intents ------------------------------------------------------------------------------
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.template = str(event.option.prompt)
+        self._preview()
+        self.show_model(None)
+
+    def _preview(self) -> None:
+        crm = self.inbox_app.crm_actions
+        if crm is not None and self.template and self.recipients:
+            crm.preview(self.template, self.recipients)
+
+    def action_send(self) -> None:
+        crm = self.inbox_app.crm_actions
+        if crm is None:
+            return
+        if not self.template:
+            self.notify("Pick a template first (Enter on one)", severity="warning")
+            return
+        if not self.recipients:
+            self.notify("No recipients: compose from a record, or press a", severity="warning")
+            return
+        crm.send(self.template, self.recipients)
+        self.notify(f"Sending {self.template!r} to {len(self.recipients)} record(s)",
+                    markup=False, timeout=3)
+
+    def action_all_contacts(self) -> None:
+        self.set_recipients(tuple(c.id for c in self.inbox_app.crm_model.contacts))
+
+    def action_cursor(self, direction: str) -> None:
+        options = self.query_one("#templates", OptionList)
+        if direction == "down":
+            options.action_cursor_down()
+        else:
+            options.action_cursor_up()

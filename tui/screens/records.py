@@ -1,0 +1,187 @@
+"""Records: contacts, each one's timeline of logged emails, and the thread view.
+
+The contact list is a page of the CRM's contacts (``CONTACT_PAGE`` rows, a DataTable
+page, never the whole table). The thread view shows why each message joined, or was
+refused or flagged (the forward-reuse case): the engine's words, nothing re-derived.
+Widgets post; this screen asks the CRM bridge and renders ``app.crm_model``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui import views as v
+
+if TYPE_CHECKING:
+    from tui.app import InboxLabApp
+
+STATUS_STYLE = {"logged": "green", "refused": "red", "flagged": "yellow", "malformed": "magenta"}
+
+
+def thread_text(view: v.ThreadLinesView | None) -> Text:
+    """The thread view as text: one block per message, its status and the reason."""
+    text = Text()
+    if view is None:
+        text.append("Select an email and press Enter to see its thread.", style="dim")
+        return text
+    text.append(f"Thread {view.thread_id}: {view.subject}\n", style="bold")
+    for e in view.entries:
+        text.append(f"[{e.status}] ", style=STATUS_STYLE.get(e.status, ""))
+        text.append(f"{e.who or '(unknown sender)'}  {e.message_id or '(no Message-ID)'}\n")
+        text.append(f"    why: {e.reason}\n", style="dim")
+    return text
+
+
+class RecordsScreen(Screen[None]):
+    CSS_PATH = "crm.tcss"
+    BINDINGS = [
+        Binding("j", "cursor('down')", "Down", id="records.down", show=False),
+        Binding("k", "cursor('up')", "Up", id="records.up", show=False),
+        Binding("tab", "switch_pane", "Contacts/Timeline", id="records.pane"),
+        Binding("m", "compose", "Compose", id="records.compose"),
+        Binding("R", "reload", "Reload", id="records.reload"),
+        Binding("escape", "app.back_or_quit", "Back", id="records.back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="records")
+        self.contact_id: int | None = None
+        self.thread_id: int | None = None
+
+    @property
+    def inbox_app(self) -> InboxLabApp:
+        return cast("InboxLabApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="records-top"):
+            with Vertical(id="records-left"):
+                yield Static("Contacts", classes="caption")
+                yield DataTable(id="contacts", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="records-right"):
+                yield Static("Timeline", classes="caption", id="timeline-title")
+                yield DataTable(id="timeline", cursor_type="row")
+                yield Static(thread_text(None), id="thread")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        contacts = self.query_one("#contacts", DataTable)
+        contacts.add_columns("Name", "Email", "Company", "Emails")
+        timeline = self.query_one("#timeline", DataTable)
+        timeline.add_columns("", "From", "Subject", "Attachments", "Why logged")
+        self.inbox_app.views.append(self)
+        self.show_model(self.inbox_app.model)
+        self.action_reload()
+
+    def on_screen_resume(self) -> None:
+        self.show_model(self.inbox_app.model)
+        self.action_reload()
+
+    def on_unmount(self) -> None:
+        if self in self.inbox_app.views:
+            self.inbox_app.views.remove(self)
+
+    # -- rendering the model ----------------------------------------------------------------
+
+    def show_model(self, _model: Any) -> None:
+        crm = self.inbox_app.crm_model
+        table = self.query_one("#contacts", DataTable)
+        if self._contacts_changed(crm):
+            row = table.cursor_row
+            table.clear()
+            for c in crm.contacts:
+                table.add_row(c.name or "-", c.email, c.company or "-", str(c.emails),
+                              key=str(c.id))
+            if crm.contacts:
+                table.move_cursor(row=min(max(row, 0), len(crm.contacts) - 1))
+        if self.contact_id is None and crm.contacts:
+            self._select_contact(crm.contacts[0].id)
+        self._show_timeline()
+        self.query_one("#thread", Static).update(
+            thread_text(crm.threads.get(self.thread_id) if self.thread_id else None))
+
+    def _contacts_changed(self, crm: v.CrmModel) -> bool:
+        shown = getattr(self, "_shown_contacts", None)
+        self._shown_contacts = crm.contacts
+        return shown != crm.contacts
+
+    def _show_timeline(self) -> None:
+        crm = self.inbox_app.crm_model
+        emails = crm.timelines.get(self.contact_id, ()) if self.contact_id else ()
+        table = self.query_one("#timeline", DataTable)
+        if getattr(self, "_shown_timeline", None) == (self.contact_id, emails):
+            return
+        self._shown_timeline = (self.contact_id, emails)
+        row = table.cursor_row
+        table.clear()
+        for e in emails:
+            arrow = "->" if e.direction == "outgoing" else "<-"
+            files = ", ".join(e.attachments) or "-"
+            table.add_row(arrow, e.sender, e.subject, files, e.join_reason, key=str(e.id))
+        if emails:
+            table.move_cursor(row=min(max(row, 0), len(emails) - 1))
+        who = next((c for c in crm.contacts if c.id == self.contact_id), None)
+        title = f"Timeline of {who.name or who.email}" if who else "Timeline"
+        self.query_one("#timeline-title", Static).update(f"{title} ({len(emails)} emails)")
+
+    # -- intents ------------------------------------------------------------------------------
+
+    def _select_contact(self, contact_id: int) -> None:
+        if contact_id != self.contact_id:
+            self.thread_id = None
+        self.contact_id = contact_id
+        crm = self.inbox_app.crm_actions
+        if crm is not None:
+            crm.load_timeline(contact_id)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "contacts" and event.row_key.value is not None:
+            self._select_contact(int(event.row_key.value))
+            self._show_timeline()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "contacts":
+            self.query_one("#timeline", DataTable).focus()
+            return
+        emails = self.inbox_app.crm_model.timelines.get(self.contact_id or -1, ())
+        chosen = next((e for e in emails if str(e.id) == event.row_key.value), None)
+        crm = self.inbox_app.crm_actions
+        if chosen is not None and crm is not None:
+            self.thread_id = chosen.thread_id
+            crm.load_thread(chosen.thread_id)
+
+    def action_cursor(self, direction: str) -> None:
+        focused = self.focused if isinstance(self.focused, DataTable) else \
+            self.query_one("#contacts", DataTable)
+        if direction == "down":
+            focused.action_cursor_down()
+        else:
+            focused.action_cursor_up()
+
+    def action_switch_pane(self) -> None:
+        contacts = self.query_one("#contacts", DataTable)
+        target = "#timeline" if self.focused is contacts else "#contacts"
+        self.query_one(target, DataTable).focus()
+
+    def action_reload(self) -> None:
+        crm = self.inbox_app.crm_actions
+        if crm is None:
+            return
+        crm.load_contacts()
+        if self.contact_id is not None:
+            crm.load_timeline(self.contact_id)
+        if self.thread_id is not None:
+            crm.load_thread(self.thread_id)
+
+    def action_compose(self) -> None:
+        if self.contact_id is not None:
+            self.inbox_app.compose_to((self.contact_id,))
+        else:
+            self.notify("No record selected", severity="warning")
