@@ -16,7 +16,9 @@ from email import errors, policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from engine.crm.errors import MalformedMessage
 from engine.crm.sanitize import safe_filename, safe_html
@@ -29,7 +31,7 @@ MAX_ADDRESSES = 1000  # recipients read from one To/Cc field
 # superlinear in the number of words (64 kB of "x x x ..." takes a second, 10 MB hangs
 # the scan), so no field longer than this ever reaches it.
 MAX_FIELD = 8 * 1024
-MAX_MIME_FIELD = 1024  # Content-* fields: the parameter parser is slower still
+MAX_MIME_FIELD = 512  # Content-* fields: the parameter parser is slower still
 MAX_PARTS = 1000  # MIME parts read per message; more is a typed refusal, not a stall
 
 
@@ -48,8 +50,25 @@ def _cut(name: str, value: str) -> str:
     return value[:_limit(name)]
 
 
+class _BoundedPolicy(EmailPolicy):
+    """policy.default whose header parser never sees more than ``_limit`` characters.
+
+    The cut has to sit here, in the policy: the feed parser itself reads every part's
+    Content-Type while it splits the message, before any caller could clean the fields.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if len(value) > _limit(name):
+            value = _cut(name, value)
+        return super().header_fetch_parse(name, value)
+
+
+BOUNDED = _BoundedPolicy()
+
+
 def _cut_long_fields(msg: Message) -> None:
-    """Cut every over-long header field, in every part, before anything reads it."""
+    """Cut every over-long raw header field, in every part (the raw readers, ids and
+    addresses, see only the cut value too); more than ``MAX_PARTS`` parts is refused."""
     for count, part in enumerate(msg.walk(), start=1):
         if count > MAX_PARTS:
             raise MalformedMessage(f"more than {MAX_PARTS} MIME parts", code="too_many_parts")
@@ -191,7 +210,7 @@ def headers_of(msg: Message) -> Headers:
 def _parse(raw: bytes, headersonly: bool = False) -> EmailMessage:
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise MalformedMessage("the message is empty", code="empty_message")
-    msg = BytesParser(policy=policy.default).parsebytes(bytes(raw), headersonly=headersonly)
+    msg = BytesParser(policy=BOUNDED).parsebytes(bytes(raw), headersonly=headersonly)
     assert isinstance(msg, EmailMessage)
     _cut_long_fields(msg)
     return msg
