@@ -1,8 +1,9 @@
 """FETCH / UID FETCH: the hot path (100k messages must stream within 2x of Dovecot).
 
-The attribute list is compiled once per command into a tuple of small functions, each
-``(uid, raw) -> bytes``; each message's line is one bytes join. Output is yielded in
-~256 KiB chunks so the shell writes and drains between them and memory stays flat.
+The attribute list is compiled once per command into one line format and a list of
+value functions ``uid -> bytes | int`` (mostly the store's own bound accessors); each
+message's line is one ``%``. Output is yielded in ~256 KiB chunks so the shell writes
+and drains between them and memory stays flat.
 HEADER.FIELDS of a top-level message uses the store's fast path and never builds
 the message.
 """
@@ -19,18 +20,8 @@ from fakeserver.imap.session import Done, ImapSession, Steps
 from fakeserver.store import Folder
 
 CHUNK = 256 * 1024
-Renderer = Callable[[int, bytes], bytes]
+Value = Callable[[int], "bytes | int"]  # uid -> the item's value, %-formatted into the line
 _HEADER_CUTS = ("HEADER.FIELDS", "HEADER.FIELDS.NOT")
-
-
-def _needs_raw(attr: FetchAttr) -> bool:
-    """Whether an item needs the whole message (the store's fast paths do not)."""
-    if attr.name in ("ENVELOPE", "BODYSTRUCTURE", "RFC822", "RFC822.TEXT", "RFC822.HEADER"):
-        return True
-    if attr.name != "BODY":
-        return False
-    section = attr.section
-    return section is None or bool(section.part) or section.text not in _HEADER_CUTS
 
 
 def _flags_bytes(folder: Folder) -> Callable[[int], bytes]:
@@ -40,13 +31,27 @@ def _flags_bytes(folder: Folder) -> Callable[[int], bytes]:
         flags = folder.flags(uid)
         out = cache.get(flags)
         if out is None:
-            out = cache[flags] = b"FLAGS " + r.flag_list(flags)
+            out = cache[flags] = r.flag_list(flags)
         return out
 
     return render_flags
 
 
-def _section_renderer(folder: Folder, attr: FetchAttr) -> Renderer:
+def _raw_once(folder: Folder) -> Callable[[int], bytes]:
+    """``folder.raw`` remembering the last message: items needing it share one build."""
+    raw_of = folder.raw
+    last_uid, last_raw = 0, b""  # UID 0 names no message
+
+    def raw(uid: int) -> bytes:
+        nonlocal last_uid, last_raw
+        if uid != last_uid:
+            last_raw, last_uid = raw_of(uid), uid
+        return last_raw
+
+    return raw
+
+
+def _section(folder: Folder, attr: FetchAttr, raw: Callable[[int], bytes]) -> Value:
     label = attr.label.encode()
     section = attr.section
     partial = attr.partial
@@ -60,62 +65,62 @@ def _section_renderer(folder: Folder, attr: FetchAttr) -> Renderer:
     if section is None:  # RFC822, RFC822.HEADER, RFC822.TEXT
         text = {"RFC822": None, "RFC822.HEADER": "HEADER", "RFC822.TEXT": "TEXT"}[attr.name]
         if text is None:
-            return lambda uid, raw: cut(raw)
-        return lambda uid, raw: cut(_bytes(render.section(raw, (), text, ())))
+            return lambda uid: cut(raw(uid))
+        return lambda uid: cut(_bytes(render.section(raw(uid), (), text, ())))
     if not section.part and section.text in _HEADER_CUTS:
         fields = section.fields
         negate = section.text == "HEADER.FIELDS.NOT"
         header_fields = folder.header_fields
-        return lambda uid, raw: cut(header_fields(uid, fields, negate))
+        return lambda uid: cut(header_fields(uid, fields, negate))
     part, text, fields = section.part, section.text, section.fields
-    return lambda uid, raw: cut(_bytes(render.section(raw, part, text, fields)))
+    return lambda uid: cut(_bytes(render.section(raw(uid), part, text, fields)))
 
 
 def _bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
 
-def _simple(folder: Folder, name: str) -> Renderer | None:
-    """Renderers for the items that read the store's per-message accessors."""
+def _item(folder: Folder, attr: FetchAttr, raw: Callable[[int], bytes]) -> tuple[bytes, Value]:
+    """(format piece, value) of one item. Pieces are constants (labels, which quote
+    client text, travel as values), so a ``%`` from the client never reaches a format."""
+    name = attr.name
     if name == "UID":
-        return lambda uid, raw: b"UID %d" % uid
+        return b"UID %d", int  # the value is the UID itself
     if name == "FLAGS":
-        flags = _flags_bytes(folder)
-        return lambda uid, raw: flags(uid)
+        return b"FLAGS %b", _flags_bytes(folder)
     if name == "INTERNALDATE":
-        date = folder.internaldate_imap
-        return lambda uid, raw: b"INTERNALDATE " + date(uid)
+        return b"INTERNALDATE %b", folder.internaldate_imap
     if name == "RFC822.SIZE":
-        size = folder.size
-        return lambda uid, raw: b"RFC822.SIZE %d" % size(uid)
+        return b"RFC822.SIZE %d", folder.size
     if name == "MODSEQ":
-        modseq = folder.modseq
-        return lambda uid, raw: b"MODSEQ (%d)" % modseq(uid)
+        return b"MODSEQ (%d)", folder.modseq
     if name == "ENVELOPE":
-        return lambda uid, raw: b"ENVELOPE " + _bytes(render.envelope(raw))
+        return b"ENVELOPE %b", lambda uid: _bytes(render.envelope(raw(uid)))
     if name == "BODYSTRUCTURE":
-        return lambda uid, raw: b"BODYSTRUCTURE " + _bytes(render.bodystructure(raw, True))
-    return None
+        return b"BODYSTRUCTURE %b", lambda uid: _bytes(render.bodystructure(raw(uid), True))
+    if name == "BODY" and attr.section is None:
+        return b"BODY %b", lambda uid: _bytes(render.bodystructure(raw(uid), False))
+    if name in ("BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"):
+        return b"%b", _section(folder, attr, raw)
+    raise ProtocolError(f"FETCH: {name} is not supported by this server")
 
 
-def _compile(s: ImapSession, folder: Folder, attrs: tuple[FetchAttr, ...]) -> list[Renderer]:
-    out: list[Renderer] = []
+def _compile(s: ImapSession, folder: Folder,
+             attrs: tuple[FetchAttr, ...]) -> tuple[bytes, list[Value]]:
+    """The line's format (``seq`` first) and one value function per item, built once
+    per command: per message there is one list of values and one ``%``."""
+    raw = _raw_once(folder)
+    pieces: list[bytes] = []
+    values: list[Value] = []
     for attr in attrs:
-        name = attr.name
-        if name == "MODSEQ":
+        if attr.name == "MODSEQ":
             if not s.caps.condstore:
                 raise ProtocolError("FETCH: MODSEQ needs CONDSTORE, which is not supported")
             s.condstore_active = True
-        simple = _simple(folder, name)
-        if simple is not None:
-            out.append(simple)
-        elif name == "BODY" and attr.section is None:
-            out.append(lambda uid, raw: b"BODY " + _bytes(render.bodystructure(raw, False)))
-        elif name in ("BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"):
-            out.append(_section_renderer(folder, attr))
-        else:
-            raise ProtocolError(f"FETCH: {name} is not supported by this server")
-    return out
+        piece, value = _item(folder, attr, raw)
+        pieces.append(piece)
+        values.append(value)
+    return b"* %d FETCH (" + b" ".join(pieces) + b")\r\n", values
 
 
 def fetch(s: ImapSession, c: Command) -> Steps:
@@ -137,8 +142,7 @@ def fetch(s: ImapSession, c: Command) -> Steps:
     sets_seen = not view.readonly and any(a.sets_seen for a in attrs)
     if sets_seen and "FLAGS" not in names:
         attrs = (*attrs, FetchAttr("FLAGS"))
-    renderers = _compile(s, folder, attrs)
-    needs_raw = any(_needs_raw(a) for a in attrs)
+    template, values = _compile(s, folder, attrs)
     if args.vanished and args.changed_since is not None:
         highest = folder.uidnext - 1
         gone = [u for u in folder.expunged_since(args.changed_since)
@@ -147,7 +151,6 @@ def fetch(s: ImapSession, c: Command) -> Steps:
             yield r.untagged(f"VANISHED (EARLIER) {r.uid_set(sorted(set(gone)))}")
     changed_since = args.changed_since
     modseq_of = folder.modseq
-    raw_of = folder.raw
     present = folder.seq_of
     stamp = folder.highestmodseq  # any expunge bumps it: only then check presence
     # Flags fetched now need no separate update for a change made elsewhere.
@@ -167,8 +170,7 @@ def fetch(s: ImapSession, c: Command) -> Steps:
                 view.muted = False
         if reported:
             reported.discard(uid)
-        raw = raw_of(uid) if needs_raw else b""
-        line = b"* %d FETCH (%b)\r\n" % (seq, b" ".join([f(uid, raw) for f in renderers]))
+        line = template % (seq, *[value(uid) for value in values])
         buf.append(line)
         size += len(line)
         if size >= CHUNK:
