@@ -35,17 +35,16 @@ from textual.message_pump import MessagePump
 
 from engine.account import Account
 from engine.account_options import AccountOptions
-from engine.connect import ConnectOptions, Link, login, open_link
-from engine.errors import EngineError
-from engine.imap import ImapClient
+from engine.connect import Link
 from engine.roles import Role
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, SmtpServer
 from engine.states import State, StateChanged
 from engine.supervise import LargeFolderWarning, NewMail, RetryScheduled, ScanProgress
 from tui import messages as m
+from tui.bridge_browse import BrowseSide
 from tui.bridge_crm import CrmBridge, CrmWiring
-from tui.browse import FolderBrowser, full_scan
+from tui.browse import FolderBrowser
 from tui.demo import (
     DEMO_DISCONNECT_AFTER,
     DEMO_FAULT,
@@ -73,7 +72,7 @@ STATS_TICK = 0.5  # seconds between polls of the account's counters (connections
 DEMO_MAIL_AFTER = 2.0
 
 
-class EngineBridge:
+class EngineBridge(BrowseSide):
     """Owns the engine thread. ``scenario`` serves the demo's fake servers in-process;
     ``settings``/``secret`` drive a real mailbox instead."""
 
@@ -338,83 +337,6 @@ class EngineBridge:
                 if caps:
                     self.post(m.Capabilities(caps))
             await asyncio.sleep(STATS_TICK)
-
-    # -- extra connections (browser, full scan), inside the account's budget ------------------
-
-    async def _open_client(self, purpose: str) -> ImapClient:
-        account, settings = self.account, self.settings
-        if account is None or settings is None:
-            raise EngineError("no account is running", code="not_connected")
-        link = await open_link(settings, account.pool, purpose,
-                               options=ConnectOptions(cafile=self._cafile),
-                               trace=self._client_trace)
-        await login(link, settings, self._secret or Secret(""))
-        self._links[id(link.client)] = link
-        return link.client
-
-    async def _close_client(self, client: ImapClient, purpose: str) -> None:
-        link = self._links.pop(id(client), None)
-        if link is not None:
-            await link.close(logout=True)
-
-    def scan(self, folder: str) -> concurrent.futures.Future[int]:
-        return self.submit(self._scan(folder))
-
-    async def _scan(self, folder: str) -> int:
-        def report(view: m.ProgressView) -> None:
-            self.post(m.ScanProgress(view))
-
-        try:
-            return await full_scan(self._open_client, self._close_client, folder, report)
-        except EngineError as exc:
-            self.post(m.EngineFailed(f"scan of {folder}", str(exc)))
-            return 0
-
-    # -- the folder browser: only the visible window, fetched on demand ----------------------
-
-    def open_folder(self, folder: str, reply_to: MessagePump) -> concurrent.futures.Future[int]:
-        return self.submit(self._open_folder(folder, reply_to))
-
-    async def _open_folder(self, folder: str, reply_to: MessagePump) -> int:
-        try:
-            count = await self._browser.open(folder)
-        except EngineError as exc:
-            self.post(m.EngineFailed(f"open {folder}", str(exc)))
-            return 0
-        self.post(m.FolderOpened(folder, count), to=reply_to)
-        return count
-
-    def close_folder(self) -> concurrent.futures.Future[None]:
-        """The browser screen went away: give its connection back to the budget."""
-        return self.submit(self._browser.close())
-
-    def search(self, folder: str, query: str,
-               reply_to: MessagePump) -> concurrent.futures.Future[int]:
-        return self.submit(self._search_hits(folder, query, reply_to))
-
-    async def _search_hits(self, folder: str, query: str, reply_to: MessagePump) -> int:
-        try:
-            positions = await self._browser.search(folder, query)
-        except EngineError as exc:
-            self.post(m.EngineFailed(f"search {folder}", str(exc)))
-            return 0
-        self.post(m.SearchHits(folder, query, positions), to=reply_to)
-        return len(positions)
-
-    def fetch_rows(self, folder: str, start: int, count: int, reply_to: MessagePump,
-                   generation: int = 0) -> concurrent.futures.Future[int]:
-        return self.submit(self._fetch_rows(folder, start, count, reply_to, generation))
-
-    async def _fetch_rows(self, folder: str, start: int, count: int, reply_to: MessagePump,
-                          generation: int) -> int:
-        try:
-            rows = await self._browser.rows(folder, start, count)
-        except EngineError as exc:
-            self.post(m.EngineFailed(f"read {folder}", str(exc)))
-            return 0
-        if rows:
-            self.post(m.RowsLoaded(folder, start, rows, generation), to=reply_to)
-        return len(rows)
 
     def run_scenario(self, name: str) -> concurrent.futures.Future[bool]:
         return self.submit(self._switch_scenario(name))
