@@ -10,7 +10,9 @@ Lets the TUI, a test or ``curl`` break a running scenario on demand::
                       timeline action table (same keys as in a scenario file) plus an
                       optional "conn" (omitted: every live connection / the whole server)
 
-Replies are JSON; errors are ``{"error": "..."}`` with 400/404/405. Loopback only: the
+Replies are JSON; errors are ``{"error": "..."}`` with 400/404/405/408/413, 409 when the
+store refused the action (a folder gone) and 500 when it failed otherwise: every request
+is answered, within a deadline, whatever the action did. Loopback only: the
 server refuses to bind elsewhere and drops requests from non-loopback peers. One request
 per connection (``Connection: close``), bodies up to 64 KiB.
 """
@@ -21,9 +23,10 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
-from fakeserver.errors import ScenarioError
+from fakeserver.errors import FakeServerError, ScenarioError
 from fakeserver.scenario import actions as act
 from fakeserver.scenario.model import COMMAND_BOUND
 from fakeserver.scenario.reader import Context, Table
@@ -31,10 +34,15 @@ from fakeserver.scenario.reader import Context, Table
 if TYPE_CHECKING:
     from fakeserver.scenario.serve import ScenarioServer
 
+log = logging.getLogger(__name__)
+
 MAX_BODY = 64 * 1024
+READ_DEADLINE_S = 10.0  # the whole request must arrive within this
+WRITE_DEADLINE_S = 10.0  # and the reply must be taken within this
 ROUTES = ("GET /", "GET /sessions", "GET /counters", "GET /events", "POST /actions")
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            413: "Payload Too Large"}
+            408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large",
+            500: "Internal Server Error"}
 
 
 def _is_loopback(host: str) -> bool:
@@ -75,25 +83,49 @@ class ControlServer:
     # -- HTTP -----------------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one request, whatever happens: a JSON reply or, at worst, a closed socket.
+
+        Reading the request and writing the reply each have a deadline, and an action
+        that fails becomes a JSON error: a client is never left waiting on this socket.
+        """
+        try:
+            status, payload = await self._answer(reader, writer)
+            data = json.dumps(payload, indent=1, sort_keys=True, default=str).encode() + b"\n"
+            head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                    "Connection: close\r\n\r\n").encode()
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                writer.write(head + data)
+                await asyncio.wait_for(writer.drain(), timeout=WRITE_DEADLINE_S)
+        except Exception:  # a bug here must cost one request, never leave it hanging
+            log.exception("control: request failed")
+        finally:
+            writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> tuple[int, Any]:
         peer = writer.get_extra_info("peername")
         try:
             if not peer or not _is_loopback(str(peer[0])):
                 raise HttpError(400, "loopback clients only")
-            method, path, body = await asyncio.wait_for(self._read(reader), timeout=10.0)
-            status, payload = 200, self.route(method, path, body)
+            try:
+                method, path, body = await asyncio.wait_for(self._read(reader),
+                                                            timeout=READ_DEADLINE_S)
+            except TimeoutError:
+                raise HttpError(408, f"request not received within {READ_DEADLINE_S:g} s"
+                                ) from None
+            except (asyncio.IncompleteReadError, ConnectionError):
+                raise HttpError(400, "the request ended early") from None
+            except ValueError:  # StreamReader: a line over its limit
+                raise HttpError(413, "request line or header too long") from None
+            return 200, self.route(method, path, body)
         except HttpError as exc:
-            status, payload = exc.status, {"error": str(exc)}
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-            return
-        data = json.dumps(payload, indent=1, sort_keys=True).encode() + b"\n"
-        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-                "Connection: close\r\n\r\n").encode()
-        with contextlib.suppress(ConnectionError):
-            writer.write(head + data)
-            await writer.drain()
-        writer.close()
+            return exc.status, {"error": str(exc)}
+        except FakeServerError as exc:  # the action ran and the store refused it
+            return 409, {"error": f"the action failed: {exc.text}", "code": exc.code}
+        except Exception as exc:
+            log.exception("control: %s failed", type(exc).__name__)
+            return 500, {"error": f"the action failed: {type(exc).__name__}: {exc}"}
 
     async def _read(self, reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
         request = (await reader.readline()).decode("latin-1").strip()

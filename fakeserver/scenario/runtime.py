@@ -153,10 +153,20 @@ class ScenarioRuntime(ServerHooks):
         return self.engine.next_deadline()
 
     def fire(self, action: Action, *, conn: int | None = None) -> None:
-        """Run ``action`` now (the control endpoint): on one link, or on all of them."""
+        """Run ``action`` now (the control endpoint): on one link, or on all of them.
+
+        A failure (the store refusing a delivery into a folder that is gone) is counted
+        and raised, so the caller can say so instead of claiming success.
+        """
         link = self.proxy.links.get(conn) if (self.proxy and conn is not None) else None
         self._record("control", action, conn)
-        self._execute(action, _Context(link=link))
+        try:
+            self._execute(action, _Context(link=link))
+        except Exception as exc:
+            log.warning("scenario %s: control action %s failed: %s", self.scenario.name,
+                        type(action).__name__, exc)
+            self.counters["action_errors"] += 1
+            raise
 
     def _run(self, fired: Fired, ctx: _Context) -> Reply | None:
         self._record(fired.event.name, fired.event.action, fired.conn)
@@ -420,11 +430,8 @@ class ScenarioRuntime(ServerHooks):
         if self.store is None:
             return
         user = getattr(action, "user", None) or self.scenario.accounts[0].username
-        try:
-            self._deliveries = store_actions.apply(self.store, action, user, self._deliveries)
-        except Exception as exc:  # a fault must never take the server down
-            log.warning("scenario action %s failed: %s", type(action).__name__, exc)
-            self.counters["action_errors"] += 1
+        # may raise (a folder gone): observe() and fire() each count and contain it
+        self._deliveries = store_actions.apply(self.store, action, user, self._deliveries)
 
     def _think_time(self, command: Command, mailbox: str | None) -> float:
         lat = self.scenario.latency
