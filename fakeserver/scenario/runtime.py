@@ -34,24 +34,20 @@ from fakeserver.faults.proxy import FaultProxy, Link
 from fakeserver.imap import mutf7
 from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
 from fakeserver.scenario import actions as act
-from fakeserver.scenario import store_actions
+from fakeserver.scenario import store_actions, transport_actions
 from fakeserver.scenario.model import (
     TRANSPORT,
     Action,
     Bandwidth,
     Bye,
-    Close,
     CutMidLiteral,
     Down,
     Latency,
-    LimitData,
     MalformedResponse,
     PasswordChanged,
-    Reset,
     Respond,
     Scenario,
     Slicer,
-    Tarpit,
     Throttle,
     TlsFail,
     TooManyConnections,
@@ -288,7 +284,7 @@ class ScenarioRuntime(ServerHooks):
 
     def link_opened(self, link: Link) -> None:
         for shaping in self.global_shaping:
-            self._transport(shaping, link)
+            transport_actions.apply(shaping, link, self.proxy)
         self.observe(Connected(link.conn_id), _Context(link=link))
 
     def link_bytes(self, link: Link, direction: str, total: int) -> None:
@@ -311,7 +307,7 @@ class ScenarioRuntime(ServerHooks):
                 self.global_shaping.append(action)
             for link in targets:
                 if link is not None:
-                    self._transport(action, link)
+                    transport_actions.apply(action, link, self.proxy)
             return None
         if isinstance(action, Bye):
             data = act.render_bye(action)
@@ -393,38 +389,6 @@ class ScenarioRuntime(ServerHooks):
         writer.write(data)
         if close:
             writer.close()
-
-    def _transport(self, action: Action, link: Link) -> None:
-        if isinstance(action, Reset):
-            if action.after_bytes:
-                self._arm_limit(link, action.after_bytes, action.direction, "reset")
-            else:
-                link.reset(action.direction)
-                if self.proxy is not None:
-                    self.proxy.counters["resets"] += 1
-        elif isinstance(action, Close):
-            if action.after_bytes:
-                self._arm_limit(link, action.after_bytes, action.direction, "close")
-            else:
-                link.close(action.direction)
-        elif isinstance(action, LimitData):
-            self._arm_limit(link, action.bytes, action.direction, "close")
-        elif isinstance(action, Tarpit | Latency | Bandwidth | Slicer):
-            for shaper in link.shaper(action.direction):
-                if isinstance(action, Tarpit):
-                    shaper.tarpit = True
-                elif isinstance(action, Latency):
-                    shaper.set_latency(action.ms, action.jitter_ms, action.seed)
-                elif isinstance(action, Bandwidth):
-                    shaper.bytes_per_s = action.bytes_per_s
-                elif isinstance(action, Slicer):
-                    shaper.slice_size = action.size
-
-    @staticmethod
-    def _arm_limit(link: Link, count: int, direction: str, how: str) -> None:
-        for shaper in link.shaper(direction):
-            shaper.limit_left = count
-        link.on_limit = how
 
     def _mutate(self, action: Action) -> None:
         if self.store is None:
