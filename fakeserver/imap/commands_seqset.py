@@ -76,10 +76,6 @@ class SequenceSet:
         merged = _merge([(min(a, b), max(a, b)) for a, b in ranges])
         return cls(merged, (), ",".join(f"{a}" if a == b else f"{a}:{b}" for a, b in merged))
 
-    @property
-    def has_star(self) -> bool:
-        return bool(self.star_ranges)
-
     def resolve(self, max_value: int) -> tuple[Range, ...]:
         """Merged ``(lo, hi)`` ranges with ``*`` bound to ``max_value``.
 
@@ -117,11 +113,6 @@ class SequenceSet:
 
     def count(self, max_value: int) -> int:
         return sum(hi - lo + 1 for lo, hi in self.resolve(max_value))
-
-    def highest_number(self) -> int:
-        """Largest explicit number (ignoring ``*``); lets a session reject out-of-range seqs."""
-        candidates = [hi for _, hi in self.ranges] + [n for n, _ in self.star_ranges]
-        return max(candidates, default=0)
 
     def __str__(self) -> str:
         if self.text:

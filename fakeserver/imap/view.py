@@ -174,7 +174,3 @@ class MailboxView:
         changed = sorted(self.flag_changes)
         self.flag_changes.clear()
         return changed
-
-    def has_updates(self) -> bool:
-        grown = self.folder.max_uid() > self.known_limit
-        return bool(self.pending or self.flag_changes or grown or self.uidvalidity_changed)

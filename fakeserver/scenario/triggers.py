@@ -97,9 +97,6 @@ class TriggerEngine:
             if isinstance(trig, Chance):
                 self._rngs[i] = random.Random(trig.seed)
 
-    def fired_count(self, index: int) -> int:
-        return self._fired[index]
-
     def _exhausted(self, i: int, times: int) -> bool:
         return times > 0 and self._fired[i] >= times
 

@@ -150,11 +150,3 @@ class SmtpConfig:
             if key in seen:
                 raise _bad(f"smtp.persona[{persona.address}]", "is defined twice")
             seen.add(key)
-
-    def persona_for(self, address: str) -> PersonaSpec | None:
-        """The persona answering mail sent to ``address`` (case-insensitive), if any."""
-        wanted = address.lower()
-        for persona in self.personas:
-            if persona.address.lower() == wanted:
-                return persona
-        return None
