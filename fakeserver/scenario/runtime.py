@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fakeserver.errors import FakeServerError
 from fakeserver.faults.proxy import FaultProxy, Link
 from fakeserver.imap import mutf7
 from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
@@ -135,6 +136,11 @@ class ScenarioRuntime(ServerHooks):
         for fired in self.engine.observe(obs):
             try:
                 got = self._run(fired, ctx)
+            except FakeServerError as exc:  # the store refused it (a folder gone): expected
+                log.warning("scenario %s: event %r refused: %s", self.scenario.name,
+                            fired.event.name, exc)
+                self.counters["action_errors"] += 1
+                continue
             except Exception:  # a scripted fault must never take the server down
                 log.exception("scenario %s: event %r failed", self.scenario.name,
                               fired.event.name)

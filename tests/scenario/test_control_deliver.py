@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from scenario_helpers import PASSWORD, USER, scenario_with
+from scenario_helpers import PASSWORD, USER, event, header, scenario_with
 
 from fakeserver import control
 from fakeserver.errors import CommandFailed
@@ -220,3 +220,22 @@ async def test_a_header_line_over_the_reader_limit_is_refused() -> None:
         request = b"GET / HTTP/1.1\r\nX-Long: " + long + b"\r\n\r\n"
         reply = await asyncio.to_thread(raw_request, port, request, finish=True)
         assert status_and_body(reply) == (413, {"error": "request line or header too long"})
+
+
+ARCHIVE = header() + '\n[[accounts.folders]]\nname = "Archive"\n'
+
+
+async def test_a_delivery_into_a_deleted_folder_is_a_409_and_the_server_goes_on() -> None:
+    timeline = event("{ login = 1 }", '{ type = "deliver", folder = "Archive" }')
+    async with ScenarioServer(scenario_with(timeline, header=ARCHIVE), smtp=False) as srv:
+        port = srv.control_port
+        assert port is not None
+        assert (await post(port, {"type": "delete_folder", "folder": "Archive"}))[0] == 200
+        status, reply = await post(port, {"type": "deliver", "folder": "Archive"})
+        assert (status, reply) == (409, {"error": "the action failed: Mailbox doesn't exist: "
+                                                  "Archive", "code": "NONEXISTENT"})
+        idler = await asyncio.to_thread(Idler, srv, USER, PASSWORD)  # the timeline's try
+        assert srv.runtime.counters["action_errors"] == 2
+        assert (await post(port, {"type": "deliver"}))[0] == 200
+        assert await asyncio.to_thread(idler.exists) == 41
+        await asyncio.to_thread(idler.done)
