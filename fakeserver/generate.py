@@ -246,6 +246,15 @@ class Generator:
             out.append((name, value))
         return out
 
+    def header_values(self, index: int, names: frozenset[str]) -> list[tuple[str, str]]:
+        """(lowercase name, raw value) of the fields in ``names`` (lowercase), in order.
+
+        SEARCH HEADER's accessor: only the wanted lines are split, nothing is decoded.
+        """
+        _, _, _, lines, shape, _, _ = self._at(index)
+        return [(name, line[len(name) + 2 : -2])
+                for name, line in zip(_SHAPES[shape], lines, strict=True) if name in names]
+
     def header_fields(self, index: int, fields: frozenset[str], negate: bool = False) -> bytes:
         """``BODY[HEADER.FIELDS (...)]`` (``.NOT`` when ``negate``); ``fields`` lowercase.
 

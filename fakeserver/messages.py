@@ -203,6 +203,26 @@ class Messages:
             out.setdefault(name.lower(), []).append(_decode(value))
         return {k: tuple(v) for k, v in out.items()}
 
+    def header_values(self, uid: int, names: frozenset[str]) -> dict[str, list[str]]:
+        """The fields in ``names`` (lowercase) as :meth:`headers` gives them, absent ones
+        left out. SEARCH's accessor: one call per message serves every HEADER key of a
+        command; a generated message renders its header lines only and decodes just these.
+        """
+        gen = self._gen
+        if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
+            pairs = gen.header_values(uid - 1, names)
+        else:
+            src = self._source(uid)
+            if isinstance(src, AppendedMessage):
+                pairs = [(n.lower(), v) for n, v in render.header_pairs(src.raw)
+                         if n.lower() in names]
+            else:
+                pairs = src[0].header_values(src[1], names)
+        out: dict[str, list[str]] = {}
+        for name, value in pairs:
+            out.setdefault(name, []).append(_decode(value))
+        return out
+
     def _default_unseen(self) -> bytearray | None:
         """One byte per generated message, 1 where its default flags lack ``\\Seen``;
         None when UIDs were renumbered (then callers take the linear path)."""

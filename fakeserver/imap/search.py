@@ -1,9 +1,10 @@
-"""SEARCH / UID SEARCH: compile the key tree to one predicate, evaluate over the view.
+"""SEARCH / UID SEARCH: plan the key tree (:mod:`.search_plan`), test each leaf per message.
 
 Fast paths: a top-level UID set narrows the candidates by bisection before anything
 else runs (``UID SEARCH UID 90000:*`` on 100k messages touches only the tail); ALL and
-flag keys read the store's O(1) accessors. HEADER/BODY/TEXT are linear, as in a real
-server without a full-text index.
+flag keys read the store's O(1) accessors; HEADER keys read only their fields, once per
+message for all the OR-ed needles of a leaf (needles lowercased once per command).
+HEADER/BODY/TEXT stay linear, as in a real server without a full-text index.
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ from datetime import date
 from fakeserver.errors import CommandFailed, ProtocolError
 from fakeserver.imap import commands_search as sk
 from fakeserver.imap import responses as r
+from fakeserver.imap import search_plan as sp
 from fakeserver.imap.commands import Command
 from fakeserver.imap.session import Done, ImapSession, Steps
 from fakeserver.imap.view import MailboxView
+from fakeserver.store import Folder
 
 Predicate = Callable[[int, int], bool]  # (seq, uid) -> matches
 _CHARSETS = (None, "US-ASCII", "UTF-8")
+_DATE_FIELD = frozenset({"date"})
 
 
-def _sent_date(view: MailboxView, uid: int) -> date | None:
-    values = view.folder.headers(uid).get("date", ())
+def _sent_date(folder: Folder, uid: int) -> date | None:
+    values = folder.header_values(uid, _DATE_FIELD).get("date")
+    if not values:
+        return None
     try:
         return email.utils.parsedate_to_datetime(values[0]).date()
     except (TypeError, ValueError, IndexError):
@@ -41,8 +47,26 @@ def _compare(op: str, got: date | None, want: date) -> bool:
     return got == want
 
 
-def compile_key(s: ImapSession, view: MailboxView, key: sk.SearchKey) -> Predicate:
+def _header_test(folder: Folder, leaf: sp.HeaderAny) -> Predicate:
+    """Decoded values (RFC 2047) of the leaf's fields, read once per message."""
+    names = frozenset(name for name, _ in leaf.fields)
+    fields = leaf.fields
+
+    def header(seq: int, uid: int) -> bool:
+        values = folder.header_values(uid, names)
+        for name, needles in fields:
+            for value in values.get(name, ()):
+                if any(map(value.lower().__contains__, needles)):
+                    return True
+        return False
+
+    return header
+
+
+def leaf_test(view: MailboxView, key: sp.Leaf) -> Predicate:
     folder = view.folder
+    if isinstance(key, sp.HeaderAny):
+        return _header_test(folder, key)
     if isinstance(key, sk.All):
         return lambda seq, uid: True
     if isinstance(key, sk.Flag):
@@ -50,15 +74,6 @@ def compile_key(s: ImapSession, view: MailboxView, key: sk.SearchKey) -> Predica
         if flag.lower() == "\\recent":  # this server never has \Recent messages
             return lambda seq, uid: not present
         return lambda seq, uid: (flag in folder.flags(uid)) is present
-    if isinstance(key, sk.Header):
-        name, needle = key.field.lower(), key.value.lower()
-
-        def header(seq: int, uid: int) -> bool:
-            # Decoded values (RFC 2047), as the store's SEARCH accessor provides them.
-            values = folder.headers(uid).get(name, ())
-            return bool(values) and any(needle in v.lower() for v in values)
-
-        return header
     if isinstance(key, sk.Text):
         needle_b = key.value.encode("utf-8").lower()
         body_only = key.where == "BODY"
@@ -73,7 +88,7 @@ def compile_key(s: ImapSession, view: MailboxView, key: sk.SearchKey) -> Predica
     if isinstance(key, sk.Date):
         op, want = key.op, key.date
         if key.sent:
-            return lambda seq, uid: _compare(op, _sent_date(view, uid), want)
+            return lambda seq, uid: _compare(op, _sent_date(folder, uid), want)
         return lambda seq, uid: _compare(op, folder.internaldate(uid).date(), want)
     if isinstance(key, sk.Size):
         limit = key.size
@@ -87,37 +102,19 @@ def compile_key(s: ImapSession, view: MailboxView, key: sk.SearchKey) -> Predica
         seqs, exists = key.sequence, view.exists
         return lambda seq, uid: seqs.contains(seq, exists)
     if isinstance(key, sk.ModSeq):
-        if not s.caps.condstore:
-            raise ProtocolError("SEARCH: MODSEQ needs CONDSTORE, which is not supported")
-        s.condstore_active = True
         floor = key.modseq
         return lambda seq, uid: folder.modseq(uid) >= floor
-    if isinstance(key, sk.Not):
-        inner = compile_key(s, view, key.key)
-        return lambda seq, uid: not inner(seq, uid)
-    if isinstance(key, sk.Or):
-        left, right = compile_key(s, view, key.left), compile_key(s, view, key.right)
-        return lambda seq, uid: left(seq, uid) or right(seq, uid)
-    if isinstance(key, sk.And):
-        parts = [compile_key(s, view, k) for k in key.keys if not isinstance(k, sk.All)]
-        if not parts:
-            return lambda seq, uid: True
-        if len(parts) == 1:
-            return parts[0]
-        return lambda seq, uid: all(p(seq, uid) for p in parts)
     raise ProtocolError(f"SEARCH: unsupported key {type(key).__name__}")
 
 
-def _uses_modseq(key: sk.SearchKey) -> bool:
-    if isinstance(key, sk.ModSeq):
-        return True
-    if isinstance(key, sk.Not):
-        return _uses_modseq(key.key)
-    if isinstance(key, sk.Or):
-        return _uses_modseq(key.left) or _uses_modseq(key.right)
-    if isinstance(key, sk.And):
-        return any(_uses_modseq(k) for k in key.keys)
-    return False
+def _uses_modseq(s: ImapSession, plan: sp.Plan) -> bool:
+    """Whether MODSEQ is searched (then CONDSTORE is on; refused without it)."""
+    if not any(isinstance(leaf, sk.ModSeq) for leaf in sp.leaves(plan)):
+        return False
+    if not s.caps.condstore:
+        raise ProtocolError("SEARCH: MODSEQ needs CONDSTORE, which is not supported")
+    s.condstore_active = True
+    return True
 
 
 def _candidates(view: MailboxView, key: sk.SearchKey) -> Iterator[tuple[int, int]]:
@@ -138,14 +135,15 @@ def search(s: ImapSession, c: Command) -> Steps:
                             code="BADCHARSET (US-ASCII UTF-8)")
     if args.returns is not None and not s.caps.esearch:
         raise ProtocolError("SEARCH RETURN needs ESEARCH, which is not supported")
-    predicate = compile_key(s, view, args.key)
-    found = [(seq, uid) for seq, uid in _candidates(view, args.key) if predicate(seq, uid)]
+    plan = sp.make_plan(args.key)
+    uses_modseq = _uses_modseq(s, plan)
+    found = sp.run(plan, list(_candidates(view, args.key)), lambda leaf: leaf_test(view, leaf))
     numbers = [uid if c.uid else seq for seq, uid in found]
     if args.returns is not None:
         yield _esearch(c, args.returns, numbers)
         return Done("SEARCH completed")
     tail = b""
-    if _uses_modseq(args.key) and found:
+    if uses_modseq and found:
         tail = b" (MODSEQ %d)" % max(view.folder.modseq(uid) for _seq, uid in found)
     body = b"".join(b" %d" % n for n in numbers)
     yield b"* SEARCH" + body + tail + r.CRLF
