@@ -20,7 +20,6 @@ import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from fakeserver.config import ServerConfig
 from fakeserver.imap import mutf7
@@ -34,6 +33,7 @@ from fakeserver.imap.session import (
     State,
 )
 from fakeserver.imap.transcript import Redactor
+from fakeserver.lifecycle import Served
 from fakeserver.store import Store
 from fakeserver.tls import TlsMaterial, mint
 
@@ -91,7 +91,7 @@ class Connection:
         self.writer.transport.abort()
 
 
-class FakeImapServer:
+class FakeImapServer(Served):
     """A fake IMAP server on loopback: plain+STARTTLS on ``port``, implicit TLS on ``tls_port``."""
 
     def __init__(
@@ -131,14 +131,6 @@ class FakeImapServer:
         """A client context trusting this server's CA (tests, the demo)."""
         assert self.tls is not None, "start the server first"
         return self.tls.client_context()
-
-    async def __aenter__(self) -> FakeImapServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         if self.tls is None:

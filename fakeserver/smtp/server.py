@@ -24,6 +24,7 @@ from typing import Any, AnyStr
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
+from fakeserver.lifecycle import Served
 from fakeserver.smtp.config import FaultStage, SmtpConfig
 from fakeserver.smtp.delivery import (
     DeliveryLog,
@@ -218,7 +219,7 @@ class _Handler:
         return self.owner._accept(server, session, envelope)
 
 
-class FakeSmtpServer:
+class FakeSmtpServer(Served):
     """The fake SMTP server, as an async context manager on the running loop.
 
     ``mailboxes`` delivers to local accounts and ``check_login`` verifies AUTH; both
@@ -274,13 +275,6 @@ class FakeSmtpServer:
         return f"FakeSmtpServer({self.host}:{self.port}, tls_port={self.tls_port})"
 
     # -- lifecycle ---------------------------------------------------------------------
-
-    async def __aenter__(self) -> FakeSmtpServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
