@@ -6,9 +6,10 @@ timeline, the TUI badge and the diagnostic bundle all see the same facts.
 
 ``classify`` is the last translation step before the supervisor decides "retry or
 stop": it maps the few failures whose meaning hides in the server's words (IMAP turned
-off for the mailbox, the provider's connection limit) to a stable cause code and a
-remediation, and wraps anything from outside the engine's tree as a transient
-``Disconnected``. Nothing downstream re-guesses from strings.
+off for the mailbox, the provider's connection limit) to the cause catalogue's code,
+permanence and remediation (``engine.diag.catalogue`` holds the words), and wraps
+anything from outside the engine's tree as a transient ``Disconnected``. Nothing
+downstream re-guesses from strings.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.diag.catalogue import by_words
 from engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused, Throttled
 from engine.states import StateChanged
 
@@ -98,39 +100,32 @@ AccountEvent = (StateChanged | DisconnectNotice | LargeFolderWarning | ScanProgr
                 | FolderGone | RetryScheduled)
 
 
-_IMAP_DISABLED = ("not enabled for imap", "imap access is disabled", "imap is disabled",
-                  "imap access disabled", "imap is not enabled")
-_TOO_MANY = ("too many simultaneous connections", "maximum number of connections",
-             "too many connections", "connection limit")
-
-IMAP_DISABLED_FIX = (
-    "turn IMAP on for this mailbox (Gmail: Settings > Forwarding and POP/IMAP; Microsoft "
-    "365: the admin enables IMAP for the user), then reconnect the inbox"
-)
+# Causes whose words overrule the class ``refusal`` gave a LOGIN NO (an ``AuthFailed``):
+# the phrasings live in the catalogue, only the cause codes here.
+_BY_WORDS = ("imap_disabled", "too_many_connections")
 
 
 def classify(error: BaseException) -> EngineError:
-    """The error the supervisor acts on; known server phrasings get a stable code."""
+    """The error the supervisor acts on; known server phrasings get a stable code.
+
+    IMAP turned off: refused at LOGIN, but not about the password, so a plain
+    (permanent) refusal: the badge says "cannot connect" and nobody re-types a correct
+    password. Too many connections (Gmail answers the 16th login with ``NO [ALERT]``):
+    other clients hold the connections; waiting helps, so it is not permanent. Code,
+    permanence and remediation are the catalogue's.
+    """
     if not isinstance(error, EngineError):
         return Disconnected(f"unexpected failure: {type(error).__name__}: {error}",
                             code="unexpected", stage="imap_command")
-    text = (error.server_text or "").lower()
-    if isinstance(error, ServerRefused) and any(p in text for p in _IMAP_DISABLED):
-        # Refused at LOGIN, but not about the password: a plain (permanent) refusal, so
-        # the badge says "cannot connect" and nobody re-types a correct password.
-        return ServerRefused(error.message, status=error.status,
-                             response_code=error.response_code, server_text=error.server_text,
-                             stage=error.stage, code="imap_disabled", permanent=True,
-                             remediation=IMAP_DISABLED_FIX)
-    if isinstance(error, ServerRefused) and any(p in text for p in _TOO_MANY):
-        # Gmail answers the 16th login with NO [ALERT]: not bad credentials, other
-        # clients hold the connections. Retrying later helps; it is not permanent.
-        return ServerRefused(error.message, status=error.status,
-                             response_code=error.response_code, server_text=error.server_text,
-                             stage=error.stage, code="too_many_connections", permanent=False,
-                             remediation="close other mail programs on this mailbox, or "
-                             "wait; the provider limits simultaneous connections")
-    return error
+    if not isinstance(error, ServerRefused):
+        return error
+    found = by_words(error.server_text, error.stage)
+    if found is None or found.code not in _BY_WORDS:
+        return error
+    return ServerRefused(error.message, status=error.status,
+                         response_code=error.response_code, server_text=error.server_text,
+                         stage=error.stage, code=found.code, permanent=found.permanent,
+                         remediation=found.owner_fix)
 
 
 _SUGGESTED = re.compile(r"suggested backoff time:\s*(\d+)\s*milliseconds", re.IGNORECASE)
@@ -168,7 +163,6 @@ def cause_matches(error: BaseException, cause: str) -> bool:
 
 
 __all__ = [
-    "IMAP_DISABLED_FIX",
     "AccountEvent",
     "DisconnectNotice",
     "FolderGone",

@@ -10,7 +10,9 @@ specific ones (Gmail's "Application-specific password required", which arrives a
 plain ``NO [ALERT]`` at LOGIN) come before the generic ones ("the login was refused").
 
 Provider texts are matched lowercase, as substrings; each cites a public source where
-the provider was seen saying it.
+the provider was seen saying it. The engine reads its phrasings and response codes from
+here too (``engine.imap.results.refusal``, ``engine.supervise.classify``): no other module
+keeps a list of server words, and ``RESPONSE_CODES`` says which IMAP codes heal.
 """
 
 from __future__ import annotations
@@ -119,11 +121,14 @@ CAUSES: tuple[Cause, ...] = (
                    texts=("log in via your web browser", "web login required")),
           ("https://github.com/smiley22/S22.Imap/issues/116",
            "https://github.com/jstedfast/MailKit/issues/1214")),
-    # Gmail: "[ALERT] Your account is not enabled for IMAP use." (engine.supervise)
+    # Gmail: "[ALERT] Your account is not enabled for IMAP use."; the other phrasings are
+    # the ways admins' IMAP switches are worded (Microsoft 365, hosted Dovecot panels).
     Cause("imap_disabled", "IMAP is turned off for this mailbox", True,
           "Turn IMAP on in your mail settings (Gmail: Forwarding and POP/IMAP), then reconnect.",
           "Enable IMAP for the user (Microsoft 365: mailbox features > IMAP).",
-          Evidence(codes=("imap_disabled",), texts=("not enabled for imap",)),
+          Evidence(codes=("imap_disabled",),
+                   texts=("not enabled for imap", "imap access is disabled", "imap is disabled",
+                          "imap access disabled", "imap is not enabled")),
           ("https://github.com/andreiaugustin/gmail_extractor/issues/4",)),
     Cause("expired", "The password or account has expired", True,
           "Set a new password with your provider, then enter it here.",
@@ -163,7 +168,8 @@ CAUSES: tuple[Cause, ...] = (
           "the client holding connections.",
           Evidence(codes=("too_many_connections",),
                    texts=("too many simultaneous connections", "maximum number of connections",
-                          "too many concurrent connections")),
+                          "too many concurrent connections", "too many connections",
+                          "connection limit")),
           ("https://github.com/MailCore/mailcore2/issues/587",)),
     # Gmail [THROTTLED]: https://github.com/jstedfast/MailKit/issues/1396 ; Office 365
     # "Request is throttled. Suggested Backoff Time: N milliseconds":
@@ -172,7 +178,10 @@ CAUSES: tuple[Cause, ...] = (
           "Nothing to do: the CRM slows down and retries.",
           "Check for other heavy clients on this mailbox; the provider limits its rate.",
           Evidence(response_codes=("THROTTLED",), codes=("throttled",),
-                   texts=("request is throttled",), exceptions=("Throttled",)),
+                   # "throttled"/"throttling" alone: servers that say so without a code
+                   # (a LOGIN refused that way must not read as a wrong password).
+                   texts=("request is throttled", "throttled", "throttling"),
+                   exceptions=("Throttled",)),
           ("https://github.com/jstedfast/MailKit/issues/1396",
            "https://github.com/ikvk/imap_tools/issues/135")),
     # Gmail "[OVERQUOTA] Account exceeded command or bandwidth limits.":
@@ -239,6 +248,27 @@ BY_CODE: dict[str, Cause] = {c.code: c for c in CAUSES}
 UNKNOWN = BY_CODE["unknown"]
 
 
+@dataclass(frozen=True)
+class ResponseCode:
+    """What an IMAP response code says about retrying: ``permanent`` (the same command will
+    be refused again) and ``credentials`` (a LOGIN refused with it is about the account)."""
+
+    permanent: bool
+    credentials: bool = False
+
+
+# RFC 5530 codes (and Gmail's THROTTLED). A cause naming one of these in its evidence has
+# the same permanence (tests/diag/test_classify.py holds the two together).
+RESPONSE_CODES: dict[str, ResponseCode] = {
+    **dict.fromkeys(("AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED",
+                     "PRIVACYREQUIRED", "CONTACTADMIN"), ResponseCode(True, credentials=True)),
+    **dict.fromkeys(("UNAVAILABLE", "INUSE", "LIMIT", "OVERQUOTA", "SERVERBUG",
+                     "EXPUNGEISSUED", "CORRUPTION", "THROTTLED"), ResponseCode(False)),
+    **dict.fromkeys(("NONEXISTENT", "ALREADYEXISTS", "NOPERM", "CANNOT", "CLIENTBUG",
+                     "TRYCREATE", "BADCHARSET"), ResponseCode(True)),
+}
+
+
 def cause(code: str) -> Cause:
     """The catalogue entry ``code``; ``KeyError`` names the known codes."""
     try:
@@ -247,4 +277,27 @@ def cause(code: str) -> Cause:
         raise KeyError(f"no cause {code!r}; known: {', '.join(BY_CODE)}") from None
 
 
-__all__ = ["BY_CODE", "CAUSES", "UNKNOWN", "Cause", "Evidence", "cause"]
+def said(c: Cause, text: str | None) -> bool:
+    """Whether the server's words ``text`` contain one of ``c``'s provider phrasings."""
+    lowered = (text or "").lower()
+    return any(phrase in lowered for phrase in c.evidence.texts)
+
+
+def by_words(text: str | None, stage: str = "") -> Cause | None:
+    """The first cause (catalogue order) whose phrasings appear in ``text``; causes bound
+    to stages count only at those stages."""
+    for c in CAUSES:
+        if c.evidence.texts and (not c.evidence.stages or stage in c.evidence.stages) \
+                and said(c, text):
+            return c
+    return None
+
+
+def by_response_code(response_code: str | None) -> Cause | None:
+    """The first cause whose evidence names the response code (any case)."""
+    upper = (response_code or "").upper()
+    return next((c for c in CAUSES if upper and upper in c.evidence.response_codes), None)
+
+
+__all__ = ["BY_CODE", "CAUSES", "RESPONSE_CODES", "UNKNOWN", "Cause", "Evidence",
+           "ResponseCode", "by_response_code", "by_words", "cause", "said"]

@@ -2,13 +2,15 @@
 
 ``refusal`` is the one place that turns a server's NO/BAD/BYE into the engine's error
 tree, keyed on the RFC 5530 response code first and the server's words second
-(Dovecot and others say "Request is throttled" without a code).
+(Office 365 says "Request is throttled" without a code); both are looked up in the
+cause catalogue.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.diag.catalogue import RESPONSE_CODES, by_response_code, cause, said
 from engine.errors import AuthFailed, ConfigError, ServerRefused, Throttled
 from engine.imap.model import Event, Exists, Flags, Recent, Tagged, UntaggedStatus, Value
 from engine.secrets import Secret
@@ -96,27 +98,6 @@ def _select_code(fields: dict[str, object], code: str, args: tuple[object, ...])
         fields["readonly"] = True
 
 
-# RFC 5530 codes: which ones mean "these credentials will not work" and which "later".
-_AUTH_CODES = {"AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "PRIVACYREQUIRED",
-               "CONTACTADMIN"}
-_TRANSIENT_CODES = {"UNAVAILABLE", "INUSE", "LIMIT", "OVERQUOTA", "SERVERBUG", "EXPUNGEISSUED",
-                    "CORRUPTION"}
-_PERMANENT_CODES = {"NONEXISTENT", "ALREADYEXISTS", "NOPERM", "CANNOT", "CLIENTBUG",
-                    "TRYCREATE", "BADCHARSET"}
-
-_REMEDY = {
-    "AUTHENTICATIONFAILED": "check the username and password (an app password may be needed)",
-    "AUTHORIZATIONFAILED": "the account may not use IMAP; ask the mail administrator",
-    "EXPIRED": "the password or account has expired; renew it",
-    "PRIVACYREQUIRED": "connect with TLS (port 993) or STARTTLS before logging in",
-    "CONTACTADMIN": "the server asks you to contact its administrator",
-    "THROTTLED": "the server is rate-limiting this account; wait and retry",
-    "UNAVAILABLE": "the server is temporarily unavailable; retry later",
-    "NONEXISTENT": "the mailbox does not exist; check the folder name",
-    "OVERQUOTA": "the mailbox is over quota; free space",
-}
-
-
 def refusal(
     status: str,
     code: str | None,
@@ -126,30 +107,32 @@ def refusal(
     stage: str,
     command: str,
 ) -> ServerRefused:
-    """A NO/BAD/BYE as the right ``ServerRefused`` subclass, permanence decided here."""
+    """A NO/BAD/BYE as the right ``ServerRefused`` subclass. Which codes heal, which are
+    about the credentials, which words mean throttling and what to do: all read from the
+    cause catalogue (``engine.diag.catalogue``), so the engine and diagnostics agree."""
     del code_args
     upper = (code or "").upper()
-    lowered = text.lower()
+    known = RESPONSE_CODES.get(upper)
     message = f"{command} refused: {status}" + (f" [{upper}]" if upper else "")
-    remedy = _REMEDY.get(upper)
-    if upper == "THROTTLED" or "throttl" in lowered:
+    named = by_response_code(upper)
+    remedy = named.owner_fix if named is not None else None
+    throttled = cause("throttled")
+    if upper == "THROTTLED" or said(throttled, text):
         return Throttled(
             message, status=status, response_code=code, server_text=text, stage=stage,
-            code="throttled", remediation=_REMEDY["THROTTLED"],
+            code="throttled", remediation=throttled.owner_fix,
         )
-    if upper in _AUTH_CODES or (command in ("LOGIN", "AUTHENTICATE") and status == "NO"
-                                and upper not in _TRANSIENT_CODES):
+    login = command in ("LOGIN", "AUTHENTICATE") and status == "NO"
+    if (known is not None and known.credentials) or (
+            login and (known is None or known.permanent)):
         return AuthFailed(
             message, status=status, response_code=code, server_text=text, stage=stage,
             code=upper.lower() if upper else "auth_failed",
-            remediation=remedy or _REMEDY["AUTHENTICATIONFAILED"],
+            remediation=remedy or cause("auth_failed").owner_fix,
         )
-    if status == "BAD" or upper in _PERMANENT_CODES:
-        permanent = True
-    elif upper in _TRANSIENT_CODES or status == "BYE":
-        permanent = False
-    else:
-        permanent = False  # a bare NO: the server did not say why; allow a retry
+    # BAD: the server will not take the command as written. A bare NO or a BYE: the
+    # server did not say why, or is going away; a retry may help.
+    permanent = status == "BAD" or (known is not None and known.permanent)
     kind = {"BAD": "server_bad", "BYE": "server_bye"}.get(status, "server_no")
     return ServerRefused(
         message, status=status, response_code=code, server_text=text, stage=stage,
