@@ -11,14 +11,31 @@
      ├── ServerRefused          NO/BAD/BYE, with the server's own words and RFC 5530 code
      │    ├── AuthFailed        AUTHENTICATIONFAILED and friends; permanent
      │    └── Throttled         THROTTLED, "Request is throttled"; transient
-     ├── Disconnected           EOF/reset mid-command; transient
+     ├── Disconnected           EOF/reset mid-command, BYE then close; transient
      └── TimedOut               no answer within the deadline; transient
 
 Why one tree: the supervisor decides "retry or stop" from ``permanent`` alone, the
 diagnostics screen shows ``code``/``stage``/``server_text``/``remediation`` as they
-are, and nobody re-guesses a cause from a message string. ``code`` values are short
-stable strings (a cause catalogue is keyed on them); ``stage`` names where in the
+are, and nobody re-guesses a cause from a message string. ``stage`` names where in the
 session it happened (see ``STAGES``).
+
+``code`` vocabulary: short, stable, lowercase strings; the cause catalogue
+(``engine.diag.catalogue``, evidence ``codes``) is keyed on exactly these spellings.
+
+- A server refusal (``engine.imap.results.refusal``): the response code it carried,
+  lower-cased (RFC 5530 ``authenticationfailed``, ``unavailable``, ``nonexistent``...;
+  others as sent: Gmail's ``throttled``, RFC 3501's ``alert``); without one,
+  ``server_no`` / ``server_bad`` (``server_bye`` for a BYE answer), ``auth_failed`` for
+  a LOGIN NO, ``throttled`` when the words say so (the catalogue's phrasings).
+- Recoded by the supervisor (``engine.supervise.classify``) from the server's words: a
+  catalogue cause code, ``imap_disabled`` or ``too_many_connections``; ``unexpected``
+  for anything raised outside this tree.
+- The connection: ``dns``, ``connect_refused``, ``connect_timeout``, ``connect_failed``;
+  ``tls_hostname_mismatch``, ``tls_untrusted``, ``tls_expired``, ``tls_verify_failed``,
+  ``tls_handshake``, ``tls_read``; ``eof``, ``connection_reset``, ``server_bye`` (BYE then
+  close: ``Disconnected.response_code`` keeps the BYE's code), ``closed``, ``timeout``.
+- Otherwise the class's ``default_code`` or a code naming the engine's own check
+  (``config``, ``no_username``, ``connection_budget``, ``starttls_injection``...).
 """
 
 from __future__ import annotations
@@ -173,9 +190,18 @@ class Throttled(ServerRefused):
 
 
 class Disconnected(EngineError):
-    """The connection ended (EOF, reset) while we still expected an answer."""
+    """The connection ended (EOF, reset) while we still expected an answer.
+
+    After ``* BYE [CODE] text`` the server's code and words are kept (``response_code``,
+    ``server_text``), so a diagnosis needs nothing but the error itself.
+    """
 
     default_code = "disconnected"
+
+    def __init__(self, message: str, *, response_code: str | None = None,
+                 **kw: object) -> None:
+        self.response_code = response_code
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 class TimedOut(EngineError):

@@ -1,10 +1,11 @@
 """From what the engine saw to a catalogue cause, with the evidence that decided it.
 
 ``diagnose(error)`` reads only the engine's typed error (``engine.errors``): its code,
-its RFC 5530 response code, the server's words, its class and stage. It never parses a
-message the engine wrote. The only outside hint it takes is the response code of a
-``* BYE [CODE] ...`` line, because a BYE surfaces as a ``Disconnected`` that keeps the
-text but not the code; ``bye_code(lines)`` finds it in a redacted trace.
+its RFC 5530 response code (a ``* BYE [CODE]`` rides on the ``Disconnected`` too), the
+server's words, its class and stage. It never parses a message the engine wrote.
+``bye_code(lines)`` is for what has only a recorded trace beside the error (an error
+rebuilt from plain data, a bundle): it finds the last BYE's code in redacted lines, and
+``diagnose`` takes it as a hint when the error carries none.
 
 ``diagnose_event(name, info)`` does the same for the two causes that are not failures
 but facts the account reports (a folder vanished; UIDVALIDITY changed).
@@ -93,7 +94,8 @@ def _match(c: Cause, *, code: str, response: str, text: str, kinds: set[str],
 
 def diagnose(error: BaseException, *, response_code: str | None = None) -> Diagnosis:
     """The catalogue cause of ``error`` (anything raised; non-engine errors are wrapped the
-    way the supervisor wraps them). ``response_code`` is a hint for BYE disconnects."""
+    way the supervisor wraps them). ``response_code`` is a hint from a recorded trace,
+    used only when the error carries no response code of its own."""
     err: EngineError = engine_classify(error)
     response = (getattr(err, "response_code", None) or response_code or "").upper()
     text = (err.server_text or "").lower()

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
-from engine.diag.classify import Diagnosis, bye_code, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, diagnose, diagnose_event
 from engine.diag.probe_smtp import smtp_steps
 from engine.diag.tracering import TraceLine, TraceRing
 from engine.errors import EngineError, ProtocolViolation
@@ -153,8 +153,7 @@ class Probe:
             if self.options.smtp and self.settings.smtp is not None:
                 await smtp_steps(self)
         except _Failed as failed:
-            diagnosis = diagnose(failed.error, response_code=bye_code(
-                self.ring.texts(direction="<")))
+            diagnosis = diagnose(failed.error)
         return ProbeReport(target, tuple(self.steps), diagnosis, tuple(self.ring.lines()),
                            datetime.now(UTC), tuple(self.findings))
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.db import Database
 from engine.diag.bundle import export_bundle
-from engine.diag.classify import Diagnosis, bye_code, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, diagnose, diagnose_event
 from engine.diag.timeline import Timeline, TimelineEntry, TimelineRecorder
 from engine.diag.tracering import DEFAULT_CAPACITY, TraceRing
 from engine.states import StateChanged
@@ -44,7 +44,6 @@ class AccountDiagnostics:
         self._db: Database | None = None
         self._recorder: TimelineRecorder | None = None
         self._causes: list[Diagnosis] = []
-        self._bye: str | None = None
         self._undo: list[Any] = []
 
     async def start(self) -> None:
@@ -57,9 +56,6 @@ class AccountDiagnostics:
                       self.account.subscribe(self._on_event)]
 
     def _on_trace(self, name: str, info: Any) -> None:
-        if name == "imap.line.in":
-            self._bye = bye_code([str(info.get("line") or "")]) or self._bye
-            return
         found = diagnose_event(name, info)
         if found is not None:
             self._causes.append(found)
@@ -67,8 +63,7 @@ class AccountDiagnostics:
     def _on_event(self, event: object) -> None:
         error = getattr(event, "error", None)
         if isinstance(event, StateChanged) and error is not None:
-            self._causes.append(diagnose(error, response_code=self._bye))
-            self._bye = None
+            self._causes.append(diagnose(error))
 
     async def stop(self) -> None:
         for undo in self._undo:

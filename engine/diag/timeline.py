@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.db import Database
-from engine.diag.classify import Diagnosis, bye_code, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, diagnose, diagnose_event
 from engine.states import State, StateChanged
 from engine.supervise import (
     DisconnectNotice,
@@ -119,16 +119,15 @@ def _cause_fields(d: Diagnosis) -> dict[str, Any]:
     return {"cause": d.code, "permanent": d.permanent}
 
 
-def entry_for_event(account: str, event: object, at: datetime,
-                    bye: str | None = None) -> TimelineEntry | None:
-    """The timeline entry for one account event (None for ones not worth a line);
-    ``bye`` is the response code of a ``* BYE [CODE]`` seen just before (see classify)."""
+def entry_for_event(account: str, event: object, at: datetime) -> TimelineEntry | None:
+    """The timeline entry for one account event (None for ones not worth a line); a BYE's
+    response code rides on the error itself (``Disconnected.response_code``)."""
     if isinstance(event, StateChanged):
         if event.new is State.DISCONNECTED or event.new in (State.AUTH_ERROR,
                                                              State.CONNECT_ERROR):
             if event.error is None:
                 return TimelineEntry(event.at, account, "disconnect", event.detail)
-            d = diagnose(event.error, response_code=bye)
+            d = diagnose(event.error)
             return TimelineEntry(event.at, account, "disconnect",
                                  f"{d.cause.title}: {d.message}", **_cause_fields(d),
                                  data={"diagnosis": d.as_dict(), "state": event.new.value})
@@ -182,7 +181,6 @@ class TimelineRecorder:
         self._undo: list[Callable[[], None]] = []
         self._caps: tuple[str, ...] = ()
         self._stopping = False
-        self._bye: str | None = None  # the code of the last "* BYE [CODE]" the server sent
 
     def _push(self, entry: TimelineEntry | None) -> None:
         if entry is not None:
@@ -190,10 +188,7 @@ class TimelineRecorder:
             self._wake.set()
 
     def on_event(self, event: object) -> None:
-        entry = entry_for_event(self.account.name, event, self.clock.wall(), self._bye)
-        if entry is not None and entry.kind == "disconnect":
-            self._bye = None
-        self._push(entry)
+        self._push(entry_for_event(self.account.name, event, self.clock.wall()))
         if isinstance(event, StateChanged) and event.new in (State.CONNECTED, State.SYNCING):
             caps = self.account.capabilities
             if caps and caps != self._caps:
@@ -203,11 +198,7 @@ class TimelineRecorder:
                                          data={"capabilities": list(caps)}))
 
     def on_trace(self, name: str, info: Mapping[str, Any]) -> None:
-        if name == "imap.line.in":
-            code = bye_code([str(info.get("line") or "")])
-            if code is not None:
-                self._bye = code
-        elif name == "scan.folder":
+        if name == "scan.folder":
             d = diagnose_event(name, info)
             if d is not None:
                 self._push(TimelineEntry(self.clock.wall(), self.account.name, "folder",

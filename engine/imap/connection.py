@@ -293,6 +293,7 @@ class Connection:
                         "the server closed the connection"
                         + (f" after BYE: {bye.text}" if bye else ""),
                         server_text=bye.text if bye else None,
+                        response_code=bye.code if bye else None,
                         code="server_bye" if bye else "eof",
                     ))
                     return

@@ -1,0 +1,55 @@
+"""``* BYE [CODE] text`` then a close: the ``Disconnected`` the caller gets keeps the
+server's code and words, so diagnostics decide the cause from the error alone (no trace)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from engine.diag.catalogue import BY_CODE
+from engine.diag.classify import diagnose
+from engine.errors import Disconnected
+from engine.imap.client import ImapClient
+
+
+async def _bye_on_noop(bye: bytes) -> Disconnected:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(b"* PREAUTH [CAPABILITY IMAP4rev1] ready\r\n")
+            await writer.drain()
+            await reader.readline()  # NOOP
+            writer.write(bye)
+            await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = ImapClient("127.0.0.1", port, security="plain", timeout=5, connect_timeout=5)
+    try:
+        await client.connect()
+        with pytest.raises(Disconnected) as caught:
+            await client.noop()
+        return caught.value
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_bye_code_rides_on_the_disconnect_and_decides_the_cause() -> None:
+    err = await _bye_on_noop(b"* BYE [UNAVAILABLE] Back in 10 minutes\r\n")
+    assert (err.code, err.response_code, err.server_text) == (
+        "server_bye", "UNAVAILABLE", "Back in 10 minutes")
+    d = diagnose(err)  # no response_code hint: the error carries it
+    assert (d.code, d.response_code, d.matched_by) == (
+        "unavailable", "UNAVAILABLE", "response code [UNAVAILABLE]")
+    assert d.permanent is err.permanent is BY_CODE["unavailable"].permanent
+
+
+async def test_a_bye_without_a_code_is_a_plain_reset() -> None:
+    err = await _bye_on_noop(b"* BYE Server shutting down\r\n")
+    assert (err.code, err.response_code, err.server_text) == (
+        "server_bye", None, "Server shutting down")
+    assert diagnose(err).code == "connection_reset"
