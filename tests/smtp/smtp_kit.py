@@ -1,4 +1,5 @@
-"""Shared helpers for the SMTP tests: accounts in a real Store, a manual timer."""
+"""Shared helpers for the SMTP tests: accounts in a real Store, an SMTPS client, a manual
+timer."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
+import aiosmtplib
+
+from fakeserver.smtp.server import FakeSmtpServer
 from fakeserver.store import Store
+from fakeserver.tls import TlsMaterial
 
 USER, PASSWORD = "sam@crm.test", "correct horse"
 COLLEAGUE = "kim@crm.test"
@@ -18,6 +23,13 @@ def make_store() -> Store:
     store.add_account(USER, PASSWORD).create("Sent", special_use=("\\Sent",))
     store.add_account(COLLEAGUE, "kim's password")
     return store
+
+
+def smtps_client(server: FakeSmtpServer, tls: TlsMaterial) -> aiosmtplib.SMTP:
+    """An aiosmtplib client for the server's implicit-TLS port, trusting its CA."""
+    return aiosmtplib.SMTP(
+        hostname=server.host, port=server.tls_port, use_tls=True, tls_context=tls.client_context()
+    )
 
 
 class ManualTimer:

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-from smtp_kit import PASSWORD, USER, make_store
+from smtp_kit import PASSWORD, USER, make_store, smtps_client
 
 from fakeserver.smtp.config import SmtpConfig, SmtpFault
 from fakeserver.smtp.server import FakeSmtpServer
@@ -127,9 +127,7 @@ async def test_421_mid_session_is_said_then_the_server_hangs_up(server, tls) -> 
 
 async def test_421_at_ehlo_with_aiosmtplib(server, tls) -> None:
     server.faults.arm(SmtpFault("421", "ehlo"))
-    client = aiosmtplib.SMTP(
-        hostname=server.host, port=server.tls_port, use_tls=True, tls_context=tls.client_context()
-    )
+    client = smtps_client(server, tls)
     await client.connect()
     with pytest.raises(aiosmtplib.SMTPHeloError) as info:
         await client.ehlo()
@@ -139,9 +137,7 @@ async def test_421_at_ehlo_with_aiosmtplib(server, tls) -> None:
 
 async def test_451_is_temporary_and_the_session_survives(server, tls) -> None:
     server.faults.arm(SmtpFault("451", "rcpt"))
-    client = aiosmtplib.SMTP(
-        hostname=server.host, port=server.tls_port, use_tls=True, tls_context=tls.client_context()
-    )
+    client = smtps_client(server, tls)
     async with client:
         await client.login(USER, PASSWORD)
         with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as info:
@@ -181,9 +177,7 @@ async def test_535_refuses_even_correct_credentials(server, tls) -> None:
 
 async def test_552_at_end_of_data(server, tls) -> None:
     server.faults.arm(SmtpFault("552", "data"))
-    client = aiosmtplib.SMTP(
-        hostname=server.host, port=server.tls_port, use_tls=True, tls_context=tls.client_context()
-    )
+    client = smtps_client(server, tls)
     async with client:
         await client.login(USER, PASSWORD)
         with pytest.raises(aiosmtplib.SMTPDataError) as info:
@@ -217,9 +211,7 @@ async def test_drop_mid_data_is_a_disconnect_and_nothing_is_delivered(server, tl
 
 async def test_drop_mid_data_seen_by_aiosmtplib_and_on_the_wire(server, tls) -> None:
     server.faults.arm(SmtpFault("drop_mid_data", "data", times=2))
-    client = aiosmtplib.SMTP(
-        hostname=server.host, port=server.tls_port, use_tls=True, tls_context=tls.client_context()
-    )
+    client = smtps_client(server, tls)
     async with client:
         await client.login(USER, PASSWORD)
         with pytest.raises(aiosmtplib.SMTPServerDisconnected):

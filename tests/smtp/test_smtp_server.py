@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-from smtp_kit import COLLEAGUE, PASSWORD, USER, ManualTimer, make_store
+from smtp_kit import COLLEAGUE, PASSWORD, USER, ManualTimer, make_store, smtps_client
 
 from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
 from fakeserver.smtp.delivery import StoreMailboxes
@@ -98,9 +98,7 @@ async def test_starttls_auth_plain_local_and_outside_delivery(make_server, tls) 
 async def test_implicit_tls_auth_login_with_aiosmtplib(make_server, tls) -> None:
     server = await make_server()
     assert server.tls_port is not None
-    client = aiosmtplib.SMTP(
-        hostname=server.host, port=server.tls_port, use_tls=True, tls_context=tls.client_context()
-    )
+    client = smtps_client(server, tls)
     async with client:
         await client.ehlo()
         assert "auth" in client.esmtp_extensions
