@@ -117,7 +117,7 @@ CAUSES: tuple[Cause, ...] = (
     Cause("web_login_required", "The provider wants a login in the web browser first", True,
           "Sign in to your webmail in a browser, confirm the security prompt, then reconnect.",
           "Check the provider's security alerts for this user (blocked sign-in attempt).",
-          Evidence(response_codes=("WEBALERT",),
+          Evidence(response_codes=("WEBALERT",), codes=("webalert",),
                    texts=("log in via your web browser", "web login required")),
           ("https://github.com/smiley22/S22.Imap/issues/116",
            "https://github.com/jstedfast/MailKit/issues/1214")),

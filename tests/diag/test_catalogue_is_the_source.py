@@ -69,3 +69,18 @@ def test_words_bound_to_login_count_only_at_login() -> None:
     assert by_words(said, "imap_login") is BY_CODE["app_password_required"]
     assert by_words(said, "imap_select") is None
     assert by_words("nothing known", "imap_login") is None
+
+
+def test_the_engine_s_code_spellings_are_the_catalogue_s() -> None:
+    """A refusal's code is its response code lower-cased: a cause that names a response
+    code names that spelling among its error codes, and the supervisor recodes only to
+    codes the catalogue lists."""
+    for c in CAUSES:
+        for rc in c.evidence.response_codes:
+            assert rc.lower() in c.evidence.codes, (c.code, rc)
+            made = refusal("NO", rc, (), "said", stage="imap_select", command="SELECT")
+            assert made.code in c.evidence.codes, (c.code, made.code)
+    from engine.supervise import _BY_WORDS
+
+    for code in _BY_WORDS:
+        assert code in BY_CODE[code].evidence.codes and BY_CODE[code].evidence.texts
