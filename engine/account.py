@@ -22,6 +22,13 @@ password, IMAP disabled, POP3, Courier, bad certificate) stops, publishes a
 
 Nothing about a scanned message is stored: messages go to ``sink`` and only the
 per-folder checkpoints reach the database.
+
+``after_pass(client)`` runs at the end of every scan pass, on the scanner's connection
+and under its lock, before the pass counts as done: the CRM reads and logs the bodies
+its sink queued (``after_pass=logger.fetch_and_log``) without a host re-implementing
+the pass loop or opening another connection. An IMAP failure inside it ends the
+session like any scan failure; anything else becomes a transient ``after_pass_failed``
+(the queue is durable: the next pass after the reconnect reads it again).
 """
 
 from __future__ import annotations
@@ -41,7 +48,16 @@ from engine.checkpoints import CheckpointStore
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.connect import ConnectOptions, Link, login, open_link
 from engine.db import Database
-from engine.errors import ConfigError, EngineError
+from engine.errors import (
+    ConfigError,
+    ConnectError,
+    Disconnected,
+    EngineError,
+    ProtocolViolation,
+    ServerRefused,
+    TimedOut,
+)
+from engine.imap.client import ImapClient
 from engine.imap.model import Event as ImapEvent
 from engine.imap.model import Exists
 from engine.pool import ConnectionPool
@@ -69,6 +85,9 @@ log = logging.getLogger(__name__)
 ERROR_HISTORY = 200
 
 Subscriber = Callable[[AccountEvent], None]
+# Work to do on the scanner's connection after each pass (the CRM's body fetches).
+AfterPass = Callable[[ImapClient], Awaitable[object]]
+_CONNECTION_FAILURES = (ConnectError, ProtocolViolation, ServerRefused, Disconnected, TimedOut)
 
 
 class Account:
@@ -86,6 +105,7 @@ class Account:
         sink: MessageSink | None = None,
         options: AccountOptions | None = None,
         tracked: Callable[[], Iterable[str]] | None = None,
+        after_pass: AfterPass | None = None,
         ssl_context: ssl.SSLContext | None = None,
         name: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -105,6 +125,7 @@ class Account:
         self.clock = clock
         self._secret = secret
         self._sink = sink
+        self._after_pass = after_pass
         self._ssl_context = ssl_context
         self._sleep = sleep  # injectable: tests replay the backoff without waiting it out
         self.hub = trace if isinstance(trace, TraceHub) else TraceHub()
@@ -385,8 +406,27 @@ class Account:
         for folder in folders:
             async with self._lock:
                 await self.scanner.scan(main.client, self.store, folder)
+        hook = self._after_pass
+        if hook is not None:
+            async with self._lock:
+                await self._run_after_pass(hook, main.client)
         self.passes += 1
         self.supervisor.fire(Event.SYNC_DONE)
+
+    async def _run_after_pass(self, hook: AfterPass, client: ImapClient) -> None:
+        try:
+            await hook(client)
+        except _CONNECTION_FAILURES:
+            raise  # the connection's own failure: the supervisor handles it as usual
+        except Exception as exc:  # the host's failure must not read as the server's
+            raise self._after_pass_failed(exc) from exc
+
+    @staticmethod
+    def _after_pass_failed(exc: Exception) -> EngineError:
+        return EngineError(f"the after-pass hook failed: {type(exc).__name__}: {exc}",
+                           code="after_pass_failed", permanent=False, stage="imap_fetch",
+                           remediation="its work is retried on the next pass after the "
+                           "reconnect; check the CRM side")
 
     async def _deliver(self, message: ScannedMessage) -> None:
         """Hand a message to the CRM; its failure is a typed, transient engine error (the
@@ -406,4 +446,4 @@ class Account:
                               "reconnect; check the CRM side") from exc
 
 
-__all__ = ["Account", "AccountOptions", "AccountStats", "FolderStats", "Subscriber"]
+__all__ = ["Account", "AccountOptions", "AccountStats", "AfterPass", "FolderStats", "Subscriber"]
