@@ -33,6 +33,7 @@ from engine.crm.errors import CrmError, IngestRefused
 from engine.crm.ingest import Address, Headers, LoggedEmail, headers_of, parse_message
 from engine.crm.records import CrmStore
 from engine.crm.tracking import is_forwarded
+from engine.served import LocalServer
 
 ATTACHMENT_LIMIT = 50 * 1024 * 1024
 BODY_LIMIT = 2 * 1024 * 1024
@@ -187,7 +188,7 @@ class _Handler:
         return result.reply
 
 
-class BccEndpoint:
+class BccEndpoint(LocalServer):
     """``async with BccEndpoint(ingest, "log@bcc.crm.test") as ep:`` -> ``ep.port``."""
 
     def __init__(self, ingest: BccIngest, address: str, *, host: str = "127.0.0.1",
@@ -196,34 +197,19 @@ class BccEndpoint:
         self.host = host
         self.port = port
         self.data_size_limit = data_size_limit
-        self._server: asyncio.Server | None = None
 
     @property
     def results(self) -> list[IngestResult]:
         return self.handler.results
 
-    async def start(self) -> None:
+    async def _open(self) -> asyncio.Server:
         loop = asyncio.get_running_loop()
 
         def protocol() -> Any:
             return SMTP(self.handler, data_size_limit=self.data_size_limit,
                         hostname="bcc.inboxlab", loop=loop)
 
-        self._server = await loop.create_server(protocol, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> BccEndpoint:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return await loop.create_server(protocol, self.host, self.port)
 
 
 __all__ = ["ATTACHMENT_LIMIT", "BODY_LIMIT", "BccEndpoint", "BccIngest", "IngestResult",

@@ -25,12 +25,13 @@ from typing import TextIO
 
 from engine.diag.redact import Redactor
 from engine.diag.tracefile import LineAssembler, Record
+from engine.served import LocalServer
 
 _TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)\b", re.I)
 _COMMAND = re.compile(r"^([A-Za-z0-9.]+) ", re.I)
 
 
-class Recorder:
+class Recorder(LocalServer):
     """The proxy. ``start()`` listens; ``done`` is set when ``once`` and a session ended."""
 
     def __init__(self, upstream_host: str, upstream_port: int, out: str | os.PathLike[str], *,
@@ -46,33 +47,20 @@ class Recorder:
         self.secrets = secrets
         self.path = Path(out)
         self.done = asyncio.Event()
-        self.port = 0
-        self._server: asyncio.Server | None = None
         self._fh: TextIO | None = None
         self._t0 = time.monotonic()
         self._conns = 0
 
-    async def start(self) -> None:
+    async def _open(self) -> asyncio.Server:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._fh = os.fdopen(fd, "w", encoding="utf-8")
-        self._server = await asyncio.start_server(self._session, *self.listen)
-        self.port = self._server.sockets[0].getsockname()[1]
+        return await asyncio.start_server(self._session, *self.listen)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await super().stop()
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-    async def __aenter__(self) -> Recorder:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def _write(self, record: Record) -> None:
         if self._fh is not None:
