@@ -16,6 +16,7 @@ import builtins
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from engine.errors import ConfigError, ServerRefused
 from engine.imap.commands import (
@@ -53,6 +54,21 @@ _ListItems = list[ListItem]
 _Uids = list[int]
 _Fetches = list[Fetch]
 
+
+
+class FetchOptions(TypedDict, total=False):
+    """UID FETCH's keyword options, one list for ``uid_fetch`` and ``uid_fetch_batches``.
+
+    ``changedsince``: only messages whose MODSEQ is higher (CONDSTORE); ``vanished``:
+    with it, also the UIDs expunged since (QRESYNC); ``chunk``: split a list of UIDs into
+    commands of at most that many; ``silence``: longest wait between batches (default:
+    the client timeout).
+    """
+
+    changedsince: int | None
+    vanished: bool
+    chunk: int | None
+    silence: float | None
 
 class ImapClient(ImapSession):
     """One IMAP session with the commands the connector uses."""
@@ -124,23 +140,17 @@ class ImapClient(ImapSession):
         self,
         uids: str | Iterable[int],
         items: str | Sequence[str] = HEADER_ITEMS,
-        *,
-        changedsince: int | None = None,
-        vanished: bool = False,
-        chunk: int | None = None,
-        silence: float | None = None,
+        **options: Unpack[FetchOptions],
     ) -> AsyncIterator[Fetch]:
         """Stream FETCH responses as they arrive (nothing is held beyond one read).
 
-        ``chunk``: split a list of UIDs into commands of at most that many UIDs.
-        ``silence``: longest wait between batches (default: the client timeout).
-        Do not send other commands on this client while iterating: the stream is
-        bounded (backpressure), so their answers would wait behind unread FETCHes.
-        Breaking out early is fine: the rest of the answer is read and dropped (if you
-        keep a reference to the iterator, ``await it.aclose()`` so that happens at once).
+        ``options`` as ``FetchOptions`` (the same as ``uid_fetch_batches``). Do not send
+        other commands on this client while iterating: the stream is bounded
+        (backpressure), so their answers would wait behind unread FETCHes. Breaking out
+        early is fine: the rest of the answer is read and dropped (if you keep a reference
+        to the iterator, ``await it.aclose()`` so that happens at once).
         """
-        batches = self.uid_fetch_batches(uids, items, changedsince=changedsince,
-                                         vanished=vanished, chunk=chunk, silence=silence)
+        batches = self.uid_fetch_batches(uids, items, **options)
         async with contextlib.aclosing(batches):
             async for batch in batches:
                 for fetch in batch:
@@ -157,7 +167,8 @@ class ImapClient(ImapSession):
         silence: float | None = None,
     ) -> AsyncGenerator[_Fetches, None]:
         """``uid_fetch`` one socket read at a time: lists of ``Fetch`` (for consumers
-        that handle a batch at once, e.g. one database transaction per batch)."""
+        that handle a batch at once, e.g. one database transaction per batch). The
+        keyword options are ``FetchOptions``."""
         item_arg: Arg = Atom(items) if isinstance(items, str) else tuple(Atom(i) for i in items)
         wait = self.timeout if silence is None else silence
         for uidset in uid_chunks(uids, chunk):
@@ -253,6 +264,7 @@ __all__ = [
     "HEADER_ITEMS",
     "AppendResult",
     "Credentials",
+    "FetchOptions",
     "IdleSession",
     "ImapClient",
     "Security",
