@@ -181,12 +181,13 @@ class Soak:
         assert self.srv.proxy is not None and self.srv.smtp is not None
         kinds = ["reset", "reset", "close", "tarpit", "bye", "uidvalidity"]
         if self.sending and not self.srv.smtp.faults.pending():
-            kinds += ["smtp421", "smtp421"]  # only while mail is going out: else never fires
+            kinds += ["smtp421"] * 4  # only while mail is going out: else it never fires
         kind = self.rng.choice(kinds)
         links = sorted(self.srv.proxy.links)
         conn = self.rng.choice(links) if links else None
         if kind == "smtp421":
-            stage = self.rng.choice(("connect", "ehlo", "mail", "rcpt", "data"))
+            stage = self.rng.choice(("mail", "rcpt", "data"))  # per message: the open
+            # connection is reused, so a connect/ehlo fault would wait for a reconnect
             self.srv.smtp.faults.arm(SmtpFault("421", stage))  # type: ignore[arg-type]
         elif kind == "uidvalidity":
             if self.fig.faults_by_kind.get("uidvalidity", 0) >= self.args.uidvalidity_resets:
@@ -369,7 +370,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chance", type=float, default=0.01,
                    help="per-command probability of each command-bound IMAP fault")
     p.add_argument("--uidvalidity-resets", type=int, default=3)
-    p.add_argument("--sends-per-cycle", type=int, default=2)
+    p.add_argument("--sends-per-cycle", type=int, default=1)
     p.add_argument("--max-cycles", type=int, default=5000)
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", action="store_true")
