@@ -14,11 +14,10 @@ downstream re-guesses from strings.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.diag.catalogue import by_words
+from engine.diag.catalogue import asked_wait, by_words
 from engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused, Throttled
 from engine.states import StateChanged
 
@@ -128,7 +127,6 @@ def classify(error: BaseException) -> EngineError:
                          remediation=found.owner_fix)
 
 
-_SUGGESTED = re.compile(r"suggested backoff time:\s*(\d+)\s*milliseconds", re.IGNORECASE)
 SUGGESTED_BACKOFF_CAP = 300.0
 
 
@@ -137,8 +135,8 @@ def suggested_backoff(error: EngineError) -> float | None:
     milliseconds"), capped at five minutes; None when it did not say."""
     if not isinstance(error, Throttled):
         return None
-    found = _SUGGESTED.search(error.server_text or "")
-    return None if found is None else min(SUGGESTED_BACKOFF_CAP, int(found.group(1)) / 1000)
+    asked = asked_wait(error.server_text)
+    return None if asked is None else min(SUGGESTED_BACKOFF_CAP, asked)
 
 
 def notice_for(account: str, error: EngineError, at: datetime) -> DisconnectNotice:

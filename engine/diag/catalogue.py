@@ -17,6 +17,7 @@ keeps a list of server words, and ``RESPONSE_CODES`` says which IMAP codes heal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -293,6 +294,18 @@ def by_words(text: str | None, stage: str = "") -> Cause | None:
     return None
 
 
+# Office 365 "Request is throttled. Suggested Backoff Time: N milliseconds" (throttled's
+# source: https://github.com/ikvk/imap_tools/issues/135)
+_ASKED_WAIT = re.compile(r"suggested backoff time:\s*(\d+)\s*milliseconds", re.IGNORECASE)
+
+
+def asked_wait(text: str | None) -> float | None:
+    """Seconds the server's words ask a client to wait, if they say; uncapped (the
+    supervisor caps it)."""
+    found = _ASKED_WAIT.search(text or "")
+    return None if found is None else int(found.group(1)) / 1000
+
+
 def by_response_code(response_code: str | None) -> Cause | None:
     """The first cause whose evidence names the response code (any case)."""
     upper = (response_code or "").upper()
@@ -300,4 +313,4 @@ def by_response_code(response_code: str | None) -> Cause | None:
 
 
 __all__ = ["BY_CODE", "CAUSES", "RESPONSE_CODES", "UNKNOWN", "Cause", "Evidence",
-           "ResponseCode", "by_response_code", "by_words", "cause", "said"]
+           "ResponseCode", "asked_wait", "by_response_code", "by_words", "cause", "said"]
