@@ -306,6 +306,11 @@ def asked_wait(text: str | None) -> float | None:
     return None if found is None else int(found.group(1)) / 1000
 
 
+def by_error_code(code: str) -> Cause:
+    """The cause whose evidence lists the engine's error code ``code`` (``UNKNOWN`` if none)."""
+    return next((c for c in CAUSES if code in c.evidence.codes), UNKNOWN)
+
+
 def by_response_code(response_code: str | None) -> Cause | None:
     """The first cause whose evidence names the response code (any case)."""
     upper = (response_code or "").upper()
@@ -313,4 +318,5 @@ def by_response_code(response_code: str | None) -> Cause | None:
 
 
 __all__ = ["BY_CODE", "CAUSES", "RESPONSE_CODES", "UNKNOWN", "Cause", "Evidence",
-           "ResponseCode", "asked_wait", "by_response_code", "by_words", "cause", "said"]
+           "ResponseCode", "asked_wait", "by_error_code", "by_response_code", "by_words",
+           "cause", "said"]

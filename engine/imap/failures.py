@@ -11,12 +11,14 @@ from __future__ import annotations
 import socket
 import ssl
 
-from engine.diag.catalogue import cause
+from engine.diag.catalogue import by_error_code
 from engine.errors import ConnectError, EngineError, TlsError
 
 
 def _fix(code: str) -> str:
-    return cause(code).owner_fix
+    """The owner's remedy for the cause the catalogue files error code ``code`` under."""
+    return by_error_code(code).owner_fix
+
 
 # X509_V_ERR_* codes: self-signed / unknown issuer, expiry, host name.
 _VERIFY_UNTRUSTED = {18, 19, 20, 21, 27}
@@ -45,10 +47,10 @@ def tls_error(exc: ssl.SSLError, expected_host: str) -> TlsError:
             return TlsError(
                 f"the certificate for {expected_host!r} has expired or is not yet valid",
                 code="tls_expired", permanent=True, server_text=said,
-                remediation=_fix("tls_untrusted"),
+                remediation=_fix("tls_expired"),
             )
         return TlsError(f"certificate verification failed: {said}", code="tls_verify_failed",
-                        permanent=True, server_text=said, remediation=_fix("tls_untrusted"))
+                        permanent=True, server_text=said, remediation=_fix("tls_verify_failed"))
     return TlsError(f"TLS handshake failed: {exc}", code="tls_handshake", server_text=str(exc),
                     remediation=_fix("tls_handshake"))
 
@@ -72,4 +74,4 @@ def connect_error(
             f"{host}:{port} refused the connection", code="connect_refused",
             stage="imap_connect", remediation=_fix("connect_refused"))
     return ConnectError(f"cannot connect to {host}:{port}: {exc}", code="connect_failed",
-                        stage="imap_connect", remediation=_fix("connect_timeout"))
+                        stage="imap_connect", remediation=_fix("connect_failed"))

@@ -84,3 +84,17 @@ def test_the_engine_s_code_spellings_are_the_catalogue_s() -> None:
 
     for code in _BY_WORDS:
         assert code in BY_CODE[code].evidence.codes and BY_CODE[code].evidence.texts
+
+
+@pytest.mark.parametrize("verify_code", [62, 18, 10, 99])
+def test_certificate_failures_carry_the_remedy_of_the_cause_diagnosed(verify_code: int) -> None:
+    import ssl
+
+    from engine.imap.failures import tls_error
+
+    exc = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    exc.verify_code, exc.verify_message = verify_code, "said"
+    err = tls_error(exc, "imap.example.com")
+    d = diagnose(err)
+    assert d.cause.code in ("tls_hostname_mismatch", "tls_untrusted"), d.as_dict()
+    assert err.permanent == d.permanent and err.remediation == d.cause.owner_fix
