@@ -77,7 +77,7 @@ from engine.supervise import (
     suggested_backoff,
 )
 from engine.sync import MessageSink, ScannedMessage
-from engine.trace import TraceFn, TraceHub
+from engine.trace import TraceFn, TraceHub, subscription
 from engine.watch import idle_loop
 
 log = logging.getLogger(__name__)
@@ -186,13 +186,7 @@ class Account:
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """``fn(event)`` for every StateChanged and account event; returns an unsubscriber."""
-        self._subscribers.append(fn)
-
-        def unsubscribe() -> None:
-            if fn in self._subscribers:
-                self._subscribers.remove(fn)
-
-        return unsubscribe
+        return subscription(self._subscribers, fn)
 
     @property
     def stats(self) -> AccountStats:

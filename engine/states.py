@@ -35,6 +35,7 @@ from types import MappingProxyType
 
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.errors import AuthFailed, EngineError
+from engine.trace import subscription
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +201,7 @@ class Supervisor:
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Register ``fn``; returns a function that unsubscribes it."""
-        self._subscribers.append(fn)
-
-        def unsubscribe() -> None:
-            if fn in self._subscribers:
-                self._subscribers.remove(fn)
-
-        return unsubscribe
+        return subscription(self._subscribers, fn)
 
     def fire(
         self, event: Event, *, detail: str = "", error: BaseException | None = None

@@ -15,11 +15,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 TraceFn = Callable[[str, Mapping[str, Any]], None]
+_Fn = TypeVar("_Fn")
+
+
+def subscription(subscribers: list[_Fn], fn: _Fn) -> Callable[[], None]:
+    """Append ``fn`` to ``subscribers``; the returned function removes it (at most once,
+    harmless when already gone). The trace hub, the state machine and the account share it."""
+    subscribers.append(fn)
+
+    def unsubscribe() -> None:
+        if fn in subscribers:
+            subscribers.remove(fn)
+
+    return unsubscribe
 
 
 class TraceHub:
@@ -30,8 +43,7 @@ class TraceHub:
 
     def subscribe(self, fn: TraceFn) -> Callable[[], None]:
         """Register ``fn(name, info)``; returns a function that unsubscribes it."""
-        self._subscribers.append(fn)
-        return lambda: self.unsubscribe(fn)
+        return subscription(self._subscribers, fn)
 
     def unsubscribe(self, fn: TraceFn) -> None:
         if fn in self._subscribers:
@@ -60,4 +72,4 @@ class TraceHub:
         return f"TraceHub(subscribers={len(self._subscribers)})"
 
 
-__all__ = ["TraceFn", "TraceHub"]
+__all__ = ["TraceFn", "TraceHub", "subscription"]
