@@ -1,8 +1,8 @@
 """SEARCH arguments: RFC 4731 RETURN options, CHARSET, and the search-key tree.
 
 Keys are folded into the few node types of ``commands_search`` so the evaluator stays
-small.  Nesting is bounded: ``NOT NOT NOT ...`` from a fuzzer or a hostile client must
-cost a BAD, not a RecursionError.
+small.  Nesting is parsed without recursion and bounded: ``NOT NOT NOT ...`` from a
+fuzzer or a hostile client costs a BAD, never a RecursionError.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fakeserver.imap.grammar_mailbox import parse_date
 
 __all__ = ["FLAG_KEYS", "RETURN_OPTIONS", "parse_search"]
 
-MAX_DEPTH = 64
+MAX_DEPTH = 1000  # a 1000-key flat OR chain (Dovecot 2.3 accepts it)
 RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT"})
 
 # Keys that test one flag: name -> (flag, present).
@@ -70,21 +70,69 @@ def _return_option(cursor: Cursor) -> str:
 
 
 def _key(cursor: Cursor, depth: int) -> sk.SearchKey:
-    if depth > MAX_DEPTH:
-        cursor.fail("search criteria nested too deeply")
-    head = cursor.peek()
-    if head == b"(":
-        keys = cursor.parenthesized("search key", lambda: _key(cursor, depth + 1))
-        if not keys:
-            cursor.fail("empty parenthesized search key")
-        return keys[0] if len(keys) == 1 else sk.And(tuple(keys))
-    if head and head in b"0123456789*$":
-        return sk.SeqSet(cursor.sequence_set())
-    word = cursor.atom("search key").upper()
-    parser = _KEYS.get(word)
-    if parser is None:
-        cursor.fail(f"unknown search key {word!r}")
-    return parser(cursor, word, depth)
+    """One search key. Nesting (parentheses, NOT, OR) is kept on an explicit stack, not
+    in Python recursion: a client's flat OR chain of hundreds of keys is valid (Dovecot
+    takes 1000), and a hostile ``NOT NOT ...`` must cost a BAD at ``MAX_DEPTH``."""
+    stack: list[_Open] = []
+    while True:
+        if depth + len(stack) > MAX_DEPTH:
+            cursor.fail("search criteria nested too deeply")
+        head = cursor.peek()
+        if head == b"(":
+            cursor.expect(b"(", "'(' before search keys")
+            if cursor.accept(b")"):
+                cursor.fail("empty parenthesized search key")
+            if cursor.at_end():
+                cursor.fail("unbalanced parentheses: missing ')' after search keys")
+            stack.append(_Open("("))
+            continue
+        if head and head in b"0123456789*$":
+            key: sk.SearchKey = sk.SeqSet(cursor.sequence_set())
+        else:
+            word = cursor.atom("search key").upper()
+            if word in ("NOT", "OR"):
+                _arg(cursor, word)
+                stack.append(_Open(word))
+                continue
+            parser = _KEYS.get(word)
+            if parser is None:
+                cursor.fail(f"unknown search key {word!r}")
+            key = parser(cursor, word, depth + len(stack))
+        while stack:  # close every construct this key completes
+            top = stack[-1]
+            if top.kind == "NOT":
+                stack.pop()
+                key = sk.Not(key)
+            elif top.kind == "OR":
+                if not top.keys:
+                    top.keys.append(key)
+                    cursor.expect(b" ", "a space and a second search key after OR")
+                    break
+                stack.pop()
+                key = sk.Or(top.keys[0], key)
+            else:
+                top.keys.append(key)
+                if not cursor.accept(b")"):
+                    if cursor.at_end():
+                        cursor.fail("unbalanced parentheses: missing ')' after search keys")
+                    cursor.expect(b" ", "a space or ')' after search key")
+                    if cursor.at_end():
+                        cursor.fail("unbalanced parentheses: missing ')' after search keys")
+                    break
+                stack.pop()
+                key = top.keys[0] if len(top.keys) == 1 else sk.And(tuple(top.keys))
+        else:
+            return key
+
+
+class _Open:
+    """A construct still waiting for keys: ``(`` (until ``)``), ``NOT`` (one), ``OR`` (two)."""
+
+    __slots__ = ("keys", "kind")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.keys: list[sk.SearchKey] = []
 
 
 def _arg(cursor: Cursor, word: str) -> None:
@@ -136,18 +184,6 @@ def _uid(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     return sk.UidSet(cursor.sequence_set("UID set"))
 
 
-def _not(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
-    _arg(cursor, word)
-    return sk.Not(_key(cursor, depth + 1))
-
-
-def _or(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
-    _arg(cursor, word)
-    left = _key(cursor, depth + 1)
-    cursor.expect(b" ", "a space and a second search key after OR")
-    return sk.Or(left, _key(cursor, depth + 1))
-
-
 def _modseq(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
     entry = entry_type = None
@@ -184,7 +220,5 @@ _KEYS: dict[str, Callable[[Cursor, str, int], sk.SearchKey]] = {
     "LARGER": _size,
     "SMALLER": _size,
     "UID": _uid,
-    "NOT": _not,
-    "OR": _or,
     "MODSEQ": _modseq,
 }

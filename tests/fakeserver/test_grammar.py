@@ -300,7 +300,7 @@ def test_search_literal_in_declared_charset() -> None:
         ("A1 SEARCH ()", "SEARCH: empty parenthesized search key"),
         ("A1 SEARCH RETURN (SAVE) ALL", "SEARCH: SEARCHRES (RETURN SAVE) is not supported"),
         ("A1 SEARCH LARGER x", "SEARCH: expected size, found 'x'"),
-        ("A1 SEARCH " + "NOT " * 100 + "ALL", "SEARCH: search criteria nested too deeply"),
+        ("A1 SEARCH " + "NOT " * 1001 + "ALL", "SEARCH: search criteria nested too deeply"),
         ("A1 SEARCH SUBJECT \"a\\b\"", "SEARCH: invalid escape in quoted SUBJECT value: "
                                        "only \\\\ and \\\" allowed"),
         ("A1 SEARCH SUBJECT \"abc", "SEARCH: unterminated quoted string in SUBJECT value"),
