@@ -19,9 +19,18 @@ How a run is steered, and why:
   connection once (a network blip) and watches the engine reconnect. The report
   says so ("nudged").
 
+- The CRM runs when a scenario sends (``[[send]]``) or checks it (``crm_*``,
+  ``sent_copies``): its logger is the account's sink, tracked set and ``after_pass``
+  hook (bodies read on the scanner's connection), its database is ``crm.db`` beside
+  the engine's (which must stay free of mail). Sends start after the engine's first
+  pass, through the scenario's SMTP server, with the Sent folder the engine chose
+  and no hint about auto-save (the copier detects it). The run settles only once
+  every send is done, no persona answer is pending and a few polls have passed.
+
 Which checks this answers (the format is fakeserver.scenario.model.EXPECT_CHECKS):
 sent_folder, message_count, error, state, login_fails, reconnects, no_duplicates,
-client_timeout, response. Unknown ones are reported as skip, never as pass.
+client_timeout, response, and the CRM's (``tui.scenario_crm``). Unknown ones are
+reported as skip, never as pass.
 """
 
 from __future__ import annotations
@@ -32,19 +41,30 @@ import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from engine.account import Account, AccountOptions
 from engine.backoff import BackoffPolicy
+from engine.crm.attachments import AttachmentStore
+from engine.crm.inbox import InboxLogger
+from engine.crm.ingest import Address
+from engine.crm.outbox import Outbox
+from engine.crm.records import CrmStore
+from engine.crm.rules import LoggingRules
+from engine.crm.send import SmtpSubmitter
+from engine.crm.sentcopy import CopyPolicy, SentCopier
+from engine.crm.summary import crm_summary, sent_copies, sent_message_ids
+from engine.crm.templates import Template
+from engine.db import Database
 from engine.diag.classify import Diagnosis, diagnose, diagnose_event
 from engine.errors import AuthFailed, EngineError, TimedOut
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
 from engine.roles import Role
 from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
+from engine.settings import AccountSettings, ImapServer, SmtpServer
 from engine.states import State, StateChanged
 from engine.supervise import AccountEvent, LargeFolderWarning, cause_matches
 from engine.sync import ScannedMessage
@@ -53,17 +73,18 @@ from fakeserver.scenario.expect import evaluate
 from fakeserver.scenario.model import Close, Expect, Scenario
 from fakeserver.scenario.serve import ScenarioServer
 from tui import scenario_implicit as implicit
+from tui.scenario_crm import CRM_CHECKS, CrmFacts, copy_folders
 from tui.scenario_report import Outcome, RunReport, Status, format_report
 
 FULL_SCAN_LIMIT = 5_000
 SETTLE_POLLS = 3  # timed polls after a login before the engine counts as settled
 NOT_YET = 2**62  # a pass mark no account reaches: "not settled until the next login"
 # Judged once the run is over, never early (so they do not end a run before its faults).
-FINAL_ONLY = frozenset({"no_duplicates", "message_count"})
+FINAL_ONLY = frozenset({"no_duplicates", "message_count", *CRM_CHECKS})
 MESSAGE_ID_SAMPLE = 5_000
 RUN_BACKOFF = BackoffPolicy(base_min=0.05, base_max=0.15, factor=1.5, cap=1.0,
                             short_session=60.0, strike_factor=2.0, strike_cap=2.0)
-
+DETECT_WINDOW = 2.0  # s the Sent copier watches for the provider's own copy before APPEND
 
 
 class _Run:
@@ -84,6 +105,8 @@ class _Run:
         self.mark = 0  # account.polls at the latest login
         self.nudges = 0  # reconnects the runner caused itself (not the scenario's doing)
         self.final = False
+        self.crm: _Crm | None = None
+        self.crm_facts: CrmFacts | None = None  # read once the run is over
 
     def on_event(self, event: AccountEvent) -> None:
         if isinstance(event, LargeFolderWarning):
@@ -109,7 +132,152 @@ class _Run:
         if not self.account.running:
             return True
         return (self.account.state is State.IDLE
-                and self.account.polls - self.mark >= SETTLE_POLLS)
+                and self.account.polls - self.mark >= SETTLE_POLLS
+                and (self.crm is None or self.crm.settled(self.account.polls)))
+
+
+class _Crm:
+    """The CRM of one run: logger on the account, the ``[[send]]`` blocks, the figures."""
+
+    def __init__(self, srv: ScenarioServer, where: Path, store: CrmStore) -> None:
+        self.srv = srv
+        self.where = where
+        self.store = store
+        scenario = srv.scenario
+        self.user, self.password = scenario.accounts[0].username, scenario.accounts[0].password
+        self.templates = templates(scenario)
+        self.names = {p.address.lower(): p.name for p in (
+            scenario.smtp.personas if scenario.smtp else ())}
+        self.logger = InboxLogger(store, LoggingRules(), [self.user])
+        self.task: asyncio.Task[None] | None = None
+        self.failures: list[str] = []
+        self.sent = 0
+        self.quiet_since: int | None = None  # account.polls when it last went quiet
+
+    @classmethod
+    async def open(cls, srv: ScenarioServer, where: Path) -> _Crm:
+        db = await Database.open(where / "crm.db")
+        crm = cls(srv, where, CrmStore(db, AttachmentStore(where / "files")))
+        await crm.logger.refresh()
+        return crm
+
+    def sink_for(self, run: _Run) -> Callable[[ScannedMessage], Awaitable[None]]:
+        """The account's sink: the run's own bookkeeping, then the CRM logger's."""
+        async def sink(message: ScannedMessage) -> None:
+            run.sink(message)
+            await self.logger.sink(message)
+        return sink
+
+    async def _stop_sends(self) -> None:
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            self.failures.append("the sends were still running at the deadline")
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self._stop_sends()
+        await self.store.db.close()
+
+    async def connect(self) -> ImapClient:
+        """A connection of its own (the Sent copier's, the final count of copies)."""
+        assert self.srv.tls is not None
+        client = ImapClient(self.srv.host, self.srv.tls_port, security="tls", timeout=10,
+                            connect_timeout=5, ssl_context=self.srv.tls.client_context(),
+                            tag_prefix="C")
+        await client.connect()
+        await client.login(Credentials(self.user, Secret(self.password)))
+        return client
+
+    def tick(self, account: Account) -> None:
+        """Start the sends once the engine has synced and chosen its Sent folder."""
+        if self.task is None and account.passes >= 1 and self.templates:
+            choice = account.roles.get(Role.SENT)
+            self.task = asyncio.create_task(self._send_all(choice.folder if choice else None),
+                                            name="scenario run: CRM sends")
+
+    def settled(self, polls: int) -> bool:
+        smtp = self.srv.smtp
+        quiet = (not self.templates or (self.task is not None and self.task.done())) and (
+            smtp is None or smtp.personas is None or smtp.personas.waiting == 0)
+        if not quiet or self.logger.pending:
+            self.quiet_since = None
+            return False
+        if self.quiet_since is None:
+            self.quiet_since = polls
+        return polls - self.quiet_since >= SETTLE_POLLS
+
+    async def _send_all(self, folder: str | None) -> None:
+        assert self.srv.smtp is not None and self.srv.tls is not None
+        if folder is None:
+            self.failures.append("the engine chose no Sent folder: no copy is made")
+        copier = None if folder is None else SentCopier(
+            self.connect, folder, CopyPolicy(autosave=None, detect_window=DETECT_WINDOW))
+        submitter = SmtpSubmitter(SmtpServer(self.srv.host, self.srv.smtp.port, "starttls"),
+                                  self.user, Secret(self.password), timeout=10,
+                                  tls_context=self.srv.tls.client_context())
+        outbox = Outbox(self.store, submitter, copier, Address(self.user),
+                        rng=random.Random(self.srv.scenario.seed))
+        try:
+            queued = []
+            for send, template in zip(self.srv.scenario.sends, self.templates, strict=True):
+                for address in send.to:
+                    try:
+                        cid = await self.store.upsert_contact(
+                            address, self.names.get(address.lower(), ""))
+                        contact = await self.store.contact(cid)
+                        assert contact is not None
+                        queued.append(await outbox.enqueue(template.render(contact),
+                                                           contact_id=cid))
+                    except EngineError as exc:
+                        self.failures.append(f"{address}: {exc}")
+            # Track the new Message-IDs before anything goes out: a persona that answers
+            # at once must find its thread already known to the sink.
+            await self.logger.refresh()
+            for mid in queued:
+                try:
+                    await outbox.run(mid)
+                    self.sent += 1
+                except EngineError as exc:
+                    self.failures.append(f"{mid}: {exc}")
+        except Exception as exc:  # a run reports, it does not crash
+            self.failures.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            await submitter.close()
+            if copier is not None:
+                await copier.close()
+
+    async def facts(self, expects: tuple[Expect, ...]) -> CrmFacts:
+        await self._stop_sends()
+        summary = await crm_summary(self.store)
+        copies: dict[str, dict[str, int]] = {}
+        folders = copy_folders(expects)
+        if folders:
+            try:
+                ids = await sent_message_ids(self.store)
+                client = await self.connect()
+                try:
+                    for folder in folders:
+                        copies[folder] = (await sent_copies(client, folder, ids)).copies
+                finally:
+                    await client.close()
+            except EngineError as exc:
+                self.failures.append(f"counting the Sent copies failed: {exc}")
+        return CrmFacts(
+            {k.lower(): v for k, v in summary.logged_per_contact.items()}, summary.emails,
+            summary.threads, summary.attachments_stored, summary.attachments_skipped,
+            summary.flagged, summary.refused, summary.malformed, summary.outbox, copies,
+            tuple(self.failures), self.sent)
+
+
+def templates(scenario: Scenario) -> list[Template]:
+    """The ``[[send]]`` blocks as CRM templates: a bad placeholder fails before any start."""
+    return [Template(s.name or f"send {i + 1}", s.subject, s.body)
+            for i, s in enumerate(scenario.sends)]
+
+
+def wants_crm(scenario: Scenario) -> bool:
+    return bool(scenario.sends) or any(e.check in CRM_CHECKS for e in scenario.expect)
 
 
 Verdict = tuple[Status, str] | None
@@ -259,11 +427,16 @@ def _left_behind(run: _Run, where: Path, user: str, watching: bool) -> list[Outc
     ]
 
 
+def _crm(e: Expect, run: _Run) -> Verdict:
+    """The CRM's checks, judged from its figures once the run is over."""
+    return None if run.crm_facts is None else CRM_CHECKS[e.check](e, run.crm_facts)
+
+
 CHECKS: dict[str, Callable[[Expect, _Run], Verdict]] = {
     "sent_folder": _sent_folder, "message_count": _message_count, "error": _error,
     "state": _state, "login_fails": _login_fails, "reconnects": _reconnects,
     "no_duplicates": _no_duplicates, "client_timeout": _client_timeout,
-    "response": _response,
+    "response": _response, **dict.fromkeys(CRM_CHECKS, _crm),
 }
 
 
@@ -302,6 +475,7 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                        workdir: Path | None = None) -> RunReport:
     """Serve ``scenario``, run an Account against it, judge its expectations."""
     scan = initial_scan or choose_initial_scan(scenario)
+    templates(scenario)  # a bad placeholder is a TemplateError before anything starts
     account_config = scenario.accounts[0]
     expects = scenario.expect
     outcomes: dict[int, Outcome] = {}
@@ -312,16 +486,20 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
     with contextlib.ExitStack() as stack:
         where = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(
             prefix="inboxlab-run-")))
-        async with ScenarioServer(scenario, control_port=None, smtp=False) as srv:
+        async with ScenarioServer(scenario, control_port=None,
+                                  smtp=bool(scenario.sends)) as srv:
             settings = AccountSettings(username=account_config.username,
                                        imap=ImapServer(srv.host, srv.tls_port, "tls"))
             options = AccountOptions(initial_scan=scan, poll_interval=0.3, idle_refresh=5.0,
                                      connect_timeout=3.0, command_timeout=5.0, batch=100,
                                      backoff=RUN_BACKOFF, cafile=str(srv.ca_pem_path))
             run = _Run(srv, options.batch)  # small batches: "nth FETCH" faults fire
+            crm = run.crm = await _Crm.open(srv, where) if wants_crm(scenario) else None
             account = Account(settings, Secret(account_config.password), where / "engine.db",
                               rng=random.Random(scenario.seed), options=options,
-                              sink=run.sink)
+                              sink=run.sink if crm is None else crm.sink_for(run),
+                              tracked=None if crm is None else crm.logger.tracked_ids,
+                              after_pass=None if crm is None else crm.logger.fetch_and_log)
             run.account = account
             account.subscribe(run.on_event)
             account.hub.subscribe(run.on_trace)
@@ -349,6 +527,8 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                             run.nudges += 1
                             run.mark = NOT_YET  # settled again only after a new login
                             srv.runtime.fire(Close())
+                    if crm is not None:
+                        crm.tick(account)
                     _judge(expects, run, outcomes)
                     if run.final or (expects and len(outcomes) == len(expects)):
                         break
@@ -358,6 +538,12 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                 await account.stop()
                 for other in others:
                     await other.close()
+                if crm is not None:
+                    try:
+                        run.crm_facts = await crm.facts(expects)
+                    finally:
+                        await crm.close()
+            _judge(expects, run, outcomes)  # the CRM's checks, now that its figures are in
             watching = run.watching_at_end
             report = RunReport(
                 scenario=scenario.name,

@@ -1,9 +1,11 @@
 """Checking ``[[expect]]`` blocks that the server alone can judge, from its Store.
 
 ``message_count`` and ``no_duplicates`` are facts about the mailbox after a run, so the
-fake server can check them itself; ``sent_folder`` can at least be checked to name a
-real folder. Everything else (errors, states, reconnects) needs the engine's view and is
-reported as ``None`` ("not judged here") for the engine's own checks to fill in.
+fake server can check them itself; ``sent_folder`` and ``sent_copies`` can at least be
+checked to name a real folder (how many copies of the CRM's own sends it holds needs
+the CRM's list of what it sent). Everything else (errors, states, reconnects, the CRM)
+needs the engine's view and is reported as ``None`` ("not judged here") for the
+engine's own checks to fill in.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _one(scenario: Scenario, store: Store, expect: Expect) -> Verdict:
     account = store.accounts.get(user)
     if account is None:
         return Verdict(expect, False, f"no account {user!r} in the store")
-    if expect.check not in ("message_count", "no_duplicates", "sent_folder"):
+    if expect.check not in ("message_count", "no_duplicates", "sent_folder", "sent_copies"):
         return Verdict(expect, None, f"{expect.check} needs the engine's view")
     name = str(expect.get("folder"))
     folder = account.folder(mutf7.encode(name))
@@ -42,6 +44,9 @@ def _one(scenario: Scenario, store: Store, expect: Expect) -> Verdict:
     if expect.check == "sent_folder":
         return Verdict(expect, None, f"{name!r} exists; which folder the engine picked needs "
                                      "the engine's view")
+    if expect.check == "sent_copies":
+        return Verdict(expect, None, f"{name!r} exists; copies of each sent message need the "
+                                     "CRM's list of what it sent")
     if expect.check == "message_count":
         want, have = expect.get("count"), len(folder)
         return Verdict(expect, have == want, f"{name}: {have} messages, expected {want}")

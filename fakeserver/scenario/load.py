@@ -26,7 +26,10 @@ from fakeserver.profiles import names as profile_names
 from fakeserver.scenario import actions as action_parsers
 from fakeserver.scenario.model import (
     COMMAND_BOUND,
+    COUNT_KEYS,
+    EXPECT_ANY_OF,
     EXPECT_CHECKS,
+    OUTBOX_STATES,
     AtTime,
     Chance,
     DeleteFolder,
@@ -37,6 +40,7 @@ from fakeserver.scenario.model import (
     OnLogin,
     RenameFolder,
     Scenario,
+    Send,
     TimelineEvent,
     Trigger,
 )
@@ -53,6 +57,7 @@ COMMANDS = frozenset({
     "ID", "NAMESPACE", "IDLE", "UNSELECT", "UID FETCH", "UID SEARCH", "UID STORE", "UID COPY",
     "UID MOVE", "UID EXPUNGE",
 })
+_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _TRIGGER_KINDS = ("at", "connection", "login", "command", "regex", "bytes", "probability")
 
 
@@ -117,6 +122,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
 
     smtp = _smtp(top.table("smtp"), autosave)
     timeline = tuple(_event(t, accounts) for t in top.tables("timeline"))
+    sends = tuple(_send(t, smtp) for t in top.tables("send"))
     expect = tuple(_expect(t) for t in top.tables("expect"))
     top.done()
 
@@ -132,7 +138,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
         latency=latency, autosave_sent=autosave, too_many_text=too_many,
         throttle_style=throttle, timeline=timeline, expect=expect,
         source=Path(file) if file != "<scenario>" else None, wrong_hostname=wrong_hostname,
-        smtp=smtp,
+        smtp=smtp, sends=sends,
     )
 
 
@@ -169,6 +175,30 @@ def _smtp(t: Table | None, autosave: str | None) -> SmtpConfig | None:
     return _build(t, SmtpConfig, dict(
         autosave_sent_folder=autosave, personas=tuple(personas), faults=tuple(faults),
         data_size_limit=limit, require_starttls=require_starttls))
+
+
+def _send(t: Table, smtp: SmtpConfig | None) -> Send:
+    """A ``[[send]]`` block: what the CRM sends during ``scenario run``."""
+    if smtp is None:
+        raise t.fail("a [[send]] needs the SMTP server, but [smtp] enabled = false")
+    to = t.texts("to", REQUIRED)
+    if not to:
+        raise t.fail("needs at least one address", "to")
+    for k, address in enumerate(to):
+        if not _ADDRESS.match(address):
+            raise t.ctx.error((*t.path, "to", k),
+                              f"{address!r} is not an address like dana@acme.example")
+    if len({a.lower() for a in to}) != len(to):
+        raise t.fail("an address is listed twice", "to")
+    subject = t.text("subject", REQUIRED)
+    if not subject.strip() or "\r" in subject or "\n" in subject:
+        raise t.fail("the subject must be one non-empty line", "subject")
+    body = t.text("body", REQUIRED)
+    if not body.strip():
+        raise t.fail("the body is empty", "body")
+    name = t.text("name", "")
+    t.done()
+    return Send(to=to, subject=subject, body=body, name=name)
 
 
 def _build(t: Table, cls: Any, fields: dict[str, Any]) -> Any:
@@ -382,4 +412,24 @@ def _expect(t: Table) -> Expect:
     missing = sorted(required - {k for k, _ in params})
     if missing:
         raise t.fail(f"check {check!r} needs key {missing[0]!r}")
+    if check.startswith("crm_") or check == "sent_copies":
+        _crm_params(t, check, dict(params))
     return Expect(check=check, params=tuple(params), description=description)
+
+
+def _crm_params(t: Table, check: str, params: dict[str, Any]) -> None:
+    """The CRM checks' values: counts are integers >= 0, a contact is an address."""
+    any_of = EXPECT_ANY_OF.get(check)
+    if any_of and not any_of & params.keys():
+        raise t.fail(f"check {check!r} needs at least one of {', '.join(sorted(any_of))}")
+    for key, value in params.items():
+        if key in COUNT_KEYS and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise t.fail(f"expected a count (an integer >= 0), got {value!r}", key)
+        if key == "contact" and not (isinstance(value, str) and _ADDRESS.match(value)):
+            raise t.fail(f"{value!r} is not an address like dana@acme.example", key)
+        if key == "state" and value not in OUTBOX_STATES:
+            raise t.fail(f"{value!r} is not an outbox state; known: {', '.join(OUTBOX_STATES)}",
+                         key)
+        if key == "folder" and not (isinstance(value, str) and value.strip()):
+            raise t.fail("expected a folder name", key)

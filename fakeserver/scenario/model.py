@@ -323,7 +323,22 @@ EXPECT_CHECKS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "no_duplicates": (frozenset({"folder"}), frozenset({"user"})),
     "client_timeout": (frozenset(), frozenset({"within_s"})),
     "response": (frozenset({"text"}), frozenset({"code"})),
+    # The CRM's view (``[[send]]`` blocks drive it): judged once the run is over.
+    "crm_logged": (frozenset({"contact", "count"}), frozenset()),
+    "sent_copies": (frozenset({"folder"}), frozenset({"count"})),
+    "crm_attachments": (frozenset(), frozenset({"stored", "skipped"})),
+    "crm_threads": (frozenset(), frozenset({"threads", "flagged", "refused"})),
+    "crm_outbox": (frozenset({"state", "count"}), frozenset()),
 }
+# Checks whose keys are all optional but which say nothing without one of them.
+EXPECT_ANY_OF: dict[str, frozenset[str]] = {
+    "crm_attachments": frozenset({"stored", "skipped"}),
+    "crm_threads": frozenset({"threads", "flagged", "refused"}),
+}
+# What the CRM checks' keys must hold: a count (integer >= 0), an address, or a choice.
+COUNT_KEYS = frozenset({"count", "stored", "skipped", "threads", "flagged", "refused"})
+OUTBOX_STATES: tuple[str, ...] = ("queued", "submitted", "copied", "logged", "failed",
+                                  "uncertain")
 
 
 @dataclass(frozen=True)
@@ -336,6 +351,21 @@ class Expect:
 
     def get(self, key: str) -> str | int | float | bool | None:
         return dict(self.params).get(key)
+
+
+@dataclass(frozen=True)
+class Send:
+    """The CRM sends one templated email to each of ``to`` once the engine has synced.
+
+    ``subject`` and ``body`` are a CRM template (``{{first_name|there}}``; the runner
+    validates the placeholders before anything starts); each contact gets a new
+    thread, so a persona among ``to`` answers into a tracked thread.
+    """
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    name: str = ""
 
 
 # ------------------------------------------------------------------------------- server
@@ -386,6 +416,7 @@ class Scenario:
     source: Path | None = field(default=None, compare=False)
     wrong_hostname: str | None = None  # TLS leaf minted for another name (tls-mismatch)
     smtp: SmtpConfig | None = None  # None: no SMTP listener for this scenario
+    sends: tuple[Send, ...] = ()  # what the CRM sends during ``scenario run``
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:
