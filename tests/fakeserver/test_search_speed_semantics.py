@@ -13,6 +13,7 @@ import email.parser
 import email.policy
 import random
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from engine.replies import reply_criteria
 from fakeserver import generate
 
 COUNT = 3000
+DEADLINE = 30.0  # seconds: an upper bound for one reply on loopback, never a timing
 
 
 Lab = Any  # tests/fakeserver/conftest.py's Lab (a fixture hands it over; no import by name)
@@ -200,3 +202,51 @@ def test_random_key_trees_match_a_recursive_oracle(make_lab) -> None:  # type: i
         expected = [m.uid for m in msgs if _oracle(tree, m)]
         got = _uids(d.send(f"t{n} UID SEARCH CHARSET UTF-8 {text}"), f"t{n}".encode())
         assert got == expected, text
+
+
+# -- parity with a real Dovecot ------------------------------------------------------------
+
+
+def _dovecot_search(host: str, port: int, user: str, password: str,
+                    commands: list[bytes]) -> list[list[int]]:
+    """Each ``UID SEARCH ...`` (tag included) against Dovecot's INBOX, as UID lists."""
+    out = []
+    with socket.create_connection((host, port), timeout=DEADLINE) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(b'a LOGIN "%s" "%s"\r\ne EXAMINE INBOX\r\n' % (user.encode(),
+                                                                    password.encode()))
+        for tag in (b"a", b"e"):
+            while not reader.readline().startswith(tag + b" "):
+                pass
+        for command in commands:
+            tag = command.split(b" ", 1)[0]
+            sock.sendall(command)
+            reply = b""
+            while not reply.split(b"\r\n")[-2:-1] or not reply.split(b"\r\n")[-2].startswith(
+                    tag + b" "):
+                reply += reader.readline()
+            out.append(_uids(reply, tag))
+    return out
+
+
+@pytest.mark.dovecot
+@pytest.mark.interop
+def test_flat_and_balanced_reply_searches_match_dovecot(dovecot, make_lab) -> None:  # type: ignore[no-untyped-def]
+    lab = make_lab(count=400)
+    spec = _spec(lab)
+    user, password = "searchparity@example.com", "search-parity-pw"
+    dovecot.add_user(user, password)
+    dovecot.load_messages(user, "INBOX", (
+        (generate.message(spec, i), " ".join(sorted(generate.default_flags(spec, i))),
+         generate.internaldate(spec, i)) for i in range(spec.count)))
+    ids = [_thread_fields(generate.message(spec, i))[0] for i in range(0, 400, 4)]
+    keys = [f"HEADER {field} {mid}" for mid in ids for field in ("In-Reply-To", "References")]
+    flat = b"F UID SEARCH OR " + " OR ".join(keys[:-1]).encode() + b" " + keys[-1].encode()
+    commands = [flat + b"\r\n", _wire(*reply_criteria(ids)),
+                b"N UID SEARCH NOT " + flat[len(b"F UID SEARCH "):] + b" UNSEEN\r\n"]
+    theirs = _dovecot_search(dovecot.host, dovecot.port, user, password, commands)
+    d = lab.driver(select="INBOX")
+    ours = [_uids(d.feed(c), c.split(b" ", 1)[0]) for c in commands]
+    assert theirs[0] and theirs[0] == theirs[1]
+    assert ours == theirs
