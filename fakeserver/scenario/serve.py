@@ -17,11 +17,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from fakeserver.faults.proxy import FaultProxy
 from fakeserver.imap.hooks import ConnectionInfo
 from fakeserver.imap.server import FakeImapServer
+from fakeserver.lifecycle import Served
 from fakeserver.scenario.model import Scenario
 from fakeserver.scenario.runtime import ScenarioRuntime
 from fakeserver.smtp.server import FakeSmtpServer
@@ -29,7 +29,7 @@ from fakeserver.store import Store
 from fakeserver.tls import LOOPBACK_NAMES, TlsMaterial, mint
 
 
-class ScenarioServer:
+class ScenarioServer(Served):
     """One running scenario. ``control_port=None`` disables the control endpoint.
 
     ``transcripts=True`` keeps every connection's (redacted) bytes in
@@ -115,14 +115,6 @@ class ScenarioServer:
         return out
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    async def __aenter__(self) -> ScenarioServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         port, tls_port, control_port, want_smtp = self._want
