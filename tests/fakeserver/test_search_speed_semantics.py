@@ -250,3 +250,14 @@ def test_flat_and_balanced_reply_searches_match_dovecot(dovecot, make_lab) -> No
     ours = [_uids(d.feed(c), c.split(b" ", 1)[0]) for c in commands]
     assert theirs[0] and theirs[0] == theirs[1]
     assert ours == theirs
+
+
+def test_header_values_is_headers_cut_to_the_asked_fields(make_lab) -> None:  # type: ignore[no-untyped-def]
+    lab = make_lab(count=200)
+    folder = lab.store.accounts["user@example.com"].folder("INBOX")
+    folder.append(_APPENDED[0])
+    asked = frozenset({"references", "in-reply-to", "cc", "subject", "x-none"})
+    for uid in folder.uids():
+        whole = folder.headers(uid)
+        expected = {name: list(values) for name, values in whole.items() if name in asked}
+        assert folder.header_values(uid, asked) == expected
