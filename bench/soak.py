@@ -223,6 +223,10 @@ class Soak:
     # -- the engine loop -----------------------------------------------------------------
 
     async def cycle(self, queued: list[Draft]) -> None:
+        # The outbox first: a long first scan cut short by faults must not starve sending.
+        for _ in range(min(len(queued), self.args.sends_per_cycle)):
+            await self.outbox.enqueue(queued.pop(0))
+        await self.outbox.run_pending()
         client = await self.connect()
         try:
             await self.logger.refresh()
@@ -233,9 +237,6 @@ class Soak:
             await scan_folder(client, CheckpointStore(self.db), USER, "INBOX", counted,
                               batch=500, backfill=self.args.messages)
             await self.logger.fetch_and_log(client)
-            for _ in range(min(len(queued), self.args.sends_per_cycle)):
-                await self.outbox.enqueue(queued.pop(0))
-            await self.outbox.run_pending()
         finally:
             with contextlib.suppress(Exception):
                 await client.close()
