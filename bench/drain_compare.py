@@ -52,18 +52,33 @@ def _context(ca_pem: str | Path | None) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=str(ca_pem)) if ca_pem else None
 
 
-def _rounds(host: str, port: int, rounds: int, count: int,
-            context: ssl.SSLContext | None) -> tuple[list[Drain], list[Drain]]:
-    """Alternate raw and imaplib drains so drift in machine load hits both alike."""
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rounds(host: str, port: int, rounds: int, count: int, context: ssl.SSLContext | None,
+            server_pid: int | None = None) -> tuple[list[Drain], list[Drain], list[float]]:
+    """Alternate raw and imaplib drains so drift in machine load hits both alike; with
+    ``server_pid``, also the server's CPU seconds during each raw drain (what machine
+    load barely changes, unlike wall time)."""
     raw: list[Drain] = []
     ref: list[Drain] = []
+    cpu: list[float] = []
     for _ in range(rounds):
         for fn, out in ((raw_drain, raw), (imaplib_drain, ref)):
+            before = _proc_cpu_s(server_pid) if server_pid else 0.0
             got = fn(host, port, BENCH_USER, BENCH_PASSWORD, context=context)
             if got.messages != count:
                 raise SystemExit(f"{fn.__name__} saw {got.messages} messages, expected {count}")
             out.append(got)
-    return raw, ref
+            if server_pid and fn is raw_drain:
+                cpu.append(_proc_cpu_s(server_pid) - before)
+    return raw, ref, cpu
 
 
 def dovecot_legs(count: int, seed: int, rounds: int,
@@ -76,15 +91,16 @@ def dovecot_legs(count: int, seed: int, rounds: int,
         load_s = load_generated(handle, BENCH_USER, "INBOX", spec)
         port, context = (handle.tls_port, _context(handle.ca_pem)) if tls else (handle.port, None)
         cold = raw_drain(handle.host, port, BENCH_USER, BENCH_PASSWORD, context=context)
-        raw, ref = _rounds(handle.host, port, rounds, count, context)
+        raw, ref, _ = _rounds(handle.host, port, rounds, count, context)
     return [_leg("dovecot", "raw", "cold", [cold]), _leg("dovecot", "raw", "warm", raw),
             _leg("dovecot", "imaplib", "warm", ref)], load_s
 
 
 @contextlib.contextmanager
 def fake_server(count: int, seed: int,
-                timeout: float = 120.0) -> Iterator[tuple[str, int, int, str]]:
-    """bench.fakeserve in a child process; yields (host, port, tls_port, CA PEM) when READY."""
+                timeout: float = 120.0) -> Iterator[tuple[str, int, int, str, int]]:
+    """bench.fakeserve in a child process; yields (host, port, tls_port, CA PEM, pid) when
+    READY."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.fakeserve", "--count", str(count), "--seed", str(seed)],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -98,7 +114,7 @@ def fake_server(count: int, seed: int,
         line = proc.stdout.readline().decode().split()
         if line[:1] != ["READY"]:
             raise SystemExit(f"fake server failed to start (said {line!r})")
-        yield line[1], int(line[2]), int(line[3]), line[4]
+        yield line[1], int(line[2]), int(line[3]), line[4], proc.pid
     finally:
         proc.stdin.close()  # the server stops when its stdin closes
         try:
@@ -109,12 +125,14 @@ def fake_server(count: int, seed: int,
 
 
 def fake_legs(count: int, seed: int, rounds: int, tls: bool) -> list[dict[str, object]]:
-    with fake_server(count, seed) as (host, plain_port, tls_port, ca_pem):
+    with fake_server(count, seed) as (host, plain_port, tls_port, ca_pem, pid):
         port, context = (tls_port, _context(ca_pem)) if tls else (plain_port, None)
         cold = raw_drain(host, port, BENCH_USER, BENCH_PASSWORD, context=context)
-        raw, ref = _rounds(host, port, rounds, count, context)
-    return [_leg("fake", "raw", "cold", [cold]), _leg("fake", "raw", "warm", raw),
-            _leg("fake", "imaplib", "warm", ref)]
+        raw, ref, cpu = _rounds(host, port, rounds, count, context, server_pid=pid)
+    warm = _leg("fake", "raw", "warm", raw)
+    if cpu and max(cpu) > 0:
+        warm["server_cpu_s"] = statistics.median(cpu)
+    return [_leg("fake", "raw", "cold", [cold]), warm, _leg("fake", "imaplib", "warm", ref)]
 
 
 def run(count: int, rounds: int, seed: int, servers: list[str],
@@ -157,6 +175,10 @@ def render(report: dict[str, object]) -> str:
         lines.append(f"  {leg['server']:8} {leg['client']:8} {leg['phase']:5} {med:9.3f} "
                      f"{leg['min_s']:8.3f} {leg['max_s']:8.3f} {leg['mb']:7.1f} "
                      f"{leg['mb'] / med:7.1f} {leg['messages'] / med:9.0f}")
+    for leg in report["legs"]:  # type: ignore[attr-defined]
+        if "server_cpu_s" in leg:
+            lines.append(f"  {leg['server']} server CPU per {leg['client']} {leg['phase']} "
+                         f"drain (median): {leg['server_cpu_s']:.3f} s")
     if "ratio_fake_over_dovecot" in report:
         verdict = "met" if report["target_met"] else "NOT met"
         lines.append(f"  fake / Dovecot (raw, warm): {report['ratio_fake_over_dovecot']:.2f} "
