@@ -139,9 +139,8 @@ class _Run:
 class _Crm:
     """The CRM of one run: logger on the account, the ``[[send]]`` blocks, the figures."""
 
-    def __init__(self, srv: ScenarioServer, where: Path, store: CrmStore) -> None:
+    def __init__(self, srv: ScenarioServer, store: CrmStore) -> None:
         self.srv = srv
-        self.where = where
         self.store = store
         scenario = srv.scenario
         self.user, self.password = scenario.accounts[0].username, scenario.accounts[0].password
@@ -157,7 +156,7 @@ class _Crm:
     @classmethod
     async def open(cls, srv: ScenarioServer, where: Path) -> _Crm:
         db = await Database.open(where / "crm.db")
-        crm = cls(srv, where, CrmStore(db, AttachmentStore(where / "files")))
+        crm = cls(srv, CrmStore(db, AttachmentStore(where / "files")))
         await crm.logger.refresh()
         return crm
 
