@@ -5,13 +5,17 @@ Derandomized with a modest budget so the suite stays fast and repeatable.
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ProtocolViolation
 from engine.imap.protocol import ResponseParser
 
-FUZZ = settings(max_examples=300, derandomize=True, deadline=None,
+# INBOXLAB_FUZZ_EXAMPLES raises the budget for a long run (tests/reliability does the same).
+FUZZ = settings(max_examples=int(os.environ.get("INBOXLAB_FUZZ_EXAMPLES", "300")),
+                derandomize=True, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 CORPUS = [

@@ -6,6 +6,7 @@ Budgets are modest and derandomized so the suite stays fast and repeatable.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,7 +47,9 @@ from fakeserver.imap.commands import (
 from fakeserver.imap.grammar_search import FLAG_KEYS
 from fakeserver.imap.reader import CommandReader
 
-FUZZ = settings(max_examples=200, derandomize=True, deadline=None,
+# INBOXLAB_FUZZ_EXAMPLES raises the budget for a long run (tests/reliability does the same).
+FUZZ = settings(max_examples=int(os.environ.get("INBOXLAB_FUZZ_EXAMPLES", "200")),
+                derandomize=True, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
