@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 
@@ -228,7 +229,13 @@ class InboxLabApp(App[None]):
         """Only the screen on top repaints now; the others catch up when they resume."""
         for view in list(self.views):
             if view is self.screen:
-                view.show_model(self.model)
+                try:
+                    view.show_model(self.model)
+                except NoMatches:
+                    # Engine messages still arriving while the App exits and the screen's
+                    # widgets are already gone: nothing left to show.
+                    if self.is_running:  # False from the start of App._shutdown
+                        raise
 
     def on_endpoint(self, msg: m.Endpoint) -> None:
         self.model.title, self.model.detail = msg.title, msg.detail

@@ -26,6 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -229,15 +230,18 @@ class EngineBridge(BrowseSide):
         return self._data_dir / "engine.db"
 
     async def _start_account(self, settings: AccountSettings, secret: Secret) -> None:
+        ui = self.ui_settings
+        if ui.sent_folder and not settings.folder_overrides and not self._is_demo(settings):
+            # The person's Sent-folder override (the demo's own mailbox keeps its roles).
+            settings = replace(settings, folder_overrides=(("sent", ui.sent_folder),))
         self.settings, self._secret = settings, secret
         self._settled = asyncio.Event()
         self._warnings.clear()
         options = AccountOptions(folders="all", cafile=self._cafile)
         db_path = self._db_path()
-        ui = self.ui_settings
         await self.crm.start(CrmWiring(
             settings.username, db_path, db_path.parent / "files", settings.smtp, secret,
-            settings.tls_context(self._cafile), ui.sent_folder or "Sent",
+            settings.tls_context(self._cafile), dict(settings.folder_overrides).get("sent", "Sent"),
             crm_rules(ui.logging_mode, ui.never_log, ui.log_attachments)))
         # The CRM is the account's sink and names the Message-IDs whose replies it wants.
         account = Account(settings, secret, db_path, rng=self._rng, options=options,
@@ -277,12 +281,15 @@ class EngineBridge(BrowseSide):
         await self.crm.demo_send()
 
     def _follow_sent_role(self) -> None:
-        """The copier APPENDs to the Sent folder the engine detected (unless overridden)."""
+        """The copier APPENDs to the Sent folder the engine chose (overrides included)."""
         account, outbox = self.account, self.crm.outbox
         choice = account.roles.get(Role.SENT) if account is not None else None
         if outbox is not None and outbox.copier is not None and choice is not None \
-                and choice.folder and not self.ui_settings.sent_folder:
+                and choice.folder:
             outbox.copier.folder = choice.folder
+
+    def _is_demo(self, settings: AccountSettings) -> bool:
+        return self.endpoints is not None and settings.imap.host == self.endpoints.host
 
     def apply_settings(self, settings: UiSettings) -> None:
         """Saved settings reach the engine: logging rules now; the rest at the next start."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from engine.crm.records import EmailRow
 from engine.crm.rules import LoggingRules, Mode
@@ -148,5 +148,6 @@ _MODES = {"off": "replies_only", "metadata": "replies_only", "full": "all_contac
 
 def crm_rules(mode: str, never_log: Iterable[str], log_attachments: bool) -> LoggingRules:
     """The person's saved settings as the engine's ``LoggingRules`` (raises BadInput)."""
-    return LoggingRules(Mode(_MODES.get(mode, mode)), frozenset(never_log), log_attachments,
-                        inbox_connected=mode != "off")
+    # LoggingRules checks the mode itself: an unknown one is its typed BadInput.
+    return LoggingRules(cast(Mode, _MODES.get(mode, mode)), frozenset(never_log),
+                        log_attachments, inbox_connected=mode != "off")

@@ -14,6 +14,8 @@ from textual.widgets import DataTable, OptionList, Static
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
 
+from engine.crm.errors import BadInput
+from engine.crm.rules import Mode
 from tui import crm_messages as cm
 from tui import views as v
 from tui.app import InboxLabApp
@@ -21,6 +23,8 @@ from tui.bridge import EngineBridge
 from tui.screens.compose import ComposeScreen
 from tui.screens.help import HelpScreen
 from tui.screens.records import RecordsScreen
+from tui.settings_store import UiSettings
+from tui.translate import crm_rules
 
 SIZE = (140, 40)
 DANA = "dana@acme.example"
@@ -126,6 +130,31 @@ async def test_keys_on_help_and_palette(demo: Any) -> None:
     await pilot.press("escape")
     titles = [c.title for c in app.get_system_commands(app.screen)]
     assert "Records" in titles and "Compose" in titles
+
+
+async def test_saved_settings_reach_the_engine(demo: Any) -> None:
+    app, _, bridge = demo
+    await async_wait_until(lambda: bridge.crm.logger is not None, timeout=20,
+                           what="the CRM logger")
+    app.save_settings(UiSettings(logging_mode="full", never_log=("@spam.example",),
+                                 log_attachments=True))
+
+    def engine_rules() -> Any:
+        logger = bridge.crm.logger
+        return logger.rules if logger is not None else None
+
+    await async_wait_until(lambda: (r := engine_rules()) is not None
+                           and r.mode is Mode.ALL_CONTACTS, what="the new rules on the engine")
+    rules = engine_rules()
+    assert "@spam.example" in rules.never_log and rules.log_attachments and rules.inbox_connected
+
+
+def test_logging_modes_map_onto_the_engine_rules() -> None:
+    assert crm_rules("off", (), False).inbox_connected is False
+    assert crm_rules("metadata", ("A@B.example",), False).mode is Mode.REPLIES_ONLY
+    assert crm_rules("metadata", ("A@B.example",), False).never_log == {"a@b.example"}
+    with pytest.raises(BadInput, match="logging mode"):
+        crm_rules("everything", (), True)
 
 
 # -- snapshot (scripted, no sockets) -------------------------------------------------------------

@@ -75,7 +75,7 @@ class RecordsScreen(Screen[None]):
         contacts = self.query_one("#contacts", DataTable)
         contacts.add_columns("Name", "Email", "Company", "Emails")
         timeline = self.query_one("#timeline", DataTable)
-        timeline.add_columns("", "From", "Subject", "Attachments", "Why logged")
+        timeline.add_columns("", "From", "Subject", "Why logged", "Attachments")
         self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)
         self.action_reload()
@@ -124,7 +124,7 @@ class RecordsScreen(Screen[None]):
         for e in emails:
             arrow = "->" if e.direction == "outgoing" else "<-"
             files = ", ".join(e.attachments) or "-"
-            table.add_row(arrow, e.sender, e.subject, files, e.join_reason, key=str(e.id))
+            table.add_row(arrow, e.sender, e.subject, e.join_reason, files, key=str(e.id))
         if emails:
             table.move_cursor(row=min(max(row, 0), len(emails) - 1))
         who = next((c for c in crm.contacts if c.id == self.contact_id), None)
