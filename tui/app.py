@@ -377,7 +377,8 @@ def run_demo(scenario: str | None = None) -> int:
     return 0
 
 
-def run_connect(server: str, username: str, *, cafile: str | None = None) -> int:
+def run_connect(server: str, username: str, *, cafile: str | None = None,
+                smtp: str | None = None) -> int:
     """``inboxlab connect SERVER --user NAME``: the same screens on a real mailbox."""
     import sys
 
@@ -386,7 +387,7 @@ def run_connect(server: str, username: str, *, cafile: str | None = None) -> int
     from tui.translate import account_from_cli
 
     try:
-        settings, secret = account_from_cli(server, username)
+        settings, secret = account_from_cli(server, username, smtp)
     except Exception as exc:  # the engine's ConfigError, with its remediation
         fix = getattr(exc, "remediation", None)
         print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)

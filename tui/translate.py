@@ -107,9 +107,11 @@ class StageClock:
         return m.StageView(stage, "ok" if ok else "failed", took, detail)
 
 
-def account_from_cli(server: str, username: str) -> tuple[AccountSettings, Secret]:
+def account_from_cli(server: str, username: str, smtp: str | None = None,
+                     ) -> tuple[AccountSettings, Secret]:
     """``inboxlab connect``: validated settings and the password from env, keyring or a
-    prompt; raises EngineError (ConfigError) naming what is wrong."""
+    prompt; raises EngineError (ConfigError) naming what is wrong. ``smtp`` (e.g.
+    ``smtps://host:465``) lets the CRM send; without it the account only logs replies."""
     import getpass
 
     from engine.errors import ConfigError
@@ -118,6 +120,8 @@ def account_from_cli(server: str, username: str) -> tuple[AccountSettings, Secre
     settings, problem = validate_account(server, username)
     if settings is None:
         raise ConfigError(problem or "invalid account", code="config")
+    if smtp:
+        settings = replace(settings, smtp=parse_server(smtp, "smtp"))
     found = find_secret(username, ask=lambda prompt: getpass.getpass(prompt))
     if found is None:
         raise ConfigError("no password given", code="no_password",

@@ -16,6 +16,7 @@ from waiting import async_wait_until
 
 from engine.crm.errors import BadInput
 from engine.crm.rules import Mode
+from engine.errors import EngineError
 from tui import crm_messages as cm
 from tui import views as v
 from tui.app import InboxLabApp
@@ -24,7 +25,7 @@ from tui.screens.compose import ComposeScreen
 from tui.screens.help import HelpScreen
 from tui.screens.records import RecordsScreen
 from tui.settings_store import UiSettings
-from tui.translate import crm_rules
+from tui.translate import account_from_cli, crm_rules
 
 SIZE = (140, 40)
 DANA = "dana@acme.example"
@@ -155,6 +156,18 @@ def test_logging_modes_map_onto_the_engine_rules() -> None:
     assert crm_rules("metadata", ("A@B.example",), False).never_log == {"a@b.example"}
     with pytest.raises(BadInput, match="logging mode"):
         crm_rules("everything", (), True)
+
+
+def test_connect_from_the_command_line_can_name_an_smtp_server(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INBOXLAB_PASSWORD", "from-env")
+    settings, secret = account_from_cli("imaps://mail.example.com", "me@example.com",
+                                        "smtps://mail.example.com:465")
+    assert settings.smtp is not None and (settings.smtp.port, settings.smtp.security) == \
+        (465, "tls")
+    assert "from-env" not in repr(secret)
+    with pytest.raises(EngineError, match="smtp"):
+        account_from_cli("imaps://mail.example.com", "me@example.com", "smtp://a b")
 
 
 # -- snapshot (scripted, no sockets) -------------------------------------------------------------
