@@ -31,6 +31,7 @@ __all__ = ["CommandReader"]
 _LITERAL_AT_END = re.compile(rb"\{([0-9]+)(\+?)\}\Z")
 _BRACES_AT_END = re.compile(rb"\{[^{}]{0,40}\}\Z")  # "{abc}": a botched announcement
 _TAG_FORBIDDEN = frozenset(b'(){%*"\\+')
+LITERAL_MINUS_MAX = 4096
 _MAX_DIGITS = 20  # beyond this a literal size is absurd; do not even convert it
 
 
@@ -58,10 +59,13 @@ class CommandReader:
         max_line: int = 64 * 1024,
         max_literal: int = 64 * 1024 * 1024,
         literal_plus: bool = True,
+        literal_minus: bool = False,
     ) -> None:
         self.max_line = max_line
         self.max_literal = max_literal
         self.literal_plus = literal_plus
+        # RFC 7888 LITERAL-: non-synchronizing literals only up to 4096 octets (Gmail).
+        self.literal_minus = literal_minus
         self._buf = bytearray()
         self._scan = 0  # bytes of _buf already searched for LF
         self._state = _State.LINE
@@ -195,7 +199,12 @@ class CommandReader:
                 return self._fatal(error)
             return self._malformed(error)
         if plus and not self.literal_plus and self._deferred is None:
-            self._deferred = ProtocolError("LITERAL+ is not enabled on this server")
+            if not self.literal_minus:
+                self._deferred = ProtocolError("LITERAL+ is not enabled on this server")
+            elif size > LITERAL_MINUS_MAX:
+                self._deferred = ProtocolError(
+                    f"non-synchronizing literal of {size} bytes exceeds LITERAL-'s "
+                    f"{LITERAL_MINUS_MAX} (RFC 7888): use a synchronizing literal")
         self._literal_total += size
         self._remaining = size
         self._state = _State.LITERAL

@@ -139,6 +139,7 @@ class ImapSession:
             max_line=self.config.max_line,
             max_literal=self.config.max_literal,
             literal_plus=self.caps.literal_plus,
+            literal_minus="LITERAL-" in self.caps.extra,
         )
 
     # -- what the shell calls ---------------------------------------------------------

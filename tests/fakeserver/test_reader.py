@@ -109,6 +109,20 @@ def test_literal_plus_refused_when_not_enabled() -> None:
     assert isinstance(got[1], Command) and got[1].tag == "A2"  # framing kept
 
 
+def test_literal_minus_takes_small_non_synchronizing_literals_only() -> None:
+    """RFC 7888 LITERAL- (Gmail): {n+} up to 4096 octets, a larger one is BAD, framing kept."""
+    reader = CommandReader(literal_plus=False, literal_minus=True)
+    small = b"x" * 4096
+    got = events(b"A1 APPEND INBOX {4096+}\r\n" + small + b"\r\nA2 NOOP\r\n", reader)
+    assert isinstance(got[0], Command) and got[0].tag == "A1"
+    assert isinstance(got[1], Command) and got[1].tag == "A2"
+    reader = CommandReader(literal_plus=False, literal_minus=True)
+    got = events(b"A1 APPEND INBOX {4097+}\r\n" + small + b"y\r\nA2 NOOP\r\n", reader)
+    assert isinstance(got[0], Malformed) and got[0].tag == "A1"
+    assert "LITERAL-" in got[0].error.text
+    assert isinstance(got[1], Command) and got[1].tag == "A2"
+
+
 def test_oversized_sync_literal_is_tagged_bad_without_continuation() -> None:
     reader = CommandReader(max_literal=10)
     got = events(b"A1 APPEND INBOX {11}\r\nA2 NOOP\r\n", reader)
