@@ -5,6 +5,7 @@ on conditions, never on sleeps. Plus one snapshot of the Records screen (scripte
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -47,7 +48,7 @@ def _timeline(app: InboxLabApp, email: str) -> tuple[v.EmailView, ...]:
 
 
 async def test_templated_mail_reply_logged_to_contact_with_join_reason(demo: Any) -> None:
-    app, pilot, _ = demo
+    app, pilot, bridge = demo
     # The demo sends the 'renewal' template to Dana once the account settles.
     await async_wait_until(lambda: any(o.to == DANA and o.state == "logged"
                                        for o in app.crm_model.outbox.values()),
@@ -77,6 +78,33 @@ async def test_templated_mail_reply_logged_to_contact_with_join_reason(demo: Any
     shown = app.screen.query_one("#thread", Static)
     await async_wait_until(lambda: logged[0].reason in str(shown.render()),
                            what="the join reason on the Records screen")
+
+    # The forward-reuse case: the old mail forwarded to someone new names our Message-ID
+    # but nobody on it was ever on the thread - flagged, not joined, and the view says why.
+    forward = (f"From: Eve New <eve@newco.example>\r\nTo: user@example.com\r\n"
+               f"Subject: Fwd: {sent.subject}\r\nMessage-ID: <fwd1@newco.example>\r\n"
+               f"In-Reply-To: {sent.message_id}\r\nReferences: {sent.message_id}\r\n"
+               "Date: Thu, 01 Jan 2026 10:00:00 +0000\r\n\r\nFYI, see below.\r\n").encode()
+
+    async def deliver() -> None:  # on the engine loop, where the fake server lives
+        server = bridge.servers.server
+        server.store.authenticate(server.scenario.accounts[0].username,
+                                  server.scenario.accounts[0].password).get("INBOX").append(
+                                      forward)
+
+    await asyncio.wrap_future(bridge.submit(deliver()))
+
+    def flagged() -> list[v.ThreadEntryView]:  # the screen reloads it on RecordsChanged
+        view = app.crm_model.threads.get(reply.thread_id)
+        return [e for e in view.entries if e.status == "flagged"] if view else []
+
+    await async_wait_until(flagged, timeout=20, what="the forwarded mail flagged on the thread")
+    [entry] = flagged()
+    assert entry.message_id == "<fwd1@newco.example>" and "forward reuse" in entry.reason
+    assert "eve@newco.example" in entry.reason
+    await async_wait_until(lambda: "[flagged]" in str(shown.render()),
+                           what="the flag on the Records screen")
+    assert all(e.sender != "eve@newco.example" for e in _timeline(app, DANA))  # not logged
 
 
 async def test_compose_from_record_shows_outbox_states_to_logged(demo: Any) -> None:
