@@ -149,9 +149,17 @@ class Scanner:
                 how = {"action": "search_replies", "tracked": len(tracked)}
             else:
                 backfill = FULL_BACKFILL if self.options.initial_scan == "full" else 0
+
+                async def replies_since_reset() -> int | None:
+                    ids = self._small_tracked_set()
+                    if not ids:
+                        return None
+                    return await deliver_replies(client, store, self.account, folder, ids,
+                                                 progress)
+
                 result = await scan_folder(_Counting(client, self._count), store, self.account,
                                            folder, progress, batch=self.options.batch,
-                                           backfill=backfill)
+                                           backfill=backfill, on_reset=replies_since_reset)
                 how = {"action": result.plan.action.value, "reason": result.plan.reason}
         except ServerRefused as exc:
             if not _folder_problem(exc):

@@ -231,16 +231,28 @@ async def scan_folder(
     *,
     batch: int = DEFAULT_BATCH,
     backfill: int = 0,
+    on_reset: Callable[[], Awaitable[int | None]] | None = None,
 ) -> ScanResult:
     """One scan of one folder; ``sink`` sees each new message at least once.
 
     Delivery is at-least-once: the checkpoint advances after each batch, so a failure
     mid-batch (a disconnect, or ``sink`` raising) replays that batch on the next scan.
     The sink must therefore be idempotent (match on Message-ID / UID).
+
+    ``on_reset`` runs instead of the fresh start when UIDVALIDITY changed: mail that
+    arrived since the last scan has new UIDs, and "start again at UIDNEXT" would skip it,
+    a tracked reply included. The caller finds what matters another way (the scanner
+    searches the server for replies to the tracked set) and returns how many messages it
+    delivered and checkpointed, or None to fall back to the plain fresh start.
     """
     status, examined = await _folder_status(client, folder)
     checkpoint = await store.get(account, folder)
     plan = plan_scan(folder, checkpoint, status, batch=batch, backfill=backfill)
+    if (on_reset is not None and checkpoint is not None
+            and checkpoint.uidvalidity != status.uidvalidity):
+        recovered = await on_reset()
+        if recovered is not None:
+            return ScanResult(plan, recovered, await store.get(account, folder))
     if plan.action is Action.NOTHING_NEW:
         if checkpoint is not None and checkpoint.highestmodseq != status.highestmodseq:
             checkpoint = await store.put(

@@ -22,6 +22,7 @@ from engine.crm.sentcopy import CopyPolicy, SentCopier
 from engine.db import Database
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
+from engine.replies import deliver_replies
 from engine.roles import Role
 from engine.secrets import Secret
 from engine.settings import SmtpServer
@@ -61,7 +62,17 @@ class Lab:
     async def scan(self, folder: str = "INBOX") -> int:
         """One scan pass of ``folder`` into the logger, then the body fetches."""
         await self.logger.refresh()
-        await scan_folder(self.client, CheckpointStore(self.db), USER, folder, self.logger.sink)
+        checkpoints = CheckpointStore(self.db)
+
+        async def replies_since_reset() -> int | None:  # what the account's scanner does
+            ids = self.logger.tracked_ids()
+            if not ids:
+                return None
+            return await deliver_replies(self.client, checkpoints, USER, folder, ids,
+                                         self.logger.sink)
+
+        await scan_folder(self.client, checkpoints, USER, folder, self.logger.sink,
+                          on_reset=replies_since_reset)
         return await self.logger.fetch_and_log(self.client)
 
     def folder_ids(self, folder: str) -> list[str]:
