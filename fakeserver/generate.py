@@ -22,10 +22,8 @@ conveniences that look it up per call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
-from operator import itemgetter
 
 from fakeserver import genflags, names
 from fakeserver.gendates import (
@@ -38,6 +36,7 @@ from fakeserver.gendates import (
 )
 from fakeserver.genflags import FLAG_SETS
 from fakeserver.genpools import GAMMA, M64, Pools, mix
+from fakeserver.genshape import SHAPES, Picker, pickers
 from fakeserver.genspec import GenSpec
 
 __all__ = [
@@ -115,8 +114,8 @@ class Generator:
         self._cur: _Current = (-1, 0, 0, [], 0, False, 0)
         self._last_size = (-1, 0)
         self._threads: dict[int, _Thread] = {}  # index -> _thread(index), bounded
-        self._picks: dict[tuple[frozenset[str], bool], tuple[_Picker, ...]] = {}
-        self._last_picks: tuple[frozenset[str], bool, tuple[_Picker, ...]] = (
+        self._picks: dict[tuple[frozenset[str], bool], tuple[Picker, ...]] = {}
+        self._last_picks: tuple[frozenset[str], bool, tuple[Picker, ...]] = (
             frozenset(), False, ())
 
     def __repr__(self) -> str:
@@ -230,12 +229,12 @@ class Generator:
             lines.append('Content-Type: multipart/mixed; boundary="=_mix_' + hx + '"\r\n')
         else:
             lines.append('Content-Type: multipart/alternative; boundary="=_alt_' + hx + '"\r\n')
-        return lines, 2 * (ncc >= 2) + reply, mixed
+        return lines, 2 * (ncc >= 2) + reply, mixed  # the genshape.SHAPES code
 
     def lines(self, index: int) -> list[tuple[str, str]]:
         """Header lines in order as (lowercase name, "Name: value\\r\\n")."""
         cur = self._at(index)
-        return list(zip(_SHAPES[cur[4]], cur[3], strict=True))
+        return list(zip(SHAPES[cur[4]], cur[3], strict=True))
 
     def headers(self, index: int) -> list[tuple[str, str]]:
         """Top-level fields as (name, raw value) in order (RFC 2047 words undecoded,
@@ -253,7 +252,7 @@ class Generator:
         """
         _, _, _, lines, shape, _, _ = self._at(index)
         return [(name, line[len(name) + 2 : -2])
-                for name, line in zip(_SHAPES[shape], lines, strict=True) if name in names]
+                for name, line in zip(SHAPES[shape], lines, strict=True) if name in names]
 
     def header_fields(self, index: int, fields: frozenset[str], negate: bool = False) -> bytes:
         """``BODY[HEADER.FIELDS (...)]`` (``.NOT`` when ``negate``); ``fields`` lowercase.
@@ -267,15 +266,12 @@ class Generator:
             last = self._last_picks = (fields, negate, self._pickers(fields, negate))
         return ("".join(last[2][shape](lines)) + "\r\n").encode("ascii")
 
-    def _pickers(self, fields: frozenset[str], negate: bool) -> tuple[_Picker, ...]:
+    def _pickers(self, fields: frozenset[str], negate: bool) -> tuple[Picker, ...]:
         """One line picker per header shape for this field list."""
         key = (fields, negate)
         found = self._picks.get(key)
         if found is None:
-            found = tuple(
-                _picker(tuple(i for i, n in enumerate(names) if (n in fields) != negate))
-                for names in _SHAPES
-            )
+            found = pickers(fields, negate)
             if len(self._picks) < 256:
                 self._picks[key] = found
         return found
@@ -385,23 +381,6 @@ class Generator:
 _Current = tuple[int, int, int, list[str], int, bool, int]
 _Thread = tuple[str, str, int]
 _THREADS_KEPT = 128  # parents are < _WINDOW back; test_store bounds what reads keep
-_Picker = Callable[[list[str]], Iterable[str]]
-
-
-def _picker(indices: tuple[int, ...]) -> _Picker:
-    """The lines at ``indices`` (an itemgetter when it returns a tuple: C speed)."""
-    if len(indices) > 1:
-        return itemgetter(*indices)
-    return lambda lines: [lines[i] for i in indices]
-
-
-# Header names of _make_lines in order, by shape code: 2 * (has Cc) + (is a reply).
-_SHAPES = tuple(
-    ("date", "from", "to", *(("cc",) if cc else ()), "subject", "message-id",
-     *(("in-reply-to", "references") if reply else ()), "mime-version", "content-type")
-    for cc in (False, True)
-    for reply in (False, True)
-)
 
 
 @lru_cache(maxsize=32)
