@@ -41,6 +41,10 @@ def _build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--user", required=True, help="the login, usually the email address")
     conn.add_argument("--cafile", default=None,
                       help="a CA certificate to trust (e.g. the fake servers' ca.pem)")
+    conn.add_argument("--smtp", default=None,
+                      help="SMTP server for sending from records, e.g. smtps://host:465 or "
+                           "smtp://host:587 (STARTTLS); without it replies are logged, "
+                           "nothing is sent")
 
     scen = sub.add_parser("scenario", help="list, check or run scenarios")
     scen_sub = scen.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
@@ -79,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "connect":
         from tui.app import run_connect
 
-        return run_connect(args.server, args.user, cafile=args.cafile)
+        return run_connect(args.server, args.user, cafile=args.cafile, smtp=args.smtp)
     if args.command == "fakeserver":
         from fakeserver.cli import serve_main
 
