@@ -217,15 +217,11 @@ class CrmBridge:
         return self._submit(self._contacts(offset))
 
     async def _contacts(self, offset: int) -> int:
-        if self.db is None:
+        if self.store is None:
             return 0
-        async with self.db.transaction(write=False) as conn, conn.execute(
-                "SELECT c.id, c.email, c.name, co.name, "
-                "(SELECT COUNT(*) FROM emails e WHERE e.contact_id = c.id) "
-                "FROM contacts c LEFT JOIN companies co ON co.id = c.company_id "
-                "ORDER BY c.id LIMIT ? OFFSET ?", (CONTACT_PAGE, offset)) as cur:
-            rows = await cur.fetchall()
-        views = tuple(v.ContactView(r[0], r[1], r[2], r[3], r[4]) for r in rows)
+        page = await self.store.contacts(offset, CONTACT_PAGE)
+        views = tuple(v.ContactView(c.id, c.email, c.name, c.company, c.emails)
+                      for c in page.contacts)
         self._post(cm.ContactsLoaded(offset, views))
         return len(views)
 

@@ -41,6 +41,26 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class ContactSummary:
+    """A contact as a list shows it: no names split, its count of logged emails."""
+
+    id: int
+    email: str
+    name: str
+    company: str | None
+    emails: int
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of contacts in id order, and how many there are in all (for the pager)."""
+
+    offset: int
+    contacts: tuple[ContactSummary, ...]
+    total: int
+
+
+@dataclass(frozen=True)
 class ThreadRef:
     """What the matcher knows about a tracked thread (no bodies)."""
 
@@ -135,6 +155,28 @@ class CrmStore:
             f"LEFT JOIN companies co ON co.id = c.company_id WHERE {where}", (value,)) as cur:
             row = await cur.fetchone()
         return None if row is None else Contact(*row)
+
+    async def contacts(self, offset: int = 0, limit: int = 2000) -> ContactPage:
+        """``limit`` contacts from ``offset`` (id order), one read transaction with the total.
+
+        A list never loads the whole table: the caller pages (a DataTable page of a
+        few thousand rows at most).
+        """
+        for name, value in (("offset", offset), ("limit", limit)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise BadInput(f"contacts {name} {value!r} is not an integer >= 0",
+                               code="bad_page", remediation="page with offset >= 0, limit >= 0")
+        async with self.db.transaction(write=False) as conn:
+            async with conn.execute("SELECT COUNT(*) FROM contacts") as cur:
+                total = int((await cur.fetchone())[0])  # type: ignore[index]
+            async with conn.execute(
+                    "SELECT c.id, c.email, c.name, co.name, "
+                    "(SELECT COUNT(*) FROM emails e WHERE e.contact_id = c.id) "
+                    "FROM contacts c LEFT JOIN companies co ON co.id = c.company_id "
+                    "ORDER BY c.id LIMIT ? OFFSET ?", (limit, offset)) as cur:
+                rows = await cur.fetchall()
+        return ContactPage(offset, tuple(ContactSummary(r[0], r[1], r[2], r[3], int(r[4]))
+                                         for r in rows), total)
 
     async def contact_emails(self) -> frozenset[str]:
         async with self.db.transaction(write=False) as conn, conn.execute(
@@ -306,4 +348,5 @@ class CrmStore:
             return frozenset(r[0] for r in await cur.fetchall())
 
 
-__all__ = ["FREE_MAIL", "Contact", "CrmStore", "EmailRow", "ThreadRef", "company_name"]
+__all__ = ["FREE_MAIL", "Contact", "ContactPage", "ContactSummary", "CrmStore", "EmailRow",
+           "ThreadRef", "company_name"]
