@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import tui.scenario_run as scenario_run
+import tui.scenario_crm_drive as crm_drive
 from engine.crm.sentcopy import CopyPolicy, SentCopier
 from fakeserver.errors import ScenarioError
 from fakeserver.scenario.load import load, loads
@@ -221,7 +221,7 @@ async def test_an_auto_saving_server_gets_one_copy_and_a_naive_copier_fails_the_
     async def never_found(self: SentCopier, message_id: str, mark: object) -> bool:
         return False
 
-    monkeypatch.setattr(scenario_run, "CopyPolicy",
+    monkeypatch.setattr(crm_drive, "CopyPolicy",
                         lambda **_: CopyPolicy(autosave=False, detect_window=0.1))
     monkeypatch.setattr(SentCopier, "find", never_found)
     report = await run_scenario(scenario, deadline=20.0, workdir=tmp_path / "naive")
