@@ -92,9 +92,11 @@ class InboxLabApp(App[None]):
         self.settings_store = settings_store
         self.settings = UiSettings()
         self.settings_problem: str | None = None
+        self.settings_migrated: list[str] = []
         if settings_store is not None:
             try:
                 self.settings = settings_store.load()
+                self.settings_migrated = list(settings_store.migrations)
             except SettingsError as exc:
                 self.settings_problem = f"{exc} - {exc.remediation}".rstrip(" -")
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -133,6 +135,9 @@ class InboxLabApp(App[None]):
         if self.settings_problem:
             self.notify(self.settings_problem, title="Settings not loaded", severity="error",
                         markup=False)
+        for note in self.settings_migrated:
+            self.notified.append(note)
+            self.notify(note, title="Settings migrated", markup=False)
         self.set_interval(TRACE_TICK, self._drain_trace)
         self.bridge.start(self)
 

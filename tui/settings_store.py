@@ -19,7 +19,18 @@ from typing import Any
 
 from tui.errors import SettingsError
 
-LOGGING_MODES = ("off", "metadata", "full")
+# The engine's logging modes (engine.crm.rules.Mode, HubSpot's wording in the labels) and
+# "off": the engine's inbox-disconnected switch (LoggingRules.inbox_connected=False), under
+# which it logs nothing from the inbox. Spelled out here because this module may not import
+# the engine; tests/tui/test_tui_settings.py checks they stay the engine's values.
+LOGGING_MODES = ("replies_only", "all_contacts", "off")
+MODE_LABELS = {
+    "replies_only": "Log replies only",
+    "all_contacts": "Log all mail to and from existing contacts",
+    "off": "Off: inbox disconnected, nothing logged",
+}
+# Values saved by earlier versions, and what they meant on the engine.
+OLD_MODES = {"metadata": "replies_only", "full": "all_contacts"}
 _SECRETISH = re.compile(r"pass|secret|token|credential|api.?key", re.IGNORECASE)
 _ADDRESS = re.compile(r"^(@?[^@\s]+\.[^@\s]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
 
@@ -55,7 +66,7 @@ class UiSettings:
 
     watched_folders: tuple[str, ...] = ()  # empty: INBOX and Sent, as the engine picks
     log_attachments: bool = False
-    logging_mode: str = "metadata"
+    logging_mode: str = "replies_only"
     never_log: tuple[str, ...] = ()  # addresses or @domains the CRM must never log
     sent_folder: str | None = None  # override the detected Sent folder
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -109,6 +120,20 @@ class SettingsStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or config_dir() / "settings.json"
+        self.migrations: list[str] = []  # what the last load() rewrote, for the person
+
+    def _migrate(self, data: Any) -> Any:
+        """Old logging-mode names become the engine's; each change is said in words."""
+        if not isinstance(data, dict):
+            return data
+        old = data.get("logging_mode")
+        if isinstance(old, str) and old in OLD_MODES:
+            new = OLD_MODES[old]
+            data = {**data, "logging_mode": new}
+            self.migrations.append(
+                f"logging mode {old!r} is now {new!r} ({MODE_LABELS[new]}): the same "
+                f"behaviour under the engine's name; saved to {self.path}")
+        return data
 
     def load(self) -> UiSettings:
         """The saved settings, the defaults when there is no file, or a SettingsError."""
@@ -123,7 +148,12 @@ class SettingsStore:
         except json.JSONDecodeError as exc:
             raise SettingsError(f"{self.path} is not valid JSON (line {exc.lineno}: "
                                 f"{exc.msg})", remediation="fix or delete the file") from exc
-        return UiSettings.from_json(data)
+        self.migrations = []
+        data = self._migrate(data)
+        settings = UiSettings.from_json(data)
+        if self.migrations:
+            self.save(settings)  # once: the next load reads the new names
+        return settings
 
     def save(self, settings: UiSettings) -> Path:
         data = settings.to_json()

@@ -144,14 +144,11 @@ def thread_lines(view: ThreadView) -> m.ThreadLinesView:
         for e in view.entries))
 
 
-# The TUI's three logging modes (settings_store.LOGGING_MODES) on the engine's rules:
-# "off" disconnects the inbox from the CRM, "metadata" logs replies to tracked threads,
-# "full" also logs mail to and from any existing contact.
-_MODES = {"off": "replies_only", "metadata": "replies_only", "full": "all_contacts"}
-
-
+# The TUI saves the engine's own mode names (settings_store.LOGGING_MODES) plus "off",
+# which is the engine's inbox-disconnected switch: nothing from the inbox is logged.
 def crm_rules(mode: str, never_log: Iterable[str], log_attachments: bool) -> LoggingRules:
     """The person's saved settings as the engine's ``LoggingRules`` (raises BadInput)."""
     # LoggingRules checks the mode itself: an unknown one is its typed BadInput.
-    return LoggingRules(cast(Mode, _MODES.get(mode, mode)), frozenset(never_log),
+    engine_mode = Mode.REPLIES_ONLY if mode == "off" else mode
+    return LoggingRules(cast(Mode, engine_mode), frozenset(never_log),
                         log_attachments, inbox_connected=mode != "off")

@@ -165,7 +165,7 @@ async def test_saved_settings_reach_the_engine(demo: Any) -> None:
     app, _, bridge = demo
     await async_wait_until(lambda: bridge.crm.logger is not None, timeout=20,
                            what="the CRM logger")
-    app.save_settings(UiSettings(logging_mode="full", never_log=("@spam.example",),
+    app.save_settings(UiSettings(logging_mode="all_contacts", never_log=("@spam.example",),
                                  log_attachments=True))
 
     def engine_rules() -> Any:
@@ -180,8 +180,11 @@ async def test_saved_settings_reach_the_engine(demo: Any) -> None:
 
 def test_logging_modes_map_onto_the_engine_rules() -> None:
     assert crm_rules("off", (), False).inbox_connected is False
-    assert crm_rules("metadata", ("A@B.example",), False).mode is Mode.REPLIES_ONLY
-    assert crm_rules("metadata", ("A@B.example",), False).never_log == {"a@b.example"}
+    assert crm_rules("replies_only", ("A@B.example",), False).mode is Mode.REPLIES_ONLY
+    assert crm_rules("replies_only", ("A@B.example",), False).never_log == {"a@b.example"}
+    assert crm_rules("all_contacts", (), False).mode is Mode.ALL_CONTACTS
+    with pytest.raises(BadInput, match="logging mode"):
+        crm_rules("full", (), True)  # the old TUI name: migrated on load, never sent on
     with pytest.raises(BadInput, match="logging mode"):
         crm_rules("everything", (), True)
 

@@ -7,12 +7,19 @@ import stat
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static, Switch
+from textual.widgets import Input, Select, Static, Switch
 from tui_script import ScriptedBridge
 
 from tui.app import InboxLabApp
 from tui.errors import SettingsError
-from tui.settings_store import SettingsStore, UiSettings, config_dir, data_dir
+from tui.settings_store import (
+    LOGGING_MODES,
+    MODE_LABELS,
+    SettingsStore,
+    UiSettings,
+    config_dir,
+    data_dir,
+)
 
 
 def test_xdg_locations() -> None:
@@ -25,7 +32,8 @@ def test_round_trip_is_private_and_atomic(tmp_path: Path) -> None:
     store = SettingsStore(tmp_path / "inboxlab" / "settings.json")
     assert store.load() == UiSettings()  # no file: the defaults
     saved = UiSettings(watched_folders=("INBOX", "Sent Items"), log_attachments=True,
-                       logging_mode="full", never_log=("Boss@Example.com", "@hr.example.com"),
+                       logging_mode="all_contacts",
+                       never_log=("Boss@Example.com", "@hr.example.com"),
                        sent_folder="Sent Items")
     path = store.save(saved)
     assert store.load() == saved
@@ -36,6 +44,7 @@ def test_round_trip_is_private_and_atomic(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("data", "field"), [
     ({"logging_mode": "loud"}, "logging_mode"),
+    ({"logging_mode": "log_everything"}, "logging_mode"),
     ({"never_log": ["not an address"]}, "never_log"),
     ({"watched_folders": "INBOX"}, "watched_folders"),
     ({"log_attachments": "yes"}, "log_attachments"),
@@ -48,6 +57,45 @@ def test_bad_values_are_named(tmp_path: Path, data: dict[str, object], field: st
     with pytest.raises(SettingsError) as caught:
         SettingsStore(path).load()
     assert caught.value.field == field
+
+
+def test_modes_are_the_engines_vocabulary() -> None:
+    """Every saved mode but "off" is an engine Mode; "off" is its inbox-disconnected switch."""
+    from engine.crm.rules import Mode
+    from tui.translate import crm_rules
+
+    assert set(LOGGING_MODES) - {"off"} == {m.value for m in Mode}
+    assert MODE_LABELS["replies_only"] == "Log replies only"
+    assert MODE_LABELS["all_contacts"] == "Log all mail to and from existing contacts"
+    assert crm_rules("off", (), False).inbox_connected is False
+    assert all(crm_rules(m, (), False).inbox_connected for m in LOGGING_MODES if m != "off")
+    assert UiSettings().logging_mode == Mode.REPLIES_ONLY.value  # the engine's default
+
+
+@pytest.mark.parametrize(("old", "new"), [("metadata", "replies_only"),
+                                          ("full", "all_contacts"), ("off", "off")])
+def test_old_modes_are_migrated_once_and_said(tmp_path: Path, old: str, new: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"logging_mode": old, "never_log": ["@hr.example.com"]}))
+    store = SettingsStore(path)
+    settings = store.load()
+    assert settings.logging_mode == new and settings.never_log == ("@hr.example.com",)
+    if old == new:
+        assert store.migrations == []
+        return
+    assert len(store.migrations) == 1
+    assert repr(old) in store.migrations[0] and repr(new) in store.migrations[0]
+    assert json.loads(path.read_text())["logging_mode"] == new  # rewritten once
+    assert store.load().logging_mode == new and store.migrations == []
+
+
+async def test_a_migration_is_shown_on_start(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.json")
+    store.path.write_text(json.dumps({"logging_mode": "full"}))
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False, settings_store=store)  # type: ignore[arg-type]
+    async with app.run_test(size=(110, 40)):
+        assert app.settings.logging_mode == "all_contacts"
+        assert any("'full' is now 'all_contacts'" in n for n in app.notified)
 
 
 def test_unknown_keys_and_broken_json(tmp_path: Path) -> None:
@@ -69,10 +117,12 @@ async def test_settings_screen_saves_and_refuses(tmp_path: Path) -> None:
         screen.query_one("#watched", Input).value = "INBOX, Projects/Acme"
         screen.query_one("#never", Input).value = "@hr.example.com"
         screen.query_one("#attachments", Switch).value = True
+        screen.query_one("#mode", Select).value = "all_contacts"
         await pilot.press("ctrl+s")
         assert "saved to" in str(screen.query_one("#settings-status", Static).render())
         assert store.load().watched_folders == ("INBOX", "Projects/Acme")
         assert store.load().log_attachments is True
+        assert store.load().logging_mode == "all_contacts"
         screen.query_one("#never", Input).value = "nobody"
         await pilot.press("ctrl+s")
         status = str(screen.query_one("#settings-status", Static).render())

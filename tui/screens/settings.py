@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
 from tui.errors import SettingsError
-from tui.settings_store import LOGGING_MODES, UiSettings
+from tui.settings_store import LOGGING_MODES, MODE_LABELS, UiSettings
 
 if TYPE_CHECKING:
     from tui.app import InboxLabApp
@@ -49,7 +49,7 @@ class SettingsScreen(Screen[None]):
                 yield Switch(s.log_attachments, id="attachments")
                 yield Label("Log attachments to the CRM")
             yield Label("Logging mode")
-            yield Select([(m, m) for m in LOGGING_MODES], value=s.logging_mode,
+            yield Select([(MODE_LABELS[m], m) for m in LOGGING_MODES], value=s.logging_mode,
                          allow_blank=False, id="mode")
             yield Label("Never log these addresses or @domains (comma-separated)")
             yield Input(", ".join(s.never_log), id="never")
