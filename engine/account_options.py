@@ -25,12 +25,26 @@ def _bad(name: str, problem: str, fix: str) -> ConfigError:
     return ConfigError(f"account options {name}: {problem}", code="config", remediation=fix)
 
 
+def _folder_names(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or not name.strip() or any(
+                ord(ch) < 32 or ord(ch) == 127 for ch in name):
+            raise _bad("folders", f"{name!r} is not a folder name",
+                       'a non-empty name without control characters, e.g. "Projects/Acme"')
+        if name.strip() not in out:
+            out.append(name.strip())
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class AccountOptions:
     """How the account syncs and watches; every number is in seconds or messages."""
 
     initial_scan: Literal["new", "full"] = "new"
-    folders: Literal["roles", "all"] = "roles"  # INBOX + Sent, or every selectable folder
+    # INBOX + Sent, every selectable folder, or INBOX + Sent + these names (a name the
+    # server does not list is a FolderGone warning at discovery, not a failure).
+    folders: Literal["roles", "all"] | tuple[str, ...] = "roles"
     batch: int = DEFAULT_BATCH
     idle: bool = True
     idle_refresh: float = IDLE_REFRESH_MAX
@@ -47,9 +61,11 @@ class AccountOptions:
         if self.initial_scan not in ("new", "full"):
             raise _bad("initial_scan", f"{self.initial_scan!r} is not 'new' or 'full'",
                        "'new' starts at the newest mail; 'full' reads every header once")
-        if self.folders not in ("roles", "all"):
-            raise _bad("folders", f"{self.folders!r} is not 'roles' or 'all'",
-                       "'roles' watches INBOX and Sent")
+        if isinstance(self.folders, list | tuple):
+            object.__setattr__(self, "folders", _folder_names(self.folders))
+        elif self.folders not in ("roles", "all"):
+            raise _bad("folders", f"{self.folders!r} is not 'roles', 'all' or a tuple of "
+                       "folder names", "'roles' watches INBOX and Sent; a tuple adds folders")
         for name in ("batch", "max_connections", "large_folder", "small_tracked_set"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -4,7 +4,8 @@
 reconnects, for the TUI) and is handed the live client for each call:
 
 - ``discover``: LIST (with SPECIAL-USE when offered), pick roles, choose the watched
-  folders (INBOX + Sent, or every selectable folder), read their sizes once, and warn
+  folders (INBOX + Sent, every selectable folder, or INBOX + Sent + the names the
+  options give; an unlisted name is a ``FolderGone`` warning), read their sizes once, and warn
   about folders of ``large_folder`` messages or more;
 - ``scan``: one folder. The first sync is ``initial_scan`` "new" (start at UIDNEXT)
   or "full" (every header, batched, with progress) - or, when the CRM's tracked set is
@@ -85,6 +86,8 @@ class Scanner:
             wanted.append(sent.folder)
         if self.options.folders == "all":
             wanted += [f.name for f in listed if f.selectable and f.name not in wanted]
+        elif isinstance(self.options.folders, tuple):
+            wanted += self._chosen(listed, wanted, self.options.folders)
         self.watched = wanted
         self.folders = {}
         self.relist = False
@@ -105,6 +108,24 @@ class Scanner:
             if messages is not None and messages >= self.options.large_folder:
                 self.publish(LargeFolderWarning(self.account, folder, messages,
                                                 self.options.large_folder, self.clock.wall()))
+
+    def _chosen(self, listed: list[Folder], wanted: list[str],
+                names: tuple[str, ...]) -> list[str]:
+        """The person's extra folders that the server lists as selectable; any other name
+        is a ``FolderGone`` warning (a typo or a folder since renamed), never a failure."""
+        selectable = {f.name for f in listed if f.selectable}
+        extra: list[str] = []
+        for name in names:
+            if name in wanted or name in extra or name.upper() == "INBOX":
+                continue  # INBOX and Sent are always watched
+            if name in selectable:
+                extra.append(name)
+                continue
+            why = "listed but not selectable" if any(f.name == name for f in listed) else \
+                "not in the server's folder list (LIST)"
+            self.publish(FolderGone(self.account, name, f"chosen folder {name!r}: {why}",
+                                    self.clock.wall()))
+        return extra
 
     async def _prefer_used_sent(self, client: ImapClient, listed: list[Folder],
                                 method: ListMethod, roles: dict[Role, RoleChoice]
