@@ -2,57 +2,32 @@
 
 ``ScenarioRuntime`` is both the IMAP server's fault hook (``ServerHooks``: commands,
 logins, transcripts) and the proxy's ``LinkObserver`` (connections, byte counts). It
-turns what it sees into observations for the sans-I/O ``TriggerEngine`` and carries
-out what fires: protocol actions become the hook's ``Reply``; store actions mutate the
-shared ``Store`` (other sessions hear about it through the folder's change events);
-transport actions act on the proxy link carrying the connection.
-
-Who writes what: the proxy relays TLS without decrypting it, so it may only do what
-happens below IMAP (RST, FIN, delays, a TLS alert). Protocol bytes fired without a
-command in hand (a BYE or a malformed line from the control endpoint, a time, connection
-or byte-count trigger) are written by the IMAP server's side of the connection, inside
-TLS, never by the proxy (``_to_sessions``). A connection the server has not accepted yet
-(a connection trigger fires before the TLS handshake) gets them in place of, or right
-after, its greeting (``on_connect``).
+turns what it sees into observations for the sans-I/O ``TriggerEngine``; what fires is
+carried out by its base class, ``execute.ActionExecution`` (replies, writes inside TLS,
+store and link changes).
 
 ``fire(action)`` runs any action now; the control endpoint uses it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fakeserver.errors import FakeServerError
-from fakeserver.faults.proxy import FaultProxy, Link
+from fakeserver.faults.proxy import Link
 from fakeserver.imap import mutf7
-from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
+from fakeserver.imap.hooks import ConnectionInfo, Reply
 from fakeserver.scenario import actions as act
-from fakeserver.scenario import store_actions, transport_actions
-from fakeserver.scenario.model import (
-    TRANSPORT,
-    Action,
-    Bandwidth,
-    Bye,
-    CutMidLiteral,
-    Down,
-    Latency,
-    MalformedResponse,
-    PasswordChanged,
-    Respond,
-    Scenario,
-    Slicer,
-    Throttle,
-    TlsFail,
-    TooManyConnections,
-)
+from fakeserver.scenario import transport_actions
+from fakeserver.scenario.execute import ActionExecution, Context
+from fakeserver.scenario.model import Action, Scenario
 from fakeserver.scenario.triggers import (
     BytesMoved,
     CommandSeen,
@@ -66,9 +41,7 @@ from fakeserver.scenario.triggers import (
 
 if TYPE_CHECKING:
     from fakeserver.imap.commands import Command
-    from fakeserver.imap.server import Connection
     from fakeserver.imap.session import ImapSession
-    from fakeserver.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -83,55 +56,29 @@ class FiredRecord:
     conn: int | None
 
 
-@dataclass
-class _Context:
-    """Where an action fires: a command in hand, a link, or nowhere (time / control)."""
-
-    link: Link | None = None
-    session: ImapSession | None = None
-    tag: str | None = None
-    command_name: str | None = None
-
-
-class ScenarioRuntime(ServerHooks):
+class ScenarioRuntime(ActionExecution):
     """Fault hook + link observer for one served scenario."""
 
     def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.monotonic,
                  record_transcripts: bool = False) -> None:
-        self.scenario = scenario
+        super().__init__(scenario)
         self.record_transcripts = record_transcripts  # whole sessions kept in memory: tests
         self.engine = TriggerEngine(scenario.timeline)
-        self.proxy: FaultProxy | None = None
-        self.store: Store | None = None
         self.counters: Counter[str] = Counter()
         self.fired: list[FiredRecord] = []
         self.transcripts: dict[int, bytearray] = {}
-        self.changed_passwords: set[str] = set()
-        self.limit_override: int | None = None
-        self.too_many_text = scenario.too_many_text
-        self.starttls_failures = 0
-        self.global_shaping: list[Action] = []  # time-triggered shaping also hits new links
         self._clock = clock
         self._start = clock()
         self._login_tags: dict[int, str] = {}
         self._inbound: dict[int, bytes] = {}  # recent client bytes per server connection
         self._think_rng = random.Random(scenario.seed)
-        self._deliveries = 0
-        # how the server's view of a connection maps to our proxy link: the port of the
-        # proxy's upstream socket as the server sees it (set by ScenarioServer)
-        self.peer_port: Callable[[ConnectionInfo], int | None] = lambda conn: None
-        # the IMAP server's live connections (set by ScenarioServer): protocol bytes fired
-        # without a command in hand are written there, inside TLS
-        self.server_connections: Callable[[], Iterable[Connection]] = lambda: ()
-        # protocol bytes for links the server has not accepted yet, by upstream port
-        self._pending: dict[int, list[tuple[bytes, bool]]] = {}
 
     def now(self) -> float:
         return self._clock() - self._start
 
     # -- observation plumbing -----------------------------------------------------------
 
-    def observe(self, obs: Observation, ctx: _Context) -> Reply | None:
+    def observe(self, obs: Observation, ctx: Context) -> Reply | None:
         reply: Reply | None = None
         for fired in self.engine.observe(obs):
             try:
@@ -151,7 +98,7 @@ class ScenarioRuntime(ServerHooks):
 
     def tick(self) -> float | None:
         """Fire what is due by the clock; returns the next deadline (seconds since start)."""
-        self.observe(Tick(self.now()), _Context())
+        self.observe(Tick(self.now()), Context())
         return self.engine.next_deadline()
 
     def fire(self, action: Action, *, conn: int | None = None) -> None:
@@ -163,14 +110,14 @@ class ScenarioRuntime(ServerHooks):
         link = self.proxy.links.get(conn) if (self.proxy and conn is not None) else None
         self._record("control", action, conn)
         try:
-            self._execute(action, _Context(link=link))
+            self._execute(action, Context(link=link))
         except Exception as exc:
             log.warning("scenario %s: control action %s failed: %s", self.scenario.name,
                         type(action).__name__, exc)
             self.counters["action_errors"] += 1
             raise
 
-    def _run(self, fired: Fired, ctx: _Context) -> Reply | None:
+    def _run(self, fired: Fired, ctx: Context) -> Reply | None:
         self._record(fired.event.name, fired.event.action, fired.conn)
         return self._execute(fired.event.action, ctx)
 
@@ -194,25 +141,6 @@ class ScenarioRuntime(ServerHooks):
 
     # -- ServerHooks ------------------------------------------------------------------------
 
-    def on_connect(self, conn: ConnectionInfo) -> Reply | None:
-        """Protocol bytes fired at this connection before the server had accepted it."""
-        port = self.peer_port(conn)
-        waiting = self._pending.pop(port, None) if port is not None else None
-        if not waiting:
-            return None
-        data = b"".join(chunk for chunk, _ in waiting)
-        if any(close for _, close in waiting):
-            return Reply(data, close=True)  # a BYE greeting (RFC 3501 7.1.5)
-        # not a BYE (a malformed line): after the greeting, which the server writes as
-        # soon as this hook returns, before it next yields to the loop
-        asyncio.get_running_loop().call_soon(self._write_after_greeting, conn, data)
-        return None
-
-    def _write_after_greeting(self, conn: ConnectionInfo, data: bytes) -> None:
-        for served in self.server_connections():
-            if served.info.conn_id == conn.conn_id:
-                self._write_session(served, data, close=False)
-
     def on_command(self, session: ImapSession, command: Command) -> Reply | None:
         conn, link = self._conn_number(session)
         self.counters["commands"] += 1
@@ -224,7 +152,7 @@ class ScenarioRuntime(ServerHooks):
         if mailbox is not None:  # scenarios name folders in Unicode; IMAP in modified UTF-7
             with contextlib.suppress(ValueError):
                 mailbox = mutf7.decode(mailbox)
-        ctx = _Context(link=link, session=session, tag=command.tag, command_name=name)
+        ctx = Context(link=link, session=session, tag=command.tag, command_name=name)
         line = self._raw_line(session.conn.conn_id, command.tag) or _command_line(name, command)
         reply = self.observe(CommandSeen(conn, name, line, mailbox), ctx)
         if reply is None and command.name == "STARTTLS" and self.starttls_failures > 0:
@@ -240,7 +168,7 @@ class ScenarioRuntime(ServerHooks):
         conn, link = self._conn_number(session)
         self.counters["logins"] += 1
         tag = self._login_tags.get(session.conn.conn_id, "*")
-        ctx = _Context(link=link, session=session, tag=tag, command_name="LOGIN")
+        ctx = Context(link=link, session=session, tag=tag, command_name="LOGIN")
         reply = self.observe(LoginAttempt(conn, username), ctx)
         if reply is not None:
             return reply
@@ -291,10 +219,10 @@ class ScenarioRuntime(ServerHooks):
     def link_opened(self, link: Link) -> None:
         for shaping in self.global_shaping:
             transport_actions.apply(shaping, link, self.proxy)
-        self.observe(Connected(link.conn_id), _Context(link=link))
+        self.observe(Connected(link.conn_id), Context(link=link))
 
     def link_bytes(self, link: Link, direction: str, total: int) -> None:
-        self.observe(BytesMoved(link.conn_id, direction, total), _Context(link=link))
+        self.observe(BytesMoved(link.conn_id, direction, total), Context(link=link))
 
     def link_budget(self, link: Link, direction: str, total: int) -> int | None:
         return self.engine.bytes_budget(link.conn_id, direction, total)
@@ -302,106 +230,6 @@ class ScenarioRuntime(ServerHooks):
     def link_closed(self, link: Link) -> None:
         self.counters["links_closed"] += 1
         self._pending.pop(link.upstream_port, None)
-
-    # -- executing actions ------------------------------------------------------------------
-
-    def _execute(self, action: Action, ctx: _Context) -> Reply | None:
-        if isinstance(action, TRANSPORT):
-            targets = [ctx.link] if ctx.link else list(self.proxy.links.values() if self.proxy
-                                                       else ())
-            if ctx.link is None and isinstance(action, Latency | Bandwidth | Slicer):
-                self.global_shaping.append(action)
-            for link in targets:
-                if link is not None:
-                    transport_actions.apply(action, link, self.proxy)
-            return None
-        if isinstance(action, Bye):
-            data = act.render_bye(action)
-            if ctx.session is not None:
-                return Reply(data, close=True)
-            self._to_sessions(ctx, data, close=True)
-            return None
-        if isinstance(action, Respond | Throttle | MalformedResponse | CutMidLiteral):
-            return self._answer(action, ctx)
-        if isinstance(action, PasswordChanged):
-            self.changed_passwords.add((action.user or self.scenario.accounts[0].username).lower())
-        elif isinstance(action, TooManyConnections):
-            self.limit_override = action.limit
-            if action.text:
-                self.too_many_text = action.text
-        elif isinstance(action, TlsFail):
-            self.starttls_failures += action.count
-            if self.proxy is not None:
-                self.proxy.tls_failures_pending += action.count
-        elif isinstance(action, Down):
-            if self.proxy is not None:
-                self.proxy.spawn(self.proxy.down(action.seconds))
-        else:
-            self._mutate(action)
-        return None
-
-    def _answer(self, action: Action, ctx: _Context) -> Reply | None:
-        tag = ctx.tag
-        if isinstance(action, MalformedResponse) and tag is None:
-            self._to_sessions(ctx, f"{action.line}\r\n".encode(), close=False)
-            return None
-        if tag is None:
-            log.warning("%s needs a command to answer; none in hand", type(action).__name__)
-            return None
-        if isinstance(action, Respond):
-            return Reply(act.render_respond(tag, action))
-        if isinstance(action, Throttle):
-            style = self.scenario.throttle_style if action.style == "profile" else action.style
-            return Reply(act.render_throttle(tag, style, action.backoff_ms))
-        if isinstance(action, MalformedResponse):
-            return Reply(act.render_malformed(tag, action))
-        return Reply(act.render_cut_literal(ctx.command_name or "FETCH"), close=True)
-
-    def _to_sessions(self, ctx: _Context, data: bytes, *, close: bool) -> None:
-        """Write protocol bytes on the server's side of the targeted connections.
-
-        Never through the proxy: on a TLS link it only sees ciphertext, and bytes it
-        wrote would reach the client as garbage inside the TLS stream.
-        """
-        served_by_port: dict[int, Connection] = {}
-        for served in self.server_connections():
-            port = self.peer_port(served.info)
-            if port is not None:
-                served_by_port[port] = served
-        if self.proxy is None:  # no proxy in front: every connection of the server
-            for served in served_by_port.values():
-                self._write_session(served, data, close=close)
-            return
-        links = [ctx.link] if ctx.link else list(self.proxy.links.values())
-        for link in links:
-            if link.closed:
-                continue
-            served_conn = served_by_port.get(link.upstream_port)
-            if served_conn is None:  # not accepted yet (TLS handshake): at its greeting
-                self._pending.setdefault(link.upstream_port, []).append((data, close))
-            else:
-                self._write_session(served_conn, data, close=close)
-
-    def _write_session(self, served: Connection, data: bytes, *, close: bool) -> None:
-        """Bytes straight onto the server's (TLS-wrapped) stream; then close after them.
-
-        Written between the session's own writes (the transport keeps the order of
-        whole writes); a close flushes first, so the client reads the BYE, then EOF.
-        """
-        writer = served.writer
-        if writer.is_closing():
-            return
-        self.on_transcript(served.info, "out", data)
-        writer.write(data)
-        if close:
-            writer.close()
-
-    def _mutate(self, action: Action) -> None:
-        if self.store is None:
-            return
-        user = getattr(action, "user", None) or self.scenario.accounts[0].username
-        # may raise (a folder gone): observe() and fire() each count and contain it
-        self._deliveries = store_actions.apply(self.store, action, user, self._deliveries)
 
     def _think_time(self, command: Command, mailbox: str | None) -> float:
         lat = self.scenario.latency
