@@ -4,6 +4,13 @@ Everything protocol-shaped is in the session; this module only moves bytes. Outp
 coalesced into ~256 KiB writes with ``drain()`` between them, so a 100k-message FETCH
 streams with flat memory and other connections keep being served meanwhile.
 
+Out-of-band bytes (a BYE or a malformed line fired by a scenario or the control
+endpoint) go through ``Connection.inject`` and are written only at a response boundary:
+right away when the connection is idle, else after the response being streamed, never
+inside a FETCH literal. A BYE then ends the stream: the client reads whole responses,
+the BYE, then EOF. The deliberate "cut mid-literal" fault is a hook reply that closes
+the connection itself, so nothing injected ever follows it.
+
     async with FakeImapServer(default_config()) as srv:
         imaplib.IMAP4(srv.host, srv.port) ...
 """
@@ -17,7 +24,7 @@ import itertools
 import logging
 import shutil
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,6 +92,25 @@ class Connection:
         self.info = info
         self.session = session
         self.writer = writer
+        self.injected: list[bytes] = []  # out-of-band bytes waiting for a boundary
+        self.close_after_injected = False
+        self.kick: Callable[[], None] = lambda: None  # wakes the pipe when it is idle
+
+    def inject(self, data: bytes, *, close: bool = False) -> None:
+        """Queue protocol bytes for the next response boundary; then close when ``close``.
+
+        Nothing is queued once a close is pending: the client's last words are the BYE.
+        """
+        if self.close_after_injected or self.writer.is_closing():
+            return
+        self.injected.append(data)
+        self.close_after_injected = close
+        self.kick()
+
+    def take_injected(self) -> bytes:
+        data = b"".join(self.injected)
+        self.injected.clear()
+        return data
 
     def abort(self) -> None:
         """Drop the connection now, without a BYE."""
@@ -215,6 +241,7 @@ class _Pipe:
         self.redactor = Redactor() if hooks.wants_transcript else None
         self.wake = asyncio.Event()
         self.session.wakeup = self.wake.set
+        conn.kick = self.wake.set
 
     async def write(self, data: bytes) -> None:
         if not data:
@@ -248,6 +275,8 @@ class _Pipe:
                     return
                 if self.wake.is_set():
                     self.wake.clear()
+                    if await self.flush_injected():
+                        return
                     await self.write(session.push_updates())
                 if read.done():
                     data = read.result()
@@ -263,15 +292,34 @@ class _Pipe:
             if read is not None:
                 read.cancel()
 
+    async def flush_injected(self) -> bool:
+        """Write what was injected, at a boundary (nothing streams); True when it must close."""
+        conn = self.conn
+        if not self.session.between_responses:
+            return False  # a hook's partial reply: wait for the next command's first item
+        if conn.injected:
+            await self.write(conn.take_injected())
+        return conn.close_after_injected
+
     async def pump(self, outputs: Iterator[Output]) -> bool:
-        """Send a session's outputs in big writes; True when the connection must close."""
+        """Send a session's outputs in big writes; True when the connection must close.
+
+        Injected bytes join the buffer after the first item that ends between
+        responses; an injected close ends the stream there.
+        """
         buf: list[bytes] = []
         size = 0
+        conn = self.conn
         try:
             for out in outputs:
                 if isinstance(out, bytes):
                     buf.append(out)
                     size += len(out)
+                    if conn.injected and self.session.between_responses:
+                        buf.append(conn.take_injected())
+                        if conn.close_after_injected:
+                            await self.write(b"".join(buf))
+                            return True
                     if size >= WRITE_CHUNK:
                         await self.write(b"".join(buf))
                         buf.clear()
@@ -294,4 +342,4 @@ class _Pipe:
             if close is not None:
                 close()
         await self.write(b"".join(buf))
-        return self.session.state is State.LOGOUT
+        return self.session.state is State.LOGOUT  # anything injected meanwhile: run() wakes

@@ -10,11 +10,18 @@ checks it in one place (``_dispatch``). Command handlers live in sibling modules
 (``auth``, ``mailboxes``, ``selected``, ``fetch``, ``search``), each a generator
 ``handler(session, command) -> Iterator[bytes]`` returning a ``Done`` (the tagged OK
 text) or ``HELD`` (no tagged reply yet: IDLE, AUTHENTICATE continuation).
+
+Response boundaries: every ``bytes`` item the session yields is whole responses (a
+handler yields whole lines, literals included), so the shell may slip out-of-band
+bytes (a BYE fired by a scenario) in after any item while ``between_responses`` holds.
+Only a hook's verbatim reply can end inside a response (the deliberate
+"cut mid-literal" fault); it clears the flag until the next command starts.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -83,6 +90,23 @@ HELD = Done("held")  # no tagged reply yet; a RawLine continues the command
 Steps = Generator[bytes, None, Done]  # what a handler is: lines out, then its Done
 Handler = Callable[["ImapSession", Command], Steps]
 
+_LITERAL_AT_END = re.compile(rb"\{(\d+)\+?\}\r\n$")
+
+
+def ends_between_responses(data: bytes) -> bool:
+    """True when ``data`` (starting at a response boundary) ends with CRLF outside a literal."""
+    at = 0
+    while at < len(data):
+        end = data.find(b"\r\n", at)
+        if end < 0:
+            return False
+        literal = _LITERAL_AT_END.search(data, at, end + 2)
+        at = end + 2 + (int(literal.group(1)) if literal else 0)
+        if literal and at >= len(data):
+            return False  # inside the literal, or just after it with the line unfinished
+    return True
+
+
 # RFC 3501 7.4.1: EXPUNGE must not be sent while FETCH, STORE or SEARCH run (UID forms ok).
 _NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
 
@@ -132,6 +156,8 @@ class ImapSession:
         self.condstore_active = False  # RFC 7162 3.1: any CONDSTORE-enabling command seen
         self.held: tuple[str, Command] | None = None  # ("idle" | "auth", command)
         self.wakeup: Callable[[], None] = lambda: None  # the shell's "updates available"
+        # after the last bytes yielded: may out-of-band bytes go next? (module docstring)
+        self.between_responses = True
         self._reader = self._new_reader()
 
     def _new_reader(self) -> CommandReader:
@@ -169,6 +195,7 @@ class ImapSession:
             event = self._reader.next_event()
             if event is None:
                 return
+            self.between_responses = True  # a hook's partial reply closed or was answered
             for out in self._on_event(event):
                 yield out
                 if isinstance(out, StartTls):
@@ -254,6 +281,7 @@ class ImapSession:
             log.exception("conn %d: on_command hook failed", self.conn.conn_id)
             override = None
         if override is not None:
+            self.between_responses = ends_between_responses(override.data)
             yield override.data
             if override.close:
                 yield CloseConnection()

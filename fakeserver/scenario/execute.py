@@ -184,18 +184,14 @@ class ActionExecution(ServerHooks):
                 self._write_session(served_conn, data, close=close)
 
     def _write_session(self, served: Connection, data: bytes, *, close: bool) -> None:
-        """Bytes straight onto the server's (TLS-wrapped) stream; then close after them.
+        """Bytes onto the server's (TLS-wrapped) stream at its next response boundary.
 
-        Written between the session's own writes (the transport keeps the order of
-        whole writes); a close flushes first, so the client reads the BYE, then EOF.
+        Never inside a response being streamed (a FETCH literal): the server's pipe
+        writes them between two responses, and after a BYE (``close``) sends nothing
+        more, so the client reads whole responses, the BYE, then EOF. The pipe's own
+        write puts them in the transcript.
         """
-        writer = served.writer
-        if writer.is_closing():
-            return
-        self.on_transcript(served.info, "out", data)
-        writer.write(data)
-        if close:
-            writer.close()
+        served.inject(data, close=close)
 
     def _mutate(self, action: Action) -> None:
         if self.store is None:
