@@ -297,6 +297,11 @@ class InboxLabApp(App[None]):
                     severity="warning" if view.heals else "error", timeout=8)
         self._changed()
 
+    def on_folder_gone_reported(self, msg: m.FolderGoneReported) -> None:
+        text = f"Not watching {msg.folder!r}" + (f": {msg.detail}" if msg.detail else "")
+        self.notified.append(text)
+        self.notify(text, title="Folder not found", severity="warning", markup=False)
+
     def on_engine_failed(self, msg: m.EngineFailed) -> None:
         text = f"{msg.what}: {msg.error}"
         self.notified.append(text)

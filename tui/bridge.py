@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -41,7 +41,13 @@ from engine.roles import Role
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, SmtpServer
 from engine.states import State, StateChanged
-from engine.supervise import LargeFolderWarning, NewMail, RetryScheduled, ScanProgress
+from engine.supervise import (
+    FolderGone,
+    LargeFolderWarning,
+    NewMail,
+    RetryScheduled,
+    ScanProgress,
+)
 from tui import messages as m
 from tui.bridge_browse import BrowseSide
 from tui.bridge_crm import CrmBridge, CrmWiring
@@ -237,7 +243,7 @@ class EngineBridge(BrowseSide):
         self.settings, self._secret = settings, secret
         self._settled = asyncio.Event()
         self._warnings.clear()
-        options = AccountOptions(folders="all", cafile=self._cafile)
+        options = AccountOptions(folders=self._watch(settings), cafile=self._cafile)
         db_path = self._db_path()
         await self.crm.start(CrmWiring(
             settings.username, db_path, db_path.parent / "files", settings.smtp, secret,
@@ -288,6 +294,14 @@ class EngineBridge(BrowseSide):
                 and choice.folder:
             outbox.copier.folder = choice.folder
 
+    def _watch(self, settings: AccountSettings) -> Literal["roles", "all"] | tuple[str, ...]:
+        """The saved watch list (INBOX and Sent are always added by the engine); empty:
+        INBOX and Sent on a real account, every folder on the demo's lab mailbox."""
+        chosen = self.ui_settings.watched_folders
+        if chosen:
+            return chosen
+        return "all" if self._is_demo(settings) else "roles"
+
     def _is_demo(self, settings: AccountSettings) -> bool:
         return self.endpoints is not None and settings.imap.host == self.endpoints.host
 
@@ -320,6 +334,8 @@ class EngineBridge(BrowseSide):
                                             f"{event.threshold:,}): first sync reads new only")
         elif isinstance(event, NewMail):
             self.post(m.NewMail(event.folder, event.exists))
+        elif isinstance(event, FolderGone):
+            self.post(m.FolderGoneReported(event.folder, event.server_text))
         elif isinstance(event, RetryScheduled):
             self.post(m.EngineState(state_view(
                 State.DISCONNECTED, event.at, f"retry {event.attempt} in {event.delay:.1f} s")))

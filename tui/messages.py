@@ -114,6 +114,15 @@ class EngineFailed(Message):
         self.error = error
 
 
+class FolderGoneReported(Message):
+    """A watched or chosen folder is not there (renamed, deleted, or a typo in Settings)."""
+
+    def __init__(self, folder: str, detail: str | None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.detail = detail
+
+
 class FolderOpened(Message):
     """The browser's folder is selected: ``count`` rows (after a search, the hits)."""
 

@@ -129,3 +129,30 @@ async def test_settings_screen_saves_and_refuses(tmp_path: Path) -> None:
         assert "never_log" in status
         assert store.load().never_log == ("@hr.example.com",)  # nothing written
         assert "hunter" not in store.path.read_text()
+
+
+async def test_saved_watch_list_reaches_the_engine(tmp_path: Path) -> None:
+    """The demo account watches INBOX, Sent and the chosen folder (not every folder, as it
+    does with an empty list); a name the server lacks is a warning, not a crash."""
+    from waiting import async_wait_until
+
+    from tui.bridge import EngineBridge
+
+    store = SettingsStore(tmp_path / "settings.json")
+    store.save(UiSettings(watched_folders=("Projects/Acme", "No Such Folder")))
+    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None)
+    app = InboxLabApp(bridge, cursor_blink=False, settings_store=store)
+    try:
+        async with app.run_test(size=(110, 40)):
+            # Discovery fills the list in watch order (INBOX, Sent, then the chosen ones).
+            await async_wait_until(
+                lambda: "Projects/Acme" in {f.name for f in app.model.folders}, timeout=20,
+                what="the chosen folder on the dashboard")
+            assert {f.name for f in app.model.folders} == {"INBOX", "Sent", "Projects/Acme"}
+            await async_wait_until(
+                lambda: any("Not watching 'No Such Folder'" in n for n in app.notified),
+                timeout=20, what="the unknown folder reported")
+            assert bridge.account is not None and bridge.account.options.folders == (
+                "Projects/Acme", "No Such Folder")
+    finally:
+        bridge.stop()

@@ -43,7 +43,8 @@ class SettingsScreen(Screen[None]):
         s = self.inbox_app.settings
         yield Header()
         with VerticalScroll(id="settings-form"):
-            yield Label("Folders to watch (comma-separated; empty: INBOX and Sent)")
+            yield Label("Extra folders to watch (comma-separated; INBOX and Sent always; "
+                        "empty: just those, or every folder on the demo mailbox)")
             yield Input(", ".join(s.watched_folders), id="watched")
             with Horizontal(classes="switch-row"):
                 yield Switch(s.log_attachments, id="attachments")
