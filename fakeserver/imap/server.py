@@ -304,8 +304,8 @@ class _Pipe:
     async def pump(self, outputs: Iterator[Output]) -> bool:
         """Send a session's outputs in big writes; True when the connection must close.
 
-        Injected bytes join the buffer after the first item that ends between
-        responses; an injected close ends the stream there.
+        Bytes injected while a chunk drains go out right after it (it ends between
+        responses); an injected close ends the stream there.
         """
         buf: list[bytes] = []
         size = 0
@@ -315,11 +315,6 @@ class _Pipe:
                 if isinstance(out, bytes):
                     buf.append(out)
                     size += len(out)
-                    if conn.injected and self.session.between_responses:
-                        buf.append(conn.take_injected())
-                        if conn.close_after_injected:
-                            await self.write(b"".join(buf))
-                            return True
                     if size >= WRITE_CHUNK:
                         await self.write(b"".join(buf))
                         buf.clear()
@@ -327,6 +322,10 @@ class _Pipe:
                         # drain() returns without yielding while the socket keeps up;
                         # yield anyway so a long FETCH never starves other connections.
                         await asyncio.sleep(0)
+                        # only these awaits let an injection in: all written so far is
+                        # whole items, a boundary unless a hook's reply was partial
+                        if conn.injected and await self.flush_injected():
+                            return True
                     continue
                 await self.write(b"".join(buf))
                 buf.clear()

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 import pytest
 from scenario_helpers import PASSWORD, USER, event, header, scenario_with
 
+from fakeserver.imap.session import ends_between_responses
+from fakeserver.scenario.actions import render_cut_literal
 from fakeserver.scenario.serve import ScenarioServer
 
 T = TypeVar("T")
@@ -184,3 +186,22 @@ async def test_cut_mid_literal_still_cuts_inside_the_literal() -> None:
         responses, rest = split_responses(await in_thread(client.read_to_eof))
         assert responses == []
         assert rest.startswith(b"* 1 FETCH (UID 1 BODY[] {")  # announced, then cut short
+
+
+@pytest.mark.parametrize(("data", "between"), [
+    (b"", True),
+    (b"* 1 EXISTS\r\n", True),
+    (b"* 1 EXISTS", False),
+    (b"* 1 FETCH (BODY[] {5}\r\nab\r\nc)\r\n* 2 EXISTS\r\n", True),
+    (b"* 1 FETCH (BODY[] {5}\r\nab\r\n", False),  # CRLF inside the literal
+    (b"* 1 FETCH (BODY[] {5}\r\nab\r\nc", False),  # the literal ended, the line did not
+    (b"* 1 FETCH (BODY[] {0}\r\n)\r\n", True),
+    (b"a APPEND x {3+}\r\nabc\r\n", True),
+])
+def test_ends_between_responses(data: bytes, between: bool) -> None:
+    assert ends_between_responses(data) is between
+
+
+def test_a_cut_literal_reply_is_not_a_boundary() -> None:
+    cut = render_cut_literal("UID FETCH")
+    assert not ends_between_responses(cut)
