@@ -251,7 +251,8 @@ class EngineBridge(BrowseSide):
             crm_rules(ui.logging_mode, ui.never_log, ui.log_attachments)))
         # The CRM is the account's sink and names the Message-IDs whose replies it wants.
         account = Account(settings, secret, db_path, rng=self._rng, options=options,
-                          trace=self._on_trace, sink=self.crm.sink, tracked=self.crm.tracked_ids)
+                          trace=self._on_trace, sink=self.crm.sink, tracked=self.crm.tracked_ids,
+                          after_pass=self.crm.after_pass)
         self.account = account
         account.subscribe(self._on_event)
         self.post(m.EngineState(state_view(account.state)))
@@ -260,8 +261,7 @@ class EngineBridge(BrowseSide):
 
     async def _stop_account(self) -> None:
         for task in list(self._tasks):
-            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan",
-                                   "crm-bodies"):
+            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan"):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task

@@ -1,9 +1,10 @@
 """The CRM half of the bridge: records, logger and outbox on the engine loop, views out.
 
 ``EngineBridge`` owns the thread; this module owns what the Records and Compose screens
-ask of the CRM. It plugs the ``InboxLogger`` into the Account (its ``sink`` and tracked
-set, as ``tests/crm/test_account_sink.py`` does), reads queued replies with a pooled
-connection (inside the account's budget of five), sends through the crash-safe
+ask of the CRM. It plugs the ``InboxLogger`` into the Account (its ``sink``, tracked
+set and ``after_pass`` hook, as ``tests/crm/test_account_after_pass.py`` does): queued
+replies are read on the scanner's own connection at the end of each pass, so the CRM
+borrows no connection for them (the dashboard stays at 2 of 5). It sends through the crash-safe
 ``Outbox`` and turns its ``crm.outbox.transition`` trace events into live ``OutboxChanged``
 messages. Everything crossing to the UI is a plain view from ``tui.views``; the join
 and refusal reasons are the engine's own words (``engine.crm.tracking.thread_view``).
@@ -117,7 +118,6 @@ class CrmBridge:
         self.logger: InboxLogger | None = None
         self.outbox: Outbox | None = None
         self.rules = LoggingRules()
-        self._wake = asyncio.Event()
         self._contact_of: dict[str, str] = {}  # outbox Message-ID -> recipient, for views
         self._subject_of: dict[str, str] = {}
 
@@ -136,9 +136,7 @@ class CrmBridge:
                                       tls_context=wiring.tls, timeout=15)
             self.outbox = Outbox(self.store, submitter, copier, Address(wiring.username),
                                  rng=self._rng, trace=self._on_trace)
-        self._spawn(self._body_reader(), "crm-bodies")
-        if await self.store.pending():
-            self._wake.set()  # a crash left replies queued: read them now
+        # Replies a crash left queued are read by the first pass's after_pass.
         self._post(cm.RecordsChanged())
 
     async def stop(self) -> None:
@@ -163,38 +161,28 @@ class CrmBridge:
     # -- the Account's side ---------------------------------------------------------------
 
     async def sink(self, message: ScannedMessage) -> None:
-        """The Account's scan sink: decide and queue (durably), then wake the body reader."""
-        if self.logger is None:
-            return
-        await self.logger.sink(message)
-        if self.logger.pending:
-            self._wake.set()
+        """The Account's scan sink: decide and queue (durably); ``after_pass`` reads them."""
+        if self.logger is not None:
+            await self.logger.sink(message)
 
     def tracked_ids(self) -> list[str]:
         return self.logger.tracked_ids() if self.logger is not None else []
 
-    async def _body_reader(self) -> None:
-        """Read the bodies of queued replies over a pooled connection, then give it back."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            logger = self.logger
-            if logger is None:
-                continue
-            try:
-                client = await self._open("crm-bodies")
-            except EngineError as exc:
-                self._post(cm.CrmFailed("read replies", str(exc)))
-                continue
-            try:
-                done = await logger.fetch_and_log(client)
-            except (EngineError, CrmError) as exc:
-                self._post(cm.CrmFailed("log replies", str(exc)))
-                done = 0
-            finally:
-                await self._close(client, "crm-bodies")
-            if done:
-                self._post(cm.RecordsChanged())
+    async def after_pass(self, client: ImapClient) -> int:
+        """The Account's after-pass hook, on the scanner's connection: read and log the
+        queued replies. A CRM-side failure is shown and the rows stay queued for the next
+        pass (no reconnect for it); an IMAP failure is the Account's, as for any scan."""
+        logger = self.logger
+        if logger is None:
+            return 0
+        try:
+            done = await logger.fetch_and_log(client)
+        except CrmError as exc:
+            self._post(cm.CrmFailed("log replies", str(exc)))
+            return 0
+        if done:
+            self._post(cm.RecordsChanged())
+        return done
 
     def _on_trace(self, name: str, info: Mapping[str, Any]) -> None:
         self._trace(name, info)

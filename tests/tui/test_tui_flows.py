@@ -54,7 +54,7 @@ async def test_connect_shows_state_folders_and_roles(demo: Any) -> None:
     table = app.screen.query_one("#folders", DataTable)
     assert table.row_count == len(app.model.folders)
     assert str(app.screen.query_one("#badge", Static).render()).strip().startswith("Watching")
-    await async_wait_until(  # scanner + IDLE; a CRM body read may borrow a third briefly
+    await async_wait_until(  # scanner + IDLE (CRM replies ride the scanner's connection)
         lambda: "2 / 5" in str(app.screen.query_one("#connections").render()),
         timeout=20, what="2 of 5 connections in use")
     await async_wait_until(lambda: app.model.mail_log, timeout=20,

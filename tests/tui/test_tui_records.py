@@ -35,6 +35,15 @@ DANA = "dana@acme.example"
 @pytest.fixture
 async def demo() -> AsyncIterator[tuple[InboxLabApp, Pilot[Any], EngineBridge]]:
     bridge = EngineBridge(scenario="demo", demo_disconnect_after=None)
+    # Which pooled connections the CRM borrows: replies ride the scanner's after_pass.
+    real_open, borrowed = bridge.crm._open, []
+
+    async def recording_open(purpose: str) -> Any:
+        borrowed.append(purpose)
+        return await real_open(purpose)
+
+    bridge.crm._open = recording_open  # type: ignore[method-assign]
+    bridge.crm_borrowed = borrowed  # type: ignore[attr-defined]
     app = InboxLabApp(bridge, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         yield app, pilot, bridge
@@ -62,6 +71,9 @@ async def test_templated_mail_reply_logged_to_contact_with_join_reason(demo: Any
                            timeout=30, what="Dana's reply logged to her record")
     emails = _timeline(app, DANA)
     assert [e.direction for e in emails] == ["outgoing", "incoming"]
+    # The reply was read on the scanner's connection; the CRM only borrowed one to file
+    # the sent copy in Sent.
+    assert set(bridge.crm_borrowed) == {"crm-sent"}
     reply = emails[1]
     assert reply.sender == DANA and reply.thread_id == emails[0].thread_id
     timeline = app.screen.query_one("#timeline", DataTable)
