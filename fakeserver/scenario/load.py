@@ -4,7 +4,7 @@ Everything is checked here, before any socket opens, so a server never starts
 half-configured: unknown keys, wrong types, unknown profiles and folders, triggers
 that can never fire or cannot carry their action, and bad seeds are all refused with
 the file, the line, the key path and what is wrong. The format is documented in
-``scenarios/README.md``.
+``scenarios/README.md``. The ``[[timeline]]`` blocks are read by ``load_timeline.py``.
 """
 
 from __future__ import annotations
@@ -23,26 +23,15 @@ from fakeserver.errors import ScenarioError
 from fakeserver.generate import GenSpec
 from fakeserver.profiles import capabilities_from, latency_from, load_profile
 from fakeserver.profiles import names as profile_names
-from fakeserver.scenario import actions as action_parsers
+from fakeserver.scenario.load_timeline import event
 from fakeserver.scenario.model import (
-    COMMAND_BOUND,
     COUNT_KEYS,
     EXPECT_ANY_OF,
     EXPECT_CHECKS,
     OUTBOX_STATES,
-    AtTime,
-    Chance,
-    DeleteFolder,
     Expect,
-    OnBytes,
-    OnCommand,
-    OnConnection,
-    OnLogin,
-    RenameFolder,
     Scenario,
     Send,
-    TimelineEvent,
-    Trigger,
 )
 from fakeserver.scenario.reader import REQUIRED, Context, Table
 from fakeserver.smtp.config import FAULT_KINDS, FAULT_STAGES, PersonaSpec, SmtpConfig, SmtpFault
@@ -50,15 +39,7 @@ from fakeserver.smtp.config import FAULT_KINDS, FAULT_STAGES, PersonaSpec, SmtpC
 SPECIAL_USE = frozenset({
     "\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important",
 })
-COMMANDS = frozenset({
-    "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "SELECT", "EXAMINE",
-    "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "XLIST", "STATUS",
-    "APPEND", "CHECK", "CLOSE", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "ENABLE",
-    "ID", "NAMESPACE", "IDLE", "UNSELECT", "UID FETCH", "UID SEARCH", "UID STORE", "UID COPY",
-    "UID MOVE", "UID EXPUNGE",
-})
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-_TRIGGER_KINDS = ("at", "connection", "login", "command", "regex", "bytes", "probability")
 
 
 def load(path: str | Path) -> Scenario:
@@ -121,7 +102,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
                             f"auto-save folder {autosave!r} is not a folder of {acc.username!r}")
 
     smtp = _smtp(top.table("smtp"), autosave)
-    timeline = tuple(_event(t, accounts) for t in top.tables("timeline"))
+    timeline = tuple(event(t, accounts) for t in top.tables("timeline"))
     sends = tuple(_send(t, smtp) for t in top.tables("send"))
     expect = tuple(_expect(t) for t in top.tables("expect"))
     top.done()
@@ -304,94 +285,6 @@ def _message(t: Table, folder: str, index: int) -> bytes:
     msg.set_content(t.text("body", "Hello from an inboxlab scenario.\n"))
     t.done()
     return msg.as_bytes()
-
-
-def _trigger(t: Table, accounts: tuple[AccountConfig, ...]) -> Trigger:
-    present = [k for k in _TRIGGER_KINDS if t.has(k)]
-    if "command" in present and "regex" in present:
-        present.remove("regex")
-    if "probability" in present:
-        present = ["probability"]
-    if len(present) != 1:
-        got = ", ".join(present) or "none"
-        raise t.fail(f"a trigger needs exactly one of {', '.join(_TRIGGER_KINDS)} (got {got})")
-    kind = present[0]
-    times = t.integer("times", 1, minimum=0)
-    trig: Trigger
-    if kind == "at":
-        trig = AtTime(after_s=t.number("at", REQUIRED, minimum=0, maximum=7 * 86400))
-    elif kind == "connection":
-        trig = OnConnection(nth=t.integer("connection", REQUIRED, minimum=1), times=times)
-    elif kind == "login":
-        user = t.text("user", None)
-        if user is not None and not any(a.username.lower() == user.lower() for a in accounts):
-            raise t.fail(f"user {user!r} is not an account of this scenario", "user")
-        trig = OnLogin(nth=t.integer("login", REQUIRED, minimum=1), user=user, times=times)
-    elif kind in ("command", "regex"):
-        name = t.text("command", None)
-        if name is not None:
-            name = " ".join(name.upper().split())
-            if name not in COMMANDS:
-                raise t.fail(f"unknown IMAP command {name!r}", "command")
-        pattern = t.text("regex", None)
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise t.fail(f"invalid regex: {exc}", "regex") from exc
-        mailbox = t.text("mailbox", None)
-        if mailbox is not None and not _folder_known(mailbox, accounts):
-            raise t.fail(f"mailbox {mailbox!r} is not a folder of any account", "mailbox")
-        trig = OnCommand(nth=t.integer("nth", 1, minimum=1), name=name, pattern=pattern,
-                         mailbox=mailbox, times=times)
-    elif kind == "bytes":
-        trig = OnBytes(count=t.integer("bytes", REQUIRED, minimum=1),
-                       direction=t.text("direction", "to_client",
-                                        choices=("to_client", "to_server")),
-                       connection=t.integer("connection_nth", None, minimum=1), times=times)
-    else:
-        per = t.text("per", "command", choices=("connection", "login", "command"))
-        name = t.text("command_name", None)
-        if name is not None:
-            name = " ".join(name.upper().split())
-            if per != "command":
-                raise t.fail("command_name only applies with per = \"command\"", "command_name")
-            if name not in COMMANDS:
-                raise t.fail(f"unknown IMAP command {name!r}", "command_name")
-        trig = Chance(probability=t.number("probability", REQUIRED, minimum=0, maximum=1),
-                      seed=t.seed("seed", REQUIRED), per=per, name=name,
-                      times=t.integer("times", 0, minimum=0))
-    t.done()
-    return trig
-
-
-def _folder_known(name: str, accounts: tuple[AccountConfig, ...]) -> bool:
-    for acc in accounts:
-        for f in acc.folders:
-            if f.name == name or (name.upper() == "INBOX" and f.name.upper() == "INBOX"):
-                return True
-    return False
-
-
-def _event(t: Table, accounts: tuple[AccountConfig, ...]) -> TimelineEvent:
-    name = t.text("name", f"event {t.path[-1]}")
-    trig_table = t.table("trigger", required=True)
-    action_table = t.table("action", required=True)
-    assert trig_table is not None and action_table is not None
-    trigger = _trigger(trig_table, accounts)
-    action = action_parsers.parse(action_table, accounts)
-    t.done()
-    if isinstance(action, COMMAND_BOUND):
-        ok = isinstance(trigger, OnCommand | OnLogin) or (
-            isinstance(trigger, Chance) and trigger.per in ("command", "login"))
-        if not ok:
-            raise action_table.fail(
-                f"action {type(action).__name__} answers a command, but its trigger "
-                f"({type(trigger).__name__}) never has a command in hand")
-    if isinstance(trigger, OnCommand) and trigger.mailbox and isinstance(
-            action, RenameFolder | DeleteFolder) and trigger.times != 1:
-        raise trig_table.fail("a folder rename/delete can only fire once (set times = 1)")
-    return TimelineEvent(name=name, trigger=trigger, action=action)
 
 
 def _expect(t: Table) -> Expect:
