@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from scenario_text import USER, header
+
 from engine.account import Account, AccountOptions
 from engine.backoff import BackoffPolicy
 from engine.secrets import Secret
@@ -15,28 +17,14 @@ from engine.settings import AccountSettings, ImapServer
 from fakeserver.scenario.load import loads
 from fakeserver.scenario.serve import ScenarioServer
 
-USER = "user@example.com"
 FAST_BACKOFF = BackoffPolicy(base_min=0.01, base_max=0.03, factor=1.5, cap=0.2,
                              short_session=60.0, strike_factor=2.0, strike_cap=0.5)
 
 
 def scenario_text(password: str, *, profile: str = "dovecot", inbox: int = 20,
                   extra: str = "", server: str = "") -> str:
-    return f"""
-name = "diag-test"
-seed = 3
-[server]
-profile = "{profile}"
-{server}
-[[accounts]]
-username = "{USER}"
-password = "{password}"
-[[accounts.folders]]
-name = "INBOX"
-[accounts.folders.generate]
-count = {inbox}
-{extra}
-"""
+    return header(name="diag-test", seed=3, password=password, count=inbox, profile=profile,
+                  server=server) + extra + "\n"
 
 
 @contextlib.asynccontextmanager

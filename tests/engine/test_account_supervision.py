@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from account_helpers import Recorder, make_account, settings_for
+from scenario_text import PASSWORD, USER, header
 from waiting import async_wait_until
 
 from engine.account import Account
@@ -22,24 +23,9 @@ from fakeserver.scenario.load import loads
 from fakeserver.scenario.model import Down, PasswordChanged, Reset, UidValidityReset
 from fakeserver.scenario.serve import ScenarioServer
 
-USER, PASSWORD = "user@example.com", "inboxlab-demo"
-
 
 def scenario(inbox: int, timeline: str = "") -> str:
-    return f"""
-name = "t"
-seed = 3
-[server]
-profile = "dovecot"
-[[accounts]]
-username = "{USER}"
-password = "{PASSWORD}"
-[[accounts.folders]]
-name = "INBOX"
-[accounts.folders.generate]
-count = {inbox}
-{timeline}
-"""
+    return header(name="t", seed=3, count=inbox) + timeline + "\n"
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scenario_text import header
 
 import tui.scenario_crm_drive as crm_drive
 from engine.crm.sentcopy import CopyPolicy, SentCopier
@@ -23,22 +24,7 @@ from tui.scenario_report import RunReport, format_report
 from tui.scenario_run import run_scenario
 
 DANA = "dana@acme.example"
-HEADER = """\
-name = "crm-test"
-seed = 5
-
-[server]
-profile = "dovecot"
-
-[[accounts]]
-username = "user@example.com"
-password = "inboxlab-demo"
-
-[[accounts.folders]]
-name = "INBOX"
-[accounts.folders.generate]
-count = 20
-"""
+HEADER = header(name="crm-test", count=20)
 PERSONA = f"""
 [smtp]
 [[smtp.personas]]
@@ -193,7 +179,7 @@ count = 0
     assert outcome(report, "sent_copies")[0] == "pass"
 
 
-AUTOSAVE = HEADER.replace('profile = "dovecot"', 'profile = "dovecot"\nautosave_sent = "Sent"')
+AUTOSAVE = header(name="crm-test", count=20, server='autosave_sent = "Sent"')
 ONE_COPY = """
 [[expect]]
 check = "sent_copies"

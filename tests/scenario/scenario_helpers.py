@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
+from scenario_text import PASSWORD, USER, header
+
 from fakeserver.scenario.load import loads
 from fakeserver.scenario.model import Scenario
-
-USER, PASSWORD = "user@example.com", "inboxlab-demo"
-
-def header(*, name: str = "test", seed: int = 5, password: str = PASSWORD,
-           count: int = 40) -> str:
-    """One dovecot-profile account with a generated INBOX of ``count`` messages."""
-    return f"""\
-name = "{name}"
-seed = {seed}
-
-[server]
-profile = "dovecot"
-
-[[accounts]]
-username = "{USER}"
-password = "{password}"
-
-[[accounts.folders]]
-name = "INBOX"
-[accounts.folders.generate]
-count = {count}
-"""
-
 
 HEADER = header()
 
@@ -38,3 +17,6 @@ def scenario_with(timeline: str = "", *, header: str = HEADER) -> Scenario:
 
 def event(trigger: str, action: str, name: str = "e") -> str:
     return f'\n[[timeline]]\nname = "{name}"\ntrigger = {trigger}\naction = {action}\n'
+
+
+__all__ = ["HEADER", "PASSWORD", "USER", "event", "header", "scenario_with"]
