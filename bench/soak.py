@@ -52,6 +52,12 @@ from fakeserver.scenario.load import loads
 from fakeserver.scenario.serve import ScenarioServer
 from fakeserver.smtp.config import SmtpFault
 
+_TESTS = Path(__file__).resolve().parent.parent / "tests"
+if str(_TESTS) not in sys.path:
+    sys.path.insert(0, str(_TESTS))
+
+from scenario_text import header  # noqa: E402  (tests/ is not a package, as in bench/dovecot.py)
+
 USER, PASSWORD = "sam@crm.test", "soak-Pa55"
 PERSONAS = 10
 TIMEOUT = 3.0  # the engine's configured command timeout for the run
@@ -72,17 +78,7 @@ def scenario_text(seed: int, messages: int, chance: float) -> str:
             ("refused", ', command_name = "UID SEARCH"',
              '{ type = "no", text = "Server busy", code = "UNAVAILABLE" }'),
         )))
-    return f'''name = "soak"
-seed = {seed}
-[server]
-profile = "dovecot"
-[[accounts]]
-username = "{USER}"
-password = "{PASSWORD}"
-[[accounts.folders]]
-name = "INBOX"
-[accounts.folders.generate]
-count = {messages}
+    return header(name="soak", seed=seed, user=USER, password=PASSWORD, count=messages) + f'''\
 [[accounts.folders]]
 name = "Sent"
 special_use = ["\\\\Sent"]
