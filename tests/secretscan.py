@@ -1,4 +1,6 @@
-"""Find a secret in bytes: plain, or inside any base64 run at any alignment (SASL, XOAUTH2)."""
+"""Find a secret in bytes: plain, or inside any base64 run at any alignment (SASL, XOAUTH2).
+
+Top-level in tests/ so the diag and reliability secret checks share one scanner."""
 
 from __future__ import annotations
 
