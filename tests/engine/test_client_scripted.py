@@ -8,6 +8,7 @@ import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from memory_writer import MemoryWriter
 from waiting import async_wait_until
 
 from engine.errors import (
@@ -391,25 +392,6 @@ async def test_a_failing_listener_does_not_break_the_connection(
     await client.connect()
     assert await client.noop() == [Exists(9)]
     assert await client.noop() == [Exists(9)]
-
-
-class MemoryWriter:
-    """The writing half of an in-memory transport: records what the client sends."""
-
-    def __init__(self) -> None:
-        self.sent = bytearray()
-
-    def write(self, data: bytes) -> None:
-        self.sent += data
-
-    async def drain(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-    async def wait_closed(self) -> None:
-        return None
 
 
 async def test_leaving_a_complete_but_unread_stream_does_not_block() -> None:

@@ -541,31 +541,19 @@ def test_state_table_transitions_and_checks() -> None:
 async def test_commands_in_the_wrong_state_never_reach_the_wire() -> None:
     import asyncio
 
+    from memory_writer import MemoryWriter
+
     from engine.errors import ConfigError
     from engine.imap.client import ImapClient
-
-    class Writer:
-        sent = bytearray()
-
-        def write(self, data: bytes) -> None:
-            self.sent += data
-
-        async def drain(self) -> None:
-            return None
-
-        def close(self) -> None:
-            return None
-
-        async def wait_closed(self) -> None:
-            return None
 
     reader = asyncio.StreamReader()
     reader.feed_data(b"* OK ready\r\n")
     client = ImapClient("127.0.0.1", 1, security="plain")
-    await client.attach(reader, Writer())  # type: ignore[arg-type]
+    writer = MemoryWriter()
+    await client.attach(reader, writer)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="UID FETCH needs"):
         await anext(client.uid_fetch("1:*", "(UID)"))
     with pytest.raises(ConfigError, match="SELECT needs"):
         await client.select("INBOX")
-    assert Writer.sent == b""
+    assert writer.sent == b""
     await client.close()
