@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from scenario_text import header
 
 from fakeserver.scenario.load import load
 from scenarios import bundled
@@ -35,18 +36,8 @@ def test_big_scenarios_start_at_uidnext() -> None:
     assert choose_initial_scan(load(bundled()["demo"])) == "full"
 
 
-WRONG = """
-name = "wrong"
-seed = 1
-[server]
-profile = "generic-no-special-use"
-[[accounts]]
-username = "user@example.com"
-password = "pw-pw-pw"
-[[accounts.folders]]
-name = "Presentations"
-[accounts.folders.generate]
-count = 3
+WRONG = header(name="wrong", seed=1, password="pw-pw-pw", count=3,
+               profile="generic-no-special-use", folder="Presentations") + """
 [[expect]]
 check = "sent_folder"
 folder = "Presentations"
