@@ -87,7 +87,6 @@ class RunState:
                 and (self.crm is None or self.crm.settled(self.account.polls)))
 
 
-
 Verdict = tuple[Status, str] | None
 
 
