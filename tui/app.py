@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message_pump import MessagePump
@@ -232,8 +232,12 @@ class InboxLabApp(App[None]):
 
     def _changed(self) -> None:
         """Only the screen on top repaints now; the others catch up when they resume."""
+        try:
+            top = self.screen
+        except ScreenStackError:
+            return  # the App is exiting: no screen left to repaint
         for view in list(self.views):
-            if view is self.screen:
+            if view is top:
                 try:
                     view.show_model(self.model)
                 except NoMatches:
@@ -311,7 +315,10 @@ class InboxLabApp(App[None]):
 
     def on_records_changed(self, _msg: cm.RecordsChanged) -> None:
         """Something was logged or sent: reload what a CRM screen on top shows."""
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # the App is exiting (the after-pass hook may log right up to the end)
         reload = getattr(screen, "action_reload", None)
         if screen.id in ("records", "compose") and reload is not None:
             reload()
