@@ -8,19 +8,16 @@ copied, logged), fed by the outbox's own transition events.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, Static
 
 from tui import views as v
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
+from tui.screens.base import ModelScreen
 
 STATE_STYLE = {"queued": "dim", "submitted": "cyan", "copied": "blue", "logged": "green",
                "failed": "red", "uncertain": "yellow"}
@@ -41,7 +38,7 @@ def preview_text(template: str, previews: tuple[v.PreviewView, ...]) -> Text:
     return text
 
 
-class ComposeScreen(Screen[None]):
+class ComposeScreen(ModelScreen):
     CSS_PATH = "crm.tcss"
     BINDINGS = [
         Binding("x", "send", "Send", id="compose.send"),
@@ -55,10 +52,6 @@ class ComposeScreen(Screen[None]):
         super().__init__(id="compose")
         self.recipients: tuple[int, ...] = ()
         self.template = ""
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,15 +72,10 @@ class ComposeScreen(Screen[None]):
         self.query_one("#templates", OptionList).add_options(names)
         self.query_one("#outbox", DataTable).add_columns("State", "To", "Subject", "Message-ID",
                                                          "Problem")
-        self.inbox_app.views.append(self)
         self.show_model(None)
 
     def on_screen_resume(self) -> None:
         self.show_model(None)
-
-    def on_unmount(self) -> None:
-        if self in self.inbox_app.views:
-            self.inbox_app.views.remove(self)
 
     def set_recipients(self, contact_ids: tuple[int, ...]) -> None:
         self.recipients = contact_ids

@@ -7,32 +7,23 @@ the bridge on submit and the field is cleared; the screen never keeps it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from tui.messages import SessionModel
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
+from tui.screens.base import ModelScreen
 
 
-class ConnectScreen(Screen[None]):
+class ConnectScreen(ModelScreen):
     BINDINGS = [
         Binding("escape", "app.back_or_quit", "Back", id="connect.back", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="connect")
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -52,13 +43,8 @@ class ConnectScreen(Screen[None]):
     def on_mount(self) -> None:
         for field in self.query(Input):
             field.cursor_blink = self.inbox_app.cursor_blink
-        self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)
         self.query_one("#server", Input).focus()
-
-    def on_unmount(self) -> None:
-        if self in self.inbox_app.views:
-            self.inbox_app.views.remove(self)
 
     def on_screen_resume(self) -> None:
         self.show_model(self.inbox_app.model)

@@ -3,20 +3,17 @@ counts, scan progress with rate and ETA, connections in use, a sync-rate sparkli
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Sparkline, Static
 
 from tui.messages import FolderView, ProgressView, SessionModel
+from tui.screens.base import ModelScreen
 from tui.widgets.badge import StateBadge
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
 
 
 def eta_text(view: ProgressView) -> str:
@@ -28,7 +25,7 @@ def eta_text(view: ProgressView) -> str:
     return f"{view.done:,} of {view.total:,}  {rate}{left}"
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ModelScreen):
     BINDINGS = [
         Binding("enter", "open_folder", "Open folder", id="dashboard.open"),
         Binding("S", "scan", "Scan folder", id="dashboard.scan"),
@@ -37,10 +34,6 @@ class DashboardScreen(Screen[None]):
         Binding("g", "first", "First", id="dashboard.first", show=False),
         Binding("G", "last", "Last", id="dashboard.last", show=False),
     ]
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -64,12 +57,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#folders", DataTable)
         table.add_columns("Folder", "Role", "Why this folder", "Messages", "Read to UID")
-        self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)
-
-    def on_unmount(self) -> None:
-        if self in self.inbox_app.views:
-            self.inbox_app.views.remove(self)
 
     def on_screen_resume(self) -> None:
         self.show_model(self.inbox_app.model)

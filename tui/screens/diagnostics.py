@@ -7,19 +7,16 @@ stage, the server's own words, remediation); nothing is re-guessed from strings.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Static
 
 from tui.messages import DisconnectView, SessionModel
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
+from tui.screens.base import ModelScreen
 
 
 def explain(view: DisconnectView) -> Text:
@@ -45,7 +42,7 @@ def explain(view: DisconnectView) -> Text:
     return text
 
 
-class DiagnosticsScreen(Screen[None]):
+class DiagnosticsScreen(ModelScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter trace", id="diagnostics.filter"),
         Binding("escape", "clear_filter", "Clear filter", id="diagnostics.clear", show=False),
@@ -58,10 +55,6 @@ class DiagnosticsScreen(Screen[None]):
         super().__init__(id="diagnostics")
         self.filter_text = ""
         self._shown = 0
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -83,15 +76,12 @@ class DiagnosticsScreen(Screen[None]):
         flt = self.query_one("#filter", Input)
         flt.display = False
         flt.cursor_blink = self.inbox_app.cursor_blink
-        self.inbox_app.views.append(self)
         self.inbox_app.trace_listeners.append(self._write_lines)
         self._write_lines(list(self.inbox_app.trace))
         self.show_model(self.inbox_app.model)
 
     def on_unmount(self) -> None:
         app = self.inbox_app
-        if self in app.views:
-            app.views.remove(self)
         if self._write_lines in app.trace_listeners:
             app.trace_listeners.remove(self._write_lines)
 

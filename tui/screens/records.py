@@ -8,19 +8,16 @@ Widgets post; this screen asks the CRM bridge and renders ``app.crm_model``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui import views as v
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
+from tui.screens.base import ModelScreen
 
 STATUS_STYLE = {"logged": "green", "refused": "red", "flagged": "yellow", "malformed": "magenta"}
 
@@ -39,7 +36,7 @@ def thread_text(view: v.ThreadLinesView | None) -> Text:
     return text
 
 
-class RecordsScreen(Screen[None]):
+class RecordsScreen(ModelScreen):
     CSS_PATH = "crm.tcss"
     BINDINGS = [
         Binding("j", "cursor('down')", "Down", id="records.down", show=False),
@@ -54,10 +51,6 @@ class RecordsScreen(Screen[None]):
         super().__init__(id="records")
         self.contact_id: int | None = None
         self.thread_id: int | None = None
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,17 +69,12 @@ class RecordsScreen(Screen[None]):
         contacts.add_columns("Name", "Email", "Company", "Emails")
         timeline = self.query_one("#timeline", DataTable)
         timeline.add_columns("", "From", "Subject", "Why logged", "Attachments")
-        self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)
         self.action_reload()
 
     def on_screen_resume(self) -> None:
         self.show_model(self.inbox_app.model)
         self.action_reload()
-
-    def on_unmount(self) -> None:
-        if self in self.inbox_app.views:
-            self.inbox_app.views.remove(self)
 
     # -- rendering the model ----------------------------------------------------------------
 

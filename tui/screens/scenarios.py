@@ -4,23 +4,19 @@ fake servers, and trigger any fault live through the scenario's control endpoint
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.messages import SessionModel
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
+from tui.screens.base import ModelScreen
 
 
-class ScenariosScreen(Screen[None]):
+class ScenariosScreen(ModelScreen):
     BINDINGS = [
         Binding("j", "cursor(1)", "Down", id="scenarios.down", show=False),
         Binding("k", "cursor(-1)", "Up", id="scenarios.up", show=False),
@@ -31,10 +27,6 @@ class ScenariosScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id="scenarios")
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -66,12 +58,7 @@ class ScenariosScreen(Screen[None]):
         faults.highlighted = 0
         self.query_one("#custom-action", Input).cursor_blink = self.inbox_app.cursor_blink
         scen.focus()
-        self.inbox_app.views.append(self)
         self.show_model(self.inbox_app.model)
-
-    def on_unmount(self) -> None:
-        if self in self.inbox_app.views:
-            self.inbox_app.views.remove(self)
 
     def on_screen_resume(self) -> None:
         self.show_model(self.inbox_app.model)
