@@ -115,8 +115,10 @@ class DiagnosticsScreen(ModelScreen):
         if self.filter_text:
             needle = self.filter_text.lower()
             lines = [line for line in lines if needle in line.lower()]
-        if lines:
-            self.query_one("#trace", Log).write_lines(lines)
+        # The app's trace timer can fire while this screen is being torn down (children
+        # already removed, on_unmount not yet run): no Log then, nothing to write.
+        for log in self.query("#trace").results(Log) if lines else ():
+            log.write_lines(lines)
 
     def action_filter(self) -> None:
         flt = self.query_one("#filter", Input)
