@@ -145,6 +145,14 @@ class EngineBridge(BrowseSide):
         try:
             loop.run_forever()
         finally:
+            # What asyncio.run does on the way out: work still in flight (an account
+            # mid-start when the user quits) is cancelled and awaited, so its cleanup runs
+            # on a live loop instead of "coroutine ignored GeneratorExit" at close.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
