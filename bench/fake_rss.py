@@ -21,18 +21,16 @@ import json
 import os
 import platform
 import selectors
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench import BENCH_PASSWORD, BENCH_USER
+from bench.rawdrain import DrainError, RawConnection, quote
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MB = 200.0
-_READ = 1 << 20
-_FETCH_MARK = b" FETCH ("
 
 
 def proc_memory(pid: int) -> tuple[float, float]:
@@ -46,48 +44,6 @@ def proc_memory(pid: int) -> tuple[float, float]:
     if len(found) != 2:
         raise SystemExit(f"/proc/{pid}/status has no VmHWM/VmRSS (not Linux?)")
     return found["VmHWM"], found["VmRSS"]
-
-
-class Client:
-    """Blocking socket, just enough IMAP to log in and read to a tagged reply."""
-
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.buf = bytearray(_READ)
-        greeting = self.sock.recv(4096)
-        if not greeting.startswith(b"* OK"):
-            raise SystemExit(f"bad greeting: {greeting[:200]!r}")
-
-    def command(self, tag: bytes, line: bytes) -> tuple[bytes, int, int]:
-        """Send ``tag line``; read to the tagged reply: (tagged line, bytes, FETCH count).
-
-        The window kept between reads covers a FETCH marker or tagged line split across
-        two reads; literals never occur in a (UID FLAGS) answer.
-        """
-        self.sock.sendall(tag + b" " + line + b"\r\n")
-        mark = b"\r\n" + tag + b" "
-        tail = b"\r\n"
-        total = fetches = 0
-        while True:
-            n = self.sock.recv_into(self.buf)
-            if n == 0:
-                raise SystemExit(f"server closed the connection during {line.split()[0]!r}")
-            total += n
-            chunk = bytes(self.buf[:n])
-            joined = tail + chunk
-            fetches += joined.count(_FETCH_MARK) - tail.count(_FETCH_MARK)
-            if joined.endswith(b"\r\n"):
-                start = joined.rfind(mark, 0, len(joined) - 2)
-                if start >= 0 and joined.find(b"\r\n", start + 2) == len(joined) - 2:
-                    return joined[start + 2:-2], total, fetches
-            tail = joined[-512:]
-
-    def close(self) -> None:
-        try:
-            self.sock.sendall(b"Z LOGOUT\r\n")
-        except OSError:
-            pass
-        self.sock.close()
 
 
 def start_server(count: int, seed: int, timeout: float) -> tuple[subprocess.Popen[bytes], str, int]:
@@ -130,9 +86,9 @@ def run(count: int, seed: int, timeout: float) -> dict[str, object]:
 
     try:
         stage("listening")
-        client = Client(host, port, timeout)
+        client = RawConnection(host, port, None, timeout)
         try:
-            for tag, line in ((b"L", f'LOGIN "{BENCH_USER}" "{BENCH_PASSWORD}"'.encode()),
+            for tag, line in ((b"L", b"LOGIN " + quote(BENCH_USER) + b" " + quote(BENCH_PASSWORD)),
                               (b"S", b"SELECT INBOX")):
                 started = time.perf_counter()
                 reply, _, _ = client.command(tag, line)
@@ -173,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     if not Path("/proc/self/status").exists():
         print("error: needs Linux /proc to read the server's peak RSS", file=sys.stderr)
         return 2
-    report = run(args.count, args.seed, args.timeout)
+    try:
+        report = run(args.count, args.seed, args.timeout)
+    except DrainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

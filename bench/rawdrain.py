@@ -44,11 +44,12 @@ class Drain:
         return self.nbytes / 1e6
 
 
-def _quote(text: str) -> bytes:
+def quote(text: str) -> bytes:
+    """An IMAP quoted string."""
     return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
 
 
-class _Conn:
+class RawConnection:
     """Blocking socket with just enough IMAP to log in and wait for a tagged reply."""
 
     def __init__(self, host: str, port: int, context: ssl.SSLContext | None,
@@ -102,12 +103,12 @@ class _Conn:
 def raw_drain(host: str, port: int, user: str, password: str, folder: str = "INBOX", *,
               context: ssl.SSLContext | None = None, timeout: float = 600.0) -> Drain:
     """Log in, EXAMINE folder, time the UID FETCH 1:* until its tagged OK."""
-    conn = _Conn(host, port, context, timeout)
+    conn = RawConnection(host, port, context, timeout)
     try:
-        for tag, line in ((b"L", b"LOGIN " + _quote(user) + b" " + _quote(password)),
+        for tag, line in ((b"L", b"LOGIN " + quote(user) + b" " + quote(password)),
                           # EXAMINE, not SELECT: read-only, so \Recent and flags stay
                           # identical between rounds and the bytes compare across servers
-                          (b"S", b"EXAMINE " + _quote(folder))):
+                          (b"S", b"EXAMINE " + quote(folder))):
             reply, _, _ = conn.command(tag, line)
             if not reply.startswith(tag + b" OK"):
                 verb = line.split()[0].decode()
@@ -129,7 +130,7 @@ def imaplib_drain(host: str, port: int, user: str, password: str, folder: str = 
               else imaplib.IMAP4(host, port, timeout=timeout))
     try:
         client.login(user, password)
-        typ, data = client.select(_quote(folder).decode(), readonly=True)
+        typ, data = client.select(quote(folder).decode(), readonly=True)
         if typ != "OK":
             raise DrainError(f"EXAMINE failed: {data!r}")
         started = time.perf_counter()
