@@ -157,6 +157,8 @@ class Account:
         self._task: asyncio.Task[None] | None = None
         self._db: Database | None = None
         self._store: CheckpointStore | None = None
+        self._wake = asyncio.Event()  # set by retry_now(): cut the backoff wait short
+        self._waiting = False  # inside the backoff wait between a failure and its retry
 
     def __repr__(self) -> str:
         return f"Account({self.name!r}, state={self.state.value!r}, pool={self.pool})"
@@ -216,6 +218,21 @@ class Account:
         self.backoff.reset()
         self.supervisor.fire(Event.START)
         self._task = asyncio.create_task(self._run(), name=f"account {self.name}")
+
+    @property
+    def waiting_to_retry(self) -> bool:
+        """Whether the runner sits in the backoff wait (``retry_now`` would cut it short)."""
+        return self._waiting
+
+    def retry_now(self) -> bool:
+        """Cut the current backoff wait short and reconnect now (a person saw the server
+        come back). True if a wait was cut; False when there was none (connected, or
+        stopped after a permanent failure: ``start()`` is the way out of that)."""
+        if not self._waiting:
+            return False
+        self.hub.emit("account.retry_now", {"account": self.name})
+        self._wake.set()
+        return True
 
     def set_secret(self, secret: Secret) -> None:
         """A new password (the person fixed it); used from the next login, e.g. ``start()``
@@ -300,10 +317,24 @@ class Account:
         delay = max(delay, suggested_backoff(err) or 0.0)  # the server knows its load
         self._publish(RetryScheduled(self.name, delay, self.backoff.attempts, err.code,
                                      self.clock.wall()))
-        await self._sleep(delay)
+        await self._wait_to_retry(delay)
         self.reconnects += 1
         self.supervisor.fire(Event.RETRY)
         return True
+
+    async def _wait_to_retry(self, delay: float) -> None:
+        """The backoff wait, which ``retry_now`` may cut short."""
+        self._wake.clear()
+        self._waiting = True
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleeper, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._waiting = False
+            for task in (sleeper, woken):
+                task.cancel()
+            await asyncio.gather(sleeper, woken, return_exceptions=True)
 
     async def _open(self, purpose: str) -> Link:
         link = await open_link(

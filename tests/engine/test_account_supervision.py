@@ -248,3 +248,35 @@ async def test_backoff_is_the_seeded_jittered_sequence(tmp_path: Path) -> None:
     assert delays[5] > delays[0]  # growing, up to the cap
     assert {e.code for e in account.errors} == {"connect_refused"}
     assert account.login_attempts == 0 and account.state is State.STOPPED
+
+
+async def test_retry_now_cuts_the_backoff_wait_short(tmp_path: Path) -> None:
+    """The server is back but the backoff wait has long to go (here: forever): a person's
+    "reconnect now" wakes the supervisor, which reconnects at once."""
+    forever = asyncio.Event()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await forever.wait()  # never set: only retry_now ends this wait
+
+    rec = Recorder()
+    async with served(scenario(5)) as srv:
+        account = await running(srv, tmp_path, rec, sleep=sleep)
+        try:
+            await async_wait_until(lambda: account.state is State.IDLE, what="watching")
+            assert account.retry_now() is False  # connected: nothing to cut short
+            srv.runtime.fire(Down(seconds=0.3))
+            await async_wait_until(lambda: account.waiting_to_retry, timeout=10,
+                                   what="the backoff wait")
+            assert account.state is State.DISCONNECTED
+            proxy = srv.proxy
+            assert proxy is not None
+            await async_wait_until(lambda: not proxy.is_down, timeout=10, what="the server back")
+            assert account.retry_now() is True
+            await async_wait_until(lambda: account.state is State.IDLE, timeout=10,
+                                   what="watching again without waiting out the backoff")
+        finally:
+            await account.stop()
+    assert account.reconnects >= 1 and slept
+    assert any(name == "account.retry_now" for name, _ in rec.traces)
