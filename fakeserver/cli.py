@@ -13,12 +13,16 @@ import sys
 
 from fakeserver.config import DEMO_PASSWORD
 
+# The CLI's exit codes (the table is engine/exitcodes.py; this room may not import it,
+# tests/test_exitcodes.py holds the numbers together).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 2, 3
+
 
 def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int) -> int:
     """Serve a scenario (bundled name or TOML file; the demo when None) until Ctrl-C.
 
     The scenario is loaded and validated first: an invalid one prints the file, line,
-    key and problem and returns 2 before any socket opens. 0 on a clean stop.
+    key and problem and returns 3 (usage) before any socket opens. 0 on a clean stop.
     """
     from fakeserver.errors import ScenarioError
     from fakeserver.scenario.load import load
@@ -29,7 +33,7 @@ def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int)
         loaded = load(path_of(scenario or DEFAULT))
     except (FileNotFoundError, ScenarioError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -67,7 +71,7 @@ def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int)
         asyncio.run(run())
     except OSError as exc:  # port in use, bad address
         print(f"error: cannot serve on {host}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     except KeyboardInterrupt:
         pass
     return 0
@@ -76,7 +80,8 @@ def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int)
 def scenario_main(action: str, file: str | None) -> int:
     """``list``: bundled scenarios with their descriptions; ``check FILE``: validate one.
 
-    Exit codes: 0 valid, 2 invalid (the error names file, line, key and problem).
+    Exit codes: 0 valid, 3 invalid (the error names file, line, key and problem), 2 a
+    bundled scenario does not load.
     """
     from fakeserver.errors import ScenarioError
     from fakeserver.scenario.load import load
@@ -89,7 +94,7 @@ def scenario_main(action: str, file: str | None) -> int:
                 loaded = load(path)
             except ScenarioError as exc:
                 print(f"{name:24} INVALID: {exc}")
-                status = 2
+                status = EXIT_FAILED
                 continue
             mark = " (default)" if name == DEFAULT else ""
             print(f"{name:24} [{loaded.profile.name}] {loaded.description}{mark}")
@@ -97,15 +102,15 @@ def scenario_main(action: str, file: str | None) -> int:
     if action == "check":
         if not file:
             print("error: scenario check needs a FILE (or a bundled name)", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         try:
             loaded = load(path_of(file))
         except (FileNotFoundError, ScenarioError) as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         print(f"ok: {loaded.name} (profile {loaded.profile.name}, "
               f"{len(loaded.accounts)} account(s), {len(loaded.timeline)} timeline event(s), "
               f"{len(loaded.expect)} expectation(s))")
         return 0
     print(f"error: unknown scenario action {action!r} (list, check)", file=sys.stderr)
-    return 2
+    return EXIT_USAGE

@@ -382,7 +382,7 @@ def run_demo(scenario: str | None = None) -> int:
         path_of(scenario or DEFAULT)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 3  # engine.exitcodes.Exit.USAGE (the App module does not import the engine)
     from tui.settings_store import SettingsStore, data_dir
 
     bridge = EngineBridge(scenario=scenario or DEFAULT)
@@ -408,7 +408,7 @@ def run_connect(server: str, username: str, *, cafile: str | None = None,
     except Exception as exc:  # the engine's ConfigError, with its remediation
         fix = getattr(exc, "remediation", None)
         print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)
-        return 2
+        return 3  # engine.exitcodes.Exit.USAGE
     store = SettingsStore()
     bridge = EngineBridge(settings=settings, secret=secret, scenario=None,
                           data_dir=data_dir() / "accounts" / username.replace("/", "_"),

@@ -7,17 +7,35 @@ Textual and ``inboxlab`` (the demo) never pays for what it does not use.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+from engine.exitcodes import Exit, table
+
+
+class UsageError(Exception):
+    """The command line cannot be used; ``main`` turns it into exit 3 (and JSON with --json)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is ``Exit.USAGE`` (argparse's own 2 means FAILED here)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="inboxlab",
         description=(
             "A CRM connected-inbox connector and the lab to test and diagnose it. "
             "With no arguments, opens the demo on the bundled fake servers."
         ),
+        epilog="exit codes (the same for every command):\n" + table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -66,7 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_record_arguments(sub.add_parser(
         "record", help="proxy a real session to a real server and write a redacted trace"))
     diag = sub.add_parser("diagnose", help="probe an inbox step by step (DNS, TCP, TLS, IMAP, "
-                          "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 failed")
+                          "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 failed, 3 usage")
     from engine.diag.args import add_diagnose_arguments
 
     add_diagnose_arguments(diag)
@@ -74,6 +92,22 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code is from ``engine.exitcodes`` (one table for all)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if "--json" in argv:
+            json.dump({"status": "usage", "exit_code": int(Exit.USAGE), "error": str(exc)},
+                      sys.stdout)
+            sys.stdout.write("\n")
+        return Exit.USAGE
+    except KeyboardInterrupt:
+        return Exit.INTERRUPTED
+
+
+def _dispatch(argv: list[str]) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None or args.command == "demo":
@@ -117,7 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return scenario_main(args.scenario_command, getattr(args, "file", None))
     parser.error(f"unknown command {args.command!r}")
-    return 2
 
 
 if __name__ == "__main__":

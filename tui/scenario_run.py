@@ -41,6 +41,7 @@ from typing import Literal
 from engine.account import Account, AccountOptions
 from engine.backoff import BackoffPolicy
 from engine.errors import EngineError
+from engine.exitcodes import Exit
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
 from engine.secrets import Secret
@@ -167,7 +168,8 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
 
 
 def run_main(file: str, *, deadline: float = 30.0, initial_scan: str | None = None) -> int:
-    """The CLI: 0 all passed (or skipped), 1 a check failed, 2 the scenario is unusable."""
+    """The CLI: 0 all passed (or skipped), 2 a check failed, 3 the scenario is unusable
+    (``engine.exitcodes``)."""
     from fakeserver.errors import ScenarioError
     from fakeserver.scenario.load import load
     from scenarios import path_of
@@ -176,16 +178,16 @@ def run_main(file: str, *, deadline: float = 30.0, initial_scan: str | None = No
         scenario = load(path_of(file))
     except (ScenarioError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}")
-        return 2
+        return Exit.USAGE
     scan = initial_scan if initial_scan in ("new", "full") else None
     try:
         report = asyncio.run(run_scenario(scenario, deadline=deadline,
                                           initial_scan=scan))  # type: ignore[arg-type]
     except EngineError as exc:
         print(f"error: {exc}")
-        return 2
+        return Exit.USAGE
     print(format_report(report))
-    return 1 if report.failed else 0
+    return Exit.FAILED if report.failed else Exit.OK
 
 
 __all__ = ["CHECKS", "Outcome", "RunReport", "choose_initial_scan", "format_report",

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from engine.diag.tracefile import Record, read_trace
+from engine.exitcodes import Exit
 from engine.imap.utf7 import decode as utf7_decode
 
 REPLAY_PASSWORD = "replay-password"
@@ -211,12 +212,13 @@ def scenario_from_trace(records: list[Record], *, name: str = "from-trace", seed
 
 
 def fromtrace_main(trace: str, out: str | None = None, name: str = "from-trace") -> int:
-    """The CLI: print or write the scenario; a bad trace file is exit 2 with the reason."""
+    """The CLI: print or write the scenario; a bad trace file is exit 3 (usage) with the
+    reason."""
     try:
         text = scenario_from_trace(read_trace(trace), name=name)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     if out is None:
         sys.stdout.write(text)
     else:

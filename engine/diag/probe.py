@@ -33,6 +33,7 @@ from engine.diag.classify import Diagnosis, diagnose, diagnose_event
 from engine.diag.probe_smtp import smtp_steps
 from engine.diag.tracering import TraceLine, TraceRing
 from engine.errors import EngineError, ProtocolViolation
+from engine.exitcodes import Exit
 from engine.imap.client import ImapClient
 from engine.imap.failures import connect_error, tls_error
 from engine.imap.results import Credentials
@@ -41,7 +42,7 @@ from engine.secrets import Secret
 from engine.settings import AccountSettings, detect_greeting
 
 Status = Literal["ok", "warning", "failed", "skipped"]
-EXIT = {"ok": 0, "warning": 1, "failed": 2}
+EXIT = {"ok": Exit.OK, "warning": Exit.WARNING, "failed": Exit.FAILED}
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class ProbeReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT[self.status]
+        return int(EXIT[self.status])
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)

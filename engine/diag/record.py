@@ -25,6 +25,7 @@ from typing import TextIO
 
 from engine.diag.redact import Redactor
 from engine.diag.tracefile import LineAssembler, Record
+from engine.exitcodes import Exit
 from engine.served import LocalServer
 
 _TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)\b", re.I)
@@ -152,7 +153,7 @@ async def record_main(listen: str, upstream: str, out: str, *, tls: bool = False
     uhost, _, uport = upstream.rpartition(":")
     if not (lport.isdigit() and uport.isdigit() and lhost and uhost):
         print("error: --listen and --upstream are HOST:PORT", flush=True)
-        return 3
+        return Exit.USAGE
     ctx = ssl.create_default_context(cafile=cafile) if tls else None
     async with Recorder(uhost, int(uport), out, listen_host=lhost, listen_port=int(lport),
                         tls=tls, ssl_context=ctx, bodies=bodies, once=once) as rec:

@@ -22,10 +22,11 @@ from typing import TextIO
 
 from engine.diag.probe import ProbeOptions, ProbeReport, probe
 from engine.errors import ConfigError
+from engine.exitcodes import Exit
 from engine.secrets import Secret, find_secret
 from engine.settings import AccountSettings, parse_server
 
-USAGE_ERROR = 3
+USAGE_ERROR = Exit.USAGE
 _MARK = {"ok": "ok  ", "warning": "WARN", "failed": "FAIL", "skipped": "skip"}
 
 
@@ -64,15 +65,12 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
         settings = AccountSettings(username=args.user, imap=imap, smtp=smtp,
                                    bcc_address=args.bcc)
     except ConfigError as exc:
-        print(f"error: {exc}" + (f"\n  fix: {exc.remediation}" if exc.remediation else ""),
-              file=sys.stderr)
-        return USAGE_ERROR
+        return _usage(args, out, str(exc), exc.remediation)
     found = find_secret(args.user, ask=ask if ask is not None else (
         getpass.getpass if sys.stdin.isatty() else None))
     if found is None:
-        print("error: no password: set INBOXLAB_PASSWORD or store it in the keyring",
-              file=sys.stderr)
-        return USAGE_ERROR
+        return _usage(args, out, "no password", "set INBOXLAB_PASSWORD or store it in the "
+                      "keyring")
     options = ProbeOptions(connect_timeout=args.timeout, command_timeout=args.timeout,
                            cafile=args.cafile, smtp=smtp is not None,
                            send_test=args.send_test, bodies=args.bodies,
@@ -84,6 +82,16 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
     else:
         out.write(render(report) + "\n")
     return report.exit_code
+
+
+def _usage(args: argparse.Namespace, out: TextIO, error: str, fix: str | None) -> int:
+    """A command line that cannot run: the reason on stderr, and JSON too with --json."""
+    print(f"error: {error}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)
+    if getattr(args, "json", False):
+        json.dump({"status": "usage", "exit_code": int(USAGE_ERROR), "error": error,
+                   "fix": fix}, out)
+        out.write("\n")
+    return USAGE_ERROR
 
 
 async def _probe_and_bundle(settings: AccountSettings, secret: Secret, options: ProbeOptions,

@@ -120,5 +120,5 @@ def test_a_bad_trace_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
                                            ) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"t": 0, "conn": 1, "kind": "line"}\nnot json\n')
-    assert cli_main(["scenario", "from-trace", str(bad)]) == 2
+    assert cli_main(["scenario", "from-trace", str(bad)]) == 3
     assert "bad.jsonl:2: not a trace record" in capsys.readouterr().err

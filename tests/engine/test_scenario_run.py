@@ -52,7 +52,7 @@ def test_a_failed_expectation_fails_the_command(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "wrong.toml"
     path.write_text(WRONG)
-    assert main(["scenario", "run", str(path), "--deadline", "10"]) == 1
+    assert main(["scenario", "run", str(path), "--deadline", "10"]) == 2
     out = capsys.readouterr().out
     assert "FAIL  sent_folder folder=Presentations" in out
     assert "FAIL  reconnects" in out
@@ -63,7 +63,7 @@ def test_a_failed_expectation_fails_the_command(tmp_path: Path,
 def test_an_unusable_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('name = "x"\n[server]\nprofile = "nope"\n')
-    assert main(["scenario", "run", str(path)]) == 2
+    assert main(["scenario", "run", str(path)]) == 3
     assert "error:" in capsys.readouterr().out
 
 

@@ -232,7 +232,7 @@ def test_a_bad_template_placeholder_is_unusable_before_anything_starts(
 ) -> None:
     path = tmp_path / "bad-template.toml"
     path.write_text(scenario_text(PERSONA, SEND.replace("first_name|", "frist_name|")))
-    assert main(["scenario", "run", str(path), "--deadline", "5"]) == 2
+    assert main(["scenario", "run", str(path), "--deadline", "5"]) == 3
     out = capsys.readouterr().out
     assert "error:" in out and "{{frist_name}}" in out
 
@@ -250,7 +250,7 @@ count = 1
 check = "crm_threads"
 threads = 2
 """))
-    assert main(["scenario", "run", str(path), "--deadline", "15"]) == 1
+    assert main(["scenario", "run", str(path), "--deadline", "15"]) == 2
     out = capsys.readouterr().out
     assert f"FAIL  crm_logged contact={DANA} count=1" in out
     assert "2 email(s) logged (expected 1)" in out

@@ -213,7 +213,7 @@ def test_serve_cli_prints_endpoints_and_stops_cleanly_on_sigint(tmp_path) -> Non
 def test_serve_cli_refuses_unknown_scenarios(scenario) -> None:
     from fakeserver.cli import serve_main
 
-    assert serve_main(scenario, "127.0.0.1", 0, 0) == 2
+    assert serve_main(scenario, "127.0.0.1", 0, 0) == 3
 
 
 async def test_a_busy_tls_port_leaves_nothing_listening(server, config_factory) -> None:
