@@ -38,7 +38,8 @@ def test_the_table_names_every_code() -> None:
     ["demo", "no-such-scenario"],
     ["fakeserver", "serve", "no-such-scenario"],
 ])
-def test_usage_errors_exit_3_everywhere(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_3_everywhere(argv: list[str],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == Exit.USAGE
     said = capsys.readouterr()
     assert "error" in (said.err + said.out).lower()

@@ -84,7 +84,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add_record_arguments(sub.add_parser(
         "record", help="proxy a real session to a real server and write a redacted trace"))
     diag = sub.add_parser("diagnose", help="probe an inbox step by step (DNS, TCP, TLS, IMAP, "
-                          "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 failed, 3 usage")
+                          "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 "
+                          "failed, 3 usage")
     from engine.diag.args import add_diagnose_arguments
 
     add_diagnose_arguments(diag)
