@@ -8,8 +8,11 @@ fetched. A reply names its parent in ``In-Reply-To``; a reply further down the t
 names the tracked email in ``References`` (RFC 5322 3.6.4), so both are searched.
 
 The tracked set is the CRM's business (a later issue); here it is an argument, or a
-provider callable on the account. ``SMALL_TRACKED_SET`` is where search stops paying
-off: beyond it the query itself grows past what servers parse quickly.
+provider callable on the account. ``SMALL_TRACKED_SET`` is where a *first sync* by
+search stops paying off against a plain scan: beyond it the queries grow past what
+servers parse quickly. After a UIDVALIDITY reset there is no such choice: the whole
+tracked set is searched, ``SEARCH_CHUNK`` IDs per command, because restarting at UIDNEXT
+would skip every reply that arrived while the connector was away.
 """
 
 from __future__ import annotations

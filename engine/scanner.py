@@ -172,7 +172,10 @@ class Scanner:
                 backfill = FULL_BACKFILL if self.options.initial_scan == "full" else 0
 
                 async def replies_since_reset() -> int | None:
-                    ids = self._small_tracked_set()
+                    # Every tracked ID, however many: the search is chunked
+                    # (``SEARCH_CHUNK`` IDs per UID SEARCH), and a reset that skipped
+                    # the replies of a large tracked set would lose them for good.
+                    ids = self._tracked_ids()
                     if not ids:
                         return None
                     return await deliver_replies(client, store, self.account, folder, ids,
@@ -204,10 +207,14 @@ class Scanner:
             self.folders[folder] = FolderStats(folder, old.role, messages, old.uidnext,
                                                old.last_uid)
 
+    def _tracked_ids(self) -> list[str]:
+        return [] if self.tracked is None else list(self.tracked())
+
     def _small_tracked_set(self) -> list[str] | None:
+        """The tracked set when a first sync by search beats a full header scan."""
         if self.tracked is None:
             return None
-        ids = list(self.tracked())
+        ids = self._tracked_ids()
         return ids if len(ids) <= self.options.small_tracked_set else None
 
     async def _gone(self, store: CheckpointStore, folder: str, exc: ServerRefused) -> None:
