@@ -10,7 +10,10 @@
           ├── MalformedMessage    MIME that cannot be turned into a logged email; permanent
           │                       for that message (it is recorded with the reason)
           ├── SubmitFailed        the SMTP server refused or dropped the submission;
-          │                       4xx/disconnect transient, 5xx permanent; server's words kept
+          │    │                  4xx/disconnect transient, 5xx permanent; server's words kept
+          │    └── SubmitUncertain  cut or timed out after the message was handed over (the
+          │                       DATA phase): it may have gone out; the outbox holds or
+          │                       resends it as configured, never as "not started"
           ├── SentCopyFailed      the Sent copy could not be made (OVERQUOTA, no folder...);
           │                       the outbox record stays at 'submitted' with this error
           └── IngestRefused       the BCC endpoint will not log this mail (size limits)
@@ -64,6 +67,10 @@ class SubmitFailed(CrmError):
         super().__init__(message, **kw)
 
 
+class SubmitUncertain(SubmitFailed):
+    default_code = "submit_uncertain"
+
+
 class SentCopyFailed(CrmError):
     default_code = "sent_copy_failed"
 
@@ -82,4 +89,4 @@ class IngestRefused(CrmError):
 
 
 __all__ = ["CRM_STAGES", "BadInput", "CrmError", "IngestRefused", "MalformedMessage",
-           "SentCopyFailed", "SubmitFailed", "TemplateError"]
+           "SentCopyFailed", "SubmitFailed", "SubmitUncertain", "TemplateError"]

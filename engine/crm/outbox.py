@@ -8,8 +8,9 @@ point, ``run_pending()`` on the same database finishes the work:
   Message-ID first, so it never makes two copies;
 - a 'copied' record is logged again: logging is idempotent on Message-ID;
 - a 'queued' record whose submission *may* have happened (``submit_started`` was
-  committed before the SMTP transaction; the kill came before 'submitted' was) is the
-  one real ambiguity. SMTP has no "did you get message X?" query, so:
+  committed before the SMTP transaction; the kill came before 'submitted' was, or the
+  server cut the connection / timed out after the message was handed over in DATA,
+  ``SubmitUncertain``) is the one real ambiguity. SMTP has no "did you get message X?" query, so:
   1. if the provider files submissions into Sent (auto-save), Sent is asked for the
      Message-ID; found means it went out: the record moves on without a resend;
   2. otherwise ``uncertain`` decides. ``"resend"`` (at-least-once, the default) submits
@@ -36,7 +37,13 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from engine.clock import SYSTEM_CLOCK, Clock
-from engine.crm.errors import BadInput, CrmError, SentCopyFailed, SubmitFailed
+from engine.crm.errors import (
+    BadInput,
+    CrmError,
+    SentCopyFailed,
+    SubmitFailed,
+    SubmitUncertain,
+)
 from engine.crm.ingest import Address, parse_message
 from engine.crm.records import CrmStore
 from engine.crm.send import Draft, SmtpSubmitter, build_message, new_message_id
@@ -246,6 +253,14 @@ class Outbox:
         self._crash("before_submit")
         try:
             await self.submitter.submit(rec.mail_from, rec.rcpts, rec.raw)
+        except SubmitUncertain as exc:
+            # Cut or timed out after the message was handed over: never "not started".
+            # hold parks it for a person; resend keeps submit_started, so the next run
+            # asks Sent first (auto-save providers) and only then sends it again.
+            if self.uncertain == "hold":
+                return await self._move(rec, "maybe_sent", last_error=str(exc))
+            await self._note(rec, last_error=str(exc))
+            raise
         except SubmitFailed as exc:
             if exc.permanent:
                 await self._move(rec, "rejected", last_error=str(exc))

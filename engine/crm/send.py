@@ -7,7 +7,8 @@ restart can ask "did this one already go out?" by that id alone.
 ``SmtpSubmitter`` keeps one authenticated connection and reuses it (a bulk send does
 not pay a TLS handshake per message); any failure drops it and the next submit
 reconnects. aiosmtplib's exceptions are translated into ``SubmitFailed`` here, with
-the server's code and words: 5xx is permanent, 4xx and disconnects are transient.
+the server's code and words: 5xx is permanent, 4xx and disconnects are transient; a
+disconnect or timeout after the message went into DATA is ``SubmitUncertain``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Literal
 
 import aiosmtplib
+from aiosmtplib.response import SMTPResponse
+from aiosmtplib.typing import Default
 
-from engine.crm.errors import BadInput, SubmitFailed
+from engine.crm.errors import BadInput, SubmitFailed, SubmitUncertain
 from engine.crm.ingest import Address
 from engine.secrets import Secret
 from engine.settings import SmtpServer
@@ -81,7 +85,7 @@ def build_message(sender: Address, draft: Draft, message_id: str, when: datetime
     return msg.as_bytes()
 
 
-def _failure(exc: Exception) -> SubmitFailed:
+def _failure(exc: Exception, handed_over: bool = False) -> SubmitFailed:
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         words = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
         return SubmitFailed("every recipient was refused", code="recipients_refused",
@@ -94,9 +98,36 @@ def _failure(exc: Exception) -> SubmitFailed:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return SubmitFailed(f"the SMTP server answered {exc.code}", code=f"smtp_{exc.code}",
                             permanent=exc.code >= 500, server_text=exc.message)
+    if handed_over:
+        # No SMTP answer after DATA: the server may have stored it (RFC 5321 6.1 and
+        # 4.5.4.1 leave the outcome of a cut here unknown to the client).
+        what = "did not answer in time" if isinstance(exc, aiosmtplib.SMTPTimeoutError) \
+            else "dropped the connection"
+        return SubmitUncertain(f"the SMTP server {what} after the message was sent: it may "
+                               "have gone out", code="smtp_uncertain",
+                               remediation="check the recipient's copy or Sent; the outbox "
+                               "holds or resends it as configured")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError):
         return SubmitFailed("the SMTP server did not answer in time", code="smtp_timeout")
     return SubmitFailed(f"the SMTP connection failed ({exc})", code="smtp_disconnected")
+
+
+class _Smtp(aiosmtplib.SMTP):
+    """aiosmtplib's client, noting when ``sendmail`` reaches DATA.
+
+    From the DATA command on, a cut or a timeout without an SMTP reply is an unknown
+    outcome: the message may already be stored. (A cut while waiting for the 354 is
+    counted too; telling it apart would mean re-implementing DATA, and erring towards
+    "uncertain" only ever asks a person or resends with the same Message-ID.)
+    """
+
+    data_started = False
+
+    async def data(self, message: str | bytes, /, *,
+                   timeout: float | Literal[Default.token] | None = Default.token
+                   ) -> SMTPResponse:
+        self.data_started = True
+        return await super().data(message, timeout=timeout)
 
 
 class SmtpSubmitter:
@@ -109,15 +140,15 @@ class SmtpSubmitter:
         self._secret = secret
         self._tls = tls_context
         self.timeout = timeout
-        self._smtp: aiosmtplib.SMTP | None = None
+        self._smtp: _Smtp | None = None
         self.submitted = 0
 
     def __repr__(self) -> str:
         return f"SmtpSubmitter({self.server.url()}, user={self.username!r})"
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> _Smtp:
         s = self.server
-        smtp = aiosmtplib.SMTP(
+        smtp = _Smtp(
             hostname=s.host, port=s.port, use_tls=s.security == "tls",
             start_tls=True if s.security == "starttls" else False,
             tls_context=self._tls, timeout=self.timeout)
@@ -126,13 +157,18 @@ class SmtpSubmitter:
         return smtp
 
     async def submit(self, mail_from: str, rcpts: Sequence[str], raw: bytes) -> str:
+        smtp = None
         try:
             if self._smtp is None or not self._smtp.is_connected:
                 self._smtp = await self._connect()
-            refused, reply = await self._smtp.sendmail(mail_from, list(rcpts), raw)
+            smtp = self._smtp
+            smtp.data_started = False
+            refused, reply = await smtp.sendmail(mail_from, list(rcpts), raw)
         except (aiosmtplib.SMTPException, OSError) as exc:
             await self.close()
-            raise _failure(exc) from exc
+            handed_over = smtp is not None and smtp.data_started and not isinstance(
+                exc, aiosmtplib.SMTPResponseException)
+            raise _failure(exc, handed_over) from exc
         self.submitted += 1
         if refused:  # some recipients refused, the rest accepted: say which in the record
             reply += " (refused: " + ", ".join(f"{k} {v.code}" for k, v in refused.items()) + ")"

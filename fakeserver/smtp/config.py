@@ -13,7 +13,8 @@ from typing import Literal, get_args
 from fakeserver.errors import ScenarioError
 
 PersonaAction = Literal["reply", "forward", "reply_from_other"]
-FaultKind = Literal["421", "451", "535", "552", "drop_mid_data"]
+FaultKind = Literal["421", "451", "535", "552", "drop_mid_data", "drop_after_data",
+                    "stall_after_data"]
 FaultStage = Literal["connect", "ehlo", "auth", "mail", "rcpt", "data"]
 
 PERSONA_ACTIONS: tuple[str, ...] = get_args(PersonaAction)
@@ -23,12 +24,16 @@ FAULT_STAGES: tuple[str, ...] = get_args(FaultStage)
 # Where each fault can happen: a real server cannot answer 535 to RCPT, nor drop
 # "mid-DATA" while the client is still in MAIL FROM. "data" means the end of DATA
 # (after the final dot) except for drop_mid_data, which cuts the body transfer.
+# drop_after_data and stall_after_data *store* the message, then cut the connection
+# without a reply, or never reply: the client cannot know whether it went out.
 FAULT_STAGES_ALLOWED: dict[str, tuple[str, ...]] = {
     "421": FAULT_STAGES,
     "451": ("mail", "rcpt", "data"),
     "535": ("auth",),
     "552": ("mail", "data"),
     "drop_mid_data": ("data",),
+    "drop_after_data": ("data",),
+    "stall_after_data": ("data",),
 }
 
 

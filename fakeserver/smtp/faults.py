@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from fakeserver.smtp.config import FaultKind, FaultStage, SmtpFault
 
+SILENT: tuple[FaultKind, ...] = ("drop_mid_data", "drop_after_data", "stall_after_data")
+
 # The server's own words for each fault, with enhanced status codes (RFC 3463) as
 # big providers send them. The client is expected to surface these verbatim.
 DEFAULT_REPLIES: dict[FaultKind, str] = {
@@ -21,6 +23,8 @@ DEFAULT_REPLIES: dict[FaultKind, str] = {
     "535": "535 5.7.8 Authentication credentials invalid",
     "552": "552 5.3.4 Message size exceeds fixed maximum message size",
     "drop_mid_data": "",
+    "drop_after_data": "",
+    "stall_after_data": "",
 }
 
 
@@ -35,17 +39,17 @@ class FiredFault:
     @property
     def transient(self) -> bool:
         """Whether a client should retry later (4xx, a cut connection) or give up (5xx)."""
-        return self.kind in ("421", "451", "drop_mid_data")
+        return self.kind in ("421", "451", *SILENT)
 
     @property
     def closes(self) -> bool:
         """Whether the server hangs up after this fault (421 by RFC 5321, a drop by nature)."""
-        return self.kind in ("421", "drop_mid_data")
+        return self.kind in ("421", "drop_mid_data", "drop_after_data")
 
 
 def reply_line(fault: SmtpFault) -> str:
     """The full reply line for ``fault``: the code, then the scenario's words or ours."""
-    if fault.kind == "drop_mid_data":
+    if fault.kind in SILENT:
         return ""
     if fault.message is None:
         return DEFAULT_REPLIES[fault.kind]

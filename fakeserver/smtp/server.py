@@ -82,8 +82,9 @@ class _Session(Session):
 class _SmtpProtocol(SMTP):
     """aiosmtpd's SMTP with the two behaviours its handler hooks cannot express.
 
-    A 421 reply closes the connection after it is sent, wherever it comes from; and a
-    ``drop_mid_data`` fault cuts the socket after the first line of the message body.
+    A 421 reply closes the connection after it is sent, wherever it comes from; a
+    ``drop_mid_data`` fault cuts the socket after the first line of the message body;
+    ``drop_after_data``/``stall_after_data`` store the message, then cut or go silent.
     """
 
     def __init__(self, owner: FakeSmtpServer, *, implicit_tls: bool, **kwargs: Any) -> None:
@@ -99,6 +100,14 @@ class _SmtpProtocol(SMTP):
             # socket the channel is already encrypted. Passing auth_require_tls=False to
             # __init__ instead would log a (here false) "AUTH without TLS" warning.
             self._auth_require_tls = False
+        self.silent = False
+
+    def go_silent(self, *, drop: bool) -> None:
+        """No reply from now on; ``drop`` also cuts the socket (the message is stored)."""
+        self.silent = True
+        if drop and isinstance(self.transport, asyncio.Transport):
+            self.transport.abort()
+            self.transport = None  # stop the command loop, as for drop_mid_data
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -116,6 +125,8 @@ class _SmtpProtocol(SMTP):
         return self.implicit_tls or self._tls_protocol is not None
 
     async def push(self, status: AnyStr) -> None:
+        if self.silent:
+            return  # after a *_after_data fault the client hears nothing more
         await super().push(status)
         first = status[:3] if isinstance(status, str) else status[:3].decode("ascii", "replace")
         if first == "421" and self.transport is not None:
@@ -212,10 +223,16 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
-        reply = self._fault("data")
-        if reply is not None:
-            return reply
         assert isinstance(server, _SmtpProtocol)
+        fired = self.owner.faults.take("data")
+        if fired is not None and fired.kind in ("drop_after_data", "stall_after_data"):
+            # The provider stored it; the client never hears so (a cut, or a reply so
+            # late its timeout fired first): the one outcome it cannot know.
+            accepted = self.owner._accept(server, session, envelope)
+            server.go_silent(drop=fired.kind == "drop_after_data")
+            return accepted
+        if fired is not None:
+            return fired.reply
         return self.owner._accept(server, session, envelope)
 
 

@@ -241,3 +241,32 @@ async def test_faults_from_the_config_fire_in_order() -> None:
             assert info.value.smtp_code == code
         await asyncio.to_thread(send_with_smtplib, srv, tls.client_context())
         assert [f.kind for f in srv.faults.fired] == ["451", "421"]
+
+
+async def test_drop_after_data_stores_the_message_then_cuts_without_a_reply(server, tls
+                                                                             ) -> None:
+    server.faults.arm(SmtpFault("drop_after_data", "data"))
+    wire = await Wire.open(server, tls)
+    try:
+        await wire.login()
+        await wire.cmd(f"MAIL FROM:<{USER}>")
+        await wire.cmd(f"RCPT TO:<{RCPT}>")
+        assert (await wire.cmd("DATA"))[0].startswith("354")
+        wire.writer.write(message().as_bytes().replace(b"\n", b"\r\n") + b".\r\n")
+        await wire.writer.drain()
+        assert await wire.closed_by_server()  # no 250: the client cannot know
+    finally:
+        wire.close()
+    [stored] = server.log.outside(RCPT)  # ... but the provider has it
+    assert stored.message()["Message-ID"] == "<f1@crm.test>"
+
+
+async def test_stall_after_data_stores_and_never_answers(server, tls) -> None:
+    server.faults.arm(SmtpFault("stall_after_data", "data"))
+    client = aiosmtplib.SMTP(hostname=server.host, port=server.tls_port, use_tls=True,
+                             tls_context=tls.client_context(), timeout=0.5)
+    async with client:
+        await client.login(USER, PASSWORD)
+        with pytest.raises(aiosmtplib.SMTPTimeoutError):
+            await client.send_message(message())
+    assert len(server.log.outside(RCPT)) == 1
