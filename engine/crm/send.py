@@ -124,7 +124,7 @@ class _Smtp(aiosmtplib.SMTP):
     data_started = False
 
     async def data(self, message: str | bytes, /, *,
-                   timeout: float | Literal[Default.token] | None = Default.token
+                   timeout: float | Literal[Default.token] | None = Default.token  # noqa: ASYNC109 (the overridden signature)
                    ) -> SMTPResponse:
         self.data_started = True
         return await super().data(message, timeout=timeout)
