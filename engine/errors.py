@@ -7,7 +7,11 @@
      ├── ConnectError           DNS, refused, unreachable, connect timeout; transient
      │    └── TlsError          handshake, untrusted certificate, hostname mismatch
      ├── ProtocolViolation      the server sent something unparseable; transient;
-     │                          keeps the offending bytes (truncated)
+     │    │                     keeps the offending bytes (truncated)
+     │    ├── SecurityError     bytes that can only be an attack on the connection
+     │    │                     (plaintext injected after STARTTLS); permanent
+     │    └── LimitExceeded     a response bigger than the engine accepts where it
+     │                          came (``limit`` names which); transient
      ├── ServerRefused          NO/BAD/BYE, with the server's own words and RFC 5530 code
      │    ├── AuthFailed        AUTHENTICATIONFAILED and friends; permanent
      │    └── Throttled         THROTTLED, "Request is throttled"; transient
@@ -163,6 +167,31 @@ class ProtocolViolation(EngineError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
+class SecurityError(ProtocolViolation):
+    """The connection was tampered with: the engine stops rather than carry on.
+
+    Raised for plaintext that arrived between the server's STARTTLS OK and the TLS
+    handshake (it would otherwise be read as if it came over TLS: "STARTTLS command
+    injection"). Permanent: retrying into the same network path cannot help, a person
+    must look at it.
+    """
+
+    default_code = "security"
+    default_permanent = True
+
+
+class LimitExceeded(ProtocolViolation):
+    """A response broke a size limit for its context (``limit`` is its name, e.g.
+    ``pre_auth_literal``); the connection is closed before the bytes are held."""
+
+    default_code = "limit_exceeded"
+
+    def __init__(self, message: str, data: bytes | None = None, *, limit: str = "",
+                 **kw: object) -> None:
+        self.limit = limit
+        super().__init__(message, data, **kw)
+
+
 class ServerRefused(EngineError):
     """The server answered NO, BAD or BYE; ``response_code`` is its RFC 5530 code, if any."""
 
@@ -217,7 +246,9 @@ __all__ = [
     "ConnectError",
     "Disconnected",
     "EngineError",
+    "LimitExceeded",
     "ProtocolViolation",
+    "SecurityError",
     "ServerRefused",
     "Throttled",
     "TimedOut",

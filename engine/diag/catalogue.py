@@ -93,6 +93,20 @@ CAUSES: tuple[Cause, ...] = (
           "Enable TLS 1.2 or later with modern ciphers on the IMAP service.",
           Evidence(codes=("tls_handshake", "tls_read", "starttls_unavailable",
                           "tls_failed"))),
+    # Security: the engine stopped because the connection or the server is hostile
+    # (README "Security"). STARTTLS injection and a PREAUTH that skips the required
+    # STARTTLS are someone on the path; a person must look, so permanent.
+    Cause("tampering", "The connection was tampered with (STARTTLS injection)", True,
+          "Do not retry from this network; tell your IT team the connection was tampered with.",
+          "Plaintext was injected around STARTTLS (or TLS was skipped): check the network path "
+          "for a man in the middle; prefer implicit TLS (port 993).",
+          Evidence(codes=("starttls_injection", "starttls_preauth", "security")),
+          ("https://www.usenix.org/conference/usenixsecurity21/presentation/poddebniak",)),
+    Cause("limit_exceeded", "The server sent more than the engine accepts", False,
+          "The CRM retries; if it keeps happening, send the diagnostic bundle to support.",
+          "A response broke a size limit (the error names it): a broken or hostile server, "
+          "or a message larger than the provider's 50 MB rule.",
+          Evidence(codes=("limit_exceeded",))),
     # -- not an IMAP server we can use ----------------------------------------------------
     Cause("pop3", "The server speaks POP3, not IMAP", True,
           "Enter the IMAP server and port (usually 993), not the POP3 one.",

@@ -20,7 +20,7 @@ from typing import Any
 from engine.errors import (
     Disconnected,
     EngineError,
-    ProtocolViolation,
+    SecurityError,
     TimedOut,
     TlsError,
 )
@@ -30,6 +30,16 @@ from engine.imap.model import Fetch, Greeting, Tagged
 from engine.imap.protocol import ResponseParser
 from engine.imap.results import refusal
 from engine.imap.router import Listener, Pending, Router, Trace
+
+
+def unread(reader: asyncio.StreamReader | None) -> bytes:
+    """Bytes the transport received that nobody has read from ``reader`` yet.
+
+    ``StreamReader`` has no public peek; its ``_buffer`` is stable since Python 3.4 and
+    aiosmtpd reads it for the same purpose (clearing it at STARTTLS).
+    """
+    buf = getattr(reader, "_buffer", None)
+    return bytes(buf) if buf else b""
 
 
 class Connection:
@@ -115,19 +125,30 @@ class Connection:
         return await self.wait(self.router.greeting, limit, "imap_greeting", "greeting")
 
     async def start_tls(self, ctx: ssl.SSLContext, expected_host: str, limit: float) -> None:
-        """Upgrade after a STARTTLS OK; the reader task has already stopped reading."""
+        """Upgrade after a STARTTLS OK; the reader task has already stopped reading.
+
+        A server sends nothing between its OK and the handshake (RFC 3501 6.2.1). Bytes
+        that arrived anyway sit in one of two buffers: the parser's (same segment as the
+        OK) or the ``StreamReader``'s (a later segment, not read yet). Either would be
+        read after the handshake as if it came over TLS, so either aborts the connection.
+        Bytes arriving after this check go into the TLS layer and fail the handshake.
+        """
         assert self._writer is not None
         if self._task is not None:
             await self._task
         if self.router.error is not None:
             raise self.router.error
-        if self._parser.buffered:
-            err = ProtocolViolation(
-                "the server sent data after STARTTLS OK, before the handshake "
-                "(possible command injection); refusing to continue",
-                bytes(self._parser._buf[-self._parser.buffered :]), stage="imap_starttls",
-                code="starttls_injection",
+        injected = self._parser.unparsed() + unread(self._reader)
+        if injected:
+            err = SecurityError(
+                f"the server sent {len(injected)} bytes after STARTTLS OK, before the TLS "
+                "handshake (possible command injection by a man in the middle); refusing "
+                "to continue",
+                injected, stage="imap_starttls", code="starttls_injection",
+                remediation="the network path to the server is tampering with the "
+                            "connection; use implicit TLS (port 993) or another network",
             )
+            self.trace("imap.tls.failed", code=err.code, error=err.message)
             await self.abort(err)
             raise err
         self.trace("imap.tls.started", host=expected_host)

@@ -89,6 +89,10 @@ class ResponseParser:
         """Bytes received but not yet returned as events."""
         return len(self._buf) - self._pos
 
+    def unparsed(self) -> bytes:
+        """The bytes received but not yet returned as events (a copy)."""
+        return bytes(self._buf[len(self._buf) - self.buffered :])
+
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         buf = self._buf
         pos = self._pos

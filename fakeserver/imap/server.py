@@ -334,6 +334,10 @@ class _Pipe:
                     return True
                 if isinstance(out, StartTls):
                     assert self.server.tls is not None
+                    # Bytes the client pipelined after STARTTLS came in plaintext: the
+                    # session dropped its own buffer; drop what the stream still holds
+                    # (no public API; aiosmtpd clears the same buffer for SMTP).
+                    self.reader._buffer.clear()  # type: ignore[attr-defined]
                     await self.writer.start_tls(self.server.tls.server_context)
                     self.session.tls_started()
         finally:
