@@ -100,7 +100,9 @@ class LoggingRules:
         with_files, note = self.attachments(size)
         if verdict.joined:
             return Decision(True, verdict.reason, with_files, note)
-        if self.mode is Mode.ALL_CONTACTS and verdict.verdict in ("none", "refuse"):
+        if self.mode is Mode.ALL_CONTACTS and verdict.verdict in ("none", "refuse", "flag"):
+            # A flagged reuse is never merged into the old thread, but mail with an
+            # existing contact still goes on that contact's own record, as a new thread.
             known = [a for a in external if a in contacts]
             if known:
                 return Decision(True, f"mail with existing contact {known[0]} (log all mail "

@@ -1,17 +1,19 @@
 """Which tracked thread a message joins, and why (sans-I/O), plus the thread view model.
 
-The rules, from the issue and the seed:
+The rules check what a person reading the two messages side by side would check:
 
-1. ``In-Reply-To`` first: a message whose In-Reply-To names a tracked Message-ID joins
-   that thread - even from another address (the contact's phone, a colleague): the
-   header is the reply button's own statement.
-2. ``References`` only when the normalized subject matches the thread's and the external
-   participants overlap: References survive forwards and edits, so on their own they
-   prove little.
-3. Forward reuse (the seed's trap): the user forwards an old sent email, deletes the
-   quoted text and sends it to someone else. The forward and its replies still name the
-   old thread in References/In-Reply-To, but nobody on them was on the thread. Such a
-   message is flagged, not joined, and the reference chain is the explanation.
+1. ``In-Reply-To`` names a tracked Message-ID: the message joins that thread when the
+   normalized subject still matches (``Re: AW: Quote`` is ``Quote``) or its external
+   participants are related to the thread's (the same address, or a colleague at the
+   same company domain - never a free-mail or the account's own domain). A forward
+   (``Fwd``/``WG``/``TR``/``RV``/``Doorst``... anywhere in the prefix chain) needs related
+   participants: its subject is the old one by construction.
+2. ``References`` without a tracked In-Reply-To (some clients send only References)
+   joins the nearest tracked ancestor when the participants are related.
+3. Anything else that names a tracked thread is *reuse* - Reply on an old mail with a
+   new subject to someone new, an old email forwarded to a stranger, and the answers to
+   those. It is flagged with the reference chain as the explanation, never merged, and a
+   flagged message never widens the thread's participants (only joined mail does).
 
 "External" participants exclude the account's own addresses, which are on every thread.
 """
@@ -24,30 +26,40 @@ from dataclasses import dataclass
 from typing import Literal
 
 from engine.crm.ingest import Headers
-from engine.crm.records import CrmStore, ThreadRef
+from engine.crm.records import FREE_MAIL, CrmStore, ThreadRef
 
 Verdict = Literal["join", "refuse", "flag", "known", "none"]
 
+# Reply and forward markers as mail clients write them, by language: Re/RE/AW/SV/VS/Antw/
+# Rif/R/RES/Odp/YNT/Svar (replies), Fwd/FW/WG/TR/RV/ENC/Doorst/I/PD/VB/VL (forwards).
+# Stacking, counters (``Re[2]:``, ``Re(3):``), full-width colons and list tags like
+# ``[ext]`` are stripped in any order.
+_REPLY = r"re|aw|sv|vs|antw|antwort|rif|r|res|odp|ynt|svar"
+_FWD = r"fwd?|wg|tr|rv|enc|doorst|i|pd|vb|vl"
+_COUNTER = r"(?:\[\d+\]|\(\d+\))?"
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|fw|fwd|aw|sv|wg|tr|antw|vs|rif|r)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*"
-    r"|\[[^\]]{1,40}\]\s*)", re.IGNORECASE)
-_FORWARD = re.compile(r"^\s*(?:fw|fwd|wg|tr|rv|enc)\s*[:：]", re.IGNORECASE)
+    rf"^\s*(?:(?:{_REPLY}|{_FWD})\.?\s*{_COUNTER}\s*[:：]\s*|\[[^\]]{{1,40}}\]\s*)",
+    re.IGNORECASE)
+_FORWARD = re.compile(rf"^\s*(?:{_FWD})\.?\s*{_COUNTER}\s*[:：]", re.IGNORECASE)
+_FWD_SUFFIX = re.compile(r"\s*\((?:fwd|fw)\)\s*$", re.IGNORECASE)
 
 
 def normalize_subject(subject: str) -> str:
-    """``Re: [ext] FWD: Quote  for  X`` -> ``quote for x``."""
+    """``Re: [ext] FWD: Quote  for  X (fwd)`` -> ``quote for x``."""
     text = subject or ""
     while True:
         stripped = _PREFIX.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
-    return " ".join(text.split()).casefold()
+    return " ".join(_FWD_SUFFIX.sub("", text).split()).casefold()
 
 
 def is_forwarded(subject: str) -> bool:
-    """Whether any prefix in the subject's chain is a forward marker."""
+    """Whether any prefix in the subject's chain is a forward marker (or ``(fwd)`` ends it)."""
     text = subject or ""
+    if _FWD_SUFFIX.search(text):
+        return True
     while True:
         if _FORWARD.match(text):
             return True
@@ -84,6 +96,28 @@ def _chain(headers: Headers, index: Mapping[str, ThreadRef]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def related(external: frozenset[str], ref: ThreadRef, mine: frozenset[str]) -> str | None:
+    """How ``external`` is related to the thread's people, in words; None when it is not.
+
+    The same address, or a colleague: an address at a company domain of a participant
+    (free-mail domains and the account's own domains say nothing about the company).
+    """
+    theirs = ref.participants - mine
+    same = sorted(external & theirs)
+    if same:
+        return f"shared participants ({', '.join(same)})"
+    skip = FREE_MAIL | {_domain(a) for a in mine}
+    companies = {_domain(a) for a in theirs} - skip
+    colleagues = sorted(a for a in external if _domain(a) in companies)
+    if colleagues:
+        return f"a colleague at the thread's company ({', '.join(colleagues)})"
+    return None
+
+
 def match(headers: Headers, index: Mapping[str, ThreadRef],
           own: Iterable[str] = ()) -> Match:
     """Decide which tracked thread ``headers`` belongs to (no I/O, no database)."""
@@ -92,45 +126,47 @@ def match(headers: Headers, index: Mapping[str, ThreadRef],
         ref = index[headers.message_id]
         return Match("known", f"{headers.message_id} is already in thread {ref.id}", ref)
     external = headers.participants - mine
+    who = ", ".join(sorted(external)) or "nobody"
+    forward = is_forwarded(headers.subject)
 
-    def overlap(ref: ThreadRef) -> frozenset[str]:
-        return external & (ref.participants - mine)
-
-    def flagged(ref: ThreadRef, header: str, mid: str) -> Match:
+    def flagged(ref: ThreadRef, header: str, mid: str, same_subject: bool) -> Match:
+        if forward:
+            what = "forward reuse"
+            why = "an old email forwarded to someone new?"
+        elif same_subject:
+            what = "thread reuse"
+            why = "an old thread answered by someone new?"
+        else:
+            what = "thread reuse"
+            why = f"Reply reused for a new subject '{headers.subject}'?"
         return Match(
-            "flag", f"forward reuse: {header} names {mid} of thread {ref.id} "
-            f"'{ref.subject}', but {', '.join(sorted(external)) or 'nobody'} was never on "
-            "that thread (an old email forwarded to someone new?)", ref, header, mid,
+            "flag", f"{what}: {header} names {mid} of thread {ref.id} '{ref.subject}', but "
+            f"{who} was never on that thread ({why}); not merged", ref, header, mid,
             _chain(headers, index))
 
     for mid in headers.in_reply_to:
-        hit = index.get(mid)
-        if hit is None:
+        if mid not in index:
             continue
-        ref = hit
-        if is_forwarded(headers.subject) and not overlap(ref):
-            return flagged(ref, "In-Reply-To", mid)
-        return Match("join", f"In-Reply-To names {mid}, a message of thread {ref.id}", ref,
-                     "In-Reply-To", mid)
-    refusal: Match | None = None
+        ref = index[mid]
+        people = related(external, ref, mine)
+        if people is not None:
+            return Match("join", f"In-Reply-To names {mid}, a message of thread {ref.id}; "
+                         f"{people}", ref, "In-Reply-To", mid)
+        same = normalize_subject(headers.subject) == normalize_subject(ref.subject)
+        if same and not forward:
+            return Match("join", f"In-Reply-To names {mid}, a message of thread {ref.id}; "
+                         "same subject", ref, "In-Reply-To", mid)
+        return flagged(ref, "In-Reply-To", mid, same)
     for mid in reversed(headers.references):  # the nearest ancestor first
-        found = index.get(mid)
-        if found is None:
+        if mid not in index:
             continue
-        ref = found
-        common = overlap(ref)
-        if not common:
-            return flagged(ref, "References", mid)
-        if normalize_subject(headers.subject) != normalize_subject(ref.subject):
-            refusal = refusal or Match(
-                "refuse", f"References names {mid} of thread {ref.id}, but the subject "
-                f"'{headers.subject}' is not the thread's '{ref.subject}'", ref, "References",
-                mid, _chain(headers, index))
-            continue
-        return Match("join", f"References names {mid} of thread {ref.id}; same subject and "
-                     f"shared participants ({', '.join(sorted(common))})", ref, "References", mid)
-    if refusal is not None:
-        return refusal
+        ref = index[mid]
+        people = related(external, ref, mine)
+        if people is None:
+            same = normalize_subject(headers.subject) == normalize_subject(ref.subject)
+            return flagged(ref, "References", mid, same)
+        return Match("join", f"References names {mid} of thread {ref.id}; {people}", ref,
+                     "References", mid)
     return Match("none", "names no tracked Message-ID")
 
 
@@ -171,4 +207,4 @@ async def thread_view(store: CrmStore, thread_id: int) -> ThreadView:
 
 
 __all__ = ["Match", "ThreadEntry", "ThreadView", "is_forwarded", "match", "normalize_subject",
-           "thread_view"]
+           "related", "thread_view"]

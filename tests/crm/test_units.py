@@ -94,6 +94,10 @@ def test_normalize_subject_and_forward_marker() -> None:
     assert normalize_subject("RE: [ext] Fwd:  Quote  for WIDGETS") == "quote for widgets"
     assert normalize_subject("AW: WG: Quote for widgets") == "quote for widgets"
     assert is_forwarded("Re: Fwd: x") and not is_forwarded("Re: x")
+    stacked = "RE: AW: SV: Re[2]: Antw: VS: RIF: Fwd: FW: WG: TR: RV: Doorst: ENC: Quote"
+    assert normalize_subject(stacked) == "quote" and is_forwarded(stacked)
+    assert normalize_subject("Re(3)： quote (fwd)") == "quote" and is_forwarded("x (FWD)")
+    assert normalize_subject("Invoice: 12") == "invoice: 12" and not is_forwarded("AW: SV: x")
 
 
 def H(**kw: object) -> Headers:
@@ -108,14 +112,47 @@ def test_in_reply_to_joins_even_from_another_address() -> None:
     assert "<q1@crm.test>" in m.reason
 
 
-def test_references_need_subject_and_participants() -> None:
+def test_references_only_join_from_participants_and_colleagues() -> None:
     bob = Address("bob@client.test")
     ok = match(H(references=("<q1@crm.test>", "<x@y>"), subject="RE: quote for widgets",
                  from_=bob), INDEX, OWN)
     assert ok.verdict == "join" and ok.header == "References" and "bob@client.test" in ok.reason
-    other_subject = match(H(references=("<q1@crm.test>",), subject="Lunch?", from_=bob),
-                          INDEX, OWN)
-    assert other_subject.verdict == "refuse" and "subject" in other_subject.reason
+    colleague = match(H(references=("<q1@crm.test>",), subject="Re: Quote for widgets",
+                        from_=Address("joe@client.test"), to=(Address("sam@crm.test"),)),
+                      INDEX, OWN)
+    assert colleague.verdict == "join" and "colleague" in colleague.reason
+    stranger = match(H(references=("<q1@crm.test>",), subject="Re: Quote for widgets",
+                       from_=Address("eve@gmail.com")), INDEX, OWN)
+    assert stranger.verdict == "flag" and stranger.chain
+
+
+def test_in_reply_to_with_a_new_subject_to_a_stranger_is_reuse() -> None:
+    lunch = H(in_reply_to=("<q1@crm.test>",), subject="Lunch on Friday?",
+              from_=Address("sam@crm.test"), to=(Address("pat@elsewhere.test"),))
+    m = match(lunch, INDEX, OWN)
+    assert m.verdict == "flag" and "thread reuse" in m.reason and "Lunch on Friday?" in m.reason
+    assert m.chain == ("In-Reply-To <q1@crm.test>: tracked, thread 1 'Quote for widgets' "
+                       "with bob@client.test, sam@crm.test",)
+    same_people = match(H(in_reply_to=("<q1@crm.test>",), subject="Lunch on Friday?",
+                          from_=Address("sam@crm.test"), to=(Address("bob@client.test"),)),
+                        INDEX, OWN)
+    assert same_people.verdict == "join" and "shared participants" in same_people.reason
+    # logging all mail with contacts: the reuse goes on the stranger's own record, not thread 1
+    own_record = LoggingRules(mode=Mode.ALL_CONTACTS).decide(
+        lunch, m, 10, own=OWN, contacts=frozenset({"pat@elsewhere.test"}))
+    assert own_record.log and own_record.contact_email == "pat@elsewhere.test"
+    assert not LoggingRules().decide(lunch, m, 10, own=OWN).log
+    # a stranger at a free-mail domain is no colleague of anyone
+    assert match(H(in_reply_to=("<q1@crm.test>",), subject="Hi", from_=Address("x@gmail.com")),
+                 INDEX, OWN).verdict == "flag"
+
+
+@pytest.mark.parametrize("prefix", ["Fwd:", "FW:", "WG:", "TR:", "RV:", "Doorst:", "Re: Fwd:",
+                                    "AW: WG:", "Fwd[2]:"])
+def test_a_forward_to_a_stranger_is_flagged_in_any_language(prefix: str) -> None:
+    m = match(H(in_reply_to=("<q1@crm.test>",), subject=f"{prefix} Quote for widgets",
+                from_=Address("sam@crm.test"), to=(Address("carol@new.test"),)), INDEX, OWN)
+    assert m.verdict == "flag" and "forward reuse" in m.reason
 
 
 def test_forward_reuse_is_flagged_with_the_chain() -> None:
