@@ -120,8 +120,7 @@ class Recorder(LocalServer):
                 # Record before forwarding: the trace then never misses what the other
                 # side reacted to.
                 for raw in lines.feed(data):
-                    self._line(conn, direction, raw.decode("utf-8", "replace"), redactor,
-                               open_tags)
+                    self._line(conn, direction, raw, redactor, open_tags)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError) as exc:
@@ -131,15 +130,17 @@ class Recorder(LocalServer):
                                    info=type(exc).__name__))
             return
 
-    def _line(self, conn: int, direction: str, text: str, redactor: Redactor,
+    def _line(self, conn: int, direction: str, raw: bytes, redactor: Redactor,
               open_tags: set[str]) -> None:
+        # the redactor gets the bytes: literal sizes count bytes, not characters
+        text = raw.decode("utf-8", "replace")
         if direction == ">":
-            shown = redactor.client(text)
+            shown = redactor.client(raw)
             m = _COMMAND.match(text)
             if m and text.strip() != "DONE":
                 open_tags.add(m.group(1))
         else:
-            shown = redactor.server(text)
+            shown = redactor.server(raw)
             t = _TAGGED.match(text)
             if t:
                 open_tags.discard(t.group(1))

@@ -1,19 +1,29 @@
 """Redaction of protocol lines at the moment they are recorded (IMAP and SMTP).
 
-Sans-I/O and stateful: feed it each line with its direction, get back the line that may
-be kept. The IMAP client already hides LOGIN's password at the source; this is the
-second lock, and the only one for bytes that never went through our client (the
-``record`` proxy sees a foreign client's raw session).
+Sans-I/O and stateful: feed it each client command / server response with its
+direction, get back the text that may be kept. The IMAP client already hides LOGIN's
+password at the source; this is the second lock, and the only one for bytes that never
+went through our client (the ``record`` proxy sees a foreign client's raw session).
+
+It reads commands the way a server would, not with a line regex: a client command is
+tokenized (quoted strings with escapes, atoms, and literals ``{N}``, ``{N+}``, ``{N-}``,
+``~{N}`` whose N bytes may hold spaces, quotes or line breaks), so an argument is
+hidden whatever form it was sent in.
 
 What it hides:
 
-- IMAP ``LOGIN user pass``: the password (and anything after it).
-- IMAP ``AUTHENTICATE MECH initial``: the SASL-IR initial response, and every client
-  line sent while the exchange is open (continuations), until the tagged answer.
-- SMTP ``AUTH MECH [initial]`` likewise, until the server's 235 or 4xx/5xx.
+- IMAP ``LOGIN user pass``: the password and anything after it. A LOGIN whose password
+  has not arrived whole (a literal still outstanding) hides every client line until the
+  tagged answer; a LOGIN with one argument hides that argument.
+- IMAP ``AUTHENTICATE MECH ...``: everything after the mechanism name, whatever the
+  mechanism (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, ...), and every client line while the
+  exchange is open (continuations), until the tagged answer; ``*`` (cancel) is kept.
+- SMTP ``AUTH MECH ...`` likewise, until the server's 235 or 4xx/5xx.
 - Anything that looks like an XOAUTH2 / OAUTHBEARER token (``auth=Bearer``), plain or
   base64, wherever it appears.
-- Any string in ``secrets`` (the password the engine knows), plain or base64.
+- A string in ``secrets`` (the password the engine knows), plain or base64, where it
+  stands as a whole word; secrets shorter than ``MIN_SCRUB`` are left to the structural
+  rules above (a password ``x`` must not turn ``text=`` into ``te[redacted]t=``).
 - Optionally (``bodies=False``) IMAP literals from the server: ``{N}`` and N bytes
   become ``{N}[N bytes]``, so a trace holds no message content.
 """
@@ -26,16 +36,16 @@ import re
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
+MIN_SCRUB = 6  # shorter secrets are not searched for in free text (too many false hits)
 
-_LOGIN = re.compile(r'^(\S+\s+LOGIN\s+)("(?:[^"\\]|\\.)*"|\{\d+\+?\}|\S+)(\s+).*$', re.I)
-_LOGIN_ANY = re.compile(r"^(\S+\s+LOGIN\s+).*$", re.I)
-_AUTHENTICATE = re.compile(r"^(\S+)\s+AUTHENTICATE\s+(\S+)(\s+\S+)?\s*$", re.I)
-_SMTP_AUTH = re.compile(r"^AUTH\s+(\S+)(\s+\S+)?\s*$", re.I)
-_TAGGED_END = re.compile(r"^(\S+)\s+(OK|NO|BAD)\b", re.I)
-_SMTP_END = re.compile(r"^(235|[45]\d\d)[ -]")
+_TAGGED_END = re.compile(rb"^(\S+)\s+(OK|NO|BAD)\b", re.I)
+_SMTP_END = re.compile(rb"^(235|[45]\d\d)[ -]")
 _B64_WORD = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 _BEARER = re.compile(r"auth=bearer\s+\S+", re.I)
 _LITERAL = re.compile(r"\{(\d+)\+?\}\r?\n", re.S)
+_LIT_HEAD = re.compile(rb"~?\{(\d{1,12})[+-]?\}\r?\n")
+_SPACE = b" \t"
+_ATOM_END = b" \t\r\n"
 
 
 def _decodes_to_token(word: str) -> bool:
@@ -46,61 +56,128 @@ def _decodes_to_token(word: str) -> bool:
     return b"auth=bearer" in raw.lower() or b"\x00" in raw
 
 
+def _as_bytes(line: str | bytes) -> bytes:
+    return line.encode("utf-8", "surrogateescape") if isinstance(line, str) else bytes(line)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def arguments(data: bytes, i: int) -> tuple[list[tuple[int, int]], bool]:
+    """Top-level arguments of an IMAP command from offset ``i``: their (start, end)
+    spans, and whether the last one is complete (a literal may still be outstanding).
+    Parenthesised lists count as atoms up to the next space (LOGIN has none)."""
+    spans: list[tuple[int, int]] = []
+    n = len(data)
+    while True:
+        while i < n and data[i] in _SPACE:
+            i += 1
+        if i >= n or data[i] in b"\r\n":
+            return spans, True
+        start = i
+        c = data[i]
+        if c == 0x22:  # a quoted string, with backslash escapes
+            i += 1
+            while i < n and data[i] != 0x22:
+                i += 2 if data[i] == 0x5C else 1
+            if i >= n:
+                spans.append((start, n))
+                return spans, False
+            i += 1
+        elif (m := _LIT_HEAD.match(data, i)) is not None:
+            end = m.end() + int(m.group(1))
+            if end > n:
+                spans.append((start, n))
+                return spans, False
+            i = end
+        elif c in b"{~" and b"}" in data[i:i + 16] and data.rstrip(b"\r\n").endswith(b"}"):
+            spans.append((start, n))  # a literal announced, its bytes not here yet
+            return spans, False
+        else:
+            while i < n and data[i] not in _ATOM_END:
+                i += 1
+        spans.append((start, i))
+
+
 class Redactor:
-    """One connection's redaction state; ``client()``/``server()`` per line, in order."""
+    """One connection's redaction state; ``client()``/``server()`` per command/response,
+    in order. Both take ``str`` or the raw ``bytes`` (literal sizes count bytes)."""
 
     def __init__(self, secrets: Iterable[str] = (), *, bodies: bool = True) -> None:
         self.bodies = bodies
-        self._auth_tag: str | None = None  # IMAP: AUTHENTICATE in progress under this tag
+        self._open_tag: bytes | None = None  # IMAP: secrets may follow until this tag's answer
         self._smtp_auth = False
         forms: set[str] = set()
         for s in secrets:
-            if s:
+            if s and len(s) >= MIN_SCRUB:
                 forms.add(s)
                 forms.add(base64.b64encode(s.encode()).decode())
-        self._secrets = sorted(forms, key=len, reverse=True)
+        self._secrets = [re.compile(r"(?<![\w+/=])" + re.escape(f) + r"(?![\w+/=])")
+                         for f in sorted(forms, key=len, reverse=True)]
 
     def _scrub(self, line: str) -> str:
-        for s in self._secrets:
-            line = line.replace(s, REDACTED)
+        for pattern in self._secrets:
+            line = pattern.sub(REDACTED, line)
         line = _BEARER.sub("auth=Bearer " + REDACTED, line)
         return _B64_WORD.sub(lambda m: REDACTED if _decodes_to_token(m.group(0))
                              else m.group(0), line)
 
-    def client(self, line: str) -> str:
-        """A line the client sent."""
-        if self._auth_tag is not None or self._smtp_auth:
-            if line.strip() == "*":  # the client cancels the exchange
-                return line
+    def client(self, line: str | bytes) -> str:
+        """A command (literals inline) or continuation line the client sent."""
+        data = _as_bytes(line)
+        if self._open_tag is not None or self._smtp_auth:
+            if data.strip() == b"*":  # the client cancels the exchange
+                return _text(data)
             return REDACTED
-        m = _LOGIN.match(line)
-        if m:
-            return f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}"
-        m2 = _LOGIN_ANY.match(line)
-        if m2:
-            return m2.group(1) + REDACTED
-        m3 = _AUTHENTICATE.match(line)
-        if m3:
-            self._auth_tag = m3.group(1)
-            return f"{m3.group(1)} AUTHENTICATE {m3.group(2)}" + (
-                f" {REDACTED}" if m3.group(3) else "")
-        m4 = _SMTP_AUTH.match(line)
-        if m4:
+        tag_end = _token_end(data, 0)
+        tag = data[:tag_end]
+        if tag.upper() == b"AUTH":  # SMTP AUTH mech [initial-response]
+            mech = _token_end(data, tag_end + 1)
             self._smtp_auth = True
-            return f"AUTH {m4.group(1)}" + (f" {REDACTED}" if m4.group(2) else "")
-        return self._scrub(line)
+            return _hide_after(data, mech)
+        verb_end = _token_end(data, tag_end + 1)
+        verb = data[tag_end + 1:verb_end].upper()
+        if verb == b"LOGIN":
+            spans, complete = arguments(data, verb_end)
+            if len(spans) >= 2 and (complete or len(spans) > 2):
+                return _hide_after(data, spans[0][1])
+            if len(spans) == 1 and complete:
+                return _hide_after(data, verb_end)  # one argument: it may be the password
+            self._open_tag = tag  # the password is still on its way
+            return _hide_after(data, spans[0][1] if len(spans) >= 2 else verb_end)
+        if verb == b"AUTHENTICATE":
+            self._open_tag = tag
+            return _hide_after(data, _token_end(data, verb_end + 1))
+        return self._scrub(_text(data))
 
-    def server(self, line: str) -> str:
+    def server(self, line: str | bytes) -> str:
         """A line (or a whole response with its literals) the server sent."""
-        if self._auth_tag is not None:
-            m = _TAGGED_END.match(line)
-            if m and m.group(1) == self._auth_tag:
-                self._auth_tag = None
-        if self._smtp_auth and _SMTP_END.match(line):
+        data = _as_bytes(line)
+        if self._open_tag is not None:
+            m = _TAGGED_END.match(data)
+            if m and m.group(1) == self._open_tag:
+                self._open_tag = None
+        if self._smtp_auth and _SMTP_END.match(data):
             self._smtp_auth = False
+        text = _text(data)
         if not self.bodies:
-            line = omit_literals(line)
-        return self._scrub(line)
+            text = omit_literals(text)
+        return self._scrub(text)
+
+
+def _token_end(data: bytes, i: int) -> int:
+    while i < len(data) and data[i] in _SPACE:
+        i += 1
+    while i < len(data) and data[i] not in _ATOM_END:
+        i += 1
+    return i
+
+
+def _hide_after(data: bytes, keep: int) -> str:
+    """``data[:keep]`` and, if anything but a line end follows, `` [redacted]``."""
+    rest = data[keep:].strip()
+    return _text(data[:keep]) + (f" {REDACTED}" if rest else "")
 
 
 def omit_literals(text: str) -> str:
@@ -117,4 +194,4 @@ def omit_literals(text: str) -> str:
     return "".join(out)
 
 
-__all__ = ["REDACTED", "Redactor", "omit_literals"]
+__all__ = ["MIN_SCRUB", "REDACTED", "Redactor", "arguments", "omit_literals"]
