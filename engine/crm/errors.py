@@ -9,6 +9,9 @@
           │    └── TemplateError  unknown placeholder, unbalanced braces, missing field
           ├── MalformedMessage    MIME that cannot be turned into a logged email; permanent
           │                       for that message (it is recorded with the reason)
+          ├── MessageVanished     the message left its folder between the scan and the body
+          │                       fetch (another client moved it); transient: it is looked
+          │                       up by Message-ID elsewhere, or stays queued
           ├── SubmitFailed        the SMTP server refused or dropped the submission;
           │    │                  4xx/disconnect transient, 5xx permanent; server's words kept
           │    └── SubmitUncertain  cut or timed out after the message was handed over (the
@@ -59,6 +62,14 @@ class MalformedMessage(CrmError):
         super().__init__(message, **kw)
 
 
+class MessageVanished(CrmError):
+    default_code = "message_vanished"
+
+    def __init__(self, message: str, **kw: object) -> None:
+        kw.setdefault("stage", "crm_ingest")
+        super().__init__(message, **kw)
+
+
 class SubmitFailed(CrmError):
     default_code = "submit_failed"
 
@@ -89,4 +100,5 @@ class IngestRefused(CrmError):
 
 
 __all__ = ["CRM_STAGES", "BadInput", "CrmError", "IngestRefused", "MalformedMessage",
-           "SentCopyFailed", "SubmitFailed", "SubmitUncertain", "TemplateError"]
+           "MessageVanished", "SentCopyFailed", "SubmitFailed", "SubmitUncertain",
+           "TemplateError"]

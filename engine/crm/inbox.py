@@ -13,22 +13,30 @@ Two phases, so untracked mail is never read:
    the caller owns and logs them. Over the attachment limit (decided from
    RFC822.SIZE in phase 1) only the text parts are fetched (BODYSTRUCTURE first), so a
    60 MB email costs a few kB. A message that cannot be parsed is recorded as
-   malformed with its reason, and the rest of the queue goes on.
+   malformed with its reason, and the rest of the queue goes on. A message that left
+   its folder in between (another client's rule, a phone) is not malformed: it is
+   looked up by Message-ID in the other selectable folders, All Mail and Archive first,
+   and logged from where it is found; if it is nowhere, its row stays queued and the
+   next pass looks again.
 """
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from engine.crm.errors import CrmError, MalformedMessage
+from engine.crm.errors import CrmError, MalformedMessage, MessageVanished
 from engine.crm.ingest import Headers, LoggedEmail, parse_headers, parse_message
 from engine.crm.records import CrmStore, ThreadRef
 from engine.crm.rules import Decision, LoggingRules
 from engine.crm.tracking import Match, match
-from engine.imap.model import Fetch
+from engine.errors import ServerRefused
+from engine.imap.commands import Atom
+from engine.imap.model import Fetch, ListItem
+from engine.roles import ListMethod, Role, detect_roles, folders_from_list
 from engine.sync import ScannedMessage
 from engine.trace import TraceFn
 
@@ -37,9 +45,28 @@ TEXT_PART_LIMIT = 2 * 1024 * 1024
 
 
 class BodyClient(Protocol):
+    selected: Any
+
     async def select(self, mailbox: str, *, readonly: bool = False,
                      condstore: bool = False) -> Any: ...
     def uid_fetch(self, uids: Any, items: Any = ...) -> AsyncIterator[Fetch]: ...
+    async def list(self, reference: str = "", pattern: str = "*"
+                   ) -> builtins.list[ListItem]: ...
+    async def uid_search(self, *criteria: Any, charset: str | None = None
+                         ) -> builtins.list[int]: ...
+
+
+def lookup_order(items: Sequence[ListItem], caps: frozenset[str], gone_from: str) -> list[str]:
+    """Where a message that left ``gone_from`` may be: All Mail, Archive, then every other
+    selectable folder, Trash and Junk last (sans-I/O)."""
+    listed = [f for f in folders_from_list(list(items)) if f.selectable]
+    method = ListMethod.SPECIAL_USE if "SPECIAL-USE" in caps else ListMethod.LIST
+    roles = detect_roles(listed, method)
+    first = [roles[r].folder for r in (Role.ALL, Role.ARCHIVE) if roles[r].folder]
+    last = [roles[r].folder for r in (Role.TRASH, Role.JUNK) if roles[r].folder]
+    middle = [f.name for f in listed if f.name not in first and f.name not in last]
+    return [name for name in dict.fromkeys([*first, *middle, *last])
+            if name is not None and name != gone_from]
 
 
 @dataclass(frozen=True)
@@ -192,22 +219,35 @@ class InboxLogger:
         await self.refresh()  # a new process: what is already logged is "known"
         done = 0
         for folder in dict.fromkeys(r[0] for r in rows):
-            box = await client.select(folder, readonly=True)
-            current = getattr(box, "uidvalidity", None)
             for _, uidvalidity, uid, size, head in (r for r in rows if r[0] == folder):
+                box = getattr(client, "selected", None)
+                if getattr(box, "mailbox", None) != folder:  # a lookup may have moved us
+                    box = await client.select(folder, readonly=True)
+                current = getattr(box, "uidvalidity", None)
                 message = ScannedMessage(folder, uidvalidity, uid, size, None, head)
                 item = None if current not in (None, uidvalidity) else self._decide(message)
                 if item is not None and item.decision.log:
-                    done += await self._read_and_log(client, item)
+                    logged = await self._read_and_log(client, item)
+                    if logged is None:
+                        continue  # vanished and not found elsewhere: stays queued
+                    done += logged
                 await self.store.drop_pending(folder, uidvalidity, uid)
         self.logged += done
         if done:
             await self.refresh()
         return done
 
-    async def _read_and_log(self, client: BodyClient, item: Pending) -> int:
+    async def _read_and_log(self, client: BodyClient, item: Pending) -> int | None:
+        """1 logged, 0 not (already logged, or recorded as malformed), None: the message
+        is gone from its folder and was found nowhere else (keep it queued)."""
         try:
-            email = await self._read(client, item)
+            try:
+                email = await self._read(client, item)
+            except MessageVanished:
+                found = await self._find_elsewhere(client, item)
+                if found is None:
+                    return None
+                item, email = found
             if await self._log(item, email):
                 self._emit("crm.inbox.logged", item.message, item.headers.message_id,
                            item.decision.reason)
@@ -222,20 +262,60 @@ class InboxLogger:
                        exc.message)
         return 0
 
+    async def _find_elsewhere(self, client: BodyClient, item: Pending
+                              ) -> tuple[Pending, LoggedEmail] | None:
+        """The vanished message by its Message-ID in another folder, read from there."""
+        mid = item.headers.message_id
+        gone = item.message
+        if mid is not None:
+            caps = frozenset(getattr(client, "caps", ()) or ())
+            for folder in lookup_order(await client.list(), caps, gone.folder):
+                try:
+                    box = await client.select(folder, readonly=True)
+                    uids = await client.uid_search(Atom("HEADER"), "Message-ID", mid)
+                except ServerRefused:
+                    continue  # gone or off limits too: look in the next one
+                if not uids or getattr(box, "uidvalidity", None) is None:
+                    continue
+                moved = replace(gone, folder=folder, uidvalidity=box.uidvalidity,
+                                uid=min(uids))
+                found = replace(item, message=moved)
+                try:
+                    email = await self._read(client, found)
+                except MessageVanished:
+                    continue  # moved on again while we looked
+                note = (f"found in {folder!r}: it left {gone.folder!r} before its body "
+                        "was read")
+                self._emit("crm.inbox.found_elsewhere", moved, mid, note)
+                return found, replace(email, notes=(*email.notes, note))
+        self._emit("crm.inbox.vanished", gone, mid,
+                   f"no longer in {gone.folder!r} and not found in any other folder"
+                   if mid is not None else f"no longer in {gone.folder!r}; without a "
+                   "Message-ID it cannot be looked up elsewhere")
+        return None
+
     async def _read(self, client: BodyClient, item: Pending) -> LoggedEmail:
         uid = item.message.uid
         if item.decision.with_attachments:
             raw = None
+            seen = False
             async for f in client.uid_fetch([uid], ["UID", "BODY.PEEK[]"]):
                 if f.uid == uid:
+                    seen = True
                     raw = f.items.get("BODY[]")
+            if not seen:
+                raise self._vanished(item)
             if not isinstance(raw, bytes):
                 raise MalformedMessage("the server returned no body", code="no_body")
             return parse_message(raw)
         structure: object = None
+        seen = False
         async for f in client.uid_fetch([uid], ["UID", "BODYSTRUCTURE"]):
             if f.uid == uid:
+                seen = True
                 structure = f.items.get("BODYSTRUCTURE")
+        if not seen:
+            raise self._vanished(item)
         sections = text_sections(structure)[:4]
         items = ["UID", "BODY.PEEK[HEADER]", *(f"BODY.PEEK[{s[0]}]" for s in sections)]
         got: dict[str, Any] = {}
@@ -249,6 +329,11 @@ class InboxLogger:
                  sections]
         email = parse_message(_rebuild(header, parts), with_attachments=False)
         return LoggedEmail(email.headers, email.text, email.html, (), email.defects)
+
+    @staticmethod
+    def _vanished(item: Pending) -> MessageVanished:
+        return MessageVanished(f"UID {item.message.uid} is no longer in "
+                               f"{item.message.folder!r}", code="message_vanished")
 
     async def _log(self, item: Pending, email: LoggedEmail) -> bool:
         headers = email.headers
