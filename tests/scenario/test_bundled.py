@@ -219,7 +219,7 @@ def test_cli_check_and_list(tmp_path: Path) -> None:
     bad.write_text('name = "x"\n[server]\nprofile = "gmial"\n')
     refused = subprocess.run([*run, "scenario", "check", str(bad)], capture_output=True,
                              text=True, timeout=60)
-    assert refused.returncode == 2
+    assert refused.returncode == 3  # unusable input: engine/exitcodes.py USAGE
     assert f"{bad}:line 3: server.profile: unknown profile 'gmial'" in refused.stderr
 
 
@@ -248,5 +248,5 @@ def test_cli_serve_refuses_an_invalid_scenario_before_listening(tmp_path: Path) 
     bad.write_text('seed = "x"\n')
     done = subprocess.run([sys.executable, "-m", "tui.cli", "fakeserver", "serve", str(bad)],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "line 1: seed" in done.stderr
+    assert done.returncode == 3 and "line 1: seed" in done.stderr
     assert "IMAP:" not in done.stdout
