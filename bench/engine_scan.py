@@ -1,17 +1,30 @@
-"""The engine's header scan of a big folder vs a raw socket drain vs stdlib imaplib.
+"""The scan the product runs on a big folder vs a raw socket drain vs stdlib imaplib.
 
-    python -m bench.engine_scan --count 100000 --rounds 3
+    python -m bench.engine_scan --count 100000 --rounds 5
 
-One real Dovecot is loaded with ``fakeserver.generate`` messages; every leg sends the same
-``UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (...)])`` and
-is timed from sending the command to its tagged OK. Each leg runs in a fresh child process
-so its peak RSS (VmHWM) is its own. Folder opened with EXAMINE in every leg.
+One real Dovecot is loaded with ``fakeserver.generate`` messages. Each leg runs in a fresh
+child process (so its peak RSS, VmHWM, is its own), after login; legs alternate within a
+round and every leg must see every message (the run aborts otherwise).
 
-- raw:     ``bench.rawdrain.raw_drain``: reads until the tagged OK, no parsing. The floor.
-- engine:  ``ImapClient.uid_fetch`` streaming parsed ``Fetch`` events (the consumer counts).
-- imaplib: ``bench.rawdrain.imaplib_drain``, which holds every response in memory.
+- raw:     ``bench.rawdrain.raw_drain``: EXAMINE, one ``UID FETCH 1:* (...)`` read until
+           the tagged OK, no parsing. The floor: what Dovecot costs.
+- imaplib: ``bench.rawdrain.imaplib_drain``, the same FETCH through stdlib imaplib.
+- scan:    the product's path: ``engine.scanner.Scanner.scan`` of INBOX exactly as
+           ``engine.account.Account`` runs a first full sync (``initial_scan="full"``):
+           STATUS, a checkpoint row in a fresh SQLite database, EXAMINE, UID FETCH in
+           batches of ``AccountOptions.batch`` UIDs with a checkpoint commit per batch,
+           ``ProgressSink`` publishing ``ScanProgress``, and an async sink per message
+           (the CRM's shape; here it only counts, so the CRM's own header matching is
+           not in the figure).
+- scan+trace: the same with the TUI's trace subscriber on the account's hub (what
+           ``tui.bridge`` attaches: ``StageClock`` plus one ``trace_line`` per trace
+           event into a 20,000-line deque), so the client traces every line it reads.
+- fetch:   ``ImapClient.uid_fetch("1:*")`` alone (one command, no scanner): the client's
+           own floor, for reading the scan's overhead.
 - parse:   the engine's sans-I/O parser alone over captured bytes (no socket).
 
+raw, imaplib and fetch are timed from sending the FETCH to its tagged OK; scan legs from
+calling ``Scanner.scan`` to its return (their STATUS/EXAMINE/checkpoints included).
 The first drain after loading builds Dovecot's index; it is reported separately as "cold".
 """
 
@@ -33,7 +46,7 @@ from bench.rawdrain import imaplib_drain, raw_drain
 
 FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE"
 ITEMS = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({FIELDS})])"
-LEGS = ("raw", "engine", "imaplib", "parse")
+LEGS = ("raw", "scan", "scan+trace", "imaplib", "fetch", "parse")
 
 
 def _rss_mb() -> float:
@@ -74,7 +87,61 @@ def capture(host: str, port: int, user: str, password: str) -> tuple[int, bytes]
     return len(reply), bytes(reply)
 
 
-async def _engine(host: str, port: int, user: str, password: str) -> tuple[float, int, int]:
+async def _scan(host: str, port: int, user: str, password: str,
+                traced: bool) -> tuple[float, int, int]:
+    """``Scanner.scan`` of INBOX as ``Account`` runs a first full sync; (s, messages, events)."""
+    import tempfile
+    from collections import deque
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from engine.account_options import AccountOptions
+    from engine.checkpoints import CheckpointStore
+    from engine.clock import SYSTEM_CLOCK
+    from engine.db import Database
+    from engine.imap.client import ImapClient
+    from engine.imap.results import Credentials
+    from engine.scanner import Scanner
+    from engine.sync import ScannedMessage
+    from engine.trace import TraceHub
+
+    hub = TraceHub()
+    if traced:  # what tui.bridge.EngineBridge._on_trace does with every trace event
+        from tui.translate import StageClock, trace_line
+
+        stages = StageClock()
+        lines: deque[str] = deque(maxlen=20_000)
+
+        def on_trace(name: str, info: Any) -> None:
+            stages.event(name, info, time.perf_counter())
+            lines.append(trace_line(name, info, datetime.now(UTC)))
+
+        hub.subscribe(on_trace)
+    published: list[object] = []
+    count = 0
+
+    async def sink(message: ScannedMessage) -> None:
+        nonlocal count
+        count += 1
+
+    with tempfile.TemporaryDirectory(prefix="inboxlab-bench-") as tmp:
+        db = await Database.open(Path(tmp) / "engine.db")
+        try:
+            store = CheckpointStore(db, SYSTEM_CLOCK)
+            scanner = Scanner(user, AccountOptions(initial_scan="full"), SYSTEM_CLOCK, hub,
+                              published.append, sink)
+            async with ImapClient(host, port, security="plain", timeout=120,
+                                  trace=hub.client_hook if hub.active else None) as client:
+                await client.login(Credentials(user, password))
+                started = time.perf_counter()
+                await scanner.scan(client, store, "INBOX")
+                took = time.perf_counter() - started
+        finally:
+            await db.close()
+    return took, count, len(published)
+
+
+async def _fetch(host: str, port: int, user: str, password: str) -> tuple[float, int, int]:
     from engine.imap.client import ImapClient
     from engine.imap.results import Credentials
 
@@ -116,8 +183,12 @@ def run_leg(leg: str, host: str, port: int, user: str, password: str) -> dict[st
     if leg == "raw":
         drain = raw_drain(host, port, user, password)
         out.update(seconds=drain.seconds, bytes=drain.nbytes, messages=drain.messages)
-    elif leg == "engine":
-        took, count, header_bytes = asyncio.run(_engine(host, port, user, password))
+    elif leg in ("scan", "scan+trace"):
+        took, count, published = asyncio.run(_scan(host, port, user, password,
+                                                   leg == "scan+trace"))
+        out.update(seconds=took, messages=count, events=published)
+    elif leg == "fetch":
+        took, count, header_bytes = asyncio.run(_fetch(host, port, user, password))
         out.update(seconds=took, messages=count, header_bytes=header_bytes)
     elif leg == "imaplib":
         drain = imaplib_drain(host, port, user, password)
@@ -185,9 +256,16 @@ def main(argv: list[str] | None = None) -> int:
         cold = _child("raw", host, port, args.user)
         report["cold_raw_seconds"] = round(cold["seconds"], 3)
         report["megabytes"] = round(cold["bytes"] / 1e6, 1)
-        for _ in range(args.rounds):
-            for leg in legs:
-                runs[leg].append(_child(leg, host, port, args.user))
+        expected = cold["messages"] if args.server else args.count
+        report["load_average_start"] = round(os.getloadavg()[0], 1)
+        for k in range(args.rounds):
+            for leg in legs[k % len(legs):] + legs[:k % len(legs)]:  # rotate who goes first
+                result = _child(leg, host, port, args.user)
+                if result["messages"] != expected:
+                    raise SystemExit(f"leg {leg} saw {result['messages']} messages, "
+                                     f"not {expected}: the figure would be meaningless")
+                runs[leg].append(result)
+        report["load_average_end"] = round(os.getloadavg()[0], 1)
 
     if args.server:
         host, _, port = args.server.rpartition(":")
@@ -209,8 +287,12 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_s_median": round(statistics.median(r["cpu_s"] for r in results), 3),
         }
     raw = summary.get("raw", {}).get("median_s")
-    for row in summary.values():
+    for leg, row in summary.items():
         row["x_raw"] = round(row["median_s"] / raw, 2) if raw else None
+        if "raw" in runs:  # the same round's raw drain: load drifts less within a round
+            row["x_raw_paired"] = round(statistics.median(
+                r["seconds"] / b["seconds"] for r, b in zip(runs[leg], runs["raw"],
+                                                            strict=True)), 2)
     report["legs"] = summary
     if args.json:
         print(json.dumps(report, indent=2))
@@ -219,11 +301,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['cpus']} CPUs; "
           + (f"loaded in {report['load_seconds']}s; " if report["load_seconds"] else
              "external server; ")
-          + f"first raw drain {report['cold_raw_seconds']}s (cold if just loaded)")
-    print(f"{'leg':<8} {'median s':>9} {'x raw':>6} {'peak RSS MB':>12} {'start RSS':>10} "
+          + f"first raw drain {report['cold_raw_seconds']}s (cold if just loaded); "
+          f"load average {report['load_average_start']} -> {report['load_average_end']}")
+    print(f"{'leg':<10} {'median s':>9} {'x raw':>6} {'paired':>6} {'peak RSS MB':>12} "
+          f"{'start RSS':>10} "
           f"{'leg CPU s':>10}  runs")
     for leg, row in summary.items():
-        print(f"{leg:<8} {row['median_s']:>9.3f} {row['x_raw'] or 0:>6.2f} "
+        print(f"{leg:<10} {row['median_s']:>9.3f} {row['x_raw'] or 0:>6.2f} "
+              f"{row.get('x_raw_paired') or 0:>6.2f} "
               f"{row['rss_peak_mb']:>12.1f} {row['rss_start_mb']:>10.1f} "
               f"{row['cpu_s_median']:>10.3f}  {row['all_s']}")
     return 0
