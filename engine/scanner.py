@@ -19,7 +19,7 @@ Message counts come from the STATUS/EXAMINE answers the scan asks for anyway
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from engine.account_options import AccountOptions, FolderStats
@@ -28,7 +28,7 @@ from engine.clock import Clock
 from engine.errors import ServerRefused, Throttled
 from engine.imap.client import ImapClient
 from engine.imap.model import Fetch, ListItem, Status
-from engine.imap.results import SelectResult
+from engine.imap.results import RangeBatch, SelectResult
 from engine.replies import deliver_replies
 from engine.roles import (
     Folder,
@@ -183,7 +183,8 @@ class Scanner:
 
                 result = await scan_folder(_Counting(client, self._count), store, self.account,
                                            folder, progress, batch=self.options.batch,
-                                           backfill=backfill, on_reset=replies_since_reset)
+                                           backfill=backfill, on_reset=replies_since_reset,
+                                           batches=progress.deliver)
                 how = {"action": result.plan.action.value, "reason": result.plan.reason}
         except ServerRefused as exc:
             if not _folder_problem(exc):
@@ -279,6 +280,10 @@ class _Counting:
 
     def uid_fetch(self, uids: str, items: Sequence[str]) -> AsyncIterator[Fetch]:
         return self._client.uid_fetch(uids, items)
+
+    def uid_fetch_ranges(self, ranges: Sequence[tuple[int, int]], items: Sequence[str], *,
+                         ahead: int = 1) -> AsyncGenerator[RangeBatch, None]:
+        return self._client.uid_fetch_ranges(ranges, items, ahead=ahead)
 
     async def list(self, reference: str = "", pattern: str = "*") -> list[ListItem]:
         return await self._client.list(reference, pattern)

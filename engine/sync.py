@@ -24,7 +24,8 @@ header fields, with ``BODY.PEEK`` so the user's \\Seen flags never change. Never
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -32,7 +33,7 @@ from typing import Protocol
 from engine.checkpoints import Checkpoint, CheckpointStore
 from engine.errors import ProtocolViolation
 from engine.imap.model import Fetch, ListItem, Status
-from engine.imap.results import SelectResult
+from engine.imap.results import RangeBatch, SelectResult
 from engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
 
 STATUS_ITEMS = ("UIDVALIDITY", "UIDNEXT", "MESSAGES")
@@ -171,6 +172,10 @@ class ScanResult:
 
 
 MessageSink = Callable[[ScannedMessage], Awaitable[None] | None]
+# A sink that takes a socket read's worth of messages at once (``ProgressSink.deliver``):
+# one call, one progress sample, one clock read per batch instead of per message.
+BatchSink = Callable[[list[ScannedMessage]], Awaitable[None] | None]
+PIPELINE_AHEAD = 1  # UID FETCH batches asked for ahead of the one being processed
 
 
 class ScanClient(Protocol):
@@ -184,6 +189,8 @@ class ScanClient(Protocol):
     async def select(self, mailbox: str, *, readonly: bool = False,
                      condstore: bool = False) -> SelectResult: ...
     def uid_fetch(self, uids: str, items: Sequence[str]) -> AsyncIterator[Fetch]: ...
+    def uid_fetch_ranges(self, ranges: Sequence[tuple[int, int]], items: Sequence[str], *,
+                         ahead: int = 1) -> AsyncGenerator[RangeBatch, None]: ...
     async def list(self, reference: str = "", pattern: str = "*") -> list[ListItem]: ...
 
 
@@ -196,13 +203,39 @@ async def discover_roles(
     return detect_roles(folders_from_list(items), method, overrides)
 
 
-def _scanned(folder: str, uidvalidity: int, fetch: Fetch) -> ScannedMessage | None:
-    uid = fetch.uid
-    if uid is None:
-        return None
-    headers = next((v for k, v in fetch.items.items() if k.startswith("BODY[")), None)
-    return ScannedMessage(folder, uidvalidity, uid, fetch.items.get("RFC822.SIZE"),
-                          fetch.items.get("INTERNALDATE"), headers or b"")
+def _body_key(items: Mapping[str, object]) -> str | None:
+    """The BODY[...] key as this server spells the section (it echoes our field list,
+    in its own case and order)."""
+    return next((k for k in items if k.startswith("BODY[")), None)
+
+
+def _scanned_batch(folder: str, uidvalidity: int, low: int, high: int, split: int,
+                   fetches: list[Fetch], key: list[str | None]
+                   ) -> tuple[list[ScannedMessage], list[ScannedMessage]]:
+    """The batch's messages in ``low..high``, as (UID <= split, UID > split); anything
+    else (an unsolicited FETCH of a flag change, which has no BODY[...], or a UID outside
+    what we asked) is dropped. ``key`` caches the BODY[...] key between calls."""
+    out: list[ScannedMessage] = []
+    later: list[ScannedMessage] = []
+    append = out.append
+    for fetch in fetches:
+        items = fetch.items
+        uid = items.get("UID")
+        if uid is None or not low <= uid <= high:
+            continue
+        k = key[0]
+        if k is None or k not in items:
+            k = _body_key(items)
+            if k is None:
+                continue
+            key[0] = k
+        message = ScannedMessage(folder, uidvalidity, uid, items.get("RFC822.SIZE"),
+                                 items.get("INTERNALDATE"), items[k] or b"")
+        if uid <= split:
+            append(message)
+        else:
+            later.append(message)
+    return out, later
 
 
 async def _folder_status(client: ScanClient, folder: str) -> tuple[FolderStatus, bool]:
@@ -222,6 +255,68 @@ async def _folder_status(client: ScanClient, folder: str) -> tuple[FolderStatus,
     return FolderStatus.from_items(folder, (await client.status(folder, items)).items), False
 
 
+def _as_batches(sink: MessageSink) -> BatchSink:
+    async def deliver(messages: list[ScannedMessage]) -> None:
+        for message in messages:
+            pending = sink(message)
+            if pending is not None:
+                await pending
+    return deliver
+
+
+async def _fetch_ranges(client: ScanClient, store: CheckpointStore, account: str,
+                        status: FolderStatus, plan: ScanPlan, modseq: int | None,
+                        batches: BatchSink) -> tuple[int, Checkpoint]:
+    """The plan's UID FETCHes, pipelined, with a checkpoint after each range's tagged OK;
+    returns (messages delivered, the last checkpoint).
+
+    A server may run pipelined FETCHes concurrently (Dovecot does): the next range's
+    FETCHes can arrive before this range's tagged OK, in this range's part of the stream.
+    They are held until this range is checkpointed, so a sink failure still resumes
+    from the last complete range, exactly as without pipelining.
+    """
+    folder, uidvalidity = plan.folder, status.uidvalidity
+    first, last = plan.ranges[0][0], plan.ranges[-1][1]
+    key: list[str | None] = [None]
+    held: list[ScannedMessage] = []
+    delivered = 0
+    checkpoint: Checkpoint | None = None
+
+    async def hand(messages: list[ScannedMessage]) -> None:
+        nonlocal delivered
+        if messages:
+            pending = batches(messages)
+            if pending is not None:
+                await pending
+            delivered += len(messages)
+
+    async with contextlib.aclosing(client.uid_fetch_ranges(
+            plan.ranges, FETCH_ITEMS, ahead=PIPELINE_AHEAD)) as answers:
+        async for part in answers:
+            if part.complete:
+                if held:
+                    ready, held = _split(held, part.high)
+                    await hand(ready)
+                checkpoint = await store.put(account, folder, uidvalidity=uidvalidity,
+                                             last_uid=part.high, uidnext=status.uidnext,
+                                             highestmodseq=modseq)
+                continue
+            ready, early = _scanned_batch(folder, uidvalidity, first, last, part.high,
+                                          part.fetches, key)
+            if held:
+                now, held = _split(held, part.high)
+                ready = now + ready
+            held += early
+            await hand(ready)
+    assert checkpoint is not None  # plan.ranges is not empty
+    return delivered, checkpoint
+
+
+def _split(messages: list[ScannedMessage], high: int) -> tuple[list[ScannedMessage],
+                                                                list[ScannedMessage]]:
+    return [m for m in messages if m.uid <= high], [m for m in messages if m.uid > high]
+
+
 async def scan_folder(
     client: ScanClient,
     store: CheckpointStore,
@@ -232,8 +327,10 @@ async def scan_folder(
     batch: int = DEFAULT_BATCH,
     backfill: int = 0,
     on_reset: Callable[[], Awaitable[int | None]] | None = None,
+    batches: BatchSink | None = None,
 ) -> ScanResult:
-    """One scan of one folder; ``sink`` sees each new message at least once.
+    """One scan of one folder; ``sink`` sees each new message at least once (or, when
+    ``batches`` is given, ``batches`` sees them a socket read at a time instead).
 
     Delivery is at-least-once: the checkpoint advances after each batch, so a failure
     mid-batch (a disconnect, or ``sink`` raising) replays that batch on the next scan.
@@ -276,18 +373,9 @@ async def scan_folder(
             # Changed between STATUS and EXAMINE: the next scan starts over cleanly.
             return ScanResult(plan, 0, checkpoint)
     if plan.ranges:
-        for low, high in plan.ranges:
-            async for fetch in client.uid_fetch(f"{low}:{high}", FETCH_ITEMS):
-                message = _scanned(folder, status.uidvalidity, fetch)
-                if message is None or not low <= message.uid <= high:
-                    continue  # unsolicited FETCH (flag change) or outside what we asked
-                pending = sink(message)
-                if pending is not None:
-                    await pending
-                delivered += 1
-            checkpoint = await store.put(account, folder, uidvalidity=status.uidvalidity,
-                                         last_uid=high, uidnext=status.uidnext,
-                                         highestmodseq=modseq)
+        delivered, checkpoint = await _fetch_ranges(
+            client, store, account, status, plan, modseq,
+            _as_batches(sink) if batches is None else batches)
     if status.highestmodseq is not None:
         checkpoint = await store.put(account, folder, uidvalidity=status.uidvalidity,
                                      last_uid=checkpoint.last_uid, uidnext=status.uidnext,

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 
 from engine.diag.catalogue import RESPONSE_CODES, by_response_code, cause, said
 from engine.errors import AuthFailed, ConfigError, ServerRefused, Throttled
-from engine.imap.model import Event, Exists, Flags, Recent, Tagged, UntaggedStatus, Value
+from engine.imap.model import (
+    Event,
+    Exists,
+    Fetch,
+    Flags,
+    Recent,
+    Tagged,
+    UntaggedStatus,
+    Value,
+)
 from engine.secrets import Secret
 
 
@@ -59,6 +68,17 @@ class SelectResult:
     flags: tuple[str, ...] = ()
     permanentflags: tuple[str, ...] = ()
     readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RangeBatch:
+    """Part of the answer to one ``UID FETCH low:high`` of ``ImapClient.uid_fetch_ranges``:
+    the FETCHes one socket read brought, or (``complete``) the range's tagged OK."""
+
+    low: int
+    high: int
+    fetches: list[Fetch]
+    complete: bool = False
 
 
 @dataclass(frozen=True)
