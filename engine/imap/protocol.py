@@ -138,10 +138,10 @@ class ResponseParser:
         """Append consecutive FETCH responses of a learned shape to ``out``; how many.
 
         A batch shortcut for streaming consumers: same events as ``next_event`` would
-        give, minus its per-call overhead. Does nothing while ``keep_raw`` is on (a
-        tracer wants each raw line) or when the next response is of another kind.
+        give, minus its per-call overhead. Does nothing when the next response is of
+        another kind. ``last_raw`` is not set (a tracer summarizes the run instead).
         """
-        if self.keep_raw or self._skipping or not self._shapes.active:
+        if self._skipping or not self._shapes.active:
             return 0
         before = len(out)
         pos = self._shapes.run(self._buf, self._pos, self._max_literal, out)

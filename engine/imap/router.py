@@ -8,7 +8,8 @@ each read and decides, for every event:
 - ``Continuation`` releases the oldest command waiting to send a literal or in IDLE;
 - ``Fetch`` during a streaming command is appended to that command's batch; batches
   are handed to the consumer once per socket read through a bounded queue, so a slow
-  consumer slows the socket (backpressure) instead of growing memory;
+  consumer slows the socket (backpressure) instead of growing memory; runs of
+  same-shape FETCHes take the parser's fast path, traced as one summary per run;
 - untagged data is credited to the oldest command in flight (IMAP does not tag it);
 - EXISTS/EXPUNGE/VANISHED/FETCH-without-command/BYE/... also go to the unsolicited
   listeners (the sync engine, an IDLE session), whenever they arrive.
@@ -103,8 +104,10 @@ class Router:
         pending = self.pending
         cur = next(iter(pending.values()), None)
         while True:
-            if cur is not None and cur.stream is not None and not tracing:
-                if cur.abandoned:
+            if cur is not None and cur.stream is not None:
+                if tracing:
+                    self._traced_run(parser, cur)
+                elif cur.abandoned:
                     parser.fetch_run([])
                 else:
                     parser.fetch_run(cur.batch)
@@ -165,6 +168,22 @@ class Router:
                 cur.untagged.append(ev)
             if kind in _UNSOLICITED:
                 self.notify(ev)
+
+    def _traced_run(self, parser: ResponseParser, cur: Pending) -> None:
+        """The FETCH fast path with a tracer listening: one ``imap.fetch.run`` summary per
+        run of same-shape FETCH responses (how many, their sequence numbers and UIDs, the
+        bytes), not one ``imap.line.in`` per message. The first response of each shape
+        still goes through ``next_event`` and is traced as a line, so the trace shows
+        what the responses look like; a 100k scan costs a few hundred trace events, not
+        100k (which made tracing 3-4x slower than the scan itself)."""
+        out: list[Fetch] = [] if cur.abandoned else cur.batch
+        start = len(out)
+        before = parser.buffered
+        n = parser.fetch_run(out)
+        if n:
+            first, last = out[start], out[-1]
+            self.trace("imap.fetch.run", tag=cur.tag, count=n, seqs=f"{first.seq}:{last.seq}",
+                       uids=f"{first.uid}:{last.uid}", bytes=before - parser.buffered)
 
     def notify(self, item: Event | EngineError) -> None:
         """Tell listeners; a listener's bug must not take the connection down with it."""
