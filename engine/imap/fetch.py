@@ -66,8 +66,6 @@ def fetch_items(data: bytes, i: int) -> tuple[dict[str, Value], tuple[ShapeItem,
             i += 1
             shape = None
             continue
-        if shape and shape[-1][2] == "literal":
-            shape = None  # literal not last: no template
         sp = data.find(b" ", i)
         br = data.find(b"[", i, sp)
         if br >= 0:
@@ -163,9 +161,12 @@ def _cached_flags(raw: bytes) -> tuple[str, ...]:
     return flags
 
 
-def _builder(keys: tuple[str, ...], kinds: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
+def _builder(keys: tuple[str, ...], kinds: tuple[str, ...],
+             first: int = 1) -> Callable[[Any], dict[str, Any]]:
+    """items from match groups ``g[first:]`` (group 0 of a response's first segment is
+    the sequence number; later segments have none)."""
     entries = ", ".join(
-        f"K{k}: " + _CONVERT[kind].format(i=k + 1) for k, kind in enumerate(kinds)
+        f"K{k}: " + _CONVERT[kind].format(i=k + first) for k, kind in enumerate(kinds)
     )
     namespace: dict[str, Any] = {f"K{k}": key for k, key in enumerate(keys)}
     namespace.update(FLAGS=_FLAG_CACHE, flags=_cached_flags)
@@ -175,10 +176,73 @@ def _builder(keys: tuple[str, ...], kinds: tuple[str, ...]) -> Callable[[Any], d
 
 
 @dataclass(frozen=True, slots=True)
+class _Segment:
+    """What follows a literal that is not the last item: `` NAME value ...`` up to the
+    next literal's ``{n}\r\n`` (``literal_key`` set) or to the closing ``)\r\n``."""
+
+    rx: re.Pattern[bytes]
+    build: Callable[[Any], dict[str, Any]]
+    literal_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Template:
     rx: re.Pattern[bytes]
     build: Callable[[Any], dict[str, Any]]
     literal_key: str | None
+    rest: tuple[_Segment, ...] = ()  # after the first literal, when it is not last
+
+
+def _segments(shape: tuple[ShapeItem, ...]) -> list[tuple[tuple[ShapeItem, ...], bool]]:
+    """The shape cut after each literal: (items, ends with a literal)."""
+    out: list[tuple[tuple[ShapeItem, ...], bool]] = []
+    start = 0
+    for k, (_raw, _key, kind) in enumerate(shape):
+        if kind == "literal":
+            out.append((shape[start : k + 1], True))
+            start = k + 1
+    if start < len(shape) or not out:
+        out.append((shape[start:], False))
+    return out
+
+
+def _segment_rx(items: tuple[ShapeItem, ...], lit: bool, head: bytes) -> re.Pattern[bytes]:
+    """``head`` is the response's start (first segment) or the space after a literal."""
+    parts = [head]
+    for k, (raw, _key, kind) in enumerate(items):
+        parts.append((b" " if k else b"") + re.escape(raw) + b" " + _PATTERNS[kind])
+    if not lit:
+        parts.append(rb"\)\r\n")
+    return re.compile(b"".join(parts))
+
+
+def _read_rest(t: _Template, buf: bytearray, stop: int, items: dict[str, Any],
+               max_literal: int) -> int:
+    """Match the segments after a literal that is not last; the response's end offset,
+    0 if a literal is still arriving, -1 if it does not match (the careful path decides:
+    that includes a response whose tail has not arrived yet)."""
+    size = len(buf)
+    for seg in t.rest:
+        m = seg.rx.match(buf, stop)
+        if m is None:
+            return -1
+        g = m.groups()
+        items.update(seg.build(g))
+        if seg.literal_key is None:
+            return m.end()
+        end = m.end()
+        n = int(g[-1])
+        if n > max_literal:
+            return -1
+        stop = end + n
+        if stop > size:
+            return 0
+        items[seg.literal_key] = bytes(buf[end:stop]) if n < _BIG else copy_out(buf, end, stop)
+    return -1  # not reached: the last segment ends with ")\r\n"
+
+
+def _keys_kinds(items: tuple[ShapeItem, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(key for _raw, key, _kind in items), tuple(kind for _raw, _key, kind in items)
 
 
 class FetchShapes:
@@ -192,18 +256,17 @@ class FetchShapes:
     def learn(self, shape: tuple[ShapeItem, ...]) -> None:
         if shape in self._known or self._limit <= 0:
             return
-        parts = [rb"\* (\d+) FETCH \("]
-        for k, (raw, _key, kind) in enumerate(shape):
-            parts.append((b" " if k else b"") + re.escape(raw) + b" " + _PATTERNS[kind])
-        lit = shape[-1][2] == "literal"
-        if not lit:
-            parts.append(rb"\)\r\n")
-        plain = shape[:-1] if lit else shape
+        (head, lit), *more = _segments(shape)
+        rest = tuple(
+            _Segment(_segment_rx(items, ends, b" "),
+                     _builder(*_keys_kinds(items[:-1] if ends else items), first=0),
+                     items[-1][1] if ends else None)
+            for items, ends in more)
         template = _Template(
-            re.compile(b"".join(parts)),
-            _builder(tuple(key for _raw, key, _kind in plain),
-                     tuple(kind for _raw, _key, kind in plain)),
-            shape[-1][1] if lit else None,
+            _segment_rx(head, lit, rb"\* (\d+) FETCH \("),
+            _builder(*_keys_kinds(head[:-1] if lit else head)),
+            head[-1][1] if lit else None,
+            rest,
         )
         if len(self._known) >= self._limit:
             oldest = next(iter(self._known))
@@ -232,13 +295,18 @@ class FetchShapes:
             stop = end + n
             if n > max_literal:
                 return None
-            if stop + 3 > len(buf):
+            if stop + (0 if t.rest else 3) > len(buf):
                 return None, 0
-            if buf[stop : stop + 3] != b")\r\n":
+            if not t.rest and buf[stop : stop + 3] != b")\r\n":
                 return None
             items = t.build(g)
             items[t.literal_key] = bytes(buf[end:stop]) if n < _BIG else copy_out(buf, end, stop)
-            return Fetch(int(g[0]), items), stop + 3
+            if not t.rest:
+                return Fetch(int(g[0]), items), stop + 3
+            done = _read_rest(t, buf, stop, items, max_literal)
+            if done < 0:
+                return None
+            return (None, 0) if done == 0 else (Fetch(int(g[0]), items), done)
         return None
 
     def run(self, buf: bytearray, pos: int, max_literal: int, out: list[Fetch]) -> int:
@@ -256,6 +324,7 @@ class FetchShapes:
         key = t.literal_key
         append = out.append
         size = len(buf)
+        rest = t.rest
         while (m := rx_match(buf, pos)) is not None:
             g = m.groups()
             end = m.end()
@@ -265,6 +334,17 @@ class FetchShapes:
                 continue
             n = int(g[-1])
             stop = end + n
+            if rest:  # a literal that is not last: the segments after it
+                if n > max_literal or stop > size:
+                    break
+                items = build(g)
+                items[key] = bytes(buf[end:stop]) if n < _BIG else copy_out(buf, end, stop)
+                done = _read_rest(t, buf, stop, items, max_literal)
+                if done <= 0:
+                    break
+                append(Fetch(int(g[0]), items))
+                pos = done
+                continue
             if n > max_literal or stop + 3 > size or buf[stop : stop + 3] != b")\r\n":
                 break
             items = build(g)

@@ -267,6 +267,50 @@ def test_fast_path_falls_back_when_the_shape_changes() -> None:
     assert events[4].items["BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)]"] is None  # type: ignore[union-attr]
 
 
+def literal_not_last(count: int) -> bytes:
+    """Responses whose literal is not the last item (BODY[] before FLAGS/MODSEQ, as a
+    server answers when the fetch set \\Seen; two literals in one response)."""
+    parts = [GREETING]
+    for n in range(1, count + 1):
+        head = b"Message-ID: <%d@x>\r\n\r\n" % n
+        text = b"body {%d}\r\n)" % n  # IMAP syntax inside a literal is just data
+        if n <= count // 2:
+            parts.append(b"* %d FETCH (UID %d BODY[HEADER] {%d}\r\n%s FLAGS (\\Seen%s) "
+                         b"MODSEQ (%d))\r\n" % (n, n, len(head), head,
+                                                b" $Hot" if n % 3 == 0 else b"", 10 + n))
+        else:
+            parts.append(b"* %d FETCH (UID %d BODY[HEADER] {%d}\r\n%s BODY[TEXT] {%d}\r\n%s "
+                         b"RFC822.SIZE %d)\r\n" % (n, n, len(head), head, len(text), text,
+                                                   len(head) + len(text)))
+    parts.append(b"A8 OK done\r\n")
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 97, 100_000])
+def test_literal_not_last_has_a_fast_path_with_the_same_events(chunk: int) -> None:
+    data = literal_not_last(60)
+    careful = parse_all(data, fast_fetch=False)
+    assert parse_all(data, chunk=chunk) == careful
+    assert careful[1] == Fetch(1, {"UID": 1, "BODY[HEADER]": b"Message-ID: <1@x>\r\n\r\n",
+                                   "FLAGS": ("\\Seen",), "MODSEQ": 11})
+    assert careful[-2].items["BODY[TEXT]"] == b"body {60}\r\n)"  # type: ignore[union-attr]
+    # The batch shortcut takes them: all but the first of each of the two shapes.
+    parser = ResponseParser()
+    parser.feed(data)
+    events: list[Event] = []
+    fast = 0
+    while True:
+        batch: list[Fetch] = []
+        fast += parser.fetch_run(batch)
+        events.extend(batch)
+        event = parser.next_event()
+        if event is None:
+            break
+        events.append(event)
+    assert events == careful
+    assert fast == 58
+
+
 def test_big_literal_split_across_many_feeds() -> None:
     body = bytes(range(256)) * 8192  # 2 MiB, with CR, LF, braces and quotes inside
     data = GREETING + b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % len(body) + body + b")\r\nA1 OK\r\n"
