@@ -30,7 +30,7 @@ from types import TracebackType
 
 import aiosqlite
 
-from engine.crm.schema import CRM_PENDING_SCHEMA, CRM_SCHEMA
+from engine.crm.schema import CRM_IDENTITY_SCHEMA, CRM_PENDING_SCHEMA, CRM_SCHEMA
 from engine.diag.schema import TIMELINE_SCHEMA
 from engine.errors import ConfigError
 
@@ -58,6 +58,8 @@ MIGRATIONS: tuple[str, ...] = (
     TIMELINE_SCHEMA,
     # 4: tracked messages whose bodies the CRM still has to read (durable scan sink).
     CRM_PENDING_SCHEMA,
+    # 5: logged emails' identity (Message-ID, or a digest for mail without one).
+    CRM_IDENTITY_SCHEMA,
 )
 
 

@@ -355,7 +355,8 @@ class InboxLogger:
                 headers.subject, contact_id, "contact", headers.participants - self.own, ())
         email_id = await self.store.log_email(
             email, thread_id=thread_id, contact_id=contact_id, direction=direction,
-            join_reason=item.decision.reason, source="imap", notes=notes)
+            join_reason=item.decision.reason, source="imap", notes=notes,
+            size=item.message.size)
         if email_id is not None:
             await self.store.track(thread_id, (), headers.participants - self.own)
         return email_id is not None

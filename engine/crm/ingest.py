@@ -10,6 +10,7 @@ the caller records that with its reason and moves on, never crashing the sync.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from email import errors, policy
@@ -207,6 +208,19 @@ def headers_of(msg: Message) -> Headers:
     )
 
 
+def identity_of(headers: Headers, size: int | None) -> str:
+    """What makes a logged email "the same one again": its Message-ID, or for mail without
+    one a digest of Date, From, To, Subject and size (RFC822.SIZE, stable for a message on
+    a server across UIDVALIDITY resets). Display names are left out: clients re-encode
+    them."""
+    if headers.message_id is not None:
+        return headers.message_id
+    fields = (headers.date or "", headers.from_.email if headers.from_ else "",
+              ",".join(sorted(a.email for a in headers.to)), headers.subject,
+              "" if size is None else str(size))
+    return "digest:" + hashlib.sha256("\0".join(fields).encode("utf-8", "replace")).hexdigest()
+
+
 def _parse(raw: bytes, headersonly: bool = False) -> EmailMessage:
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise MalformedMessage("the message is empty", code="empty_message")
@@ -282,4 +296,4 @@ def parse_message(raw: bytes, *, with_attachments: bool = True) -> LoggedEmail:
 
 
 __all__ = ["Address", "AttachmentPart", "Headers", "LoggedEmail", "attachments_of",
-           "headers_of", "message_ids", "parse_headers", "parse_message"]
+           "headers_of", "identity_of", "message_ids", "parse_headers", "parse_message"]

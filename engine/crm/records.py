@@ -2,8 +2,9 @@
 
 ``CrmStore`` is the only writer of the CRM tables. Each public method is one
 transaction, so a crash leaves whole records. Logging is idempotent on Message-ID
-(``emails.message_id`` is UNIQUE): the scan delivers at least once, the outbox may
-replay its 'log' step, a BCC copy may arrive after the Sent copy - each lands once.
+(``emails.identity`` is UNIQUE: the Message-ID, or a digest for mail without one): the
+scan delivers at least once, the outbox may replay its 'log' step, a BCC copy may arrive
+after the Sent copy - each lands once.
 
 The company is derived from the contact's email domain, except for free-mail
 domains, where the domain says nothing about the employer.
@@ -20,7 +21,7 @@ import aiosqlite
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.crm.attachments import AttachmentStore
 from engine.crm.errors import BadInput
-from engine.crm.ingest import Address, LoggedEmail
+from engine.crm.ingest import Address, LoggedEmail, identity_of
 from engine.db import Database
 
 FREE_MAIL = frozenset({
@@ -236,8 +237,10 @@ class CrmStore:
 
     async def log_email(self, email: LoggedEmail, *, thread_id: int, contact_id: int | None,
                         direction: str, join_reason: str, source: str,
-                        notes: Iterable[str] = ()) -> int | None:
-        """Store ``email`` (attachments to disk first); None when already logged."""
+                        notes: Iterable[str] = (), size: int | None = None) -> int | None:
+        """Store ``email`` (attachments to disk first); None when already logged (same
+        Message-ID, or for mail without one the same ``identity_of`` digest; ``size`` is
+        the server's RFC822.SIZE when known)."""
         h = email.headers
         # Files first (content-addressed: a duplicate re-put is a no-op), then one
         # transaction; INSERT OR IGNORE on the UNIQUE Message-ID makes a replay a no-op.
@@ -250,11 +253,12 @@ class CrmStore:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO emails (message_id, thread_id, contact_id, direction, "
                 "from_json, to_json, cc_json, subject, date, text_body, html_body, join_reason, "
-                "notes, source, logged_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "notes, source, logged_at, identity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (h.message_id, thread_id, contact_id, direction,
                  people([h.from_] if h.from_ else []), people(h.to), people(h.cc), h.subject,
                  h.date, email.text, email.html, join_reason,
-                 "; ".join([*email.notes, *notes]), source, self._now()))
+                 "; ".join([*email.notes, *notes]), source, self._now(),
+                 identity_of(h, size)))
             if not cur.rowcount:
                 return None
             email_id = int(cur.lastrowid or 0)

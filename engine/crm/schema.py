@@ -113,3 +113,12 @@ CREATE TABLE crm_pending (
     PRIMARY KEY (folder, uidvalidity, uid)
 ) STRICT;
 """
+
+# Logged emails' identity for dedup: the Message-ID, or for mail without one a digest
+# (``ingest.identity_of``). UNIQUE on message_id alone let any number of NULLs in, so a
+# reply without a Message-ID was logged again after every UIDVALIDITY reset.
+CRM_IDENTITY_SCHEMA = """
+ALTER TABLE emails ADD COLUMN identity TEXT;
+UPDATE emails SET identity = message_id;
+CREATE UNIQUE INDEX emails_identity ON emails(identity);
+"""
