@@ -36,6 +36,12 @@ class Capabilities:
     logindisabled_before_tls: bool = False
     xlist: bool = False
     esearch: bool = False
+    # OAuth 2.0 SASL (fakeserver.oauth): advertised before login as AUTH=XOAUTH2 /
+    # AUTH=OAUTHBEARER. basic_auth = false refuses LOGIN and AUTHENTICATE PLAIN with the
+    # provider's words (Microsoft 365 once basic auth is switched off).
+    xoauth2: bool = False
+    oauthbearer: bool = False
+    basic_auth: bool = True
     extra: tuple[str, ...] = ()
 
     def advertised(self, *, authenticated: bool, tls_active: bool) -> tuple[str, ...]:
@@ -58,6 +64,10 @@ class Capabilities:
                 caps.append("LOGINDISABLED")
             else:
                 caps.append("AUTH=PLAIN")
+            if self.xoauth2:
+                caps.append("AUTH=XOAUTH2")
+            if self.oauthbearer:
+                caps.append("AUTH=OAUTHBEARER")
             return tuple(caps)
         if self.namespace:
             caps.append("NAMESPACE")
@@ -122,6 +132,7 @@ class ServerConfig:
     idle_timeout_s: float = 30 * 60.0
     max_line: int = 64 * 1024
     max_literal: int = 64 * 1024 * 1024
+    oauth_errors: str = "rfc7628"  # how a refused token is worded (fakeserver.oauth_errors)
 
     def account(self, username: str) -> AccountConfig | None:
         for acc in self.accounts:

@@ -26,6 +26,7 @@ from fakeserver.folder import (
     _now,
 )
 from fakeserver.generate import GenSpec
+from fakeserver.oauth import TokenIssuer
 
 __all__ = [
     "DELIMITER",
@@ -190,6 +191,7 @@ class Store:
         self._next = uidvalidity_start
         self._clock = clock
         self.accounts: dict[str, Account] = {}
+        self.oauth = TokenIssuer()  # the provider's authorisation server (fakeserver.oauth)
 
     def __repr__(self) -> str:
         return f"Store(accounts={sorted(self.accounts)!r})"
@@ -204,6 +206,7 @@ class Store:
             raise ValueError(f"account {username!r} already exists")
         account = Account(username, password, store=self, clock=self._clock)
         self.accounts[username] = account
+        self.oauth.grant(username)
         return account
 
     def authenticate(self, username: str, password: str) -> Account | None:

@@ -11,8 +11,11 @@ import binascii
 
 from fakeserver.errors import CommandFailed, ProtocolError
 from fakeserver.imap import responses as r
+from fakeserver.imap.cmd_oauth import authenticate_oauth, oauth_response, offered
 from fakeserver.imap.commands import AuthenticateArgs, Command, Credentials, EnableArgs, IdArgs
 from fakeserver.imap.session import Answered, Done, ImapSession, State, Steps
+from fakeserver.oauth_errors import BASIC_AUTH_OFF_IMAP
+from fakeserver.store import Account
 
 
 def capability(s: ImapSession, c: Command) -> Steps:
@@ -63,6 +66,8 @@ def login(s: ImapSession, c: Command) -> Steps:
 def authenticate(s: ImapSession, c: Command) -> Steps:
     args = c.args
     assert isinstance(args, AuthenticateArgs)
+    if offered(s, args.mechanism.upper()):
+        return (yield from authenticate_oauth(s, c))
     if args.mechanism.upper() != "PLAIN":
         raise CommandFailed(f"Unsupported authentication mechanism {args.mechanism}",
                             code="CANNOT")
@@ -78,9 +83,16 @@ def authenticate(s: ImapSession, c: Command) -> Steps:
 
 
 def sasl_response(s: ImapSession, c: Command, line: bytes) -> Steps:
-    """The client's line after our ``+`` in AUTHENTICATE PLAIN."""
+    """The client's line after our ``+`` in AUTHENTICATE (PLAIN, or an OAuth mechanism;
+    after an OAuth error challenge, whatever the client answers ends in the NO)."""
+    refused, s.sasl_failure = s.sasl_failure, None
+    if refused is not None:
+        raise CommandFailed(refused[0], code=refused[1])
     if line.strip() == b"*":
         raise ProtocolError("AUTHENTICATE cancelled")
+    assert isinstance(c.args, AuthenticateArgs)
+    if offered(s, c.args.mechanism.upper()):
+        return (yield from oauth_response(s, c, line.strip()))
     return (yield from _plain(s, c, line.strip()))
 
 
@@ -101,8 +113,16 @@ def _authenticate(s: ImapSession, c: Command, username: str, password: str) -> S
         yield override.data
         # The hook answered; nothing more from us. A tagged line from the hook ends it.
         raise Answered(close=override.close)
+    if not s.caps.basic_auth:  # the provider switched password logins off
+        text, code = BASIC_AUTH_OFF_IMAP
+        raise CommandFailed(text if c.name == "LOGIN" else "AUTHENTICATE failed.", code=code)
     if account is None:
         raise CommandFailed("Invalid credentials (Failure)", code="AUTHENTICATIONFAILED")
+    return (yield from logged_in(s, account))
+
+
+def logged_in(s: ImapSession, account: Account) -> Steps:
+    """The credentials (password or token) were good: the connection limit, then OK."""
     limit = s.config.max_connections_per_user
     if limit is not None and s.registry.count(account.username) >= limit:
         raise CommandFailed(
@@ -111,6 +131,7 @@ def _authenticate(s: ImapSession, c: Command, username: str, password: str) -> S
     s.state = State.AUTHENTICATED
     s.registry.add(account.username, s)
     return Done("Logged in", "CAPABILITY " + " ".join(s.capabilities()))
+    yield b""  # a generator, like every handler
 
 
 def enable(s: ImapSession, c: Command) -> Steps:

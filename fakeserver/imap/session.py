@@ -155,6 +155,8 @@ class ImapSession:
         self.enabled: set[str] = set()  # ENABLEd extensions (CONDSTORE, QRESYNC)
         self.condstore_active = False  # RFC 7162 3.1: any CONDSTORE-enabling command seen
         self.held: tuple[str, Command] | None = None  # ("idle" | "auth", command)
+        # an OAuth error challenge was sent: the NO (text, code) that ends the exchange
+        self.sasl_failure: tuple[str, str | None] | None = None
         self.wakeup: Callable[[], None] = lambda: None  # the shell's "updates available"
         # after the last bytes yielded: may out-of-band bytes go next? (module docstring)
         self.between_responses = True

@@ -16,6 +16,7 @@ from typing import Any
 
 from fakeserver.config import Capabilities
 from fakeserver.errors import ScenarioError
+from fakeserver.oauth_errors import STYLES as OAUTH_STYLES
 from fakeserver.scenario.model import LatencyProfile, Profile
 from fakeserver.scenario.reader import REQUIRED, Context, Table
 
@@ -103,6 +104,7 @@ def load_profile(name: str) -> Profile:
         throttle_style=top.text("throttle", "none", choices=("gmail", "office365", "none")),
         too_many_text=top.text("too_many_connections_text", "Too many simultaneous connections"),
         latency=latency_from(top.table("latency"), LatencyProfile()),
+        oauth_errors=top.text("oauth_errors", "rfc7628", choices=OAUTH_STYLES),
     )
     top.done()
     if profile.name != name:

@@ -21,6 +21,7 @@ from typing import Any
 from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
 from fakeserver.errors import ScenarioError
 from fakeserver.generate import GenSpec
+from fakeserver.oauth_errors import STYLES as OAUTH_STYLES
 from fakeserver.profiles import capabilities_from, latency_from, load_profile
 from fakeserver.profiles import names as profile_names
 from fakeserver.scenario.load_timeline import event
@@ -85,6 +86,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
     throttle = server.text("throttle", profile.throttle_style,
                            choices=("gmail", "office365", "none"))
     wrong_hostname = server.text("wrong_hostname", None)
+    oauth_errors = server.text("oauth_errors", profile.oauth_errors, choices=OAUTH_STYLES)
     idle_timeout = server.number("idle_timeout_s", 30 * 60.0, minimum=1)
     server.done()
 
@@ -113,6 +115,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
         capabilities=caps,
         max_connections_per_user=max_conn,
         idle_timeout_s=idle_timeout,
+        oauth_errors=oauth_errors,
     )
     return Scenario(
         name=name, description=description, seed=seed, profile=profile, config=config,

@@ -144,6 +144,7 @@ class Profile:
     throttle_style: Literal["gmail", "office365", "none"]
     too_many_text: str
     latency: LatencyProfile = LatencyProfile()
+    oauth_errors: str = "rfc7628"  # fakeserver.oauth_errors.STYLES
 
 
 @dataclass(frozen=True)
