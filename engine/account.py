@@ -56,6 +56,7 @@ from engine.errors import (
     ProtocolViolation,
     ServerRefused,
     TimedOut,
+    TokenRejected,
 )
 from engine.imap.client import ImapClient
 from engine.imap.model import Event as ImapEvent
@@ -77,6 +78,7 @@ from engine.supervise import (
     suggested_backoff,
 )
 from engine.sync import MessageSink, ScannedMessage
+from engine.tokens import TokenProvider
 from engine.trace import TraceFn, TraceHub, subscription
 from engine.watch import idle_loop
 
@@ -96,7 +98,7 @@ class Account:
     def __init__(
         self,
         settings: AccountSettings,
-        secret: Secret,
+        secret: Secret | TokenProvider,
         db_path: str | os.PathLike[str],
         *,
         clock: Clock = SYSTEM_CLOCK,
@@ -112,9 +114,10 @@ class Account:
     ) -> None:
         if not isinstance(settings, AccountSettings):
             raise ConfigError(f"settings must be AccountSettings, got {type(settings).__name__}")
-        if not isinstance(secret, Secret):
+        if not isinstance(secret, Secret | TokenProvider):
             raise ConfigError("the password must be an engine.secrets.Secret (it hides itself "
-                              "from logs)", code="secret_type")
+                              "from logs) or an engine.tokens.TokenProvider (OAuth)",
+                              code="secret_type")
         options = AccountOptions() if options is None else options
         if not isinstance(options, AccountOptions):
             raise ConfigError(f"options must be AccountOptions, got {type(options).__name__}")
@@ -234,10 +237,10 @@ class Account:
         self._wake.set()
         return True
 
-    def set_secret(self, secret: Secret) -> None:
-        """A new password (the person fixed it); used from the next login, e.g. ``start()``
-        after ``auth_error``."""
-        if not isinstance(secret, Secret):
+    def set_secret(self, secret: Secret | TokenProvider) -> None:
+        """A new password or token provider (the person fixed it); used from the next
+        login, e.g. ``start()`` after ``auth_error``."""
+        if not isinstance(secret, Secret | TokenProvider):
             raise ConfigError("the password must be an engine.secrets.Secret",
                               code="secret_type")
         self._secret = secret
@@ -347,10 +350,30 @@ class Account:
         self._links.append(link)
         return link
 
-    async def _login(self, link: Link) -> None:
+    async def _login(self, link: Link) -> Link:
+        """Log ``link`` in; returns the link that is logged in (a new one after an OAuth
+        refresh: a rejected AUTHENTICATE closes its link).
+
+        OAuth: a rejected token gets one refresh and one retry, never more. A refresh
+        that fails (``TokenUnavailable``: the grant was revoked) or a retry that is
+        rejected again is permanent; the supervisor stops and says why.
+        """
+        credential = self._secret
+        used = await credential.token() if isinstance(credential, TokenProvider) else None
         self.login_attempts += 1
-        await login(link, self.settings, self._secret)
+        try:
+            await login(link, self.settings, credential)
+        except TokenRejected as exc:
+            if not isinstance(credential, TokenProvider):
+                raise
+            self.hub.emit("oauth.refresh", {"account": self.name, "code": exc.code,
+                                            "origin": credential.source.origin})
+            await credential.refresh(used)
+            link = await self._open(link.purpose)
+            self.login_attempts += 1
+            await login(link, self.settings, credential)
         self.logins += 1
+        return link
 
     async def _close_links(self) -> None:
         links, self._links = self._links, []
@@ -363,13 +386,13 @@ class Account:
     async def _session(self) -> None:
         main = await self._open("scan")
         self.supervisor.fire(Event.CONNECT_OK)
-        await self._login(main)
+        main = await self._login(main)
         caps = main.client.caps or await main.client.capability()
         watcher = None
         # The watcher is a second connection; with a budget of one, poll instead.
         if self.options.idle and "IDLE" in caps and self.pool.in_use < self.pool.limit:
             watcher = await self._open("watch")
-            await self._login(watcher)
+            watcher = await self._login(watcher)
         self.backoff.logged_in(self.clock.monotonic())
         self.supervisor.fire(Event.LOGIN_OK)
         self._main = main

@@ -5,7 +5,8 @@ the IDLE watcher) and both must (1) hold a slot of the 5-connection budget for a
 as the socket lives, (2) refuse servers the connector cannot use from their very first
 line - POP3 (``+OK``), SMTP (``220``), Courier-IMAP - with the typed, permanent refusal
 of ``engine.settings.detect_greeting`` instead of waiting for a greeting that never
-comes, and (3) log in with the ``Secret`` revealed only inside LOGIN.
+comes, and (3) log in with the ``Secret`` revealed only inside LOGIN (or an OAuth access
+token only inside AUTHENTICATE XOAUTH2 / OAUTHBEARER).
 
 ``engine.imap`` fails ``connect()`` at once with ``bad_greeting`` when the first line
 is not IMAP; here that line is recognised and the error becomes the refusal a person
@@ -26,6 +27,7 @@ from engine.imap.results import Credentials
 from engine.pool import ConnectionPool
 from engine.secrets import Secret
 from engine.settings import AccountSettings, detect_greeting
+from engine.tokens import TokenProvider
 
 ClientTrace = Callable[..., None]
 
@@ -117,13 +119,22 @@ async def open_link(
     return link
 
 
-async def login(link: Link, settings: AccountSettings, secret: Secret) -> None:
-    """LOGIN (the secret is revealed only while the command is written; traces redact it)."""
+Credential = Secret | TokenProvider
+
+
+async def login(link: Link, settings: AccountSettings, credential: Credential) -> None:
+    """LOGIN with a password, or AUTHENTICATE XOAUTH2/OAUTHBEARER with the provider's
+    current token (secrets are revealed only while the command is written; traces
+    redact them). A failure closes the link."""
     try:
-        await link.client.login(Credentials(settings.username, secret))
+        if isinstance(credential, TokenProvider):
+            await link.client.authenticate_oauth(
+                credential.mechanism, settings.username, await credential.token())
+        else:
+            await link.client.login(Credentials(settings.username, credential))
     except BaseException:
         await link.close()
         raise
 
 
-__all__ = ["ConnectOptions", "Link", "login", "open_link"]
+__all__ = ["ConnectOptions", "Credential", "Link", "login", "open_link"]

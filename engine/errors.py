@@ -14,7 +14,11 @@
      │                          came (``limit`` names which); transient
      ├── ServerRefused          NO/BAD/BYE, with the server's own words and RFC 5530 code
      │    ├── AuthFailed        AUTHENTICATIONFAILED and friends; permanent
+     │    │    └── TokenRejected an OAuth bearer token refused (keeps the decoded
+     │    │                      error challenge); the account refreshes it once
      │    └── Throttled         THROTTLED, "Request is throttled"; transient
+     ├── TokenUnavailable       no OAuth access token could be had (the token command
+     │                          failed: grant revoked...); permanent
      ├── Disconnected           EOF/reset mid-command, BYE then close; transient
      └── TimedOut               no answer within the deadline; transient
 
@@ -52,6 +56,7 @@ STAGES = (
     "imap_capability",
     "imap_starttls",
     "imap_login",
+    "oauth_token",
     "imap_list",
     "imap_status",
     "imap_select",
@@ -212,6 +217,37 @@ class AuthFailed(ServerRefused):
     default_permanent = True
 
 
+class TokenRejected(AuthFailed):
+    """The server refused an OAuth access token (XOAUTH2 / OAUTHBEARER).
+
+    ``challenge`` is the decoded error the server sent before its NO (``engine.oauth``),
+    whose words are also in ``server_text``. Permanent as an ``AuthFailed``: the account
+    refreshes the token once and retries once before it lets this through.
+    """
+
+    default_code = "oauth_token_rejected"
+
+    def __init__(self, message: str, *, challenge: object = None, **kw: object) -> None:
+        self.challenge = challenge
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class TokenUnavailable(EngineError):
+    """No access token could be had: the token command failed or printed nothing, the
+    environment variable or keyring entry is missing, or a refresh gave the same token."""
+
+    default_code = "oauth_grant_revoked"
+    default_permanent = True
+    revoked_fix = ("reconnect the inbox in the CRM; the grant was revoked (a password change, "
+                   "an admin or its expiry), so the saved authorisation no longer works")
+
+    def __init__(self, message: str, **kw: object) -> None:
+        kw.setdefault("stage", "oauth_token")
+        if kw.get("code") in (None, self.default_code):
+            kw.setdefault("remediation", self.revoked_fix)
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
 class Throttled(ServerRefused):
     """The server asks us to slow down; back off and retry."""
 
@@ -253,5 +289,7 @@ __all__ = [
     "Throttled",
     "TimedOut",
     "TlsError",
+    "TokenRejected",
+    "TokenUnavailable",
     "truncate",
 ]

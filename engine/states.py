@@ -34,7 +34,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from engine.clock import SYSTEM_CLOCK, Clock
-from engine.errors import AuthFailed, EngineError
+from engine.errors import AuthFailed, EngineError, TokenUnavailable
 from engine.trace import subscription
 
 log = logging.getLogger(__name__)
@@ -146,8 +146,9 @@ def event_for_error(error: BaseException) -> Event:
     retrying, and everything else - including an exception from outside the engine's
     tree, such as a stray ``OSError`` - is transient.
     """
-    if isinstance(error, AuthFailed):
-        return E.AUTH_FAILURE
+    if isinstance(error, AuthFailed) or (
+            isinstance(error, TokenUnavailable) and error.permanent):
+        return E.AUTH_FAILURE  # an OAuth grant that cannot be refreshed: reconnect too
     if isinstance(error, EngineError) and error.permanent:
         return E.PERMANENT_FAILURE
     return E.TRANSIENT_FAILURE

@@ -6,7 +6,9 @@ restart can ask "did this one already go out?" by that id alone.
 
 ``SmtpSubmitter`` keeps one authenticated connection and reuses it (a bulk send does
 not pay a TLS handshake per message); any failure drops it and the next submit
-reconnects. aiosmtplib's exceptions are translated into ``SubmitFailed`` here, with
+reconnects. With a ``TokenProvider`` instead of a password it authenticates with OAuth
+(``engine.crm.smtp_oauth``: one refresh, one retry). aiosmtplib's exceptions (and a
+token that cannot be refreshed) are translated into ``SubmitFailed`` here, with
 the server's code and words: 5xx is permanent, 4xx and disconnects are transient; a
 disconnect or timeout after the message went into DATA is ``SubmitUncertain``.
 """
@@ -29,8 +31,11 @@ from aiosmtplib.typing import Default
 
 from engine.crm.errors import BadInput, SubmitFailed, SubmitUncertain
 from engine.crm.ingest import Address
+from engine.crm.smtp_oauth import login_oauth
+from engine.errors import TokenUnavailable
 from engine.secrets import Secret
 from engine.settings import SmtpServer
+from engine.tokens import TokenProvider
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class _Smtp(aiosmtplib.SMTP):
 class SmtpSubmitter:
     """``await submit(mail_from, rcpts, raw)`` -> the server's acceptance line."""
 
-    def __init__(self, server: SmtpServer, username: str, secret: Secret, *,
+    def __init__(self, server: SmtpServer, username: str, secret: Secret | TokenProvider, *,
                  tls_context: ssl.SSLContext | None = None, timeout: float = 30.0) -> None:
         self.server = server
         self.username = username
@@ -153,7 +158,14 @@ class SmtpSubmitter:
             start_tls=True if s.security == "starttls" else False,
             tls_context=self._tls, timeout=self.timeout)
         await smtp.connect()
-        await smtp.login(self.username, self._secret.reveal())
+        if isinstance(self._secret, TokenProvider):
+            try:
+                await login_oauth(smtp, self._secret, self.username, s.host, s.port)
+            except BaseException:
+                smtp.close()
+                raise
+        else:
+            await smtp.login(self.username, self._secret.reveal())
         return smtp
 
     async def submit(self, mail_from: str, rcpts: Sequence[str], raw: bytes) -> str:
@@ -169,6 +181,11 @@ class SmtpSubmitter:
             handed_over = smtp is not None and smtp.data_started and not isinstance(
                 exc, aiosmtplib.SMTPResponseException)
             raise _failure(exc, handed_over) from exc
+        except TokenUnavailable as exc:
+            await self.close()
+            raise SubmitFailed(exc.message, code=exc.code, permanent=exc.permanent,
+                               server_text=exc.server_text,
+                               remediation=exc.remediation) from exc
         self.submitted += 1
         if refused:  # some recipients refused, the rest accepted: say which in the record
             reply += " (refused: " + ", ".join(f"{k} {v.code}" for k, v in refused.items()) + ")"

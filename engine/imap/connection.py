@@ -282,6 +282,15 @@ class Connection:
             while not p.stream.empty():
                 p.stream.get_nowait()
 
+    async def sasl_step(self, p: Pending, line: bytes, shown: str) -> str | None:
+        """Send one SASL response line for the open command ``p`` and wait for the server:
+        its next continuation's text, or None when it answered with the tagged line."""
+        p.cont = asyncio.get_running_loop().create_future()
+        await self.write_raw(line, shown)
+        if not await self._continued(p):
+            return None
+        return p.cont.result()
+
     async def write_raw(self, line: bytes, shown: str) -> None:
         """For IDLE's DONE: a line that is not a tagged command."""
         if self._writer is None or self.router.error is not None:

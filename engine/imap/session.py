@@ -15,13 +15,29 @@ import ipaddress
 import ssl
 from typing import Any, Literal, Self
 
-from engine.errors import ConfigError, Disconnected, EngineError, ServerRefused, TlsError
+from engine.errors import (
+    AuthFailed,
+    ConfigError,
+    Disconnected,
+    EngineError,
+    ServerRefused,
+    TlsError,
+    TokenRejected,
+)
 from engine.imap.commands import Arg, Atom
 from engine.imap.connection import Connection, Listener, Trace
 from engine.imap.model import Event, Greeting, Tagged
 from engine.imap.results import Credentials, SelectResult
 from engine.imap.router import Pending
 from engine.imap.state import ImapState, SessionState
+from engine.oauth import (
+    DUMMY_RESPONSE,
+    Mechanism,
+    challenge_cause,
+    initial_response,
+    read_challenge,
+)
+from engine.secrets import Secret
 
 Security = Literal["tls", "starttls", "plain"]
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
@@ -237,6 +253,56 @@ class ImapSession:
             if not p.finished:
                 await self._conn.write_raw(blob + b"\r\n", "[redacted]")
         tagged = await self._conn.finish(p, self.timeout)
+        if tagged.code != "CAPABILITY":
+            self._conn.set_caps(None)
+        self.session.advance("auth_ok")
+
+    async def authenticate_oauth(self, mechanism: Mechanism, username: str,
+                                 token: Secret) -> None:
+        """AUTHENTICATE XOAUTH2 / OAUTHBEARER with an OAuth access token (``engine.oauth``).
+
+        With SASL-IR the token goes in the command; without, after the server's ``+``.
+        A server that refuses the token first sends its error as a base64 JSON
+        continuation; we answer with the mechanism's dummy response, and the NO becomes
+        ``TokenRejected`` carrying the decoded error (scope or expired/revoked).
+        Same TLS policy as ``login``; the token is redacted in traces.
+        """
+        if self.authenticated:
+            return
+        self._check_plaintext()
+        caps = await self._ensure_caps()
+        if f"AUTH={mechanism}" not in caps:
+            raise ConfigError(
+                f"the server does not offer AUTH={mechanism}", code="oauth_mechanism_missing",
+                stage="imap_login", remediation="choose a mechanism the server lists ("
+                + (", ".join(sorted(c[5:] for c in caps if c.startswith("AUTH="))) or "none")
+                + ")")
+        blob = initial_response(mechanism, username, token, self.server_hostname, self.port)
+        if "SASL-IR" in caps:
+            p = await self._start("AUTHENTICATE", Atom(mechanism), Atom(blob.decode()),
+                                  stage="imap_login", secret=(1,), wait_continuation=True)
+            said = None if p.finished or p.cont is None else p.cont.result()
+        else:
+            p = await self._start("AUTHENTICATE", Atom(mechanism), stage="imap_login",
+                                  wait_continuation=True)
+            said = None
+            if not p.finished:
+                said = await self._conn.sasl_step(p, blob + b"\r\n", "[redacted]")
+        challenge = None
+        if said is not None:  # an error challenge instead of OK: answer it, then the NO
+            challenge = read_challenge(said)
+            await self._conn.write_raw(DUMMY_RESPONSE[mechanism] + b"\r\n", "[redacted]")
+        try:
+            tagged = await self._conn.finish(p, self.timeout)
+        except AuthFailed as exc:
+            words = exc.server_text or ""
+            if challenge is not None:
+                words = f"{words} (error challenge: {challenge.text})".strip()
+            raise TokenRejected(
+                f"AUTHENTICATE {mechanism} refused: the access token was not accepted",
+                challenge=challenge, status=exc.status, response_code=exc.response_code,
+                server_text=words, stage="imap_login", code=challenge_cause(challenge),
+                remediation=exc.remediation) from exc
         if tagged.code != "CAPABILITY":
             self._conn.set_caps(None)
         self.session.advance("auth_ok")
