@@ -5,7 +5,8 @@ name on disk is a hex digest, so no sender-chosen name ever becomes a path (the
 sanitized display name lives in the database row). The directory is 0700 and every
 file 0600: attachments are the most private thing the connector keeps. Writes go to a
 temporary file and are renamed into place, so a crash leaves either nothing or the
-whole file, never a truncated one under the final name.
+whole file, never a truncated one under the final name; the temporary files a kill
+leaves behind are removed when the store is opened.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ FILE_MODE = 0o600
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
 class AttachmentStore:
     """``put(data) -> sha256``; ``open_bytes(sha)``; ``path(sha)``."""
 
@@ -29,6 +40,23 @@ class AttachmentStore:
         self.root = Path(root)
         self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(self.root, DIR_MODE)
+        self.removed_orphans = self._remove_orphans()
+
+    def _remove_orphans(self) -> int:
+        """Delete the temporary files of ``put`` calls a kill interrupted (at start).
+
+        A temporary file is named ``.<sha>.<pid>.tmp``; one whose process is gone can
+        never be renamed into place. A live writer's file (another process on the same
+        directory) is left alone.
+        """
+        removed = 0
+        for tmp in self.root.glob("??/.*.tmp"):
+            pid = tmp.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                continue
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     def path(self, sha256: str) -> Path:
         if not isinstance(sha256, str) or not _DIGEST.match(sha256):
