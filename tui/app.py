@@ -23,6 +23,7 @@ from tui import crm_messages as cm
 from tui import messages as m
 from tui import views as v
 from tui.errors import SettingsError
+from tui.incidents import HEALED_STATES, cause_words, duration_text, plural
 from tui.settings_store import SettingsStore, UiSettings
 
 TRACE_TICK = 0.25  # seconds between trace batches written to the diagnostics Log
@@ -46,6 +47,7 @@ class Bridge(Protocol):
     def fire_action(self, action: dict[str, Any]) -> Any: ...
     def connect_account(self, server: str, username: str, password: str,
                         sent_folder: str | None = None) -> Any: ...
+    def reconnect_now(self) -> Any: ...
     def validate(self, server: str, username: str) -> str | None: ...
     def scenarios(self) -> list[m.ScenarioView]: ...
     def faults(self) -> list[str]: ...
@@ -82,6 +84,7 @@ class InboxLabApp(App[None]):
         Binding("q", "back_or_quit", "Back/Quit", id="app.quit"),
         Binding("r", "goto('records')", "Records", id="app.records"),
         Binding("m", "goto('compose')", "Compose", id="app.compose"),
+        Binding("ctrl+r", "reconnect", "Reconnect now", id="app.reconnect"),
         Binding("ctrl+c", "quit", "Quit", id="app.force_quit", show=False, priority=True),
     ]
 
@@ -223,6 +226,8 @@ class InboxLabApp(App[None]):
                             lambda: self.action_goto("records"))
         yield SystemCommand("Compose", "Templates, preview per contact, bulk send, outbox",
                             lambda: self.action_goto("compose"))
+        yield SystemCommand("Reconnect now", "Cut the retry wait short after an outage",
+                            self.action_reconnect)
         yield SystemCommand("Help", "Every key binding", self.action_help)
         for folder in self.model.folders:
             yield SystemCommand(f"Open folder {folder.name}", "Browse it in the virtual list",
@@ -252,6 +257,8 @@ class InboxLabApp(App[None]):
         self._changed()
 
     def on_engine_state(self, msg: m.EngineState) -> None:
+        if msg.view.state in HEALED_STATES:
+            self._healed(msg.view.at or self.clock())
         self.model.state = msg.view
         self.model.states.append(msg.view)
         del self.model.states[:-200]
@@ -289,16 +296,52 @@ class InboxLabApp(App[None]):
         self._changed()
 
     def on_disconnect_reported(self, msg: m.DisconnectReported) -> None:
+        """One failed attempt. An outage is one incident: its first failure and a change of
+        cause are notified, in the catalogue's words; further retries only update it."""
         view = msg.view
         self.model.disconnects.append(view)
-        heal = ("reconnecting by itself" if view.heals
-                else "not retrying: needs you")
+        what = self.model.incidents.failure(view)
+        if what is not None:
+            self._notify_failure(view, changed=what == "changed")
+        self._changed()
+
+    def _notify_failure(self, view: m.DisconnectView, *, changed: bool) -> None:
+        heal = ("Reconnecting by itself (ctrl+r: now)" if view.heals
+                else "Not retrying: needs you" + (f". {view.remediation}"
+                                                 if view.remediation else ""))
         words = f"\nServer said: {view.server_text}" if view.server_text else ""
-        text = f"{view.message}{words}\n{heal} - press t for Diagnostics"
+        lead = "Still disconnected; the cause changed." if changed else \
+            f"Lost the connection to the mailbox at {view.at:%H:%M:%S}."
+        text = f"{lead}{words}\n{heal} - press t for Diagnostics"
         self.notified.append(text)
         # Server text can look like markup ("[ALERT]"): never interpret it.
-        self.notify(text, title=view.title, markup=False,
+        self.notify(text, title=cause_words(view), markup=False,
                     severity="warning" if view.heals else "error", timeout=8)
+
+    def on_retry_planned(self, msg: m.RetryPlanned) -> None:
+        self.model.incidents.retry(msg.view)
+        self._changed()
+
+    def _healed(self, at: datetime) -> None:
+        done = self.model.incidents.healed(at)
+        if done is None:
+            return
+        tries = f" ({plural(done.retries, 'retry', 'retries')})" if done.retries else ""
+        text = f"Reconnected after {duration_text(done.seconds(at))}{tries}"
+        self.notified.append(text)
+        self.notify(text, title="Reconnected", markup=False, timeout=6)
+
+    def action_reconnect(self) -> None:
+        """Reconnect now: cut the supervisor's backoff wait short (or restart after a fix)."""
+        state = self.model.state.state if self.model.state is not None else ""
+        if state in HEALED_STATES or state in ("connecting", "authenticating"):
+            self.notify("Connected already: nothing to reconnect.", markup=False, timeout=3)
+            return
+        self.bridge.reconnect_now()
+        self.model.incidents.asked()
+        text = "Reconnecting now"
+        self.notified.append(text)
+        self.notify(text, title="Reconnect", markup=False, timeout=3)
         self._changed()
 
     def on_folder_gone_reported(self, msg: m.FolderGoneReported) -> None:
@@ -367,6 +410,7 @@ class InboxLabApp(App[None]):
         self.model.scenario_log.append(
             f"scenario {msg.name}: " + ("running" if msg.ok else "failed to start"))
         self.model.disconnects.clear()
+        self.model.incidents.clear()
         self.model.progress.clear()
         self._changed()
 

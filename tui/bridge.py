@@ -345,8 +345,7 @@ class EngineBridge(BrowseSide):
         elif isinstance(event, FolderGone):
             self.post(m.FolderGoneReported(event.folder, event.server_text))
         elif isinstance(event, RetryScheduled):
-            self.post(m.EngineState(state_view(
-                State.DISCONNECTED, event.at, f"retry {event.attempt} in {event.delay:.1f} s")))
+            self.post(m.RetryPlanned(m.RetryView(event.attempt, event.delay, event.at)))
 
     async def _poll_stats(self, account: Account) -> None:
         """Counters the account keeps but does not announce: connections, folder counts."""
@@ -397,6 +396,22 @@ class EngineBridge(BrowseSide):
         return reply
 
     # -- accounts ----------------------------------------------------------------------------
+
+    def reconnect_now(self) -> concurrent.futures.Future[bool]:
+        """A person's "reconnect now": cut the backoff wait short, or start an account
+        that stopped on a permanent failure (after the fix). False: nothing to do."""
+        return self.submit(self._reconnect_now())
+
+    async def _reconnect_now(self) -> bool:
+        account = self.account
+        if account is None:
+            return False
+        if account.retry_now():
+            return True
+        if not account.running:
+            await account.start()
+            return True
+        return False
 
     def validate(self, server: str, username: str) -> str | None:
         return validate_account(server, username)[1]

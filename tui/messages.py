@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from tui.incidents import RetryView
 from tui.views import (
     DisconnectView,
     FolderView,
@@ -26,6 +27,7 @@ __all__ = [
     "FolderView",
     "HeaderRow",
     "ProgressView",
+    "RetryView",
     "ScenarioView",
     "SessionModel",
     "StageView",
@@ -86,6 +88,14 @@ class NewMail(Message):
 
 class DisconnectReported(Message):
     def __init__(self, view: DisconnectView) -> None:
+        super().__init__()
+        self.view = view
+
+
+class RetryPlanned(Message):
+    """The supervisor will retry after a backoff (the badge counts it down)."""
+
+    def __init__(self, view: RetryView) -> None:
         super().__init__()
         self.view = view
 

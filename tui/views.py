@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.incidents import IncidentLog
 
 # -- views (plain data, built by the bridge) -----------------------------------------------
 
@@ -133,6 +137,13 @@ class SessionModel:
     states: list[StateView] = field(default_factory=list)  # the timeline
     scenario_log: list[str] = field(default_factory=list)
     mail_log: list[str] = field(default_factory=list)  # new-mail notices, newest last
+    incidents: IncidentLog = field(default_factory=lambda: _incident_log())  # outages
+
+
+def _incident_log() -> IncidentLog:
+    from tui.incidents import IncidentLog  # incidents builds on these views
+
+    return IncidentLog()
 
 
 # -- CRM views (built by tui.bridge_crm) ---------------------------------------------------------

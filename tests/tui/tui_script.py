@@ -59,6 +59,7 @@ class ScriptedBridge:
             cause="server_restart", cause_title="The server is restarting",
             matched_by="BYE response code 'ALERT'",
             it_fix="Nothing, unless it happens daily")))
+        post(m.RetryPlanned(m.RetryView(2, 8.0, AT)))
 
     def stop(self, timeout: float = 10.0) -> None:
         pass
@@ -97,6 +98,9 @@ class ScriptedBridge:
     def connect_account(self, server: str, username: str, password: str,
                         sent_folder: str | None = None) -> None:
         self.asked.append(("connect", (server, username)))
+
+    def reconnect_now(self) -> None:
+        self.asked.append(("reconnect", None))
 
     def validate(self, server: str, username: str) -> str | None:
         return None if server.startswith("imaps://") else "imap.host: not an IMAP address"

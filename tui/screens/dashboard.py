@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Sparkline, Static
 
+from tui.incidents import badge_note, status_line
 from tui.messages import FolderView, ProgressView, SessionModel
 from tui.screens.base import ModelScreen
 from tui.widgets.badge import StateBadge
@@ -23,6 +24,17 @@ def eta_text(view: ProgressView) -> str:
     eta = view.eta_s
     left = "" if eta is None else f"  ETA {int(eta) // 60}:{int(eta) % 60:02d}"
     return f"{view.done:,} of {view.total:,}  {rate}{left}"
+
+
+def scan_note(model: SessionModel) -> str:
+    """While a scan runs the account is not "up to date": say which folder and how far."""
+    if model.state is None or model.state.state not in ("idle", "syncing"):
+        return ""
+    running = [p for p in model.progress.values() if p.done < p.total]
+    if not running:
+        return ""
+    p = running[0]
+    return f"Scanning {p.folder}: {p.done:,} of {p.total:,} headers read."
 
 
 class DashboardScreen(ModelScreen):
@@ -46,6 +58,7 @@ class DashboardScreen(ModelScreen):
             with Vertical(id="dash-rate"):
                 yield Label("sync rate (msg/s)", classes="caption")
                 yield Sparkline([], id="rate")
+        yield Static("", id="outage")
         yield Static("", id="caps")
         yield Static("", id="warnings")
         yield Static("", id="mail-log")
@@ -58,13 +71,29 @@ class DashboardScreen(ModelScreen):
         table = self.query_one("#folders", DataTable)
         table.add_columns("Folder", "Role", "Why this folder", "Messages", "Read to UID")
         self.show_model(self.inbox_app.model)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Once a second: the retry countdown and the outage's duration move on."""
+        if self.is_current:
+            self._show_state(self.inbox_app.model)
+
+    def _show_state(self, model: SessionModel) -> None:
+        now = self.inbox_app.clock()
+        if model.state is not None:
+            note = badge_note(model.incidents, now) or scan_note(model)
+            self.query_one(StateBadge).show(model.state, note)
+        outage = self.query_one("#outage", Static)
+        line = status_line(model.incidents, now)
+        outage.display = line is not None
+        outage.set_class(model.incidents.current is not None, "-open")
+        outage.update(Text(line or ""))
 
     def on_screen_resume(self) -> None:
         self.show_model(self.inbox_app.model)
 
     def show_model(self, model: SessionModel) -> None:
-        if model.state is not None:
-            self.query_one(StateBadge).show(model.state)
+        self._show_state(model)
         self.query_one("#endpoint", Label).update(
             Text(f"{model.title}  {model.detail}".strip()))
         mail = self.query_one("#mail-log", Static)

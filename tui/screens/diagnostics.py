@@ -7,14 +7,16 @@ stage, the server's own words, remediation); nothing is re-guessed from strings.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Static
 
+from tui.incidents import Incident, duration_text, plural
 from tui.messages import DisconnectView, SessionModel
 from tui.screens.base import ModelScreen
 
@@ -42,6 +44,39 @@ def explain(view: DisconnectView) -> Text:
     return text
 
 
+def incident_text(incident: Incident, now: datetime) -> Text:
+    """One outage: start, retries (and the next one's countdown), the cause as it evolved,
+    end and duration; then the latest failure explained."""
+    text = Text()
+    lasted = duration_text(incident.seconds(now))
+    if incident.is_open:
+        text.append(f"Outage since {incident.started:%H:%M:%S} ({lasted}, ongoing)\n",
+                    style="bold")
+    else:
+        assert incident.ended is not None
+        text.append(f"Outage {incident.started:%H:%M:%S} - {incident.ended:%H:%M:%S}, "
+                    f"healed after {lasted}\n", style="bold")
+    tries = plural(incident.retries, "retry", "retries")
+    left = incident.countdown(now)
+    nxt = "" if left is None else f"; next in {duration_text(left)} (ctrl+r: now)"
+    asked = f"; reconnect asked {incident.asked}x" if incident.asked else ""
+    text.append(f"{tries}, {plural(len(incident.failures), 'failed attempt')}{nxt}{asked}\n")
+    for at, words in incident.causes():
+        text.append(f"  {at:%H:%M:%S}  {words}\n")
+    text.append("\n")
+    text.append_text(explain(incident.latest))
+    return text
+
+
+def incident_row(incident: Incident, now: datetime) -> tuple[str, str, str, str]:
+    causes = incident.causes()
+    cause = causes[-1][1] if len(causes) == 1 else f"{causes[0][1]} -> {causes[-1][1]}"
+    lasted = duration_text(incident.seconds(now))
+    return (f"{incident.started:%H:%M:%S}", cause,
+            f"{lasted}" + ("..." if incident.is_open else ""),
+            "yes" if incident.heals else "NO")
+
+
 class DiagnosticsScreen(ModelScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter trace", id="diagnostics.filter"),
@@ -54,16 +89,16 @@ class DiagnosticsScreen(ModelScreen):
     def __init__(self) -> None:
         super().__init__(id="diagnostics")
         self.filter_text = ""
-        self._shown = 0
+        self._rows: list[tuple[str, str, str, str]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="diag-top"):
             with Vertical(id="diag-timeline"):
-                yield Label("Disconnects", classes="caption")
+                yield Label("Outages (one row each)", classes="caption")
                 table: DataTable[Any] = DataTable(id="disconnects", cursor_type="row")
                 yield table
-            yield Static("No disconnect so far.", id="explain")
+            yield VerticalScroll(Static("No outage so far.", id="explain"), id="explain-box")
         yield Label("Protocol trace (redacted at the source)", id="trace-caption",
                     classes="caption")
         yield Input(placeholder="filter the trace (substring), Enter to apply", id="filter")
@@ -72,7 +107,8 @@ class DiagnosticsScreen(ModelScreen):
 
     def on_mount(self) -> None:
         self.query_one("#disconnects", DataTable).add_columns(
-            "time", "cause", "heals")
+            "started", "cause", "lasted", "heals")
+        self.set_interval(1.0, self._tick)
         flt = self.query_one("#filter", Input)
         flt.display = False
         flt.cursor_blink = self.inbox_app.cursor_blink
@@ -89,22 +125,33 @@ class DiagnosticsScreen(ModelScreen):
         self.show_model(self.inbox_app.model)
 
     def show_model(self, model: SessionModel) -> None:
+        """One row per outage, oldest first. Rows are updated in place and the cursor
+        stays where the person put it: a new outage never moves the selection."""
         table = self.query_one("#disconnects", DataTable)
-        if table.row_count == len(model.disconnects) and self._shown == len(model.disconnects):
+        now = self.inbox_app.clock()
+        rows = [incident_row(i, now) for i in model.incidents.items]
+        if rows == self._rows:
+            self._explain(table.cursor_row)
             return
+        first = not self._rows
+        cursor = table.cursor_row
         table.clear()
-        for view in model.disconnects:
-            table.add_row(f"{view.at:%H:%M:%S}", view.cause or view.code,
-                          "yes" if view.heals else "NO")
-        self._shown = len(model.disconnects)
-        if model.disconnects:
-            table.move_cursor(row=len(model.disconnects) - 1)
-            self._explain(len(model.disconnects) - 1)
+        for row in rows:
+            table.add_row(*row)
+        self._rows = rows
+        if rows:
+            table.move_cursor(row=len(rows) - 1 if first else min(cursor, len(rows) - 1))
+            self._explain(table.cursor_row)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.show_model(self.inbox_app.model)
 
     def _explain(self, row: int) -> None:
-        views = self.inbox_app.model.disconnects
-        if 0 <= row < len(views):
-            self.query_one("#explain", Static).update(explain(views[row]))
+        items = self.inbox_app.model.incidents.items
+        if 0 <= row < len(items):
+            self.query_one("#explain", Static).update(
+                incident_text(items[row], self.inbox_app.clock()))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._explain(event.cursor_row)

@@ -27,11 +27,13 @@ class StateBadge(Static):
         super().__init__("", id=id)
         self.view: StateView | None = None
 
-    def show(self, view: StateView) -> None:
+    def show(self, view: StateView, note: str = "") -> None:
+        """``note`` replaces the state's description when there is more to say now
+        (the next retry's countdown, the scan in progress)."""
         self.view = view
         for tone in ("off", "busy", "ok", "warn", "error"):
             self.set_class(view.tone == tone, f"-{tone}")
         text = Text()
         text.append(f" {view.label} ", style=f"bold reverse {colour(view.colour)}")
-        text.append(f"  {view.description}")
+        text.append(f"  {note or view.description}")
         self.update(text)

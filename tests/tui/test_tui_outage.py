@@ -1,0 +1,119 @@
+"""An outage as a support engineer lives it: one incident, a countdown, reconnect now,
+a healed notice; and the incident log's folding rules, without a terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from textual.widgets import DataTable, Static
+from tui_script import AT, ScriptedBridge
+from waiting import async_wait_until
+
+from tui import messages as m
+from tui.app import InboxLabApp
+from tui.bridge import EngineBridge
+from tui.incidents import IncidentLog, RetryView, badge_note, duration_text, status_line
+from tui.screens.diagnostics import DiagnosticsScreen
+
+T0 = datetime(2026, 1, 2, 9, 0, 0, tzinfo=UTC)
+
+
+def failure(at: datetime, title: str = "The server refused the connection",
+            heals: bool = True) -> m.DisconnectView:
+    return m.DisconnectView(at=at, code="connect_refused", kind="ConnectError",
+                            permanent=not heals, stage="connect",
+                            message="[Errno 111] Connection refused", heals=heals,
+                            cause="connect_refused", cause_title=title)
+
+
+def test_retries_fold_into_one_incident_with_its_cause_history() -> None:
+    log = IncidentLog()
+    assert log.failure(failure(T0, "The connection was reset")) == "new"
+    log.retry(RetryView(1, 2.0, T0))
+    assert log.failure(failure(T0 + timedelta(seconds=2))) == "changed"
+    log.retry(RetryView(2, 4.0, T0 + timedelta(seconds=2)))
+    assert log.failure(failure(T0 + timedelta(seconds=6))) is None  # same cause: no toast
+    log.retry(RetryView(3, 9.0, T0 + timedelta(seconds=6)))
+    (incident,) = log.items
+    assert incident.retries == 3 and len(incident.failures) == 3
+    assert [w for _, w in incident.causes()] == ["The connection was reset",
+                                                  "The server refused the connection"]
+    now = T0 + timedelta(seconds=10)
+    assert incident.countdown(now) == 5.0
+    assert "Retry 3 in 5 s" in badge_note(log, now)
+    line = status_line(log, now)
+    assert line is not None and "next retry in 5 s" in line and "3 retries" in line
+    done = log.healed(T0 + timedelta(seconds=12))
+    assert done is not None and done.seconds(now) == 12.0 and not done.is_open
+    assert badge_note(log, now) == ""
+    assert "Reconnected at 09:00:12 after 12 s" in (status_line(log, now) or "")
+    assert log.failure(failure(T0 + timedelta(seconds=60))) == "new"  # a second outage
+    assert len(log.items) == 2
+
+
+def test_durations_read_as_words() -> None:
+    assert duration_text(4.4) == "4 s"
+    assert duration_text(125) == "2 min 05 s"
+    assert duration_text(3780) == "1 h 03 min"
+
+
+async def test_a_new_outage_never_moves_the_selection() -> None:
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False, clock=lambda: AT)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        app.post_message(m.EngineState(m.StateView("idle", "Watching", "green", "ok", "", AT)))
+        app.post_message(m.DisconnectReported(failure(AT + timedelta(seconds=30))))
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, DiagnosticsScreen)
+        table = app.screen.query_one("#disconnects", DataTable)
+        await async_wait_until(lambda: table.row_count == 2, what="two outages")
+        await pilot.press("k")  # the engineer reads the first outage
+        assert table.cursor_row == 0
+        explained = str(app.screen.query_one("#explain", Static).render())
+        assert "healed after 5 s" not in explained and "09:30:00" in explained
+        for n in range(3):  # the second outage goes on failing: rows update in place
+            app.post_message(m.DisconnectReported(failure(AT + timedelta(seconds=31 + n))))
+        app.post_message(m.EngineState(m.StateView("idle", "Watching", "green", "ok", "",
+                                                   AT + timedelta(seconds=40))))
+        app.post_message(m.DisconnectReported(failure(AT + timedelta(seconds=50))))
+        await async_wait_until(lambda: table.row_count == 3, what="a third outage")
+        assert table.cursor_row == 0  # still on the one being read
+        assert len(app.model.incidents.items[1].failures) == 4
+
+
+async def test_an_outage_is_one_incident_with_a_countdown_reconnect_now_and_a_notice() -> None:
+    """The real engine against the demo's fake servers: the server goes down for a few
+    seconds; the retries are one incident, the badge counts down to the next retry,
+    ctrl+r reconnects without waiting it out, and "Reconnected after N s" is shown."""
+    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None, demo_mail=False)
+    app = InboxLabApp(bridge, cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await async_wait_until(lambda: app.model.state and app.model.state.state == "idle",
+                               timeout=20, what="watching")
+        bridge.fire_action({"type": "down", "seconds": 6})
+        badge = app.screen.query_one("#badge", Static)
+        seen = await async_wait_until(
+            lambda: "Retry " in (text := str(badge.render())) and " s (ctrl+r: now)" in text
+            and text, timeout=15, what="the retry countdown on the badge")
+        assert "The connection" in seen or "refused" in seen or "reset" in seen
+        await async_wait_until(lambda: len(app.model.disconnects) >= 2, timeout=20,
+                               what="a failed retry while the server is down")
+        server = bridge.servers.server if bridge.servers else None
+        proxy = server.proxy if server else None
+        assert proxy is not None
+        await async_wait_until(lambda: not proxy.is_down, timeout=15, what="the server back")
+        await pilot.press("ctrl+r")
+        await async_wait_until(
+            lambda: any(t.startswith("Reconnected after") for t in app.notified),
+            timeout=10, what="the healed notice")
+        assert len(app.model.incidents.items) == 1  # one outage, however many retries
+        assert len([t for t in app.notified if "press t for Diagnostics" in t]) <= 2
+        assert not any("connection_reset" in t or "Errno" in t for t in app.notified)
+        outage = str(app.screen.query_one("#outage", Static).render())
+        assert "Reconnected at" in outage
+        await pilot.press("t")
+        table = app.screen.query_one("#disconnects", DataTable)
+        await async_wait_until(lambda: table.row_count == 1, what="one outage row")
+    bridge.stop()
