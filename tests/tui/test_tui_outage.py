@@ -4,7 +4,6 @@ a healed notice; and the incident log's folding rules, without a terminal."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from textual.widgets import DataTable, Static
 from tui_script import AT, ScriptedBridge
