@@ -30,7 +30,12 @@ from types import TracebackType
 
 import aiosqlite
 
-from engine.crm.schema import CRM_IDENTITY_SCHEMA, CRM_PENDING_SCHEMA, CRM_SCHEMA
+from engine.crm.schema import (
+    CRM_IDENTITY_SCHEMA,
+    CRM_LINKS_SCHEMA,
+    CRM_PENDING_SCHEMA,
+    CRM_SCHEMA,
+)
 from engine.diag.schema import TIMELINE_SCHEMA
 from engine.errors import ConfigError
 
@@ -60,6 +65,8 @@ MIGRATIONS: tuple[str, ...] = (
     CRM_PENDING_SCHEMA,
     # 5: logged emails' identity (Message-ID, or a digest for mail without one).
     CRM_IDENTITY_SCHEMA,
+    # 6: every contact record an email is logged on (a BCC to several contacts).
+    CRM_LINKS_SCHEMA,
 )
 
 

@@ -2,7 +2,8 @@
 
 Modules: ``schema``/``records`` (SQLite tables and their one writer), ``ingest``
 (MIME -> LoggedEmail), ``sanitize`` (filenames, HTML), ``attachments``
-(content-addressed files), ``tracking`` (which thread a message joins, and why; the
+(content-addressed files), ``forwards`` (is this a forward, and of whom, from its
+structure), ``tracking`` (which thread a message joins, and why; the
 thread view), ``rules`` (what gets logged), ``inbox`` (the scan sink and body fetches),
 ``outbox`` (the crash-safe send state machine), ``send`` (SMTP), ``sentcopy`` (the Sent
 folder copy), ``bcc`` (the BCC/forward ingest endpoint), ``templates`` (and bulk send),

@@ -145,11 +145,13 @@ class InboxLogger:
         self.pending: list[Pending] = []
         self._index: dict[str, ThreadRef] = {}
         self._contacts: frozenset[str] = frozenset()
+        self._generation = -1  # the store's generation the index was read at
         self.logged = 0
         self.malformed = 0
 
     async def refresh(self) -> None:
         """Reload the tracked set, contacts and never-log list (after sends, BCC, edits)."""
+        self._generation = self.store.generation
         self._index = await self.store.tracked_index()
         self._contacts = await self.store.contact_emails()
         extra = await self.store.never_log()
@@ -180,7 +182,11 @@ class InboxLogger:
 
         The queue row is committed before this returns, i.e. before the scan commits its
         checkpoint past the message, so a kill in between cannot lose a tracked reply.
+        Anything written to the store since the last refresh (a BCC ingest, a send, an
+        edit) is reloaded first, so a reply to a thread created a moment ago is matched.
         """
+        if self.store.generation != self._generation:
+            await self.refresh()
         item = self._decide(message)
         if item is None:
             return
@@ -353,10 +359,15 @@ class InboxLogger:
                 contact_id = None
             thread_id = await self.store.new_thread(
                 headers.subject, contact_id, "contact", headers.participants - self.own, ())
+        also = []  # every contact on the mail sees it on their record, not just the thread's
+        for address in sorted((headers.participants - self.own) & self._contacts):
+            known = await self.store.contact(address)
+            if known is not None:
+                also.append(known.id)
         email_id = await self.store.log_email(
             email, thread_id=thread_id, contact_id=contact_id, direction=direction,
             join_reason=item.decision.reason, source="imap", notes=notes,
-            size=item.message.size)
+            size=item.message.size, also=also)
         if email_id is not None:
             await self.store.track(thread_id, (), headers.participants - self.own)
         return email_id is not None

@@ -169,9 +169,11 @@ def _header(msg: Message, name: str) -> str:
 
 def _display_name(text: str) -> str:
     try:
-        return str(make_header(decode_header(text))).strip()
+        name = str(make_header(decode_header(text))).strip()
     except Exception:  # bogus charset or encoded word: show it as it came
-        return text.strip()
+        name = text.strip()
+    # Raw 8-bit bytes arrive as surrogate escapes, which SQLite cannot store.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _addresses(msg: Message, name: str) -> tuple[Address, ...]:

@@ -113,6 +113,10 @@ class CrmStore:
         self.db = db
         self.files = attachments
         self.clock = clock
+        # Bumped by every write that can change what the matcher knows (threads, tracked
+        # ids, participants, contacts, never-log): a logger sharing this store compares
+        # it to reload its tracked set before the next scanned message, not "later".
+        self.generation = 0
 
     def _now(self) -> str:
         return self.clock.wall().isoformat()
@@ -146,6 +150,7 @@ class CrmStore:
                 "INSERT INTO contacts (email, name, first_name, last_name, company_id, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (email, name, first_name, last_name, company_id, self._now()))
+            self.generation += 1
             return int(cur.lastrowid or 0)
 
     async def contact(self, key: int | str) -> Contact | None:
@@ -172,7 +177,7 @@ class CrmStore:
                 total = int((await cur.fetchone())[0])  # type: ignore[index]
             async with conn.execute(
                     "SELECT c.id, c.email, c.name, co.name, "
-                    "(SELECT COUNT(*) FROM emails e WHERE e.contact_id = c.id) "
+                    "(SELECT COUNT(*) FROM email_contacts l WHERE l.contact_id = c.id) "
                     "FROM contacts c LEFT JOIN companies co ON co.id = c.company_id "
                     "ORDER BY c.id LIMIT ? OFFSET ?", (limit, offset)) as cur:
                 rows = await cur.fetchall()
@@ -198,6 +203,7 @@ class CrmStore:
             "INSERT INTO threads (subject, contact_id, origin, created_at) "
             "VALUES (?, ?, ?, ?)", (subject, contact_id, origin, self._now()))
         thread_id = int(cur.lastrowid or 0)
+        self.generation += 1
         people = [(thread_id, p.lower()) for p in participants]
         if people:
             await conn.executemany("INSERT OR IGNORE INTO thread_participants VALUES (?, ?)",
@@ -214,6 +220,7 @@ class CrmStore:
                                    [(m, thread_id) for m in message_ids])
             await conn.executemany("INSERT OR IGNORE INTO thread_participants VALUES (?, ?)",
                                    [(thread_id, p.lower()) for p in participants])
+        self.generation += 1
 
     async def thread_of(self, message_id: str) -> int | None:
         value = await self.db.scalar("SELECT thread_id FROM tracked_ids WHERE message_id = ?",
@@ -237,10 +244,12 @@ class CrmStore:
 
     async def log_email(self, email: LoggedEmail, *, thread_id: int, contact_id: int | None,
                         direction: str, join_reason: str, source: str,
-                        notes: Iterable[str] = (), size: int | None = None) -> int | None:
+                        notes: Iterable[str] = (), size: int | None = None,
+                        also: Iterable[int] = ()) -> int | None:
         """Store ``email`` (attachments to disk first); None when already logged (same
         Message-ID, or for mail without one the same ``identity_of`` digest; ``size`` is
-        the server's RFC822.SIZE when known)."""
+        the server's RFC822.SIZE when known). It shows on ``contact_id``'s record and
+        on the records of the contacts in ``also``."""
         h = email.headers
         # Files first (content-addressed: a duplicate re-put is a no-op), then one
         # transaction; INSERT OR IGNORE on the UNIQUE Message-ID makes a replay a no-op.
@@ -268,9 +277,13 @@ class CrmStore:
                     "VALUES (?, ?, ?, ?, ?)",
                     [(email_id, sha, a.filename, a.content_type, len(a.data))
                      for a, sha in stored])
+            records = dict.fromkeys(c for c in (contact_id, *also) if c is not None)
+            await conn.executemany("INSERT OR IGNORE INTO email_contacts VALUES (?, ?)",
+                                   [(email_id, c) for c in records])
             if h.message_id is not None:
                 await conn.execute("INSERT OR IGNORE INTO tracked_ids VALUES (?, ?)",
                                    (h.message_id, thread_id))
+        self.generation += 1
         return email_id
 
     async def record_refusal(self, *, thread_id: int | None, message_id: str | None,
@@ -295,7 +308,7 @@ class CrmStore:
                      thread_id: int | None = None) -> list[EmailRow]:
         where, params = [], []
         if contact_id is not None:
-            where.append("contact_id = ?")
+            where.append("id IN (SELECT email_id FROM email_contacts WHERE contact_id = ?)")
             params.append(contact_id)
         if thread_id is not None:
             where.append("thread_id = ?")
@@ -345,6 +358,7 @@ class CrmStore:
             raise BadInput(f"{pattern!r} is not an address or domain", code="bad_never_log")
         async with self.db.transaction() as conn:
             await conn.execute("INSERT OR IGNORE INTO never_log VALUES (?)", (text,))
+        self.generation += 1
 
     async def never_log(self) -> frozenset[str]:
         async with self.db.transaction(write=False) as conn, conn.execute(

@@ -20,7 +20,10 @@ from engine.crm.errors import BadInput
 from engine.crm.ingest import Headers
 from engine.crm.tracking import Match
 
-ATTACHMENT_LIMIT = 50 * 1024 * 1024  # whole-message RFC822.SIZE, as the seed states
+# The product says "50 MB": decimal megabytes, 50,000,000 bytes (not 50 MiB = 52,428,800),
+# compared with the whole message's RFC822.SIZE (read by the scan, before any body). An
+# email of exactly 50,000,000 bytes keeps its attachments; one byte more does not.
+ATTACHMENT_LIMIT = 50_000_000
 
 
 class Mode(StrEnum):
@@ -84,8 +87,9 @@ class LoggingRules:
         if size is None:
             return False, "size unknown: logged without attachments"
         if size > self.attachment_limit:
-            return False, (f"email is {size} bytes, over the {self.attachment_limit} byte "
-                           "limit: logged without attachments")
+            return False, (f"email is {size:,} bytes, over the {self.attachment_limit / 1e6:g} "
+                           f"MB ({self.attachment_limit:,} bytes) limit: logged without "
+                           "attachments")
         return True, None
 
     def decide(self, headers: Headers, verdict: Match, size: int | None, *,

@@ -122,3 +122,16 @@ ALTER TABLE emails ADD COLUMN identity TEXT;
 UPDATE emails SET identity = message_id;
 CREATE UNIQUE INDEX emails_identity ON emails(identity);
 """
+
+# Which contacts' records show a logged email: a BCC to two contacts (or a reply with a
+# contact in Cc) is one email on several records. ``emails.contact_id`` stays the
+# thread's contact; this table holds every record, backfilled from it.
+CRM_LINKS_SCHEMA = """
+CREATE TABLE email_contacts (
+    email_id    INTEGER NOT NULL REFERENCES emails(id),
+    contact_id  INTEGER NOT NULL REFERENCES contacts(id),
+    PRIMARY KEY (email_id, contact_id)
+) STRICT;
+CREATE INDEX email_contacts_contact ON email_contacts(contact_id);
+INSERT INTO email_contacts SELECT id, contact_id FROM emails WHERE contact_id IS NOT NULL;
+"""

@@ -50,8 +50,8 @@ async def _rows(store: CrmStore, sql: str) -> list[Any]:
 
 async def crm_summary(store: CrmStore) -> CrmSummary:
     per_contact = {r[0]: r[1] for r in await _rows(
-        store, "SELECT c.email, count(e.id) FROM contacts c JOIN emails e "
-        "ON e.contact_id = c.id GROUP BY c.email ORDER BY c.email")}
+        store, "SELECT c.email, count(l.email_id) FROM contacts c JOIN email_contacts l "
+        "ON l.contact_id = c.id GROUP BY c.email ORDER BY c.email")}
     kinds = {r[0]: r[1] for r in await _rows(
         store, "SELECT kind, count(*) FROM refusals GROUP BY kind")}
     outbox = {r[0]: r[1] for r in await _rows(

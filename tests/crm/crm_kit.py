@@ -59,9 +59,10 @@ class Lab:
         self.clients.append(client)
         return client
 
-    async def scan(self, folder: str = "INBOX") -> int:
+    async def scan(self, folder: str = "INBOX", *, refresh: bool = True) -> int:
         """One scan pass of ``folder`` into the logger, then the body fetches."""
-        await self.logger.refresh()
+        if refresh:
+            await self.logger.refresh()
         checkpoints = CheckpointStore(self.db)
 
         async def replies_since_reset() -> int | None:  # what the account's scanner does

@@ -54,7 +54,7 @@ async def test_a_60_mb_email_is_logged_without_attachments(tmp_path: Path) -> No
         assert await lab.scan() == 1
         [_, logged] = await lab.store.emails(thread_id=rec.thread_id)
         assert logged.attachments == ()
-        assert "over the 52428800 byte limit" in logged.notes
+        assert "over the 50 MB (50,000,000 bytes) limit" in logged.notes
         text = await lab.db.scalar("SELECT text_body || html_body FROM emails WHERE id = ?",
                                    (logged.id,))
         assert "Big drawings attached." in str(text) and "<b>drawings</b>" in str(text)
@@ -168,3 +168,41 @@ async def test_log_all_mail_with_contacts_mode(tmp_path: Path) -> None:
         [row] = await lab.store.emails(contact_id=known.id)
         assert row.message_id == "<k1@client.test>" and "existing contact" in row.join_reason
         assert await lab.store.contact("who@else.test") is None
+
+
+async def test_a_reply_to_a_bcc_thread_is_matched_by_the_running_logger(tmp_path: Path) -> None:
+    """Issue 20: the running logger's tracked set was not refreshed after a BCC ingest, so
+    the scan passed over the reply. Here nobody calls ``refresh`` between the two."""
+    async with crm_lab(tmp_path) as lab:
+        ingest = BccIngest(lab.store, [USER])
+        await lab.logger.refresh()  # the logger is up and running before the BCC arrives
+        sent = EmailMessage()
+        sent["From"], sent["To"], sent["Subject"] = USER, "Dana <dana@acme.test>", "Visit"
+        sent["Message-ID"] = "<phone-2@crm.test>"
+        sent.set_content("See you Tuesday.")
+        assert (await ingest.ingest(USER, sent.as_bytes())).logged
+        deliver(lab, reply_to("<phone-2@crm.test>", sender="dana@acme.test",
+                              subject="Re: Visit", reply_id="<d2@acme.test>"))
+        assert await lab.scan(refresh=False) == 1
+        assert await lab.store.thread_of("<d2@acme.test>") is not None
+
+
+async def test_a_reply_on_a_bcc_thread_shows_on_every_contact_on_it(tmp_path: Path) -> None:
+    async with crm_lab(tmp_path) as lab:
+        ingest = BccIngest(lab.store, [USER])
+        sent = EmailMessage()
+        sent["From"], sent["Subject"] = USER, "Visit"
+        sent["To"], sent["Cc"] = "dana@acme.test, lee@acme.test", "kim@other.test"
+        sent["Message-ID"] = "<phone-3@crm.test>"
+        sent.set_content("See you Tuesday.")
+        assert (await ingest.ingest(USER, sent.as_bytes())).logged
+        reply = reply_to("<phone-3@crm.test>", sender="lee@acme.test", subject="Re: Visit",
+                         reply_id="<l3@acme.test>")
+        reply.replace_header("To", f"{USER}, dana@acme.test")
+        deliver(lab, reply)
+        assert await lab.scan() == 1
+        for who, expected in (("dana@acme.test", 2), ("lee@acme.test", 2),
+                              ("kim@other.test", 1)):
+            contact = await lab.store.contact(who)
+            assert contact is not None
+            assert len(await lab.store.emails(contact_id=contact.id)) == expected, who
