@@ -105,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write("\n")
         return Exit.USAGE
     except KeyboardInterrupt:
+        if "--json" in argv:
+            json.dump({"status": "interrupted", "exit_code": int(Exit.INTERRUPTED)}, sys.stdout)
+            sys.stdout.write("\n")
         return Exit.INTERRUPTED
 
 

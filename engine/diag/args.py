@@ -9,6 +9,16 @@ from __future__ import annotations
 import argparse
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
+
+
 def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
     """The ``diagnose`` options (tui/cli.py builds its subparser with this)."""
     p.add_argument("--imap", required=True, metavar="URL",
@@ -19,8 +29,16 @@ def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--send-test", action="store_true",
                    help="send a test message to the BCC address")
     p.add_argument("--cafile", help="extra CA certificate(s) to trust (PEM)")
-    p.add_argument("--timeout", type=float, default=15.0,
-                   help="seconds per connection step and per command (default 15)")
+    p.add_argument("--timeout", type=_seconds, default=15.0,
+                   help="seconds for each step: DNS, TCP, TLS, the greeting, each command "
+                   "(default 15); a step slower than half of it is a warning")
+    p.add_argument("--deadline", type=_seconds, default=None,
+                   help="seconds for the whole run (default: none); every step's limit is "
+                   "cut to what is left")
+    p.add_argument("--no-login", action="store_true",
+                   help="stop before LOGIN: DNS, TCP, TLS, greeting, capabilities, SMTP "
+                   "connect, no password needed (automatic when none can be had without a "
+                   "terminal)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--db", metavar="FILE",
                    help="the engine database: report folders whose UIDVALIDITY changed")

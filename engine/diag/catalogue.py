@@ -88,11 +88,32 @@ CAUSES: tuple[Cause, ...] = (
           "Serve the full chain from a public CA (or install the private CA on the CRM side);"
           " renew expired certificates.",
           Evidence(codes=("tls_untrusted", "tls_expired", "tls_verify_failed"))),
+    # A plain or STARTTLS client on the implicit-TLS port: the server waits for a TLS
+    # ClientHello, the client for a greeting, and nothing happens. The probe tells it from a
+    # tarpit by trying TLS on the same port (engine.diag.probe).
+    Cause("tls_port_plain", "This port expects TLS from the first byte", True,
+          "This port expects TLS from the first byte: use imaps:// on it (or port 143 for "
+          "STARTTLS).",
+          "Nothing on the server: the client used plain IMAP or STARTTLS on the implicit-TLS "
+          "port (usually 993).",
+          Evidence(codes=("tls_expected",))),
+    # The TCP connection opened (the kernel accepts on behalf of a stopped or overloaded
+    # server) but no TLS answer came: not a firewall, the service itself is stuck.
+    Cause("tls_handshake_timeout", "The TLS handshake timed out after TCP connected", False,
+          "Nothing to do: the server accepted the connection but did not answer; the CRM "
+          "retries. If it lasts, the mail server may be down.",
+          "The port accepts TCP but the IMAP service does not complete TLS: check that it "
+          "is running and not stalled or overloaded.",
+          Evidence(codes=("tls_timeout",))),
+    Cause("starttls_unavailable", "STARTTLS was requested but the server does not offer it",
+          True,
+          "Use imaps:// (implicit TLS, usually port 993) instead of STARTTLS.",
+          "Enable STARTTLS on the IMAP service, or tell users to use implicit TLS (993).",
+          Evidence(codes=("starttls_unavailable",))),
     Cause("tls_handshake", "The secure (TLS) handshake failed", False,
           "Check the port and security setting (993 = TLS, 143 = STARTTLS).",
           "Enable TLS 1.2 or later with modern ciphers on the IMAP service.",
-          Evidence(codes=("tls_handshake", "tls_read", "starttls_unavailable",
-                          "tls_failed"))),
+          Evidence(codes=("tls_handshake", "tls_read", "tls_failed"))),
     # Security: the engine stopped because the connection or the server is hostile
     # (README "Security"). STARTTLS injection and a PREAUTH that skips the required
     # STARTTLS are someone on the path; a person must look, so permanent.
@@ -112,6 +133,12 @@ CAUSES: tuple[Cause, ...] = (
           "Enter the IMAP server and port (usually 993), not the POP3 one.",
           "Enable IMAP for the mailbox and give the user the IMAP host and port.",
           Evidence(codes=("pop3_unsupported",))),
+    # The IMAP and SMTP ports swapped: the greeting names the other protocol ("220 ..."
+    # where "* OK" was expected, or the other way round).
+    Cause("wrong_protocol", "The port speaks the other protocol (IMAP and SMTP swapped)", True,
+          "Check the ports: IMAP is usually 993 (TLS) or 143, SMTP 465 (TLS) or 587.",
+          "Nothing on the server: the client was pointed at the wrong service's port.",
+          Evidence(codes=("smtp_on_imap_port", "imap_on_smtp_port"))),
     Cause("courier", "Courier-IMAP is not supported", True,
           "Connect the inbox through another server or provider.",
           "Offer the mailbox over another IMAP server (Dovecot, Exchange, Gmail...).",
@@ -152,7 +179,10 @@ CAUSES: tuple[Cause, ...] = (
     Cause("privacy_required", "The server requires an encrypted connection", True,
           "Choose TLS (port 993) or STARTTLS in the inbox settings.",
           "Nothing on the server: the client must use TLS before logging in.",
-          Evidence(response_codes=("PRIVACYREQUIRED",), codes=("privacyrequired",))),
+          # LOGINDISABLED in the capabilities (RFC 3501 6.2.3): the server says it before
+          # anyone sends a password.
+          Evidence(response_codes=("PRIVACYREQUIRED",),
+                   codes=("privacyrequired", "login_disabled"))),
     Cause("contact_admin", "The server asks you to contact its administrator", True,
           "Contact your mail administrator; the server refuses this account for now.",
           "Check the account's status and the server log for why it asked (CONTACTADMIN).",
@@ -216,11 +246,26 @@ CAUSES: tuple[Cause, ...] = (
           "Check the mail server's maintenance or health (it answered UNAVAILABLE).",
           Evidence(response_codes=("UNAVAILABLE",), codes=("unavailable",)),
           ("https://github.com/LukeSmithxyz/mutt-wizard/issues/764",)),
+    # RFC 5530 SERVERBUG: the server admits an internal fault; nothing the client does fixes
+    # it, the provider must look. Transient as RFC 5530 has it (a retry may get through).
+    Cause("server_bug", "The server reported an internal fault (SERVERBUG)", False,
+          "Tell your mail provider, quoting the server's words; the CRM retries meanwhile.",
+          "The IMAP server logged an internal error for this mailbox: check its log (index "
+          "corruption, storage errors).",
+          Evidence(response_codes=("SERVERBUG",), codes=("serverbug",))),
     Cause("inuse", "The mailbox is in use by another operation", False,
           "Nothing to do: the CRM retries shortly.",
           "A lock on the mailbox is held (migration, backup); check what holds it.",
           Evidence(response_codes=("INUSE",), codes=("inuse",))),
     # -- the connection dies --------------------------------------------------------------
+    # Dovecot at shutdown or restart: "* BYE Server shutting down." (and the same words from
+    # Courier and Cyrus); a restart brings it back, so transient.
+    Cause("server_shutdown", "The server is shutting down or restarting", False,
+          "Nothing to do: the mail server is restarting; the CRM reconnects when it is back.",
+          "The IMAP service was stopped or restarted (maintenance, upgrade, crash recovery); "
+          "check it came back.",
+          Evidence(texts=("server shutting down", "shutting down", "server is restarting",
+                          "server restarting"))),
     # Dovecot "Disconnected for inactivity.", RFC 3501 autologout; the fake says
     # "Autologout; idle for too long".
     Cause("idle_timeout", "The server closed an idle connection", False,

@@ -19,20 +19,21 @@ carries it.
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
 from engine.diag.classify import Diagnosis, diagnose, diagnose_event
+from engine.diag.presented import presented, speaks_tls, summary
 from engine.diag.probe_smtp import smtp_steps
+from engine.diag.resolve import Resolver, resolve, system_resolver
 from engine.diag.tracering import TraceLine, TraceRing
-from engine.errors import EngineError, ProtocolViolation
+from engine.errors import ConnectError, EngineError, ProtocolViolation, TimedOut, TlsError
 from engine.exitcodes import Exit
 from engine.imap.client import ImapClient
 from engine.imap.failures import connect_error, tls_error
@@ -47,8 +48,11 @@ EXIT = {"ok": Exit.OK, "warning": Exit.WARNING, "failed": Exit.FAILED}
 
 @dataclass(frozen=True)
 class ProbeOptions:
-    connect_timeout: float = 15.0
-    command_timeout: float = 30.0
+    connect_timeout: float = 15.0  # each of DNS, TCP, TLS, the greeting, STARTTLS
+    command_timeout: float = 30.0  # each IMAP command, each SMTP step
+    deadline: float | None = None  # the whole run; every step's limit is clipped to it
+    slow: float | None = None  # a step slower than this is a warning (default: timeout / 2)
+    login: bool = True  # False: the steps before LOGIN only ("login skipped")
     cafile: str | None = None
     smtp: bool = True
     send_test: bool = False  # a test message to the account's BCC address
@@ -83,7 +87,13 @@ class ProbeReport:
     def status(self) -> Literal["ok", "warning", "failed"]:
         if any(s.status == "failed" for s in self.steps):
             return "failed"
-        return "warning" if any(s.status == "warning" for s in self.steps) else "ok"
+        return "warning" if any(s.status == "warning" for s in self.steps) \
+            or self.login_skipped else "ok"
+
+    @property
+    def login_skipped(self) -> bool:
+        login = self.step("login")
+        return login is not None and login.status == "skipped"
 
     @property
     def exit_code(self) -> int:
@@ -95,6 +105,7 @@ class ProbeReport:
     def as_dict(self) -> dict[str, object]:
         return {"status": self.status, "exit_code": self.exit_code, "at": self.at.isoformat(),
                 "target": self.target, "steps": [s.as_dict() for s in self.steps],
+                "login_skipped": self.login_skipped,
                 "diagnosis": None if self.diagnosis is None else self.diagnosis.as_dict(),
                 "findings": [f.as_dict() for f in self.findings],
                 "trace": [t.render() for t in self.trace]}
@@ -117,18 +128,36 @@ def _cert_info(cert: dict[str, Any] | None) -> dict[str, Any]:
             "names": [v for k, v in cert.get("subjectAltName", ()) if k in ("DNS", "IP Address")]}
 
 
-class Probe:
-    """One run; ``await Probe(settings, secret).run()`` -> ``ProbeReport``."""
+def _tls_summary(writer: asyncio.StreamWriter, how: str) -> tuple[str, dict[str, Any]]:
+    obj = writer.get_extra_info("ssl_object")
+    info = _cert_info(writer.get_extra_info("peercert"))
+    info["version"] = obj.version() if obj is not None else None
+    return (f"{how}{info.get('version')}, certificate for "
+            f"{', '.join(info.get('names') or [])} issued by {info.get('issuer')}, "
+            f"valid until {info.get('not_after')}", info)
 
-    def __init__(self, settings: AccountSettings, secret: Secret,
+
+class Probe:
+    """One run; ``await Probe(settings, secret).run()`` -> ``ProbeReport``.
+
+    ``secret`` None: no password could be had, the run stops before LOGIN ("login
+    skipped"), as with ``ProbeOptions(login=False)``. ``resolver`` replaces the system's
+    ``getaddrinfo`` (tests inject a slow one)."""
+
+    def __init__(self, settings: AccountSettings, secret: Secret | None,
                  options: ProbeOptions | None = None, *, ssl_context: ssl.SSLContext | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 resolver: Resolver = system_resolver) -> None:
         self.settings = settings
         self.secret = secret
         self.options = options or ProbeOptions()
-        self.ring = TraceRing(secrets=(secret.reveal(),), bodies=self.options.bodies)
+        self.login = self.options.login and secret is not None
+        self.ring = TraceRing(secrets=(secret.reveal(),) if secret is not None else (),
+                              bodies=self.options.bodies)
         self._ctx = ssl_context
         self._clock = clock
+        self._resolver = resolver
+        self._ends: float | None = None
         self.steps: list[Step] = []
         self.findings: list[Diagnosis] = []
 
@@ -140,79 +169,111 @@ class Probe:
     def _trace(self, name: str, **info: Any) -> None:
         self.ring.record(name, {**info, "conn": "imap"})
 
+    def limit(self, base: float) -> float:
+        """``base`` seconds, or what is left of the run's deadline if that is less."""
+        if self._ends is None:
+            return base
+        return max(0.001, min(base, self._ends - self._clock()))
+
+    def _slow(self, base: float) -> float:
+        return self.options.slow if self.options.slow is not None else base / 2
+
     def _add(self, name: str, status: Status, summary: str, started: float,
-             **data: Any) -> None:
-        self.steps.append(Step(name, status, summary, (self._clock() - started) * 1000, data))
+             slow_after: float | None = None, **data: Any) -> None:
+        elapsed = self._clock() - started
+        limit = self._slow(self.options.command_timeout) if slow_after is None else slow_after
+        if status == "ok" and elapsed > limit:
+            status = "warning"
+            summary += f" (slow: {elapsed:.1f} s)"
+            data["slow"] = True
+        self.steps.append(Step(name, status, summary, elapsed * 1000, data))
 
     async def run(self) -> ProbeReport:
         imap = self.settings.imap
         target = {"username": self.settings.username, "imap": imap.url(),
                   "smtp": None if self.settings.smtp is None else self.settings.smtp.url()}
         diagnosis = None
+        deadline = self.options.deadline
+        if deadline is not None:
+            self._ends = self._clock() + deadline
         try:
-            await self._imap()
-            if self.options.smtp and self.settings.smtp is not None:
-                await smtp_steps(self)
+            try:
+                async with asyncio.timeout(None if deadline is None else deadline + 1.0):
+                    await self._imap()
+                    if self.options.smtp and self.settings.smtp is not None:
+                        await smtp_steps(self)
+            except TimeoutError:  # a step that overran its clipped limit anyway
+                raise self.fail("deadline", self._clock(), TimedOut(
+                    f"the run's deadline of {deadline}s passed", stage="imap_command")) from None
         except _Failed as failed:
             diagnosis = diagnose(failed.error)
         return ProbeReport(target, tuple(self.steps), diagnosis, tuple(self.ring.lines()),
                            datetime.now(UTC), tuple(self.findings))
 
-    def fail(self, name: str, started: float, error: BaseException) -> _Failed:
+    def fail(self, name: str, started: float, error: BaseException,
+             **extra: Any) -> _Failed:
         summary = (str(error) if isinstance(error, EngineError)
                    else f"{type(error).__name__}: {error}")
-        self._add(name, "failed", summary, started,
-                  **(error.as_dict() if isinstance(error, EngineError) else {}))
+        data = {k: v for k, v in error.as_dict().items() if k not in ("permanent", "remediation")} \
+            if isinstance(error, EngineError) else {}
+        # permanence and remedy are the diagnosis's (the catalogue's), shown once
+        self.steps.append(Step(name, "failed", summary, (self._clock() - started) * 1000,
+                               {**data, **extra}))
         return _Failed(error)
 
     # -- IMAP ------------------------------------------------------------------------------
 
     async def _imap(self) -> None:
         imap = self.settings.imap
-        host, port, limit = imap.host, imap.port, self.options.connect_timeout
+        host, port = imap.host, imap.port
+        base = self.options.connect_timeout
+        slow = self._slow(base)
         t = self._clock()
+        limit = self.limit(base)
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM)
+            addresses = await resolve(host, port, limit, self._resolver)
+        except TimeoutError:
+            raise self.fail("dns", t, ConnectError(
+                f"no answer from the resolver for {host!r} within {limit:.3g}s",
+                code="dns", stage="imap_connect")) from None
         except OSError as exc:
             raise self.fail("dns", t, connect_error(exc, host, port, host, limit)) from None
-        addresses = sorted({str(i[4][0]) for i in infos})
-        self._add("dns", "ok", f"{host} -> {', '.join(addresses)}", t, addresses=addresses)
+        self._add("dns", "ok", f"{host} -> {', '.join(addresses)}", t, slow, addresses=addresses)
 
         t = self._clock()
+        limit = self.limit(base)
         try:
             async with asyncio.timeout(limit):
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.open_connection(addresses[0], port)
         except (OSError, TimeoutError) as exc:
-            raise self.fail("tcp", t, connect_error(exc, host, port, host, limit)) from None
+            raise self.fail("tcp", t, connect_error(exc, addresses[0], port, host,
+                                                    limit)) from None
         peer = writer.get_extra_info("peername")
-        self._add("tcp", "ok", f"connected to {peer[0]}:{peer[1]}", t, peer=list(peer[:2]))
+        self._add("tcp", "ok", f"connected to {peer[0]}:{peer[1]}", t, slow, peer=list(peer[:2]))
+        self._address = addresses[0]
 
         if imap.security == "tls":
             t = self._clock()
+            limit = self.limit(base)
             try:
-                await writer.start_tls(self._context(), server_hostname=host,
-                                       ssl_handshake_timeout=limit)
+                async with asyncio.timeout(limit + 0.5):
+                    await writer.start_tls(self._context(), server_hostname=host,
+                                           ssl_handshake_timeout=limit)
             except ssl.SSLError as exc:
                 writer.close()
-                raise self.fail("tls", t, tls_error(exc, host)) from None
+                await self._tls_failed("tls", t, tls_error(exc, host), "tls")
             except (OSError, TimeoutError) as exc:
                 writer.close()
-                raise self.fail("tls", t, connect_error(exc, host, port, host, limit)) from None
-            obj = writer.get_extra_info("ssl_object")
-            info = _cert_info(writer.get_extra_info("peercert"))
-            info["version"] = obj.version() if obj is not None else None
-            self._add("tls", "ok", f"{info.get('version')}, certificate for "
-                      f"{', '.join(info.get('names') or [])} issued by {info.get('issuer')}, "
-                      f"valid until {info.get('not_after')}", t, **info)
-        else:
-            self.steps.append(Step("tls", "skipped" if imap.security == "plain" else "ok",
-                                   "plain connection (no TLS)" if imap.security == "plain"
-                                   else "STARTTLS after the greeting"))
+                raise self.fail("tls", t, _tls_timeout(exc, host, port, limit)) from None
+            summary, info = _tls_summary(writer, "")
+            self._add("tls", "ok", summary, t, slow, **info)
+        elif imap.security == "plain":
+            self.steps.append(Step("tls", "skipped", "plain connection (no TLS)"))
 
         client = ImapClient(host, port, security=imap.security,
                             ssl_context=self._context() if imap.security != "plain" else None,
-                            timeout=self.options.command_timeout, connect_timeout=limit,
+                            timeout=self.limit(self.options.command_timeout),
+                            connect_timeout=self.limit(base),
                             allow_plaintext_login=self.settings.allow_plaintext_login,
                             trace=self._trace, tag_prefix="P")
         try:
@@ -220,24 +281,65 @@ class Probe:
         finally:
             await client.close()
 
+    async def _tls_failed(self, name: str, t: float, err: TlsError,
+                          mode: Literal["tls", "starttls"]) -> NoReturn:
+        """Fail the TLS step, saying what the server presented (second, unverified look)."""
+        imap = self.settings.imap
+        seen = await presented(self._address, imap.port, imap.host,
+                               self.limit(min(self.options.connect_timeout, 5.0)), mode)
+        if seen is not None:
+            err.message += f"; the server presented: {summary(seen)}"
+            if err.code == "tls_hostname_mismatch":
+                names = ", ".join(seen["names"]) or "no names"
+                err.message += f". It covers: {names}"
+        raise self.fail(name, t, err, presented=seen)
+
     async def _session(self, client: ImapClient, reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter) -> None:
+        imap = self.settings.imap
         t = self._clock()
         try:
-            greeting = await client.attach(reader, writer, tls=self.settings.imap.security == "tls")
+            greeting = await client.attach(reader, writer, tls=imap.security == "tls")
         except ProtocolViolation as exc:
             found = detect_greeting(exc.data or (exc.server_text or "").encode()) \
                 if exc.code == "bad_greeting" else None
             raise self.fail("greeting", t, found.error if found else exc) from None
+        except TlsError as exc:
+            if exc.stage == "imap_starttls" and exc.code in ("tls_hostname_mismatch",
+                                                             "tls_untrusted", "tls_expired",
+                                                             "tls_verify_failed"):
+                await self._tls_failed("starttls", t, exc, "starttls")
+            raise self.fail("starttls" if exc.stage == "imap_starttls" else "greeting", t,
+                            exc) from None
+        except TimedOut as exc:
+            if exc.stage == "imap_greeting" and imap.security != "tls" and await speaks_tls(
+                    self._address, imap.port, imap.host,
+                    self.limit(min(self.options.connect_timeout, 5.0))):
+                raise self.fail("greeting", t, ConnectError(
+                    f"no IMAP greeting on {imap.host}:{imap.port}, but a TLS handshake there "
+                    "succeeds: this port expects TLS from the first byte",
+                    code="tls_expected", permanent=True, stage="imap_greeting")) from None
+            raise self.fail("starttls" if exc.stage == "imap_starttls" else "greeting", t,
+                            exc) from None
         except EngineError as exc:
-            raise self.fail("greeting", t, exc) from None
-        line = f"* {greeting.status} {greeting.text}"
+            raise self.fail("starttls" if exc.stage == "imap_starttls" else "greeting", t,
+                            exc) from None
+        line = f"* {greeting.status} " + (f"[{greeting.code}] " if greeting.code else "") \
+            + greeting.text
         found = detect_greeting(line.encode())
         if found is not None:
             raise self.fail("greeting", t, found.error)
-        self._add("greeting", "ok", line, t, text=greeting.text)
+        alert = (greeting.code or "").upper() == "ALERT"
+        self._add("greeting", "warning" if alert else "ok",
+                  line + (" (the server asks that this be shown to the user)" if alert else ""),
+                  t, self._slow(self.options.connect_timeout), text=greeting.text,
+                  code=greeting.code)
+        if imap.security == "starttls":
+            text, info = _tls_summary(writer, "upgraded with STARTTLS: ")
+            self._add("starttls", "ok", text, t, self._slow(self.options.connect_timeout), **info)
 
         t = self._clock()
+        client.timeout = self.limit(self.options.command_timeout)
         try:
             caps = await client.capability()
         except EngineError as exc:
@@ -245,6 +347,13 @@ class Probe:
         self._add("capability", "ok", " ".join(sorted(caps)), t, capabilities=sorted(caps))
 
         t = self._clock()
+        if not self.login:
+            why = "--no-login" if self.secret is not None or not self.options.login \
+                else "no password could be had without a terminal"
+            self.steps.append(Step("login", "skipped", f"login skipped ({why})"))
+            return
+        assert self.secret is not None
+        client.timeout = self.limit(self.options.command_timeout)
         try:
             await client.login(Credentials(self.settings.username, self.secret))
         except EngineError as exc:
@@ -252,6 +361,17 @@ class Probe:
         self._add("login", "ok", f"logged in as {self.settings.username}", t)
 
         t = self._clock()
+        client.timeout = self.limit(self.options.command_timeout)
+        try:
+            after = await client.ensure_capabilities()
+        except EngineError as exc:
+            raise self.fail("capability after login", t, exc) from None
+        self._add("capability after login", "ok", " ".join(sorted(after)), t,
+                  capabilities=sorted(after), added=sorted(after - caps),
+                  removed=sorted(caps - after))
+
+        t = self._clock()
+        client.timeout = self.limit(self.options.command_timeout)
         try:
             items = await client.list()
         except EngineError as exc:
@@ -276,6 +396,7 @@ class Probe:
 
     async def _folder(self, client: ImapClient, role: Role, folder: str) -> None:
         t = self._clock()
+        client.timeout = self.limit(self.options.command_timeout)
         try:
             status = (await client.status(folder, ("MESSAGES", "UIDNEXT", "UIDVALIDITY"))).items
         except EngineError as exc:
@@ -289,6 +410,7 @@ class Probe:
                       "newest mail and providers may throttle)" if big else ""), t,
                   folder=folder, **{k.lower(): v for k, v in status.items()})
         t = self._clock()
+        client.timeout = self.limit(self.options.command_timeout)
         try:
             box = await client.select(folder, readonly=True)
         except EngineError as exc:
@@ -314,6 +436,15 @@ class Probe:
                                        data={"stored": stored, "server": now}))
 
 
+def _tls_timeout(exc: BaseException, host: str, port: int, limit: float) -> EngineError:
+    """No TLS answer after TCP connected: the service is stuck, not the network."""
+    # asyncio reports its own ssl_handshake_timeout as ConnectionAbortedError
+    if isinstance(exc, TimeoutError | ConnectionAbortedError):
+        return TlsError(f"TCP connected to {host}:{port}, but the TLS handshake got no answer "
+                        f"within {limit:.3g}s", code="tls_timeout", stage="imap_tls")
+    return connect_error(exc, host, port, host, limit)
+
+
 def stored_uidvalidity(db: str, account: str, folder: str) -> int | None:
     """The checkpointed UIDVALIDITY, read-only (a missing file or table is simply None).
 
@@ -334,7 +465,8 @@ def stored_uidvalidity(db: str, account: str, folder: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-async def probe(settings: AccountSettings, secret: Secret, options: ProbeOptions | None = None,
+async def probe(settings: AccountSettings, secret: Secret | None,
+                options: ProbeOptions | None = None,
                 *, ssl_context: ssl.SSLContext | None = None) -> ProbeReport:
     """Run the probe once (the engine API behind ``inboxlab diagnose``)."""
     return await Probe(settings, secret, options, ssl_context=ssl_context).run()

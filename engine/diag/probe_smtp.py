@@ -8,13 +8,21 @@ step summaries, which hold no secret.
 
 from __future__ import annotations
 
+import re
 import ssl
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 import aiosmtplib
 
-from engine.errors import AuthFailed, ConnectError, Disconnected, EngineError, ServerRefused
+from engine.errors import (
+    AuthFailed,
+    ConfigError,
+    ConnectError,
+    Disconnected,
+    EngineError,
+    ServerRefused,
+)
 from engine.imap.failures import connect_error, tls_error
 
 if TYPE_CHECKING:
@@ -30,6 +38,16 @@ def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: floa
                           server_text=exc.message, stage=stage, code="auth_failed",
                           remediation="check the username and password (an app password "
                           "may be needed)")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        said = (exc.message or "").removeprefix("Malformed SMTP response line: ").strip()
+        if exc.code < 0 and re.match(r"^\* (OK|PREAUTH|BYE)\b", said):
+            return ConfigError("the server greeted like IMAP, not SMTP", code="imap_on_smtp_port",
+                               server_text=said, stage=stage)
+        if exc.code == 421 or (stage == "smtp_connect" and 400 <= exc.code < 500):
+            # 421 (RFC 5321 4.2.3): "service not available, closing transmission channel"
+            return ServerRefused(f"SMTP {exc.code}: the server is not taking mail now",
+                                 status=str(exc.code), server_text=said, stage=stage,
+                                 code="unavailable", permanent=False)
     if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError | aiosmtplib.SMTPTimeoutError):
         return ConnectError(f"SMTP {host}:{port}: no answer within {limit}s",
                             code="connect_timeout", stage=stage)
@@ -55,7 +73,7 @@ async def smtp_steps(probe: Probe) -> None:
     settings = probe.settings
     server = settings.smtp
     assert server is not None
-    limit = probe.options.connect_timeout
+    limit = probe.limit(probe.options.connect_timeout)
     smtp = aiosmtplib.SMTP(
         hostname=server.host, port=server.port, use_tls=server.security == "tls",
         start_tls=server.security == "starttls",
@@ -64,15 +82,21 @@ async def smtp_steps(probe: Probe) -> None:
     )
     t = probe._clock()
     try:
-        await smtp.connect()
+        greeting = await smtp.connect()
         await smtp.ehlo()
     except Exception as exc:
         raise probe.fail("smtp connect", t, smtp_error(exc, server.host, server.port,
                                                        "smtp_connect", limit)) from None
     try:
         extensions = sorted(smtp.esmtp_extensions)
-        probe._add("smtp connect", "ok", f"{server.url()}: ESMTP {' '.join(extensions)}", t,
-                   extensions=extensions)
+        probe._add("smtp connect", "ok", f"{server.url()}: {greeting.code} {greeting.message}; "
+                   f"ESMTP {' '.join(extensions)}", t, probe._slow(probe.options.connect_timeout),
+                   extensions=extensions, greeting=greeting.message)
+        if not probe.login or probe.secret is None:
+            from engine.diag.probe import Step  # probe imports this module
+
+            probe.steps.append(Step("smtp login", "skipped", "login skipped"))
+            return
         t = probe._clock()
         try:
             await smtp.login(settings.username, probe.secret.reveal())

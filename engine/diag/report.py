@@ -35,7 +35,7 @@ def render(report: ProbeReport) -> str:
     out = [f"inboxlab diagnose: {report.target['username']} at {report.target['imap']}"
            + (f", {report.target['smtp']}" if report.target.get("smtp") else "")]
     for s in report.steps:
-        out.append(f"  [{_MARK[s.status]}] {s.name:<18} {s.summary}  ({s.elapsed_ms:.0f} ms)")
+        out.append(f"  [{_MARK[s.status]}] {s.name:<22} {s.summary}  ({s.elapsed_ms:.0f} ms)")
         if s.name == "list":
             for role, choice in (s.data.get("roles") or {}).items():
                 if role in ("inbox", "sent"):
@@ -45,19 +45,37 @@ def render(report: ProbeReport) -> str:
     d = report.diagnosis
     if d is not None:
         c = d.cause
-        out += ["", f"Cause: {c.title} [{c.code}] - "
-                + ("permanent: a person must act" if c.permanent else
-                   "transient: the engine retries on its own"),
+        out += ["", f"Cause: {c.title} [{c.code}] - " + permanence(d.permanent),
                 f"  evidence: {d.matched_by}; stage {d.stage}",
+                # only the server's own words are quoted as such (never OpenSSL's, ours)
                 f"  server said: {d.server_text}" if d.server_text else "  server said nothing",
                 f"  mailbox owner: {c.owner_fix}", f"  IT: {c.it_fix}"]
-    out += ["", f"Result: {report.status.upper()} (exit {report.exit_code})"]
+    result = f"Result: {report.status.upper()} (exit {report.exit_code})"
+    out += ["", result + (" - login skipped" if report.login_skipped else "")]
     return "\n".join(out)
+
+
+def permanence(permanent: bool) -> str:
+    """The words for the catalogue's one answer (the JSON carries the same boolean)."""
+    return ("permanent: a person must act" if permanent else
+            "transient: the engine retries on its own")
+
+
+def _has_terminal() -> bool:
+    """Whether a person can be asked: stdin exists, is open and is a terminal."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached stdin
+        return False
 
 
 def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
                  ask: Callable[[str], str] | None = None) -> int:
-    """Run from parsed arguments; returns the exit code."""
+    """Run from parsed arguments; returns the exit code (``engine.exitcodes``).
+
+    Without ``--no-login`` the password comes from INBOXLAB_PASSWORD, the keyring or a
+    prompt; with none of them and no terminal the run stops before LOGIN ("login
+    skipped") instead of failing. ``--json`` prints JSON on every path."""
     out = out or sys.stdout
     try:
         imap = parse_server(args.imap, "imap")
@@ -66,16 +84,25 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
                                    bcc_address=args.bcc)
     except ConfigError as exc:
         return _usage(args, out, str(exc), exc.remediation)
-    found = find_secret(args.user, ask=ask if ask is not None else (
-        getpass.getpass if sys.stdin.isatty() else None))
-    if found is None:
-        return _usage(args, out, "no password", "set INBOXLAB_PASSWORD or store it in the "
-                      "keyring")
+    secret: Secret | None = None
+    if not getattr(args, "no_login", False):
+        terminal = _has_terminal()
+        try:
+            found = find_secret(args.user, ask=ask if ask is not None else (
+                getpass.getpass if terminal else None))
+        except (EOFError, OSError):  # the prompt's terminal went away
+            found = None
+        if found is None and (ask is not None or terminal):
+            return _usage(args, out, "no password", "set INBOXLAB_PASSWORD, store it in the "
+                          "keyring, or use --no-login")
+        secret = None if found is None else found.secret
     options = ProbeOptions(connect_timeout=args.timeout, command_timeout=args.timeout,
+                           deadline=getattr(args, "deadline", None),
+                           login=not getattr(args, "no_login", False),
                            cafile=args.cafile, smtp=smtp is not None,
                            send_test=args.send_test, bodies=args.bodies,
                            db=args.db)
-    report = asyncio.run(_probe_and_bundle(settings, found.secret, options, args))
+    report = asyncio.run(_probe_and_bundle(settings, secret, options, args))
     if args.json:
         json.dump(report.as_dict(), out, indent=2, default=str)
         out.write("\n")
@@ -94,7 +121,8 @@ def _usage(args: argparse.Namespace, out: TextIO, error: str, fix: str | None) -
     return USAGE_ERROR
 
 
-async def _probe_and_bundle(settings: AccountSettings, secret: Secret, options: ProbeOptions,
+async def _probe_and_bundle(settings: AccountSettings, secret: Secret | None,
+                            options: ProbeOptions,
                             args: argparse.Namespace) -> ProbeReport:
     report = await probe(settings, secret, options)
     if getattr(args, "bundle", None):
@@ -104,7 +132,7 @@ async def _probe_and_bundle(settings: AccountSettings, secret: Secret, options: 
         db = await Database.open(args.db) if args.db else None
         try:
             await export_bundle(args.bundle, settings=settings, report=report, db=db,
-                                secrets=(secret.reveal(),))
+                                secrets=(secret.reveal(),) if secret is not None else ())
         finally:
             if db is not None:
                 await db.close()

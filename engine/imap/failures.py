@@ -27,31 +27,35 @@ _VERIFY_HOSTNAME = {62, 64}
 
 
 def tls_error(exc: ssl.SSLError, expected_host: str) -> TlsError:
-    """An ``ssl`` failure as a ``TlsError`` with a code a person can act on."""
+    """An ``ssl`` failure as a ``TlsError`` with a code a person can act on.
+
+    OpenSSL's words (``verify_message``, the handshake reason) are local text, not the
+    server's: they go into the message, never into ``server_text``."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         vc = exc.verify_code
         said = exc.verify_message
         if vc in _VERIFY_HOSTNAME:
             return TlsError(
                 f"the server's certificate is not valid for {expected_host!r} ({said})",
-                code="tls_hostname_mismatch", permanent=True, server_text=said,
+                code="tls_hostname_mismatch", permanent=True,
                 remediation=_fix("tls_hostname_mismatch"),
             )
         if vc in _VERIFY_UNTRUSTED:
             return TlsError(
                 f"the certificate for {expected_host!r} is not signed by a trusted CA ({said})",
-                code="tls_untrusted", permanent=True, server_text=said,
+                code="tls_untrusted", permanent=True,
                 remediation=_fix("tls_untrusted"),
             )
         if vc in _VERIFY_EXPIRED:
             return TlsError(
-                f"the certificate for {expected_host!r} has expired or is not yet valid",
-                code="tls_expired", permanent=True, server_text=said,
+                f"the certificate for {expected_host!r} has expired or is not yet valid "
+                f"({said})",
+                code="tls_expired", permanent=True,
                 remediation=_fix("tls_expired"),
             )
         return TlsError(f"certificate verification failed: {said}", code="tls_verify_failed",
-                        permanent=True, server_text=said, remediation=_fix("tls_verify_failed"))
-    return TlsError(f"TLS handshake failed: {exc}", code="tls_handshake", server_text=str(exc),
+                        permanent=True, remediation=_fix("tls_verify_failed"))
+    return TlsError(f"TLS handshake failed: {exc}", code="tls_handshake",
                     remediation=_fix("tls_handshake"))
 
 

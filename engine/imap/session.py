@@ -206,6 +206,11 @@ class ImapSession:
         await self._run("CAPABILITY", stage="imap_capability")
         return self.caps
 
+    async def ensure_capabilities(self) -> frozenset[str]:
+        """The capabilities in force now: the ones the server last sent (a LOGIN OK's
+        ``[CAPABILITY ...]``), or a CAPABILITY command when they were invalidated."""
+        return await self._ensure_caps()
+
     async def _ensure_caps(self) -> frozenset[str]:
         if self._conn.caps is None:
             return await self.capability()

@@ -81,7 +81,28 @@ CASES = [
     Case("connection_reset", "diag-reset-mid-command"),
     Case("tarpit", "tarpit"),
     Case("folder_vanished", "diag-folder-vanished"),
+    # issue 13's table: the port and TLS mix-ups and the server's own words
+    Case("tls_port_plain", "demo", "plain-on-tls"),
+    Case("tls_port_plain", "demo", "starttls-on-tls"),
+    Case("tls_handshake_timeout"),
+    Case("privacy_required", None, "logindisabled"),
+    Case("server_shutdown"),
+    Case("server_bug"),
+    Case("wrong_protocol"),
+    Case("starttls_unavailable", "diag-throttled-gmail", "starttls"),  # gmail: no STARTTLS
 ]
+
+# What a scripted server answers, by command (``{tag}`` is the client's tag); a command
+# missing from the table is answered OK. Words are Dovecot's where Dovecot has them.
+CAPS = b"* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE AUTH=PLAIN\r\n"
+SCRIPTS: dict[str, dict[str, bytes]] = {
+    "server_shutdown": {"CAPABILITY": CAPS + b"{tag} OK done\r\n",
+                        "LOGIN": b"* BYE Server shutting down.\r\n"},
+    "server_bug": {"LIST": b"{tag} NO [SERVERBUG] Internal error occurred. Refer to server "
+                           b"log for more information. [2026-12-05 10:00:00]\r\n"},
+    "privacy_required": {"CAPABILITY": b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\n"
+                                       b"{tag} OK done\r\n"},
+}
 
 
 def test_every_failure_cause_has_a_case() -> None:
@@ -125,6 +146,30 @@ def full_backlog() -> Any:
         lsock.close()
 
 
+@contextlib.asynccontextmanager
+async def scripted_imap(script: dict[str, bytes]) -> AsyncIterator[int]:
+    """An IMAP server that greets, then answers each command from ``script``."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] Dovecot ready.\r\n")
+        with contextlib.suppress(Exception):
+            while line := await reader.readline():
+                tag, _, rest = line.decode().partition(" ")
+                verb = rest.split(" ", 1)[0].strip().upper()
+                answer = script.get(verb, b"{tag} OK done\r\n")
+                writer.write(answer.replace(b"{tag}", tag.encode()))
+                await writer.drain()
+                if b"* BYE" in answer:
+                    break
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -140,6 +185,15 @@ async def target_for(case: Case) -> AsyncIterator[Target]:
             yield Target("127.0.0.1", closed_port(), "plain")
         elif case.cause == "connect_timeout":
             with full_backlog() as port:
+                yield Target("127.0.0.1", port, "plain")
+        elif case.cause == "tls_handshake_timeout":  # accepts TCP, never answers TLS
+            async with one_line_server(b"") as port:
+                yield Target("127.0.0.1", port, "tls")
+        elif case.cause == "wrong_protocol":
+            async with one_line_server(b"220 mail.example.com ESMTP Postfix\r\n") as port:
+                yield Target("127.0.0.1", port, "plain")
+        elif case.cause in SCRIPTS:
+            async with scripted_imap(SCRIPTS[case.cause]) as port:
                 yield Target("127.0.0.1", port, "plain")
         elif case.cause == "pop3":
             async with one_line_server(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>"
@@ -161,7 +215,11 @@ async def target_for(case: Case) -> AsyncIterator[Target]:
             await c.login(Credentials(USER, PASSWORD))
             held.append(c)
         try:
-            if case.security == "starttls":
+            if case.security == "plain-on-tls":
+                yield Target("127.0.0.1", srv.tls_port, "plain")
+            elif case.security == "starttls-on-tls":
+                yield Target("localhost", srv.tls_port, "starttls", str(srv.ca_pem_path))
+            elif case.security == "starttls":
                 yield Target("localhost", srv.port, "starttls", str(srv.ca_pem_path))
             elif case.security == "tls":
                 yield Target("localhost", srv.tls_port, "tls",

@@ -65,7 +65,7 @@ async def test_an_expired_certificate_is_untrusted(tmp_path: Path,
         code = await asyncio.to_thread(run)
     d = report.diagnosis
     assert d is not None and d.code == "tls_untrusted" and d.error_code == "tls_expired"
-    assert d.permanent and "expired" in (d.server_text or "")
+    assert d.permanent and "expired" in (d.message or "") and d.server_text is None
     assert report.step("tls") is not None and report.step("tls").status == "failed"  # type: ignore[union-attr]
     data = json.loads(out.getvalue())
     assert code == 2 and data["diagnosis"]["cause"] == "tls_untrusted"

@@ -43,3 +43,26 @@ async def test_a_refused_smtp_login_is_the_auth_failed_cause() -> None:
     assert d is not None and d.code == "auth_failed" and d.stage == "smtp_login"
     assert d.permanent and d.remediation == BY_CODE["auth_failed"].owner_fix
     assert report.step("login") is not None and report.step("login").status == "ok"  # type: ignore[union-attr]
+
+
+async def test_a_421_greeting_is_unavailable_with_the_server_s_words() -> None:
+    faults = ('\n[smtp]\n[[smtp.faults]]\nkind = "421"\nstage = "connect"\ntimes = 5\n'
+              'message = "4.3.2 mx.example.com Service not available, closing channel"\n')
+    async with served(scenario_text(PASSWORD, extra=faults), smtp=True) as srv:
+        assert srv.smtp is not None and srv.smtp.tls_port is not None
+        report = await probe(settings(srv, srv.smtp.tls_port), Secret(PASSWORD),
+                             ProbeOptions(cafile=str(srv.ca_pem_path), connect_timeout=5))
+    d = report.diagnosis
+    assert report.exit_code == 2 and d is not None, report.as_dict()
+    assert d.code == "unavailable" and not d.permanent and d.stage == "smtp_connect"
+    assert d.server_text is not None and "Service not available" in d.server_text
+
+
+async def test_smtp_pointed_at_the_imap_port_is_the_wrong_protocol() -> None:
+    async with served(scenario_text(PASSWORD), smtp=False) as srv:
+        s = AccountSettings(username=USER, imap=ImapServer("127.0.0.1", srv.port, "plain"),
+                            smtp=SmtpServer("127.0.0.1", srv.port, "plain"))
+        report = await probe(s, Secret(PASSWORD), ProbeOptions(connect_timeout=5))
+    d = report.diagnosis
+    assert d is not None and d.code == "wrong_protocol" and d.permanent, report.as_dict()
+    assert d.server_text is not None and d.server_text.startswith("* OK")

@@ -48,8 +48,15 @@ async def test_a_bye_code_rides_on_the_disconnect_and_decides_the_cause() -> Non
     assert d.permanent is err.permanent is BY_CODE["unavailable"].permanent
 
 
-async def test_a_bye_without_a_code_is_a_plain_reset() -> None:
+async def test_a_bye_without_a_code_is_known_by_its_words() -> None:
+    # Dovecot's words at shutdown: a restart, not a firewall cutting the line (issue 13)
     err = await _bye_on_noop(b"* BYE Server shutting down\r\n")
     assert (err.code, err.response_code, err.server_text) == (
         "server_bye", None, "Server shutting down")
+    d = diagnose(err)
+    assert d.code == "server_shutdown" and not d.permanent and not err.permanent
+
+
+async def test_a_bye_without_a_code_or_known_words_is_a_plain_reset() -> None:
+    err = await _bye_on_noop(b"* BYE see you\r\n")
     assert diagnose(err).code == "connection_reset"
