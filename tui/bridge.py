@@ -77,6 +77,7 @@ STATS_TICK = 0.5  # seconds between polls of the account's counters (connections
 # The demo's templated mail goes out this long after the account settles, so a newcomer
 # sees the steady state (2 of 5 connections) before the CRM borrows connections to send.
 DEMO_MAIL_AFTER = 2.0
+OUTBOX_RETRY = 60.0  # seconds between retries of outbox records that failed (a 421...)
 
 
 class EngineBridge(BrowseSide):
@@ -266,10 +267,12 @@ class EngineBridge(BrowseSide):
         self.post(m.EngineState(state_view(account.state)))
         await account.start()
         self.spawn(self._poll_stats(account), "stats")
+        self.spawn(self._resume_outbox(), "outbox-resume")
 
     async def _stop_account(self) -> None:
         for task in list(self._tasks):
-            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan"):
+            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan",
+                                   "outbox-resume"):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
@@ -278,6 +281,20 @@ class EngineBridge(BrowseSide):
         if account is not None:
             await account.stop()
         await self.crm.stop()
+
+    async def _resume_outbox(self) -> None:
+        """Every start (demo and ``inboxlab connect`` alike) finishes the sends an earlier
+        run left unfinished, once the account has settled and chosen its Sent folder;
+        then retries whatever still failed every ``OUTBOX_RETRY`` seconds."""
+        assert self._settled is not None
+        await self._settled.wait()
+        while True:
+            self._follow_sent_role()
+            try:
+                await self.crm.resume()
+            except Exception as exc:  # the CRM's database or a bug: shown, retried later
+                self.post(m.EngineFailed("resume the outbox", str(exc)))
+            await asyncio.sleep(OUTBOX_RETRY)
 
     async def _demo_disconnect(self, after: float) -> None:
         """The demo's scripted disconnect, once the account has logged in and settled."""

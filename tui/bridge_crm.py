@@ -136,7 +136,8 @@ class CrmBridge:
                                       tls_context=wiring.tls, timeout=15)
             self.outbox = Outbox(self.store, submitter, copier, Address(wiring.username),
                                  rng=self._rng, trace=self._on_trace)
-        # Replies a crash left queued are read by the first pass's after_pass.
+        # Replies a crash left queued are read by the first pass's after_pass; sends an
+        # earlier run left unfinished are resumed by the bridge once the account settles.
         self._post(cm.RecordsChanged())
 
     async def stop(self) -> None:
@@ -299,6 +300,23 @@ class CrmBridge:
             except (CrmError, EngineError) as exc:
                 self._post(cm.CrmFailed(f"send to {contact.email}", str(exc)))
         return sent
+
+    async def resume(self) -> int:
+        """Finish what earlier runs left unfinished (queued after a 421, submitted before
+        a crash); returns how many records reached 'logged'. Called at every start and
+        then now and again by the bridge (``EngineBridge._resume_outbox``)."""
+        outbox = self.outbox
+        if outbox is None or not await outbox.unfinished():
+            return 0
+        try:
+            done = await outbox.run_pending()
+        finally:
+            if outbox.copier is not None:
+                await outbox.copier.close()  # its Sent connection goes back to the budget
+        for rec in done:
+            if rec.last_error and rec.state.value != "logged":
+                self._post(cm.CrmFailed(f"resume {rec.message_id}", rec.last_error))
+        return sum(rec.state.value == "logged" for rec in done)
 
     async def demo_send(self) -> int:
         """The demo's opening move: a templated mail to the scenario's persona."""

@@ -4,7 +4,8 @@ Kept apart from the run loop (``tui.scenario_run``) because it is its own idea: 
 that logs the account's mail and sends through the scenario's SMTP server, then counts
 what it did for the ``crm_*`` and ``sent_copies`` checks. Its database is ``crm.db``
 beside the engine's. Sends start after the engine's first pass, with the Sent folder
-the engine chose and no hint about auto-save (the copier detects it). It settles only
+the engine chose and no hint about auto-save (the copier detects it); the outbox records
+an earlier run in the same directory left unfinished go first. It settles only
 once every send is done, no persona answer is pending and a few polls have passed.
 Never imports Textual (import-linter contract in pyproject.toml).
 """
@@ -98,7 +99,7 @@ class CrmDrive:
 
     def tick(self, account: Account) -> None:
         """Start the sends once the engine has synced and chosen its Sent folder."""
-        if self.task is None and account.passes >= 1 and self.templates:
+        if self.task is None and account.passes >= 1 and self.srv.smtp is not None:
             choice = account.roles.get(Role.SENT)
             self.task = asyncio.create_task(self._send_all(choice.folder if choice else None),
                                             name="scenario run: CRM sends")
@@ -126,6 +127,11 @@ class CrmDrive:
         outbox = Outbox(self.store, submitter, copier, Address(self.user),
                         rng=random.Random(self.srv.scenario.seed))
         try:
+            # First what an earlier run in this directory left unfinished (a 421, a
+            # crash after the server's OK), as every start path does.
+            for rec in await outbox.run_pending():
+                if rec.last_error and rec.state.value != "logged":
+                    self.failures.append(f"resume {rec.message_id}: {rec.last_error}")
             queued = []
             for send, template in zip(self.srv.scenario.sends, self.templates, strict=True):
                 for address in send.to:

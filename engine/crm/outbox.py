@@ -29,6 +29,7 @@ make it raise to simulate a kill and then restart from the database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from engine.crm.ingest import Address, parse_message
 from engine.crm.records import CrmStore
 from engine.crm.send import Draft, SmtpSubmitter, build_message, new_message_id
 from engine.crm.sentcopy import Mark, SentCopier
+from engine.errors import EngineError
 from engine.trace import TraceFn
 
 
@@ -139,6 +141,7 @@ class Outbox:
         self.uncertain = uncertain
         self._crash = crash or (lambda point: None)
         self._trace = trace
+        self._running = asyncio.Lock()
 
     # -- records ----------------------------------------------------------------------
 
@@ -218,18 +221,37 @@ class Outbox:
 
     # -- running ----------------------------------------------------------------------
 
+    async def unfinished(self) -> list[str]:
+        """Message-IDs of the records not in a terminal state, oldest first."""
+        marks = ", ".join("?" for _ in TERMINAL)
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                f"SELECT message_id FROM outbox WHERE state NOT IN ({marks}) ORDER BY id",
+                tuple(s.value for s in TERMINAL)) as cur:
+            return [str(r[0]) for r in await cur.fetchall()]
+
     async def run_pending(self) -> list[OutboxRecord]:
-        """Finish every unfinished record (after a restart, or a failed earlier run)."""
+        """Finish every unfinished record (after a restart, or a failed earlier run).
+
+        Every start path calls this (the TUI's bridge, ``inboxlab connect``, the headless
+        scenario runner): a record left 'queued' by an SMTP 421 or 'submitted' by a crash
+        after the server's OK gets its submission, Sent copy and log. A record that fails
+        again keeps its error and waits for the next call.
+        """
         out = []
-        for rec in await self.records():
-            if rec.state not in TERMINAL:
-                try:
-                    out.append(await self.run(rec.message_id))
-                except CrmError:
-                    out.append(await self.get(rec.message_id))
+        for mid in await self.unfinished():
+            try:
+                out.append(await self.run(mid))
+            except EngineError:  # CRM or connection failure: recorded on the row
+                out.append(await self.get(mid))
         return out
 
     async def run(self, message_id: str) -> OutboxRecord:
+        # One record at a time: a resume running beside a send must not submit the
+        # same record twice (each step re-reads the committed state under the lock).
+        async with self._running:
+            return await self._run(message_id)
+
+    async def _run(self, message_id: str) -> OutboxRecord:
         rec = await self.get(message_id)
         if rec.state is State.QUEUED:
             rec = await self._submit(rec)
