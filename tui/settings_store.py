@@ -65,7 +65,9 @@ class UiSettings:
     """What the person chose; every field is validated on construction."""
 
     watched_folders: tuple[str, ...] = ()  # empty: INBOX and Sent, as the engine picks
-    log_attachments: bool = False
+    # Attachments are logged by default, as in the engine (LoggingRules) and `scenario run`
+    # (tests/tui/test_tui_records.py checks the three agree).
+    log_attachments: bool = True
     logging_mode: str = "replies_only"
     never_log: tuple[str, ...] = ()  # addresses or @domains the CRM must never log
     sent_folder: str | None = None  # override the detected Sent folder

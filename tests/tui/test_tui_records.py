@@ -253,6 +253,36 @@ class ScriptedCrm:
     def send(self, template: str, contact_ids: Any) -> None: ...
 
 
+def test_the_attachment_switch_has_one_default_everywhere() -> None:
+    from engine.crm.rules import LoggingRules
+
+    assert UiSettings().log_attachments is True
+    assert LoggingRules().log_attachments is True
+    assert crm_rules(UiSettings().logging_mode, (), UiSettings().log_attachments) \
+        .log_attachments is True
+
+
+class WhyNoFilesCrm(ScriptedCrm):
+    NOTE = ("email is 63,743,399 bytes, over the 50 MB (50,000,000 bytes) limit: logged "
+            "without attachments")
+
+    def load_timeline(self, contact_id: int) -> None:
+        self.target.post_message(cm.TimelineLoaded(contact_id, (
+            v.EmailView(9, "<9@acme.example>", 7, "incoming", DANA, "Big drawings",
+                        "In-Reply-To names <1@example.com>", self.NOTE, ()),)))
+
+
+async def test_the_timeline_says_why_an_attachment_is_missing() -> None:
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False,  # type: ignore[arg-type]
+                      clock=lambda: AT)
+    app.crm_actions = WhyNoFilesCrm(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        timeline = app.screen.query_one("#timeline", DataTable)
+        await async_wait_until(lambda: timeline.row_count == 1, what="the timeline row")
+        assert str(timeline.get_row("9")[4]) == f"none: {WhyNoFilesCrm.NOTE}"
+
+
 def test_records_snapshot(snap_compare: Any) -> None:
     app = InboxLabApp(ScriptedBridge(), cursor_blink=False,  # type: ignore[arg-type]
                       clock=lambda: AT)

@@ -36,6 +36,14 @@ def thread_text(view: v.ThreadLinesView | None) -> Text:
     return text
 
 
+def attachment_cell(email: v.EmailView) -> str:
+    """The files, or why there are none: the engine stores the reason (over the 50 MB
+    limit, attachment logging switched off, size unknown) in the email's notes."""
+    if email.attachments:
+        return ", ".join(email.attachments)
+    return f"none: {email.notes}" if email.notes else "-"
+
+
 class RecordsScreen(ModelScreen):
     CSS_PATH = "crm.tcss"
     BINDINGS = [
@@ -111,7 +119,7 @@ class RecordsScreen(ModelScreen):
         table.clear()
         for e in emails:
             arrow = "->" if e.direction == "outgoing" else "<-"
-            files = ", ".join(e.attachments) or "-"
+            files = attachment_cell(e)
             table.add_row(arrow, e.sender, e.subject, e.join_reason, files, key=str(e.id))
         if emails:
             table.move_cursor(row=min(max(row, 0), len(emails) - 1))
