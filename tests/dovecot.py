@@ -304,6 +304,81 @@ class DovecotHandle:
         self.password_of(user)
         self.doveadm("mailbox", "update", "--uid-validity", str(value), "-u", user, folder)
 
+    # ---- failures a test induces (issue 13: stop, kill, SIGSTOP, reconfigure) ---------------
+    def _group(self) -> int:
+        if self._proc is None:
+            raise DovecotError("dovecot is not running")
+        return self._proc.pid  # the master; start_new_session made it the group leader
+
+    def pause(self) -> None:
+        """SIGSTOP every Dovecot process: the kernel still accepts TCP, nobody answers."""
+        os.killpg(self._group(), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self._group(), signal.SIGCONT)
+
+    def processes(self, name: str) -> list[int]:
+        """Pids of this instance's processes whose command name is ``name`` (``imap``...)."""
+        group, found = self._group(), []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2 :].split()
+                if int(fields[2]) == group and comm == name:
+                    found.append(int(entry.name))
+        return found
+
+    def kill_imap(self) -> int:
+        """kill -9 every ``imap`` process (the sessions die mid-command); how many."""
+        pids = self.processes("imap")
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return len(pids)
+
+    def shutdown(self) -> None:
+        """SIGTERM the master, as ``systemctl stop`` does: sessions get
+        ``* BYE Server shutting down.``, then nothing listens. ``stop()`` still cleans up."""
+        proc = self._proc
+        if proc is None:
+            return
+        # what the master's shutdown_clients does, done first so it does not depend on timing
+        for pid in self.processes("imap"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=15)
+
+    def reconfigure(self, extra_config: str, *, plain_address: str | None = None) -> None:
+        """Restart the same instance (same users, maildirs, ports) with more config.
+
+        ``plain_address`` (e.g. ``127.0.0.2``) moves the plain listener there: Dovecot
+        counts a connection from its own address as secure, so LOGINDISABLED shows only
+        when client and server addresses differ. ``self.host`` follows it."""
+        self._terminate(graceful=False)
+        if plain_address is not None:
+            extra_config += ("\nservice imap-login {\n  inet_listener imap {\n"
+                             f"    address = {plain_address}\n  }}\n}}\n")
+            self.host = plain_address
+        self.extra_config = extra_config
+        ports = self.port, self.tls_port
+        self.config_path.write_text(render_config(
+            self.root, self._ids, port=ports[0], tls_port=ports[1],
+            special_use=self.special_use) + extra_config + "\n")
+        stderr = (self.root / "dovecot.stderr").open("ab")
+        with stderr:
+            self._proc = subprocess.Popen(
+                ["/bin/sh", "-c", _SUPERVISOR, "inboxlab-dovecot", self._dovecot,
+                 str(self.config_path), str(self.root) if self._owns_root else ""],
+                stdin=subprocess.PIPE, stdout=stderr, stderr=stderr, start_new_session=True)
+        if not self._wait_ready(30.0):
+            raise DovecotError("dovecot did not come back", log_tail=self.log_tail())
+
     def kick(self, user: str) -> None:
         """Disconnect every session of user (Dovecot says ``* BYE Server shutting down.``)."""
         self.password_of(user)
