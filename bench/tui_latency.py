@@ -86,7 +86,7 @@ async def _key_latency(app: InboxLabApp, lst: HeaderList, key: str) -> float:
 
 
 async def run(keys: int) -> dict[str, Any]:
-    bridge = EngineBridge(scenario="inbox-100k", demo_disconnect_after=None, demo_mail=False)
+    bridge = EngineBridge(scenario="inbox-100k", timeline=False, sends=False)
     app = InboxLabApp(bridge, cursor_blink=False)
     out: dict[str, Any] = {}
     async with app.run_test(size=SIZE) as pilot:

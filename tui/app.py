@@ -8,6 +8,7 @@ its state while another is shown; the folder browser is pushed on top of the das
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -406,12 +407,19 @@ class InboxLabApp(App[None]):
         self.model.scenario_log.append(line)
         self._changed()
 
+    def on_views_reset(self, _msg: m.ViewsReset) -> None:
+        """Another scenario or account: nothing of the old one stays on any screen
+        (state, capabilities, folders, sparkline, progress, outages). The scenario log
+        is the history of switches, so it stays."""
+        self.model = m.SessionModel(scenario_log=self.model.scenario_log)
+        self.sub_title = ""
+        for view in list(self.views):
+            with contextlib.suppress(NoMatches):
+                view.show_model(self.model)
+
     def on_scenario_done(self, msg: m.ScenarioDone) -> None:
         self.model.scenario_log.append(
             f"scenario {msg.name}: " + ("running" if msg.ok else "failed to start"))
-        self.model.disconnects.clear()
-        self.model.incidents.clear()
-        self.model.progress.clear()
         self._changed()
 
 

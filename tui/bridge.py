@@ -52,14 +52,7 @@ from tui import messages as m
 from tui.bridge_browse import BrowseSide
 from tui.bridge_crm import CrmBridge, CrmWiring
 from tui.browse import FolderBrowser
-from tui.demo import (
-    DEMO_DISCONNECT_AFTER,
-    DEMO_FAULT,
-    FAULTS,
-    DemoServers,
-    Endpoints,
-    list_scenarios,
-)
+from tui.demo import FAULTS, DemoServers, Endpoints, list_scenarios
 from tui.settings_store import UiSettings
 from tui.translate import (
     StageClock,
@@ -74,15 +67,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STATS_TICK = 0.5  # seconds between polls of the account's counters (connections, folders)
-# The demo's templated mail goes out this long after the account settles, so a newcomer
+# A scenario's [[send]] mail goes out this long after the account settles, so a newcomer
 # sees the steady state (2 of 5 connections) before the CRM borrows connections to send.
-DEMO_MAIL_AFTER = 2.0
+SENDS_AFTER = 2.0
 OUTBOX_RETRY = 60.0  # seconds between retries of outbox records that failed (a 421...)
 
 
 class EngineBridge(BrowseSide):
     """Owns the engine thread. ``scenario`` serves the demo's fake servers in-process;
-    ``settings``/``secret`` drive a real mailbox instead."""
+    ``settings``/``secret`` drive a real mailbox instead. A scenario runs as written: its
+    ``[[timeline]]`` (the demo's outage) and its ``[[send]]`` mail; ``timeline=False``
+    and ``sends=False`` leave them out (tests that want a quiet server)."""
 
     def __init__(
         self,
@@ -90,8 +85,8 @@ class EngineBridge(BrowseSide):
         scenario: str | None = "demo",
         settings: AccountSettings | None = None,
         secret: Secret | None = None,
-        demo_disconnect_after: float | None = DEMO_DISCONNECT_AFTER,
-        demo_mail: bool = True,
+        timeline: bool = True,
+        sends: bool = True,
         data_dir: Path | None = None,
         cafile: str | None = None,
         seed: int = 1,
@@ -99,8 +94,8 @@ class EngineBridge(BrowseSide):
         self.scenario = scenario if settings is None else None
         self.settings = settings
         self._secret = secret
-        self.demo_disconnect_after = demo_disconnect_after
-        self.demo_mail = demo_mail
+        self.timeline = timeline
+        self.sends = sends
         self._data_dir = data_dir
         self.real_data_dir: Path | None = None  # a real mailbox's database (XDG data dir)
         self._tmp_dir: Path | None = None
@@ -216,7 +211,7 @@ class EngineBridge(BrowseSide):
     async def _start_scenario(self, name: str) -> bool:
         if self.servers is not None:
             await self.servers.stop()
-        self.servers = DemoServers(name)
+        self.servers = DemoServers(name, timeline=self.timeline)
         try:
             ends = await self.servers.start()
         except Exception as exc:
@@ -231,10 +226,8 @@ class EngineBridge(BrowseSide):
         settings = AccountSettings(
             username=ends.username, imap=ImapServer(ends.host, ends.imaps_port, "tls"), smtp=smtp)
         await self._start_account(settings, Secret(ends.password))
-        if self.demo_mail and ends.smtps_port is not None:
-            self.spawn(self._demo_mail(ends), "demo-mail")
-        if self.demo_disconnect_after is not None:
-            self.spawn(self._demo_disconnect(self.demo_disconnect_after), "demo-disconnect")
+        if self.sends and ends.sends:
+            self.spawn(self._scenario_sends(ends), "sends")
         return True
 
     def _db_path(self) -> Path:
@@ -252,6 +245,7 @@ class EngineBridge(BrowseSide):
         self.settings, self._secret = settings, secret
         self._settled = asyncio.Event()
         self._warnings.clear()
+        self._last_stats = ()  # a fresh account announces its counters even if unchanged
         options = AccountOptions(folders=self._watch(settings), cafile=self._cafile)
         db_path = self._db_path()
         await self.crm.start(CrmWiring(
@@ -271,8 +265,7 @@ class EngineBridge(BrowseSide):
 
     async def _stop_account(self) -> None:
         for task in list(self._tasks):
-            if task.get_name() in ("stats", "demo-disconnect", "demo-mail", "scan",
-                                   "outbox-resume"):
+            if task.get_name() in ("stats", "sends", "scan", "outbox-resume"):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
@@ -296,20 +289,14 @@ class EngineBridge(BrowseSide):
                 self.post(m.EngineFailed("resume the outbox", str(exc)))
             await asyncio.sleep(OUTBOX_RETRY)
 
-    async def _demo_disconnect(self, after: float) -> None:
-        """The demo's scripted disconnect, once the account has logged in and settled."""
+    async def _scenario_sends(self, ends: Endpoints) -> None:
+        """The scenario's [[send]] blocks: templated mail from a record, once settled."""
         assert self._settled is not None
         await self._settled.wait()
-        await asyncio.sleep(after)
-        await self._fire("demo: server down 3 s", DEMO_FAULT)
-
-    async def _demo_mail(self, ends: Endpoints) -> None:
-        """The demo's templated mail from a record; the persona's reply is logged to it."""
-        assert self._settled is not None
-        await self._settled.wait()
-        await asyncio.sleep(DEMO_MAIL_AFTER)  # pacing: the dashboard settles first
+        await asyncio.sleep(SENDS_AFTER)  # pacing: the dashboard settles first
         self._follow_sent_role()
-        await self.crm.demo_send()
+        for plan in ends.sends:
+            await self.crm.scenario_send(plan.name, plan.subject, plan.body, plan.to)
 
     def _follow_sent_role(self) -> None:
         """The copier APPENDs to the Sent folder the engine chose (overrides included)."""
@@ -390,6 +377,7 @@ class EngineBridge(BrowseSide):
 
     async def _switch_scenario(self, name: str) -> bool:
         await self._stop_account()
+        self.post(m.ViewsReset())  # after the old account's last message, before the new
         self.scenario = name
         ok = await self._start_scenario(name)
         self.post(m.ScenarioDone(name, (f"serving {name}",) if ok else (), ok))
@@ -452,6 +440,7 @@ class EngineBridge(BrowseSide):
 
     async def _switch_account(self, settings: AccountSettings, secret: Secret) -> bool:
         await self._stop_account()
+        self.post(m.ViewsReset())
         if self.endpoints is None or settings.imap.host != self.endpoints.host:
             self._cafile = None  # a real server: the system's trust store
             if self.real_data_dir is not None:

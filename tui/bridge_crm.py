@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONTACT_PAGE = 2000  # contacts per page: a DataTable page, never the whole table
-DEMO_CONTACT = ("dana@acme.example", "Dana Buyer")
 
 # The templates the demo offers (validated by engine.crm.templates on import).
 TEMPLATES = (
@@ -318,14 +317,19 @@ class CrmBridge:
                 self._post(cm.CrmFailed(f"resume {rec.message_id}", rec.last_error))
         return sum(rec.state.value == "logged" for rec in done)
 
-    async def demo_send(self) -> int:
-        """The demo's opening move: a templated mail to the scenario's persona."""
+    async def scenario_send(self, name: str, subject: str, body: str,
+                            to: Sequence[tuple[str, str]]) -> int:
+        """A scenario's ``[[send]]``: its template to each (address, name), as written."""
         if self.store is None:
             return 0
-        email, name = DEMO_CONTACT
-        cid = await self.store.upsert_contact(email, name)
+        try:
+            self.templates.add(Template(name, subject, body))
+        except CrmError as exc:
+            self._post(cm.CrmFailed(f"send {name}", str(exc)))
+            return 0
+        ids = [await self.store.upsert_contact(email, who) for email, who in to]
         self._post(cm.RecordsChanged())
-        return await self._send("renewal", [cid])
+        return await self._send(name, ids)
 
 
 __all__ = ["TEMPLATES", "CrmBridge", "CrmWiring"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,6 @@ from fakeserver.scenario.load import load
 from fakeserver.scenario.model import Scenario
 from fakeserver.scenario.serve import ScenarioServer
 from scenarios import DEFAULT, bundled, path_of
-
-# What the demo breaks, and when (seconds after the account first settles): the server
-# goes down for a few seconds, dropping the live connection and refusing new ones, so
-# the demo shows a disconnect, its explanation, the backoff and the recovery.
-# (Not a BYE: the fault proxy passes TLS through, so an injected cleartext BYE would
-# arrive inside the TLS stream as garbage.)
-DEMO_DISCONNECT_AFTER = 25.0
-DEMO_FAULT: Mapping[str, Any] = {"type": "down", "seconds": 3}
 
 # Faults offered on the Scenarios screen, as control-endpoint action tables.
 FAULTS: Mapping[str, Mapping[str, Any]] = {
@@ -70,6 +62,24 @@ def list_scenarios() -> list[ScenarioInfo]:
 
 
 @dataclass(frozen=True)
+class SendPlan:
+    """One ``[[send]]`` block of the scenario: who (address, name) gets which template."""
+
+    name: str
+    subject: str
+    body: str
+    to: tuple[tuple[str, str], ...]
+
+
+def send_plans(sc: Scenario) -> tuple[SendPlan, ...]:
+    """The scenario's sends as written; a persona's name is used when one matches."""
+    names = {p.address.lower(): p.name for p in (sc.smtp.personas if sc.smtp else ())}
+    return tuple(SendPlan(s.name or f"send-{i + 1}", s.subject, s.body,
+                          tuple((a, names.get(a.lower()) or "") for a in s.to))
+                 for i, s in enumerate(sc.sends))
+
+
+@dataclass(frozen=True)
 class Endpoints:
     """Where the running fake servers listen and how to log in (demo data, not secrets)."""
 
@@ -83,6 +93,7 @@ class Endpoints:
     password: str = ""
     control_port: int | None = None
     smtps_port: int | None = None
+    sends: tuple[SendPlan, ...] = ()  # the scenario's [[send]] blocks, run once it settles
 
     def __repr__(self) -> str:
         return (f"Endpoints(scenario={self.scenario!r}, host={self.host!r}, "
@@ -92,8 +103,10 @@ class Endpoints:
 class DemoServers:
     """A ``ScenarioServer`` plus the control client; start and stop on one loop."""
 
-    def __init__(self, scenario: str | Path | Scenario = DEFAULT) -> None:
+    def __init__(self, scenario: str | Path | Scenario = DEFAULT, *,
+                 timeline: bool = True) -> None:
         self._scenario = scenario
+        self._timeline = timeline
         self.server: ScenarioServer | None = None
 
     @property
@@ -103,6 +116,8 @@ class DemoServers:
     async def start(self) -> Endpoints:
         sc = self._scenario
         loaded = sc if isinstance(sc, Scenario) else load(path_of(str(sc)))
+        if not self._timeline:  # tests that want a quiet server: no scripted events
+            loaded = replace(loaded, timeline=())
         server = ScenarioServer(loaded)
         await server.start()
         self.server = server
@@ -113,6 +128,7 @@ class DemoServers:
             ca_file=str(server.ca_pem_path), username=account.username,
             password=account.password or "", control_port=server.control_port,
             smtps_port=server.smtp.tls_port if server.smtp is not None else None,
+            sends=send_plans(loaded) if server.smtp is not None else (),
         )
 
     async def stop(self) -> None:

@@ -115,6 +115,10 @@ class Endpoint(Message):
         self.detail = detail
 
 
+class ViewsReset(Message):
+    """Another scenario or account starts: every view forgets the old one."""
+
+
 class EngineFailed(Message):
     """The bridge itself could not do something (a scenario did not start...)."""
 

@@ -35,7 +35,7 @@ async def _settled(app: InboxLabApp, what: str = "the account watching for mail"
 
 @pytest.fixture
 async def demo() -> AsyncIterator[tuple[InboxLabApp, Pilot[Any], EngineBridge]]:
-    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None)
+    bridge = EngineBridge(scenario="demo", timeline=False)
     app = InboxLabApp(bridge, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await _settled(app)
@@ -196,7 +196,7 @@ async def test_help_lists_bindings_with_ids(demo: Any) -> None:
 
 
 async def test_quit_stops_engine_and_servers() -> None:
-    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None)
+    bridge = EngineBridge(scenario="demo", timeline=False)
     app = InboxLabApp(bridge, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await _settled(app)

@@ -86,7 +86,7 @@ async def test_an_outage_is_one_incident_with_a_countdown_reconnect_now_and_a_no
     """The real engine against the demo's fake servers: the server goes down for a few
     seconds; the retries are one incident, the badge counts down to the next retry,
     ctrl+r reconnects without waiting it out, and "Reconnected after N s" is shown."""
-    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None, demo_mail=False)
+    bridge = EngineBridge(scenario="demo", timeline=False, sends=False)
     app = InboxLabApp(bridge, cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await async_wait_until(lambda: app.model.state and app.model.state.state == "idle",

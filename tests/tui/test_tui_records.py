@@ -34,7 +34,7 @@ DANA = "dana@acme.example"
 
 @pytest.fixture
 async def demo() -> AsyncIterator[tuple[InboxLabApp, Pilot[Any], EngineBridge]]:
-    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None)
+    bridge = EngineBridge(scenario="demo", timeline=False)
     # Which pooled connections the CRM borrows: replies ride the scanner's after_pass.
     real_open, borrowed = bridge.crm._open, []
 

@@ -19,7 +19,7 @@ COUNT = 100_000
 
 
 async def test_a_100k_folder_scan_reaches_100_percent() -> None:
-    bridge = EngineBridge(scenario="inbox-100k", demo_disconnect_after=None)
+    bridge = EngineBridge(scenario="inbox-100k", timeline=False)
     app = InboxLabApp(bridge, cursor_blink=False)
     try:
         async with app.run_test(size=SIZE) as pilot:

@@ -140,7 +140,7 @@ async def test_saved_watch_list_reaches_the_engine(tmp_path: Path) -> None:
 
     store = SettingsStore(tmp_path / "settings.json")
     store.save(UiSettings(watched_folders=("Projects/Acme", "No Such Folder")))
-    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None)
+    bridge = EngineBridge(scenario="demo", timeline=False)
     app = InboxLabApp(bridge, cursor_blink=False, settings_store=store)
     try:
         async with app.run_test(size=(110, 40)):

@@ -26,6 +26,10 @@ def eta_text(view: ProgressView) -> str:
     return f"{view.done:,} of {view.total:,}  {rate}{left}"
 
 
+def progress_key(folder: str) -> str:
+    return "p-" + "".join(ch if ch.isalnum() else "_" for ch in folder)
+
+
 def scan_note(model: SessionModel) -> str:
     """While a scan runs the account is not "up to date": say which folder and how far."""
     if model.state is None or model.state.state not in ("idle", "syncing"):
@@ -134,8 +138,12 @@ class DashboardScreen(ModelScreen):
 
     def _show_progress(self, model: SessionModel) -> None:
         box = self.query_one("#progress", VerticalScroll)
+        keys = {progress_key(folder) for folder in model.progress}
+        for row in list(box.children):  # folders of a scenario or account no longer shown
+            if row.id not in keys:
+                row.remove()
         for folder, view in model.progress.items():
-            key = "p-" + "".join(ch if ch.isalnum() else "_" for ch in folder)
+            key = progress_key(folder)
             found = box.query(f"#{key}")
             if not found:
                 row = Horizontal(Label(folder, classes="pname"),
