@@ -68,7 +68,7 @@ class _Target:
 
 def test_the_tui_bridge_resumes_queued_and_submitted_records(tmp_path: Path) -> None:
     queued, submitted = asyncio.run(leave_unfinished(tmp_path / "engine.db"))
-    bridge = EngineBridge(scenario="demo", demo_disconnect_after=None, demo_mail=False,
+    bridge = EngineBridge(scenario="demo", timeline=False, sends=False,
                           data_dir=tmp_path)
     bridge.start(_Target())  # type: ignore[arg-type]
     try:
