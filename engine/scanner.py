@@ -11,7 +11,10 @@ reconnects, for the TUI) and is handed the live client for each call:
   or "full" (every header, batched, with progress) - or, when the CRM's tracked set is
   small, a server-side reply SEARCH (``engine.replies``). A folder that vanished
   (renamed/deleted elsewhere) drops its checkpoint and asks for a re-LIST instead of
-  failing the session.
+  failing the session. A message the engine refuses (the parser, or the CRM's ingest)
+  fails the session as before; ``SKIP_AFTER`` refusals at one position narrow the scan
+  to one UID per batch, and ``SKIP_AFTER`` more skip that UID with a ``MessageSkipped``
+  event, so the rest of the folder syncs.
 
 Message counts come from the STATUS/EXAMINE answers the scan asks for anyway
 (``_Counting``), so a no-change pass costs one STATUS per folder and nothing more.
@@ -20,12 +23,13 @@ Message counts come from the STATUS/EXAMINE answers the scan asks for anyway
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.account_options import AccountOptions, FolderStats
 from engine.checkpoints import CheckpointStore
 from engine.clock import Clock
-from engine.errors import ServerRefused, Throttled
+from engine.errors import EngineError, ProtocolViolation, ServerRefused, Throttled
 from engine.imap.client import ImapClient
 from engine.imap.model import Fetch, ListItem, Status
 from engine.imap.results import RangeBatch, SelectResult
@@ -38,7 +42,7 @@ from engine.roles import (
     detect_roles,
     folders_from_list,
 )
-from engine.supervise import AccountEvent, FolderGone, LargeFolderWarning
+from engine.supervise import AccountEvent, FolderGone, LargeFolderWarning, MessageSkipped
 from engine.sync import MessageSink, scan_folder
 from engine.trace import TraceHub
 from engine.watch import ProgressSink
@@ -62,6 +66,7 @@ class Scanner:
         self.folders: dict[str, FolderStats] = {}
         self.watched: list[str] = []
         self.relist = False
+        self._stuck: dict[str, _Stuck] = {}
 
     @property
     def inbox(self) -> str:
@@ -181,10 +186,18 @@ class Scanner:
                     return await deliver_replies(client, store, self.account, folder, ids,
                                                  progress)
 
-                result = await scan_folder(_Counting(client, self._count), store, self.account,
-                                           folder, progress, batch=self.options.batch,
-                                           backfill=backfill, on_reset=replies_since_reset,
-                                           batches=progress.deliver)
+                careful = folder in self._stuck and self._stuck[folder].careful
+                try:
+                    result = await scan_folder(
+                        _Counting(client, self._count), store, self.account, folder,
+                        progress, batch=1 if careful else self.options.batch,
+                        backfill=backfill, on_reset=replies_since_reset,
+                        batches=progress.deliver)
+                except EngineError as exc:
+                    if _refused(exc):
+                        await self._refused(store, folder, exc)
+                    raise
+                self._stuck.pop(folder, None)
                 how = {"action": result.plan.action.value, "reason": result.plan.reason}
         except ServerRefused as exc:
             if not _folder_problem(exc):
@@ -201,6 +214,33 @@ class Scanner:
             self.publish(progress.progress(finished=True))
         self.hub.emit("scan.folder", {"account": self.account, "folder": folder,
                                       "delivered": progress.delivered, **how})
+
+    async def _refused(self, store: CheckpointStore, folder: str, exc: EngineError) -> None:
+        """Count a refusal at the scan's position; after ``SKIP_AFTER`` in a row, scan that
+        folder one UID per batch; after ``SKIP_AFTER`` more at one UID, skip that UID.
+
+        The session still fails (a parser refusal leaves the connection unusable) and is
+        retried with backoff; only the position decides, so a refusal that moves on with
+        the next reconnect never skips anything.
+        """
+        cp = await store.get(self.account, folder)
+        if cp is None:
+            return
+        at = (cp.uidvalidity, cp.last_uid)
+        old = self._stuck.get(folder)
+        careful = old is not None and old.careful
+        tries = old.tries + 1 if old is not None and old.at == at else 1
+        if tries < SKIP_AFTER:
+            self._stuck[folder] = _Stuck(at, tries, careful)
+        elif not careful:
+            self._stuck[folder] = _Stuck(at, 0, True)  # next: one UID per batch
+        else:
+            uid = cp.last_uid + 1  # a batch of one: exactly the UID that failed
+            await store.put(self.account, folder, uidvalidity=cp.uidvalidity, last_uid=uid,
+                            uidnext=cp.uidnext, highestmodseq=cp.highestmodseq)
+            self._stuck.pop(folder, None)
+            self.publish(MessageSkipped(self.account, folder, cp.uidvalidity, uid, tries,
+                                        str(exc), self.clock.wall()))
 
     def _count(self, folder: str, messages: int) -> None:
         old = self.folders.get(folder)
@@ -225,6 +265,21 @@ class Scanner:
             self.watched.remove(folder)
         self.relist = True
         self.publish(FolderGone(self.account, folder, exc.server_text, self.clock.wall()))
+
+
+SKIP_AFTER = 3  # refusals in a row at one position before narrowing, then skipping
+
+
+@dataclass(frozen=True)
+class _Stuck:
+    at: tuple[int, int]  # (uidvalidity, last_uid) where the scan keeps failing
+    tries: int
+    careful: bool  # scanning one UID per batch to find the message that fails
+
+
+def _refused(exc: EngineError) -> bool:
+    """A message the engine itself refuses (parser, CRM ingest), not a network fault."""
+    return isinstance(exc, ProtocolViolation) or exc.code == "sink_failed"
 
 
 _FOLDER_CODES = frozenset({"NONEXISTENT", "NOPERM", "TRYCREATE"})

@@ -87,6 +87,21 @@ class FolderGone:
 
 
 @dataclass(frozen=True)
+class MessageSkipped:
+    """One message the scan could not take (the parser refused the server's answer, or
+    the CRM's ingest failed on it) ``tries`` times in a row: it is skipped so the rest
+    of the folder syncs. ``error`` is the engine's typed error of the last try."""
+
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+    tries: int
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class RetryScheduled:
     account: str
     delay: float
@@ -96,7 +111,7 @@ class RetryScheduled:
 
 
 AccountEvent = (StateChanged | DisconnectNotice | LargeFolderWarning | ScanProgress | NewMail
-                | FolderGone | RetryScheduled)
+                | FolderGone | RetryScheduled | MessageSkipped)
 
 
 # Causes whose words overrule the class ``refusal`` gave a LOGIN NO (an ``AuthFailed``):
@@ -165,6 +180,7 @@ __all__ = [
     "DisconnectNotice",
     "FolderGone",
     "LargeFolderWarning",
+    "MessageSkipped",
     "NewMail",
     "RetryScheduled",
     "ScanProgress",

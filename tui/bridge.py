@@ -44,6 +44,7 @@ from engine.states import State, StateChanged
 from engine.supervise import (
     FolderGone,
     LargeFolderWarning,
+    MessageSkipped,
     NewMail,
     RetryScheduled,
     ScanProgress,
@@ -350,6 +351,9 @@ class EngineBridge(BrowseSide):
             self.post(m.FolderGoneReported(event.folder, event.server_text))
         elif isinstance(event, RetryScheduled):
             self.post(m.RetryPlanned(m.RetryView(event.attempt, event.delay, event.at)))
+        elif isinstance(event, MessageSkipped):
+            self.post(m.EngineFailed(f"read {event.folder} UID {event.uid} "
+                                     f"({event.tries} tries); skipped it", event.error))
 
     async def _poll_stats(self, account: Account) -> None:
         """Counters the account keeps but does not announce: connections, folder counts."""
