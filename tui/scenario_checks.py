@@ -55,16 +55,30 @@ class RunState:
         self.watching_at_end = False
         self.mark = 0  # account.polls at the latest login
         self.nudges = 0  # reconnects the runner caused itself (not the scenario's doing)
+        # The failure each nudge caused: never evidence for a check (a drop the runner made
+        # must not pass "error cause=connection_reset" for a scenario that never drops).
+        self.nudge_errors: list[tuple[float, BaseException]] = []
+        self._nudging = False
         self.final = False
         self.crm: CrmDrive | None = None
         self.crm_facts: CrmFacts | None = None  # read once the run is over
+
+    def nudge(self) -> None:
+        """The runner is about to drop the connections itself: the next failure is its own."""
+        self.nudges += 1
+        self._nudging = True
 
     def on_event(self, event: AccountEvent) -> None:
         if isinstance(event, LargeFolderWarning):
             self.warned.add(event.folder)
         if isinstance(event, StateChanged):
             if event.error is not None:
-                self.errors.append((time.monotonic() - self.began, event.error))
+                seen = (time.monotonic() - self.began, event.error)
+                if self._nudging:
+                    self._nudging = False
+                    self.nudge_errors.append(seen)
+                else:
+                    self.errors.append(seen)
             if event.new is State.CONNECTED:
                 self.mark = self.account.polls
 
@@ -176,6 +190,9 @@ def _no_duplicates(e: Expect, run: RunState) -> Verdict:
         return None
     folder = str(e.get("folder"))
     server = next(v for v in evaluate(run.srv.scenario, run.srv.store) if v.expect is e)
+    delivered = sum(n for (f, _, _), n in run.deliveries.items() if f == folder)
+    if delivered == 0:  # nothing delivered proves nothing about duplicates
+        return "fail", f"the engine delivered nothing from {folder!r}: nothing to judge"
     replays = sum(n - 1 for (f, _, _), n in run.deliveries.items() if f == folder)
     allowed = run.batch * max(1, run.account.reconnects)
     ok = server.ok is not False and replays <= allowed
@@ -200,7 +217,8 @@ def _response(e: Expect, run: RunState) -> Verdict:
         if text not in said:
             continue
         carried = getattr(err, "response_code", None)
-        if code is not None and carried is not None and str(carried).upper() != str(code):
+        # a code asked for must be carried: an error without one does not match
+        if code is not None and str(carried or "").upper() != str(code).upper():
             continue
         return "pass", f"the engine saw the server say {said!r}"
     return ("fail", f"the engine never saw {text!r}; {_seen(run)}") if run.final else None
@@ -208,7 +226,8 @@ def _response(e: Expect, run: RunState) -> Verdict:
 
 def no_crash(run: RunState) -> Outcome:
     """Implicit in every run: every failure the engine met was typed (no stray exception)."""
-    stray = [e for _, e in run.errors if getattr(e, "code", "") == "unexpected"]
+    stray = [e for _, e in [*run.errors, *run.nudge_errors]
+             if getattr(e, "code", "") == "unexpected"]
     if stray:
         return Outcome("no_crash", "", "fail", f"untyped failure(s): {stray[0]}")
     return Outcome("no_crash", "", "pass", f"{len(run.errors)} failure(s), all typed; "

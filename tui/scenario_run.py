@@ -134,7 +134,7 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                             run.final = True
                         else:
                             nudged = True
-                            run.nudges += 1
+                            run.nudge()
                             run.mark = NOT_YET  # settled again only after a new login
                             srv.runtime.fire(Close())
                     if crm is not None:
