@@ -3,11 +3,14 @@
 Opened from a record (``m`` on the Records screen) with that record as the recipient,
 or on its own (then ``a`` takes every contact: a bulk send). The outbox table shows each
 mail's state from the engine's outbox state table as it moves (queued, submitted,
-copied, logged), fed by the outbox's own transition events.
+copied, logged), fed by the outbox's own transition events. A send to more than one
+record asks first, with the count; so does the same template to the same records again
+within ``REPEAT_WINDOW`` (two presses of ``x`` are one send unless the person says so).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -18,7 +21,9 @@ from textual.widgets import DataTable, Footer, Header, OptionList, Static
 
 from tui import views as v
 from tui.screens.base import ModelScreen
+from tui.screens.confirm import ConfirmScreen
 
+REPEAT_WINDOW = 120.0  # s: the same template to the same people again within this asks first
 STATE_STYLE = {"queued": "dim", "submitted": "cyan", "copied": "blue", "logged": "green",
                "failed": "red", "uncertain": "yellow"}
 
@@ -40,6 +45,7 @@ def preview_text(template: str, previews: tuple[v.PreviewView, ...]) -> Text:
 
 class ComposeScreen(ModelScreen):
     CSS_PATH = "crm.tcss"
+    monotonic = staticmethod(time.monotonic)  # tests replace it
     BINDINGS = [
         Binding("x", "send", "Send", id="compose.send"),
         Binding("a", "all_contacts", "All contacts (bulk)", id="compose.all"),
@@ -52,6 +58,8 @@ class ComposeScreen(ModelScreen):
         super().__init__(id="compose")
         self.recipients: tuple[int, ...] = ()
         self.template = ""
+        # (template, recipients) -> when it was last sent: a second press asks first.
+        self._last_sent: dict[tuple[str, tuple[int, ...]], float] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -125,8 +133,34 @@ class ComposeScreen(ModelScreen):
         if not self.recipients:
             self.notify("No recipients: compose from a record, or press a", severity="warning")
             return
-        crm.send(self.template, self.recipients)
-        self.notify(f"Sending {self.template!r} to {len(self.recipients)} record(s)",
+        what = (self.template, self.recipients)
+        count = len(self.recipients)
+        questions = []
+        if count > 1:
+            questions.append(f"Send {self.template!r} to {count} recipients?")
+        last = self._last_sent.get(what)
+        now = self.monotonic()
+        if last is not None and now - last < REPEAT_WINDOW:
+            questions.append(f"You sent {self.template!r} to the same "
+                             f"{'recipients' if count > 1 else 'record'} {now - last:.0f} s "
+                             "ago. Send it again?")
+        if not questions:
+            self._send(*what)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(*what)
+
+        self.app.push_screen(ConfirmScreen("\n".join(questions)), answered)
+
+    def _send(self, template: str, recipients: tuple[int, ...]) -> None:
+        crm = self.inbox_app.crm_actions
+        if crm is None:
+            return
+        self._last_sent[(template, recipients)] = self.monotonic()
+        crm.send(template, recipients)
+        self.notify(f"Sending {template!r} to {len(recipients)} record(s)",
                     markup=False, timeout=3)
 
     def action_all_contacts(self) -> None:
