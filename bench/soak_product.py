@@ -1,0 +1,323 @@
+"""Product-path soak: the TUI's own engine + CRM wiring, SIGKILLed at random, restarted.
+
+    python -m bench.soak_product                   # 3 seeds, the long run
+    python -m bench.soak_product --seeds 8 --sends 8 --kills 4 --messages 200   # make test
+
+Unlike ``bench/soak.py`` (its own scan loop around ``scan_folder``), this drives what a
+person runs: ``bench/soak_child.py`` is the real ``Account`` (Scanner, IDLE watcher,
+supervisor backoff, ``on_reset``) with the ``CrmBridge`` sink / tracked set / after-pass
+hook and its outbox, exactly as ``tui.bridge`` wires them, in a child process. This
+parent serves the fake IMAP/SMTP servers in-process, kills the child with SIGKILL at
+seeded random moments, checks ``PRAGMA integrity_check`` on its database after every
+kill, and restarts it. Workload, besides the child's sends and its 600+ tracked IDs:
+
+- persona replies to every send; every third send also gets a reply *without* a
+  Message-ID (appended by "another client");
+- "another client" moves recent INBOX messages to Archive all the time;
+- the SMTP server stores a message and then drops the connection after the final dot
+  (``drop_after_data``), or answers 421 at a drawn stage;
+- INBOX's UIDVALIDITY is reset while the child is dead;
+- the command-bound IMAP faults of ``bench/soak.py`` (throttling, a cut mid-literal,
+  NO to UID SEARCH), drawn per command.
+
+The invariants are counted from the servers' state (the fake mailboxes, the SMTP
+delivery log) and the SQLite file, never from the engine's counters; the exit status is
+0 only if all hold for every seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email
+import json
+import os
+import random
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from email import policy
+from pathlib import Path
+from typing import Any
+
+from bench.soak import PASSWORD, USER, scenario_text
+from engine.crm.ingest import identity_of, parse_headers
+from fakeserver.folder import Folder
+from fakeserver.scenario.load import loads
+from fakeserver.scenario.serve import ScenarioServer
+from fakeserver.smtp.config import SmtpFault
+
+PERSONAS = 10  # bench.soak's scenario has p0..p9
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Figures:
+    seed: int
+    sends: int
+    kills: int = 0
+    integrity_ok_after_kill: int = 0
+    uidvalidity_resets_offline: int = 0
+    moved_by_other_client: int = 0
+    no_id_replies: int = 0
+    smtp_faults_fired: dict[str, int] = field(default_factory=dict)
+    imap_faults_fired: int = 0
+    tracked_ids: int = 0
+    sends_threads_once: int = 0  # one thread (one queued send) per subject
+    sends_delivered: int = 0  # reached the persona at least once
+    sends_delivered_twice: int = 0  # at-least-once after an uncertain outcome
+    sent_copies_exactly_one: int = 0
+    sent_logged_once: int = 0
+    replies_on_server: int = 0
+    replies_logged_once: int = 0
+    replies_missing: int = 0
+    replies_duplicated: int = 0
+    malformed: int = 0
+    untracked_rows: int = 0
+    seconds: float = 0.0
+    ok: bool = False
+
+
+def _raw_of(box: Folder) -> list[bytes]:
+    return [box.raw(uid) for uid in box.uids()]
+
+
+class ProductSoak:
+    def __init__(self, srv: ScenarioServer, work: Path, args: argparse.Namespace,
+                 seed: int) -> None:
+        self.srv, self.work, self.args = srv, work, args
+        self.rng = random.Random(seed)
+        self.fig = Figures(seed, args.sends)
+        account = srv.imap.store.authenticate(USER, PASSWORD)
+        assert account is not None
+        self.account = account
+        self.archive = account.create("Archive", special_use=("\\Archive",))
+        self.no_id_done: set[str] = set()
+        self.child: asyncio.subprocess.Process | None = None
+        self.log_file: Any = None
+
+    # -- the child -------------------------------------------------------------------
+
+    async def start_child(self) -> None:
+        assert self.srv.smtp is not None and self.srv.smtp.tls_port is not None
+        self.child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.soak_child", "--work", str(self.work),
+            "--host", self.srv.host, "--port", str(self.srv.tls_port),
+            "--smtp-port", str(self.srv.smtp.tls_port), "--ca", str(self.srv.ca_pem_path),
+            "--user", USER, "--password", PASSWORD, "--sends", str(self.args.sends),
+            "--personas", str(PERSONAS), "--timeout", "3",
+            cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=self.child_log())
+
+    def child_log(self) -> Any:
+        return open(self.work / "child.log", "ab")
+
+    async def kill_child(self) -> None:
+        child, self.child = self.child, None
+        if child is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signal.SIGKILL)
+        await child.wait()
+        self.log_file.close()
+        self.fig.kills += 1
+        if self.integrity() == "ok":
+            self.fig.integrity_ok_after_kill += 1
+
+    def integrity(self) -> str:
+        path = self.work / "engine.db"
+        if not path.exists():
+            return "ok"
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- the other client and the faults ---------------------------------------------
+
+    def other_client(self) -> None:
+        """Move a recent INBOX message to Archive; answer every third send without an id."""
+        inbox = self.account.get("INBOX")
+        uids = list(inbox.uids())[-10:]
+        if uids and self.rng.random() < 0.5:
+            uid = self.rng.choice(uids)
+            inbox.copy_to([uid], self.archive)
+            inbox.remove([uid])
+            self.fig.moved_by_other_client += 1
+        assert self.srv.smtp is not None
+        for d in self.srv.smtp.log.outside():
+            msg = d.message()
+            mid, subj = str(msg["Message-ID"]), str(msg["Subject"])
+            k = int(subj.split()[-1]) if subj.startswith("Soak ") else -1
+            if k % 3 == 0 and mid not in self.no_id_done:
+                self.no_id_done.add(mid)
+                inbox.append((f"From: {d.rcpt}\r\nTo: {USER}\r\nSubject: Re: {subj} (no id)\r\n"
+                              f"Date: Tue, 03 Dec 2024 10:00:{k % 60:02d} +0000\r\n"
+                              f"In-Reply-To: {mid}\r\n\r\nNo id here.\r\n").encode())
+                self.fig.no_id_replies += 1
+
+    def smtp_fault(self) -> None:
+        assert self.srv.smtp is not None
+        if self.srv.smtp.faults.pending():
+            return
+        kind = self.rng.choice(("drop_after_data", "421"))
+        stage = "data" if kind == "drop_after_data" else self.rng.choice(("mail", "rcpt", "data"))
+        self.srv.smtp.faults.arm(SmtpFault(kind, stage))  # type: ignore[arg-type]
+
+    async def between(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.other_client()
+            if self.rng.random() < 0.3:
+                self.smtp_fault()
+            await asyncio.sleep(0.1)
+
+    # -- the run ------------------------------------------------------------------------
+
+    async def run(self) -> Figures:
+        started = time.monotonic()
+        for n in range(self.args.kills):
+            await self.start_child()
+            await self.between(self.rng.uniform(0.5, self.args.kill_every * 2 - 0.5))
+            await self.kill_child()
+            if n % 2 == 1:  # offline: the server renumbers INBOX
+                self.srv.imap.store.reset_uidvalidity(self.account.get("INBOX"))
+                self.fig.uidvalidity_resets_offline += 1
+        assert self.srv.smtp is not None
+        self.srv.smtp.faults.clear()
+        await self.start_child()  # the last start: no more kills, let it finish
+        deadline = time.monotonic() + self.args.settle
+        while time.monotonic() < deadline:
+            self.other_client()
+            await asyncio.sleep(0.5)
+            if self.settled():
+                break
+        await self.kill_child()
+        self.check()
+        self.fig.seconds = round(time.monotonic() - started, 1)
+        return self.fig
+
+    def db_rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(self.work / "engine.db")) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def server_replies(self) -> dict[str, int]:
+        """Every reply to one of our sends on the server (INBOX + Archive): identity ->
+        its size, from the mailboxes themselves."""
+        ours = self.our_sends()
+        out: dict[str, int] = {}
+        for box in (self.account.get("INBOX"), self.archive):
+            for raw in _raw_of(box):
+                headers = parse_headers(raw)
+                if set(headers.in_reply_to) & set(ours.values()):
+                    out[identity_of(headers, len(raw))] = len(raw)
+        return out
+
+    def our_sends(self) -> dict[str, str]:
+        """Subject -> Message-ID of the sends the SMTP server received."""
+        assert self.srv.smtp is not None
+        return {str(d.message()["Subject"]): str(d.message()["Message-ID"])
+                for d in self.srv.smtp.log.outside()}
+
+    def settled(self) -> bool:
+        if self.srv.smtp is None or (self.srv.smtp.personas and self.srv.smtp.personas.waiting):
+            return False
+        if len(self.our_sends()) < self.args.sends:
+            return False
+        try:
+            unfinished = self.db_rows("SELECT count(*) FROM outbox WHERE state != 'logged'")
+            logged = {r[0] for r in self.db_rows("SELECT identity FROM emails")}
+            pending = self.db_rows("SELECT count(*) FROM crm_pending")
+        except sqlite3.Error:
+            return False
+        return (unfinished[0][0] == 0 and pending[0][0] == 0
+                and set(self.server_replies()) <= logged)
+
+    def check(self) -> None:
+        f = self.fig
+        assert self.srv.smtp is not None
+        for fired in self.srv.smtp.faults.fired:
+            f.smtp_faults_fired[fired.kind] = f.smtp_faults_fired.get(fired.kind, 0) + 1
+        f.imap_faults_fired = sum(1 for r in self.srv.runtime.fired if r.event != "control")
+        f.tracked_ids = self.db_rows("SELECT count(*) FROM tracked_ids")[0][0]
+        subjects = [f"Soak {k}" for k in range(self.args.sends)]
+        threads = dict(self.db_rows(
+            "SELECT subject, count(*) FROM threads WHERE origin = 'sent' GROUP BY subject"))
+        f.sends_threads_once = sum(threads.get(s) == 1 for s in subjects)
+        deliveries: dict[str, int] = {}
+        for d in self.srv.smtp.log.outside():
+            mid = str(d.message()["Message-ID"])
+            deliveries[mid] = deliveries.get(mid, 0) + 1
+        outbox = dict(self.db_rows("SELECT message_id, state FROM outbox"))
+        f.sends_delivered = sum(1 for mid in outbox if deliveries.get(mid, 0) >= 1)
+        f.sends_delivered_twice = sum(1 for mid in outbox if deliveries.get(mid, 0) >= 2)
+        sent_ids = [str(email.message_from_bytes(raw, policy=policy.default)["Message-ID"])
+                    for raw in _raw_of(self.account.get("Sent"))]
+        f.sent_copies_exactly_one = sum(1 for mid in outbox if sent_ids.count(mid) == 1)
+        logged = [r[0] for r in self.db_rows("SELECT identity FROM emails")]
+        f.sent_logged_once = sum(1 for mid in outbox if logged.count(mid) == 1)
+        replies = self.server_replies()
+        f.replies_on_server = len(replies)
+        f.replies_logged_once = sum(1 for i in replies if logged.count(i) == 1)
+        f.replies_missing = sum(1 for i in replies if i not in logged)
+        f.replies_duplicated = sum(1 for i in replies if logged.count(i) > 1)
+        f.malformed = self.db_rows("SELECT count(*) FROM refusals WHERE kind = 'malformed'")[0][0]
+        f.untracked_rows = sum(1 for i in logged if i not in outbox and i not in replies)
+        f.ok = (f.integrity_ok_after_kill == f.kills
+                and f.sends_threads_once == f.sends == len(outbox)
+                and f.sends_delivered == f.sends
+                and f.sends_delivered_twice <= f.smtp_faults_fired.get("drop_after_data", 0)
+                + f.kills
+                and f.sent_copies_exactly_one == f.sends == f.sent_logged_once
+                and f.replies_on_server >= f.sends and f.replies_missing == 0
+                and f.replies_duplicated == 0 and f.malformed == 0 and f.untracked_rows == 0
+                and f.tracked_ids > 500)
+
+
+async def soak_one(args: argparse.Namespace, seed: int) -> Figures:
+    scenario = loads(scenario_text(seed, args.messages, args.chance))
+    with tempfile.TemporaryDirectory(prefix="inboxlab-psoak-") as tmp:
+        async with ScenarioServer(scenario, control_port=None) as srv:
+            soak = ProductSoak(srv, Path(tmp), args, seed)
+            try:
+                return await soak.run()
+            finally:
+                await soak.kill_child()
+                if args.verbose:
+                    log = Path(tmp) / "child.log"
+                    sys.stderr.write(log.read_text(errors="replace")[-4000:]
+                                     if log.exists() else "")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[8, 9, 10])
+    p.add_argument("--messages", type=int, default=5000)
+    p.add_argument("--sends", type=int, default=40)
+    p.add_argument("--kills", type=int, default=20)
+    p.add_argument("--kill-every", type=float, default=2.0, help="mean seconds between kills")
+    p.add_argument("--settle", type=float, default=90.0, help="seconds for the last start")
+    p.add_argument("--chance", type=float, default=0.01,
+                   help="per-command probability of each command-bound IMAP fault")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    os.environ.setdefault("PYTHONPATH", str(ROOT))
+    figures = [asyncio.run(soak_one(args, seed)) for seed in args.seeds]
+    if args.json:
+        print(json.dumps([asdict(f) for f in figures], indent=1))
+    else:
+        for fig in figures:
+            for k, v in asdict(fig).items():
+                print(f"{k:28} {v}")
+            print()
+    return 0 if all(f.ok for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
