@@ -116,7 +116,7 @@ AccountEvent = (StateChanged | DisconnectNotice | LargeFolderWarning | ScanProgr
 
 # Causes whose words overrule the class ``refusal`` gave a LOGIN NO (an ``AuthFailed``):
 # the phrasings live in the catalogue, only the cause codes here.
-_BY_WORDS = ("imap_disabled", "too_many_connections")
+_BY_WORDS = ("imap_disabled", "too_many_connections", "basic_auth_disabled")
 
 
 def classify(error: BaseException) -> EngineError:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -173,6 +174,7 @@ class TokenProvider:
         self.fetches = 0
         self.refreshes = 0
         self._token: Secret | None = None
+        self._seen: list[Secret] = []  # for redaction of what this process wrote
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -205,7 +207,14 @@ class TokenProvider:
 
     async def _fetch(self) -> Secret:
         self.fetches += 1
-        return await self.source.fetch()
+        token = await self.source.fetch()
+        self._seen.append(token)
+        return token
+
+    def handed_out(self) -> tuple[str, ...]:
+        """Every token this provider handed out, revealed: only for redacting what the
+        process writes (bundles, traces), never to be stored."""
+        return tuple(t.reveal() for t in self._seen)
 
 
 def token_source(username: str, *, env_var: str | None = None,
@@ -219,6 +228,21 @@ def token_source(username: str, *, env_var: str | None = None,
     return EnvToken(env_var or TOKEN_ENV_VAR)
 
 
+def provider_from_options(username: str, mechanism: str | None, *,
+                          token_command: str | None = None, token_env: str | None = None,
+                          token_keyring: bool = False) -> TokenProvider | None:
+    """The provider the command line asks for (``--oauth`` and its token source), or
+    None for a password login. ``token_command`` is split like a shell would (no shell)."""
+    if not mechanism:
+        if token_command or token_env or token_keyring:
+            raise ConfigError("a token source was given without --oauth", code="config",
+                              remediation="add --oauth XOAUTH2 (or OAUTHBEARER)")
+        return None
+    argv = shlex.split(token_command) if token_command else None
+    source = token_source(username, env_var=token_env, command=argv, use_keyring=token_keyring)
+    return TokenProvider(source, mechanism.upper())  # type: ignore[arg-type]
+
+
 __all__ = [
     "TOKEN_ENV_VAR",
     "TOKEN_KEYRING_SERVICE",
@@ -227,5 +251,6 @@ __all__ = [
     "KeyringToken",
     "TokenProvider",
     "TokenSource",
+    "provider_from_options",
     "token_source",
 ]

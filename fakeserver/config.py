@@ -114,6 +114,9 @@ class AccountConfig:
     username: str
     password: str = field(repr=False)
     folders: tuple[FolderConfig, ...] = ()
+    # how the scenario's clients log in: "password", or an OAuth mechanism with a token
+    # from the scenario's token endpoint (fakeserver.oauth_http)
+    login: str = "password"
 
     def __repr__(self) -> str:
         names = ", ".join(f.name for f in self.folders)

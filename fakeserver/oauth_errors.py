@@ -9,7 +9,7 @@ and the refusal's words for IMAP and SMTP.
   (https://developers.google.com/gmail/imap/xoauth2-protocol); a token without the mail
   scope gets status ``"400"`` and ``NO Invalid SASL argument.``
   (https://github.com/mscdex/node-imap/issues/233, https://github.com/emersion/go-imap/issues/213);
-  SMTP says ``535-5.7.8 Username and Password not accepted``
+  SMTP says ``535 5.7.8 Username and Password not accepted`` (one line here; Gmail splits it)
   (https://github.com/PHPMailer/PHPMailer/issues/2850).
 - ``office365``: no challenge, ``NO AUTHENTICATE failed.`` whatever the reason
   (https://github.com/MicrosoftDocs/office-developer-exchange-docs/issues/87); an
@@ -56,9 +56,11 @@ def failure(style: str, verdict: Verdict) -> Failure:
                           "scope": "https://mail.google.com/"})
         if scope:
             return Failure(challenge, "Invalid SASL argument.", None,
-                           "535-5.7.8 Username and Password not accepted.")
+                           "535 5.7.8 Username and Password not accepted. Learn more at "
+                           "https://support.google.com/mail/?p=BadCredentials")
         return Failure(challenge, "Invalid credentials (Failure)", "AUTHENTICATIONFAILED",
-                       "535-5.7.8 Username and Password not accepted.")
+                       "535 5.7.8 Username and Password not accepted. Learn more at "
+                           "https://support.google.com/mail/?p=BadCredentials")
     if style == "office365":
         return Failure(None, "AUTHENTICATE failed.", None,
                        "535 5.7.3 Authentication unsuccessful")

@@ -185,6 +185,18 @@ def _reconnects(e: Expect, run: RunState) -> Verdict:
                                         f"expected {low}..{high or 'any'}")
 
 
+def _logins(e: Expect, run: RunState) -> Verdict:
+    """Login attempts the server saw (LOGIN or AUTHENTICATE, accepted or not): a bounded
+    count is how "one refresh, one retry, never a storm" is checked."""
+    if not run.final:
+        return None
+    low, high = e.get("min"), e.get("max")
+    n = run.srv.runtime.counters["logins"]
+    ok = (low is None or n >= int(low)) and (high is None or n <= int(high))
+    return ("pass" if ok else "fail"), f"the server saw {n} login(s), expected " \
+        f"{low or 0}..{high or 'any'}"
+
+
 def _no_duplicates(e: Expect, run: RunState) -> Verdict:
     if not run.final:
         return None
@@ -261,6 +273,7 @@ def _crm(e: Expect, run: RunState) -> Verdict:
 CHECKS: dict[str, Callable[[Expect, RunState], Verdict]] = {
     "sent_folder": _sent_folder, "message_count": _message_count, "error": _error,
     "state": _state, "login_fails": _login_fails, "reconnects": _reconnects,
+    "logins": _logins,
     "no_duplicates": _no_duplicates, "client_timeout": _client_timeout,
     "response": _response, **dict.fromkeys(CRM_CHECKS, _crm),
 }

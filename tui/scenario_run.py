@@ -40,13 +40,15 @@ from typing import Literal
 
 from engine.account import Account, AccountOptions
 from engine.backoff import BackoffPolicy
-from engine.errors import EngineError
+from engine.errors import ConfigError, EngineError
 from engine.exitcodes import Exit
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer
 from engine.states import State
+from engine.tokens import CommandToken, TokenProvider
+from fakeserver.config import AccountConfig
 from fakeserver.scenario.model import Close, Scenario
 from fakeserver.scenario.serve import ScenarioServer
 from tui.scenario_checks import CHECKS, RunState, judge, left_behind, no_crash, params
@@ -57,7 +59,7 @@ from tui.scenario_report import Outcome, RunReport, format_report
 FULL_SCAN_LIMIT = 5_000
 NOT_YET = 2**62  # a pass mark no account reaches: "not settled until the next login"
 # Judged once the run is over, never early (so they do not end a run before its faults).
-FINAL_ONLY = frozenset({"no_duplicates", "message_count", *CRM_CHECKS})
+FINAL_ONLY = frozenset({"no_duplicates", "message_count", "logins", *CRM_CHECKS})
 RUN_BACKOFF = BackoffPolicy(base_min=0.05, base_max=0.15, factor=1.5, cap=1.0,
                             short_session=60.0, strike_factor=2.0, strike_cap=2.0)
 
@@ -78,6 +80,19 @@ async def _occupy(srv: ScenarioServer, user: str, password: str, n: int) -> list
         await other.login(Credentials(user, password))
         others.append(other)
     return others
+
+
+def credential_for(srv: ScenarioServer, account: AccountConfig) -> Secret | TokenProvider:
+    """The password, or (``login = "XOAUTH2"``/``"OAUTHBEARER"``) a provider whose token
+    command asks the scenario's token endpoint, re-run on refresh like a real one."""
+    if account.login == "password":
+        return Secret(account.password)
+    if srv.oauth is None:
+        raise ConfigError(f"account {account.username} logs in with {account.login}, but the "
+                          "server offers no OAuth mechanism", code="oauth_mechanism_missing",
+                          remediation="set [server.capabilities] xoauth2 / oauthbearer = true")
+    return TokenProvider(CommandToken(srv.token_command(account.username)),
+                         account.login)  # type: ignore[arg-type]
 
 
 async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
@@ -105,7 +120,8 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                                      backoff=RUN_BACKOFF, cafile=str(srv.ca_pem_path))
             run = RunState(srv, options.batch)  # small batches: "nth FETCH" faults fire
             crm = run.crm = await CrmDrive.open(srv, where) if wants_crm(scenario) else None
-            account = Account(settings, Secret(account_config.password), where / "engine.db",
+            account = Account(settings, credential_for(srv, account_config),
+                              where / "engine.db",
                               rng=random.Random(scenario.seed), options=options,
                               sink=run.sink if crm is None else crm.sink_for(run.sink),
                               tracked=None if crm is None else crm.logger.tracked_ids,

@@ -19,6 +19,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+def add_oauth_arguments(p: argparse.ArgumentParser) -> None:
+    """OAuth 2.0 login instead of a password (``connect`` and ``diagnose``)."""
+    g = p.add_argument_group("OAuth 2.0 (instead of a password)")
+    g.add_argument("--oauth", choices=("XOAUTH2", "OAUTHBEARER"), type=str.upper,
+                   help="log in with this SASL mechanism and an access token")
+    g.add_argument("--token-command", metavar="CMD",
+                   help="a command printing a fresh access token, re-run when the token "
+                   "is rejected (like mbsync's PassCmd), e.g. 'oama access me@example.com'")
+    g.add_argument("--token-env", metavar="VAR",
+                   help="read the access token from this environment variable "
+                   "(default INBOXLAB_OAUTH_TOKEN)")
+    g.add_argument("--token-keyring", action="store_true",
+                   help="read the access token from the keyring (service inboxlab-oauth)")
+
+
 def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
     """The ``diagnose`` options (tui/cli.py builds its subparser with this)."""
     p.add_argument("--imap", required=True, metavar="URL",
@@ -47,6 +62,7 @@ def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
                    "timeline from --db, settings without secrets)")
     p.add_argument("--bodies", action="store_true",
                    help="keep message bodies in the trace (default: sizes only)")
+    add_oauth_arguments(p)
 
 
 

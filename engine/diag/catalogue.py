@@ -187,6 +187,72 @@ CAUSES: tuple[Cause, ...] = (
           "Contact your mail administrator; the server refuses this account for now.",
           "Check the account's status and the server log for why it asked (CONTACTADMIN).",
           Evidence(response_codes=("CONTACTADMIN",), codes=("contactadmin",))),
+    # -- OAuth 2.0 (XOAUTH2 / OAUTHBEARER) -----------------------------------------------
+    # The error challenge's JSON (engine.oauth) is quoted in the server text. Microsoft
+    # ends a session whose token expired with "* BYE Session invalidated - AccessTokenExpired"
+    # (https://github.com/iroco-co/aioimaplib/issues/83): a reconnect with a refreshed token
+    # heals it. A refresh refused with invalid_grant (RFC 6749 5.2) does not.
+    Cause("oauth_session_expired", "The access token expired during the session", False,
+          "Nothing to do: the CRM gets a fresh token and reconnects.",
+          "Nothing, unless it repeats within minutes (then check the token lifetime policy).",
+          Evidence(texts=("accesstokenexpired",)),
+          ("https://github.com/iroco-co/aioimaplib/issues/83",)),
+    Cause("oauth_grant_revoked", "The mailbox's OAuth grant was revoked; the token cannot be "
+          "refreshed", True,
+          "Reconnect the inbox in the CRM; the grant was revoked (a password change, a "
+          "sign-out of all sessions or an admin removed the app's access).",
+          "Check the app's consent for this user and the sign-in logs of the identity "
+          "provider (invalid_grant); re-consent if a policy removed it.",
+          Evidence(codes=("oauth_grant_revoked",), texts=("invalid_grant",)),
+          ("https://www.rfc-editor.org/rfc/rfc6749#section-5.2",)),
+    Cause("oauth_token_expired", "The access token expired and no fresh one could be had",
+          True,
+          "Reconnect the inbox in the CRM so it can refresh its access on its own.",
+          "Give the connector a refreshable token source (a token command), not a static "
+          "access token; tokens live about an hour.",
+          Evidence(codes=("oauth_token_expired",))),
+    # Gmail answers a token without https://mail.google.com/ with status "400":
+    # https://github.com/emersion/go-imap/issues/213 ; RFC 6750 "insufficient_scope".
+    Cause("oauth_insufficient_scope", "The access token does not cover mail access (scope)",
+          True,
+          "Reconnect the inbox in the CRM and accept the mail permission when asked.",
+          "Grant the app the mail scope (Google: https://mail.google.com/; Microsoft: "
+          "IMAP.AccessAsUser.All and SMTP.Send) and have the user consent again.",
+          Evidence(codes=("oauth_insufficient_scope",)),
+          ("https://github.com/emersion/go-imap/issues/213",
+           "https://www.rfc-editor.org/rfc/rfc6750#section-3.1")),
+    # Microsoft's answer to any token it will not take: "AUTHENTICATE failed."
+    # (https://github.com/MicrosoftDocs/office-developer-exchange-docs/issues/87)
+    Cause("oauth_token_rejected", "The server rejects even a freshly refreshed access token",
+          True,
+          "Reconnect the inbox in the CRM; if it happens again, ask your IT team.",
+          "Check the app registration's permissions (IMAP.AccessAsUser.All / mail scope), "
+          "that IMAP is enabled for the mailbox, and that the token is for this user.",
+          Evidence(codes=("oauth_token_rejected",)),
+          ("https://github.com/MicrosoftDocs/office-developer-exchange-docs/issues/87",)),
+    Cause("oauth_setup", "OAuth is not set up for this inbox", True,
+          "Choose how the CRM gets the access token (token command, keyring or variable).",
+          "Offer the mechanism the server lists (AUTH=XOAUTH2 / OAUTHBEARER) and a token.",
+          Evidence(codes=("oauth_no_token", "oauth_token_command", "oauth_mechanism_missing"))),
+    Cause("oauth_token_timeout", "The token command did not answer in time", False,
+          "Nothing to do if it passes; the CRM retries.",
+          "Check that the identity provider's token endpoint is reachable from the CRM.",
+          Evidence(codes=("oauth_token_timeout",))),
+    # Microsoft with basic auth switched off: SMTP "535 5.7.139 Authentication unsuccessful,
+    # basic authentication is disabled." (https://github.com/rpremraj/mailR/issues/107),
+    # "SmtpClientAuthentication is disabled for the Tenant"
+    # (https://github.com/nodemailer/nodemailer/issues/1484); IMAP LOGIN "NO LOGIN failed."
+    # (Exchange Online has refused IMAP basic auth since 2022-2023).
+    Cause("basic_auth_disabled", "Password login is switched off; the mailbox needs OAuth",
+          True,
+          "Connect the inbox with Microsoft / Google sign-in (OAuth) instead of a password.",
+          "Basic authentication is disabled for the tenant; register the CRM for OAuth "
+          "(XOAUTH2) or enable SMTP AUTH for this mailbox if policy allows.",
+          Evidence(codes=("basic_auth_disabled",),
+                   texts=("basic authentication is disabled",
+                          "smtpclientauthentication is disabled", "login failed.")),
+          ("https://github.com/rpremraj/mailR/issues/107",
+           "https://github.com/nodemailer/nodemailer/issues/1484")),
     # Gmail "[AUTHENTICATIONFAILED] Invalid credentials (Failure)":
     #   https://github.com/eikek/docspell/issues/520 ; Dovecot "Authentication failed."
     # Yahoo "NO [AUTHENTICATIONFAILED] LOGIN Invalid credentials":

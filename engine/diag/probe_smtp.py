@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
+from engine.crm.smtp_oauth import login_oauth
 from engine.errors import (
     AuthFailed,
     ConfigError,
@@ -24,6 +25,7 @@ from engine.errors import (
     ServerRefused,
 )
 from engine.imap.failures import connect_error, tls_error
+from engine.tokens import TokenProvider
 
 if TYPE_CHECKING:
     from engine.diag.probe import Probe
@@ -99,7 +101,14 @@ async def smtp_steps(probe: Probe) -> None:
             return
         t = probe._clock()
         try:
-            await smtp.login(settings.username, probe.secret.reveal())
+            if isinstance(probe.secret, TokenProvider):
+                await login_oauth(smtp, probe.secret, settings.username, server.host,
+                                  server.port)
+            else:
+                await smtp.login(settings.username, probe.secret.reveal())
+        except EngineError as exc:  # the token could not be had or refreshed
+            exc.stage = "smtp_login"
+            raise probe.fail("smtp login", t, exc) from None
         except Exception as exc:
             raise probe.fail("smtp login", t, smtp_error(exc, server.host, server.port,
                                                          "smtp_login", limit)) from None

@@ -25,6 +25,7 @@ from engine.errors import ConfigError
 from engine.exitcodes import Exit
 from engine.secrets import Secret, find_secret
 from engine.settings import AccountSettings, parse_server
+from engine.tokens import TokenProvider, provider_from_options
 
 USAGE_ERROR = Exit.USAGE
 _MARK = {"ok": "ok  ", "warning": "WARN", "failed": "FAIL", "skipped": "skip"}
@@ -84,8 +85,16 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
                                    bcc_address=args.bcc)
     except ConfigError as exc:
         return _usage(args, out, str(exc), exc.remediation)
-    secret: Secret | None = None
-    if not getattr(args, "no_login", False):
+    try:
+        provider = provider_from_options(
+            args.user, getattr(args, "oauth", None),
+            token_command=getattr(args, "token_command", None),
+            token_env=getattr(args, "token_env", None),
+            token_keyring=getattr(args, "token_keyring", False))
+    except ConfigError as exc:
+        return _usage(args, out, str(exc), exc.remediation)
+    secret: Secret | TokenProvider | None = provider
+    if provider is None and not getattr(args, "no_login", False):
         terminal = _has_terminal()
         try:
             found = find_secret(args.user, ask=ask if ask is not None else (
@@ -94,7 +103,7 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
             found = None
         if found is None and (ask is not None or terminal):
             return _usage(args, out, "no password", "set INBOXLAB_PASSWORD, store it in the "
-                          "keyring, or use --no-login")
+                          "keyring, log in with --oauth, or use --no-login")
         secret = None if found is None else found.secret
     options = ProbeOptions(connect_timeout=args.timeout, command_timeout=args.timeout,
                            deadline=getattr(args, "deadline", None),
@@ -121,7 +130,7 @@ def _usage(args: argparse.Namespace, out: TextIO, error: str, fix: str | None) -
     return USAGE_ERROR
 
 
-async def _probe_and_bundle(settings: AccountSettings, secret: Secret | None,
+async def _probe_and_bundle(settings: AccountSettings, secret: Secret | TokenProvider | None,
                             options: ProbeOptions,
                             args: argparse.Namespace) -> ProbeReport:
     report = await probe(settings, secret, options)
@@ -132,11 +141,19 @@ async def _probe_and_bundle(settings: AccountSettings, secret: Secret | None,
         db = await Database.open(args.db) if args.db else None
         try:
             await export_bundle(args.bundle, settings=settings, report=report, db=db,
-                                secrets=(secret.reveal(),) if secret is not None else ())
+                                secrets=_known_secrets(secret))
         finally:
             if db is not None:
                 await db.close()
     return report
+
+
+def _known_secrets(secret: Secret | TokenProvider | None) -> tuple[str, ...]:
+    """What the bundle must not contain, verbatim: the password, or every token the
+    provider handed out (the bundle's redactor also hides any bearer token it sees)."""
+    if isinstance(secret, Secret):
+        return (secret.reveal(),)
+    return () if secret is None else secret.handed_out()
 
 
 __all__ = ["USAGE_ERROR", "render", "run_diagnose"]

@@ -35,6 +35,7 @@ from fakeserver.scenario.model import (
     Tarpit,
     Throttle,
     TlsFail,
+    TokenChange,
     TooManyConnections,
     UidValidityReset,
 )
@@ -98,6 +99,12 @@ def _bye(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:
 
 def _password(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:
     return PasswordChanged(user=_user(t, accounts).username)
+
+
+def _token(change: str) -> Callable[[Table, tuple[AccountConfig, ...]], Action]:
+    def build(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:
+        return TokenChange(change=change, user=_user(t, accounts).username)  # type: ignore[arg-type]
+    return build
 
 
 def _too_many(t: Table, accounts: tuple[AccountConfig, ...]) -> Action:
@@ -218,6 +225,9 @@ ACTION_TYPES: dict[str, Callable[[Table, tuple[AccountConfig, ...]], Action]] = 
     "no": _status("NO"),
     "bad": _status("BAD"),
     "password_changed": _password,
+    "expire_token": _token("expire"),
+    "revoke_grant": _token("revoke"),
+    "descope_token": _token("descope"),
     "too_many_connections": _too_many,
     "throttle": _throttle,
     "uidvalidity_reset": _uidvalidity,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from fakeserver.faults.proxy import FaultProxy, Link
 from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
+from fakeserver.oauth_errors import OFFICE365_EXPIRED_BYE
 from fakeserver.scenario import actions as act
 from fakeserver.scenario import store_actions, transport_actions
 from fakeserver.scenario.model import (
@@ -42,6 +43,7 @@ from fakeserver.scenario.model import (
     Slicer,
     Throttle,
     TlsFail,
+    TokenChange,
     TooManyConnections,
 )
 
@@ -124,6 +126,8 @@ class ActionExecution(ServerHooks):
             return None
         if isinstance(action, Respond | Throttle | MalformedResponse | CutMidLiteral):
             return self._answer(action, ctx)
+        if isinstance(action, TokenChange):
+            return self._token_change(action, ctx)
         if isinstance(action, PasswordChanged):
             self.changed_passwords.add((action.user or self.scenario.accounts[0].username).lower())
         elif isinstance(action, TooManyConnections):
@@ -139,6 +143,20 @@ class ActionExecution(ServerHooks):
                 self.proxy.spawn(self.proxy.down(action.seconds))
         else:
             self._mutate(action)
+        return None
+
+    def _token_change(self, action: TokenChange, ctx: Context) -> Reply | None:
+        if self.store is None:
+            return None
+        user = action.user or self.scenario.accounts[0].username
+        issuer = self.store.oauth
+        {"expire": issuer.expire, "revoke": issuer.revoke, "descope": issuer.descope}[
+            action.change](user)
+        if action.change == "expire" and self.scenario.config.oauth_errors == "office365":
+            bye = f"* BYE {OFFICE365_EXPIRED_BYE}\r\n".encode()
+            if ctx.session is not None:  # the answer to the command in hand, like `bye`
+                return Reply(bye, close=True)
+            self._to_sessions(ctx, bye, close=True)
         return None
 
     def _answer(self, action: Action, ctx: Context) -> Reply | None:

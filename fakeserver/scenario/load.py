@@ -197,6 +197,7 @@ def _account(t: Table, index: int, seed: int,
              profile_folders: tuple[tuple[str, tuple[str, ...]], ...]) -> AccountConfig:
     username = t.text("username", REQUIRED)
     password = t.text("password", REQUIRED)
+    login = t.text("login", "password", choices=("password", "XOAUTH2", "OAUTHBEARER"))
     if not username or any(c in username for c in " \r\n\"\\"):
         raise t.fail(f"not a usable login name: {username!r}", "username")
     folders: dict[str, FolderConfig] = {}
@@ -214,7 +215,7 @@ def _account(t: Table, index: int, seed: int,
     if not any(n.upper() == "INBOX" for n in folders):
         folders["INBOX"] = FolderConfig("INBOX")
     ordered = sorted(folders.values(), key=lambda f: (f.name.upper() != "INBOX", f.name))
-    return AccountConfig(username, password, tuple(ordered))
+    return AccountConfig(username, password, tuple(ordered), login=login)
 
 
 def _folder(t: Table, owner: str, seed: int, known: dict[str, FolderConfig]) -> FolderConfig:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from fakeserver.faults.proxy import FaultProxy
 from fakeserver.imap.hooks import ConnectionInfo
 from fakeserver.imap.server import FakeImapServer
 from fakeserver.lifecycle import Served
+from fakeserver.oauth_http import TokenEndpoint
 from fakeserver.scenario.model import Scenario
 from fakeserver.scenario.runtime import ScenarioRuntime
 from fakeserver.smtp.server import FakeSmtpServer
@@ -59,6 +61,7 @@ class ScenarioServer(Served):
         self.proxy: FaultProxy | None = None
         self.smtp: FakeSmtpServer | None = None
         self.control: object | None = None
+        self.oauth: TokenEndpoint | None = None  # when the server offers XOAUTH2/OAUTHBEARER
         self.tls: TlsMaterial | None = None
         self._timer: asyncio.Task[None] | None = None
         self._owned_tls_dir: Path | None = None  # the CA's temp dir, removed at stop
@@ -112,7 +115,23 @@ class ScenarioServer(Served):
             out["smtps_port"] = self.smtp.tls_port
         if self.control_port is not None:
             out["control"] = f"http://{self.host}:{self.control_port}/"
+        if self.oauth is not None:
+            out["token_endpoint"] = self.oauth.url
+            out["token_commands"] = {a.username: " ".join(self.token_command(a.username))
+                                     for a in self.scenario.accounts}
         return out
+
+    @property
+    def oauth_mechanisms(self) -> tuple[str, ...]:
+        caps = self.scenario.config.capabilities
+        return tuple(m for m, on in (("XOAUTH2", caps.xoauth2),
+                                     ("OAUTHBEARER", caps.oauthbearer)) if on)
+
+    def token_command(self, user: str) -> list[str]:
+        """A token command for ``user`` (prints a fresh access token from our endpoint)."""
+        assert self.oauth is not None, "the scenario's server offers no OAuth mechanism"
+        return [sys.executable, "-m", "fakeserver.oauth_http", self.oauth.url,
+                "--refresh-token", self.store.oauth.refresh_token(user)]
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -137,9 +156,15 @@ class ScenarioServer(Served):
                                     observer=self.runtime)
             self.runtime.proxy = self.proxy
             await self.proxy.start(port, tls_port)
+            if self.oauth_mechanisms:
+                self.oauth = TokenEndpoint(self.imap.store.oauth, host=self.host)
+                await self.oauth.start()
             if want_smtp and self.scenario.smtp is not None:
-                self.smtp = FakeSmtpServer.for_store(self.scenario.smtp, self.imap.store,
-                                                     tls=self.tls)
+                caps = self.scenario.config.capabilities
+                self.smtp = FakeSmtpServer.for_store(
+                    self.scenario.smtp, self.imap.store, tls=self.tls,
+                    oauth_mechanisms=self.oauth_mechanisms,
+                    oauth_style=self.scenario.config.oauth_errors, basic_auth=caps.basic_auth)
                 await self.smtp.start()
             if control_port is not None:
                 from fakeserver.control import ControlServer
@@ -165,6 +190,9 @@ class ScenarioServer(Served):
         if self.smtp is not None:
             await self.smtp.stop()
             self.smtp = None
+        if self.oauth is not None:
+            await self.oauth.stop()
+            self.oauth = None
         if self.proxy is not None:
             await self.proxy.stop()
         if self.imap is not None:

@@ -127,6 +127,17 @@ class PasswordChanged:
 
 
 @dataclass(frozen=True)
+class TokenChange:
+    """The provider's authorisation server changes its mind (``fakeserver.oauth``):
+    ``expire`` every live access token of ``user`` (Office 365 also ends its sessions with
+    ``BYE Session invalidated - AccessTokenExpired``), ``revoke`` the grant (refresh gets
+    ``invalid_grant``), or ``descope`` it (tokens lose the mail scope)."""
+
+    change: Literal["expire", "revoke", "descope"]
+    user: str | None = None  # None: the scenario's first account
+
+
+@dataclass(frozen=True)
 class TooManyConnections:
     """From now on a login that would exceed ``limit`` live sessions per user is refused."""
 
@@ -283,7 +294,7 @@ class Down:
 
 
 Action = (
-    Bye | Respond | PasswordChanged | TooManyConnections | Throttle | UidValidityReset
+    Bye | Respond | PasswordChanged | TokenChange | TooManyConnections | Throttle | UidValidityReset
     | RenameFolder | DeleteFolder | ExpungeMessages | ChangeFlags | Deliver | MalformedResponse
     | CutMidLiteral | Reset | Close | Tarpit | Latency | Bandwidth | Slicer | LimitData
     | TlsFail | Down

@@ -25,6 +25,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from fakeserver.lifecycle import Served
+from fakeserver.oauth import TokenIssuer
 from fakeserver.smtp.config import FaultStage, SmtpConfig
 from fakeserver.smtp.delivery import (
     DeliveryLog,
@@ -35,6 +36,8 @@ from fakeserver.smtp.delivery import (
     received_line,
 )
 from fakeserver.smtp.faults import FaultPlan
+from fakeserver.smtp.oauth import SmtpOAuth
+from fakeserver.smtp.oauth import authenticate as oauth_authenticate
 from fakeserver.smtp.personas import Outgoing, PersonaScheduler, Timer
 from fakeserver.store import Store
 from fakeserver.tls import TlsMaterial, mint
@@ -171,6 +174,12 @@ class _Handler:
         fired = self.owner.faults.take(stage)
         return fired.reply if fired is not None else None
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await oauth_authenticate(self.owner.oauth, server, "XOAUTH2", args)
+
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await oauth_authenticate(self.owner.oauth, server, "OAUTHBEARER", args)
+
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str,
         responses: list[str],
@@ -254,6 +263,7 @@ class FakeSmtpServer(Served):
         tls: TlsMaterial | None = None,
         now: Callable[[], datetime] = _utcnow,
         timer: Timer | None = None,
+        oauth: SmtpOAuth | None = None,
     ) -> None:
         self.config = config
         self.tls = tls
@@ -263,6 +273,7 @@ class FakeSmtpServer(Served):
             mailboxes, self.log, now=now, autosave_sent_folder=config.autosave_sent_folder
         )
         self._check_login = check_login
+        self.oauth = oauth if oauth is not None else SmtpOAuth(TokenIssuer())
         self._now = now
         self._timer = timer
         self._handler = _Handler(self)
@@ -283,10 +294,16 @@ class FakeSmtpServer(Served):
         tls: TlsMaterial | None = None,
         now: Callable[[], datetime] = _utcnow,
         timer: Timer | None = None,
+        oauth_mechanisms: tuple[str, ...] = (),
+        oauth_style: str = "rfc7628",
+        basic_auth: bool = True,
     ) -> FakeSmtpServer:
-        """The usual wiring: accounts, passwords and folders from the shared Store."""
+        """The usual wiring: accounts, passwords, folders and OAuth tokens from the shared
+        Store (OAuth mechanisms offered only when named)."""
         boxes = StoreMailboxes(store)
-        return cls(config, boxes, boxes.check_login, tls=tls, now=now, timer=timer)
+        oauth = SmtpOAuth(store.oauth, oauth_mechanisms, oauth_style, basic_auth)
+        return cls(config, boxes, boxes.check_login, tls=tls, now=now, timer=timer,
+                   oauth=oauth)
 
     def __repr__(self) -> str:
         return f"FakeSmtpServer({self.host}:{self.port}, tls_port={self.tls_port})"
@@ -365,6 +382,7 @@ class FakeSmtpServer(Served):
             auth_required=cfg.auth_required,
             auth_require_tls=cfg.auth_require_tls,
             authenticator=self._authenticate,
+            auth_exclude_mechanism=self.oauth.excluded(),
             loop=asyncio.get_running_loop(),
         )
 
@@ -376,6 +394,9 @@ class FakeSmtpServer(Served):
     ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
+        refusal = self.oauth.basic_refusal()
+        if refusal is not None:
+            return AuthResult(success=False, handled=False, message=refusal)
         login = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
         account = self._check_login(login, password)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import io
 import json
+import shlex
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from engine.imap.results import Credentials
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer
 from engine.states import State
+from engine.tokens import CommandToken, EnvToken, TokenProvider
 from fakeserver.scenario.load import load
 from fakeserver.scenario.model import UidValidityReset
 from fakeserver.scenario.serve import ScenarioServer
@@ -48,6 +50,7 @@ class Target:
     port: int
     security: str
     cafile: str | None = None
+    token_command: tuple[str, ...] | None = None  # the scenario's token command (OAuth)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Case:
     scenario: str | None = None  # a bundled scenario; None: a fixture
     security: str = "plain"
     trusted: bool = True
+    login: str = "password"  # or the OAuth mechanism (XOAUTH2 / OAUTHBEARER)
 
 
 CASES = [
@@ -90,7 +94,18 @@ CASES = [
     Case("server_bug"),
     Case("wrong_protocol"),
     Case("starttls_unavailable", "diag-throttled-gmail", "starttls"),  # gmail: no STARTTLS
+    Case("basic_auth_disabled", "diag-basic-auth-disabled"),
+    Case("oauth_session_expired", "diag-oauth-expired", login="OAUTHBEARER"),
+    Case("oauth_insufficient_scope", "diag-oauth-scope", login="OAUTHBEARER"),
+    Case("oauth_token_rejected", "diag-oauth-rejected", login="XOAUTH2"),
+    # the scenario revokes mid-session (an IDLE trigger a probe never sends): revoked
+    # here before the probe logs in, so its refresh meets invalid_grant the same way
+    Case("oauth_grant_revoked", "diag-oauth-revoked", login="XOAUTH2"),
+    Case("oauth_setup", "demo", login="XOAUTH2"),  # the demo server offers no OAuth
 ]
+# Causes reproduced without a server, where they live (a static token that cannot be
+# refreshed; a token command that hangs): tests/engine/test_tokens.py.
+ELSEWHERE = {"oauth_token_expired", "oauth_token_timeout"}
 
 # What a scripted server answers, by command (``{tag}`` is the client's tag); a command
 # missing from the table is answered OK. Words are Dovecot's where Dovecot has them.
@@ -107,7 +122,8 @@ SCRIPTS: dict[str, dict[str, bytes]] = {
 
 def test_every_failure_cause_has_a_case() -> None:
     # tampering, limit_exceeded: tests/reliability/test_hostile_*.py (hostile servers)
-    covered = {c.cause for c in CASES} | {"uidvalidity_reset", "tampering", "limit_exceeded"}
+    covered = {c.cause for c in CASES} | {"uidvalidity_reset", "tampering", "limit_exceeded"} \
+        | ELSEWHERE
     missing = {c.code for c in CAUSES} - covered - {"config", "unknown"}
     assert not missing, f"causes without a reproducing case: {sorted(missing)}"
 
@@ -208,6 +224,9 @@ async def target_for(case: Case) -> AsyncIterator[Target]:
         # too_many_connections: the person's other mail programs hold the 3 allowed.
         # Login refusals start at the second login (the scenario's first session works).
         first_login_ok = "login = 2" in (SCENARIOS / f"{case.scenario}.toml").read_text()
+        if case.cause == "oauth_grant_revoked":
+            srv.store.oauth.revoke()
+        command = tuple(srv.token_command(USER)) if srv.oauth is not None else None
         sessions = 3 if case.cause == "too_many_connections" else int(first_login_ok)
         for _ in range(sessions):
             c = ImapClient(srv.host, srv.port, security="plain")
@@ -225,7 +244,7 @@ async def target_for(case: Case) -> AsyncIterator[Target]:
                 yield Target("localhost", srv.tls_port, "tls",
                              str(srv.ca_pem_path) if case.trusted else None)
             else:
-                yield Target(srv.host, srv.port, "plain")
+                yield Target(srv.host, srv.port, "plain", token_command=command)
         finally:
             for c in held:
                 await c.close()
@@ -243,11 +262,31 @@ def cli_json(argv: list[str], env: Callable[[], None]) -> tuple[int, dict[str, A
     return code, json.loads(out.getvalue())
 
 
-def argv_for(t: Target) -> list[str]:
+def argv_for(t: Target, case: Case) -> list[str]:
     scheme = {"tls": "imaps", "plain": "imap", "starttls": "imap"}[t.security]
     url = f"{scheme}://{t.host}:{t.port}" + ("?security=plain" if t.security == "plain" else "")
     argv = ["diagnose", "--imap", url, "--user", USER, "--json", "--timeout", str(TIMEOUT)]
+    if case.login != "password":
+        argv += ["--oauth", case.login]
+        if t.token_command is not None:
+            argv += ["--token-command", shlex.join(t.token_command)]
     return argv + (["--cafile", t.cafile] if t.cafile else [])
+
+
+def credential_for(t: Target, case: Case) -> Secret | TokenProvider:
+    """The password, or the OAuth provider the CLI's --oauth options build."""
+    if case.login == "password":
+        return Secret(PASSWORD)
+    source = CommandToken(t.token_command) if t.token_command else EnvToken(
+        "T", environ={"T": "at-no-such-token"})
+    return TokenProvider(source, case.login)  # type: ignore[arg-type]
+
+
+def env_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    def setup() -> None:
+        monkeypatch.setenv("INBOXLAB_PASSWORD", PASSWORD)
+        monkeypatch.setenv("INBOXLAB_OAUTH_TOKEN", "at-no-such-token")
+    return setup
 
 
 def check(diagnosis: dict[str, Any] | None, cause: str) -> None:
@@ -267,14 +306,13 @@ async def test_cause_through_the_engine_api_and_diagnose_json(
     # Twice, each against a fresh server: a scenario's "nth command" fires once per run.
     async with target_for(case) as t:
         report: ProbeReport = await probe(
-            settings(t), Secret(PASSWORD),
+            settings(t), credential_for(t, case),
             ProbeOptions(connect_timeout=TIMEOUT, command_timeout=TIMEOUT, cafile=t.cafile))
     assert report.status == "failed" and report.exit_code == 2, report.as_dict()
     assert report.diagnosis is not None
     check(report.diagnosis.as_dict(), case.cause)
     async with target_for(case) as t:
-        code, data = await asyncio.to_thread(
-            cli_json, argv_for(t), lambda: monkeypatch.setenv("INBOXLAB_PASSWORD", PASSWORD))
+        code, data = await asyncio.to_thread(cli_json, argv_for(t, case), env_for(monkeypatch))
     assert code == 2 and data["status"] == "failed"
     check(data["diagnosis"], case.cause)
     same = {k: v for k, v in report.diagnosis.as_dict().items() if k != "message"}
@@ -308,7 +346,8 @@ async def test_uidvalidity_reset_through_the_engine_and_diagnose_json(
         srv.runtime.fire(UidValidityReset(folder="INBOX"))
         t = Target(srv.host, srv.port, "plain")
         code, data = await asyncio.to_thread(
-            cli_json, [*argv_for(t), "--db", str(tmp_path / "engine.db")],
+            cli_json,
+            [*argv_for(t, Case("uidvalidity_reset")), "--db", str(tmp_path / "engine.db")],
             lambda: monkeypatch.setenv("INBOXLAB_PASSWORD", PASSWORD))
     assert code == 1 and data["status"] == "warning"
     (finding,) = data["findings"]

@@ -22,6 +22,7 @@ from scenario_helpers import PASSWORD, USER
 from waiting import wait_until
 
 import scenarios
+from fakeserver.oauth_http import fetch_token
 from fakeserver.scenario.load import load
 from fakeserver.scenario.serve import ScenarioServer
 
@@ -178,6 +179,43 @@ def check_server_down(srv: ScenarioServer) -> None:
     check_default(srv)  # connection 1; connection 2 would take it down for 3 s
 
 
+def oauth_client(srv: ScenarioServer, mech: str = "XOAUTH2") -> imaplib.IMAP4:
+    """stdlib imaplib (no SASL-IR: the continuation path) with a token from the
+    scenario's token endpoint; an error challenge is answered with the dummy response."""
+    token = fetch_token(srv.oauth.url, srv.store.oauth.refresh_token(USER))  # type: ignore[union-attr]
+    client = imaplib.IMAP4(srv.host, srv.port, timeout=10)
+    raw = (f"user={USER}\x01auth=Bearer {token}\x01\x01" if mech == "XOAUTH2" else
+           f"n,a={USER},\x01auth=Bearer {token}\x01\x01").encode()
+    answers = iter([raw])
+    client.authenticate(mech, lambda challenge: next(answers, b"" if mech == "XOAUTH2"
+                                                     else b"\x01"))
+    return client
+
+
+def check_oauth_login(srv: ScenarioServer) -> None:
+    for mech in ("XOAUTH2", "OAUTHBEARER"):
+        client = oauth_client(srv, mech)
+        assert exists(client, "INBOX") == 20
+        client.logout()
+
+
+def check_oauth_scope(srv: ScenarioServer) -> None:
+    with pytest.raises(imaplib.IMAP4.error, match="Invalid SASL argument"):
+        oauth_client(srv)  # connection 1 removed the mail permission
+
+
+def check_oauth_rejected(srv: ScenarioServer) -> None:
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATE failed"):
+        oauth_client(srv)
+
+
+def check_basic_auth_disabled(srv: ScenarioServer) -> None:
+    with pytest.raises(imaplib.IMAP4.error, match="LOGIN failed"):
+        login(srv)
+    client = oauth_client(srv)  # OAuth still works
+    assert exists(client, "INBOX") == 20
+
+
 CHECKS: dict[str, Callable[[ScenarioServer], None]] = {
     "demo": check_demo,
     "no-special-use": check_no_special_use,
@@ -194,6 +232,10 @@ CHECKS: dict[str, Callable[[ScenarioServer], None]] = {
     "bye-unavailable": check_bye_unavailable,
     "cut-mid-literal": check_cut_mid_literal,
     "server-down": check_server_down,
+    "oauth-login": check_oauth_login,
+    "diag-oauth-scope": check_oauth_scope,
+    "diag-oauth-rejected": check_oauth_rejected,
+    "diag-basic-auth-disabled": check_basic_auth_disabled,
 }
 
 
