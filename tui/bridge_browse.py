@@ -17,12 +17,17 @@ from textual.message_pump import MessagePump
 
 from engine.account import Account
 from engine.connect import ConnectOptions, Link, login, open_link
+from engine.crm.ingest import Headers
 from engine.errors import EngineError
 from engine.imap import ImapClient
 from engine.secrets import Secret
 from engine.settings import AccountSettings
 from tui import messages as m
-from tui.browse import FolderBrowser, full_scan
+from tui.browse import FolderBrowser, find_message, full_scan
+from tui.translate import message_view, read_headers
+
+if TYPE_CHECKING:
+    from tui.bridge_crm import CrmBridge
 
 T = TypeVar("T")
 
@@ -36,6 +41,7 @@ class BrowseSide:
     _cafile: str | None
     _links: dict[int, Link]
     _browser: FolderBrowser
+    crm: CrmBridge
 
     if TYPE_CHECKING:
         def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]: ...
@@ -72,6 +78,50 @@ class BrowseSide:
         except EngineError as exc:
             self.post(m.EngineFailed(f"scan of {folder}", str(exc)))
             return 0
+
+    # -- the message view -------------------------------------------------------------------
+
+    def open_message(self, folder: str, uid: int,
+                     reply_to: MessagePump) -> concurrent.futures.Future[None]:
+        """The browser's Enter: one message's threading headers and tracking decision."""
+        return self.submit(self._open_message(reply_to, folder=folder, uid=uid))
+
+    def find_message(self, message_id: str,
+                     reply_to: MessagePump) -> concurrent.futures.Future[None]:
+        """From Records: a logged email's message, looked up in INBOX and Sent."""
+        return self.submit(self._open_message(reply_to, message_id=message_id))
+
+    async def _open_message(self, reply_to: MessagePump, *, folder: str = "", uid: int = 0,
+                            message_id: str = "") -> None:
+        try:
+            if message_id:
+                raw = await find_message(self._open_client, self._close_client,
+                                         self._message_folders(), message_id)
+            else:
+                raw = await self._browser.message(folder, uid)
+        except EngineError as exc:
+            self.post(m.EngineFailed("open the message", str(exc)))
+            return
+        if raw is None:
+            where = f"UID {uid} in {folder}" if not message_id else message_id
+            self.post(m.MessageOpened(message_view(
+                None, Headers(message_id=message_id or None), ("unknown", ""),
+                problem=f"{where} is not in the mailbox (expunged, or not scanned)")),
+                to=reply_to)
+            return
+        headers, problem = read_headers(raw)
+        decision = await self.crm.decision(headers) if headers is not None \
+            else ("malformed", problem)
+        self.post(m.MessageOpened(message_view(raw, headers, decision, problem=problem)),
+                  to=reply_to)
+
+    def _message_folders(self) -> list[str]:
+        account = self.account
+        folders = ["INBOX"]
+        if account is not None:
+            folders += [c.folder for c in account.roles.values()
+                        if c.folder and c.folder not in folders]
+        return folders
 
     # -- the folder browser: only the visible window, fetched on demand ----------------------
 

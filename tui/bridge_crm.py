@@ -27,14 +27,14 @@ from textual.message import Message
 from engine.crm.attachments import AttachmentStore
 from engine.crm.errors import CrmError
 from engine.crm.inbox import InboxLogger
-from engine.crm.ingest import Address
+from engine.crm.ingest import Address, Headers
 from engine.crm.outbox import Outbox
 from engine.crm.records import Contact, CrmStore
 from engine.crm.rules import LoggingRules
 from engine.crm.send import SmtpSubmitter
 from engine.crm.sentcopy import SentCopier
 from engine.crm.templates import Template, Templates, preview
-from engine.crm.tracking import thread_view
+from engine.crm.tracking import match, thread_view
 from engine.db import Database
 from engine.errors import EngineError
 from engine.imap import ImapClient
@@ -119,6 +119,7 @@ class CrmBridge:
         self.rules = LoggingRules()
         self._contact_of: dict[str, str] = {}  # outbox Message-ID -> recipient, for views
         self._subject_of: dict[str, str] = {}
+        self._own: tuple[str, ...] = ()  # the account's own addresses (not "participants")
 
     # -- wiring (engine loop) -------------------------------------------------------------
 
@@ -126,6 +127,7 @@ class CrmBridge:
         self.rules = wiring.rules
         self.db = await Database.open(wiring.db_path)
         self.store = CrmStore(self.db, AttachmentStore(wiring.files))
+        self._own = (wiring.username,)
         self.logger = InboxLogger(self.store, wiring.rules, [wiring.username],
                                   trace=self._on_trace)
         await self.logger.refresh()
@@ -316,6 +318,26 @@ class CrmBridge:
             if rec.last_error and rec.state.value != "logged":
                 self._post(cm.CrmFailed(f"resume {rec.message_id}", rec.last_error))
         return sum(rec.state.value == "logged" for rec in done)
+
+    async def decision(self, headers: Headers) -> tuple[str, str]:
+        """What tracking decided (or would decide) for a message, with the reason, in the
+        engine's words: logged (with its join reason), refused or flagged (stored), else
+        the matcher's verdict against the tracked threads now."""
+        store = self.store
+        if store is None:
+            return "unknown", "the CRM is not running"
+        mid = headers.message_id
+        if mid is not None:
+            for row in await store.emails():
+                if row.message_id == mid:
+                    return "logged", row.join_reason
+            for refused_id, kind, reason in await store.refusals():
+                if refused_id == mid:
+                    return kind, reason
+        verdict = match(headers, await store.tracked_index(), self._own)
+        words = {"none": "not tracked", "join": "would join", "flag": "would be flagged",
+                 "known": "tracked"}
+        return words.get(verdict.verdict, verdict.verdict), verdict.reason
 
     async def scenario_send(self, name: str, subject: str, body: str,
                             to: Sequence[tuple[str, str]]) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import parseaddr
@@ -29,6 +30,8 @@ Closer = Callable[[ImapClient, str], Awaitable[None]]
 
 ROW_ITEMS = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])"
 SCAN_ITEMS = "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)])"
+MESSAGE_ITEMS = ("(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO "
+                 "REFERENCES FROM TO CC SUBJECT DATE)])")
 SCAN_BATCH = 500
 _PARSER = BytesHeaderParser(policy=default_policy)  # decodes =?utf-8?q?...?= words
 
@@ -43,6 +46,44 @@ def header_row(uid: int, flags: tuple[str, ...], size: int | None, raw: bytes) -
         name, addr, subject, date = "", "(unreadable)", "(unreadable header)", ""
     return HeaderRow(uid=uid, date=date, sender=name or addr, subject=subject,
                      seen="\\Seen" in flags, size=size)
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One message as the message view needs it: where, flags, size, threading headers."""
+
+    folder: str
+    uid: int
+    flags: tuple[str, ...]
+    size: int | None
+    headers: bytes
+
+
+async def fetch_message(client: ImapClient, folder: str, uid: int) -> RawMessage | None:
+    """The message view's fields of ``uid`` (``folder`` must be selected); None if gone."""
+    async for fetch in client.uid_fetch(str(uid), MESSAGE_ITEMS):
+        if fetch.uid != uid:
+            continue
+        raw = next((v for k, v in fetch.items.items() if k.startswith("BODY[")), b"")
+        return RawMessage(folder, uid, tuple(str(f) for f in fetch.items.get("FLAGS", ())),
+                          fetch.items.get("RFC822.SIZE"), bytes(raw or b""))
+    return None
+
+
+async def find_message(opener: Opener, closer: Closer, folders: list[str],
+                       message_id: str) -> RawMessage | None:
+    """A logged email's message in the mailbox, by Message-ID (SEARCH HEADER), on a
+    connection of its own; None when no folder has it."""
+    client = await opener("message")
+    try:
+        for folder in folders:
+            await client.select(folder, readonly=True)
+            uids = await client.uid_search(Atom("HEADER"), "Message-ID", message_id)
+            if uids:
+                return await fetch_message(client, folder, max(uids))
+    finally:
+        await closer(client, "message")
+    return None
 
 
 def compact(uids: list[int]) -> str:
@@ -120,6 +161,17 @@ class FolderBrowser:
             await self.close()
             raise
         return tuple(found.get(uid) or HeaderRow(uid, "", "", "(expunged)") for uid in wanted)
+
+    async def message(self, folder: str, uid: int) -> RawMessage | None:
+        """The message view's fields of one message of the open folder."""
+        client = await self._connected()
+        if client.selected is None or client.selected.mailbox != folder:
+            await client.select(folder, readonly=True)
+        try:
+            return await fetch_message(client, folder, uid)
+        except EngineError:
+            await self.close()
+            raise
 
     async def search(self, folder: str, query: str) -> tuple[int, ...]:
         """Server-side search of subject and sender; the hits as list positions."""

@@ -15,6 +15,7 @@ from tui.views import (
     DisconnectView,
     FolderView,
     HeaderRow,
+    MessageView,
     ProgressView,
     ScenarioView,
     SessionModel,
@@ -26,6 +27,7 @@ __all__ = [
     "DisconnectView",
     "FolderView",
     "HeaderRow",
+    "MessageView",
     "ProgressView",
     "RetryView",
     "ScenarioView",
@@ -167,6 +169,14 @@ class SearchHits(Message):
         self.folder = folder
         self.query = query
         self.positions = positions
+
+
+class MessageOpened(Message):
+    """The message view's answer (to the screen that asked)."""
+
+    def __init__(self, view: MessageView) -> None:
+        super().__init__()
+        self.view = view
 
 
 class ScenarioDone(Message):

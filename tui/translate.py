@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
+from engine.crm.ingest import Headers, parse_headers
 from engine.crm.records import EmailRow
 from engine.crm.rules import LoggingRules, Mode
 from engine.crm.tracking import ThreadView
@@ -23,6 +24,7 @@ from engine.secrets import Secret
 from engine.settings import AccountSettings, parse_server
 from engine.states import STATE_INFO, State
 from tui import views as m
+from tui.browse import RawMessage
 
 
 def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.StateView:
@@ -127,6 +129,28 @@ def account_from_cli(server: str, username: str, smtp: str | None = None,
         raise ConfigError("no password given", code="no_password",
                           remediation="set INBOXLAB_PASSWORD or type it at the prompt")
     return settings, found.secret
+
+
+def message_view(raw: RawMessage | None, headers: Headers | None, decision: tuple[str, str],
+                 *, problem: str = "") -> m.MessageView:
+    """The message view from the fetched fields and the CRM's decision."""
+    h = headers or Headers(message_id=None)
+    sender = "" if h.from_ is None else (
+        f"{h.from_.name} <{h.from_.email}>" if h.from_.name else h.from_.email)
+    return m.MessageView(
+        folder=raw.folder if raw else "", uid=raw.uid if raw else None,
+        message_id=h.message_id, in_reply_to=h.in_reply_to, references=h.references,
+        sender=sender, subject=h.subject, date=h.date or "",
+        size=raw.size if raw else None, flags=raw.flags if raw else (),
+        decision=decision[0], reason=decision[1], problem=problem)
+
+
+def read_headers(raw: RawMessage) -> tuple[Headers | None, str]:
+    """The threading headers, or why they cannot be read (hostile input never raises)."""
+    try:
+        return parse_headers(raw.headers), ""
+    except EngineError as exc:
+        return None, f"the headers cannot be read: {exc}"
 
 
 # -- CRM records -> views (tui.bridge_crm) ---------------------------------------------------------

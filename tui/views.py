@@ -109,6 +109,26 @@ class HeaderRow:
 
 
 @dataclass(frozen=True)
+class MessageView:
+    """One message as a support engineer asks "why did this (not) thread?": the headers
+    that matter for threading, the CRM's tracking decision with its reason, size, flags."""
+
+    folder: str
+    uid: int | None
+    message_id: str | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    sender: str
+    subject: str
+    date: str
+    size: int | None
+    flags: tuple[str, ...]
+    decision: str  # logged | refused | flagged | join | none | known | unknown ...
+    reason: str
+    problem: str = ""  # why something could not be read (not found, unreadable headers)
+
+
+@dataclass(frozen=True)
 class ScenarioView:
     name: str
     description: str

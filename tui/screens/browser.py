@@ -95,9 +95,11 @@ class BrowserScreen(Screen[None]):
                                          lst.generation)
 
     def on_header_list_opened(self, msg: HeaderList.Opened) -> None:
+        from tui.screens.message import MessageScreen
+
         row = msg.row
         if row is not None:
-            self.notify(f"{row.sender}: {row.subject}", title=f"UID {row.uid}", markup=False)
+            self.app.push_screen(MessageScreen(folder=self.folder, uid=row.uid))
 
     def action_reload(self) -> None:
         """New mail (or expunges) since opening: ask the server for the folder again."""

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui import views as v
@@ -52,6 +53,7 @@ class RecordsScreen(ModelScreen):
         Binding("tab", "switch_pane", "Contacts/Timeline", id="records.pane"),
         Binding("m", "compose", "Compose", id="records.compose"),
         Binding("R", "reload", "Reload", id="records.reload"),
+        Binding("v", "view_message", "View message", id="records.message"),
         Binding("escape", "app.back_or_quit", "Back", id="records.back", show=False),
     ]
 
@@ -152,6 +154,22 @@ class RecordsScreen(ModelScreen):
         if chosen is not None and crm is not None:
             self.thread_id = chosen.thread_id
             crm.load_thread(chosen.thread_id)
+
+    def action_view_message(self) -> None:
+        """The highlighted timeline email as the message view (headers, decision, flags)."""
+        from tui.screens.message import MessageScreen
+
+        table = self.query_one("#timeline", DataTable)
+        emails = self.inbox_app.crm_model.timelines.get(self.contact_id or -1, ())
+        if not table.row_count or not emails:
+            self.notify("Select a logged email on the timeline first.", markup=False)
+            return
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        chosen = next((e for e in emails if str(e.id) == key), None)
+        if chosen is None or not chosen.message_id:
+            self.notify("This email has no Message-ID to look up.", markup=False)
+            return
+        self.app.push_screen(MessageScreen(message_id=chosen.message_id))
 
     def action_cursor(self, direction: str) -> None:
         focused = self.focused if isinstance(self.focused, DataTable) else \
