@@ -8,8 +8,9 @@ reconnects, for the TUI) and is handed the live client for each call:
   options give; an unlisted name is a ``FolderGone`` warning), read their sizes once, and warn
   about folders of ``large_folder`` messages or more;
 - ``scan``: one folder. The first sync is ``initial_scan`` "new" (start at UIDNEXT)
-  or "full" (every header, batched, with progress) - or, when the CRM's tracked set is
-  small, a server-side reply SEARCH (``engine.replies``). A folder that vanished
+  or "full" (every header, batched, with progress) - or a server-side reply SEARCH
+  (``engine.replies``) when ``estimate_first_sync`` says it takes at most half the scan
+  (a few tracked threads in a big folder); the choice is traced as ``scan.first_sync``. A folder that vanished
   (renamed/deleted elsewhere) drops its checkpoint and asks for a re-LIST instead of
   failing the session. A message the engine refuses (the parser, or the CRM's ingest)
   fails the session as before; ``SKIP_AFTER`` refusals at one position narrow the scan
@@ -33,7 +34,7 @@ from engine.errors import EngineError, ProtocolViolation, ServerRefused, Throttl
 from engine.imap.client import ImapClient
 from engine.imap.model import Fetch, ListItem, Status
 from engine.imap.results import RangeBatch, SelectResult
-from engine.replies import deliver_replies
+from engine.replies import deliver_replies, estimate_first_sync
 from engine.roles import (
     Folder,
     ListMethod,
@@ -168,9 +169,19 @@ class Scanner:
                                 self.publish)
         try:
             checkpoint = await store.get(self.account, folder)
-            tracked = self._small_tracked_set() if checkpoint is None else None
             how: Mapping[str, Any]
-            if self.options.initial_scan == "full" and tracked is not None:
+            choice = None
+            tracked = None
+            if checkpoint is None and self.options.initial_scan == "full" and self.tracked:
+                tracked = list(self.tracked())
+                stats = self.folders.get(folder)
+                choice = estimate_first_sync(len(tracked), stats.messages if stats else None,
+                                             batch=self.options.batch,
+                                             limit=self.options.small_tracked_set)
+                self.hub.emit("scan.first_sync", {"account": self.account, "folder": folder,
+                                                  "search": choice.search,
+                                                  "reason": choice.reason})
+            if choice is not None and choice.search and tracked is not None:
                 await deliver_replies(client, store, self.account, folder, tracked, progress)
                 how = {"action": "search_replies", "tracked": len(tracked)}
             else:

@@ -161,7 +161,7 @@ async def test_small_tracked_set_is_found_by_server_search(tmp_path: Path) -> No
     replies = (raw_message(10, "re: quote", in_reply_to="<tracked-1@crm.example>"),
                raw_message(11, "re: re: renewal", in_reply_to="<tracked-2@crm.example>"),
                raw_message(12, "unrelated", in_reply_to="<other@elsewhere.example>"))
-    folders = (FolderConfig("INBOX", generated=GenSpec(count=50, seed=5, owner=USER),
+    folders = (FolderConfig("INBOX", generated=GenSpec(count=5000, seed=5, owner=USER),
                             messages=replies),
                FolderConfig("Sent", special_use=("\\Sent",)))
     tracked = ["<tracked-1@crm.example>", "<tracked-2@crm.example>"]
@@ -173,12 +173,15 @@ async def test_small_tracked_set_is_found_by_server_search(tmp_path: Path) -> No
         await account.start()
         try:
             await async_wait_until(lambda: account.state is State.IDLE, what="watching")
-            assert await account.find_replies("INBOX", tracked) == [51, 52]
+            assert await account.find_replies("INBOX", tracked) == [5001, 5002]
             assert await account.find_replies("INBOX", ["<nobody@x>"]) == []
         finally:
             await account.stop()
-    # The first sync delivered only the two replies, not 53 headers.
-    assert sorted(m.uid for m in rec.messages) == [51, 52]
+    # The estimate chose the search (2 IDs in 5003 messages): only the two replies were
+    # delivered, not 5003 headers.
+    assert sorted(m.uid for m in rec.messages) == [5001, 5002]
+    (choice,) = rec.named("scan.first_sync")[:1]
+    assert choice["search"] is True
     assert [i["action"] for i in rec.named("scan.folder")][:1] == ["search_replies"]
 
 
