@@ -7,15 +7,17 @@ Two questions, each answered the way ``engine.account`` does the work (``Scanner
 and ``engine.replies.find_replies`` on a logged-in ``ImapClient``):
 
 - resync: 100 folders already checkpointed, nothing new. A pass is one STATUS per folder
-  and a checkpoint read; target <= 5 ms per folder, 100 folders in <= 0.5 s.
-- replies: a folder of ``--count`` generated messages (100k), 100 tracked threads. Finding
-  their replies by ``UID SEARCH OR HEADER In-Reply-To ... HEADER References ...`` plus
-  fetching the hits, versus the full header scan that would otherwise be needed;
-  target: search <= half the scan. The search result is checked against the generator's
-  own thread structure (every reply found, nothing else).
-
-Dovecot legs run the full scan first (which also fills Dovecot's header cache), then the
-search, then the search again: "search (cold)" and "search (warm)" are both reported.
+  and a checkpoint read; target <= 2 ms per folder, 100 folders in <= 0.5 s.
+- replies: a folder of ``--count`` generated messages (100k) and N tracked threads
+  (``--threads 5,100``). Finding their replies by ``UID SEARCH OR HEADER In-Reply-To ...
+  HEADER References ...`` plus fetching the hits (``deliver_replies``' work), versus the
+  product's full first sync (``Scanner.scan``, initial_scan="full"). Warm-warm: scan and
+  search alternate on INBOX, medians. Cold-cold (Dovecot): the first scan of INBOX
+  against the first search of an untouched copy of it (``ColdN``), both building
+  Dovecot's index and cache. "the product chooses" is ``estimate_first_sync``'s answer;
+  targets: the product's first sync never slower than the warm scan, and where it
+  searches, search <= half the scan. The search result is checked against the
+  generator's own thread structure (every reply found, nothing else).
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ from engine.clock import SYSTEM_CLOCK
 from engine.db import Database
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
-from engine.replies import find_replies
-from engine.scanner import FULL_BACKFILL, Scanner
-from engine.sync import FETCH_ITEMS, ScannedMessage, scan_folder
+from engine.replies import estimate_first_sync, find_replies
+from engine.scanner import Scanner
+from engine.sync import FETCH_ITEMS, ScannedMessage
 from engine.trace import TraceHub
 from fakeserver.generate import GenSpec, generator
 
@@ -96,30 +98,62 @@ async def resync(host: str, port: int, folders: list[str], rounds: int) -> dict[
             "per_folder_ms": round(best / len(folders) * 1000, 3)}
 
 
-async def replies(host: str, port: int, spec: GenSpec, threads: int) -> dict[str, Any]:
-    chosen, answer = tracked_threads(spec, threads)
-    client = await _client(host, port)
-    out: dict[str, Any] = {"messages": spec.count, "threads": len(chosen),
-                           "expected_replies": len(answer)}
+async def _product_scan(client: ImapClient, folder: str) -> tuple[float, int]:
+    """A first full sync of ``folder`` the way ``Account`` runs it (``Scanner.scan``)."""
+    seen: list[ScannedMessage] = []
     with tempfile.TemporaryDirectory() as tmp:
         async with await Database.open(Path(tmp) / "bench.db") as db:
-            seen: list[ScannedMessage] = []
+            scanner = Scanner("bench", AccountOptions(initial_scan="full"), SYSTEM_CLOCK,
+                              TraceHub(), lambda e: None, seen.append)
+            client.selected = None
             started = time.perf_counter()
-            await scan_folder(client, CheckpointStore(db), "bench", "INBOX", seen.append,
-                              backfill=FULL_BACKFILL)
-            out["full_scan_s"] = round(time.perf_counter() - started, 3)
-            out["full_scan_messages"] = len(seen)
-    for leg in ("search_cold_s", "search_warm_s"):
-        client.selected = None  # EXAMINE again, as a fresh session would
-        started = time.perf_counter()
-        uids = await find_replies(client, "INBOX", chosen)
-        fetched = [f async for f in client.uid_fetch(uids, FETCH_ITEMS, chunk=500)] if uids \
-            else []
-        out[leg] = round(time.perf_counter() - started, 3)
-    out["found"] = len(uids)
-    out["fetched"] = len(fetched)
-    out["correct"] = {u - 1 for u in uids} == answer  # UIDs are 1..n in load order
-    out["search_over_scan"] = round(out["search_warm_s"] / out["full_scan_s"], 3)
+            await scanner.scan(client, CheckpointStore(db), folder)
+            return time.perf_counter() - started, len(seen)
+
+
+async def _search(client: ImapClient, folder: str, ids: list[str]) -> tuple[float, list[int]]:
+    """``find_replies`` plus the UID FETCH of the hits, as ``deliver_replies`` does."""
+    client.selected = None  # EXAMINE again, as a fresh session would
+    started = time.perf_counter()
+    uids = await find_replies(client, folder, ids)
+    fetched = [f async for f in client.uid_fetch(uids, FETCH_ITEMS, chunk=500)] if uids else []
+    if len(fetched) != len(uids):
+        raise SystemExit(f"search fetched {len(fetched)} of {len(uids)} hits")
+    return time.perf_counter() - started, uids
+
+
+async def replies(host: str, port: int, spec: GenSpec, threads: list[int], rounds: int,
+                  cold: dict[int, str] | None) -> dict[str, Any]:
+    """Scan vs search, warm-warm on INBOX (medians, interleaved) and, when ``cold`` names
+    an untouched copy of INBOX per thread count, cold-cold (first touch of each folder)."""
+    client = await _client(host, port)
+    out: dict[str, Any] = {"messages": spec.count}
+    took, n = await _product_scan(client, "INBOX")  # first touch of INBOX
+    if n != spec.count:
+        raise SystemExit(f"the scan saw {n} of {spec.count} messages")
+    out["scan_cold_s"] = round(took, 3)
+    for count in threads:
+        chosen, answer = tracked_threads(spec, count)
+        row: dict[str, Any] = {"threads": len(chosen), "expected_replies": len(answer)}
+        if cold is not None:
+            took, uids = await _search(client, cold[count], chosen)
+            row["search_cold_s"] = round(took, 3)
+            row["search_over_scan_cold"] = round(took / out["scan_cold_s"], 3)
+        scans, searches = [], []
+        for _ in range(rounds):
+            took, n = await _product_scan(client, "INBOX")
+            scans.append(took)
+            took, uids = await _search(client, "INBOX", chosen)
+            searches.append(took)
+        row["scan_warm_s"] = round(statistics.median(scans), 3)
+        row["search_warm_s"] = round(statistics.median(searches), 3)
+        row["search_over_scan_warm"] = round(row["search_warm_s"] / row["scan_warm_s"], 3)
+        row["correct"] = {u - 1 for u in uids} == answer  # UIDs are 1..n in load order
+        estimate = estimate_first_sync(len(chosen), spec.count)
+        row["product_chooses"] = "search" if estimate.search else "scan"
+        row["product_over_scan_warm"] = (row["search_over_scan_warm"] if estimate.search
+                                         else 1.0)
+        out[f"threads_{count}"] = row
     await client.logout()
     return out
 
@@ -137,7 +171,8 @@ async def _on_fake(args: argparse.Namespace) -> dict[str, Any]:
         return {"server": "fake",
                 "resync": await resync(srv.host, srv.port, [f.name for f in small],
                                        args.rounds),
-                "replies": await replies(srv.host, srv.port, spec, args.threads)}
+                "replies": await replies(srv.host, srv.port, spec, args.threads,
+                                         args.search_rounds, None)}
 
 
 def _on_dovecot(args: argparse.Namespace) -> dict[str, Any]:
@@ -147,6 +182,9 @@ def _on_dovecot(args: argparse.Namespace) -> dict[str, Any]:
     when = datetime(2026, 1, 1, tzinfo=UTC)
     with start_dovecot(users=[(USER, PASSWORD)]) as dc:
         load_seconds = load_generated(dc, USER, "INBOX", spec)
+        cold = {count: f"Cold{count}" for count in args.threads}
+        for name in cold.values():  # untouched copies: a cold search each
+            load_generated(dc, USER, name, spec)
         names = [f"Folder{n:03d}" for n in range(args.folders)]
         for n, name in enumerate(names):
             dc.load_messages(USER, name, ((f"Message-ID: <f{n}.{k}@bench>\r\nSubject: {k}"
@@ -156,7 +194,8 @@ def _on_dovecot(args: argparse.Namespace) -> dict[str, Any]:
         async def both() -> dict[str, Any]:
             return {"server": "dovecot", "load_s": round(load_seconds, 1),
                     "resync": await resync(dc.host, dc.port, names, args.rounds),
-                    "replies": await replies(dc.host, dc.port, spec, args.threads)}
+                    "replies": await replies(dc.host, dc.port, spec, args.threads,
+                                             args.search_rounds, cold)}
 
         return asyncio.run(both())
 
@@ -167,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=("auto", "dovecot", "fake"), default="auto")
     parser.add_argument("--count", type=int, default=100_000, help="messages in INBOX")
     parser.add_argument("--folders", type=int, default=100, help="folders in the resync")
-    parser.add_argument("--threads", type=int, default=100, help="tracked threads")
+    parser.add_argument("--threads", type=lambda v: [int(x) for x in v.split(",")],
+                        default=[5, 100], help="tracked thread counts, comma-separated")
+    parser.add_argument("--search-rounds", type=int, default=3,
+                        help="warm scan/search pairs per thread count (median kept)")
     parser.add_argument("--rounds", type=int, default=5, help="resync passes (best is kept)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
@@ -179,13 +221,22 @@ def main(argv: list[str] | None = None) -> int:
     report = asyncio.run(_on_fake(args)) if server == "fake" else _on_dovecot(args)
     print(json.dumps(report, indent=2))
     r, q = report["resync"], report["replies"]
-    ok = (r["per_folder_ms"] <= 5 and r["pass_s"] <= 0.5 and q["correct"]
-          and q["search_over_scan"] <= 0.5)
+    ok = r["per_folder_ms"] <= 2 and r["pass_s"] <= 0.5
     print(f"\n{report['server']}: resync {r['folders']} folders {r['pass_s'] * 1000:.0f} ms "
-          f"({r['per_folder_ms']:.2f} ms/folder); replies to {q['threads']} threads in "
-          f"{q['messages']} messages: search {q['search_warm_s']:.2f}s (cold "
-          f"{q['search_cold_s']:.2f}s) vs full scan {q['full_scan_s']:.2f}s "
-          f"= {q['search_over_scan']:.2f}; {'OK' if ok else 'MISSED A TARGET'}")
+          f"({r['per_folder_ms']:.2f} ms/folder); first sync of {q['messages']} messages, "
+          f"scan cold {q['scan_cold_s']:.2f}s")
+    for key, row in q.items():
+        if not key.startswith("threads_"):
+            continue
+        won = row["product_chooses"] == "search"
+        ok = ok and row["correct"] and row["product_over_scan_warm"] <= 1.0 and (
+            not won or row["search_over_scan_warm"] <= 0.5)
+        cold = (f"; cold-cold {row['search_over_scan_cold']:.2f}"
+                if "search_over_scan_cold" in row else "")
+        print(f"  {row['threads']} threads: search {row['search_warm_s']:.2f}s vs scan "
+              f"{row['scan_warm_s']:.2f}s warm-warm = {row['search_over_scan_warm']:.2f}{cold}; "
+              f"the product chooses {row['product_chooses']}")
+    print("OK" if ok else "MISSED A TARGET")
     return 0 if ok else 1
 
 
