@@ -10,7 +10,8 @@ names the tracked email in ``References`` (RFC 5322 3.6.4), so both are searched
 The tracked set is the CRM's business (a later issue); here it is an argument, or a
 provider callable on the account. Whether a *first sync* searches or scans is
 ``estimate_first_sync``'s call: each tracked ID costs the server a check of every
-message, so the search wins only for a few IDs; ``SMALL_TRACKED_SET`` caps it anyway. After a UIDVALIDITY reset there is no such choice: the whole
+message, so the search wins only for a few IDs; ``SMALL_TRACKED_SET`` caps it anyway.
+After a UIDVALIDITY reset there is no such choice: the whole
 tracked set is searched, ``SEARCH_CHUNK`` IDs per command, because restarting at UIDNEXT
 would skip every reply that arrived while the connector was away.
 """

@@ -10,7 +10,8 @@ reconnects, for the TUI) and is handed the live client for each call:
 - ``scan``: one folder. The first sync is ``initial_scan`` "new" (start at UIDNEXT)
   or "full" (every header, batched, with progress) - or a server-side reply SEARCH
   (``engine.replies``) when ``estimate_first_sync`` says it takes at most half the scan
-  (a few tracked threads in a big folder); the choice is traced as ``scan.first_sync``. A folder that vanished
+  (a few tracked threads in a big folder); the choice is traced as ``scan.first_sync``.
+  A folder that vanished
   (renamed/deleted elsewhere) drops its checkpoint and asks for a re-LIST instead of
   failing the session. A message the engine refuses (the parser, or the CRM's ingest)
   fails the session as before; ``SKIP_AFTER`` refusals at one position narrow the scan
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.account_options import AccountOptions, FolderStats
-from engine.checkpoints import CheckpointStore
+from engine.changes import FolderChanges, enable_qresync, expunged_by_count
+from engine.checkpoints import Checkpoint, CheckpointStore
 from engine.clock import Clock
 from engine.errors import EngineError, ProtocolViolation, ServerRefused, Throttled
 from engine.imap.client import ImapClient
@@ -44,7 +46,7 @@ from engine.roles import (
     folders_from_list,
 )
 from engine.supervise import AccountEvent, FolderGone, LargeFolderWarning, MessageSkipped
-from engine.sync import MessageSink, scan_folder
+from engine.sync import Action, MessageSink, ScanResult, scan_folder
 from engine.trace import TraceHub
 from engine.watch import ProgressSink
 
@@ -68,6 +70,9 @@ class Scanner:
         self.watched: list[str] = []
         self.relist = False
         self._stuck: dict[str, _Stuck] = {}
+        # folder -> (UIDNEXT, MESSAGES) as the last pass planned from: the count that
+        # goes with the checkpoint, for noticing expunges by count (engine.changes).
+        self._counted: dict[str, tuple[int | None, int | None]] = {}
 
     @property
     def inbox(self) -> str:
@@ -77,6 +82,7 @@ class Scanner:
     async def discover(self, client: ImapClient, store: CheckpointStore,
                        overrides: Mapping[Role, str]) -> None:
         """LIST, pick roles, choose what to watch, read sizes (and warn about huge folders)."""
+        await enable_qresync(client)  # before any SELECT: expunged UIDs come named
         items = await client.list()
         method = ListMethod.SPECIAL_USE if "SPECIAL-USE" in client.caps else ListMethod.LIST
         listed = folders_from_list(items)
@@ -210,6 +216,7 @@ class Scanner:
                     raise
                 self._stuck.pop(folder, None)
                 how = {"action": result.plan.action.value, "reason": result.plan.reason}
+                self._changes(folder, checkpoint, result)
         except ServerRefused as exc:
             if not _folder_problem(exc):
                 raise
@@ -252,6 +259,25 @@ class Scanner:
             self._stuck.pop(folder, None)
             self.publish(MessageSkipped(self.account, folder, cp.uidvalidity, uid, tries,
                                         str(exc), self.clock.wall()))
+    def _changes(self, folder: str, before: Checkpoint | None, result: ScanResult) -> None:
+        """Trace what changed among already-scanned messages (``scan.changes``): CONDSTORE's
+        answer when there is one, else expunges by count against the last pass."""
+        prior = self._counted.get(folder)
+        self._counted[folder] = (None if result.checkpoint is None
+                                 else result.checkpoint.uidnext, result.messages)
+        changes = result.changes
+        if (changes is None or changes.how == "condstore") and before is not None \
+                and prior is not None and prior[0] == before.uidnext \
+                and result.plan.action in (Action.NOTHING_NEW, Action.FETCH_NEW):
+            gone = expunged_by_count(prior[1], result.delivered, result.messages)
+            if gone:
+                changes = FolderChanges("count" if changes is None else "condstore",
+                                        (), gone, () if changes is None else changes.flags)
+        if changes:
+            self.hub.emit("scan.changes", {
+                "account": self.account, "folder": folder, "how": changes.how,
+                "expunged": changes.expunged_count, "expunged_uids": changes.expunged[:100],
+                "flags_changed": len(changes.flags)})
 
     def _count(self, folder: str, messages: int) -> None:
         old = self.folders.get(folder)
@@ -330,6 +356,14 @@ class _Counting:
     @property
     def caps(self) -> frozenset[str]:
         return self._client.caps
+
+    @property
+    def enabled(self) -> frozenset[str]:
+        return self._client.enabled
+
+    async def uid_fetch_changes(self, uids: str, since: int, *, vanished: bool = False
+                                ) -> tuple[list[Fetch], list[int]]:
+        return await self._client.uid_fetch_changes(uids, since, vanished=vanished)
 
     async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status:
         answer = await self._client.status(mailbox, items)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from engine.changes import FolderChanges, changed_since
 from engine.checkpoints import Checkpoint, CheckpointStore
 from engine.errors import ProtocolViolation
 from engine.imap.model import Fetch, ListItem, Status
@@ -169,6 +170,8 @@ class ScanResult:
     plan: ScanPlan
     delivered: int
     checkpoint: Checkpoint | None
+    changes: FolderChanges | None = None  # CONDSTORE's view of already-scanned messages
+    messages: int | None = None  # MESSAGES as the STATUS/EXAMINE this pass planned from said
 
 
 MessageSink = Callable[[ScannedMessage], Awaitable[None] | None]
@@ -185,7 +188,11 @@ class ScanClient(Protocol):
 
     @property
     def caps(self) -> frozenset[str]: ...
+    @property
+    def enabled(self) -> frozenset[str]: ...
     async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status: ...
+    async def uid_fetch_changes(self, uids: str, since: int, *, vanished: bool = False
+                                ) -> tuple[list[Fetch], list[int]]: ...
     async def select(self, mailbox: str, *, readonly: bool = False,
                      condstore: bool = False) -> SelectResult: ...
     def uid_fetch(self, uids: str, items: Sequence[str]) -> AsyncIterator[Fetch]: ...
@@ -350,12 +357,24 @@ async def scan_folder(
         recovered = await on_reset()
         if recovered is not None:
             return ScanResult(plan, recovered, await store.get(account, folder))
+    changes = None
+    if (checkpoint is not None and not plan.drop_checkpoint and checkpoint.last_uid > 0
+            and checkpoint.highestmodseq is not None and status.highestmodseq is not None
+            and checkpoint.highestmodseq != status.highestmodseq):
+        # Flags changed or messages went (engine.changes): ask what, in the folder.
+        if not examined:
+            box = await client.select(folder, readonly=True, condstore=True)
+            examined = True
+            if box.uidvalidity is not None and box.uidvalidity != status.uidvalidity:
+                return ScanResult(plan, 0, checkpoint)  # the next scan starts over cleanly
+        changes = await changed_since(client, checkpoint.last_uid, checkpoint.highestmodseq,
+                                      status.highestmodseq)
     if plan.action is Action.NOTHING_NEW:
         if checkpoint is not None and checkpoint.highestmodseq != status.highestmodseq:
             checkpoint = await store.put(
                 account, folder, uidvalidity=status.uidvalidity, last_uid=checkpoint.last_uid,
                 uidnext=status.uidnext, highestmodseq=status.highestmodseq)
-        return ScanResult(plan, 0, checkpoint)
+        return ScanResult(plan, 0, checkpoint, changes, status.messages)
     if plan.drop_checkpoint:
         if checkpoint is not None and checkpoint.uidvalidity != status.uidvalidity:
             await store.drop_folder_on_uidvalidity_change(account, folder, status.uidvalidity)
@@ -380,4 +399,4 @@ async def scan_folder(
         checkpoint = await store.put(account, folder, uidvalidity=status.uidvalidity,
                                      last_uid=checkpoint.last_uid, uidnext=status.uidnext,
                                      highestmodseq=status.highestmodseq)
-    return ScanResult(plan, delivered, checkpoint)
+    return ScanResult(plan, delivered, checkpoint, changes, status.messages)
