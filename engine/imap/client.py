@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import TypedDict, Unpack
 
-from engine.errors import ConfigError, ServerRefused
+from engine.errors import ConfigError, EngineError, ServerRefused
 from engine.imap.commands import (
     Arg,
     Atom,
@@ -244,8 +244,14 @@ class ImapClient(ImapSession):
                     yield RangeBatch(low, high, batch)
                 await self._conn.finish(p, wait)
                 flight.popleft()
-                await ask()  # before the caller's checkpoint: the server keeps sending
+                failed: EngineError | None = None
+                try:
+                    await ask()  # before the caller's checkpoint: the server keeps sending
+                except EngineError as exc:  # the connection went: this range is still done
+                    failed = exc
                 yield RangeBatch(low, high, [], complete=True)
+                if failed is not None:
+                    raise failed
         finally:
             for _low, _high, p in flight:
                 self._conn.abandon(p)
