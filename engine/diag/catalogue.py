@@ -222,9 +222,11 @@ CAUSES: tuple[Cause, ...] = (
           ("https://github.com/emersion/go-imap/issues/213",
            "https://www.rfc-editor.org/rfc/rfc6750#section-3.1")),
     # Microsoft's answer to any token it will not take: "AUTHENTICATE failed."
-    # (https://github.com/MicrosoftDocs/office-developer-exchange-docs/issues/87)
-    Cause("oauth_token_rejected", "The server rejects even a freshly refreshed access token",
-          True,
+    # (https://github.com/MicrosoftDocs/office-developer-exchange-docs/issues/87); Dovecot's
+    # oauth2 mechanism says {"status":"401",...} to an expired and a scope-less token alike.
+    # A freshly refreshed token refused too is then a scope or permission problem.
+    Cause("oauth_token_rejected", "A freshly refreshed access token is refused too (missing "
+          "scope or permission)", True,
           "Reconnect the inbox in the CRM; if it happens again, ask your IT team.",
           "Check the app registration's permissions (IMAP.AccessAsUser.All / mail scope), "
           "that IMAP is enabled for the mailbox, and that the token is for this user.",
