@@ -12,6 +12,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from textual.app import App, ScreenStackError, SystemCommand
@@ -24,6 +25,7 @@ from tui import crm_messages as cm
 from tui import messages as m
 from tui import views as v
 from tui.errors import SettingsError
+from tui.export import export_dir, stamped, write_trace
 from tui.incidents import HEALED_STATES, cause_words, duration_text, plural
 from tui.settings_store import SettingsStore, UiSettings
 
@@ -50,6 +52,7 @@ class Bridge(Protocol):
                         sent_folder: str | None = None) -> Any: ...
     def reconnect_now(self) -> Any: ...
     def open_message(self, folder: str, uid: int, reply_to: MessagePump) -> Any: ...
+    def export_bundle(self, path: Path, reply_to: MessagePump | None = None) -> Any: ...
     def find_message(self, message_id: str, reply_to: MessagePump) -> Any: ...
     def validate(self, server: str, username: str) -> str | None: ...
     def scenarios(self) -> list[m.ScenarioView]: ...
@@ -115,6 +118,7 @@ class InboxLabApp(App[None]):
         self.trace: deque[str] = deque(maxlen=TRACE_KEEP)
         self.trace_listeners: list[Callable[[list[str]], None]] = []
         self.notified: list[str] = []  # what notify() showed, for tests and the timeline
+        self.exports: list[str] = []  # files written this session (bundle, trace)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -214,6 +218,49 @@ class InboxLabApp(App[None]):
 
         self.push_screen(BrowserScreen(folder))
 
+    # -- export ----------------------------------------------------------------------------------
+
+    def action_export_bundle(self) -> None:
+        """The diagnostic bundle (settings, timeline, causes, redacted traces) to a file."""
+        try:
+            path = export_dir() / stamped("bundle", ".json", self.clock())
+        except OSError as exc:
+            self.on_exported(m.Exported("diagnostic bundle", None, str(exc)))
+            return
+        self.bridge.export_bundle(path, self)
+
+    def action_export_trace(self) -> None:
+        """The protocol trace as the Diagnostics screen shows it, to a text file."""
+        self._drain_trace()
+        try:
+            path = write_trace(self.trace, export_dir(), self.clock())
+        except OSError as exc:
+            self.on_exported(m.Exported("trace", None, str(exc)))
+            return
+        self.on_exported(m.Exported("trace", str(path), None))
+
+    def on_exported(self, msg: m.Exported) -> None:
+        if msg.path is not None:
+            text = f"{msg.what.capitalize()} written to {msg.path}"
+            self.exports.append(msg.path)
+            self.notified.append(text)
+            self.notify(text, title="Exported", markup=False, timeout=10)
+        else:
+            text = f"Could not write the {msg.what}: {msg.error}"
+            self.notified.append(text)
+            self.notify(text, title="Export failed", severity="error", markup=False)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Textual saves to ~/Downloads and fails when it is missing: use export_dir()."""
+        if path is None:
+            try:
+                path = str(export_dir())
+            except OSError as exc:
+                self.on_exported(m.Exported("screenshot", None, str(exc)))
+                return None
+        return super().deliver_screenshot(filename, path, time_format)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Dashboard", "Account state, folders, sync progress",
@@ -231,6 +278,11 @@ class InboxLabApp(App[None]):
                             lambda: self.action_goto("compose"))
         yield SystemCommand("Reconnect now", "Cut the retry wait short after an outage",
                             self.action_reconnect)
+        yield SystemCommand("Export diagnostic bundle",
+                            "Settings, timeline, causes, redacted traces: one JSON file",
+                            self.action_export_bundle)
+        yield SystemCommand("Export trace", "The protocol trace (redacted) to a text file",
+                            self.action_export_trace)
         yield SystemCommand("Help", "Every key binding", self.action_help)
         for folder in self.model.folders:
             yield SystemCommand(f"Open folder {folder.name}", "Browse it in the virtual list",

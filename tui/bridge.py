@@ -37,6 +37,8 @@ from textual.message_pump import MessagePump
 from engine.account import Account
 from engine.account_options import AccountOptions
 from engine.connect import Link
+from engine.diag.bundle import export_bundle
+from engine.diag.tracering import TraceRing
 from engine.roles import Role
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, SmtpServer
@@ -109,6 +111,7 @@ class EngineBridge(BrowseSide):
         self.endpoints: Endpoints | None = None
         self.account: Account | None = None
         self.trace_lines: deque[str] = deque(maxlen=20_000)
+        self.ring = TraceRing()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._links: dict[int, Link] = {}
         self._browser = FolderBrowser(self._open_client, self._close_client)
@@ -453,6 +456,25 @@ class EngineBridge(BrowseSide):
         await self._start_account(settings, secret)
         return True
 
+    # -- export ------------------------------------------------------------------------------
+
+    def export_bundle(self, path: Path, reply_to: MessagePump | None = None,
+                      ) -> concurrent.futures.Future[Path | None]:
+        """The diagnostic bundle (engine.diag.bundle) of the running account, to ``path``."""
+        return self.submit(self._export_bundle(path, reply_to))
+
+    async def _export_bundle(self, path: Path, reply_to: MessagePump | None) -> Path | None:
+        secret = self._secret.reveal() if self._secret is not None else ""
+        try:
+            where = await export_bundle(path, settings=self.settings, account=self.account,
+                                        ring=self.ring, secrets=[secret] if secret else [])
+        except OSError as exc:
+            self.post(m.Exported("diagnostic bundle", None, f"cannot write {path}: {exc}"),
+                      to=reply_to)
+            return None
+        self.post(m.Exported("diagnostic bundle", str(where), None), to=reply_to)
+        return where
+
     # -- trace -------------------------------------------------------------------------------
 
     def _client_trace(self, name: str, **info: Any) -> None:
@@ -464,6 +486,7 @@ class EngineBridge(BrowseSide):
         if stage is not None:
             self.post(m.ConnectStage(stage))
         self.trace_lines.append(trace_line(name, info, datetime.now(UTC)))
+        self.ring.record(name, info)  # per connection, for the diagnostic bundle
 
     def drain_trace(self, limit: int = 2000) -> list[str]:
         """UI side: take up to ``limit`` queued trace lines (deque ops are thread-safe)."""

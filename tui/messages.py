@@ -179,6 +179,16 @@ class MessageOpened(Message):
         self.view = view
 
 
+class Exported(Message):
+    """A file written for a person to take away (``path``), or why it was not."""
+
+    def __init__(self, what: str, path: str | None, error: str | None) -> None:
+        super().__init__()
+        self.what = what
+        self.path = path
+        self.error = error
+
+
 class ScenarioDone(Message):
     def __init__(self, name: str, lines: tuple[str, ...], ok: bool) -> None:
         super().__init__()

@@ -99,6 +99,18 @@ class ScriptedBridge:
                         sent_folder: str | None = None) -> None:
         self.asked.append(("connect", (server, username)))
 
+    def export_bundle(self, path: Any, reply_to: MessagePump | None = None) -> None:
+        self.asked.append(("bundle", path))
+        path.write_text("{}")
+        if reply_to is not None:
+            reply_to.post_message(m.Exported("diagnostic bundle", str(path), None))
+
+    def open_message(self, folder: str, uid: int, reply_to: MessagePump) -> None:
+        self.asked.append(("message", (folder, uid)))
+
+    def find_message(self, message_id: str, reply_to: MessagePump) -> None:
+        self.asked.append(("find", message_id))
+
     def reconnect_now(self) -> None:
         self.asked.append(("reconnect", None))
 

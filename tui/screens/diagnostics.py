@@ -84,6 +84,8 @@ class DiagnosticsScreen(ModelScreen):
         Binding("j", "cursor(1)", "Down", id="diagnostics.down", show=False),
         Binding("k", "cursor(-1)", "Up", id="diagnostics.up", show=False),
         Binding("G", "latest", "Latest", id="diagnostics.latest", show=False),
+        Binding("e", "app.export_bundle", "Export bundle", id="diagnostics.export_bundle"),
+        Binding("w", "app.export_trace", "Write trace", id="diagnostics.export_trace"),
     ]
 
     def __init__(self) -> None:
