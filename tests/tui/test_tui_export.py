@@ -32,6 +32,15 @@ def test_the_export_directory_falls_back_when_downloads_is_missing(tmp_path: Pat
     assert export_dir(env) == tmp_path / "Downloads"
 
 
+def _read(path: Path) -> tuple[int, str]:
+    """The file's permission bits and text (sync: the test's loop is the app's)."""
+    return stat.S_IMODE(path.stat().st_mode), path.read_text()
+
+
+def _svgs(directory: Path) -> list[Path]:
+    return list(directory.glob("*.svg"))
+
+
 async def test_bundle_trace_and_screenshot_are_written_and_shown(no_downloads: Path) -> None:
     bridge = EngineBridge(scenario="demo", timeline=False, sends=False)
     app = InboxLabApp(bridge, cursor_blink=False)
@@ -43,8 +52,8 @@ async def test_bundle_trace_and_screenshot_are_written_and_shown(no_downloads: P
         bundle = Path(app.exports[0])
         assert bundle.parent == no_downloads and bundle.suffix == ".json"
         assert any(str(bundle) in t for t in app.notified)  # the path is shown
-        assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
-        text = bundle.read_text()
+        mode, text = _read(bundle)
+        assert mode == 0o600
         data = json.loads(text)
         assert data["format"].startswith("inboxlab-diagnostic-bundle")
         assert data["account"] == "user@example.com" and data["traces"]
@@ -52,10 +61,10 @@ async def test_bundle_trace_and_screenshot_are_written_and_shown(no_downloads: P
         await pilot.press("w")
         await async_wait_until(lambda: len(app.exports) == 2, what="the trace written")
         trace = Path(app.exports[1])
-        lines = trace.read_text().splitlines()
-        assert trace.suffix == ".txt" and any(" < " in line for line in lines)
-        assert "inboxlab-demo" not in trace.read_text()
+        _, written = _read(trace)
+        assert trace.suffix == ".txt" and any(" < " in line for line in written.splitlines())
+        assert "inboxlab-demo" not in written
         app.deliver_screenshot()
-        await async_wait_until(lambda: list(no_downloads.glob("*.svg")), timeout=10,
+        await async_wait_until(lambda: _svgs(no_downloads), timeout=10,
                                what="the screenshot in the fallback directory")
     bridge.stop()
