@@ -28,11 +28,17 @@ class Exists:
 
 @dataclass(frozen=True)
 class Expunged:
-    """``uid`` was removed; ``seq`` is its position at that moment (events arrive in order)."""
+    """``uid`` was removed; ``seq`` is its position at that moment (events arrive in order).
+
+    ``flags`` and ``last_modseq`` are the message's last flags and MODSEQ: a session not
+    yet told of the expunge still answers for the message with them (RFC 2180 4.1).
+    """
 
     seq: int
     uid: int
     modseq: int
+    flags: frozenset[str] = frozenset()
+    last_modseq: int = 0
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,11 @@ class Folder(Messages):
         """Keywords (non-system flags) ever set in this folder, for the FLAGS response."""
         return frozenset(self._keywords)
 
+    def keyword_count(self) -> int:
+        """How many keywords the folder has known: it only grows, so a session compares
+        it with the count it announced to see whether FLAGS must be sent again."""
+        return len(self._keywords)
+
     def recent(self) -> int:
         return 0
 
@@ -235,6 +240,7 @@ class Folder(Messages):
             return []
         modseq = self._bump()
         removed = []
+        last: list[tuple[frozenset[str], int]] = []  # each removed message's flags, modseq
         kept = array("I")
         start = 0
         for shift, seq in enumerate(positions):
@@ -242,6 +248,7 @@ class Folder(Messages):
             kept.extend(self._uids[start : seq - 1])
             start = seq
             removed.append((seq - shift, uid))
+            last.append((self.flags(uid), self.modseq(uid)))
             self._appended.pop(uid, None)
             self._flags.pop(uid, None)
             self._modseq.pop(uid, None)
@@ -249,8 +256,8 @@ class Folder(Messages):
             self._exp_uid.append(uid)
         kept.extend(self._uids[start:])
         self._uids = kept
-        for seq, uid in removed:
-            self._emit(Expunged(seq, uid, modseq))
+        for (seq, uid), (flags, was) in zip(removed, last, strict=True):
+            self._emit(Expunged(seq, uid, modseq, flags, was))
         return removed
 
     def reset_uidvalidity(self, uidvalidity: int | None = None) -> None:

@@ -188,10 +188,9 @@ def append(s: ImapSession, c: Command) -> Steps:
     folder = _folder(s, args.mailbox, trycreate=True)
     if not args.message:
         raise CommandFailed("Empty message", code="CANNOT")
-    known = folder.keywords()
     uid = folder.append(args.message, flags=args.flags, internaldate=args.internal_date)
-    if s.view is not None and s.view.folder is folder and folder.keywords() != known:
-        yield from flag_lines(folder, readonly=s.view.readonly)
+    if s.view is not None and s.view.folder is folder:
+        yield from s.keyword_news()
     if s.caps.uidplus:
         return Done("APPEND completed", f"APPENDUID {folder.uidvalidity} {uid}")
     return Done("APPEND completed")

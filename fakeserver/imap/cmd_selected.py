@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 
 from fakeserver.errors import CommandFailed
 from fakeserver.imap import responses as r
-from fakeserver.imap.cmd_mailbox import flag_lines
 from fakeserver.imap.commands import Command, CopyArgs, ExpungeArgs, StoreArgs, StoreMode
 from fakeserver.imap.session import Done, ImapSession, Steps
 from fakeserver.imap.view import FolderUids, MailboxView
@@ -100,7 +99,6 @@ def store(s: ImapSession, c: Command) -> Steps:
         s.condstore_active = True
     pairs = list(view.select(args.sequence, uid=c.uid))
     uid_to_seq = {uid: seq for seq, uid in pairs}
-    known = view.folder.keywords()
     view.muted = True
     try:
         changed, modified = view.folder.store(
@@ -109,8 +107,8 @@ def store(s: ImapSession, c: Command) -> Steps:
         )
     finally:
         view.muted = False
-    if view.folder.keywords() != known:
-        yield from flag_lines(view.folder, readonly=False)
+    _store_gone(view, pairs, _STORE_MODES[args.mode], args.flags)
+    yield from s.keyword_news()
     if not args.silent:
         failed = set(modified)
         for seq, uid in pairs:
@@ -129,6 +127,20 @@ def store(s: ImapSession, c: Command) -> Steps:
     return Done("STORE completed")
 
 
+def _store_gone(view: MailboxView, pairs: list[tuple[int, int]], mode: str,
+                flags: Iterable[str]) -> None:
+    """A STORE naming messages expunged elsewhere (not yet told) changes the view's copy
+    of their flags, as Dovecot's does; the folder no longer has them."""
+    if not view.gone:
+        return
+    given = frozenset(f for f in flags if f != "\\Recent")
+    for _seq, uid in pairs:
+        gone = view.gone.get(uid)
+        if gone is not None:
+            old = gone.flags
+            gone.flags = old | given if mode == "+" else old - given if mode == "-" else given
+
+
 def copy(s: ImapSession, c: Command) -> Steps:
     """COPY and MOVE (RFC 6851): MOVE reports COPYUID untagged, then the expunges."""
     args = c.args
@@ -144,6 +156,11 @@ def copy(s: ImapSession, c: Command) -> Steps:
         if c.uid:  # RFC 3501: UID COPY with no matching UIDs is not an error
             return Done(f"No messages to {c.name.lower()}")
         raise CommandFailed("No messages match the sequence set", code="CANNOT")
+    if view.gone and any(uid in view.gone for _seq, uid in pairs):
+        # Dovecot copies nothing then; the client learns of the expunge before the NO
+        yield from s.updates(allow_expunge=True)
+        raise CommandFailed("Some of the requested messages no longer exist",
+                            code="EXPUNGEISSUED")
     view.muted = True
     try:
         copied = source.copy_to([uid for _seq, uid in pairs], target)

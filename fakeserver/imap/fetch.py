@@ -17,6 +17,7 @@ from fakeserver.errors import ProtocolError
 from fakeserver.imap import responses as r
 from fakeserver.imap.commands import Command, FetchArgs, FetchAttr
 from fakeserver.imap.session import Done, ImapSession, Steps
+from fakeserver.imap.view import GoneMessage
 from fakeserver.store import Folder
 
 CHUNK = 256 * 1024
@@ -105,6 +106,39 @@ def _item(folder: Folder, attr: FetchAttr, raw: Callable[[int], bytes]) -> tuple
     raise ProtocolError(f"FETCH: {name} is not supported by this server")
 
 
+# What Dovecot 2.3 answers for the content of a message expunged by another session that
+# this one was not told of yet (with a tagged OK [EXPUNGEISSUED]).
+_GONE_CONTENT: dict[str, bytes] = {
+    "INTERNALDATE": b'INTERNALDATE "01-Jan-1970 00:00:00 +0000"',
+    "RFC822.SIZE": b"RFC822.SIZE 0",
+    "ENVELOPE": b"ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+    "BODYSTRUCTURE": b'BODYSTRUCTURE ("text" "plain" NIL NIL NIL "7bit" 0 0)',
+}
+
+
+def _gone_line(attrs: tuple[FetchAttr, ...], seq: int, uid: int,
+               gone: GoneMessage) -> tuple[bytes, bool]:
+    """The FETCH line of a message expunged elsewhere (the view keeps its UID, flags and
+    MODSEQ) and whether content was asked for, which is lost."""
+    pieces: list[bytes] = []
+    lost = False
+    for attr in attrs:
+        name = attr.name
+        if name == "UID":
+            pieces.append(b"UID %d" % uid)
+        elif name == "FLAGS":
+            pieces.append(b"FLAGS " + r.flag_list(gone.flags))
+        elif name == "MODSEQ":
+            pieces.append(b"MODSEQ (%d)" % gone.modseq)
+        else:
+            lost = True
+            if name == "BODY" and attr.section is None:
+                pieces.append(b'BODY ("text" "plain" NIL NIL NIL "7bit" 0 0)')
+            else:
+                pieces.append(_GONE_CONTENT.get(name) or attr.label.encode() + b" NIL")
+    return b"* %d FETCH (%b)\r\n" % (seq, b" ".join(pieces)), lost
+
+
 def _compile(s: ImapSession, folder: Folder,
              attrs: tuple[FetchAttr, ...]) -> tuple[bytes, list[Value]]:
     """The line's format (``seq`` first) and one value function per item, built once
@@ -155,13 +189,23 @@ def fetch(s: ImapSession, c: Command) -> Steps:
     stamp = folder.highestmodseq  # any expunge bumps it: only then check presence
     # Flags fetched now need no separate update for a change made elsewhere.
     reported = view.flag_changes if any(a.name == "FLAGS" for a in attrs) else None
+    kept = view.gone  # expunged elsewhere, not yet told: kept addressable (view.py)
+    issued = False
     buf: list[bytes] = []
     size = 0
     for seq, uid in view.select(args.sequence, uid=c.uid):
+        if kept and uid in kept:
+            if args.vanished or (changed_since is not None
+                                 and kept[uid].modseq <= changed_since):
+                continue  # under VANISHED, VANISHED (EARLIER) above named it
+            line, lost = _gone_line(attrs, seq, uid, kept[uid])
+            issued = issued or lost
+            buf.append(line)
+            continue
         if changed_since is not None and modseq_of(uid) <= changed_since:
             continue
         if folder.highestmodseq != stamp and present(uid) is None:
-            continue  # expunged by another session while we streamed
+            continue  # expunged while we streamed, by a session this one never knew of
         if sets_seen and "\\Seen" not in folder.flags(uid):
             view.muted = True
             try:
@@ -179,4 +223,6 @@ def fetch(s: ImapSession, c: Command) -> Steps:
             size = 0
     if buf:
         yield b"".join(buf)
+    if issued:
+        return Done("Some messages were already expunged", "EXPUNGEISSUED")
     return Done("FETCH completed")

@@ -23,6 +23,9 @@ from fakeserver.imap.view import MailboxView
 from fakeserver.store import Folder
 
 Predicate = Callable[[int, int], bool]  # (seq, uid) -> matches
+# Leaves a server answers from its index (flags, numbers, MODSEQ): they still see a
+# message expunged elsewhere that this session was not told of; the others need content.
+_INDEX_LEAVES = (sk.All, sk.Flag, sk.UidSet, sk.SeqSet, sk.ModSeq)
 _CHARSETS = (None, "US-ASCII", "UTF-8")
 _DATE_FIELD = frozenset({"date"})
 
@@ -73,7 +76,8 @@ def leaf_test(view: MailboxView, key: sp.Leaf) -> Predicate:
         flag, present = key.flag, key.present
         if flag.lower() == "\\recent":  # this server never has \Recent messages
             return lambda seq, uid: not present
-        return lambda seq, uid: (flag in folder.flags(uid)) is present
+        flags_of = view.flags_of if view.gone else folder.flags
+        return lambda seq, uid: (flag in flags_of(uid)) is present
     if isinstance(key, sk.Text):
         needle_b = key.value.encode("utf-8").lower()
         body_only = key.where == "BODY"
@@ -103,7 +107,8 @@ def leaf_test(view: MailboxView, key: sp.Leaf) -> Predicate:
         return lambda seq, uid: seqs.contains(seq, exists)
     if isinstance(key, sk.ModSeq):
         floor = key.modseq
-        return lambda seq, uid: folder.modseq(uid) >= floor
+        modseq_of = view.modseq_of if view.gone else folder.modseq
+        return lambda seq, uid: modseq_of(uid) >= floor
     raise ProtocolError(f"SEARCH: unsupported key {type(key).__name__}")
 
 
@@ -123,7 +128,28 @@ def _candidates(view: MailboxView, key: sk.SearchKey) -> Iterator[tuple[int, int
     for k in keys:
         if isinstance(k, sk.UidSet):
             return view.by_uid(k.uids)
-    return view.seq_uid_pairs(view.present_uids(), 1 if not view.pending else None)
+    return view.all_pairs()
+
+
+def _tests(view: MailboxView, issued: list[int]) -> Callable[[sp.Leaf], Predicate]:
+    """Each leaf's test. With messages expunged elsewhere in view, a content leaf finds
+    none of them and notes it in ``issued`` (Dovecot: OK [EXPUNGEISSUED])."""
+    gone = view.gone
+
+    def test_for(leaf: sp.Leaf) -> Predicate:
+        test = leaf_test(view, leaf)
+        if not gone or isinstance(leaf, _INDEX_LEAVES):
+            return test
+
+        def content(seq: int, uid: int) -> bool:
+            if uid in gone:
+                issued.append(uid)
+                return False
+            return test(seq, uid)
+
+        return content
+
+    return test_for
 
 
 def search(s: ImapSession, c: Command) -> Steps:
@@ -137,17 +163,19 @@ def search(s: ImapSession, c: Command) -> Steps:
         raise ProtocolError("SEARCH RETURN needs ESEARCH, which is not supported")
     plan = sp.make_plan(args.key)
     uses_modseq = _uses_modseq(s, plan)
-    found = sp.run(plan, list(_candidates(view, args.key)), lambda leaf: leaf_test(view, leaf))
+    issued: list[int] = []
+    found = sp.run(plan, list(_candidates(view, args.key)), _tests(view, issued))
     numbers = [uid if c.uid else seq for seq, uid in found]
+    done = Done("SEARCH completed", "EXPUNGEISSUED" if issued else None)
     if args.returns is not None:
         yield _esearch(c, args.returns, numbers)
-        return Done("SEARCH completed")
+        return done
     tail = b""
     if uses_modseq and found:
-        tail = b" (MODSEQ %d)" % max(view.folder.modseq(uid) for _seq, uid in found)
+        tail = b" (MODSEQ %d)" % max(view.modseq_of(uid) for _seq, uid in found)
     body = b"".join(b" %d" % n for n in numbers)
     yield b"* SEARCH" + body + tail + r.CRLF
-    return Done("SEARCH completed")
+    return done
 
 
 def _esearch(c: Command, returns: tuple[str, ...], numbers: list[int]) -> bytes:

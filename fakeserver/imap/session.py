@@ -109,6 +109,10 @@ def ends_between_responses(data: bytes) -> bool:
 
 # RFC 3501 7.4.1: EXPUNGE must not be sent while FETCH, STORE or SEARCH run (UID forms ok).
 _NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
+# ... and Dovecot 2.3 sends none after UID SEARCH either (allowed, not required)
+_NO_EXPUNGE_AFTER_UID = frozenset({"SEARCH"})
+# Commands that leave the selected mailbox: no news of it is due before them.
+_OPENS_OR_CLOSES = frozenset({"SELECT", "EXAMINE", "CLOSE", "UNSELECT", "LOGOUT"})
 
 
 class SessionRegistry:
@@ -299,6 +303,8 @@ class ImapSession:
         yield from self._run(command, handler)
 
     def _run(self, command: Command, handler: Handler) -> Iterator[Output]:
+        if self.view is not None and command.name not in _OPENS_OR_CLOSES:
+            yield from self.keyword_news()  # before any FETCH of this command shows one
         try:
             done = yield from handler(self, command)
         except FakeServerError as exc:
@@ -317,9 +323,8 @@ class ImapSession:
                 yield from self.updates(allow_expunge=True)
             return
         if self.view is not None:
-            yield from self.updates(
-                allow_expunge=command.uid or command.name not in _NO_EXPUNGE_DURING
-            )
+            names = _NO_EXPUNGE_AFTER_UID if command.uid else _NO_EXPUNGE_DURING
+            yield from self.updates(allow_expunge=command.name not in names)
         assert isinstance(done, Done)
         if self.state is State.LOGOUT and command.name != "LOGOUT":
             yield CloseConnection()  # an update said BYE
@@ -364,19 +369,28 @@ class ImapSession:
         exists = view.take_exists()
         if exists is not None:
             yield r.untagged(f"{exists} EXISTS")
+        yield from self.keyword_news()
         folder = view.folder
         for uid in view.take_flag_changes():
             at = view.seq_of(uid)
-            if at is not None and folder.seq_of(uid) is not None:
+            if at is not None and (uid in view.gone or folder.seq_of(uid) is not None):
                 yield self.flags_line(at, uid)
+
+    def keyword_news(self) -> Iterator[bytes]:
+        """FLAGS and PERMANENTFLAGS again when the selected folder gained keywords since
+        this client was last told (by any session: Dovecot tells every one)."""
+        if self.view is not None and self.view.take_new_keywords():
+            from fakeserver.imap.cmd_mailbox import flag_lines
+
+            yield from flag_lines(self.view.folder, readonly=self.view.readonly)
 
     def flags_line(self, seq: int, uid: int) -> bytes:
         """``* seq FETCH (UID u FLAGS (...) [MODSEQ (m)])`` for a flag change."""
-        assert self.view is not None
-        folder = self.view.folder
-        modseq = b" MODSEQ (%d)" % folder.modseq(uid) if self.condstore_active else b""
+        view = self.view
+        assert view is not None
+        modseq = b" MODSEQ (%d)" % view.modseq_of(uid) if self.condstore_active else b""
         return b"* %d FETCH (UID %d FLAGS %b%b)\r\n" % (
-            seq, uid, r.flag_list(folder.flags(uid)), modseq)
+            seq, uid, r.flag_list(view.flags_of(uid)), modseq)
 
     def deselect(self) -> None:
         if self.view is not None:

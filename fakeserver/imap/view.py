@@ -7,6 +7,10 @@ reported (``pending``, a short sorted list) and the EXISTS count last reported. 
 client-visible mailbox is: the folder's UIDs plus ``pending``, cut to ``exists``
 entries (messages appended elsewhere have higher UIDs, so they sit at the end).
 
+Until it is told, such a message stays addressable, as in Dovecot (RFC 2180 4.1.1): its
+UID, last flags and MODSEQ are kept in ``gone`` and answer FETCH, STORE and SEARCH on
+flags; its content is gone, which commands report as ``[EXPUNGEISSUED]``.
+
 While nothing is pending (the common case) every lookup is the folder's own O(1)/
 O(log n) accessor; with pending expunges it costs O(len(pending) * log n).
 """
@@ -15,7 +19,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from heapq import merge
 
+from fakeserver.errors import ProtocolError
 from fakeserver.imap.commands_seqset import SequenceSet
 from fakeserver.store import Exists, Expunged, FlagsChanged, Folder, UidValidityChanged
 
@@ -35,6 +42,15 @@ class FolderUids(Sequence[int]):
         return self._folder.uid_at(index + 1)
 
 
+@dataclass(slots=True)
+class GoneMessage:
+    """What this session still knows of a message expunged elsewhere (not yet told).
+    Mutable: a STORE from this session changes its flags here, as Dovecot's view does."""
+
+    flags: frozenset[str]
+    modseq: int
+
+
 class MailboxView:
     """Sequence-number bookkeeping and pending untagged updates for one session."""
 
@@ -43,9 +59,11 @@ class MailboxView:
         self.readonly = readonly
         self.known_limit = 0  # highest UID announced to the client (by EXISTS)
         self.pending: list[int] = []  # UIDs expunged elsewhere, not yet reported
+        self.gone: dict[int, GoneMessage] = {}  # the same UIDs: what is left of them
         self.flag_changes: set[int] = set()  # UIDs whose flags changed elsewhere
         self.uidvalidity_changed = False  # UIDs renumbered: the session must end
         self.muted = False  # True while this session mutates the folder itself
+        self.keywords_told = folder.keyword_count()  # as of the last FLAGS sent (SELECT)
         self._wakeup = wakeup
         self.take_exists()
         self._unsubscribe = folder.subscribe(self._on_change)
@@ -64,9 +82,11 @@ class MailboxView:
         if self.muted:
             return
         if isinstance(event, Expunged):
-            if event.uid <= self.known_limit:
+            if event.uid <= self.known_limit:  # a flag change not told yet still is
                 insort(self.pending, event.uid)
-            self.flag_changes.discard(event.uid)
+                self.gone[event.uid] = GoneMessage(event.flags, event.last_modseq)
+            else:
+                self.flag_changes.discard(event.uid)
         elif isinstance(event, FlagsChanged):
             self.flag_changes.add(event.uid)
         elif isinstance(event, UidValidityChanged):
@@ -87,10 +107,29 @@ class MailboxView:
         """UIDs still in the folder that the client knows, ascending (a copy)."""
         return self.folder.uids_between(1, self.known_limit)
 
+    def visible_uids(self) -> Sequence[int]:
+        """Every UID the client can address, present or ``gone``, ascending."""
+        if not self.pending:
+            return self.present_uids()
+        return list(merge(self.present_uids(), self.pending))
+
+    def all_pairs(self) -> Iterator[tuple[int, int]]:
+        """(seq, uid) of every message the client can address."""
+        return enumerate(self.visible_uids(), 1)
+
     def highest_uid(self) -> int:
-        """The highest present UID the client knows (``*`` in a UID set), or 0."""
+        """The highest UID the client knows (``*`` in a UID set), or 0."""
         count = self._visible_present_count()
-        return self.folder.uid_at(count) if count else 0
+        present = self.folder.uid_at(count) if count else 0
+        return max(present, self.pending[-1]) if self.pending else present
+
+    def flags_of(self, uid: int) -> frozenset[str]:
+        gone = self.gone.get(uid) if self.gone else None
+        return self.folder.flags(uid) if gone is None else gone.flags
+
+    def modseq_of(self, uid: int) -> int:
+        gone = self.gone.get(uid) if self.gone else None
+        return self.folder.modseq(uid) if gone is None else gone.modseq
 
     def seq_of(self, uid: int) -> int | None:
         """The client's sequence number for ``uid`` (None when unknown to the client)."""
@@ -117,25 +156,36 @@ class MailboxView:
                 yield seq, uid
 
     def by_sequence(self, seqset: SequenceSet) -> Iterator[tuple[int, int]]:
-        """(seq, uid) of present messages named by client sequence numbers."""
+        """(seq, uid) of the messages named by client sequence numbers.
+
+        A number above EXISTS (or any ``*`` in an empty mailbox) is the client's mistake
+        and BAD, as in Dovecot: clamping it would hide a stale-sequence bug."""
+        exists = self.exists
+        ranges = seqset.resolve(exists)
+        if (ranges and ranges[-1][1] > exists) or (seqset.star_ranges and not exists):
+            raise ProtocolError(f"Invalid messageset {seqset}: the mailbox has {exists} "
+                                "messages")
         folder = self.folder
         if not self.pending:
-            visible = self._visible_present_count()
-            for lo, hi in seqset.resolve(visible):
-                lo, hi = max(lo, 1), min(hi, visible)
-                if lo <= hi:
-                    uids = folder.uids_between(folder.uid_at(lo), folder.uid_at(hi))
-                    yield from self.seq_uid_pairs(uids, lo)
+            for lo, hi in ranges:
+                uids = folder.uids_between(folder.uid_at(lo), folder.uid_at(hi))
+                yield from self.seq_uid_pairs(uids, lo)
             return
-        wanted = seqset.resolve(self.exists)
-        for uid in self.present_uids():
-            seq = self.seq_of(uid)
-            if seq is not None and any(lo <= seq <= hi for lo, hi in wanted):
-                yield seq, uid
+        visible = self.visible_uids()
+        for lo, hi in ranges:
+            for seq in range(lo, hi + 1):
+                yield seq, visible[seq - 1]
 
     def by_uid(self, uidset: SequenceSet) -> Iterator[tuple[int, int]]:
-        """(seq, uid) of present messages named by UID; ``*`` is the highest known UID."""
+        """(seq, uid) of the messages named by UID; ``*`` is the highest known UID."""
         folder = self.folder
+        if self.pending:
+            visible = self.visible_uids()
+            for lo, hi in uidset.resolve(self.highest_uid()):
+                start = bisect_left(visible, lo)
+                for at in range(start, bisect_right(visible, min(hi, self.known_limit))):
+                    yield at + 1, visible[at]
+            return
         for lo, hi in uidset.resolve(self.highest_uid()):
             uids = folder.uids_between(lo, min(hi, self.known_limit))
             if len(uids):
@@ -152,7 +202,7 @@ class MailboxView:
         seqs: list[int] = []
         while self.pending:
             seq = self.seq_of(self.pending[0])
-            self.pending.pop(0)
+            self.gone.pop(self.pending.pop(0), None)
             if seq is not None:
                 seqs.append(seq)
         return seqs
@@ -161,6 +211,7 @@ class MailboxView:
         """Pending expunged UIDs for a QRESYNC client's ``VANISHED`` line."""
         uids = list(self.pending)
         self.pending.clear()
+        self.gone.clear()
         return uids
 
     def take_exists(self) -> int | None:
@@ -169,6 +220,15 @@ class MailboxView:
         self.known_limit = max(self.known_limit, self.folder.max_uid())
         after = self.exists
         return after if after != before else None
+
+    def take_new_keywords(self) -> bool:
+        """Whether the folder knows keywords this client was not told of (then FLAGS and
+        PERMANENTFLAGS must go out before any FETCH shows one); they count as told now."""
+        count = self.folder.keyword_count()
+        if count == self.keywords_told:
+            return False
+        self.keywords_told = count
+        return True
 
     def take_flag_changes(self) -> list[int]:
         changed = sorted(self.flag_changes)

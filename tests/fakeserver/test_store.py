@@ -165,7 +165,7 @@ def test_events_reach_subscribers_and_a_broken_one_does_not_stop_others() -> Non
     assert got == [
         Exists(6),
         FlagsChanged(uid, frozenset({"\\Deleted"}), 3),
-        Expunged(6, uid, 4),
+        Expunged(6, uid, 4, frozenset({"\\Deleted"}), 3),  # last flags and MODSEQ
     ]
     stop()
     folder.append(RAW)

@@ -40,9 +40,11 @@ class Reducer:
         base = None
         for name, got in zip(self.names, steps, strict=True):
             if name.startswith(("select", "examine")):
-                base = next(int(r.code[1]) for r in got  # type: ignore[arg-type]
-                            if r.code and r.code[0] == "HIGHESTMODSEQ")
-                self.bases = [base if b < 0 else b for b in self.bases]
+                # without CONDSTORE on, a SELECT reports no HIGHESTMODSEQ: base stays
+                base = next((int(r.code[1]) for r in got  # type: ignore[arg-type]
+                             if r.code and r.code[0] == "HIGHESTMODSEQ"), base)
+                if base is not None:
+                    self.bases = [base if b < 0 else b for b in self.bases]
             self.bases.append(-1 if base is None else base)
         self.base = 0
         self.seqs: list[int] = []  # seqs[n-1] is the UID of sequence number n

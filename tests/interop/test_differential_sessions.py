@@ -1,0 +1,107 @@
+"""Differential tests with several sessions on one mailbox: Dovecot and the fake agree.
+
+Each test is one issue-14 item: a script of interleaved commands from two or three
+connections (tests/interop/diff_sessions.py runs it on both servers and compares),
+plus asserts on Dovecot's side that pin what the comparison is about, so two servers
+wrong alike would not pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+from diff_sessions import appends, both
+from dovecot import DovecotHandle
+
+pytestmark = [pytest.mark.dovecot, pytest.mark.interop]
+
+
+def _expunged_elsewhere(count: int = 5, gone: bytes = b"2") -> list:
+    """Session 0 expunges ``gone`` while session 1 has INBOX selected and is not told."""
+    return [*appends(count), (0, "select", b"SELECT INBOX"), (1, "select", b"SELECT INBOX"),
+            (1, "uids", b"FETCH 1:* (UID)"),
+            (0, "delete", b"STORE %b +FLAGS.SILENT (\\Deleted \\Flagged)" % gone),
+            (0, "expunge", b"EXPUNGE")]
+
+
+async def test_expunged_elsewhere_stays_addressable_until_told(dovecot: DovecotHandle) -> None:
+    """Item 1: until session 1 is told, message 2 keeps its number, its UID and flags,
+    SEARCH on flags finds it, content answers [EXPUNGEISSUED], and COPY/MOVE of it fail
+    with NO [EXPUNGEISSUED] (transient) after the EXPUNGE is reported."""
+    steps = [*_expunged_elsewhere(),
+             (1, "fetch flags", b"FETCH 2 (UID FLAGS)"),
+             (1, "fetch content", b"FETCH 1:3 (UID RFC822.SIZE ENVELOPE BODY.PEEK[])"),
+             (1, "search all", b"SEARCH ALL"),
+             (1, "search flagged", b"SEARCH FLAGGED"),
+             (1, "search uid", b"UID SEARCH UID 1:3"),
+             (1, "search subject", b"SEARCH SUBJECT message"),
+             (1, "store", b"STORE 1:3 +FLAGS (\\Answered)"),
+             (1, "copy", b"COPY 1:3 Trash"),
+             (1, "status trash", b"STATUS Trash (MESSAGES)"),
+             (1, "search after", b"SEARCH ALL"),
+             (0, "delete again", b"STORE 1 +FLAGS.SILENT (\\Deleted)"),
+             (0, "expunge again", b"EXPUNGE"),
+             (1, "uid fetch", b"UID FETCH 1:* (FLAGS)"),
+             (0, "delete third", b"STORE 1 +FLAGS.SILENT (\\Deleted)"),
+             (0, "expunge third", b"EXPUNGE"),
+             (1, "uid move", b"UID MOVE 1:* Archive"),
+             (1, "status archive", b"STATUS Archive (MESSAGES)"),
+             (1, "noop", b"NOOP")]
+    dove, _fake = await both(dovecot, steps)
+    at = {name.split(" ", 2)[2]: value for name, value in dove.items()}
+    assert at["fetch flags"]["untagged"]["FETCH"]["seq 2"]["FLAGS"] == ["\\Deleted", "\\Flagged"]
+    assert at["fetch content"]["code"] == ("EXPUNGEISSUED",)
+    assert at["search all"]["untagged"]["SEARCH"] == [1, 2, 3, 4, 5]
+    assert at["search flagged"]["untagged"]["SEARCH"] == [2]
+    assert at["search subject"]["code"] == ("EXPUNGEISSUED",)
+    assert (at["copy"]["status"], at["copy"]["code"]) == ("NO", ("EXPUNGEISSUED",))
+    assert at["copy"]["untagged"]["EXPUNGED UIDS"] == [2]
+    assert at["status trash"]["untagged"]["STATUS Trash"] == {"MESSAGES": 0}
+    assert at["uid fetch"]["untagged"]["EXPUNGED UIDS"] == [1]
+    assert (at["uid move"]["status"], at["uid move"]["code"]) == ("NO", ("EXPUNGEISSUED",))
+    assert at["status archive"]["untagged"]["STATUS Archive"] == {"MESSAGES": 0}
+
+
+async def test_sequence_numbers_past_exists_are_bad(dovecot: DovecotHandle) -> None:
+    """Item 10: a message sequence number above EXISTS is BAD for FETCH/STORE/COPY/MOVE
+    (and ``1:*`` in an empty mailbox); UID forms and SEARCH stay OK."""
+    steps = [*appends(3), (0, "select", b"SELECT INBOX"),
+             (0, "fetch 999", b"FETCH 999 (FLAGS)"),
+             (0, "fetch 2:4", b"FETCH 2:4 (FLAGS)"),
+             (0, "fetch 2:*", b"FETCH 2:* (FLAGS)"),
+             (0, "store 4", b"STORE 4 +FLAGS (\\Seen)"),
+             (0, "copy 4", b"COPY 4 Trash"),
+             (0, "move 3:9", b"MOVE 3:9 Trash"),
+             (0, "uid fetch 999", b"UID FETCH 999 (FLAGS)"),
+             (0, "uid store 999", b"UID STORE 999 +FLAGS (\\Seen)"),
+             (0, "search 999", b"SEARCH 999"),
+             (0, "select empty", b"SELECT Drafts"),
+             (0, "fetch 1:* empty", b"FETCH 1:* (FLAGS)"),
+             (0, "fetch * empty", b"FETCH * (FLAGS)"),
+             (0, "uid fetch 1:* empty", b"UID FETCH 1:* (FLAGS)"),
+             (0, "search 1:* empty", b"SEARCH 1:*")]
+    dove, _fake = await both(dovecot, steps)
+    bad = [name.split(" ", 2)[2] for name, value in dove.items() if value["status"] == "BAD"]
+    assert bad == ["fetch 999", "fetch 2:4", "store 4", "copy 4", "move 3:9",
+                   "fetch 1:* empty", "fetch * empty"]
+
+
+async def test_new_keyword_from_another_session_is_announced_first(
+        dovecot: DovecotHandle) -> None:
+    """Item 2: a keyword another session brings in reaches this one as FLAGS and
+    PERMANENTFLAGS before any FETCH shows it (in a FETCH, a STORE and a NOOP)."""
+    steps = [*appends(3), (0, "select", b"SELECT INBOX"), (1, "select", b"SELECT INBOX"),
+             (0, "new keyword", b"STORE 1 +FLAGS ($Work)"),
+             (1, "fetch", b"FETCH 1 (FLAGS)"),
+             (0, "another", b"STORE 2 +FLAGS ($Home)"),
+             (1, "store", b"STORE 3 +FLAGS (\\Seen)"),
+             (0, "third", b"STORE 3 +FLAGS ($Later)"),
+             (1, "noop", b"NOOP"),
+             (1, "known keyword", b"STORE 2 +FLAGS ($Work)"),
+             (0, "noop 0", b"NOOP")]
+    dove, _fake = await both(dovecot, steps)
+    at = {name.split(" ", 2)[2]: value for name, value in dove.items()}
+    for name in ("fetch", "store", "noop"):
+        assert at[name]["untagged"].get("FLAGS before FETCH") is True, (name, at[name])
+    assert at["noop"]["untagged"]["FLAGS"] == ["$Home", "$Later", "$Work", "\\Answered",
+                                               "\\Deleted", "\\Draft", "\\Flagged", "\\Seen"]
+    assert "FLAGS" not in at["known keyword"]["untagged"]
