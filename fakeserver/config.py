@@ -136,6 +136,9 @@ class ServerConfig:
     max_line: int = 64 * 1024
     max_literal: int = 64 * 1024 * 1024
     oauth_errors: str = "rfc7628"  # how a refused token is worded (fakeserver.oauth_errors)
+    # \Recent per RFC 3501 2.3.2, as Dovecot; False: never set, RECENT always 0 (RFC 9051
+    # dropped it, and providers such as Gmail report 0). Profiles say which, with a source.
+    recent: bool = True
 
     def account(self, username: str) -> AccountConfig | None:
         for acc in self.accounts:

@@ -9,15 +9,17 @@ Other sessions learn about changes through :meth:`Folder.subscribe`: every mutat
 emits frozen events (:class:`Exists`, :class:`Expunged`, :class:`FlagsChanged`,
 :class:`UidValidityChanged`) that the IMAP session turns into untagged responses.
 
-``\\Recent`` is not tracked: :meth:`Folder.recent` is always 0 and no message ever
-carries ``\\Recent`` (RFC 9051 dropped it; RFC 3501 allows a server to report 0).
+``\\Recent`` (RFC 3501 2.3.2): a message is recent in the first session that selects
+the folder after it arrived, or that learns of it while selected; the folder only keeps
+where the unclaimed UIDs start (:meth:`Folder.claim_recent`); each session's view keeps
+the ones it claimed. Messages a folder starts with count as seen by an earlier session.
 """
 
 from __future__ import annotations
 
 import logging
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -81,6 +83,7 @@ class Folder(Messages):
         self.highestmodseq = 1
         self._clock = clock
         self._keywords: set[str] = set()
+        self._recent_from = 1  # UIDs from here on are recent for nobody yet
         self._subscribers: list[Callable[[FolderEvent], None]] = []
 
     @classmethod
@@ -111,6 +114,7 @@ class Folder(Messages):
             raise ValueError(f"folder {self.name!r} is not empty")
         self._fill(spec)
         self.uidnext = spec.count + 1
+        self.settle_recent()
 
     def __repr__(self) -> str:
         return f"Folder({self.name!r}, exists={len(self)}, uidvalidity={self.uidvalidity})"
@@ -125,7 +129,18 @@ class Folder(Messages):
         return len(self._keywords)
 
     def recent(self) -> int:
-        return 0
+        """How many messages no session has claimed as recent yet (STATUS RECENT)."""
+        return len(self._uids) - bisect_left(self._uids, self._recent_from)
+
+    def claim_recent(self) -> range:
+        """The UIDs that arrived since the last claim, now recent for the caller only."""
+        claimed = range(self._recent_from, self.uidnext)
+        self._recent_from = self.uidnext
+        return claimed
+
+    def settle_recent(self) -> None:
+        """Treat every message so far as seen (a folder's starting contents)."""
+        self._recent_from = self.uidnext
 
     # -- mutations ---------------------------------------------------------------
 
@@ -277,6 +292,7 @@ class Folder(Messages):
         self._appended, self._flags, self._modseq = appended, flags, modseqs
         self._uids = array("I", range(1, len(self._uids) + 1))
         self.uidnext = len(self._uids) + 1
+        self._recent_from = self.uidnext
         self._exp_modseq, self._exp_uid = array("Q"), array("I")
         self._emit(UidValidityChanged(self.uidvalidity))
 

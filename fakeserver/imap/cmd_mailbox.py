@@ -117,7 +117,7 @@ def _status_line(s: ImapSession, folder: Folder, items: tuple[str, ...]) -> byte
         if item == "MESSAGES":
             value = len(folder)
         elif item == "RECENT":
-            value = 0
+            value = folder.recent() if s.config.recent else 0
         elif item == "UIDNEXT":
             value = folder.uidnext
         elif item == "UIDVALIDITY":
@@ -226,12 +226,13 @@ def select(s: ImapSession, c: Command) -> Steps:
     readonly = c.name == "EXAMINE"
     if args.condstore:
         s.condstore_active = True
-    view = MailboxView(folder, readonly=readonly, wakeup=lambda: s.wakeup())
+    view = MailboxView(folder, readonly=readonly, wakeup=lambda: s.wakeup(),
+                       recent=s.config.recent)
     s.view = view
     s.state = State.SELECTED
     yield from flag_lines(folder, readonly=readonly)
     yield r.untagged(f"{view.exists} EXISTS")
-    yield r.untagged("0 RECENT")
+    yield r.untagged(f"{view.recent_told} RECENT")
     # RFC 3501 6.3.1 lists [UNSEEN n] among SELECT's required OK responses (when any
     # message is unseen); Dovecot sends it, and clients jump to n on open
     first_unseen = folder.first_unseen()  # the view is new: its numbers are the folder's

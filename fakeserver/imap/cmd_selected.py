@@ -61,6 +61,7 @@ def _expunge_uids(s: ImapSession, uids: Iterable[int] | None) -> Iterator[bytes]
     finally:
         view.muted = False
     known = sorted(uid for _seq, uid in removed if uid <= view.known_limit)
+    view.forget(known)
     yield from _report_removed(s, known)
 
 
@@ -172,6 +173,7 @@ def copy(s: ImapSession, c: Command) -> Steps:
                 yield r.ok_code(code, "Moved UIDs")
             yield from s.updates(allow_expunge=True)
             removed = source.remove(old_uids)
+            view.forget(old_uids)
             yield from _report_removed(s, sorted(uid for _seq, uid in removed))
     finally:
         view.muted = False

@@ -38,6 +38,15 @@ def _flags_bytes(folder: Folder) -> Callable[[int], bytes]:
     return render_flags
 
 
+def _with_recent(folder: Folder, recent: set[int], plain: Value) -> Value:
+    """FLAGS plus ``\\Recent`` for the messages this session claimed (only wrapped
+    when it has any, so a drain of old mail pays nothing)."""
+    def render_flags(uid: int) -> bytes | int:
+        return r.flag_list(folder.flags(uid) | r.RECENT) if uid in recent else plain(uid)
+
+    return render_flags
+
+
 def _raw_once(folder: Folder) -> Callable[[int], bytes]:
     """``folder.raw`` remembering the last message: items needing it share one build."""
     raw_of = folder.raw
@@ -152,6 +161,8 @@ def _compile(s: ImapSession, folder: Folder,
                 raise ProtocolError("FETCH: MODSEQ needs CONDSTORE, which is not supported")
             s.condstore_active = True
         piece, value = _item(folder, attr, raw)
+        if attr.name == "FLAGS" and s.view is not None and s.view.recent:
+            value = _with_recent(folder, s.view.recent, value)
         pieces.append(piece)
         values.append(value)
     return b"* %d FETCH (" + b" ".join(pieces) + b")\r\n", values

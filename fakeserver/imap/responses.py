@@ -26,6 +26,9 @@ def ok_code(code: str, text: str) -> bytes:
     return f"* OK [{code}] {text}\r\n".encode()
 
 
+RECENT = frozenset({"\\Recent"})
+
+
 def flag_list(flags: Iterable[str]) -> bytes:
     return b"(" + " ".join(sorted(flags)).encode() + b")"
 

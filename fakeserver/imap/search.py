@@ -74,8 +74,9 @@ def leaf_test(view: MailboxView, key: sp.Leaf) -> Predicate:
         return lambda seq, uid: True
     if isinstance(key, sk.Flag):
         flag, present = key.flag, key.present
-        if flag.lower() == "\\recent":  # this server never has \Recent messages
-            return lambda seq, uid: not present
+        if flag.lower() == "\\recent":
+            recent = view.recent
+            return lambda seq, uid: (uid in recent) is present
         flags_of = view.flags_of if view.gone else folder.flags
         return lambda seq, uid: (flag in flags_of(uid)) is present
     if isinstance(key, sk.Text):

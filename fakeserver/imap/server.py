@@ -81,6 +81,7 @@ def build_store(config: ServerConfig) -> Store:
             )
             for raw in fc.messages:
                 folder.append(raw, internaldate=_internaldate_of(raw))
+            folder.settle_recent()  # the starting contents are nobody's \Recent
     return store
 
 

@@ -369,6 +369,9 @@ class ImapSession:
         exists = view.take_exists()
         if exists is not None:
             yield r.untagged(f"{exists} EXISTS")
+        recent = view.take_recent()
+        if recent is not None:
+            yield r.untagged(f"{recent} RECENT")
         yield from self.keyword_news()
         folder = view.folder
         for uid in view.take_flag_changes():
@@ -389,8 +392,11 @@ class ImapSession:
         view = self.view
         assert view is not None
         modseq = b" MODSEQ (%d)" % view.modseq_of(uid) if self.condstore_active else b""
+        flags = view.flags_of(uid)
+        if uid in view.recent:
+            flags = flags | r.RECENT
         return b"* %d FETCH (UID %d FLAGS %b%b)\r\n" % (
-            seq, uid, r.flag_list(view.flags_of(uid)), modseq)
+            seq, uid, r.flag_list(flags), modseq)
 
     def deselect(self) -> None:
         if self.view is not None:

@@ -18,7 +18,7 @@ O(log n) accessor; with pending expunges it costs O(len(pending) * log n).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from heapq import merge
 
@@ -54,9 +54,14 @@ class GoneMessage:
 class MailboxView:
     """Sequence-number bookkeeping and pending untagged updates for one session."""
 
-    def __init__(self, folder: Folder, *, readonly: bool, wakeup: Callable[[], None]) -> None:
+    def __init__(self, folder: Folder, *, readonly: bool, wakeup: Callable[[], None],
+                 recent: bool = True) -> None:
         self.folder = folder
         self.readonly = readonly
+        # \Recent UIDs this session claimed (RFC 3501 2.3.2); EXAMINE claims none
+        self.claims_recent = recent and not readonly
+        self.recent: set[int] = set()
+        self.recent_told = 0  # the RECENT count last sent
         self.known_limit = 0  # highest UID announced to the client (by EXISTS)
         self.pending: list[int] = []  # UIDs expunged elsewhere, not yet reported
         self.gone: dict[int, GoneMessage] = {}  # the same UIDs: what is left of them
@@ -66,6 +71,8 @@ class MailboxView:
         self.keywords_told = folder.keyword_count()  # as of the last FLAGS sent (SELECT)
         self._wakeup = wakeup
         self.take_exists()
+        self.recent_told = len(self.recent) if self.claims_recent else (
+            folder.recent() if recent else 0)
         self._unsubscribe = folder.subscribe(self._on_change)
 
     def close(self) -> None:
@@ -200,6 +207,7 @@ class MailboxView:
     def take_expunges(self) -> list[int]:
         """Pending expunged UIDs as client sequence numbers, each valid after the previous."""
         seqs: list[int] = []
+        self.forget(self.pending)
         while self.pending:
             seq = self.seq_of(self.pending[0])
             self.gone.pop(self.pending.pop(0), None)
@@ -210,6 +218,7 @@ class MailboxView:
     def take_vanished(self) -> list[int]:
         """Pending expunged UIDs for a QRESYNC client's ``VANISHED`` line."""
         uids = list(self.pending)
+        self.forget(uids)
         self.pending.clear()
         self.gone.clear()
         return uids
@@ -218,8 +227,24 @@ class MailboxView:
         """Announce everything present: the new EXISTS count if it changed."""
         before = self.exists
         self.known_limit = max(self.known_limit, self.folder.max_uid())
+        if self.claims_recent:
+            claimed = self.folder.claim_recent()
+            if claimed:
+                self.recent.update(claimed)
         after = self.exists
         return after if after != before else None
+
+    def forget(self, uids: Iterable[int]) -> None:
+        """Messages the client was told are expunged are nobody's \\Recent any more."""
+        if self.recent:
+            self.recent.difference_update(uids)
+
+    def take_recent(self) -> int | None:
+        """The new RECENT count if it changed since last told."""
+        if not self.claims_recent or len(self.recent) == self.recent_told:
+            return None
+        self.recent_told = len(self.recent)
+        return self.recent_told
 
     def take_new_keywords(self) -> bool:
         """Whether the folder knows keywords this client was not told of (then FLAGS and

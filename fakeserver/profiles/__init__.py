@@ -105,6 +105,8 @@ def load_profile(name: str) -> Profile:
         too_many_text=top.text("too_many_connections_text", "Too many simultaneous connections"),
         latency=latency_from(top.table("latency"), LatencyProfile()),
         oauth_errors=top.text("oauth_errors", "rfc7628", choices=OAUTH_STYLES),
+        recent=top.flag("recent", True),
+        recent_source=top.text("recent_source", Profile.recent_source),
     )
     top.done()
     if profile.name != name:

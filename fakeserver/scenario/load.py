@@ -116,6 +116,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
         max_connections_per_user=max_conn,
         idle_timeout_s=idle_timeout,
         oauth_errors=oauth_errors,
+        recent=profile.recent,
     )
     return Scenario(
         name=name, description=description, seed=seed, profile=profile, config=config,

@@ -130,6 +130,10 @@ class LatencyProfile:
     select_ms_per_1000: float = 0.0
 
 
+_RECENT_DEFAULT_SOURCE = ("Dovecot 2.3's behaviour (RFC 3501 2.3.2), the default for a "
+                         "profile that cites none")
+
+
 @dataclass(frozen=True)
 class Profile:
     """A provider profile (``fakeserver/profiles/<name>.toml``) after loading."""
@@ -147,6 +151,9 @@ class Profile:
     too_many_text: str
     latency: LatencyProfile = LatencyProfile()
     oauth_errors: str = "rfc7628"  # fakeserver.oauth_errors.STYLES
+    # \Recent kept per session (RFC 3501 2.3.2) or never set; and where that comes from
+    recent: bool = True
+    recent_source: str = _RECENT_DEFAULT_SOURCE
 
 
 @dataclass(frozen=True)

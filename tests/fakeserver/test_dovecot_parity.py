@@ -7,6 +7,7 @@ Each test pins one behaviour where the fake server used to answer differently fr
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from fakeserver import render
 
@@ -106,3 +107,23 @@ def test_header_fields_of_a_message_without_a_blank_line() -> None:
     assert render.header_fields(raw, ["x-none"]) == b"\r\n"
     assert render.header_fields(raw, ["from"], negate=True) == b"Subject: s\r\n"
     assert render.section(raw, (), "HEADER") == raw
+
+
+def _appended_twice(lab) -> tuple[bytes, bytes]:
+    body = b"Subject: new\r\n\r\nnew\r\n"
+    lab.driver().send(b"a APPEND INBOX {%d+}\r\n%s" % (len(body), body))
+    first, second = lab.driver(), lab.driver()
+    return first.send("s SELECT INBOX"), second.send("s SELECT INBOX")
+
+
+def test_recent_goes_to_the_first_session_only(lab) -> None:
+    """RFC 3501 2.3.2 (Dovecot's default; the differential test checks it against Dovecot):
+    starting contents are nobody's \\Recent, a new message is the first selector's."""
+    first, second = _appended_twice(lab)
+    assert b"* 1 RECENT\r\n" in first and b"* 0 RECENT\r\n" in second
+
+
+def test_a_profile_without_recent_never_sets_it(lab) -> None:
+    """``recent = false`` in a profile (ServerConfig.recent): RECENT is always 0."""
+    first, second = _appended_twice(type(lab)(replace(lab.config, recent=False)))
+    assert b"* 0 RECENT\r\n" in first and b"* 0 RECENT\r\n" in second

@@ -50,6 +50,7 @@ async def test_idle_sees_another_connections_append(server, client, connect) -> 
     reply = await other.command("a", "APPEND INBOX {5+}\r\nhello")
     assert reply[-1].startswith(b"a OK [APPENDUID ")
     assert await client.line() == b"* 21 EXISTS\r\n"
+    assert await client.line() == b"* 1 RECENT\r\n"  # the first to learn of it (RFC 3501)
     await other.command("f", "SELECT INBOX")
     await other.command("g", "STORE 2 +FLAGS.SILENT (\\Flagged)")
     assert (await client.line()).startswith(b"* 2 FETCH (UID 2 FLAGS (\\Flagged")

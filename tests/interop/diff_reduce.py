@@ -63,6 +63,14 @@ class Reducer:
         self.used.add(key)
         return key
 
+    def lenient(self, key: str) -> bool:
+        """Whether ``key`` is tolerated here (then it counts as used); a caller may
+        leave a key out of its table to compare that detail strictly."""
+        if key in self.tolerated:
+            self.used.add(key)
+            return True
+        return False
+
     def modseq(self, value: int) -> str:
         self.tolerate("modseq-values")
         return "= base" if value == self.base else "> base" if value > self.base else "< base"
@@ -123,7 +131,8 @@ class Reducer:
         if values and isinstance(values[0], int):  # "* n EXISTS/RECENT/EXPUNGE/FETCH"
             num, word = values[0], str(values[1]).upper()
             if word == "RECENT":
-                self.tolerate("recent")
+                if not self.lenient("recent"):
+                    into["RECENT"] = num
             elif word == "EXISTS":
                 into["EXISTS"] = num
                 self.seqs.extend([0] * (num - len(self.seqs)))
@@ -149,8 +158,10 @@ class Reducer:
             status: dict[str, Any] = {}
             for key, val in zip(pairs[::2], pairs[1::2], strict=True):  # type: ignore[index]
                 key = str(key).upper()
-                if key == "RECENT":
-                    self.tolerate("recent")
+                if key == "RECENT" and not self.lenient("recent"):
+                    status[key] = val
+                elif key == "RECENT":
+                    pass
                 elif key == "UIDVALIDITY":
                     status[key] = self.tolerate("uidvalidity")
                 elif key == "HIGHESTMODSEQ":
@@ -186,8 +197,8 @@ class Reducer:
                     self.seqs.extend([0] * (seq - len(self.seqs)))
                 self.seqs[seq - 1] = int(val)
             elif key == "FLAGS":
-                self.tolerate("recent")
-                val = sorted(str(f) for f in val if str(f) != "\\Recent")
+                keep = not self.lenient("recent")
+                val = sorted(str(f) for f in val if keep or str(f) != "\\Recent")
             elif key == "MODSEQ":
                 val = self.modseq(int(val[0]))
             elif key == "INTERNALDATE":

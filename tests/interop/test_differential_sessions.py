@@ -9,7 +9,7 @@ wrong alike would not pass.
 from __future__ import annotations
 
 import pytest
-from diff_sessions import appends, both
+from diff_sessions import append, appends, both, message
 from dovecot import DovecotHandle
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.interop]
@@ -105,3 +105,48 @@ async def test_new_keyword_from_another_session_is_announced_first(
     assert at["noop"]["untagged"]["FLAGS"] == ["$Home", "$Later", "$Work", "\\Answered",
                                                "\\Deleted", "\\Draft", "\\Flagged", "\\Seen"]
     assert "FLAGS" not in at["known keyword"]["untagged"]
+
+
+async def test_recent_belongs_to_the_first_session_that_sees_a_message(
+        dovecot: DovecotHandle) -> None:
+    """Item 3: \\Recent (RFC 3501 2.3.2) goes to the first session to select the mailbox
+    after a message arrives (or to learn of it while selected); STATUS counts messages
+    nobody has seen yet; SEARCH RECENT/NEW find them; COPY makes new recent messages."""
+    steps = [*appends(3, session=2),
+             (2, "status before", b"STATUS INBOX (MESSAGES RECENT)"),
+             (0, "select", b"SELECT INBOX"),
+             (1, "select 1", b"SELECT INBOX"),
+             (2, "status after", b"STATUS INBOX (MESSAGES RECENT)"),
+             (0, "fetch", b"FETCH 1:* (FLAGS)"),
+             (0, "search recent", b"SEARCH RECENT"),
+             (0, "search new", b"SEARCH NEW"),
+             (1, "search recent 1", b"SEARCH RECENT"),
+             (2, "append", append(message(4))),
+             (2, "status appended", b"STATUS INBOX (MESSAGES RECENT)"),
+             (1, "noop", b"NOOP"),
+             (0, "noop 0", b"NOOP"),
+             (1, "fetch 1", b"FETCH 4 (FLAGS)"),
+             (0, "store", b"STORE 1 +FLAGS (\\Seen)"),
+             (0, "search new 0", b"SEARCH NEW"),
+             (0, "delete", b"STORE 2 +FLAGS.SILENT (\\Deleted)"),
+             (0, "expunge", b"EXPUNGE"),
+             (0, "copy", b"COPY 1 Trash"),
+             (2, "status trash", b"STATUS Trash (MESSAGES RECENT)"),
+             (2, "examine trash", b"EXAMINE Trash"),
+             (2, "select trash", b"SELECT Trash"),
+             (1, "select trash 1", b"SELECT Trash"),
+             (0, "unselect", b"UNSELECT"),
+             (2, "status inbox", b"STATUS INBOX (RECENT)")]
+    dove, _fake = await both(dovecot, steps, strict=("recent",))
+    at = {name.split(" ", 2)[2]: value for name, value in dove.items()}
+    assert at["status before"]["untagged"]["STATUS INBOX"] == {"MESSAGES": 3, "RECENT": 3}
+    assert at["select"]["untagged"]["RECENT"] == 3
+    assert at["select 1"]["untagged"]["RECENT"] == 0
+    assert at["search recent"]["untagged"]["SEARCH"] == [1, 2, 3]
+    assert at["search recent 1"]["untagged"]["SEARCH"] == []
+    assert at["status appended"]["untagged"]["STATUS INBOX"]["RECENT"] == 1
+    assert at["fetch 1"]["untagged"]["FETCH"]["seq 4"]["FLAGS"] == ["\\Recent"]
+    assert at["expunge"]["untagged"]["RECENT"] == 2
+    assert at["examine trash"]["untagged"]["RECENT"] == 1
+    assert at["select trash"]["untagged"]["RECENT"] == 1
+    assert at["select trash 1"]["untagged"]["RECENT"] == 0

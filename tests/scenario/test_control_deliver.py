@@ -66,8 +66,10 @@ class Idler:
         assert self.client.readline().startswith(b"+ ")
 
     def exists(self) -> int:
-        """The next ``* n EXISTS`` pushed while idling."""
+        """The next ``* n EXISTS`` pushed while idling (``* n RECENT`` may follow one)."""
         line = self.client.readline()
+        while line.endswith(b" RECENT\r\n"):
+            line = self.client.readline()
         assert line.endswith(b" EXISTS\r\n"), line
         return int(line.split()[1])
 
@@ -80,7 +82,10 @@ class Idler:
 
     def done(self) -> None:
         self.client.send(b"DONE\r\n")
-        assert self.client.readline().startswith(b"i1 OK")
+        line = self.client.readline()
+        while line.startswith(b"* "):  # pushes still on their way (EXISTS, RECENT)
+            line = self.client.readline()
+        assert line.startswith(b"i1 OK"), line
         self.client.logout()
 
 
