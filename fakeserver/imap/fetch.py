@@ -217,7 +217,8 @@ def fetch(s: ImapSession, c: Command) -> Steps:
             continue
         if folder.highestmodseq != stamp and present(uid) is None:
             continue  # expunged while we streamed, by a session this one never knew of
-        if sets_seen and "\\Seen" not in folder.flags(uid):
+        seen_now = sets_seen and "\\Seen" not in folder.flags(uid)
+        if seen_now:
             view.muted = True
             try:
                 folder.store([uid], "+", ("\\Seen",))
@@ -226,6 +227,9 @@ def fetch(s: ImapSession, c: Command) -> Steps:
         if reported:
             reported.discard(uid)
         line = template % (seq, *[value(uid) for value in values])
+        if seen_now and s.condstore_active and "MODSEQ" not in names:
+            # RFC 7162 3.2: the implicit \Seen changed the MODSEQ; say so (Dovecot does)
+            line += b"* %d FETCH (MODSEQ (%d))\r\n" % (seq, folder.modseq(uid))
         buf.append(line)
         size += len(line)
         if size >= CHUNK:

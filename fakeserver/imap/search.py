@@ -168,18 +168,20 @@ def search(s: ImapSession, c: Command) -> Steps:
     found = sp.run(plan, list(_candidates(view, args.key)), _tests(view, issued))
     numbers = [uid if c.uid else seq for seq, uid in found]
     done = Done("SEARCH completed", "EXPUNGEISSUED" if issued else None)
+    # RFC 7162 3.1.5: with a MODSEQ criterion, the highest MODSEQ of what was found
+    top = max(view.modseq_of(uid) for _seq, uid in found) if uses_modseq and found else 0
     if args.returns is not None:
-        yield _esearch(c, args.returns, numbers)
+        yield _esearch(c, args.returns, numbers, top)
         return done
     tail = b""
-    if uses_modseq and found:
-        tail = b" (MODSEQ %d)" % max(view.modseq_of(uid) for _seq, uid in found)
+    if top:
+        tail = b" (MODSEQ %d)" % top
     body = b"".join(b" %d" % n for n in numbers)
     yield b"* SEARCH" + body + tail + r.CRLF
     return done
 
 
-def _esearch(c: Command, returns: tuple[str, ...], numbers: list[int]) -> bytes:
+def _esearch(c: Command, returns: tuple[str, ...], numbers: list[int], modseq: int) -> bytes:
     """RFC 4731: ``* ESEARCH (TAG "A1") UID MIN 1 MAX 9 COUNT 3 ALL 1,4,9``."""
     wanted = returns or ("ALL",)
     parts = [f'* ESEARCH (TAG "{c.tag}")']
@@ -194,4 +196,6 @@ def _esearch(c: Command, returns: tuple[str, ...], numbers: list[int]) -> bytes:
         parts.append(f"COUNT {len(numbers)}")
     if "ALL" in wanted and numbers:
         parts.append(f"ALL {r.uid_set(sorted(numbers))}")
+    if modseq:
+        parts.append(f"MODSEQ {modseq}")  # RFC 4731 + RFC 7162 3.1.5
     return (" ".join(parts) + "\r\n").encode()

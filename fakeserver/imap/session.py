@@ -305,6 +305,7 @@ class ImapSession:
     def _run(self, command: Command, handler: Handler) -> Iterator[Output]:
         if self.view is not None and command.name not in _OPENS_OR_CLOSES:
             yield from self.keyword_news()  # before any FETCH of this command shows one
+        condstore_was = self.condstore_active
         try:
             done = yield from handler(self, command)
         except FakeServerError as exc:
@@ -322,6 +323,11 @@ class ImapSession:
             if self.idling:
                 yield from self.updates(allow_expunge=True)
             return
+        if self.view is not None and self.condstore_active and not condstore_was and (
+                command.name not in _OPENS_OR_CLOSES):
+            # RFC 7162 3.1: the first CONDSTORE-enabling command (FETCH MODSEQ, SEARCH
+            # MODSEQ, STORE UNCHANGEDSINCE...) tells the mailbox's HIGHESTMODSEQ, as Dovecot
+            yield r.ok_code(f"HIGHESTMODSEQ {self.view.folder.highestmodseq}", "Highest")
         if self.view is not None:
             names = _NO_EXPUNGE_AFTER_UID if command.uid else _NO_EXPUNGE_DURING
             yield from self.updates(allow_expunge=command.name not in names)

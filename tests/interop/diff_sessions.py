@@ -24,7 +24,7 @@ from diff_reduce import Reducer, differences
 from diff_wire import Response, Value, Wire
 from dovecot import DovecotHandle
 
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
 from fakeserver.imap.server import FakeImapServer
 
 FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
@@ -83,9 +83,31 @@ class SessionReducer(Reducer):
                  steps: list[list[Response]], *, tolerated: dict[str, str]) -> None:
         super().__init__(names, steps, tolerated=tolerated)
         self.lines = list(lines)
+        self.bases = self._modseq_bases()
         self.asks_uid = False
         self.selecting = False
         self.answered: set[int] = set()  # sequence numbers with a FETCH in this step
+
+    def modseq(self, value: int) -> str:
+        """Only "changed since the base" is compared: Dovecot gives unchanged messages the
+        HIGHESTMODSEQ of the moment CONDSTORE came on, the fake their own older one."""
+        self.tolerate("modseq-values")
+        return "> base" if value > self.base else "<= base"
+
+    def _modseq_bases(self) -> list[int]:
+        """MODSEQ values are compared with the first HIGHESTMODSEQ the session was told
+        since its last SELECT, skipping a plain SELECT's (``select-highestmodseq``)."""
+        bases: list[int] = []
+        base = -1
+        for name, line, got in zip(self.names, self.lines, self.steps, strict=True):
+            opens = name.startswith(("select", "examine"))
+            if opens:
+                base = -1
+            if base < 0 and (not opens or b"CONDSTORE" in line.upper()):
+                base = next((int(r.code[1]) for r in got  # type: ignore[arg-type]
+                             if r.code and r.code[0] == "HIGHESTMODSEQ"), -1)
+            bases.append(base)
+        return bases
 
     def reduce(self) -> dict[str, Any]:
         out = {}
@@ -120,6 +142,17 @@ class SessionReducer(Reducer):
                 key += " again"
             fetches[key] = got
             self.answered.add(seq)
+            return
+        if resp.status is None and values and str(values[0]).upper() in ("SEARCH", "ESEARCH"):
+            word = str(values[0]).upper()
+            found = list(values[1:])
+            if word == "SEARCH" and found and isinstance(found[-1], list):
+                into["SEARCH MODSEQ"] = self.modseq(int(found.pop()[1]))  # type: ignore[arg-type]
+            for i in range(len(found) - 1):
+                if found[i] == "MODSEQ" and word == "ESEARCH":
+                    found[i + 1] = self.modseq(int(found[i + 1]))  # type: ignore[arg-type]
+            into[word] = sorted(v for v in found if isinstance(v, int)) if word == "SEARCH" \
+                else found
             return
         if resp.status is None and values and str(values[0]).upper() == "FLAGS":
             # a client must learn a new keyword from FLAGS before a FETCH shows it
@@ -171,7 +204,8 @@ def reduce_all(steps: Sequence[Step], got: list[list[Response]],
 def fake_config(user: str, password: str) -> ServerConfig:
     folders = (FolderConfig("INBOX"),
                *(FolderConfig(name, special_use=(use,)) for name, use in FOLDERS))
-    return ServerConfig(accounts=(AccountConfig(user, password, folders),))
+    return ServerConfig(accounts=(AccountConfig(user, password, folders),),
+                        capabilities=Capabilities(esearch=True))  # as the dovecot profile
 
 
 async def run_on_fake(user: str, password: str, steps: Sequence[Step],

@@ -150,3 +150,27 @@ async def test_recent_belongs_to_the_first_session_that_sees_a_message(
     assert at["examine trash"]["untagged"]["RECENT"] == 1
     assert at["select trash"]["untagged"]["RECENT"] == 1
     assert at["select trash 1"]["untagged"]["RECENT"] == 0
+
+
+async def test_condstore_details(dovecot: DovecotHandle) -> None:
+    """Item 12: the first CONDSTORE-enabling command after a plain SELECT (FETCH MODSEQ,
+    SEARCH MODSEQ) tells HIGHESTMODSEQ; ESEARCH with a MODSEQ criterion returns MODSEQ;
+    the implicit \\Seen of FETCH BODY[] comes with the message's new MODSEQ."""
+    steps = [*appends(3), (0, "select", b"SELECT INBOX"),
+             (0, "fetch modseq enables", b"FETCH 1 (FLAGS MODSEQ)"),
+             (0, "noop", b"NOOP"),
+             (1, "select 1", b"SELECT INBOX"),
+             (1, "esearch modseq enables", b"SEARCH RETURN (ALL) MODSEQ 1"),
+             (1, "esearch min max", b"SEARCH RETURN (MIN MAX COUNT) MODSEQ 1"),
+             (1, "uid esearch", b"UID SEARCH RETURN () MODSEQ 1"),
+             (1, "search modseq", b"SEARCH MODSEQ 1"),
+             (1, "implicit seen", b"FETCH 2 (BODY[])"),
+             (2, "select condstore", b"SELECT INBOX (CONDSTORE)"),
+             (2, "implicit seen 2", b"FETCH 3 (BODY[TEXT])"),
+             (2, "fetch modseq", b"FETCH 3 (MODSEQ)")]
+    dove, _fake = await both(dovecot, steps)
+    at = {name.split(" ", 2)[2]: value for name, value in dove.items()}
+    assert at["fetch modseq enables"]["untagged"]["OK"] == [("HIGHESTMODSEQ", "<= base")]
+    assert at["esearch modseq enables"]["untagged"]["OK"] == [("HIGHESTMODSEQ", "<= base")]
+    assert at["esearch min max"]["untagged"]["ESEARCH"][-2:] == ["MODSEQ", "<= base"]
+    assert at["implicit seen"]["untagged"]["FETCH"]["seq 2 again"]["MODSEQ"] == "> base"
