@@ -147,7 +147,7 @@ class SessionReducer(Reducer):
             word = str(values[0]).upper()
             found = list(values[1:])
             if word == "SEARCH" and found and isinstance(found[-1], list):
-                into["SEARCH MODSEQ"] = self.modseq(int(found.pop()[1]))  # type: ignore[arg-type]
+                into["SEARCH MODSEQ"] = self.modseq(int(found.pop()[1]))  # type: ignore[arg-type,index]
             for i in range(len(found) - 1):
                 if found[i] == "MODSEQ" and word == "ESEARCH":
                     found[i + 1] = self.modseq(int(found[i + 1]))  # type: ignore[arg-type]

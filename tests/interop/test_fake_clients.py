@@ -56,11 +56,13 @@ def _imaplib_flow(srv: FakeImapServer, ctx: ssl.SSLContext) -> dict[str, object]
     continuation = c.readline()
     _append_from_elsewhere(srv)
     pushed = c.readline()
+    recent = c.readline()  # the idler is the first to learn of it: \Recent is its own
     c.send(b"DONE\r\n")
     done = c.readline()
     c.logout()
     return {"boxes": boxes, "count": count, "headers": headers, "appended": appended,
-            "stored": stored, "continuation": continuation, "pushed": pushed, "done": done,
+            "stored": stored, "continuation": continuation, "pushed": pushed, "recent": recent,
+            "done": done,
             "tag": tag}
 
 
@@ -77,6 +79,7 @@ async def test_stdlib_imaplib(fake_imap) -> None:
     assert "\\Flagged" in srv.store.accounts[USER].folder("INBOX").flags(1)
     assert got["continuation"] == b"+ idling\r\n"
     assert got["pushed"] == b"* 10001 EXISTS\r\n"
+    assert got["recent"] == b"* 1 RECENT\r\n"
     assert got["done"] == f"{got['tag']} OK IDLE terminated\r\n".encode()
 
 
