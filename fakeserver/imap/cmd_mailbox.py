@@ -182,13 +182,26 @@ def subscribe(s: ImapSession, c: Command) -> Steps:
 # -- APPEND ----------------------------------------------------------------------------------
 
 
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def _as_stored(raw: bytes) -> bytes:
+    """The message as Dovecot 2.3 keeps it: bare LF line ends become CRLF (RFC 5322 2.3;
+    RFC822.SIZE counts them so) and NUL, which IMAP text must not hold, is read back as
+    0x80, size unchanged."""
+    if b"\n" in raw:
+        raw = _BARE_LF.sub(b"\r\n", raw)
+    return raw.replace(b"\0", b"\x80") if b"\0" in raw else raw
+
+
 def append(s: ImapSession, c: Command) -> Steps:
     args = c.args
     assert isinstance(args, AppendArgs)
     folder = _folder(s, args.mailbox, trycreate=True)
     if not args.message:
         raise CommandFailed("Empty message", code="CANNOT")
-    uid = folder.append(args.message, flags=args.flags, internaldate=args.internal_date)
+    uid = folder.append(_as_stored(args.message), flags=args.flags,
+                        internaldate=args.internal_date)
     if s.view is not None and s.view.folder is folder:
         yield from s.keyword_news()
     if s.caps.uidplus:

@@ -221,7 +221,9 @@ class Cursor:
             upper = name.upper()
             if upper in ("\\RECENT", "\\*"):
                 self.fail(f"{name} cannot be set by a client")
-            return SYSTEM_FLAGS.get(upper, name)
+            if upper not in SYSTEM_FLAGS:  # RFC 3501 flag-extension: none defined (Dovecot)
+                self.fail(f"Invalid system flag {name}")
+            return SYSTEM_FLAGS[upper]
         return self.atom(what)
 
     def flag_list(self) -> tuple[str, ...]:

@@ -174,3 +174,26 @@ async def test_condstore_details(dovecot: DovecotHandle) -> None:
     assert at["esearch modseq enables"]["untagged"]["OK"] == [("HIGHESTMODSEQ", "<= base")]
     assert at["esearch min max"]["untagged"]["ESEARCH"][-2:] == ["MODSEQ", "<= base"]
     assert at["implicit seen"]["untagged"]["FETCH"]["seq 2 again"]["MODSEQ"] == "> base"
+
+
+async def test_append_normalises_and_store_refuses_unknown_system_flags(
+        dovecot: DovecotHandle) -> None:
+    """Item 11: APPEND stores bare-LF mail with CRLF (and sizes it so) and NUL as 0x80;
+    STORE of an unknown system flag (``\\Bogus``) is BAD, keywords are fine."""
+    lf = b"Subject: bare LF\nFrom: a@example.com\n\nline one\nline two\n"
+    nul = b"Subject: NUL\r\n\r\nab\x00cd\r\n"
+    steps = [(0, "append lf", append(lf)), (0, "append nul", append(nul)),
+             (0, "select", b"SELECT INBOX"),
+             (0, "fetch", b"FETCH 1:* (RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT])"),
+             (0, "store bogus", b"STORE 1 +FLAGS (\\Bogus)"),
+             (0, "store bogus silent", b"STORE 1 +FLAGS.SILENT (\\Seen \\Bogus)"),
+             (0, "store keyword", b"STORE 1 +FLAGS (Bogus)"),
+             (0, "fetch flags", b"FETCH 1 (FLAGS)")]
+    dove, _fake = await both(dovecot, steps)
+    at = {name.split(" ", 2)[2]: value for name, value in dove.items()}
+    first = at["fetch"]["untagged"]["FETCH"]["seq 1"]
+    assert first["BODY[]"] == lf.replace(b"\n", b"\r\n")
+    assert first["RFC822.SIZE"] == len(lf) + lf.count(b"\n")
+    assert at["fetch"]["untagged"]["FETCH"]["seq 2"]["BODY[TEXT]"] == b"ab\x80cd\r\n"
+    assert at["store bogus"]["status"] == at["store bogus silent"]["status"] == "BAD"
+    assert at["fetch flags"]["untagged"]["FETCH"]["seq 1"]["FLAGS"] == ["Bogus"]
