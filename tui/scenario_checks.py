@@ -74,7 +74,9 @@ class RunState:
         if isinstance(event, StateChanged):
             if event.error is not None:
                 seen = (time.monotonic() - self.began, event.error)
-                if self._nudging:
+                # what the runner's Close makes is a dropped connection; anything else
+                # (a timeout, a refusal) met meanwhile is the scenario's own doing
+                if self._nudging and diagnose(event.error).code == "connection_reset":
                     self._nudging = False
                     self.nudge_errors.append(seen)
                 else:
@@ -131,7 +133,13 @@ def _message_count(e: Expect, run: RunState) -> Verdict:
 
 def _error(e: Expect, run: RunState) -> Verdict:
     cause, permanent, code = str(e.get("cause")), e.get("permanent"), e.get("code")
-    for _, err in run.errors:
+    errors = run.errors[:1] if e.get("first") else run.errors
+    if e.get("first") and errors:
+        first = errors[0][1]
+        if not cause_matches(first, cause) and diagnose(first).code != cause:
+            return "fail", (f"the first failure was {getattr(first, 'code', '?')} (cause "
+                            f"{diagnose(first).code}), not {cause}; {_seen(run)}")
+    for _, err in errors:
         # The engine's own code, or the diagnostics catalogue's cause for the error.
         if cause_matches(err, cause):
             is_permanent = getattr(err, "permanent", None)

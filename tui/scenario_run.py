@@ -138,9 +138,16 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                                            account_config.password, limit - 1)
                 await account.start()
                 stop_at = time.monotonic() + deadline
+                fired_seen, stall_until = 0, 0.0
                 while True:
                     run.final = time.monotonic() >= stop_at
-                    if not run.final and run.is_settled():
+                    if len(srv.runtime.fired) != fired_seen:
+                        fired_seen = len(srv.runtime.fired)
+                        if srv.runtime.fired[-1].action == "Tarpit":
+                            # a stalled command looks settled until the engine's timeout
+                            # says otherwise: wait that long before judging it healthy
+                            stall_until = time.monotonic() + options.command_timeout + 1.0
+                    if not run.final and run.is_settled() and time.monotonic() >= stall_until:
                         open_checks = {e.check for i, e in enumerate(expects)
                                        if i not in outcomes}
                         fired = {r.event for r in srv.runtime.fired}

@@ -8,10 +8,17 @@ one timeline fault at the same command, server-wide nth as recorded:
 
 - a refused LOGIN/AUTHENTICATE -> ``no`` with the same code and words, from that login on;
 - a final NO/BAD -> ``no``/``bad`` with the same code and words;
-- ``* BYE [code] text`` -> ``bye`` with the same code and words;
-- the server's RST -> ``reset`` after about as many bytes of the answer;
-- the server's FIN -> ``close`` likewise;
-- the client gave up waiting -> ``tarpit`` (the same silence).
+- ``* BYE [code] text`` -> ``bye`` with the same code and words (a BYE that interrupted a
+  command no replaying client is sure to send, NOOP or IDLE, at the same command count);
+- the server's RST or FIN -> ``reset``/``close`` at the command it hit, from then on:
+  never at a byte offset, which a client fetching less (headers, not bodies) never reaches;
+- the client gave up waiting -> ``tarpit`` on that command (SELECT or EXAMINE alike);
+- the recorder could not reach the server -> ``down`` (connections refused).
+
+Every folder a command named (SELECT, EXAMINE, STATUS, APPEND, COPY, MOVE) is in the
+scenario even if it was never LISTed, and an ``[[expect]]`` block names the recorded
+cause (the catalogue's, as ``diagnose`` would say it), with ``first = true`` so a replay
+that fails some other way first does not pass.
 
 Message contents are the fake's own (traces keep only sizes); the password is
 ``REPLAY_PASSWORD``, since the recorded one was never stored. The engine never imports
@@ -26,8 +33,11 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from engine.diag.classify import diagnose
 from engine.diag.tracefile import Record, read_trace
+from engine.errors import Disconnected
 from engine.exitcodes import Exit
+from engine.imap.results import refusal
 from engine.imap.utf7 import decode as utf7_decode
 
 REPLAY_PASSWORD = "replay-password"
@@ -74,8 +84,11 @@ class _Session:
     folders: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     sizes: dict[str, list[int]] = field(default_factory=dict)  # body literal sizes seen
+    touched: dict[str, None] = field(default_factory=dict)  # folders named by commands
     fault: tuple[str, str] | None = None  # TOML trigger and action of the [[timeline]] entry
     story: str = "the session ended cleanly"
+    cause: str | None = None  # the catalogue cause the recorded failure is
+    first: bool = True  # the replay's first failure must be that cause
 
 
 def _q(text: str) -> str:
@@ -112,6 +125,10 @@ def _analyse(records: list[Record]) -> _Session:
             last_cmd[r.conn] = (name, counts[name], 0)
             if name in ("SELECT", "EXAMINE") and m.group(3):
                 selected[r.conn] = _mailbox(m.group(3).split(" (")[0])
+            if name in _TOUCHES and m.group(3):  # a folder used without LIST is still there
+                touched = _mailbox(_first_arg(m.group(3)))
+                if touched:
+                    s.touched.setdefault(touched, None)
         elif r.kind == "line" and r.text is not None:
             text = r.text
             if r.conn in last_cmd:
@@ -140,9 +157,18 @@ def _analyse(records: list[Record]) -> _Session:
             tagged = _TAGGED.match(text)
             cmd = last_cmd.get(r.conn)
             if bye and cmd and cmd[0] != "LOGOUT":
-                s.fault = (f'{{ command = "{cmd[0]}", nth = {cmd[1]} }}',
-                           _action("bye", bye.group(1), bye.group(2)))
+                # A BYE the server sends on its own (shutdown) is not about the command it
+                # interrupted: a replaying client that never sends that command (NOOP, IDLE)
+                # must meet it too, at about the same point of its session.
+                trigger = (f'{{ command = "{cmd[0]}", nth = {cmd[1]}, times = 0 }}'
+                           if cmd[0] in _REPLAYED_COMMANDS
+                           else f'{{ regex = ".*", nth = {sum(counts.values())}, times = 0 }}')
+                s.fault = (trigger, _action("bye", bye.group(1), bye.group(2)))
                 s.story = f"the server said BYE after {cmd[0]} #{cmd[1]}"
+                s.cause = diagnose(Disconnected("BYE", code="server_bye",
+                                                response_code=bye.group(1),
+                                                server_text=bye.group(2),
+                                                stage=_stage(cmd[0]))).code
             elif tagged and tagged.group(2).upper() in ("NO", "BAD") and cmd:
                 kind = tagged.group(2).lower()
                 act = _action(kind, tagged.group(3), tagged.group(4))
@@ -152,21 +178,44 @@ def _analyse(records: list[Record]) -> _Session:
                 else:
                     s.fault = (f'{{ command = "{cmd[0]}", nth = {cmd[1]} }}', act)
                     s.story = f"{cmd[0]} #{cmd[1]} was refused ({tagged.group(2).upper()})"
+                s.cause = diagnose(refusal(tagged.group(2).upper(), tagged.group(3), (),
+                                           tagged.group(4), stage=_stage(cmd[0]),
+                                           command=cmd[0])).code
         elif r.kind in ("reset", "eof") and r.conn in last_cmd:
             name, nth, sent = last_cmd[r.conn]
             if s.fault is not None and s.fault[1].startswith('{ type = "bye"'):
                 continue  # the close that follows a BYE is part of the BYE
             kind = "reset" if r.kind == "reset" else "close"
-            s.fault = (f'{{ command = "{name}", nth = {nth} }}',
-                       f'{{ type = "{kind}", direction = "to_client", '
-                       f"after_bytes = {sent + (r.partial or 0)} }}")
+            # Placed at the command it hit, not at a byte offset: the replaying client may
+            # ask for less (headers where the recorded one fetched bodies), and a cut 11 MB
+            # into an answer of 2 kB never fires. From that command on, every time.
+            s.fault = (f'{{ command = "{name}", nth = {nth}, times = 0 }}',
+                       f'{{ type = "{kind}", direction = "to_client" }}')
             s.story = (f"the server {'reset' if kind == 'reset' else 'closed'} the connection "
                        f"during {name} #{nth}, {sent + (r.partial or 0)} bytes into the answer")
+            s.cause = "connection_reset"
         elif r.kind == "client_closed" and r.waiting and r.conn in last_cmd:
             name, nth, _ = last_cmd[r.conn]
-            s.fault = (f'{{ command = "{name}", nth = {nth} }}',
-                       '{ type = "tarpit", direction = "to_client" }')
+            # SELECT and EXAMINE are one command to a stalled server: either stalls
+            trigger = ('{ regex = "\\\\b(SELECT|EXAMINE)\\\\b", times = 0 }'
+                       if name in ("SELECT", "EXAMINE")
+                       else f'{{ command = "{name}", nth = {nth}, times = 0 }}')
+            s.fault = (trigger, '{ type = "tarpit", direction = "to_client" }')
             s.story = f"the server went silent after {name} #{nth}; the client gave up"
+            s.cause = "tarpit"
+        elif r.kind == "client_closed" and not r.waiting and r.conn not in last_cmd \
+                and s.fault is None:
+            # connected, never greeted, the client gave up: a stalled server
+            s.fault = (f"{{ connection = {r.conn}, times = 0 }}",
+                       '{ type = "tarpit", direction = "to_client" }')
+            s.story = "the server accepted the connection and never greeted"
+            s.cause = "tarpit"
+        elif r.kind == "upstream_failed" and s.fault is None:
+            s.fault = (f"{{ connection = {r.conn}, times = 0 }}",
+                       '{ type = "down", seconds = 86400 }')
+            s.story = f"the server could not be reached ({r.info})"
+            s.cause = "connect_refused"
+            s.first = False  # the replay's first connection is dropped on the way down
     return s
 
 
@@ -195,6 +244,8 @@ def scenario_from_trace(records: list[Record], *, name: str = "from-trace", seed
             f'password = "{REPLAY_PASSWORD}"', "profile_folders = false"]
     folders = dict(s.folders)
     folders.setdefault("INBOX", [])
+    for touched in s.touched:
+        folders.setdefault(touched, [])
     for folder, uses in folders.items():
         out += ["", "[[accounts.folders]]", f"name = {_q(folder)}"]
         if uses and folder != "INBOX":
@@ -208,7 +259,36 @@ def scenario_from_trace(records: list[Record], *, name: str = "from-trace", seed
         trigger, action = s.fault
         out += ["", "[[timeline]]", f"name = {_q(s.story)}", f"trigger = {trigger}",
                 f"action = {action}"]
+    if s.cause is not None:
+        out += ["", "# the recorded cause must come back (and, where it was the first, first)",
+                "[[expect]]", 'check = "error"', f"cause = {_q(s.cause)}"]
+        if s.first:
+            out.append("first = true")
     return "\n".join(out) + "\n"
+
+
+# Commands every client of a mailbox sends (a fault placed on one of them is met again).
+_REPLAYED_COMMANDS = frozenset({"LOGIN", "AUTHENTICATE", "LIST", "SELECT", "EXAMINE", "STATUS",
+                                "FETCH", "UID FETCH", "SEARCH", "UID SEARCH", "CAPABILITY"})
+_TOUCHES = ("SELECT", "EXAMINE", "STATUS", "APPEND", "UID COPY", "COPY", "UID MOVE", "MOVE")
+_STAGES = {"LOGIN": "imap_login", "AUTHENTICATE": "imap_login", "SELECT": "imap_select",
+           "EXAMINE": "imap_select", "STATUS": "imap_status", "LIST": "imap_list",
+           "FETCH": "imap_fetch", "UID FETCH": "imap_fetch", "SEARCH": "imap_search",
+           "UID SEARCH": "imap_search", "APPEND": "imap_append", "IDLE": "imap_idle",
+           "NOOP": "imap_noop", "CAPABILITY": "imap_capability"}
+
+
+def _stage(command: str) -> str:
+    return _STAGES.get(command, "imap_command")
+
+
+def _first_arg(args: str) -> str:
+    """The first argument of a command line: a quoted string or an atom."""
+    args = args.strip()
+    if args.startswith('"'):
+        m = re.match(r'"(?:[^"\\]|\\.)*"', args)
+        return m.group(0) if m else args
+    return args.split(" ", 1)[0]
 
 
 def fromtrace_main(trace: str, out: str | None = None, name: str = "from-trace") -> int:

@@ -65,7 +65,9 @@ from fakeserver.smtp.config import SmtpConfig
 EXPECT_CHECKS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "sent_folder": (frozenset({"folder"}), frozenset({"user"})),
     "message_count": (frozenset({"folder", "count"}), frozenset({"user"})),
-    "error": (frozenset({"cause"}), frozenset({"permanent", "code"})),
+    # first = true: the run's first failure (the runner's nudges aside) must be this cause;
+    # another cause appearing first fails the check (a replay that did not reproduce).
+    "error": (frozenset({"cause"}), frozenset({"permanent", "code", "first"})),
     "state": (frozenset({"value"}), frozenset()),
     "login_fails": (frozenset(), frozenset({"user", "code"})),
     "reconnects": (frozenset({"min"}), frozenset({"max"})),

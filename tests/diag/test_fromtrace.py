@@ -50,24 +50,31 @@ def base() -> list[Record]:
             rec(1, "<", "a3 OK [READ-WRITE] Select completed")]
 
 
-@pytest.mark.parametrize(("tail", "trigger", "action"), [
+@pytest.mark.parametrize(("tail", "trigger", "action", "cause"), [
     ([rec(1, ">", "a4 UID FETCH 1:* (FLAGS)"),
       rec(1, "<", "* BYE [UNAVAILABLE] Maintenance")],
-     '{ command = "UID FETCH", nth = 1 }', 'type = "bye", code = "UNAVAILABLE"'),
+     '{ command = "UID FETCH", nth = 1, times = 0 }', 'type = "bye", code = "UNAVAILABLE"',
+     "unavailable"),
+    # placed at the command it hit, never at a byte offset of the recorded answer
     ([rec(1, ">", "a4 UID FETCH 1:* (FLAGS)"), rec(1, "<", "* 1 FETCH (UID 1 FLAGS ())"),
       Record(0.0, 1, "reset", partial=10)],
-     '{ command = "UID FETCH", nth = 1 }', 'type = "reset", direction = "to_client", '
-                                           'after_bytes = 38'),
+     '{ command = "UID FETCH", nth = 1, times = 0 }', 'type = "reset", direction = "to_client" }',
+     "connection_reset"),
     ([rec(1, ">", "a4 NOOP"), Record(0.0, 1, "client_closed", waiting=True)],
-     '{ command = "NOOP", nth = 1 }', 'type = "tarpit"'),
+     '{ command = "NOOP", nth = 1, times = 0 }', 'type = "tarpit"', "tarpit"),
     ([rec(1, ">", 'a4 STATUS "INBOX" (MESSAGES)'),
       rec(1, "<", "a4 NO [THROTTLED] Slow down")],
-     '{ command = "STATUS", nth = 1 }', 'type = "no", code = "THROTTLED", text = "Slow down"'),
+     '{ command = "STATUS", nth = 1 }', 'type = "no", code = "THROTTLED", text = "Slow down"',
+     "throttled"),
+    ([rec(1, ">", "a4 UID FETCH 1:* (FLAGS)"), rec(1, "<", "* BYE Server shutting down.")],
+     '{ command = "UID FETCH", nth = 1, times = 0 }', 'type = "bye", text = "Server shutting',
+     "server_shutdown"),
 ])
 def test_the_ending_becomes_one_fault_and_the_scenario_loads(
-        tail: list[Record], trigger: str, action: str) -> None:
+        tail: list[Record], trigger: str, action: str, cause: str) -> None:
     text = scenario_from_trace(base() + tail, name="t")
     assert f"trigger = {trigger}" in text and action in text, text
+    assert f'check = "error"\ncause = "{cause}"\nfirst = true' in text, text
     scenario = loads(text, file="t.toml")
     (account,) = scenario.accounts
     names = {f.name: f for f in account.folders}
