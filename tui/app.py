@@ -68,6 +68,10 @@ class CrmActions(Protocol):
     def load_thread(self, thread_id: int) -> Any: ...
     def preview(self, template: str, contact_ids: Any) -> Any: ...
     def send(self, template: str, contact_ids: Any) -> Any: ...
+    def send_to(self, template: str, contact_ids: Any, addresses: Any) -> Any: ...
+    def add_contact(self, email: str, name: str = "", company: str = "") -> Any: ...
+    def edit_contact(self, contact_id: int, name: str, company: str) -> Any: ...
+    def import_csv(self, path: str) -> Any: ...
 
 
 class View(Protocol):
@@ -449,6 +453,17 @@ class InboxLabApp(App[None]):
         self.crm_model.outbox[view.message_id] = view
         self._changed()
 
+    def on_bcc_listening(self, msg: cm.BccListening) -> None:
+        self.model.bcc = f"BCC/forward logging: {msg.address} (SMTP on {msg.host}:{msg.port})"
+        self._changed()
+
+    def on_contacts_imported(self, msg: cm.ContactsImported) -> None:
+        text = f"{msg.imported} contact(s) imported from {msg.path}" + (
+            f", {msg.problems} row(s) with problems" if msg.problems else "")
+        self.notified.append(text)
+        self.notify(text, title="CRM", markup=False)
+        self.on_records_changed(cm.RecordsChanged())
+
     def on_crm_failed(self, msg: cm.CrmFailed) -> None:
         text = f"{msg.what}: {msg.error}"
         self.crm_model.problems.append(text)
@@ -501,11 +516,13 @@ def run_demo(scenario: str | None = None) -> int:
 
 
 def run_connect(server: str, username: str, *, cafile: str | None = None,
-                smtp: str | None = None) -> int:
+                smtp: str | None = None, bcc: str | None = None,
+                bcc_listen: tuple[str, int] = ("127.0.0.1", 2525)) -> int:
     """``inboxlab connect SERVER --user NAME``: the same screens on a real mailbox."""
     import sys
 
     from tui.bridge import EngineBridge
+    from tui.bridge_crm import BccConfig
     from tui.settings_store import SettingsStore, data_dir
     from tui.translate import account_from_cli
 
@@ -518,7 +535,8 @@ def run_connect(server: str, username: str, *, cafile: str | None = None,
     store = SettingsStore()
     bridge = EngineBridge(settings=settings, secret=secret, scenario=None,
                           data_dir=data_dir() / "accounts" / username.replace("/", "_"),
-                          cafile=cafile)
+                          cafile=cafile,
+                          bcc=BccConfig(bcc, *bcc_listen) if bcc else None)
     try:
         InboxLabApp(bridge, settings_store=store).run()
     finally:

@@ -53,7 +53,7 @@ from engine.supervise import (
 )
 from tui import messages as m
 from tui.bridge_browse import BrowseSide
-from tui.bridge_crm import CrmBridge, CrmWiring
+from tui.bridge_crm import BccConfig, CrmBridge, CrmWiring
 from tui.browse import FolderBrowser
 from tui.demo import FAULTS, DemoServers, Endpoints, list_scenarios
 from tui.settings_store import UiSettings
@@ -93,6 +93,7 @@ class EngineBridge(BrowseSide):
         data_dir: Path | None = None,
         cafile: str | None = None,
         seed: int = 1,
+        bcc: BccConfig | None = None,
     ) -> None:
         self.scenario = scenario if settings is None else None
         self.settings = settings
@@ -117,6 +118,7 @@ class EngineBridge(BrowseSide):
         self._browser = FolderBrowser(self._open_client, self._close_client)
         self._stages = StageClock()
         self._cafile: str | None = cafile
+        self.bcc = bcc  # the BCC/forward logging endpoint to start with the account
         self._settled: asyncio.Event | None = None
         self._warnings: dict[str, str] = {}
         self._last_stats: tuple[Any, ...] = ()
@@ -255,7 +257,8 @@ class EngineBridge(BrowseSide):
         await self.crm.start(CrmWiring(
             settings.username, db_path, db_path.parent / "files", settings.smtp, secret,
             settings.tls_context(self._cafile), dict(settings.folder_overrides).get("sent", "Sent"),
-            crm_rules(ui.logging_mode, ui.never_log, ui.log_attachments)))
+            crm_rules(ui.logging_mode, ui.never_log, ui.log_attachments),
+            self.bcc))
         # The CRM is the account's sink and names the Message-IDs whose replies it wants.
         account = Account(settings, secret, db_path, rng=self._rng, options=options,
                           trace=self._on_trace, sink=self.crm.sink, tracked=self.crm.tracked_ids,

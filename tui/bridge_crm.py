@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 from textual.message import Message
 
 from engine.crm.attachments import AttachmentStore
+from engine.crm.bcc import BccEndpoint, BccIngest, IngestResult
+from engine.crm.contacts_csv import parse_contacts
 from engine.crm.errors import CrmError
 from engine.crm.inbox import InboxLogger
 from engine.crm.ingest import Address, Headers
@@ -64,6 +66,15 @@ CloseClient = Callable[[ImapClient, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class BccConfig:
+    """The BCC/forward logging endpoint ``inboxlab connect --bcc ADDRESS`` starts."""
+
+    address: str
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass(frozen=True)
 class CrmWiring:
     """What the CRM needs from the account: who we are, where to send, where files go."""
 
@@ -75,9 +86,14 @@ class CrmWiring:
     tls: ssl.SSLContext | None
     sent_folder: str
     rules: LoggingRules
+    bcc: BccConfig | None = None
 
     def __repr__(self) -> str:
         return f"CrmWiring(username={self.username!r}, smtp={self.smtp!r}, secret=[hidden])"
+
+
+def _read_text(path: str) -> str:
+    return Path(path).expanduser().read_text("utf-8")
 
 
 class _PooledCopyClient:
@@ -117,6 +133,7 @@ class CrmBridge:
         self.logger: InboxLogger | None = None
         self.outbox: Outbox | None = None
         self.rules = LoggingRules()
+        self.bcc: BccEndpoint | None = None
         self._contact_of: dict[str, str] = {}  # outbox Message-ID -> recipient, for views
         self._subject_of: dict[str, str] = {}
         self._own: tuple[str, ...] = ()  # the account's own addresses (not "participants")
@@ -127,10 +144,13 @@ class CrmBridge:
         self.rules = wiring.rules
         self.db = await Database.open(wiring.db_path)
         self.store = CrmStore(self.db, AttachmentStore(wiring.files))
-        self._own = (wiring.username,)
-        self.logger = InboxLogger(self.store, wiring.rules, [wiring.username],
-                                  trace=self._on_trace)
+        # The logging address is the user's own, never a participant of anything.
+        own = [wiring.username, *([wiring.bcc.address] if wiring.bcc else [])]
+        self._own = tuple(own)
+        self.logger = InboxLogger(self.store, wiring.rules, own, trace=self._on_trace)
         await self.logger.refresh()
+        if wiring.bcc is not None:
+            await self._start_bcc(wiring)
         if wiring.smtp is not None:
             copier = SentCopier(self._copy_client, wiring.sent_folder)
             submitter = SmtpSubmitter(wiring.smtp, wiring.username, wiring.secret,
@@ -141,7 +161,29 @@ class CrmBridge:
         # earlier run left unfinished are resumed by the bridge once the account settles.
         self._post(cm.RecordsChanged())
 
+    async def _start_bcc(self, wiring: CrmWiring) -> None:
+        assert self.store is not None and wiring.bcc is not None
+        cfg = wiring.bcc
+        ingest = BccIngest(self.store, [wiring.username], rules=wiring.rules,
+                           addresses=[cfg.address], on_logged=self._bcc_logged)
+        endpoint = BccEndpoint(ingest, cfg.address, host=cfg.host, port=cfg.port)
+        try:
+            await endpoint.start()
+        except OSError as exc:
+            self._post(cm.CrmFailed(f"BCC endpoint on {cfg.host}:{cfg.port}", str(exc)))
+            return
+        self.bcc = endpoint
+        self._post(cm.BccListening(cfg.address, cfg.host, endpoint.port))
+
+    async def _bcc_logged(self, result: IngestResult) -> None:
+        if self.logger is not None:
+            await self.logger.refresh()  # its replies are matched from the next message on
+        self._post(cm.RecordsChanged())
+
     async def stop(self) -> None:
+        bcc, self.bcc = self.bcc, None
+        if bcc is not None:
+            await bcc.stop()
         if self.outbox is not None:
             await self.outbox.submitter.close()
             if self.outbox.copier is not None:
@@ -339,6 +381,78 @@ class CrmBridge:
                  "known": "tracked"}
         return words.get(verdict.verdict, verdict.verdict), verdict.reason
 
+    # -- records by hand --------------------------------------------------------------------
+
+    def add_contact(self, email: str, name: str = "", company: str = ""
+                    ) -> concurrent.futures.Future[int]:
+        """Add (or complete) a contact; its id. Bad input is a CrmFailed message."""
+        return self._submit(self._add_contact(email, name, company))
+
+    async def _add_contact(self, email: str, name: str, company: str) -> int:
+        if self.store is None:
+            return 0
+        try:
+            cid = await self.store.upsert_contact(email, name)
+            if name or company:
+                await self.store.edit_contact(cid, name=name or None, company=company or None)
+        except CrmError as exc:
+            self._post(cm.CrmFailed(f"add contact {email}", str(exc)))
+            return 0
+        self._post(cm.RecordsChanged())
+        return cid
+
+    def edit_contact(self, contact_id: int, name: str, company: str
+                     ) -> concurrent.futures.Future[int]:
+        return self._submit(self._edit_contact(contact_id, name, company))
+
+    async def _edit_contact(self, contact_id: int, name: str, company: str) -> int:
+        if self.store is None:
+            return 0
+        try:
+            await self.store.edit_contact(contact_id, name=name, company=company)
+        except CrmError as exc:
+            self._post(cm.CrmFailed(f"edit contact {contact_id}", str(exc)))
+            return 0
+        self._post(cm.RecordsChanged())
+        return contact_id
+
+    def import_csv(self, path: str) -> concurrent.futures.Future[int]:
+        """Contacts from a CSV file (email,name,company); problems come back as CrmFailed."""
+        return self._submit(self._import_csv(path))
+
+    async def _import_csv(self, path: str) -> int:
+        if self.store is None:
+            return 0
+        try:
+            text = await asyncio.to_thread(_read_text, path)
+            parsed = parse_contacts(text)
+            for row in parsed.rows:
+                await self._add_contact(row.email, row.name, row.company)
+        except (OSError, UnicodeDecodeError) as exc:
+            self._post(cm.CrmFailed(f"import {path}", str(exc)))
+            return 0
+        except CrmError as exc:
+            self._post(cm.CrmFailed(f"import {path}", str(exc)))
+            return 0
+        for problem in parsed.problems[:20]:
+            self._post(cm.CrmFailed(f"import {path}", problem))
+        self._post(cm.ContactsImported(path, len(parsed.rows), len(parsed.problems)))
+        return len(parsed.rows)
+
+    def send_to(self, template: str, contact_ids: Sequence[int], addresses: Sequence[str]
+                ) -> concurrent.futures.Future[int]:
+        """Compose to records and to any typed address (each becomes a tracked contact)."""
+        return self._submit(self._send_to(template, contact_ids, addresses))
+
+    async def _send_to(self, name: str, contact_ids: Sequence[int],
+                       addresses: Sequence[str]) -> int:
+        ids = list(contact_ids)
+        for address in addresses:
+            cid = await self._add_contact(address, "", "")
+            if cid and cid not in ids:
+                ids.append(cid)
+        return await self._send(name, ids) if ids else 0
+
     async def scenario_send(self, name: str, subject: str, body: str,
                             to: Sequence[tuple[str, str]]) -> int:
         """A scenario's ``[[send]]``: its template to each (address, name), as written."""
@@ -354,4 +468,4 @@ class CrmBridge:
         return await self._send(name, ids)
 
 
-__all__ = ["TEMPLATES", "CrmBridge", "CrmWiring"]
+__all__ = ["TEMPLATES", "BccConfig", "CrmBridge", "CrmWiring"]

@@ -63,6 +63,21 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="SMTP server for sending from records, e.g. smtps://host:465 or "
                            "smtp://host:587 (STARTTLS); without it replies are logged, "
                            "nothing is sent")
+    conn.add_argument("--bcc", default=None, metavar="ADDRESS",
+                      help="start the BCC/forward logging endpoint for this address (BCC it "
+                           "on mail sent from any client, or forward mail to it)")
+    conn.add_argument("--bcc-listen", default="127.0.0.1:2525", metavar="HOST:PORT",
+                      help="where the logging endpoint listens (default 127.0.0.1:2525; "
+                           "port 0 picks a free one)")
+
+    bcc = sub.add_parser("bcc", help="run only the BCC/forward logging endpoint (SMTP), on "
+                         "the same CRM database as 'connect --user'; until Ctrl-C")
+    bcc.add_argument("--user", required=True, help="the connected user (their mail only)")
+    bcc.add_argument("--address", required=True, help="the logging address to accept")
+    bcc.add_argument("--listen", default="127.0.0.1:2525", metavar="HOST:PORT",
+                     help="default 127.0.0.1:2525; port 0 picks a free one")
+    bcc.add_argument("--data-dir", default=None,
+                     help="the CRM data directory (default: the one 'connect' uses)")
 
     scen = sub.add_parser("scenario", help="list, check or run scenarios")
     scen_sub = scen.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
@@ -121,7 +136,10 @@ def _dispatch(argv: list[str]) -> int:
     if args.command == "connect":
         from tui.app import run_connect
 
-        return run_connect(args.server, args.user, cafile=args.cafile, smtp=args.smtp)
+        return run_connect(args.server, args.user, cafile=args.cafile, smtp=args.smtp,
+                           bcc=args.bcc, bcc_listen=_host_port(args.bcc_listen))
+    if args.command == "bcc":
+        return _run_bcc(args.user, args.address, _host_port(args.listen), args.data_dir)
     if args.command == "fakeserver":
         from fakeserver.cli import serve_main
 
@@ -155,6 +173,43 @@ def _dispatch(argv: list[str]) -> int:
 
         return scenario_main(args.scenario_command, getattr(args, "file", None))
     parser.error(f"unknown command {args.command!r}")
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:2525)")
+    return host.strip("[]"), int(port)
+
+
+def _run_bcc(user: str, address: str, listen: tuple[str, int], data: str | None) -> int:
+    """``inboxlab bcc``: the logging endpoint alone, headless, until Ctrl-C."""
+    import asyncio
+    from pathlib import Path
+
+    from engine.crm.attachments import AttachmentStore
+    from engine.crm.bcc import BccEndpoint, BccIngest
+    from engine.crm.records import CrmStore
+    from engine.db import Database
+    from tui.settings_store import data_dir
+
+    where = Path(data) if data else data_dir() / "accounts" / user.replace("/", "_")
+
+    async def serve() -> None:
+        async with await Database.open(where / "engine.db") as db:
+            store = CrmStore(db, AttachmentStore(where / "files"))
+            ingest = BccIngest(store, [user], addresses=[address])
+            async with BccEndpoint(ingest, address, host=listen[0], port=listen[1]) as ep:
+                print(f"BCC/forward logging for {address}: SMTP on {listen[0]}:{ep.port} "
+                      f"(database {where / 'engine.db'}); Ctrl-C stops", flush=True)
+                await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        print(f"error: cannot listen on {listen[0]}:{listen[1]}: {exc}", file=sys.stderr)
+        return Exit.FAILED
+    return Exit.OK
 
 
 if __name__ == "__main__":

@@ -58,6 +58,24 @@ class CrmFailed(Message):
         self.error = error
 
 
+class BccListening(Message):
+    """The BCC/forward logging endpoint is up: its address and where it listens."""
+
+    def __init__(self, address: str, host: str, port: int) -> None:
+        super().__init__()
+        self.address = address
+        self.host = host
+        self.port = port
+
+
+class ContactsImported(Message):
+    def __init__(self, path: str, imported: int, problems: int) -> None:
+        super().__init__()
+        self.path = path
+        self.imported = imported
+        self.problems = problems
+
+
 # -- widget intents ------------------------------------------------------------------------------
 
 

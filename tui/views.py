@@ -145,6 +145,7 @@ class SessionModel:
 
     title: str = "inboxlab"
     detail: str = ""
+    bcc: str = ""  # "BCC/forward logging: log@... on 127.0.0.1:2525" once it listens
     state: StateView | None = None
     caps: tuple[str, ...] = ()
     folders: tuple[FolderView, ...] = ()

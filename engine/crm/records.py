@@ -153,6 +153,56 @@ class CrmStore:
             self.generation += 1
             return int(cur.lastrowid or 0)
 
+    async def edit_contact(self, contact_id: int, *, name: str | None = None,
+                           company: str | None = None) -> Contact:
+        """Change a contact's name and/or company, by hand (Records' edit form, CSV import).
+
+        ``company`` names the company: an existing one with that name is reused; else
+        the contact's own company record is renamed when it has one (so colleagues at the
+        same domain follow), or a company is created for it. An empty name clears it.
+        """
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT email, company_id FROM contacts WHERE id = ?",
+                                    (contact_id,)) as c:
+                row = await c.fetchone()
+            if row is None:
+                raise BadInput(f"there is no contact {contact_id}", code="no_contact")
+            if name is not None:
+                first, last = _split_name(name.strip())
+                await conn.execute("UPDATE contacts SET name = ?, first_name = ?, last_name = ? "
+                                   "WHERE id = ?", (name.strip(), first, last, contact_id))
+            if company is not None:
+                await self._set_company(conn, contact_id, str(row[0]), row[1], company.strip())
+        self.generation += 1
+        found = await self.contact(contact_id)
+        assert found is not None
+        return found
+
+    async def _set_company(self, conn: aiosqlite.Connection, contact_id: int, email: str,
+                           current: int | None, company: str) -> None:
+        if not company:
+            await conn.execute("UPDATE contacts SET company_id = NULL WHERE id = ?",
+                               (contact_id,))
+            return
+        async with conn.execute("SELECT id FROM companies WHERE name = ? COLLATE NOCASE "
+                                "ORDER BY id LIMIT 1", (company,)) as c:
+            same = await c.fetchone()
+        if same is not None:
+            target = int(same[0])
+        elif current is not None:
+            await conn.execute("UPDATE companies SET name = ? WHERE id = ?", (company, current))
+            target = current
+        else:
+            domain = email.rpartition("@")[2]
+            key = domain if domain not in FREE_MAIL else f"{company.casefold()} (no domain)"
+            await conn.execute("INSERT OR IGNORE INTO companies (domain, name) VALUES (?, ?)",
+                               (key, company))
+            await conn.execute("UPDATE companies SET name = ? WHERE domain = ?", (company, key))
+            async with conn.execute("SELECT id FROM companies WHERE domain = ?", (key,)) as c:
+                target = int((await c.fetchone())[0])  # type: ignore[index]
+        await conn.execute("UPDATE contacts SET company_id = ? WHERE id = ?",
+                           (target, contact_id))
+
     async def contact(self, key: int | str) -> Contact | None:
         where = "c.id = ?" if isinstance(key, int) else "c.email = ?"
         value = key if isinstance(key, int) else key.strip().lower()

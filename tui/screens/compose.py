@@ -1,8 +1,10 @@
 """Compose and templates: pick a template, preview it per contact, send or bulk send.
 
-Opened from a record (``m`` on the Records screen) with that record as the recipient,
-or on its own (then ``a`` takes every contact: a bulk send). The outbox table shows each
-mail's state from the engine's outbox state table as it moves (queued, submitted,
+Opened from a record (``m`` on the Records screen) with that record (or the marked list)
+as the recipients, or on its own (then ``a`` takes every contact: a bulk send). Any
+address typed in the To field (``t`` focuses it; commas between several) becomes a
+contact when the mail is sent, and its thread is tracked like any other. The outbox
+table shows each mail's state from the engine's outbox state table as it moves (queued, submitted,
 copied, logged), fed by the outbox's own transition events. A send to more than one
 record asks first, with the count; so does the same template to the same records again
 within ``REPEAT_WINDOW`` (two presses of ``x`` are one send unless the person says so).
@@ -17,7 +19,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.widgets import DataTable, Footer, Header, Input, OptionList, Static
 
 from tui import views as v
 from tui.screens.base import ModelScreen
@@ -46,17 +48,21 @@ def preview_text(template: str, previews: tuple[v.PreviewView, ...]) -> Text:
 class ComposeScreen(ModelScreen):
     CSS_PATH = "crm.tcss"
     monotonic = staticmethod(time.monotonic)  # tests replace it
+    AUTO_FOCUS = "#templates"  # keys act on the screen; t focuses the To field
     BINDINGS = [
         Binding("x", "send", "Send", id="compose.send"),
         Binding("a", "all_contacts", "All contacts (bulk)", id="compose.all"),
+        Binding("t", "focus_to", "To: any address", id="compose.to"),
         Binding("j", "cursor('down')", "Down", id="compose.down", show=False),
         Binding("k", "cursor('up')", "Up", id="compose.up", show=False),
+        Binding("g", "cursor('first')", "First", id="compose.first", show=False),
         Binding("escape", "app.back_or_quit", "Back", id="compose.back", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="compose")
         self.recipients: tuple[int, ...] = ()
+        self.addresses: tuple[str, ...] = ()  # typed: not contacts yet
         self.template = ""
         # (template, recipients) -> when it was last sent: a second press asks first.
         self._last_sent: dict[tuple[str, tuple[int, ...]], float] = {}
@@ -64,6 +70,8 @@ class ComposeScreen(ModelScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="compose-to")
+        yield Input(placeholder="To: any address (t), e.g. pat@example.com, lee@example.org",
+                    id="compose-address")
         with Horizontal(id="compose-top"):
             with Vertical(id="compose-left"):
                 yield Static("Templates", classes="caption")
@@ -97,9 +105,11 @@ class ComposeScreen(ModelScreen):
         crm = self.inbox_app.crm_model
         by_id = {c.id: c for c in crm.contacts}
         names = [by_id[i].email if i in by_id else f"record {i}" for i in self.recipients]
+        names += [f"{a} (new contact)" for a in self.addresses]
         to = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         self.query_one("#compose-to", Static).update(
-            f"To: {to}" if names else "To: nobody yet - open a record (r, then m) or press a")
+            f"To: {to}" if names else "To: nobody yet - type an address (t), open a record "
+            "(r, then m) or press a")
         shown = crm.previews if crm.preview_template == self.template else ()
         self.query_one("#preview", Static).update(preview_text(self.template, shown))
         table = self.query_one("#outbox", DataTable)
@@ -130,11 +140,12 @@ class ComposeScreen(ModelScreen):
         if not self.template:
             self.notify("Pick a template first (Enter on one)", severity="warning")
             return
-        if not self.recipients:
-            self.notify("No recipients: compose from a record, or press a", severity="warning")
+        if not self.recipients and not self.addresses:
+            self.notify("No recipients: type an address (t), compose from a record, or "
+                        "press a", severity="warning")
             return
         what = (self.template, self.recipients)
-        count = len(self.recipients)
+        count = len(self.recipients) + len(self.addresses)
         questions = []
         if count > 1:
             questions.append(f"Send {self.template!r} to {count} recipients?")
@@ -159,16 +170,37 @@ class ComposeScreen(ModelScreen):
         if crm is None:
             return
         self._last_sent[(template, recipients)] = self.monotonic()
+        if self.addresses:  # typed addresses: each becomes a contact, then the same send
+            crm.send_to(template, recipients, self.addresses)
+            self.notify(f"Sending {template!r} to {len(recipients) + len(self.addresses)} "
+                        "recipient(s)", markup=False, timeout=3)
+            return
         crm.send(template, recipients)
         self.notify(f"Sending {template!r} to {len(recipients)} record(s)",
                     markup=False, timeout=3)
+
+    def action_focus_to(self) -> None:
+        self.query_one("#compose-address", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        typed = [a.strip() for a in event.value.replace(";", ",").split(",") if a.strip()]
+        bad = [a for a in typed if "@" not in a or " " in a]
+        if bad:
+            self.notify(f"not an email address: {', '.join(bad)}", severity="warning",
+                        markup=False)
+            return
+        self.addresses = tuple(dict.fromkeys(a.lower() for a in typed))
+        self.query_one("#templates", OptionList).focus()
+        self.show_model(None)
 
     def action_all_contacts(self) -> None:
         self.set_recipients(tuple(c.id for c in self.inbox_app.crm_model.contacts))
 
     def action_cursor(self, direction: str) -> None:
         options = self.query_one("#templates", OptionList)
-        if direction == "down":
+        if direction == "first":
+            options.highlighted = 0 if options.option_count else None
+        elif direction == "down":
             options.action_cursor_down()
         else:
             options.action_cursor_up()

@@ -99,7 +99,8 @@ class DashboardScreen(ModelScreen):
     def show_model(self, model: SessionModel) -> None:
         self._show_state(model)
         self.query_one("#endpoint", Label).update(
-            Text(f"{model.title}  {model.detail}".strip()))
+            Text(f"{model.title}  {model.detail}".strip()
+                 + (f"\n{model.bcc}" if model.bcc else "")))
         mail = self.query_one("#mail-log", Static)
         mail.display = bool(model.mail_log)
         mail.update(Text("  ".join(model.mail_log[-3:])))

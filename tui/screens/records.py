@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tui import views as v
 from tui.screens.base import ModelScreen
+from tui.screens.contact_form import ContactForm, ContactInput, CsvForm
 
 STATUS_STYLE = {"logged": "green", "refused": "red", "flagged": "yellow", "malformed": "magenta"}
 
@@ -52,6 +53,10 @@ class RecordsScreen(ModelScreen):
         Binding("k", "cursor('up')", "Up", id="records.up", show=False),
         Binding("tab", "switch_pane", "Contacts/Timeline", id="records.pane"),
         Binding("m", "compose", "Compose", id="records.compose"),
+        Binding("a", "add_contact", "Add contact", id="records.add"),
+        Binding("e", "edit_contact", "Edit contact", id="records.edit"),
+        Binding("i", "import_csv", "Import CSV", id="records.import"),
+        Binding("space", "mark", "Mark for a list", id="records.mark"),
         Binding("R", "reload", "Reload", id="records.reload"),
         Binding("v", "view_message", "View message", id="records.message"),
         Binding("escape", "app.back_or_quit", "Back", id="records.back", show=False),
@@ -61,6 +66,7 @@ class RecordsScreen(ModelScreen):
         super().__init__(id="records")
         self.contact_id: int | None = None
         self.thread_id: int | None = None
+        self.marked: set[int] = set()  # the list a template goes to (space marks)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -95,8 +101,9 @@ class RecordsScreen(ModelScreen):
             row = table.cursor_row
             table.clear()
             for c in crm.contacts:
-                table.add_row(c.name or "-", c.email, c.company or "-", str(c.emails),
-                              key=str(c.id))
+                mark = "* " if c.id in self.marked else ""
+                table.add_row(f"{mark}{c.name or '-'}", c.email, c.company or "-",
+                              str(c.emails), key=str(c.id))
             if crm.contacts:
                 table.move_cursor(row=min(max(row, 0), len(crm.contacts) - 1))
         if self.contact_id is None and crm.contacts:
@@ -195,7 +202,50 @@ class RecordsScreen(ModelScreen):
             crm.load_thread(self.thread_id)
 
     def action_compose(self) -> None:
-        if self.contact_id is not None:
+        if self.marked:
+            self.inbox_app.compose_to(tuple(sorted(self.marked)))
+        elif self.contact_id is not None:
             self.inbox_app.compose_to((self.contact_id,))
         else:
+            self.inbox_app.compose_to(())  # compose to any address typed there
+
+    def action_mark(self) -> None:
+        if self.contact_id is None:
+            return
+        self.marked ^= {self.contact_id}
+        self._shown_contacts = ()  # repaint the marks
+        self.show_model(None)
+        self.notify(f"{len(self.marked)} record(s) marked: m composes to them", timeout=2)
+
+    def _current(self) -> v.ContactView | None:
+        return next((c for c in self.inbox_app.crm_model.contacts if c.id == self.contact_id),
+                    None)
+
+    def action_add_contact(self) -> None:
+        def done(result: ContactInput | None) -> None:
+            crm = self.inbox_app.crm_actions
+            if result is not None and crm is not None:
+                crm.add_contact(result.email, result.name, result.company)
+
+        self.app.push_screen(ContactForm(), done)
+
+    def action_edit_contact(self) -> None:
+        who = self._current()
+        if who is None:
             self.notify("No record selected", severity="warning")
+            return
+
+        def done(result: ContactInput | None) -> None:
+            crm = self.inbox_app.crm_actions
+            if result is not None and crm is not None and who is not None:
+                crm.edit_contact(who.id, result.name, result.company)
+
+        self.app.push_screen(ContactForm(who.email, who.name, who.company or ""), done)
+
+    def action_import_csv(self) -> None:
+        def done(path: str | None) -> None:
+            crm = self.inbox_app.crm_actions
+            if path and crm is not None:
+                crm.import_csv(path)
+
+        self.app.push_screen(CsvForm(), done)
