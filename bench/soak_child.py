@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
+import os
 import random
+import signal
 import ssl
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,10 @@ from tui.bridge_crm import CrmBridge, CrmWiring
 OLD_TRACKED = 600
 BACKOFF = BackoffPolicy(base_min=0.05, base_max=0.2, factor=1.5, cap=1.0, short_session=30.0,
                         strike_factor=2.0, strike_cap=2.0)
+
+
+def say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
 def subject(k: int) -> str:
@@ -89,11 +98,15 @@ async def run(args: argparse.Namespace) -> None:
                       sink=crm.sink, tracked=crm.tracked_ids, after_pass=crm.after_pass)
     first_pass = asyncio.Event()
     account.subscribe(lambda event: first_pass.set() if account.passes >= 1 else None)
+    account.subscribe(lambda event: say(repr(event)[:300]))
     await account.start()
     await first_pass.wait()
+    say(f"first pass done (pid {os.getpid()})")
     personas = [f"p{i}@client.test" for i in range(args.personas)]
     while True:
-        await crm.resume()
+        done = await crm.resume()
+        if done:
+            say(f"resumed {done} record(s)")
         for k in range(args.sends):
             if await store.db.scalar("SELECT 1 FROM threads WHERE subject = ?", (subject(k),)):
                 continue
@@ -111,6 +124,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1)  # the soak asks for the stacks of a stuck child
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name in ("work", "host", "ca", "user", "password"):
         p.add_argument(f"--{name}", required=True)

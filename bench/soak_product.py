@@ -78,6 +78,8 @@ class Figures:
     replies_duplicated: int = 0
     malformed: int = 0
     untracked_rows: int = 0
+    outbox_states: dict[str, int] = field(default_factory=dict)
+    outbox_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     ok: bool = False
 
@@ -113,7 +115,8 @@ class ProductSoak:
             cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=self.child_log())
 
     def child_log(self) -> Any:
-        return open(self.work / "child.log", "ab")
+        self.log_file = open(self.work / "child.log", "ab")  # closed at kill
+        return self.log_file
 
     async def kill_child(self) -> None:
         child, self.child = self.child, None
@@ -193,6 +196,10 @@ class ProductSoak:
             await asyncio.sleep(0.5)
             if self.settled():
                 break
+        else:
+            if self.child is not None:  # stuck: its stacks go to child.log
+                self.child.send_signal(signal.SIGUSR1)
+                await asyncio.sleep(0.5)
         await self.kill_child()
         self.check()
         self.fig.seconds = round(time.monotonic() - started, 1)
@@ -250,6 +257,10 @@ class ProductSoak:
             mid = str(d.message()["Message-ID"])
             deliveries[mid] = deliveries.get(mid, 0) + 1
         outbox = dict(self.db_rows("SELECT message_id, state FROM outbox"))
+        for state in outbox.values():
+            f.outbox_states[state] = f.outbox_states.get(state, 0) + 1
+        f.outbox_errors = [str(r[0]) for r in self.db_rows(
+            "SELECT last_error FROM outbox WHERE state != 'logged'")]
         f.sends_delivered = sum(1 for mid in outbox if deliveries.get(mid, 0) >= 1)
         f.sends_delivered_twice = sum(1 for mid in outbox if deliveries.get(mid, 0) >= 2)
         sent_ids = [str(email.message_from_bytes(raw, policy=policy.default)["Message-ID"])
@@ -286,7 +297,7 @@ async def soak_one(args: argparse.Namespace, seed: int) -> Figures:
                 await soak.kill_child()
                 if args.verbose:
                     log = Path(tmp) / "child.log"
-                    sys.stderr.write(log.read_text(errors="replace")[-4000:]
+                    sys.stderr.write(log.read_text(errors="replace")[-12000:]
                                      if log.exists() else "")
 
 
