@@ -59,6 +59,8 @@ def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int)
             if "control" in ends:
                 lines.append(f"  control:    {ends['control']}  (JSON: /sessions /counters "
                              "/events, POST /actions)")
+                lines.append(f"  token:      {ends['control_token']}  (send it as "
+                             "'Authorization: Bearer TOKEN')")
             for account in loaded.accounts:
                 shown = DEMO_PASSWORD if account.password == DEMO_PASSWORD else "(see scenario)"
                 lines.append(f"  account:    {account.username} / {shown}")

@@ -15,15 +15,28 @@ store refused the action (a folder gone) and 500 when it failed otherwise: every
 is answered, within a deadline, whatever the action did. Loopback only: the
 server refuses to bind elsewhere and drops requests from non-loopback peers. One request
 per connection (``Connection: close``), bodies up to 64 KiB.
+
+A web page in the user's browser can reach loopback too (a cross-site form POST, or DNS
+rebinding an attacker's name to 127.0.0.1), so every request must also:
+
+- carry ``Authorization: Bearer <token>``, the random token minted at start and printed
+  by ``inboxlab fakeserver serve`` with the endpoints (401 without it);
+- name a loopback address literal in ``Host`` (``127.0.0.1:PORT``, ``[::1]:PORT``): a
+  rebound name is refused (403);
+- have no ``Origin`` header: browsers send one on cross-origin requests, our clients
+  never do (403);
+- for POST, say ``Content-Type: application/json`` (415): a form cannot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 import json
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from fakeserver.errors import FakeServerError, ScenarioError
@@ -40,9 +53,11 @@ MAX_BODY = 64 * 1024
 READ_DEADLINE_S = 10.0  # the whole request must arrive within this
 WRITE_DEADLINE_S = 10.0  # and the reply must be taken within this
 ROUTES = ("GET /", "GET /sessions", "GET /counters", "GET /events", "POST /actions")
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large",
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+            409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
             500: "Internal Server Error"}
+MAX_HEADERS = 64
 
 
 def _is_loopback(host: str) -> bool:
@@ -50,6 +65,19 @@ def _is_loopback(host: str) -> bool:
         return True
     try:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_loopback_literal(host_header: str) -> bool:
+    """``Host``: a loopback IP literal with an optional port (no names: names rebind)."""
+    host = host_header.strip()
+    if host.startswith("["):
+        host = host[1:host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    try:
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
@@ -63,9 +91,11 @@ class HttpError(Exception):
 class ControlServer:
     """Serves the control API for one ``ScenarioServer``."""
 
-    def __init__(self, served: ScenarioServer, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, served: ScenarioServer, *, host: str = "127.0.0.1", port: int = 0,
+                 token: str | None = None) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the control endpoint only binds to loopback, not {host!r}")
+        self.token = token or secrets.token_urlsafe(24)
         self.served = served
         self.host = host
         self.port = port
@@ -109,8 +139,8 @@ class ControlServer:
             if not peer or not _is_loopback(str(peer[0])):
                 raise HttpError(400, "loopback clients only")
             try:
-                method, path, body = await asyncio.wait_for(self._read(reader),
-                                                            timeout=READ_DEADLINE_S)
+                method, path, headers, body = await asyncio.wait_for(
+                    self._read(reader), timeout=READ_DEADLINE_S)
             except TimeoutError:
                 raise HttpError(408, f"request not received within {READ_DEADLINE_S:g} s"
                                 ) from None
@@ -118,6 +148,7 @@ class ControlServer:
                 raise HttpError(400, "the request ended early") from None
             except ValueError:  # StreamReader: a line over its limit
                 raise HttpError(413, "request line or header too long") from None
+            self.check(method, headers)
             return 200, self.route(method, path, body)
         except HttpError as exc:
             return exc.status, {"error": str(exc)}
@@ -127,26 +158,45 @@ class ControlServer:
             log.exception("control: %s failed", type(exc).__name__)
             return 500, {"error": f"the action failed: {type(exc).__name__}: {exc}"}
 
-    async def _read(self, reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
+    async def _read(self, reader: asyncio.StreamReader
+                    ) -> tuple[str, str, dict[str, str], bytes]:
         request = (await reader.readline()).decode("latin-1").strip()
         parts = request.split()
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             raise HttpError(400, f"not an HTTP/1.x request line: {request[:80]!r}")
-        length = 0
+        headers: dict[str, str] = {}
         while True:
             line = (await reader.readline()).decode("latin-1")
             if line in ("\r\n", "\n", ""):
                 break
+            if len(headers) >= MAX_HEADERS:
+                raise HttpError(413, f"more than {MAX_HEADERS} headers")
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                try:
-                    length = int(value.strip())
-                except ValueError:
-                    raise HttpError(400, "bad Content-Length") from None
+            headers[name.strip().lower()] = value.strip()
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            raise HttpError(400, "bad Content-Length") from None
         if not 0 <= length <= MAX_BODY:
             raise HttpError(413, f"body larger than {MAX_BODY} bytes")
         body = await reader.readexactly(length) if length else b""
-        return parts[0].upper(), parts[1].split("?", 1)[0], body
+        return parts[0].upper(), parts[1].split("?", 1)[0], headers, body
+
+    def check(self, method: str, headers: dict[str, str]) -> None:
+        """What a browser page cannot forge (see the module docstring); raises HttpError."""
+        if "origin" in headers:
+            raise HttpError(403, "requests with an Origin header (from a web page) are refused")
+        if not _is_loopback_literal(headers.get("host", "")):
+            raise HttpError(403, "Host must be a loopback address literal such as "
+                                 "127.0.0.1:PORT")
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), self.token.encode()):
+            raise HttpError(401, "missing or wrong token: send 'Authorization: Bearer TOKEN' "
+                                 "(printed by 'inboxlab fakeserver serve')")
+        if method == "POST" and headers.get("content-type", "").split(";")[0].strip().lower() \
+                != "application/json":
+            raise HttpError(415, "POST bodies must be sent as Content-Type: application/json")
 
     # -- routes ---------------------------------------------------------------------------
 

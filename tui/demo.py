@@ -94,10 +94,12 @@ class Endpoints:
     control_port: int | None = None
     smtps_port: int | None = None
     sends: tuple[SendPlan, ...] = ()  # the scenario's [[send]] blocks, run once it settles
+    control_token: str | None = None
 
     def __repr__(self) -> str:
         return (f"Endpoints(scenario={self.scenario!r}, host={self.host!r}, "
-                f"imaps_port={self.imaps_port}, username={self.username!r}, password=[hidden])")
+                f"imaps_port={self.imaps_port}, username={self.username!r}, password=[hidden], "
+                "control_token=[hidden])")
 
 
 class DemoServers:
@@ -129,6 +131,7 @@ class DemoServers:
             password=account.password or "", control_port=server.control_port,
             smtps_port=server.smtp.tls_port if server.smtp is not None else None,
             sends=send_plans(loaded) if server.smtp is not None else (),
+            control_token=server.control_token,
         )
 
     async def stop(self) -> None:
@@ -141,26 +144,28 @@ class DemoServers:
         if self.server is None or self.server.control_port is None:
             return {"error": "no scenario is running"}
         return await post_json(self.server.host, self.server.control_port, "/actions",
-                               dict(action))
+                               dict(action), token=self.server.control_token or "")
 
     async def get(self, path: str) -> dict[str, Any]:
         if self.server is None or self.server.control_port is None:
             return {"error": "no scenario is running"}
-        return await post_json(self.server.host, self.server.control_port, path, None)
+        return await post_json(self.server.host, self.server.control_port, path, None,
+                               token=self.server.control_token or "")
 
 
 CONTROL_TIMEOUT = 5.0
 
 
 async def post_json(host: str, port: int, path: str,
-                    body: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A minimal HTTP/1.1 client for the loopback control endpoint (GET when no body).
+                    body: Mapping[str, Any] | None, *, token: str) -> dict[str, Any]:
+    """A minimal HTTP/1.1 client for the loopback control endpoint (GET when no body),
+    with the endpoint's bearer ``token`` (``fakeserver.control`` says what it checks).
 
     Never hangs the caller: no answer within ``CONTROL_TIMEOUT`` is an error reply.
     """
     try:
         async with asyncio.timeout(CONTROL_TIMEOUT):
-            return await _exchange(host, port, path, body)
+            return await _exchange(host, port, path, body, token)
     except TimeoutError:
         return {"error": f"the control endpoint did not answer within {CONTROL_TIMEOUT:g} s"}
     except OSError as exc:
@@ -168,12 +173,14 @@ async def post_json(host: str, port: int, path: str,
 
 
 async def _exchange(host: str, port: int, path: str,
-                    body: Mapping[str, Any] | None) -> dict[str, Any]:
+                    body: Mapping[str, Any] | None, token: str) -> dict[str, Any]:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         data = b"" if body is None else json.dumps(body).encode()
         method = "GET" if body is None else "POST"
-        writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+        shown_host = f"[{host}]" if ":" in host else host
+        writer.write(f"{method} {path} HTTP/1.1\r\nHost: {shown_host}:{port}\r\n"
+                     f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
         await writer.drain()
         raw = await reader.read()

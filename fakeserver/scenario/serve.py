@@ -92,6 +92,11 @@ class ScenarioServer(Served):
     def control_port(self) -> int | None:
         return getattr(self.control, "port", None)
 
+    @property
+    def control_token(self) -> str | None:
+        """The bearer token every control request must carry (None without control)."""
+        return getattr(self.control, "token", None)
+
     def peer_port(self, conn: ConnectionInfo) -> int | None:
         """The remote port of the server's connection ``conn`` (our proxy's upstream socket)."""
         served = self.imap.connections.get(conn.conn_id) if self.imap else None
@@ -119,6 +124,7 @@ class ScenarioServer(Served):
             out["token_endpoint"] = self.oauth.url
             out["token_commands"] = {a.username: " ".join(self.token_command(a.username))
                                      for a in self.scenario.accounts}
+            out["control_token"] = self.control_token
         return out
 
     @property

@@ -12,15 +12,14 @@ then EOF: no cut-off literal, nothing after the BYE. The deliberate
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import socket
 import ssl
-import urllib.request
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
+from control_client import post_action
 from scenario_helpers import PASSWORD, USER, event, header, scenario_with
 
 from fakeserver.imap.session import ends_between_responses
@@ -39,14 +38,6 @@ _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
 
 async def in_thread(fn: Callable[[], T]) -> T:
     return await asyncio.to_thread(fn)
-
-
-def post_action(port: int, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/actions",
-                                     data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=DEADLINE) as response:
-        result: dict[str, Any] = json.loads(response.read())
-    return result
 
 
 def split_responses(data: bytes) -> tuple[list[bytes], bytes]:
@@ -136,10 +127,9 @@ def assert_fetches_then_bye(data: bytes) -> int:
 @pytest.mark.parametrize("how", ["plain", "imaps"])
 async def test_bye_from_control_waits_for_the_response_in_flight(how: str) -> None:
     async with serve() as srv:
-        port = srv.control_port or 0
         client = await in_thread(lambda: logged_in(srv, how))
         await in_thread(lambda: client.start_fetch(100_000))
-        reply = await in_thread(lambda: post_action(port, {
+        reply = await in_thread(lambda: post_action(srv, {
             "type": "bye", "code": "UNAVAILABLE", "text": BYE_TEXT, "conn": 1}))
         assert reply == {"ok": True, "action": "Bye", "conn": 1}
         data = await in_thread(client.read_to_eof)
@@ -154,7 +144,7 @@ async def test_bye_while_idle_is_sent_at_once_and_closes() -> None:
     async with serve(count=5) as srv:
         client = await in_thread(lambda: logged_in(srv, "plain"))
         client.data.clear()
-        await in_thread(lambda: post_action(srv.control_port or 0, {
+        await in_thread(lambda: post_action(srv, {
             "type": "bye", "code": "UNAVAILABLE", "text": BYE_TEXT}))
         assert await in_thread(client.read_to_eof) == BYE_LINE
 
@@ -164,7 +154,7 @@ async def test_malformed_line_mid_fetch_lands_between_responses_and_the_fetch_go
     async with serve() as srv:
         client = await in_thread(lambda: logged_in(srv, "imaps"))
         await in_thread(lambda: client.start_fetch(100_000))
-        await in_thread(lambda: post_action(srv.control_port or 0, {
+        await in_thread(lambda: post_action(srv, {
             "type": "malformed", "line": line, "conn": 1}))
         await in_thread(lambda: client.read_until(b"\r\nf OK"))
         await in_thread(lambda: client.read_until(b"\r\n"))

@@ -14,12 +14,11 @@ import json
 import socket
 import ssl
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from control_client import control_request
 from scenario_helpers import PASSWORD, USER, event, header, scenario_with
 
 from fakeserver import control
@@ -32,20 +31,13 @@ from scenarios import path_of
 DEADLINE = 10.0  # seconds a control request may take before the test calls it a hang
 
 
-def http(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
-                                     method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=DEADLINE) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+def http(srv: ScenarioServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    return control_request(srv, method, path, body, timeout=DEADLINE)
 
 
-async def post(port: int, body: Any) -> tuple[int, Any]:
+async def post(srv: ScenarioServer, body: Any) -> tuple[int, Any]:
     """POST /actions; a reply later than the deadline fails the test (a hang)."""
-    return await asyncio.wait_for(asyncio.to_thread(http, port, "POST", "/actions", body),
+    return await asyncio.wait_for(asyncio.to_thread(http, srv, "POST", "/actions", body),
                                   timeout=DEADLINE + 1)
 
 
@@ -133,16 +125,16 @@ async def test_deliver_answers_while_a_client_idles_and_another_polls_status(
                                      account.password or "")
     try:
         for n in range(1, 6):
-            status, reply = await post(port, {"type": "deliver", "folder": "INBOX",
+            status, reply = await post(srv, {"type": "deliver", "folder": "INBOX",
                                               "count": 1, "seed": n})
             assert (status, reply) == (200, {"ok": True, "action": "Deliver", "conn": None})
             assert await asyncio.to_thread(idler.exists) == before + n
         # several at once, as a user pressing a key repeatedly
         replies = await asyncio.gather(*[
-            post(port, {"type": "deliver", "count": 2, "seed": 10 + i}) for i in range(4)])
+            post(srv, {"type": "deliver", "count": 2, "seed": 10 + i}) for i in range(4)])
         assert [status for status, _ in replies] == [200] * 4
         assert await asyncio.to_thread(idler.exists_until, before + 5 + 8) == before + 5 + 8
-        status, counters = await asyncio.to_thread(http, port, "GET", "/counters")
+        status, counters = await asyncio.to_thread(http, srv, "GET", "/counters")
         assert status == 200 and counters["counters"]["action.Deliver"] == 9
     finally:
         await asyncio.to_thread(poller.stop)
@@ -161,13 +153,13 @@ async def test_a_delivery_the_store_refuses_answers_with_a_json_error(
             raise CommandFailed("Mailbox does not exist", code="NONEXISTENT")
 
         monkeypatch.setattr(store_actions, "apply", refuse)
-        status, reply = await post(port, {"type": "deliver", "count": 1})
+        status, reply = await post(srv, {"type": "deliver", "count": 1})
         assert status == 409
         assert reply == {"error": "the action failed: Mailbox does not exist",
                          "code": "NONEXISTENT"}
         assert srv.runtime.counters["action_errors"] == 1
         monkeypatch.undo()
-        status, reply = await post(port, {"type": "deliver", "count": 1})  # and it recovers
+        status, reply = await post(srv, {"type": "deliver", "count": 1})  # and it recovers
         assert status == 200 and await asyncio.to_thread(idler.exists) == 41
         await asyncio.to_thread(idler.done)
 
@@ -181,7 +173,7 @@ async def test_an_unexpected_failure_is_a_500_json_error(monkeypatch: Any) -> No
             raise RuntimeError("the generator broke")
 
         monkeypatch.setattr(store_actions, "deliver", boom)
-        status, reply = await post(port, {"type": "deliver", "count": 1})
+        status, reply = await post(srv, {"type": "deliver", "count": 1})
         assert status == 500
         assert reply == {"error": "the action failed: RuntimeError: the generator broke"}
 
@@ -235,12 +227,12 @@ async def test_a_delivery_into_a_deleted_folder_is_a_409_and_the_server_goes_on(
     async with ScenarioServer(scenario_with(timeline, header=ARCHIVE), smtp=False) as srv:
         port = srv.control_port
         assert port is not None
-        assert (await post(port, {"type": "delete_folder", "folder": "Archive"}))[0] == 200
-        status, reply = await post(port, {"type": "deliver", "folder": "Archive"})
+        assert (await post(srv, {"type": "delete_folder", "folder": "Archive"}))[0] == 200
+        status, reply = await post(srv, {"type": "deliver", "folder": "Archive"})
         assert (status, reply) == (409, {"error": "the action failed: Mailbox doesn't exist: "
                                                   "Archive", "code": "NONEXISTENT"})
         idler = await asyncio.to_thread(Idler, srv, USER, PASSWORD)  # the timeline's try
         assert srv.runtime.counters["action_errors"] == 2
-        assert (await post(port, {"type": "deliver"}))[0] == 200
+        assert (await post(srv, {"type": "deliver"}))[0] == 200
         assert await asyncio.to_thread(idler.exists) == 41
         await asyncio.to_thread(idler.done)

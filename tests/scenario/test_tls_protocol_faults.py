@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
-import json
 import ssl
-import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
+from control_client import post_action
 from scenario_helpers import PASSWORD, USER, event, scenario_with
 
 from fakeserver.scenario.model import Scenario
@@ -33,14 +32,6 @@ BYE_ACTION = f'{{ type = "bye", code = "ALERT", text = "{BYE_TEXT}" }}'
 
 async def in_thread(fn: Callable[[], T]) -> T:
     return await asyncio.to_thread(fn)
-
-
-def post_action(port: int, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/actions",
-                                     data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        result: dict[str, Any] = json.loads(response.read())
-    return result
 
 
 def verifying_context(srv: ScenarioServer) -> ssl.SSLContext:
@@ -89,7 +80,7 @@ async def test_bye_from_the_control_endpoint_arrives_inside_tls(how: str) -> Non
         assert srv.control_port is not None
         client = await in_thread(lambda: logged_in(srv, how))
         bystander = await in_thread(lambda: logged_in(srv, how))
-        reply = await in_thread(lambda: post_action(srv.control_port or 0, {
+        reply = await in_thread(lambda: post_action(srv, {
             "type": "bye", "code": "ALERT", "text": BYE_TEXT, "conn": 1}))
         assert reply == {"ok": True, "action": "Bye", "conn": 1}
         assert await in_thread(lambda: next_lines(client, 2)) == [BYE_LINE, b""]
@@ -99,7 +90,7 @@ async def test_bye_from_the_control_endpoint_arrives_inside_tls(how: str) -> Non
 async def test_bye_to_every_connection_from_the_control_endpoint() -> None:
     async with serve(scenario_with()) as srv:
         clients = [await in_thread(lambda: logged_in(srv, "imaps")) for _ in range(2)]
-        reply = await in_thread(lambda: post_action(srv.control_port or 0, {
+        reply = await in_thread(lambda: post_action(srv, {
             "type": "bye", "code": "ALERT", "text": BYE_TEXT}))
         assert reply["ok"] is True and reply["conn"] is None
         for client in clients:
@@ -162,7 +153,7 @@ async def test_malformed_line_from_the_control_endpoint_arrives_inside_tls() -> 
     async with serve(scenario_with()) as srv:
         client = await in_thread(lambda: logged_in(srv, "imaps"))
         line = "* 1 FETCH (UID 1 FLAGS (\\Seen"
-        reply = await in_thread(lambda: post_action(srv.control_port or 0, {
+        reply = await in_thread(lambda: post_action(srv, {
             "type": "malformed", "line": line, "conn": 1}))
         assert reply["ok"] is True
         assert await in_thread(lambda: next_lines(client, 1)) == [line.encode() + b"\r\n"]
