@@ -120,11 +120,11 @@ class ScenarioServer(Served):
             out["smtps_port"] = self.smtp.tls_port
         if self.control_port is not None:
             out["control"] = f"http://{self.host}:{self.control_port}/"
+            out["control_token"] = self.control_token
         if self.oauth is not None:
             out["token_endpoint"] = self.oauth.url
             out["token_commands"] = {a.username: " ".join(self.token_command(a.username))
                                      for a in self.scenario.accounts}
-            out["control_token"] = self.control_token
         return out
 
     @property
