@@ -98,6 +98,10 @@ class TokenIssuer:
         """Issue straight for ``user`` (tests, the scenario runner)."""
         return self.issue(self.refresh_token(user))
 
+    def issued_values(self) -> tuple[str, ...]:
+        """Every access token issued so far (tests scan what the client wrote for them)."""
+        return tuple(self._tokens)
+
     def lookup(self, value: str) -> AccessToken | None:
         return self._tokens.get(value)
 

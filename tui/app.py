@@ -49,7 +49,8 @@ class Bridge(Protocol):
     def fire_fault(self, name: str) -> Any: ...
     def fire_action(self, action: dict[str, Any]) -> Any: ...
     def connect_account(self, server: str, username: str, password: str,
-                        sent_folder: str | None = None) -> Any: ...
+                        sent_folder: str | None = None, *, oauth: str | None = None,
+                        token_command: str | None = None) -> Any: ...
     def reconnect_now(self) -> Any: ...
     def open_message(self, folder: str, uid: int, reply_to: MessagePump) -> Any: ...
     def export_bundle(self, path: Path, reply_to: MessagePump | None = None) -> Any: ...
@@ -517,7 +518,9 @@ def run_demo(scenario: str | None = None) -> int:
 
 def run_connect(server: str, username: str, *, cafile: str | None = None,
                 smtp: str | None = None, bcc: str | None = None,
-                bcc_listen: tuple[str, int] = ("127.0.0.1", 2525)) -> int:
+                bcc_listen: tuple[str, int] = ("127.0.0.1", 2525), oauth: str | None = None,
+                token_command: str | None = None, token_env: str | None = None,
+                token_keyring: bool = False) -> int:
     """``inboxlab connect SERVER --user NAME``: the same screens on a real mailbox."""
     import sys
 
@@ -527,7 +530,9 @@ def run_connect(server: str, username: str, *, cafile: str | None = None,
     from tui.translate import account_from_cli
 
     try:
-        settings, secret = account_from_cli(server, username, smtp)
+        settings, secret = account_from_cli(
+            server, username, smtp, oauth=oauth, token_command=token_command,
+            token_env=token_env, token_keyring=token_keyring)
     except Exception as exc:  # the engine's ConfigError, with its remediation
         fix = getattr(exc, "remediation", None)
         print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)

@@ -39,6 +39,7 @@ from engine.account_options import AccountOptions
 from engine.connect import Link
 from engine.diag.bundle import export_bundle
 from engine.diag.tracering import TraceRing
+from engine.errors import ConfigError
 from engine.roles import Role
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, SmtpServer
@@ -51,6 +52,7 @@ from engine.supervise import (
     RetryScheduled,
     ScanProgress,
 )
+from engine.tokens import TokenProvider, provider_from_options
 from tui import messages as m
 from tui.bridge_browse import BrowseSide
 from tui.bridge_crm import BccConfig, CrmBridge, CrmWiring
@@ -87,7 +89,7 @@ class EngineBridge(BrowseSide):
         *,
         scenario: str | None = "demo",
         settings: AccountSettings | None = None,
-        secret: Secret | None = None,
+        secret: Secret | TokenProvider | None = None,
         timeline: bool = True,
         sends: bool = True,
         data_dir: Path | None = None,
@@ -243,7 +245,8 @@ class EngineBridge(BrowseSide):
         self._data_dir.mkdir(parents=True, exist_ok=True)
         return self._data_dir / "engine.db"
 
-    async def _start_account(self, settings: AccountSettings, secret: Secret) -> None:
+    async def _start_account(self, settings: AccountSettings,
+                             secret: Secret | TokenProvider) -> None:
         ui = self.ui_settings
         if ui.sent_folder and not settings.folder_overrides and not self._is_demo(settings):
             # The person's Sent-folder override (the demo's own mailbox keeps its roles).
@@ -439,16 +442,26 @@ class EngineBridge(BrowseSide):
         return list(FAULTS)
 
     def connect_account(self, server: str, username: str, password: str,
-                        sent_folder: str | None = None) -> concurrent.futures.Future[bool]:
-        """Drive a real mailbox from the same screens (the demo servers keep running)."""
+                        sent_folder: str | None = None, *, oauth: str | None = None,
+                        token_command: str | None = None) -> concurrent.futures.Future[bool]:
+        """Drive a real mailbox from the same screens (the demo servers keep running).
+        ``oauth`` (XOAUTH2 / OAUTHBEARER) logs in with a token from ``token_command``
+        (or $INBOXLAB_OAUTH_TOKEN) instead of the password."""
+        fut: concurrent.futures.Future[bool] = concurrent.futures.Future()
         settings, problem = validate_account(server, username, sent_folder)
         if settings is None:
-            fut: concurrent.futures.Future[bool] = concurrent.futures.Future()
             fut.set_exception(ValueError(problem))
             return fut
-        return self.submit(self._switch_account(settings, Secret(password)))
+        try:
+            provider = provider_from_options(username, oauth, token_command=token_command)
+        except ConfigError as exc:
+            fut.set_exception(ValueError(str(exc)))
+            return fut
+        credential = provider if provider is not None else Secret(password)
+        return self.submit(self._switch_account(settings, credential))
 
-    async def _switch_account(self, settings: AccountSettings, secret: Secret) -> bool:
+    async def _switch_account(self, settings: AccountSettings,
+                              secret: Secret | TokenProvider) -> bool:
         await self._stop_account()
         self.post(m.ViewsReset())
         if self.endpoints is None or settings.imap.host != self.endpoints.host:
@@ -467,10 +480,13 @@ class EngineBridge(BrowseSide):
         return self.submit(self._export_bundle(path, reply_to))
 
     async def _export_bundle(self, path: Path, reply_to: MessagePump | None) -> Path | None:
-        secret = self._secret.reveal() if self._secret is not None else ""
+        known = self._secret
+        # the password, or every token the OAuth provider handed out (redacted verbatim)
+        secrets = ([known.reveal()] if isinstance(known, Secret) else
+                   list(known.handed_out()) if known is not None else [])
         try:
             where = await export_bundle(path, settings=self.settings, account=self.account,
-                                        ring=self.ring, secrets=[secret] if secret else [])
+                                        ring=self.ring, secrets=[s for s in secrets if s])
         except OSError as exc:
             self.post(m.Exported("diagnostic bundle", None, f"cannot write {path}: {exc}"),
                       to=reply_to)

@@ -22,6 +22,7 @@ from engine.errors import EngineError
 from engine.imap import ImapClient
 from engine.secrets import Secret
 from engine.settings import AccountSettings
+from engine.tokens import TokenProvider
 from tui import messages as m
 from tui.browse import FolderBrowser, find_message, full_scan
 from tui.translate import message_view, read_headers
@@ -37,7 +38,7 @@ class BrowseSide:
 
     account: Account | None
     settings: AccountSettings | None
-    _secret: Secret | None
+    _secret: Secret | TokenProvider | None
     _cafile: str | None
     _links: dict[int, Link]
     _browser: FolderBrowser

@@ -43,6 +43,7 @@ from engine.imap import ImapClient
 from engine.secrets import Secret
 from engine.settings import SmtpServer
 from engine.sync import ScannedMessage
+from engine.tokens import TokenProvider
 from tui import crm_messages as cm
 from tui import views as v
 from tui.translate import email_view, thread_lines
@@ -82,7 +83,7 @@ class CrmWiring:
     db_path: Path
     files: Path
     smtp: SmtpServer | None
-    secret: Secret
+    secret: Secret | TokenProvider  # the password, or the OAuth token provider
     tls: ssl.SSLContext | None
     sent_folder: str
     rules: LoggingRules

@@ -78,6 +78,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="default 127.0.0.1:2525; port 0 picks a free one")
     bcc.add_argument("--data-dir", default=None,
                      help="the CRM data directory (default: the one 'connect' uses)")
+    from engine.diag.args import add_oauth_arguments
+
+    add_oauth_arguments(conn)
 
     scen = sub.add_parser("scenario", help="list, check or run scenarios")
     scen_sub = scen.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
@@ -137,7 +140,9 @@ def _dispatch(argv: list[str]) -> int:
         from tui.app import run_connect
 
         return run_connect(args.server, args.user, cafile=args.cafile, smtp=args.smtp,
-                           bcc=args.bcc, bcc_listen=_host_port(args.bcc_listen))
+                           bcc=args.bcc, bcc_listen=_host_port(args.bcc_listen),
+                           oauth=args.oauth, token_command=args.token_command,
+                           token_env=args.token_env, token_keyring=args.token_keyring)
     if args.command == "bcc":
         return _run_bcc(args.user, args.address, _host_port(args.listen), args.data_dir)
     if args.command == "fakeserver":

@@ -23,6 +23,7 @@ from engine.errors import EngineError
 from engine.secrets import Secret
 from engine.settings import AccountSettings, parse_server
 from engine.states import STATE_INFO, State
+from engine.tokens import TokenProvider
 from tui import views as m
 from tui.browse import RawMessage
 
@@ -109,21 +110,29 @@ class StageClock:
         return m.StageView(stage, "ok" if ok else "failed", took, detail)
 
 
-def account_from_cli(server: str, username: str, smtp: str | None = None,
-                     ) -> tuple[AccountSettings, Secret]:
+def account_from_cli(server: str, username: str, smtp: str | None = None, *,
+                     oauth: str | None = None, token_command: str | None = None,
+                     token_env: str | None = None, token_keyring: bool = False,
+                     ) -> tuple[AccountSettings, Secret | TokenProvider]:
     """``inboxlab connect``: validated settings and the password from env, keyring or a
-    prompt; raises EngineError (ConfigError) naming what is wrong. ``smtp`` (e.g.
-    ``smtps://host:465``) lets the CRM send; without it the account only logs replies."""
+    prompt, or (``--oauth``) the token provider; raises EngineError (ConfigError) naming
+    what is wrong. ``smtp`` (e.g. ``smtps://host:465``) lets the CRM send; without it the
+    account only logs replies."""
     import getpass
 
     from engine.errors import ConfigError
     from engine.secrets import find_secret
+    from engine.tokens import provider_from_options
 
     settings, problem = validate_account(server, username)
     if settings is None:
         raise ConfigError(problem or "invalid account", code="config")
     if smtp:
         settings = replace(settings, smtp=parse_server(smtp, "smtp"))
+    provider = provider_from_options(username, oauth, token_command=token_command,
+                                     token_env=token_env, token_keyring=token_keyring)
+    if provider is not None:
+        return settings, provider
     found = find_secret(username, ask=lambda prompt: getpass.getpass(prompt))
     if found is None:
         raise ConfigError("no password given", code="no_password",

@@ -248,3 +248,41 @@ async def test_command_palette_reaches_screens(demo: Any) -> None:
     await pilot.press("enter")
     await async_wait_until(lambda: isinstance(app.screen, DiagnosticsScreen),
                            what="the Diagnostics screen from the palette")
+
+
+async def test_connect_form_signs_in_with_oauth(demo: Any) -> None:
+    """The Connect screen's OAuth sign-in: the mechanism and a token command, no password;
+    the account logs in with AUTHENTICATE XOAUTH2 on a server offering it (the oauth-login
+    scenario, served on this test's loop) and the form never holds a token."""
+    import shlex
+
+    from textual.widgets import Input, Select
+
+    import scenarios
+    from engine.tokens import TokenProvider
+    from fakeserver.scenario.load import load
+    from fakeserver.scenario.serve import ScenarioServer
+
+    app, pilot, bridge = demo
+    async with ScenarioServer(load(scenarios.path_of("oauth-login")), control_port=None,
+                              smtp=False) as srv:
+        user = srv.scenario.accounts[0].username
+        await pilot.press("c")
+        screen = app.screen
+        assert not screen.query_one("#token-command").display
+        screen.query_one("#server", Input).value = f"imap://{srv.host}:{srv.port}?security=plain"
+        screen.query_one("#username", Input).value = user
+        screen.query_one("#login", Select).value = "XOAUTH2"
+        await pilot.pause()
+        assert screen.query_one("#token-command").display
+        assert not screen.query_one("#password").display
+        command = screen.query_one("#token-command", Input)
+        command.value = shlex.join(srv.token_command(user))
+        command.focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await async_wait_until(lambda: app.model.title == user and _state(app) == "idle",
+                               timeout=20, what="the account signed in with OAuth")
+        assert isinstance(bridge._secret, TokenProvider)
+        assert bridge._secret.mechanism == "XOAUTH2" and bridge._secret.fetches == 1
+        assert srv.store.oauth.issued == 1 and srv.runtime.counters["logins"] >= 1

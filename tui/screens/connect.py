@@ -2,19 +2,26 @@
 
 Validation is the engine's own (``engine.settings`` via the bridge): the messages name
 the field and the fix, and POP3 is refused with the reason. The password is handed to
-the bridge on submit and the field is cleared; the screen never keeps it.
+the bridge on submit and the field is cleared; the screen never keeps it. "Sign-in"
+offers OAuth 2.0 (XOAUTH2 / OAUTHBEARER) instead: the access token comes from the token
+command (re-run when the server refuses the token) or $INBOXLAB_OAUTH_TOKEN; the screen
+never sees a token.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from tui.messages import SessionModel
 from tui.screens.base import ModelScreen
+
+LOGIN_CHOICES = (("Password", "password"), ("OAuth 2.0: XOAUTH2 (Google, Microsoft)", "XOAUTH2"),
+                 ("OAuth 2.0: OAUTHBEARER (RFC 7628)", "OAUTHBEARER"))
 
 
 class ConnectScreen(ModelScreen):
@@ -32,8 +39,13 @@ class ConnectScreen(ModelScreen):
             yield Input(placeholder="imaps://imap.example.com", id="server")
             yield Label("User name (usually the email address)")
             yield Input(placeholder="me@example.com", id="username")
-            yield Label("Password (never stored)")
+            yield Label("Sign-in")
+            yield Select(LOGIN_CHOICES, value="password", allow_blank=False, id="login")
+            yield Label("Password (never stored)", id="password-label")
             yield Input(password=True, id="password")
+            yield Label("Token command (prints an access token; blank: $INBOXLAB_OAUTH_TOKEN)",
+                        id="token-label")
+            yield Input(placeholder="oama access me@example.com", id="token-command")
             yield Static("", id="validation")
             yield Button("Connect", id="connect-button", variant="primary", disabled=True)
         yield Label("Connection stages", classes="caption")
@@ -44,7 +56,19 @@ class ConnectScreen(ModelScreen):
         for field in self.query(Input):
             field.cursor_blink = self.inbox_app.cursor_blink
         self.show_model(self.inbox_app.model)
+        self._show_login_fields("password")
         self.query_one("#server", Input).focus()
+
+    def _show_login_fields(self, login: object) -> None:
+        oauth = login != "password"
+        for selector in ("#password-label", "#password"):
+            self.query_one(selector).display = not oauth
+        for selector in ("#token-label", "#token-command"):
+            self.query_one(selector).display = oauth
+
+    @on(Select.Changed, "#login")
+    def login_changed(self, event: Select.Changed) -> None:
+        self._show_login_fields(event.value)
 
     def on_screen_resume(self) -> None:
         self.show_model(self.inbox_app.model)
@@ -88,9 +112,13 @@ class ConnectScreen(ModelScreen):
         if self._validate() is not None:
             return
         password = self.query_one("#password", Input)
+        login = self.query_one("#login", Select).value
+        oauth = None if login == "password" else str(login)
+        command = self.query_one("#token-command", Input).value.strip() or None
         self.inbox_app.bridge.connect_account(
             self.query_one("#server", Input).value, self.query_one("#username", Input).value,
-            password.value, self.inbox_app.settings.sent_folder)
+            "" if oauth else password.value, self.inbox_app.settings.sent_folder,
+            oauth=oauth, token_command=command if oauth else None)
         password.value = ""
         self.inbox_app.model.stages.clear()
         self.notify("connecting...", markup=False)
