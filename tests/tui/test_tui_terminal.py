@@ -118,3 +118,101 @@ def test_inboxlab_connect_drives_a_served_mailbox(tmp_path: Path) -> None:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _emails(screen: str, email: str) -> int | None:
+    """The Emails column of a contact's row on Records (the left pane, before the bar)."""
+    import re
+
+    for line in screen.splitlines():
+        left = line.split("│")[0]
+        found = re.search(rf"{re.escape(email)}\s+\S.*?\s(\d+)\s*$", left)
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def test_inboxlab_connect_crm_add_send_reply_and_bcc(tmp_path: Path) -> None:
+    """Issue 20, in a real terminal on ``inboxlab connect``: add a contact on Records,
+    send to it from Compose, the persona's reply lands on the record; a mail BCC'd to the
+    logging endpoint (started by ``--bcc``, shown on the dashboard) for two people is
+    logged on both records."""
+    import asyncio
+    import smtplib
+    import threading
+    from email.message import EmailMessage
+
+    from fakeserver.scenario.load import load
+    from fakeserver.scenario.serve import ScenarioServer
+    from scenarios import path_of
+
+    if not INBOXLAB.exists():
+        pytest.skip(f"the inboxlab console script is not installed at {INBOXLAB}")
+    loop = asyncio.new_event_loop()
+    server = ScenarioServer(load(path_of("demo")))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    assert server.smtp is not None
+    bcc_port = _free_port()
+    term = Terminal(f"inboxlab-test-{uuid.uuid4().hex[:8]}")
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color",
+           "PATH": os.environ.get("PATH", ""), "INBOXLAB_PASSWORD": "inboxlab-demo"}
+    command = (f"{INBOXLAB} connect imaps://127.0.0.1:{server.tls_port} "
+               f"--smtp smtps://127.0.0.1:{server.smtp.tls_port} --user user@example.com "
+               f"--cafile {server.ca_pem_path} --bcc log@bcc.example.com "
+               f"--bcc-listen 127.0.0.1:{bcc_port}; echo EXIT=$?; sleep 60")
+    try:
+        term.tmux("new-session", "-d", "-s", "app", "-x", "140", "-y", "40", command, env=env)
+        term.wait_for("BCC/forward logging: log@bcc.example.com")
+        term.wait_for("\\Sent")
+        term.keys("r")
+        term.wait_for("Timeline")
+        term.keys("a")
+        term.wait_for("Add a contact")
+        # Text and a key in one burst read as a paste (the Enter would be lost): each
+        # key goes once the screen shows what came before it.
+        term.keys("dana@acme.example")
+        term.wait_for("dana@acme.example")
+        term.keys("Enter")  # saves (the name can be added later with e)
+        term.wait_for("Timeline of dana@acme.example")  # the new record, selected
+        term.keys("m")
+        term.wait_for("To: dana@acme.example")
+        term.keys("g")
+        term.keys("Enter")
+        term.wait_for("Subject: Checking in")  # the preview of the picked template
+        term.keys("x")
+        term.wait_for("logged", timeout=40)
+        term.keys("r")
+        wait_until(lambda: _emails(term.screen(), "dana@acme.example") == 2,
+                   timeout=60, what="the persona's reply logged on Dana's record")
+        msg = EmailMessage()
+        msg["From"], msg["Subject"] = "user@example.com", "Visit"
+        msg["To"] = "dana@acme.example, Lee <lee@globex.example>"
+        msg["Message-ID"] = "<tmux-visit-1@example.com>"
+        msg.set_content("See you both on Tuesday.")
+        with smtplib.SMTP("127.0.0.1", bcc_port, timeout=20) as smtp:
+            smtp.send_message(msg, to_addrs=["log@bcc.example.com"])
+        wait_until(lambda: _emails(term.screen(), "lee@globex.example") == 1
+                   and _emails(term.screen(), "dana@acme.example") == 3,
+                   timeout=30, what="the BCC'd mail on both records")
+        term.keys("q", "q")
+        screen = term.wait_for("EXIT=", timeout=20)
+        assert "EXIT=0" in screen and "Traceback" not in screen
+    except AssertionError:
+        print(term.screen())
+        raise
+    finally:
+        term.tmux("kill-server")
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

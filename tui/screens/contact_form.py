@@ -44,7 +44,8 @@ class ContactForm(ModalScreen[ContactInput | None]):
             yield Input(self._name, placeholder="name", id="form-name")
             yield Input(self._company, placeholder="company (default: from the domain)",
                         id="form-company")
-            yield Static("Enter saves, Escape cancels", classes="caption")
+            yield Static("Tab to the next field, Enter saves, Escape cancels",
+                         classes="caption")
 
     def on_mount(self) -> None:
         self.query_one("#form-name" if self._email else "#form-email", Input).focus()
