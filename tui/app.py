@@ -50,12 +50,13 @@ class Bridge(Protocol):
     def fire_action(self, action: dict[str, Any]) -> Any: ...
     def connect_account(self, server: str, username: str, password: str,
                         sent_folder: str | None = None, *, oauth: str | None = None,
-                        token_command: str | None = None) -> Any: ...
+                        token_command: str | None = None, security: str = "",
+                        smtp: str = "", cafile: str = "") -> Any: ...
     def reconnect_now(self) -> Any: ...
     def open_message(self, folder: str, uid: int, reply_to: MessagePump) -> Any: ...
     def export_bundle(self, path: Path, reply_to: MessagePump | None = None) -> Any: ...
     def find_message(self, message_id: str, reply_to: MessagePump) -> Any: ...
-    def validate(self, server: str, username: str) -> str | None: ...
+    def validate(self, server: str, username: str, **extra: str) -> str | None: ...
     def scenarios(self) -> list[m.ScenarioView]: ...
     def faults(self) -> list[str]: ...
 
@@ -497,13 +498,13 @@ def run_demo(scenario: str | None = None) -> int:
     """``inboxlab`` / ``inboxlab demo``: the TUI on a bundled scenario; the exit status."""
     import sys
 
-    from scenarios import DEFAULT, path_of
+    from scenarios import DEFAULT
     from tui.bridge import EngineBridge
+    from tui.demo import scenario_problem
 
-    try:
-        path_of(scenario or DEFAULT)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    problem = scenario_problem(scenario or DEFAULT)
+    if problem is not None:  # refused before a terminal opens, as `scenario check` does
+        print(f"error: {problem}", file=sys.stderr)
         return 3  # engine.exitcodes.Exit.USAGE (the App module does not import the engine)
     from tui.settings_store import SettingsStore, data_dir
 
@@ -524,7 +525,7 @@ def run_connect(server: str, username: str, *, cafile: str | None = None,
     """``inboxlab connect SERVER --user NAME``: the same screens on a real mailbox."""
     import sys
 
-    from tui.bridge import EngineBridge
+    from tui.bridge import EngineBridge, account_dir
     from tui.bridge_crm import BccConfig
     from tui.settings_store import SettingsStore, data_dir
     from tui.translate import account_from_cli
@@ -539,9 +540,9 @@ def run_connect(server: str, username: str, *, cafile: str | None = None,
         return 3  # engine.exitcodes.Exit.USAGE
     store = SettingsStore()
     bridge = EngineBridge(settings=settings, secret=secret, scenario=None,
-                          data_dir=data_dir() / "accounts" / username.replace("/", "_"),
-                          cafile=cafile,
+                          data_dir=account_dir(data_dir(), settings), cafile=cafile,
                           bcc=BccConfig(bcc, *bcc_listen) if bcc else None)
+    bridge.real_data_dir = data_dir()
     try:
         InboxLabApp(bridge, settings_store=store).run()
     finally:

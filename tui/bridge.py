@@ -121,6 +121,7 @@ class EngineBridge(BrowseSide):
         self._stages = StageClock()
         self._cafile: str | None = cafile
         self.bcc = bcc  # the BCC/forward logging endpoint to start with the account
+        self.cli_cafile = cafile  # ``inboxlab connect --cafile``: kept across reconnects
         self._settled: asyncio.Event | None = None
         self._warnings: dict[str, str] = {}
         self._last_stats: tuple[Any, ...] = ()
@@ -431,8 +432,8 @@ class EngineBridge(BrowseSide):
             return True
         return False
 
-    def validate(self, server: str, username: str) -> str | None:
-        return validate_account(server, username)[1]
+    def validate(self, server: str, username: str, **extra: str) -> str | None:
+        return validate_account(server, username, **extra)[1]
 
     def scenarios(self) -> list[m.ScenarioView]:
         return [m.ScenarioView(i.name, i.description, i.profile, i.error)
@@ -443,12 +444,15 @@ class EngineBridge(BrowseSide):
 
     def connect_account(self, server: str, username: str, password: str,
                         sent_folder: str | None = None, *, oauth: str | None = None,
-                        token_command: str | None = None) -> concurrent.futures.Future[bool]:
+                        token_command: str | None = None, security: str = "",
+                        smtp: str = "", cafile: str = "") -> concurrent.futures.Future[bool]:
         """Drive a real mailbox from the same screens (the demo servers keep running).
         ``oauth`` (XOAUTH2 / OAUTHBEARER) logs in with a token from ``token_command``
-        (or $INBOXLAB_OAUTH_TOKEN) instead of the password."""
+        (or $INBOXLAB_OAUTH_TOKEN) instead of the password. ``cafile`` empty: the one
+        given on the command line, else the system's store."""
         fut: concurrent.futures.Future[bool] = concurrent.futures.Future()
-        settings, problem = validate_account(server, username, sent_folder)
+        settings, problem = validate_account(server, username, sent_folder, security=security,
+                                             smtp=smtp, cafile=cafile)
         if settings is None:
             fut.set_exception(ValueError(problem))
             return fut
@@ -458,16 +462,22 @@ class EngineBridge(BrowseSide):
             fut.set_exception(ValueError(str(exc)))
             return fut
         credential = provider if provider is not None else Secret(password)
-        return self.submit(self._switch_account(settings, credential))
+        ca = str(Path(cafile.strip()).expanduser()) if cafile.strip() else None
+        return self.submit(self._switch_account(settings, credential, ca))
 
     async def _switch_account(self, settings: AccountSettings,
-                              secret: Secret | TokenProvider) -> bool:
+                              secret: Secret | TokenProvider, cafile: str | None = None,
+                              ) -> bool:
         await self._stop_account()
         self.post(m.ViewsReset())
         if self.endpoints is None or settings.imap.host != self.endpoints.host:
-            self._cafile = None  # a real server: the system's trust store
+            # A real server: the CA typed in the form, else the one given with --cafile
+            # (re-entering the credentials must not drop it), else the system's store.
+            self._cafile = cafile or self.cli_cafile
             if self.real_data_dir is not None:
-                self._data_dir = self.real_data_dir / "accounts" / _safe(settings.username)
+                self._data_dir = account_dir(self.real_data_dir, settings)
+        elif cafile:
+            self._cafile = cafile
         self.post(m.Endpoint(settings.username, settings.imap.url()))
         await self._start_account(settings, secret)
         return True
@@ -514,6 +524,13 @@ class EngineBridge(BrowseSide):
         while lines and len(out) < limit:
             out.append(lines.popleft())
         return out
+
+
+def account_dir(base: Path, settings: AccountSettings) -> Path:
+    """One database per account *and server*: the same user name on two servers (two
+    companies' ``admin``) must never share checkpoints or records."""
+    imap = settings.imap
+    return base / "accounts" / _safe(f"{settings.username}_at_{imap.host}_{imap.port}")
 
 
 def _safe(name: str) -> str:

@@ -27,6 +27,38 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0 (pick a free one) to 65535, named when it is not."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0-65535; 0 = any free)")
+    return port
+
+
+def _loopback(text: str) -> str:
+    """The fake servers are a lab: they listen on loopback only (their control endpoint
+    can break sessions, and the demo password is public)."""
+    if text.strip().lower() not in LOOPBACK and not text.startswith("127."):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the fake servers listen on loopback only (127.0.0.1, ::1, localhost)")
+    return text
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("inboxlab")
+    except PackageNotFoundError:  # run from a checkout without an install
+        return "unknown (not installed)"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="inboxlab",
@@ -37,6 +69,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="exit codes (the same for every command):\n" + table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"inboxlab {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     fake = sub.add_parser("fakeserver", help="run the bundled fake IMAP/SMTP servers")
@@ -44,9 +77,11 @@ def _build_parser() -> argparse.ArgumentParser:
     serve = fake_sub.add_parser("serve", help="serve a scenario on loopback until Ctrl-C")
     serve.add_argument("scenario", nargs="?", default=None,
                        help="bundled scenario name or TOML file (default: the demo scenario)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--imap-port", type=int, default=0, help="IMAP port (default: a free port)")
-    serve.add_argument("--imaps-port", type=int, default=0,
+    serve.add_argument("--host", default="127.0.0.1", type=_loopback,
+                       help="loopback address to bind (default 127.0.0.1)")
+    serve.add_argument("--imap-port", type=_port, default=0,
+                       help="IMAP port (default: a free port)")
+    serve.add_argument("--imaps-port", type=_port, default=0,
                        help="implicit-TLS IMAP port (default: a free port)")
 
     demo = sub.add_parser("demo", help="the TUI on a bundled scenario (the default command)")
@@ -121,6 +156,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dump({"status": "usage", "exit_code": int(Exit.USAGE), "error": str(exc)},
                       sys.stdout)
             sys.stdout.write("\n")
+        return Exit.USAGE
+    except BrokenPipeError:
+        # The reader went away (``inboxlab scenario list | head``): not an error. Point
+        # stdout at devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.OK
+    except OSError as exc:  # a port in use, an address that cannot be bound...
+        words = str(exc.strerror or exc).removeprefix("error while ")
+        print(f"error: {words}" + (f": {exc.filename}" if exc.filename else ""),
+              file=sys.stderr)
         return Exit.USAGE
     except KeyboardInterrupt:
         if "--json" in argv:

@@ -61,6 +61,16 @@ def list_scenarios() -> list[ScenarioInfo]:
     return out
 
 
+def scenario_problem(name: str) -> str | None:
+    """Why ``name`` (bundled name or TOML file) cannot run, as ``scenario check`` says it
+    (file, line, key, reason); None when it loads."""
+    try:
+        load(path_of(name))
+    except (FileNotFoundError, ScenarioError) as exc:
+        return str(exc)
+    return None
+
+
 @dataclass(frozen=True)
 class SendPlan:
     """One ``[[send]]`` block of the scenario: who (address, name) gets which template."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from engine.crm.ingest import Headers, parse_headers
@@ -62,13 +63,26 @@ def _default_remedy(error: EngineError) -> str:
     return "nothing to do: the connector reconnects after a backoff"
 
 
-def validate_account(server: str, username: str, sent_folder: str | None = None,
+def validate_account(server: str, username: str, sent_folder: str | None = None, *,
+                     security: str = "", smtp: str = "", cafile: str = "",
                      ) -> tuple[AccountSettings | None, str | None]:
-    """Live validation for the Connect form: (settings, None) or (None, what is wrong)."""
+    """Live validation for the Connect form: (settings, None) or (None, what is wrong).
+    ``security`` (tls, starttls, plain; empty: what the address implies), ``smtp`` (an
+    SMTP address; empty: logging replies only) and ``cafile`` (must exist) are optional."""
     try:
+        bare = "://" not in server and ":" not in server.strip()
+        if security and bare:  # a bare host: the chosen security's own port
+            server = {"tls": "imaps://", "starttls": "imap://"}.get(security, "imap://") \
+                + server.strip() + ("?security=plain" if security == "plain" else "")
         imap = parse_server(server, "imap")
+        if security:
+            imap = replace(imap, security=cast(Any, security))
         overrides = (("sent", sent_folder),) if sent_folder else ()
-        return AccountSettings(username=username, imap=imap, folder_overrides=overrides), None
+        outgoing = parse_server(smtp, "smtp") if smtp.strip() else None
+        if cafile.strip() and not Path(cafile.strip()).expanduser().is_file():
+            return None, f"CA file: {cafile.strip()!r} is not a readable file"
+        return AccountSettings(username=username, imap=imap, smtp=outgoing,
+                               folder_overrides=overrides), None
     except EngineError as exc:
         fix = f" - {exc.remediation}" if exc.remediation else ""
         return None, f"{exc.message}{fix}"
@@ -119,6 +133,7 @@ def account_from_cli(server: str, username: str, smtp: str | None = None, *,
     what is wrong. ``smtp`` (e.g. ``smtps://host:465``) lets the CRM send; without it the
     account only logs replies."""
     import getpass
+    import sys
 
     from engine.errors import ConfigError
     from engine.secrets import find_secret
@@ -133,10 +148,16 @@ def account_from_cli(server: str, username: str, smtp: str | None = None, *,
                                      token_env=token_env, token_keyring=token_keyring)
     if provider is not None:
         return settings, provider
-    found = find_secret(username, ask=lambda prompt: getpass.getpass(prompt))
+    # No terminal (a pipe, cron, CI): no prompt at all, rather than getpass falling back
+    # to echoing on stdin with a GetPassWarning.
+    tty = sys.stdin is not None and sys.stdin.isatty()
+    found = find_secret(username, ask=(lambda prompt: getpass.getpass(prompt)) if tty else None)
     if found is None:
-        raise ConfigError("no password given", code="no_password",
-                          remediation="set INBOXLAB_PASSWORD or type it at the prompt")
+        where = "type it at the prompt" if tty else "no terminal to prompt on"
+        raise ConfigError(f"no password for {username}: not in INBOXLAB_PASSWORD or the "
+                          f"keyring, and {where}", code="no_password",
+                          remediation="set INBOXLAB_PASSWORD, store it in the keyring "
+                          "(pip install 'inboxlab[keyring]'), or run in a terminal")
     return settings, found.secret
 
 

@@ -96,7 +96,7 @@ class ScriptedBridge:
         self.asked.append(("action", action))
 
     def connect_account(self, server: str, username: str, password: str,
-                        sent_folder: str | None = None) -> None:
+                        sent_folder: str | None = None, **extra: str) -> None:
         self.asked.append(("connect", (server, username)))
 
     def export_bundle(self, path: Any, reply_to: MessagePump | None = None) -> None:
@@ -114,7 +114,7 @@ class ScriptedBridge:
     def reconnect_now(self) -> None:
         self.asked.append(("reconnect", None))
 
-    def validate(self, server: str, username: str) -> str | None:
+    def validate(self, server: str, username: str, **extra: str) -> str | None:
         return None if server.startswith("imaps://") else "imap.host: not an IMAP address"
 
     def scenarios(self) -> list[m.ScenarioView]:

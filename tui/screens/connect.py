@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from tui.messages import SessionModel
@@ -46,6 +46,18 @@ class ConnectScreen(ModelScreen):
             yield Label("Token command (prints an access token; blank: $INBOXLAB_OAUTH_TOKEN)",
                         id="token-label")
             yield Input(placeholder="oama access me@example.com", id="token-command")
+            with Horizontal(id="connect-extra"):
+                with Vertical():
+                    yield Label("Security")
+                    yield Select([("as the address says", ""), ("TLS", "tls"),
+                                  ("STARTTLS", "starttls"), ("plain (loopback)", "plain")],
+                                 value="", allow_blank=False, id="security")
+                with Vertical():
+                    yield Label("SMTP (optional, for sending)")
+                    yield Input(placeholder="smtps://smtp.example.com:465", id="smtp")
+                with Vertical():
+                    yield Label("CA file (optional)")
+                    yield Input(placeholder="/path/to/ca.pem", id="cafile")
             yield Static("", id="validation")
             yield Button("Connect", id="connect-button", variant="primary", disabled=True)
         yield Label("Connection stages", classes="caption")
@@ -82,14 +94,24 @@ class ConnectScreen(ModelScreen):
             text.append(f"  {stage.stage:<10} {stage.status:<8}{took}  {stage.detail}\n")
         self.query_one("#stages", Static).update(text)
 
+    def _extra(self) -> dict[str, str]:
+        security = self.query_one("#security", Select).value
+        return {"security": security if isinstance(security, str) else "",
+                "smtp": self.query_one("#smtp", Input).value,
+                "cafile": self.query_one("#cafile", Input).value}
+
     def _validate(self) -> str | None:
         server = self.query_one("#server", Input).value
         user = self.query_one("#username", Input).value
         if not server.strip() and not user.strip():
             return ""
-        return self.inbox_app.bridge.validate(server, user)
+        return self.inbox_app.bridge.validate(server, user, **self._extra())
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    @on(Select.Changed, "#security")
+    def security_changed(self, event: Select.Changed) -> None:
+        self.on_input_changed(None)
+
+    def on_input_changed(self, event: Input.Changed | None) -> None:
         problem = self._validate()
         label = self.query_one("#validation", Static)
         if problem:
@@ -118,7 +140,7 @@ class ConnectScreen(ModelScreen):
         self.inbox_app.bridge.connect_account(
             self.query_one("#server", Input).value, self.query_one("#username", Input).value,
             "" if oauth else password.value, self.inbox_app.settings.sent_folder,
-            oauth=oauth, token_command=command if oauth else None)
+            oauth=oauth, token_command=command if oauth else None, **self._extra())
         password.value = ""
         self.inbox_app.model.stages.clear()
         self.notify("connecting...", markup=False)
