@@ -127,6 +127,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", help="bundled scenario name or TOML file")
     run.add_argument("--deadline", type=float, default=30.0,
                      help="seconds to wait for the expectations to be decided (default 30)")
+    run.add_argument("--keep-db", default=None, metavar="DIR",
+                     help="keep the run's databases (engine.db, crm.db) and attachment "
+                          "files in DIR to inspect afterwards (default: a temporary "
+                          "directory, deleted)")
     run.add_argument("--initial-scan", choices=("new", "full"), default=None,
                      help="first sync: start at UIDNEXT or read every header "
                      "(default: full unless a folder is over 5000 messages)")
@@ -219,7 +223,8 @@ def _dispatch(argv: list[str]) -> int:
     if args.command == "scenario" and args.scenario_command == "run":
         from tui.scenario_run import run_main
 
-        return run_main(args.file, deadline=args.deadline, initial_scan=args.initial_scan)
+        return run_main(args.file, deadline=args.deadline, initial_scan=args.initial_scan,
+                        keep_db=args.keep_db)
     if args.command == "scenario":
         from fakeserver.cli import scenario_main
 

@@ -44,6 +44,14 @@ SETTLE_POLLS = 3  # timed polls after a login before the engine counts as settle
 DETECT_WINDOW = 2.0  # s the Sent copier watches for the provider's own copy before APPEND
 
 
+def rules_of(scenario: Scenario) -> LoggingRules:
+    """The scenario's ``[crm]`` keys as the engine's rules (its defaults when absent)."""
+    crm = scenario.crm
+    mode = "replies_only" if crm.logging_mode == "off" else crm.logging_mode
+    return LoggingRules(mode, frozenset(crm.never_log),  # type: ignore[arg-type]
+                        crm.log_attachments, inbox_connected=crm.logging_mode != "off")
+
+
 class CrmDrive:
     """The CRM of one run: logger on the account, the ``[[send]]`` blocks, the figures."""
 
@@ -55,7 +63,7 @@ class CrmDrive:
         self.templates = templates(scenario)
         self.names = {p.address.lower(): p.name for p in (
             scenario.smtp.personas if scenario.smtp else ())}
-        self.logger = InboxLogger(store, LoggingRules(), [self.user])
+        self.logger = InboxLogger(store, rules_of(scenario), [self.user])
         self.task: asyncio.Task[None] | None = None
         self.failures: list[str] = []
         self.sent = 0

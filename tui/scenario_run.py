@@ -190,7 +190,8 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
     return report
 
 
-def run_main(file: str, *, deadline: float = 30.0, initial_scan: str | None = None) -> int:
+def run_main(file: str, *, deadline: float = 30.0, initial_scan: str | None = None,
+             keep_db: str | None = None) -> int:
     """The CLI: 0 all passed (or skipped), 2 a check failed, 3 the scenario is unusable
     (``engine.exitcodes``)."""
     from fakeserver.errors import ScenarioError
@@ -203,13 +204,24 @@ def run_main(file: str, *, deadline: float = 30.0, initial_scan: str | None = No
         print(f"error: {exc}")
         return Exit.USAGE
     scan = initial_scan if initial_scan in ("new", "full") else None
+    workdir = None
+    if keep_db is not None:
+        workdir = Path(keep_db).expanduser()
+        try:
+            workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: --keep-db {keep_db}: {exc}")
+            return Exit.USAGE
     try:
-        report = asyncio.run(run_scenario(scenario, deadline=deadline,
-                                          initial_scan=scan))  # type: ignore[arg-type]
+        report = asyncio.run(run_scenario(
+            scenario, deadline=deadline, initial_scan=scan,  # type: ignore[arg-type]
+            workdir=workdir))
     except EngineError as exc:
         print(f"error: {exc}")
         return Exit.USAGE
     print(format_report(report))
+    if workdir is not None:
+        print(f"kept: {workdir / 'engine.db'}, {workdir / 'crm.db'} and {workdir / 'files'}")
     return Exit.FAILED if report.failed else Exit.OK
 
 

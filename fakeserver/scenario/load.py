@@ -27,9 +27,11 @@ from fakeserver.profiles import names as profile_names
 from fakeserver.scenario.load_timeline import event
 from fakeserver.scenario.model import (
     COUNT_KEYS,
+    CRM_LOGGING_MODES,
     EXPECT_ANY_OF,
     EXPECT_CHECKS,
     OUTBOX_STATES,
+    CrmRules,
     Expect,
     Scenario,
     Send,
@@ -106,6 +108,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
     smtp = _smtp(top.table("smtp"), autosave)
     timeline = tuple(event(t, accounts) for t in top.tables("timeline"))
     sends = tuple(_send(t, smtp) for t in top.tables("send"))
+    crm = _crm(top.table("crm"))
     expect = tuple(_expect(t) for t in top.tables("expect"))
     top.done()
 
@@ -123,7 +126,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
         latency=latency, autosave_sent=autosave, too_many_text=too_many,
         throttle_style=throttle, timeline=timeline, expect=expect,
         source=Path(file) if file != "<scenario>" else None, wrong_hostname=wrong_hostname,
-        smtp=smtp, sends=sends,
+        smtp=smtp, sends=sends, crm=crm,
     )
 
 
@@ -160,6 +163,25 @@ def _smtp(t: Table | None, autosave: str | None) -> SmtpConfig | None:
     return _build(t, SmtpConfig, dict(
         autosave_sent_folder=autosave, personas=tuple(personas), faults=tuple(faults),
         data_size_limit=limit, require_starttls=require_starttls))
+
+
+_DOMAIN = re.compile(r"^@?[a-z0-9-]+(?:\.[a-z0-9-]+)+$", re.IGNORECASE)
+
+
+def _crm(t: Table | None) -> CrmRules:
+    """``[crm]``: logging mode, never-log list, attachment switch for ``scenario run``."""
+    if t is None:
+        return CrmRules()
+    mode = t.text("logging_mode", "replies_only", choices=CRM_LOGGING_MODES)
+    never = t.texts("never_log", ())
+    for k, entry in enumerate(never):
+        if not (_ADDRESS.match(entry) or _DOMAIN.match(entry)):
+            raise t.ctx.error((*t.path, "never_log", k),
+                              f"{entry!r} is not an address or a domain (dana@acme.example, "
+                              "@acme.example or acme.example)")
+    attachments = t.flag("log_attachments", True)
+    t.done()
+    return CrmRules(mode, tuple(e.lower() for e in never), attachments)
 
 
 def _send(t: Table, smtp: SmtpConfig | None) -> Send:

@@ -120,6 +120,25 @@ class Send:
     name: str = ""
 
 
+CRM_LOGGING_MODES = ("replies_only", "all_contacts", "off")
+
+
+@dataclass(frozen=True)
+class CrmRules:
+    """``[crm]``: the logging rules ``scenario run`` gives the CRM (the TUI's Settings).
+
+    ``logging_mode``: ``replies_only`` (HubSpot's "log replies"), ``all_contacts`` (all
+    mail with existing contacts) or ``off`` (inbox disconnected: nothing logged);
+    ``never_log``: addresses or domains (``@example.com`` or ``example.com``, which also
+    covers its subdomains); ``log_attachments``: the attachment switch (on by default,
+    as in the engine and the TUI).
+    """
+
+    logging_mode: str = "replies_only"
+    never_log: tuple[str, ...] = ()
+    log_attachments: bool = True
+
+
 # ------------------------------------------------------------------------------- server
 
 
@@ -177,6 +196,7 @@ class Scenario:
     wrong_hostname: str | None = None  # TLS leaf minted for another name (tls-mismatch)
     smtp: SmtpConfig | None = None  # None: no SMTP listener for this scenario
     sends: tuple[Send, ...] = ()  # what the CRM sends during ``scenario run``
+    crm: CrmRules = CrmRules()  # its logging rules (``[crm]``)
 
     @property
     def accounts(self) -> tuple[AccountConfig, ...]:
@@ -187,6 +207,7 @@ __all__ = [
     "COMMAND_BOUND",
     "CONNECTION_BOUND",
     "COUNT_KEYS",
+    "CRM_LOGGING_MODES",
     "DIRECTIONS",
     "EXPECT_ANY_OF",
     "EXPECT_CHECKS",
@@ -200,6 +221,7 @@ __all__ = [
     "Chance",
     "ChangeFlags",
     "Close",
+    "CrmRules",
     "CutMidLiteral",
     "DeleteFolder",
     "Deliver",

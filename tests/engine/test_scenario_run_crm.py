@@ -255,3 +255,79 @@ threads = 2
     assert f"FAIL  crm_logged contact={DANA} count=1" in out
     assert "2 email(s) logged (expected 1)" in out
     assert "FAIL  crm_threads threads=2" in out
+
+
+# -- [crm]: the logging rules, and --keep-db (issue 20) -----------------------------------
+
+def test_crm_rules_load_and_reach_the_engine() -> None:
+    from tui.scenario_crm_drive import rules_of
+
+    default = loads(scenario_text(PERSONA, SEND), file="crm.toml")
+    assert (default.crm.logging_mode, default.crm.log_attachments) == ("replies_only", True)
+    scenario = loads(scenario_text(PERSONA, SEND, """
+[crm]
+logging_mode = "all_contacts"
+never_log = ["Boss@Acme.example", "@hr.example", "spam.example"]
+log_attachments = false
+"""), file="crm.toml")
+    rules = rules_of(scenario)
+    assert rules.mode.value == "all_contacts" and not rules.log_attachments
+    assert rules.never_log == {"boss@acme.example", "@hr.example", "spam.example"}
+    off = loads(scenario_text('[crm]\nlogging_mode = "off"\n'), file="crm.toml")
+    assert rules_of(off).inbox_connected is False
+
+
+@pytest.mark.parametrize("block,words", [
+    ('[crm]\nlogging_mode = "everything"\n', "logging_mode"),
+    ('[crm]\nnever_log = ["not an address"]\n', "never_log"),
+    ('[crm]\nlog_attachments = "yes"\n', "log_attachments"),
+    ('[crm]\nlog_everything = true\n', "log_everything"),
+])
+def test_bad_crm_rules_are_refused_naming_the_key(block: str, words: str) -> None:
+    assert words in str(refused(scenario_text(PERSONA, SEND, block)))
+
+
+def test_never_log_in_a_run_and_the_kept_databases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "never-log.toml"
+    path.write_text(scenario_text(PERSONA, SEND, f"""
+[crm]
+never_log = ["acme.example"]
+[[expect]]
+check = "crm_logged"
+contact = "{DANA}"
+count = 1
+[[expect]]
+check = "crm_threads"
+threads = 1
+refused = 1
+"""))
+    kept = tmp_path / "kept"
+    assert main(["scenario", "run", str(path), "--deadline", "15", "--keep-db",
+                 str(kept)]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"kept: {kept / 'engine.db'}" in out
+    import sqlite3
+
+    with sqlite3.connect(kept / "crm.db") as db:
+        [(reason,)] = db.execute("SELECT reason FROM refusals").fetchall()
+    assert reason == "never-log list: acme.example"  # a failed run can be looked into
+
+
+async def test_the_attachment_switch_in_a_run(tmp_path: Path) -> None:
+    attach = PERSONA.replace('body = "Sounds good."', 'body = "Sounds good."\nattach = true')
+    scenario = loads(scenario_text(attach, SEND, f"""
+[crm]
+log_attachments = false
+[[expect]]
+check = "crm_logged"
+contact = "{DANA}"
+count = 2
+[[expect]]
+check = "crm_attachments"
+stored = 0
+skipped = 1
+"""), file="crm.toml")
+    report = await run_scenario(scenario, deadline=20.0, workdir=tmp_path)
+    assert not report.failed, format_report(report)
