@@ -303,3 +303,23 @@ def test_records_snapshot(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(110, 34), run_before=before)
+
+
+async def test_a_marked_list_of_records_is_the_compose_recipients() -> None:
+    app = InboxLabApp(ScriptedBridge(), cursor_blink=False,  # type: ignore[arg-type]
+                      clock=lambda: AT)
+    app.crm_actions = ScriptedCrm(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        contacts = app.screen.query_one("#contacts", DataTable)
+        await async_wait_until(lambda: contacts.row_count == 2, what="two contacts")
+        contacts.focus()
+        await pilot.press("space", "j")
+        await async_wait_until(lambda: app.screen.contact_id == 2,  # type: ignore[attr-defined]
+                               what="the second record selected")
+        await pilot.press("space")
+        assert app.screen.marked == {1, 2}  # type: ignore[attr-defined]
+        assert str(contacts.get_row("1")[0]).startswith("* ")
+        await pilot.press("m")
+        assert isinstance(app.screen, ComposeScreen)
+        assert app.screen.recipients == (1, 2)
