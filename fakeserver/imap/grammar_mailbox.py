@@ -136,7 +136,7 @@ def parse_list(cursor: Cursor, uid: bool) -> ListArgs:
     selection: frozenset[str] = frozenset()
     if extended and cursor.peek() == b"(":
         selection = _options(cursor, "selection option", LIST_SELECTION)
-        if selection == {"RECURSIVEMATCH"}:
+        if selection - {"REMOTE"} == {"RECURSIVEMATCH"}:  # RFC 5258 3.1: REMOTE is no base
             cursor.fail("RECURSIVEMATCH needs another selection option")
         cursor.sp("reference name")
     reference = cursor.astring("reference name")

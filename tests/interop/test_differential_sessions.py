@@ -197,3 +197,14 @@ async def test_append_normalises_and_store_refuses_unknown_system_flags(
     assert at["fetch"]["untagged"]["FETCH"]["seq 2"]["BODY[TEXT]"] == b"ab\x80cd\r\n"
     assert at["store bogus"]["status"] == at["store bogus silent"]["status"] == "BAD"
     assert at["fetch flags"]["untagged"]["FETCH"]["seq 1"]["FLAGS"] == ["Bogus"]
+
+
+async def test_recursivematch_needs_a_selection_option_that_selects(
+        dovecot: DovecotHandle) -> None:
+    """Item 7 (its BAD part): RECURSIVEMATCH alone or with only REMOTE is BAD (RFC 5258
+    3.1: REMOTE does not select anything by itself). What LIST (SUBSCRIBED ...) lists is
+    item 4's (subscriptions as their own list), still open."""
+    steps = [(0, "list alone", b'LIST (RECURSIVEMATCH) "" "*"'),
+             (0, "list remote", b'LIST (RECURSIVEMATCH REMOTE) "" "*"')]
+    dove, _fake = await both(dovecot, steps)
+    assert [value["status"] for value in dove.values()] == ["BAD", "BAD"]
