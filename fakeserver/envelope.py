@@ -155,10 +155,10 @@ def _addresses(value: bytes | None) -> bytes:
 
 
 def _text(part: Part, name: str) -> bytes:
-    """An envelope string field, as Dovecot 2.3 sends it (observed): a folded Subject,
-    or one with trailing blanks, goes as a trimmed literal; anything else is quoted
-    when it can be."""
-    for key, text in part.fields:
+    """An envelope string field, as Dovecot 2.3 sends it (observed): the last of repeated
+    fields; a folded Subject, or one with trailing blanks, goes as a trimmed literal;
+    anything else is quoted when it can be."""
+    for key, text in reversed(part.fields):
         if key == name:
             value = mime.unfold(text)
             if name == "subject" and (
@@ -170,17 +170,24 @@ def _text(part: Part, name: str) -> bytes:
     return NIL
 
 
+def _address_fields(part: Part, name: str) -> bytes | None:
+    """Every ``name`` field's addresses as one list: a message with two To: lines (real
+    mail, CPython's corpus msg_20) has all of them in its envelope, as in Dovecot 2.3."""
+    values = [mime.unfold(text) for key, text in part.fields if key == name]
+    return b", ".join(values) if values else None
+
+
 def envelope_of(part: Part) -> bytes:
-    sender = part.get("from")
+    sender = _address_fields(part, "from")
     fields = [
         _text(part, "date"),
         _text(part, "subject"),
         _addresses(sender),
-        _addresses(part.get("sender") or sender),
-        _addresses(part.get("reply-to") or sender),
-        _addresses(part.get("to")),
-        _addresses(part.get("cc")),
-        _addresses(part.get("bcc")),
+        _addresses(_address_fields(part, "sender") or sender),
+        _addresses(_address_fields(part, "reply-to") or sender),
+        _addresses(_address_fields(part, "to")),
+        _addresses(_address_fields(part, "cc")),
+        _addresses(_address_fields(part, "bcc")),
         _text(part, "in-reply-to"),
         _text(part, "message-id"),
     ]

@@ -208,3 +208,23 @@ async def test_recursivematch_needs_a_selection_option_that_selects(
              (0, "list remote", b'LIST (RECURSIVEMATCH REMOTE) "" "*"')]
     dove, _fake = await both(dovecot, steps)
     assert [value["status"] for value in dove.values()] == ["BAD", "BAD"]
+
+
+async def test_envelope_of_repeated_headers(dovecot: DovecotHandle) -> None:
+    """Item 9 (its ENVELOPE part): repeated address headers all count (CPython corpus
+    msg_20 has two Cc lines), a repeated Subject/Date/Message-ID gives the last one, and a
+    comment-only group phrase stays a group, as in Dovecot 2.3."""
+    raw = (b"From: A <a@example.com>\r\nTo: B <b@example.com>\r\nTo: C <c@example.com>\r\n"
+           b"Cc: D <d@example.com>\r\nCc: E <e@example.com>, Team: f@example.com;\r\n"
+           b"Subject: one\r\nSubject: two\r\nMessage-ID: <1@x>\r\nMessage-ID: <2@x>\r\n"
+           b"Reply-To: (just a comment):;\r\nBcc: Group (comment only):;\r\n\r\nbody\r\n")
+    steps = [(0, "append", append(raw)), (0, "select", b"SELECT INBOX"),
+             (0, "envelope", b"FETCH 1 (ENVELOPE)"),
+             (0, "search to", b"SEARCH TO c@example.com"),
+             (0, "search cc", b"SEARCH CC f@example.com")]
+    dove, _fake = await both(dovecot, steps)
+    at = {name.split(" ", 2)[2]: value for name, value in dove.items()}
+    env = at["envelope"]["untagged"]["FETCH"]["seq 1"]["ENVELOPE"]
+    assert env[1] == b"two" and env[9] == b"<2@x>"
+    assert [a[2] for a in env[5]] == [b"b", b"c"] and len(env[6]) == 5
+    assert at["search to"]["untagged"]["SEARCH"] == at["search cc"]["untagged"]["SEARCH"] == [1]
