@@ -309,7 +309,9 @@ class InboxLogger:
                 if f.uid == uid:
                     seen = True
                     raw = f.items.get("BODY[]")
-            if not seen:
+            if not seen or raw is None:
+                # NIL: expunged by another client and not yet reported to this one; Dovecot
+                # answers so, with OK [EXPUNGEISSUED] (RFC 2180 4.1.1)
                 raise self._vanished(item)
             if not isinstance(raw, bytes):
                 raise MalformedMessage("the server returned no body", code="no_body")
@@ -329,6 +331,8 @@ class InboxLogger:
             if f.uid == uid:
                 got = f.items
         header = got.get("BODY[HEADER]")
+        if header is None and got:  # NIL: expunged elsewhere meanwhile (see above)
+            raise self._vanished(item)
         if not isinstance(header, bytes):
             raise MalformedMessage("the server returned no header", code="no_body")
         parts = [(sub, cs, enc, got.get(f"BODY[{sec}]") or b"") for sec, sub, cs, enc in
