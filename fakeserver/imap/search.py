@@ -13,6 +13,7 @@ import email.utils
 from collections.abc import Callable, Iterator
 from datetime import date
 
+from fakeserver import search_text
 from fakeserver.errors import CommandFailed, ProtocolError
 from fakeserver.imap import commands_search as sk
 from fakeserver.imap import responses as r
@@ -79,17 +80,10 @@ def leaf_test(view: MailboxView, key: sp.Leaf) -> Predicate:
             return lambda seq, uid: (uid in recent) is present
         flags_of = view.flags_of if view.gone else folder.flags
         return lambda seq, uid: (flag in flags_of(uid)) is present
-    if isinstance(key, sk.Text):
-        needle_b = key.value.encode("utf-8").lower()
-        body_only = key.where == "BODY"
-
-        def text(seq: int, uid: int) -> bool:
-            raw = folder.raw(uid)
-            if body_only:
-                raw = raw.partition(b"\r\n\r\n")[2]
-            return needle_b in raw.lower()
-
-        return text
+    if isinstance(key, sk.Text):  # decoded as Dovecot does: fakeserver/search_text.py
+        needle = key.value.lower()
+        extract = search_text.body_text if key.where == "BODY" else search_text.full_text
+        return lambda seq, uid: needle in extract(folder.raw(uid))
     if isinstance(key, sk.Date):
         op, want = key.op, key.date
         if key.sent:

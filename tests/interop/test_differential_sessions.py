@@ -8,6 +8,8 @@ wrong alike would not pass.
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from diff_sessions import append, appends, both, message
 from dovecot import DovecotHandle
@@ -228,3 +230,39 @@ async def test_envelope_of_repeated_headers(dovecot: DovecotHandle) -> None:
     assert env[1] == b"two" and env[9] == b"<2@x>"
     assert [a[2] for a in env[5]] == [b"b", b"c"] and len(env[6]) == 5
     assert at["search to"]["untagged"]["SEARCH"] == at["search cc"]["untagged"]["SEARCH"] == [1]
+
+
+async def test_search_body_and_text_look_in_decoded_text(dovecot: DovecotHandle) -> None:
+    """Item 8: BODY finds words across a quoted-printable soft break and inside a base64
+    text part, not in the base64 itself nor in an attachment or the part headers, and in
+    UTF-8 case-insensitively; TEXT also finds RFC 2047 words of the header."""
+    text = base64.b64encode("secret text Grüße".encode()).decode()
+    attachment = base64.b64encode(b"attachword inside").decode()
+    raw = ("From: a@example.com\r\nTo: b@example.com\r\n"
+           "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus?=\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: quoted-printable\r\n\r\nhel=\r\nlo wor=C3=B6ld\r\n"
+           "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           f"Content-Transfer-Encoding: base64\r\n\r\n{text}\r\n--b1\r\n"
+           "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64"
+           f"\r\n\r\n{attachment}\r\n--b1--\r\n").encode()
+    plain = b"From: c@example.com\r\nSubject: plain\r\n\r\nJust hello in plain text.\r\n"
+
+    def search(key: str, words: str) -> tuple[int, str, bytes]:
+        data = words.encode()
+        return (0, f"{key} {words}", b"SEARCH CHARSET UTF-8 %s {%d+}\r\n%s"
+                % (key.encode(), len(data), data))
+
+    queries = [("BODY", "hello"), ("BODY", "secret"), ("BODY", "attachword"),
+               ("BODY", text[:8]), ("BODY", "wORöld"), ("BODY", "grüße"), ("BODY", "GRÜSSE"),
+               ("BODY", "Content-Type"), ("BODY", "quoted-printable"), ("TEXT", "grüße aus"),
+               ("TEXT", "hello"), ("TEXT", "Content-Type"), ("BODY", "Grüße aus")]
+    steps = [(0, "append", append(raw)), (0, "append plain", append(plain)),
+             (0, "select", b"SELECT INBOX"), *(search(k, w) for k, w in queries)]
+    dove, _fake = await both(dovecot, steps)
+    found = {name.split(" ", 2)[2]: value["untagged"]["SEARCH"] for name, value in dove.items()
+             if "SEARCH" in value["untagged"]}
+    assert found["BODY hello"] == found["TEXT hello"] == [1, 2]
+    assert found["BODY secret"] == found["BODY wORöld"] == found["TEXT grüße aus"] == [1]
+    assert found["BODY attachword"] == found[f"BODY {text[:8]}"] == found["BODY GRÜSSE"] == []
