@@ -216,3 +216,41 @@ def test_inboxlab_connect_crm_add_send_reply_and_bcc(tmp_path: Path) -> None:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_an_outage_in_a_real_terminal_is_one_incident_with_a_countdown_and_a_healed_notice(
+        tmp_path: Path) -> None:
+    """The demo's own outage (``[[timeline]]`` in demo.toml, moved to 6 s in a copy, run
+    as written by ``inboxlab demo FILE``): the dashboard shows one outage with the next
+    retry's countdown, then that it healed; Diagnostics has one row for it."""
+    from scenarios import path_of
+
+    if not INBOXLAB.exists():
+        pytest.skip(f"the inboxlab console script is not installed at {INBOXLAB}")
+    text = path_of("demo").read_text()
+    assert "trigger = { at = 40 }" in text
+    copy = tmp_path / "outage.toml"
+    copy.write_text(text.replace("trigger = { at = 40 }", "trigger = { at = 6 }")
+                    .replace('name = "demo"', 'name = "outage"', 1))
+    term = Terminal(f"inboxlab-test-{uuid.uuid4().hex[:8]}")
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color",
+           "PATH": os.environ.get("PATH", "")}
+    command = f"{INBOXLAB} demo {copy}; echo EXIT=$?; sleep 60"
+    try:
+        term.tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "36", command, env=env)
+        term.wait_for("Watching")
+        screen = term.wait_for("ctrl+r reconnects now", timeout=30)
+        assert "Outage since" in screen
+        term.wait_for("next retry in", timeout=20)  # the countdown is on the screen
+        screen = term.wait_for("Reconnected at", timeout=60)
+        assert "1 outage this session" in screen
+        term.keys("t")
+        screen = term.wait_for("healed after", timeout=10)
+        assert "Outages (one row each)" in screen and "ongoing" not in screen
+        term.keys("q")
+        term.wait_for("Read to UID")
+        term.keys("q")
+        assert "EXIT=0" in term.wait_for("EXIT=", timeout=20)
+    finally:
+        term.tmux("kill-server")

@@ -53,7 +53,7 @@ class ScenariosScreen(ModelScreen):
             scen.add_option(Option(text, id=info.name))
         faults = self.query_one("#fault-list", OptionList)
         for name in bridge.faults():
-            faults.add_option(Option(name, id=name))
+            faults.add_option(Option(Text(name), id=name))  # "bye [ALERT]" is not markup
         scen.highlighted = 0
         faults.highlighted = 0
         self.query_one("#custom-action", Input).cursor_blink = self.inbox_app.cursor_blink
