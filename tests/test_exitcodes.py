@@ -55,3 +55,12 @@ def test_a_bad_url_is_usage_and_json(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["diagnose", "--json", "--imap", "ftp://h", "--user", "u"]) == Exit.USAGE
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "usage" and out["exit_code"] == 3
+
+
+def test_an_unwritable_bundle_is_usage_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    # --no-login: nothing to ask; a closed port: the probe fails fast, then the bundle fails
+    code = main(["diagnose", "--json", "--no-login", "--imap", "imap://127.0.0.1:1",
+                 "--user", "u", "--bundle", "/nonexistent-dir/b.json", "--timeout", "2"])
+    assert code == Exit.USAGE
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "usage" and "bundle" in out["error"]

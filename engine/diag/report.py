@@ -111,7 +111,10 @@ def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None,
                            cafile=args.cafile, smtp=smtp is not None,
                            send_test=args.send_test, bodies=args.bodies,
                            db=args.db)
-    report = asyncio.run(_probe_and_bundle(settings, secret, options, args))
+    try:
+        report = asyncio.run(_probe_and_bundle(settings, secret, options, args))
+    except OSError as exc:  # the bundle could not be written (the probe itself never raises)
+        return _usage(args, out, f"cannot write the bundle: {exc}", "check --bundle's path")
     if args.json:
         json.dump(report.as_dict(), out, indent=2, default=str)
         out.write("\n")
