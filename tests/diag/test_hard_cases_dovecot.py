@@ -112,3 +112,32 @@ async def test_imap_pointed_at_dovecot_s_pop3_port_is_pop3(dovecot_factory: Any)
     cause_of(report, "pop3")
     d = report.diagnosis
     assert d is not None and d.server_text is not None and d.server_text.startswith("+OK")
+
+
+async def test_serverbug_is_a_server_side_fault_with_dovecot_s_words(
+        dovecot_factory: Any) -> None:
+    import os
+
+    server = dovecot_factory()
+    server.add_user(USER, PASSWORD)
+    os.chmod(server.maildir(USER), 0)  # Dovecot cannot read the mailbox: an internal error
+    try:
+        report = await run(server, server.host, server.port, "plain")
+    finally:
+        os.chmod(server.maildir(USER), 0o700)
+    cause_of(report, "server_bug")
+    d = report.diagnosis
+    assert d is not None and d.server_text is not None
+    assert d.server_text.startswith("Internal error occurred")
+
+
+async def test_starttls_asked_of_a_dovecot_without_tls_is_permanent(
+        dovecot_factory: Any) -> None:
+    server = dovecot_factory()
+    server.add_user(USER, PASSWORD)
+    server.reconfigure("ssl = no\nservice imap-login {\n  inet_listener imaps {\n"
+                       "    port = 0\n  }\n}\n")
+    report = await run(server, "localhost", server.port, "starttls")
+    cause_of(report, "starttls_unavailable")
+    step = report.step("starttls")
+    assert step is not None and step.status == "failed"
