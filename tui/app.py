@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -124,6 +125,7 @@ class InboxLabApp(App[None]):
         self.trace: deque[str] = deque(maxlen=TRACE_KEEP)
         self.trace_listeners: list[Callable[[list[str]], None]] = []
         self.notified: list[str] = []  # what notify() showed, for tests and the timeline
+        self._scenarios: list[m.ScenarioView] | None = None  # for the palette
         self.exports: list[str] = []  # files written this session (bundle, trace)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -148,6 +150,8 @@ class InboxLabApp(App[None]):
         self.install_screen(RecordsScreen(), "records")
         self.install_screen(ComposeScreen(), "compose")
         self._apply_settings(self.settings)
+        self._apply_look(self.settings)
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
         if self.settings_problem:
             self.notify(self.settings_problem, title="Settings not loaded", severity="error",
                         markup=False)
@@ -203,6 +207,24 @@ class InboxLabApp(App[None]):
         if self.settings_store is None:
             return "(memory only)"
         return str(self.settings_store.save(settings))
+
+    def _apply_look(self, settings: UiSettings) -> None:
+        """The saved theme and keymap (binding id -> keys, as posting keeps one)."""
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
+        if settings.theme and settings.theme in self.available_themes:
+            self.theme = settings.theme
+
+    def _theme_chosen(self, theme: Any) -> None:
+        """A theme picked in the palette is kept for the next start."""
+        name = getattr(theme, "name", None)
+        if not name or name == self.settings.theme or self.settings_store is None:
+            return
+        try:
+            self.settings = replace(self.settings, theme=name)
+            self.settings_store.save(self.settings)
+        except (SettingsError, OSError) as exc:
+            self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
 
     def _apply_settings(self, settings: UiSettings) -> None:
         """The saved logging mode, never-log list and attachment switch reach the engine."""
@@ -290,9 +312,31 @@ class InboxLabApp(App[None]):
         yield SystemCommand("Export trace", "The protocol trace (redacted) to a text file",
                             self.action_export_trace)
         yield SystemCommand("Help", "Every key binding", self.action_help)
+        for info in self._scenario_views():
+            yield SystemCommand(f"Run scenario {info.name}", info.description or info.profile,
+                                lambda n=info.name: self._run_scenario(n))
+        for fault in self.bridge.faults():
+            yield SystemCommand(f"Fire fault {fault}", "Through the scenario's control endpoint",
+                                lambda f=fault: self.bridge.fire_fault(f))
         for folder in self.model.folders:
             yield SystemCommand(f"Open folder {folder.name}", "Browse it in the virtual list",
                                 lambda f=folder.name: self.open_folder(f))
+            yield SystemCommand(f"Scan folder {folder.name}", "Read every header, with progress",
+                                lambda f=folder.name: self._scan(f))
+
+    def _scenario_views(self) -> list[m.ScenarioView]:
+        if self._scenarios is None:  # loading every bundled file once is enough
+            self._scenarios = [s for s in self.bridge.scenarios() if s.error is None]
+        return self._scenarios
+
+    def _run_scenario(self, name: str) -> None:
+        self.model.scenario_log.append(f"starting {name}...")
+        self.bridge.run_scenario(name)
+        self.notify(f"Starting scenario {name}", markup=False, timeout=3)
+
+    def _scan(self, folder: str) -> None:
+        self.bridge.scan(folder)
+        self.notify(f"Scanning every header of {folder}", markup=False, timeout=3)
 
     # -- engine messages -> model -> views -------------------------------------------------------
 

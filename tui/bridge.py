@@ -353,8 +353,10 @@ class EngineBridge(BrowseSide):
             self.post(m.ScanProgress(m.ProgressView(event.folder, event.done, event.total,
                                                     event.rate)))
         elif isinstance(event, LargeFolderWarning):
-            self._warnings[event.folder] = (f"{event.messages:,} messages (over "
-                                            f"{event.threshold:,}): first sync reads new only")
+            over = "at" if event.messages == event.threshold else "over"
+            self._warnings[event.folder] = (f"{event.messages:,} messages ({over} the "
+                                            f"{event.threshold:,} limit): first sync reads "
+                                            "new only")
         elif isinstance(event, NewMail):
             self.post(m.NewMail(event.folder, event.exists))
         elif isinstance(event, FolderGone):

@@ -165,6 +165,7 @@ class BrowseSide:
             rows = await self._browser.rows(folder, start, count)
         except EngineError as exc:
             self.post(m.EngineFailed(f"read {folder}", str(exc)))
+            self.post(m.RowsFailed(folder, start), to=reply_to)
             return 0
         if rows:
             self.post(m.RowsLoaded(folder, start, rows, generation), to=reply_to)

@@ -150,6 +150,10 @@ class FolderBrowser:
         client = await self._connected()
         found: dict[int, HeaderRow] = {}
         try:
+            if client.selected is None or client.selected.mailbox != folder:
+                # A new connection after an outage closed the old one: EXAMINE again,
+                # or every row asked for after the recovery stays "…".
+                await client.select(folder, readonly=True)
             async for fetch in client.uid_fetch(compact(wanted), ROW_ITEMS):
                 uid = fetch.uid
                 if uid is None:

@@ -161,6 +161,15 @@ class RowsLoaded(Message):
         self.generation = generation
 
 
+class RowsFailed(Message):
+    """A window of rows could not be read (an outage): ask again once reconnected."""
+
+    def __init__(self, folder: str, start: int) -> None:
+        super().__init__()
+        self.folder = folder
+        self.start = start
+
+
 class SearchHits(Message):
     """Server-side search answer: positions (in the open folder's order) that match."""
 

@@ -71,6 +71,10 @@ class UiSettings:
     logging_mode: str = "replies_only"
     never_log: tuple[str, ...] = ()  # addresses or @domains the CRM must never log
     sent_folder: str | None = None  # override the detected Sent folder
+    theme: str | None = None  # the Textual theme last chosen (palette "Change theme")
+    # Binding id -> keys, e.g. {"app.records": "R", "browser.reload": "ctrl+l"}
+    # (the ids are listed by `?`); applied with Textual's App.set_keymap.
+    keymap: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +92,13 @@ class UiSettings:
                 raise SettingsError(f"{entry!r} is not an address or @domain", field="never_log",
                                     remediation="write me@example.com or @example.com")
         object.__setattr__(self, "never_log", tuple(e.lower() for e in entries))
+        if self.theme is not None and (not isinstance(self.theme, str) or not self.theme):
+            raise SettingsError("must be a theme name or absent", field="theme")
+        if not isinstance(self.keymap, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and k and v.strip()
+                for k, v in self.keymap.items()):
+            raise SettingsError("must map binding ids to keys", field="keymap",
+                                remediation='e.g. {"app.records": "R"}; ? lists the ids')
         if self.sent_folder is not None:
             if not isinstance(self.sent_folder, str) or not self.sent_folder.strip():
                 raise SettingsError("must be a folder name or absent", field="sent_folder")
@@ -98,6 +109,7 @@ class UiSettings:
         data.pop("extra")
         data["watched_folders"] = list(self.watched_folders)
         data["never_log"] = list(self.never_log)
+        data["keymap"] = dict(self.keymap)
         return data
 
     @classmethod

@@ -15,10 +15,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
 from tui import messages as m
+from tui.incidents import HEALED_STATES
 from tui.widgets.header_list import HeaderList
 
 if TYPE_CHECKING:
     from tui.app import InboxLabApp
+
+
+RETRY_ROWS = 2.0  # seconds between checks for rows to read again after an outage
 
 
 class BrowserScreen(Screen[None]):
@@ -27,7 +31,7 @@ class BrowserScreen(Screen[None]):
         Binding("n", "hit(1)", "Next hit", id="browser.next_hit"),
         Binding("N", "hit(-1)", "Prev hit", id="browser.prev_hit"),
         Binding("escape", "cancel_search", "Cancel", id="browser.cancel", show=False),
-        Binding("r", "reload", "Reload", id="browser.reload"),
+        Binding("R", "reload", "Reload", id="browser.reload"),
     ]
 
     def __init__(self, folder: str) -> None:
@@ -35,6 +39,8 @@ class BrowserScreen(Screen[None]):
         self.folder = folder
         self.count: int | None = None
         self.query_text = ""
+        self.searching = False  # a search is on the server (2-4 s on 100k)
+        self.rows_failed = False  # some rows could not be read: ask again once connected
 
     @property
     def inbox_app(self) -> InboxLabApp:
@@ -54,6 +60,18 @@ class BrowserScreen(Screen[None]):
         search.cursor_blink = self.inbox_app.cursor_blink
         self.query_one(HeaderList).focus()
         self.inbox_app.bridge.open_folder(self.folder, self)
+        self.set_interval(RETRY_ROWS, self._retry_rows)
+
+    def _retry_rows(self) -> None:
+        """Rows an outage left as "…" are read again once the account is back."""
+        state = self.inbox_app.model.state
+        if self.rows_failed and state is not None and state.state in HEALED_STATES:
+            self.rows_failed = False
+            self.query_one(HeaderList).forget_failed()
+
+    def on_rows_failed(self, msg: m.RowsFailed) -> None:
+        if msg.folder == self.folder:
+            self.rows_failed = True
 
     def on_unmount(self) -> None:
         self.inbox_app.bridge.close_folder()
@@ -61,8 +79,11 @@ class BrowserScreen(Screen[None]):
     def _status(self) -> None:
         lst = self.query_one(HeaderList)
         text = f"{self.folder}: {self.count or 0:,} messages"
-        if self.query_text:
-            text += f"  /{self.query_text}: {len(lst.hits):,} hits (n/N)"
+        if self.query_text and self.searching:
+            text += f"  /{self.query_text}: searching on the server..."
+        elif self.query_text:
+            hits = len(lst.hits)
+            text += f"  /{self.query_text}: {hits:,} hit{'' if hits == 1 else 's'} (n/N)"
         self.query_one("#browser-status", Label).update(Text(text))
 
     # -- engine answers --------------------------------------------------------------------------
@@ -81,6 +102,9 @@ class BrowserScreen(Screen[None]):
     def on_search_hits(self, msg: m.SearchHits) -> None:
         if msg.folder != self.folder:
             return
+        if msg.query != self.query_text:
+            return  # an answer to an earlier search
+        self.searching = False
         lst = self.query_one(HeaderList)
         lst.set_hits(msg.positions)
         lst.jump_hit(1)
@@ -119,6 +143,7 @@ class BrowserScreen(Screen[None]):
         event.stop()
         self.query_text = event.value.strip()
         self.action_cancel_search()
+        self.searching = bool(self.query_text)
         if self.query_text:
             self.inbox_app.bridge.search(self.folder, self.query_text, self)
         else:

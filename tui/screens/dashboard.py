@@ -26,6 +26,23 @@ def eta_text(view: ProgressView) -> str:
     return f"{view.done:,} of {view.total:,}  {rate}{left}"
 
 
+def read_to(folder: FolderView) -> str:
+    """The checkpoint column: the last UID read, or where reading starts for a folder
+    whose first sync skipped the old mail (saying "read to 100000" would be untrue)."""
+    if folder.scanned_to is None:
+        return ""
+    if folder.warning:
+        return f"new after {folder.scanned_to}"
+    return str(folder.scanned_to)
+
+
+def rate_caption(rates: list[float]) -> str:
+    """The sparkline's scale and current value (it has no axis of its own)."""
+    if not rates:
+        return "sync rate: no scan running"
+    return f"sync rate {rates[-1]:,.0f} msg/s (peak {max(rates):,.0f}, last {len(rates)})"
+
+
 def progress_key(folder: str) -> str:
     return "p-" + "".join(ch if ch.isalnum() else "_" for ch in folder)
 
@@ -60,7 +77,7 @@ class DashboardScreen(ModelScreen):
                 yield Label("", id="connections")
                 yield Label("", id="stages")
             with Vertical(id="dash-rate"):
-                yield Label("sync rate (msg/s)", classes="caption")
+                yield Label(rate_caption([]), classes="caption", id="rate-caption")
                 yield Sparkline([], id="rate")
         yield Static("", id="outage")
         yield Static("", id="caps")
@@ -81,6 +98,12 @@ class DashboardScreen(ModelScreen):
         """Once a second: the retry countdown and the outage's duration move on."""
         if self.is_current:
             self._show_state(self.inbox_app.model)
+            self._show_connections(self.inbox_app.model)  # "as of" moves with the clock
+
+    def _show_connections(self, model: SessionModel) -> None:
+        now = self.inbox_app.clock()
+        self.query_one("#connections", Label).update(
+            f"connections in use: {model.in_use} / {model.limit}   (as of {now:%H:%M:%S})")
 
     def _show_state(self, model: SessionModel) -> None:
         now = self.inbox_app.clock()
@@ -104,9 +127,7 @@ class DashboardScreen(ModelScreen):
         mail = self.query_one("#mail-log", Static)
         mail.display = bool(model.mail_log)
         mail.update(Text("  ".join(model.mail_log[-3:])))
-        now = self.inbox_app.clock()
-        self.query_one("#connections", Label).update(
-            f"connections in use: {model.in_use} / {model.limit}   (as of {now:%H:%M:%S})")
+        self._show_connections(model)
         stages = "  ".join(
             f"{s.stage} {s.status}" + (f" {s.elapsed_ms:.0f} ms" if s.elapsed_ms is not None
                                         else "")
@@ -114,15 +135,17 @@ class DashboardScreen(ModelScreen):
         self.query_one("#stages", Label).update(Text(stages))
         caps = " ".join(model.caps) if model.caps else "(not connected yet)"
         self.query_one("#caps", Static).update(Text(f"capabilities: {caps}"))
-        self.query_one("#rate", Sparkline).data = list(model.rates) or [0.0]
+        spark = self.query_one("#rate", Sparkline)
+        spark.data = list(model.rates) or [0.0]
+        spark.display = bool(model.rates)  # no data: no bars (it drew full ones)
+        self.query_one("#rate-caption", Label).update(rate_caption(model.rates))
         self._show_folders(model.folders)
         self._show_progress(model)
 
     def _show_folders(self, folders: tuple[FolderView, ...]) -> None:
         table = self.query_one("#folders", DataTable)
         rows = [(f.name, f.role or "", f.reason, "" if f.messages is None else f"{f.messages:,}",
-                 "" if f.scanned_to is None else str(f.scanned_to))
-                for f in folders]
+                 read_to(f)) for f in folders]
         warnings = [f"! {f.name}: {f.warning}" for f in folders if f.warning]
         box = self.query_one("#warnings", Static)
         box.display = bool(warnings)

@@ -83,6 +83,7 @@ class DiagnosticsScreen(ModelScreen):
         Binding("escape", "clear_filter", "Clear filter", id="diagnostics.clear", show=False),
         Binding("j", "cursor(1)", "Down", id="diagnostics.down", show=False),
         Binding("k", "cursor(-1)", "Up", id="diagnostics.up", show=False),
+        Binding("g", "first", "First outage", id="diagnostics.first", show=False),
         Binding("G", "latest", "Latest", id="diagnostics.latest", show=False),
         Binding("e", "app.export_bundle", "Export bundle", id="diagnostics.export_bundle"),
         Binding("w", "app.export_trace", "Write trace", id="diagnostics.export_trace"),
@@ -196,6 +197,9 @@ class DiagnosticsScreen(ModelScreen):
     def action_cursor(self, delta: int) -> None:
         table = self.query_one("#disconnects", DataTable)
         table.move_cursor(row=table.cursor_row + delta)
+
+    def action_first(self) -> None:
+        self.query_one("#disconnects", DataTable).move_cursor(row=0)
 
     def action_latest(self) -> None:
         self.query_one("#trace", Log).scroll_end(animate=False)

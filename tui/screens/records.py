@@ -51,6 +51,8 @@ class RecordsScreen(ModelScreen):
     BINDINGS = [
         Binding("j", "cursor('down')", "Down", id="records.down", show=False),
         Binding("k", "cursor('up')", "Up", id="records.up", show=False),
+        Binding("g", "edge('top')", "First", id="records.first", show=False),
+        Binding("G", "edge('bottom')", "Last", id="records.last", show=False),
         Binding("tab", "switch_pane", "Contacts/Timeline", id="records.pane"),
         Binding("m", "compose", "Compose", id="records.compose"),
         Binding("a", "add_contact", "Add contact", id="records.add"),
@@ -134,7 +136,8 @@ class RecordsScreen(ModelScreen):
             table.move_cursor(row=min(max(row, 0), len(emails) - 1))
         who = next((c for c in crm.contacts if c.id == self.contact_id), None)
         title = f"Timeline of {who.name or who.email}" if who else "Timeline"
-        self.query_one("#timeline-title", Static).update(f"{title} ({len(emails)} emails)")
+        self.query_one("#timeline-title", Static).update(
+            f"{title} ({len(emails)} email{'' if len(emails) == 1 else 's'})")
 
     # -- intents ------------------------------------------------------------------------------
 
@@ -177,6 +180,11 @@ class RecordsScreen(ModelScreen):
             self.notify("This email has no Message-ID to look up.", markup=False)
             return
         self.app.push_screen(MessageScreen(message_id=chosen.message_id))
+
+    def action_edge(self, where: str) -> None:
+        table = self.focused if isinstance(self.focused, DataTable) else \
+            self.query_one("#contacts", DataTable)
+        table.move_cursor(row=0 if where == "top" else max(0, table.row_count - 1))
 
     def action_cursor(self, direction: str) -> None:
         focused = self.focused if isinstance(self.focused, DataTable) else \

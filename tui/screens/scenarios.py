@@ -20,6 +20,8 @@ class ScenariosScreen(ModelScreen):
     BINDINGS = [
         Binding("j", "cursor(1)", "Down", id="scenarios.down", show=False),
         Binding("k", "cursor(-1)", "Up", id="scenarios.up", show=False),
+        Binding("g", "edge(0)", "First", id="scenarios.first", show=False),
+        Binding("G", "edge(-1)", "Last", id="scenarios.last", show=False),
         Binding("f", "focus_faults", "Faults", id="scenarios.faults"),
         Binding("l", "focus_list", "Scenarios", id="scenarios.list"),
         Binding("a", "focus_action", "Custom action", id="scenarios.action"),
@@ -86,6 +88,11 @@ class ScenariosScreen(ModelScreen):
                 focused.action_cursor_down()
             else:
                 focused.action_cursor_up()
+
+    def action_edge(self, which: int) -> None:
+        focused = self.focused
+        if isinstance(focused, OptionList) and focused.option_count:
+            focused.highlighted = 0 if which == 0 else focused.option_count - 1
 
     def action_focus_action(self) -> None:
         self.query_one("#custom-action", Input).focus()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -191,8 +192,29 @@ class HeaderList(ScrollView, can_focus=True):
         if self.count:
             self.post_message(self.Opened(self.cursor, self._rows.get(self.cursor)))
 
+    def forget_failed(self) -> None:
+        """Rows a failed fetch left unanswered are asked for again at the next paint."""
+        self._asked.clear()
+        self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click puts the cursor on the row; a double click opens it."""
+        position = int(self.scroll_offset.y) + event.y
+        if 0 <= position < self.count:
+            self.focus()
+            self._move_to(position)
+            if event.chain >= 2:
+                self.action_open()
+
+    def _cursor_into_view(self) -> None:
+        visible = self.visible_range()
+        if visible and self.cursor not in visible:
+            self._move_to(visible.start if self.cursor < visible.start else visible.stop - 1)
+
     def on_mouse_scroll_down(self) -> None:
+        self.call_after_refresh(self._cursor_into_view)  # the cursor follows the wheel
         self.refresh()
 
     def on_mouse_scroll_up(self) -> None:
+        self.call_after_refresh(self._cursor_into_view)
         self.refresh()
