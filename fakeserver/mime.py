@@ -15,6 +15,9 @@ __all__ = ["Part", "header_end", "params", "parse", "quoted_string", "split_fiel
 _MAX_DEPTH = 32  # a crafted message nests deeper than any real one
 
 
+_HEADER_WINDOW = 16 * 1024  # how much of a part is read to find its Content-Type
+
+
 def header_end(raw: bytes) -> int:
     """Offset just past the blank line ending the header (``len(raw)`` when none)."""
     if raw.startswith(b"\r\n"):
@@ -219,6 +222,37 @@ def _child(body: bytes, start: int, end: int, default: tuple[str, str], depth: i
     return child
 
 
+def _past_nested_reuse(body: bytes, start: int, boundary: bytes) -> int:
+    """Where the parent's next delimiter may be, for the part at ``start``.
+
+    A nested multipart that reuses its parent's boundary (malformed, but real mail:
+    CPython's corpus msg_15, msg_39) owns the delimiters up to its own close delimiter,
+    as in Dovecot 2.3 (a delimiter line belongs to the innermost multipart with that
+    boundary); the parent's next part starts after it. Otherwise: ``start``.
+    """
+    window = body[start : start + _HEADER_WINDOW]
+    if boundary.lower() not in window.lower() or b"multipart" not in window.lower():
+        return start
+    end = header_end(window)
+    ctype = next((unfold(v) for k, v in split_fields(window[:end]) if k == "content-type"),
+                 None)
+    if ctype is None or not ctype.lower().lstrip().startswith(b"multipart/"):
+        return start
+    rest = ctype.decode("latin-1").partition(";")[2]
+    own = next((v for k, v in params(";" + rest) if k.lower() == "boundary"), "")
+    if own.encode("latin-1") != boundary:
+        return start
+    close = b"--" + boundary + b"--"
+    at = start + end
+    while (at := body.find(close, at)) >= 0:
+        tail = body[at + len(close) : at + len(close) + 256].split(b"\n", 1)[0]
+        if body[at - 1 : at] == b"\n" and not tail.strip():
+            eol = body.find(b"\n", at)
+            return len(body) if eol < 0 else eol + 1
+        at += 1
+    return start
+
+
 def _split(body: bytes, boundary: bytes) -> list[tuple[int, int]]:
     """Spans of the body parts between ``--boundary`` lines (RFC 2046 5.1.1).
 
@@ -256,6 +290,7 @@ def _split(body: bytes, boundary: bytes) -> list[tuple[int, int]]:
             closed = True
             break
         start = search = line_end
+        search = _past_nested_reuse(body, start, boundary)
     if start >= 0 and not closed:
         spans.append((start, len(body)))
     return spans

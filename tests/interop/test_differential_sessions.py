@@ -266,3 +266,24 @@ async def test_search_body_and_text_look_in_decoded_text(dovecot: DovecotHandle)
     assert found["BODY hello"] == found["TEXT hello"] == [1, 2]
     assert found["BODY secret"] == found["BODY wORöld"] == found["TEXT grüße aus"] == [1]
     assert found["BODY attachword"] == found[f"BODY {text[:8]}"] == found["BODY GRÜSSE"] == []
+
+
+async def test_nested_multipart_reusing_its_parents_boundary(dovecot: DovecotHandle) -> None:
+    """Item 13: a multipart inside a multipart with the same boundary (malformed, real:
+    CPython corpus msg_15, msg_39) is split as Dovecot 2.3 does: the delimiters up to the
+    inner close delimiter are the inner part's, the parent goes on after it."""
+    raw = (b"From: a@example.com\r\nSubject: reuse\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="BOUND"\r\n\r\npreamble\r\n--BOUND\r\n'
+           b'Content-Type: multipart/alternative; boundary="BOUND"\r\n\r\n--BOUND\r\n'
+           b"Content-Type: text/plain\r\n\r\nplain one\r\n--BOUND\r\nContent-Type: text/html"
+           b"\r\n\r\n<p>html</p>\r\n--BOUND--\r\n\r\n--BOUND\r\nContent-Type: text/plain\r\n"
+           b"\r\nouter second\r\n--BOUND--\r\n")
+    steps = [(0, "append", append(raw)), (0, "select", b"SELECT INBOX"),
+             (0, "structure", b"FETCH 1 (BODYSTRUCTURE)"),
+             (0, "sections", b"FETCH 1 (BODY.PEEK[1] BODY.PEEK[1.1] BODY.PEEK[1.2] "
+                             b"BODY.PEEK[2])")]
+    dove, _fake = await both(dovecot, steps)
+    at = {name.split(" ", 2)[2]: value for name, value in dove.items()}
+    got = at["sections"]["untagged"]["FETCH"]["seq 1"]
+    assert (got["BODY[1.1]"], got["BODY[1.2]"], got["BODY[2]"]) == (
+        b"plain one", b"<p>html</p>", b"outer second")
