@@ -215,7 +215,8 @@ def _dispatch(argv: list[str]) -> int:
         from engine.diag.record import record_main
 
         return asyncio.run(record_main(args.listen, args.upstream, args.out, tls=args.tls,
-                                       cafile=args.cafile, bodies=args.bodies, once=args.once))
+                                       cafile=args.cafile, bodies=args.bodies, once=args.once,
+                                       allow_remote_listen=args.allow_remote_listen))
     if args.command == "scenario" and args.scenario_command == "from-trace":
         from engine.diag.fromtrace import fromtrace_main
 

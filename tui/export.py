@@ -33,8 +33,9 @@ def stamped(prefix: str, suffix: str, now: datetime) -> str:
 
 
 def write_private(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path``, created 0600 (replaced if it exists)."""
+    """Write ``text`` to ``path``, 0600 (replaced if it exists, whatever its mode was)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode applies only to a new file
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     return path

@@ -77,6 +77,9 @@ def add_record_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bodies", action="store_true",
                    help="keep message bodies (default: only their size)")
     p.add_argument("--once", action="store_true", help="stop after the first session ends")
+    p.add_argument("--allow-remote-listen", action="store_true",
+                   help="allow a --listen address other than loopback (warned: the client "
+                        "side is plain text)")
 
 
 def add_fromtrace_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from engine.diag.probe import ProbeReport
 from engine.diag.redact import Redactor
 from engine.diag.timeline import Timeline
 from engine.diag.tracering import TraceRing
+from engine.files import open_private
 from engine.settings import AccountSettings
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ async def export_bundle(path: str | os.PathLike[str], **sources: Any) -> Path:
     data = await build_bundle(**sources)
     where = Path(path)
     text = json.dumps(data, indent=2, sort_keys=False, default=str)
-    fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_private(where)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text + "\n")
     return where

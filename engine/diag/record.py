@@ -19,13 +19,17 @@ import contextlib
 import os
 import re
 import ssl
+import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
 from engine.diag.redact import Redactor
 from engine.diag.tracefile import LineAssembler, Record
+from engine.errors import ConfigError
 from engine.exitcodes import Exit
+from engine.files import open_private
+from engine.imap.session import is_loopback
 from engine.served import LocalServer
 
 _TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)\b", re.I)
@@ -38,7 +42,15 @@ class Recorder(LocalServer):
     def __init__(self, upstream_host: str, upstream_port: int, out: str | os.PathLike[str], *,
                  listen_host: str = "127.0.0.1", listen_port: int = 0,
                  tls: bool = False, ssl_context: ssl.SSLContext | None = None,
-                 bodies: bool = False, once: bool = False, secrets: tuple[str, ...] = ()) -> None:
+                 bodies: bool = False, once: bool = False, secrets: tuple[str, ...] = (),
+                 allow_remote_listen: bool = False) -> None:
+        if not is_loopback(listen_host) and not allow_remote_listen:
+            raise ConfigError(
+                f"refusing to listen on {listen_host}: the proxy's client side is plain text "
+                "(passwords included) and would be open to the network",
+                code="record_listen_not_loopback",
+                remediation="listen on 127.0.0.1 (or ::1); if you really must, pass "
+                            "--allow-remote-listen")
         self.upstream = (upstream_host, upstream_port)
         self.listen = (listen_host, listen_port)
         self.tls = tls
@@ -53,7 +65,7 @@ class Recorder(LocalServer):
         self._conns = 0
 
     async def _open(self) -> asyncio.Server:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = open_private(self.path)
         self._fh = os.fdopen(fd, "w", encoding="utf-8")
         return await asyncio.start_server(self._session, *self.listen)
 
@@ -148,16 +160,28 @@ class Recorder(LocalServer):
 
 
 async def record_main(listen: str, upstream: str, out: str, *, tls: bool = False,
-                      cafile: str | None = None, bodies: bool = False, once: bool = False) -> int:
+                      cafile: str | None = None, bodies: bool = False, once: bool = False,
+                      allow_remote_listen: bool = False) -> int:
     """The CLI: run until Ctrl-C (or, with ``once``, until the first session ends)."""
     lhost, _, lport = listen.rpartition(":")
     uhost, _, uport = upstream.rpartition(":")
     if not (lport.isdigit() and uport.isdigit() and lhost and uhost):
         print("error: --listen and --upstream are HOST:PORT", flush=True)
         return Exit.USAGE
+    lhost = lhost.strip("[]")
     ctx = ssl.create_default_context(cafile=cafile) if tls else None
-    async with Recorder(uhost, int(uport), out, listen_host=lhost, listen_port=int(lport),
-                        tls=tls, ssl_context=ctx, bodies=bodies, once=once) as rec:
+    try:
+        rec = Recorder(uhost, int(uport), out, listen_host=lhost, listen_port=int(lport),
+                       tls=tls, ssl_context=ctx, bodies=bodies, once=once,
+                       allow_remote_listen=allow_remote_listen)
+    except ConfigError as exc:
+        print(f"error: {exc.message}; {exc.remediation}", file=sys.stderr, flush=True)
+        return Exit.USAGE
+    if not is_loopback(lhost):
+        print(f"WARNING: listening on {lhost}: anyone who can reach this port can use the "
+              "proxy, and its client side is plain text (passwords included)",
+              file=sys.stderr, flush=True)
+    async with rec:
         print(f"recording {lhost}:{rec.port} -> {uhost}:{uport}{' (TLS)' if tls else ''} "
               f"into {out}", flush=True)
         await rec.done.wait()
