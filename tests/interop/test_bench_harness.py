@@ -52,3 +52,18 @@ def test_drain_compare_rejects_an_unknown_server() -> None:
     )
     assert done.returncode == 2
     assert "expected dovecot and/or fake" in done.stderr
+
+
+def test_engine_scan_times_every_leg_over_every_message() -> None:
+    """bench/engine_scan.py at 60 messages: each leg, the product's scan with and without
+    the TUI's trace subscriber included, saw all 60 (the bench aborts otherwise)."""
+    if find_dovecot() is None:
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.engine_scan", "--json", "--count", "60", "--rounds", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    legs = json.loads(done.stdout)["legs"]
+    assert set(legs) == {"raw", "scan", "scan+trace", "imaplib", "fetch", "parse"}
+    assert all(leg["messages"] == 60 for leg in legs.values())
