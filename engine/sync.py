@@ -311,8 +311,8 @@ async def _fetch_ranges(client: ScanClient, store: CheckpointStore, account: str
                     if held:
                         ready, held = _split(held, part.high)
                         await hand(ready)
-                    if writing is not None:
-                        checkpoint = await writing
+                    if writing is not None:  # shielded: a cancelled scan keeps its write
+                        checkpoint = await asyncio.shield(writing)
                     writing = asyncio.ensure_future(store.put(
                         account, folder, uidvalidity=uidvalidity, last_uid=part.high,
                         uidnext=status.uidnext, highestmodseq=modseq))
