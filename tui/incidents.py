@@ -177,3 +177,26 @@ def badge_note(log: IncidentLog, now: datetime) -> str:
         return ""
     return (f"Retry {current.retry.attempt} in {duration_text(left)} "
             f"(ctrl+r: now). {cause_words(current.latest)}.")
+
+
+def uptime_cells(log: IncidentLog, now: datetime, *, since: datetime | None,
+                 window: float = 600.0, width: int = 40) -> str:
+    """The last ``window`` seconds as ``width`` cells, oldest first: ``+`` up, ``-`` down
+    (an outage overlapped the cell), `` `` before the session began. Looking beats
+    reading: a flapping server shows as a comb, one long outage as one gap."""
+    span = window / width
+    cells = []
+    for i in range(width):
+        lo = now - timedelta(seconds=window - i * span)
+        hi = lo + timedelta(seconds=span)
+        if since is not None and hi < since:
+            cells.append(" ")
+            continue
+        down = any(inc.started <= hi and (inc.ended or now) >= lo for inc in log.items)
+        cells.append("-" if down else "+")
+    return "".join(cells)
+
+
+def uptime_share(cells: str) -> float | None:
+    seen = [c for c in cells if c != " "]
+    return None if not seen else seen.count("+") / len(seen)

@@ -116,3 +116,19 @@ async def test_an_outage_is_one_incident_with_a_countdown_reconnect_now_and_a_no
         table = app.screen.query_one("#disconnects", DataTable)
         await async_wait_until(lambda: table.row_count == 1, what="one outage row")
     bridge.stop()
+
+
+def test_the_uptime_strip_shows_one_outage_as_one_gap() -> None:
+    from tui.incidents import uptime_cells, uptime_share
+
+    log = IncidentLog()
+    log.failure(failure(T0 + timedelta(seconds=300)))
+    log.healed(T0 + timedelta(seconds=360))
+    now = T0 + timedelta(seconds=600)
+    cells = uptime_cells(log, now, since=T0, window=600, width=40)
+    assert cells.strip("+") == "-" * len(cells.strip("+"))  # one gap, no comb
+    assert 4 <= cells.count("-") <= 6  # 60 s of 600 s over 40 cells of 15 s
+    share = uptime_share(cells)
+    assert share is not None and 0.85 <= share <= 0.92
+    late = uptime_cells(IncidentLog(), now, since=now - timedelta(seconds=60), width=40)
+    assert late.startswith(" " * 30) and late.endswith("+" * 4)  # before the session: blank

@@ -3,6 +3,7 @@ counts, scan progress with rate and ETA, connections in use, a sync-rate sparkli
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -11,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Sparkline, Static
 
-from tui.incidents import badge_note, status_line
+from tui.incidents import badge_note, status_line, uptime_cells, uptime_share
 from tui.messages import FolderView, ProgressView, SessionModel
 from tui.screens.base import ModelScreen
 from tui.widgets.badge import StateBadge
@@ -24,6 +25,20 @@ def eta_text(view: ProgressView) -> str:
     eta = view.eta_s
     left = "" if eta is None else f"  ETA {int(eta) // 60}:{int(eta) % 60:02d}"
     return f"{view.done:,} of {view.total:,}  {rate}{left}"
+
+
+def uptime_text(model: SessionModel, now: datetime) -> Text:
+    """The last 10 minutes as a strip: green up, red down (one outage, one gap)."""
+    since = next((s.at for s in model.states if s.at is not None), None)
+    cells = uptime_cells(model.incidents, now, since=since)
+    text = Text("last 10 min ")
+    for cell in cells:
+        text.append("█" if cell != " " else "·",
+                    style={"+": "green", "-": "red"}.get(cell, "dim"))
+    share = uptime_share(cells)
+    if share is not None:
+        text.append(f" {share:.0%} up")
+    return text
 
 
 def read_to(folder: FolderView) -> str:
@@ -114,7 +129,10 @@ class DashboardScreen(ModelScreen):
         line = status_line(model.incidents, now)
         outage.display = line is not None
         outage.set_class(model.incidents.current is not None, "-open")
-        outage.update(Text(line or ""))
+        text = Text(line or "")
+        if line is not None:
+            text.append("\n").append_text(uptime_text(model, now))
+        outage.update(text)
 
     def on_screen_resume(self) -> None:
         self.show_model(self.inbox_app.model)
