@@ -166,3 +166,24 @@ async def test_record_writes_no_password_when_the_engine_logs_in_with_literals(
         text = out.read_text(encoding="utf-8")
         assert "LOGIN" in text
         assert password not in text and "p\\u00e4ssw" not in text and "ssw" not in text, text
+
+
+@pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
+def test_an_oauth_refusal_keeps_the_servers_error_challenge(mech: str) -> None:
+    """The token and the client's dummy answer are hidden; the server's base64 JSON error
+    (what diagnostics decode and quote) is kept, for IMAP and SMTP alike."""
+    from engine.oauth import DUMMY_RESPONSE, initial_response
+    from engine.secrets import Secret
+
+    blob = initial_response(mech, "me@example.com", Secret(TOKEN)).decode()  # type: ignore[arg-type]
+    challenge = base64.b64encode(b'{"status":"400","schemes":"bearer",'
+                                 b'"scope":"https://mail.google.com/"}').decode()
+    r = Redactor()
+    assert TOKEN not in r.client(f"A1 AUTHENTICATE {mech} {blob}")
+    assert r.server(f"+ {challenge}") == f"+ {challenge}"
+    assert r.client(DUMMY_RESPONSE[mech].decode()) == REDACTED  # type: ignore[index]
+    assert r.server("A1 NO Invalid SASL argument.") == "A1 NO Invalid SASL argument."
+    s = Redactor()
+    assert TOKEN not in s.client(f"AUTH {mech} {blob}")
+    assert s.server(f"334 {challenge}") == f"334 {challenge}"
+    assert s.client("") == REDACTED and s.server("535 5.7.8 no").startswith("535")
