@@ -61,6 +61,13 @@ def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int)
                              "/events, POST /actions)")
                 lines.append(f"  token:      {ends['control_token']}  (send it as "
                              "'Authorization: Bearer TOKEN')")
+            if "token_endpoint" in ends:
+                lines.append(f"  OAuth:      {ends['token_endpoint']}  (POST /token, "
+                             "/introspect; XOAUTH2/OAUTHBEARER on IMAP and SMTP)")
+                commands = ends["token_commands"]
+                assert isinstance(commands, dict)
+                for user, command in commands.items():
+                    lines.append(f"  token cmd:  {user}: {command}")
             for account in loaded.accounts:
                 shown = DEMO_PASSWORD if account.password == DEMO_PASSWORD else "(see scenario)"
                 lines.append(f"  account:    {account.username} / {shown}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import shutil
 import sys
 import tempfile
@@ -123,7 +124,7 @@ class ScenarioServer(Served):
             out["control_token"] = self.control_token
         if self.oauth is not None:
             out["token_endpoint"] = self.oauth.url
-            out["token_commands"] = {a.username: " ".join(self.token_command(a.username))
+            out["token_commands"] = {a.username: shlex.join(self.token_command(a.username))
                                      for a in self.scenario.accounts}
         return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import shlex
 import signal
 import smtplib
 import ssl
@@ -193,6 +194,11 @@ def oauth_client(srv: ScenarioServer, mech: str = "XOAUTH2") -> imaplib.IMAP4:
 
 
 def check_oauth_login(srv: ScenarioServer) -> None:
+    # the token command `fakeserver serve` prints works as printed (shell-quoted)
+    printed = srv.endpoints()["token_commands"][USER]  # type: ignore[index]
+    token = subprocess.run(shlex.split(printed), capture_output=True, check=True, text=True,
+                           timeout=30).stdout.strip()
+    assert srv.store.oauth.check(token, USER) == "ok"
     for mech in ("XOAUTH2", "OAUTHBEARER"):
         client = oauth_client(srv, mech)
         assert exists(client, "INBOX") == 20
