@@ -17,7 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow  # until the wedged-child finding below is fixed: it fails 1 run in 3
+# slow (out of make test) until its harness is fixed: about 1 run in 2 fails because the
+# parent's reads of the SQLite file beside the live child see stale outbox states (the
+# child's own view is all 'logged'; a fresh connection in the child once got "disk I/O
+# error"). See "Product-path soak" in bench/README.md.
+@pytest.mark.slow
 def test_product_soak_holds_every_invariant_across_kills() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench.soak_product", "--json", "--seeds", "8", "--sends", "6",
