@@ -26,6 +26,7 @@ from fakeserver.folder import (
     _now,
 )
 from fakeserver.generate import GenSpec
+from fakeserver.imap import mutf7
 from fakeserver.oauth import TokenIssuer
 
 __all__ = [
@@ -58,6 +59,8 @@ def normalize_name(name: str) -> str:
         raise CommandFailed(f"Invalid mailbox name {name!r}", code="CANNOT")
     if any(ord(c) < 0x20 or c == "\x7f" for c in name):
         raise CommandFailed("Invalid mailbox name: control characters", code="CANNOT")
+    if not mutf7.valid(name):  # raw UTF-8 or broken shifts (Dovecot's words)
+        raise CommandFailed("Mailbox name is not valid mUTF-7")
     head, sep, rest = name.partition(DELIMITER)
     if head.upper() == "INBOX":
         return "INBOX" + sep + rest
@@ -107,7 +110,7 @@ class Account:
 
     def get(self, name: str) -> Folder:
         """Like :meth:`folder` but raises ``NO [NONEXISTENT]`` (SELECT, STATUS...)."""
-        found = self.folder(name)
+        found = self.folders.get(normalize_name(name))  # an invalid name says so
         if found is None:
             raise CommandFailed(f"Mailbox doesn't exist: {name}", code="NONEXISTENT")
         return found

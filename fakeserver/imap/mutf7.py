@@ -7,6 +7,7 @@ non-ASCII characters (``Elementy wysłane``) are encoded once when the store is 
 from __future__ import annotations
 
 import base64
+import binascii
 
 
 def _b64(chunk: str) -> str:
@@ -32,23 +33,42 @@ def encode(name: str) -> str:
 
 
 def decode(name: str) -> str:
-    """The inverse of :func:`encode`; raises ValueError on malformed input."""
+    """The inverse of :func:`encode`; ValueError unless ``name`` is valid modified UTF-7:
+    printable ASCII outside shifts, every ``&`` closed by ``-``, base64 of UTF-16 inside,
+    and nothing shifted that could have been sent directly (RFC 3501 5.1.3; Dovecot
+    refuses such names with "Mailbox name is not valid mUTF-7")."""
     out: list[str] = []
     pos = 0
     while pos < len(name):
         amp = name.find("&", pos)
+        direct = name[pos:] if amp < 0 else name[pos:amp]
+        if any(not 0x20 <= ord(c) <= 0x7E for c in direct):
+            raise ValueError(f"invalid modified UTF-7 in {name!r}: raw non-ASCII")
+        out.append(direct)
         if amp < 0:
-            out.append(name[pos:])
             break
-        out.append(name[pos:amp])
         end = name.find("-", amp)
         if end < 0:
-            raise ValueError(f"unterminated modified UTF-7 in {name!r}")
+            raise ValueError(f"invalid modified UTF-7 in {name!r}: unterminated '&'")
         chunk = name[amp + 1 : end]
         if not chunk:
             out.append("&")
         else:
             padded = chunk.replace(",", "/") + "=" * (-len(chunk) % 4)
-            out.append(base64.b64decode(padded).decode("utf-16-be"))
+            try:
+                text = base64.b64decode(padded, validate=True).decode("utf-16-be")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                raise ValueError(f"invalid modified UTF-7 in {name!r}") from None
+            if not text or any(0x20 <= ord(c) <= 0x7E for c in text):
+                raise ValueError(f"invalid modified UTF-7 in {name!r}: shifted ASCII")
+            out.append(text)
         pos = end + 1
     return "".join(out)
+
+
+def valid(name: str) -> bool:
+    try:
+        decode(name)
+    except ValueError:
+        return False
+    return True

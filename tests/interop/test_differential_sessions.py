@@ -287,3 +287,23 @@ async def test_nested_multipart_reusing_its_parents_boundary(dovecot: DovecotHan
     got = at["sections"]["untagged"]["FETCH"]["seq 1"]
     assert (got["BODY[1.1]"], got["BODY[1.2]"], got["BODY[2]"]) == (
         b"plain one", b"<p>html</p>", b"outer second")
+
+
+async def test_mailbox_names_must_be_valid_modified_utf7(dovecot: DovecotHandle) -> None:
+    """Item 6: CREATE/SELECT/STATUS/RENAME of a name that is not valid modified UTF-7
+    (unterminated shift, shifted ASCII, stray '&', raw UTF-8) is NO, as in Dovecot."""
+    utf8 = "Café".encode()
+    steps = [(0, "create ok", b'CREATE "Caf&AOk-"'), (0, "create amp", b'CREATE "ok&-amp"'),
+             (0, "create open shift", b'CREATE "bad&Jjo"'),
+             (0, "create shifted ascii", b'CREATE "bad&AGE-"'),
+             (0, "create stray amp", b'CREATE "bad&-x&"'),
+             (0, "create raw utf8", b"CREATE {%d+}\r\n%s" % (len(utf8), utf8)),
+             (0, "select bad", b'SELECT "bad&Jjo"'),
+             (0, "status bad", b'STATUS "bad&Jjo" (MESSAGES)'),
+             (0, "rename to bad", b'RENAME "Caf&AOk-" "bad&Jjo"'),
+             (0, "list", b'LIST "" "*"')]
+    dove, _fake = await both(dovecot, steps)
+    status = {name.split(" ", 2)[2]: value["status"] for name, value in dove.items()}
+    assert [k for k, v in status.items() if v == "NO"] == [
+        "create open shift", "create shifted ascii", "create stray amp", "create raw utf8",
+        "select bad", "status bad", "rename to bad"]
