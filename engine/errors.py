@@ -28,7 +28,7 @@ are, and nobody re-guesses a cause from a message string. ``stage`` names where 
 session it happened (see ``STAGES``).
 
 ``code`` vocabulary: short, stable, lowercase strings; the cause catalogue
-(``engine.diag.catalogue``, evidence ``codes``) is keyed on exactly these spellings.
+(``engine.catalogue``, evidence ``codes``) is keyed on exactly these spellings.
 
 - A server refusal (``engine.imap.results.refusal``): the response code it carried,
   lower-cased (RFC 5530 ``authenticationfailed``, ``unavailable``, ``nonexistent``...;

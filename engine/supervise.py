@@ -7,7 +7,7 @@ timeline, the TUI badge and the diagnostic bundle all see the same facts.
 ``classify`` is the last translation step before the supervisor decides "retry or
 stop": it maps the few failures whose meaning hides in the server's words (IMAP turned
 off for the mailbox, the provider's connection limit) to the cause catalogue's code,
-permanence and remediation (``engine.diag.catalogue`` holds the words), and wraps
+permanence and remediation (``engine.catalogue`` holds the words), and wraps
 anything from outside the engine's tree as a transient ``Disconnected``. Nothing
 downstream re-guesses from strings.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.diag.catalogue import asked_wait, by_words
+from engine.catalogue import asked_wait, by_words
 from engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused, Throttled
 from engine.states import StateChanged
 

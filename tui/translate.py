@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+from engine.catalogue import UNKNOWN
 from engine.crm.ingest import Headers, parse_headers
 from engine.crm.records import EmailRow
 from engine.crm.rules import LoggingRules, Mode
 from engine.crm.tracking import ThreadView
-from engine.diag.catalogue import UNKNOWN
 from engine.diag.classify import bye_code, diagnose
 from engine.errors import EngineError
 from engine.secrets import Secret

@@ -19,8 +19,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.catalogue import CAUSES
 from engine.db import Database
-from engine.diag.catalogue import CAUSES
 from engine.diag.classify import diagnose
 from engine.diag.probe import ProbeReport
 from engine.diag.redact import Redactor

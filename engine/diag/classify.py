@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.diag.catalogue import CAUSES, UNKNOWN, Cause, cause
+from engine.catalogue import CAUSES, UNKNOWN, Cause, cause
 from engine.errors import EngineError
 from engine.supervise import classify as engine_classify
 

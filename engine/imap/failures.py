@@ -2,7 +2,7 @@
 
 The ``ssl`` module reports certificate problems as OpenSSL verify codes; a person needs
 "the certificate is not valid for 'imap.example.com'" and what to do about it. What to
-do comes from the cause catalogue (``engine.diag.catalogue``), the one place remedies
+do comes from the cause catalogue (``engine.catalogue``), the one place remedies
 are written, so the engine's errors and ``inboxlab diagnose`` never say two things.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from engine.diag.catalogue import by_error_code
+from engine.catalogue import by_error_code
 from engine.errors import ConnectError, EngineError, TlsError
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.diag.catalogue import RESPONSE_CODES, by_response_code, cause, said
+from engine.catalogue import RESPONSE_CODES, by_response_code, cause, said
 from engine.errors import AuthFailed, ConfigError, ServerRefused, Throttled
 from engine.imap.model import (
     Event,
@@ -129,7 +129,7 @@ def refusal(
 ) -> ServerRefused:
     """A NO/BAD/BYE as the right ``ServerRefused`` subclass. Which codes heal, which are
     about the credentials, which words mean throttling and what to do: all read from the
-    cause catalogue (``engine.diag.catalogue``), so the engine and diagnostics agree."""
+    cause catalogue (``engine.catalogue``), so the engine and diagnostics agree."""
     del code_args
     upper = (code or "").upper()
     known = RESPONSE_CODES.get(upper)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.diag.catalogue import BY_CODE, CAUSES, RESPONSE_CODES, by_words
+from engine.catalogue import BY_CODE, CAUSES, RESPONSE_CODES, by_words
 from engine.diag.classify import diagnose
 from engine.errors import AuthFailed, ServerRefused, Throttled
 from engine.imap.results import refusal

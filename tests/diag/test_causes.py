@@ -25,7 +25,7 @@ import pytest
 from diag_helpers import USER, account_for
 from waiting import async_wait_until
 
-from engine.diag.catalogue import BY_CODE, CAUSES
+from engine.catalogue import BY_CODE, CAUSES
 from engine.diag.classify import diagnose_event
 from engine.diag.probe import ProbeOptions, ProbeReport, probe
 from engine.imap.client import ImapClient

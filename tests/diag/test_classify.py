@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.diag.catalogue import BY_CODE, CAUSES, cause
+from engine.catalogue import BY_CODE, CAUSES, cause
 from engine.diag.classify import bye_code, diagnose, diagnose_event
 from engine.errors import ConnectError, Disconnected, EngineError, TimedOut
 from engine.imap.results import refusal

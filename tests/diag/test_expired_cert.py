@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from engine.diag.catalogue import BY_CODE
+from engine.catalogue import BY_CODE
 from engine.diag.probe import ProbeOptions, probe
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer

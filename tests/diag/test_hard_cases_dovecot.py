@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.diag.catalogue import BY_CODE
+from engine.catalogue import BY_CODE
 from engine.diag.classify import diagnose
 from engine.diag.probe import ProbeOptions, ProbeReport, probe
 from engine.errors import Disconnected

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from diag_helpers import USER, scenario_text, served
 
-from engine.diag.catalogue import BY_CODE
+from engine.catalogue import BY_CODE
 from engine.diag.probe import ProbeOptions, probe
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, SmtpServer

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from engine.diag.catalogue import BY_CODE
+from engine.catalogue import BY_CODE
 from engine.diag.classify import diagnose
 from engine.errors import Disconnected
 from engine.imap.client import ImapClient
