@@ -1,6 +1,6 @@
 """The CRM side of the connected inbox: records, sending, tracking, logging.
 
-Modules: ``schema``/``records`` (SQLite tables and their one writer), ``ingest``
+Modules: ``records`` (the one writer of the SQLite tables in ``engine.schema.crm``), ``ingest``
 (MIME -> LoggedEmail), ``sanitize`` (filenames, HTML), ``attachments``
 (content-addressed files), ``forwards`` (is this a forward, and of whom, from its
 structure), ``tracking`` (which thread a message joins, and why; the

@@ -1,6 +1,6 @@
 """Diagnostics for support engineers: why an inbox disconnected, and how to reproduce it.
 
-- ``catalogue``: every cause (code, title, evidence, permanent, owner and IT fixes).
+- ``engine.catalogue`` (on the ground floor, read by the engine too): every cause.
 - ``classify``: engine error or account fact -> ``Diagnosis`` (a cause plus evidence).
 - ``redact`` / ``tracering``: protocol lines redacted when recorded, a ring per connection.
 - ``timeline``: the account's persisted event timeline (migration 3), queried by time.
@@ -9,5 +9,5 @@
 - ``record`` / ``tracefile`` / ``fromtrace``: ``inboxlab record`` and ``scenario from-trace``.
 - ``session``: ``AccountDiagnostics``, all of the above for one running account (the TUI's).
 
-Kept import-free on purpose: ``engine.db`` imports ``engine.diag.schema``.
+Its table lives in ``engine.schema.timeline`` (``engine.db`` numbers it as migration 3).
 """
