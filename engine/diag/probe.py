@@ -23,7 +23,7 @@ import sqlite3
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
@@ -32,6 +32,7 @@ from engine.diag.classify import Diagnosis, diagnose, diagnose_event
 from engine.diag.presented import presented, speaks_tls, summary
 from engine.diag.probe_smtp import smtp_steps
 from engine.diag.resolve import Resolver, resolve, system_resolver
+from engine.diag.steps import ProbeOptions, Status, Step
 from engine.diag.tracering import TraceLine, TraceRing
 from engine.errors import (
     ConnectError,
@@ -50,36 +51,7 @@ from engine.secrets import Secret
 from engine.settings import AccountSettings, detect_greeting
 from engine.tokens import TokenProvider
 
-Status = Literal["ok", "warning", "failed", "skipped"]
 EXIT = {"ok": Exit.OK, "warning": Exit.WARNING, "failed": Exit.FAILED}
-
-
-@dataclass(frozen=True)
-class ProbeOptions:
-    connect_timeout: float = 15.0  # each of DNS, TCP, TLS, the greeting, STARTTLS
-    command_timeout: float = 30.0  # each IMAP command, each SMTP step
-    deadline: float | None = None  # the whole run; every step's limit is clipped to it
-    slow: float | None = None  # a step slower than this is a warning (default: timeout / 2)
-    login: bool = True  # False: the steps before LOGIN only ("login skipped")
-    cafile: str | None = None
-    smtp: bool = True
-    send_test: bool = False  # a test message to the account's BCC address
-    large_folder: int = LARGE_FOLDER
-    bodies: bool = False  # trace message literals, or only their size
-    db: str | None = None  # the engine database: compare UIDVALIDITY with its checkpoints
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    status: Status
-    summary: str
-    elapsed_ms: float = 0.0
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, object]:
-        return {"step": self.name, "status": self.status, "summary": self.summary,
-                "elapsed_ms": round(self.elapsed_ms, 1), "data": self.data}
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 import ssl
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
 import aiosmtplib
 
 from engine.crm.smtp_oauth import login_oauth
+from engine.diag.steps import ProbeRun, Step
 from engine.errors import (
     AuthFailed,
     ConfigError,
@@ -26,9 +26,6 @@ from engine.errors import (
 )
 from engine.imap.failures import connect_error, tls_error
 from engine.tokens import TokenProvider
-
-if TYPE_CHECKING:
-    from engine.diag.probe import Probe
 
 
 def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: float) -> EngineError:
@@ -71,7 +68,7 @@ def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: floa
     return EngineError(f"SMTP failure: {type(exc).__name__}: {exc}", stage=stage)
 
 
-async def smtp_steps(probe: Probe) -> None:
+async def smtp_steps(probe: ProbeRun) -> None:
     settings = probe.settings
     server = settings.smtp
     assert server is not None
@@ -95,8 +92,6 @@ async def smtp_steps(probe: Probe) -> None:
                    f"ESMTP {' '.join(extensions)}", t, probe._slow(probe.options.connect_timeout),
                    extensions=extensions, greeting=greeting.message)
         if not probe.login or probe.secret is None:
-            from engine.diag.probe import Step  # probe imports this module
-
             probe.steps.append(Step("smtp login", "skipped", "login skipped"))
             return
         t = probe._clock()
