@@ -20,6 +20,7 @@ serialised by a lock and must not be nested.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import stat
@@ -83,8 +84,13 @@ def _prepare_path(path: Path) -> None:
     if path.exists() and not path.is_file():
         raise _db_error(path, "exists and is not a file", "db_unusable",
                         "choose another database path")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    os.close(fd)
+    # Never open an existing file here: closing any descriptor of it drops every POSIX
+    # lock this process holds on it, including those of a Database already open on it
+    # (the TUI opens two). Another process closing its connection would then take itself
+    # for the last user, checkpoint and delete the live WAL, and this process's later
+    # commits would go to an unlinked file. Only a file we create is opened, exclusively.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
     if stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
         os.chmod(path, FILE_MODE)
 

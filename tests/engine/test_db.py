@@ -7,6 +7,8 @@ import contextlib
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -207,3 +209,36 @@ async def test_a_cancellation_at_any_await_of_a_transaction_leaves_none_open(
         async with db.transaction() as conn:
             await conn.execute("INSERT INTO t VALUES (2)")
         assert await db.scalar("SELECT COUNT(*) FROM t WHERE x = 2") == 1
+
+
+_OTHER_PROCESS_READS = (
+    "import sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1])\n"
+    "print(conn.execute('SELECT count(*) FROM checkpoints').fetchone()[0])\n"
+    "conn.close()\n"
+)
+
+
+def _count_in_another_process(path: Path) -> int:
+    done = subprocess.run([sys.executable, "-c", _OTHER_PROCESS_READS, str(path)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return int(done.stdout)
+
+
+async def test_a_second_open_keeps_the_first_connections_wal_alive(tmp_path: Path) -> None:
+    """The TUI opens the file twice (CrmBridge, then Account). Opening must not open and
+    close the file outside SQLite: a close drops every POSIX lock this process holds on it,
+    so another process (``inboxlab diag``, sqlite3, the soak's checker) that opens and
+    closes the file then believes it is the last user, checkpoints and deletes the live
+    WAL, and every later commit of the first connection goes to an unlinked file (lost;
+    found by bench/soak_product.py as outbox rows 'logged' in the engine, 'submitted' on
+    disk)."""
+    path = tmp_path / "engine.db"
+    async with await Database.open(path) as first:
+        store = CheckpointStore(first)
+        await store.put("ann", "INBOX", uidvalidity=7, last_uid=1)
+        async with await Database.open(path):
+            assert _count_in_another_process(path) == 1
+            assert Path(f"{path}-wal").exists()
+            await store.put("ann", "Sent", uidvalidity=7, last_uid=1)
+            assert _count_in_another_process(path) == 2
