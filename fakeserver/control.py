@@ -37,7 +37,7 @@ import ipaddress
 import json
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fakeserver.errors import FakeServerError, ScenarioError
 from fakeserver.scenario import actions as act
@@ -45,7 +45,11 @@ from fakeserver.scenario.model import COMMAND_BOUND
 from fakeserver.scenario.reader import Context, Table
 
 if TYPE_CHECKING:
-    from fakeserver.scenario.serve import ScenarioServer
+    from fakeserver.faults.proxy import FaultProxy
+    from fakeserver.imap.hooks import ConnectionInfo
+    from fakeserver.imap.server import FakeImapServer
+    from fakeserver.scenario.model import Scenario
+    from fakeserver.scenario.runtime import ScenarioRuntime
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +92,24 @@ class HttpError(Exception):
         self.status = status
 
 
+class Controlled(Protocol):
+    """What the endpoint reads and drives of a running scenario (``ScenarioServer``, which
+    starts this endpoint: it imports this module, so this module names only its surface)."""
+
+    scenario: Scenario
+    runtime: ScenarioRuntime
+    proxy: FaultProxy | None
+    imap: FakeImapServer | None
+
+    def endpoints(self) -> dict[str, object]: ...
+
+    def peer_port(self, conn: ConnectionInfo) -> int | None: ...
+
+
 class ControlServer:
     """Serves the control API for one ``ScenarioServer``."""
 
-    def __init__(self, served: ScenarioServer, *, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, served: Controlled, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the control endpoint only binds to loopback, not {host!r}")

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fakeserver.control import ControlServer
 from fakeserver.faults.proxy import FaultProxy
 from fakeserver.imap.hooks import ConnectionInfo
 from fakeserver.imap.server import FakeImapServer
@@ -61,7 +62,7 @@ class ScenarioServer(Served):
         self.imap: FakeImapServer | None = None
         self.proxy: FaultProxy | None = None
         self.smtp: FakeSmtpServer | None = None
-        self.control: object | None = None
+        self.control: ControlServer | None = None
         self.oauth: TokenEndpoint | None = None  # when the server offers XOAUTH2/OAUTHBEARER
         self.tls: TlsMaterial | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -91,12 +92,12 @@ class ScenarioServer(Served):
 
     @property
     def control_port(self) -> int | None:
-        return getattr(self.control, "port", None)
+        return None if self.control is None else self.control.port
 
     @property
     def control_token(self) -> str | None:
         """The bearer token every control request must carry (None without control)."""
-        return getattr(self.control, "token", None)
+        return None if self.control is None else self.control.token
 
     def peer_port(self, conn: ConnectionInfo) -> int | None:
         """The remote port of the server's connection ``conn`` (our proxy's upstream socket)."""
@@ -174,8 +175,6 @@ class ScenarioServer(Served):
                     oauth_style=self.scenario.config.oauth_errors, basic_auth=caps.basic_auth)
                 await self.smtp.start()
             if control_port is not None:
-                from fakeserver.control import ControlServer
-
                 control = ControlServer(self, host=self.host, port=control_port)
                 await control.start()
                 self.control = control
