@@ -1,0 +1,53 @@
+"""The engine's floors and its no-circle rule (pyproject.toml, issue 17) can fail.
+
+Each case plants one import in a copy of the rooms and runs ``lint-imports`` there: an
+upward import between floors, a circle inside a floor, and a module on no floor.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PLANTS = {
+    # the ground floor reaching up to the account
+    "upward": ({"engine/clock.py": "\nimport engine.account  # planted\n"},
+               "engine.clock -> engine.account"),
+    # two diagnostics modules importing each other (the probe/probe_smtp circle)
+    "circle": ({"engine/diag/planted_a.py": "import engine.diag.planted_b\n",
+                "engine/diag/planted_b.py": "import engine.diag.planted_a\n"},
+               "No cycles are allowed in engine.diag"),
+    # a new module nobody placed on a floor
+    "unplaced": ({"engine/planted.py": "import engine.errors\n"}, "engine.planted"),
+}
+
+
+def _lint_imports() -> str:
+    found = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip("lint-imports is not installed (pip install -e '.[dev]')")
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(PLANTS))
+def test_engine_floor_contracts_catch_a_planted_import(tmp_path: Path, case: str) -> None:
+    lint = _lint_imports()
+    for pkg in ("engine", "fakeserver", "tui"):
+        shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    files, named = PLANTS[case]
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.write_text((path.read_text() if path.exists() else "") + text)
+    done = subprocess.run(
+        [lint, "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={"PYTHONPATH": str(tmp_path), "PATH": str(Path(sys.executable).parent)},
+    )
+    assert done.returncode != 0, done.stdout
+    assert "BROKEN" in done.stdout and named in done.stdout, done.stdout
