@@ -34,15 +34,14 @@ from typing import Protocol
 from engine.changes import FolderChanges, changed_since
 from engine.checkpoints import Checkpoint, CheckpointStore
 from engine.errors import ProtocolViolation
+from engine.imap.client import HEADER_FIELDS
 from engine.imap.model import Fetch, ListItem, Status
 from engine.imap.results import RangeBatch, SelectResult
 from engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
 
-STATUS_ITEMS = ("UIDVALIDITY", "UIDNEXT", "MESSAGES")
-STATUS_ITEMS_CONDSTORE = (*STATUS_ITEMS, "HIGHESTMODSEQ")
+SCAN_STATUS_ITEMS = ("UIDVALIDITY", "UIDNEXT", "MESSAGES")
+SCAN_STATUS_ITEMS_CONDSTORE = (*SCAN_STATUS_ITEMS, "HIGHESTMODSEQ")
 
-HEADER_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "DATE",
-                 "SUBJECT")
 FETCH_ITEMS = ("UID", "RFC822.SIZE", "INTERNALDATE",
                f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]")
 
@@ -259,7 +258,7 @@ async def _folder_status(client: ScanClient, folder: str) -> tuple[FolderStatus,
         if box.uidvalidity is not None and box.uidnext is not None:
             return FolderStatus(box.uidvalidity, box.uidnext, box.exists,
                                 box.highestmodseq), True
-    items = STATUS_ITEMS_CONDSTORE if condstore else STATUS_ITEMS
+    items = SCAN_STATUS_ITEMS_CONDSTORE if condstore else SCAN_STATUS_ITEMS
     return FolderStatus.from_items(folder, (await client.status(folder, items)).items), False
 
 

@@ -50,12 +50,16 @@ from engine.imap.results import (
 from engine.imap.router import Pending
 from engine.imap.session import DEFAULT_PORTS, ImapSession, Security, is_loopback
 
-HEADER_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "SUBJECT", "DATE")
+# The header fields the product reads of every message (threading, then display): the
+# one definition, used by the scan (``engine.sync.FETCH_ITEMS``) and the default below.
+HEADER_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "DATE", "SUBJECT")
 HEADER_ITEMS = (
     "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ("
     + " ".join(HEADER_FIELDS) + ")])"
 )
-STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+# ``status()`` without items (a person's look at a folder); the scan asks for its own
+# (``engine.sync.SCAN_STATUS_ITEMS``).
+DEFAULT_STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
 
 # Aliases: the ``list`` method shadows the builtin inside the class body.
 _Events = list[Event]
@@ -116,7 +120,7 @@ class ImapClient(ImapSession):
 
     async def status(self, mailbox: str, items: Sequence[str] | None = None) -> Status:
         if items is None:
-            items = STATUS_ITEMS
+            items = DEFAULT_STATUS_ITEMS
             if "CONDSTORE" in await self._ensure_caps():
                 items = (*items, "HIGHESTMODSEQ")
         _, events = await self._run(
