@@ -37,7 +37,7 @@ from engine.crm.forwards import Forwarded, find_forward
 from engine.crm.ingest import Address, Headers, LoggedEmail, parse_message
 from engine.crm.records import CrmStore
 from engine.crm.rules import LoggingRules
-from engine.served import LocalServer
+from engine.listener import LocalServer
 
 BODY_LIMIT = 2_000_000  # bytes per text part (decimal MB, like the attachment limit)
 _TAG = re.compile(r"<[^>]*>")

@@ -30,7 +30,7 @@ from engine.errors import ConfigError
 from engine.exitcodes import Exit
 from engine.files import open_private
 from engine.imap.session import is_loopback
-from engine.served import LocalServer
+from engine.listener import LocalServer
 
 _TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)\b", re.I)
 _COMMAND = re.compile(r"^([A-Za-z0-9.]+) ", re.I)
