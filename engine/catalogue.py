@@ -93,9 +93,9 @@ CAUSES: tuple[Cause, ...] = (
     # tarpit by trying TLS on the same port (engine.diag.probe).
     Cause("tls_port_plain", "This port expects TLS from the first byte", True,
           "This port expects TLS from the first byte: use imaps:// on it (or port 143 for "
-          "STARTTLS).",
-          "Nothing on the server: the client used plain IMAP or STARTTLS on the implicit-TLS "
-          "port (usually 993).",
+          "STARTTLS; for SMTP, smtps:// on 465 or STARTTLS on 587).",
+          "Nothing on the server: the client used plain or STARTTLS on the implicit-TLS "
+          "port (usually 993, 465 for SMTP).",
           Evidence(codes=("tls_expected",))),
     # The TCP connection opened (the kernel accepts on behalf of a stopped or overloaded
     # server) but no TLS answer came: not a firewall, the service itself is stuck.
@@ -107,8 +107,10 @@ CAUSES: tuple[Cause, ...] = (
           Evidence(codes=("tls_timeout",))),
     Cause("starttls_unavailable", "STARTTLS was requested but the server does not offer it",
           True,
-          "Use imaps:// (implicit TLS, usually port 993) instead of STARTTLS.",
-          "Enable STARTTLS on the IMAP service, or tell users to use implicit TLS (993).",
+          "Use imaps:// (implicit TLS, usually port 993; smtps:// on 465 for SMTP) instead "
+          "of STARTTLS.",
+          "Enable STARTTLS on the IMAP (or SMTP) service, or tell users to use implicit TLS "
+          "(993, 465).",
           Evidence(codes=("starttls_unavailable",))),
     Cause("tls_handshake", "The secure (TLS) handshake failed", False,
           "Check the port and security setting (993 = TLS, 143 = STARTTLS).",

@@ -12,7 +12,7 @@ on; give each test its own user with ``dovecot.add_user`` so tests never share m
 private one that stops when the test ends. Both skip when Dovecot is not installed. A handle
 offers host, port (plain/STARTTLS), tls_port, ca_pem, users, maildir(user),
 load_messages(user, folder, [(bytes, "\\Seen", aware datetime)]), set_uidvalidity, kick,
-doveadm(*args) and log_tail().
+doveadm(*args) and log_tail(). ``dovecot_submission()`` adds Dovecot's SMTP submission service.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from dovecot import DovecotHandle, find_dovecot, start_dovecot
+from dovecot_submission import MISSING as SUBMISSION_MISSING
+from dovecot_submission import Submission, have_submission, start_submission
 from waiting import async_wait_until, wait_until
 
 __all__ = ["async_wait_until", "wait_until"]
@@ -53,3 +55,17 @@ def dovecot_factory() -> Iterator[Callable[..., DovecotHandle]]:
     yield make
     for handle in started:
         handle.stop()
+
+
+@pytest.fixture
+def dovecot_submission(
+        dovecot_factory: Callable[..., DovecotHandle]) -> Callable[..., Submission]:
+    """Issue 13: a private Dovecot whose submission service is the real SMTP server
+    (tests/dovecot_submission.py), e.g. ``dovecot_submission(users=[(u, p)], tls=False)``."""
+    if not have_submission():
+        pytest.skip(SUBMISSION_MISSING)
+
+    def make(**kwargs: object) -> Submission:
+        return start_submission(dovecot_factory, **kwargs)
+
+    return make

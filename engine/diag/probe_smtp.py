@@ -8,6 +8,8 @@ step summaries, which hold no secret.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import ssl
 from email.message import EmailMessage
@@ -15,6 +17,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from engine.crm.smtp_oauth import login_oauth
+from engine.diag.presented import speaks_tls
 from engine.diag.steps import ProbeRun, Step
 from engine.errors import (
     AuthFailed,
@@ -23,6 +26,8 @@ from engine.errors import (
     Disconnected,
     EngineError,
     ServerRefused,
+    TimedOut,
+    TlsError,
 )
 from engine.imap.failures import connect_error, tls_error
 from engine.tokens import TokenProvider
@@ -47,6 +52,11 @@ def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: floa
             return ServerRefused(f"SMTP {exc.code}: the server is not taking mail now",
                                  status=str(exc.code), server_text=said, stage=stage,
                                  code="unavailable", permanent=False)
+    if type(exc) is aiosmtplib.SMTPException and "STARTTLS extension not supported" in str(exc):
+        return TlsError("the SMTP server does not offer STARTTLS", code="starttls_unavailable",
+                        permanent=True, stage=stage,
+                        remediation="use implicit TLS (smtps://, port 465) or ask for STARTTLS "
+                        "to be enabled")
     if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError | aiosmtplib.SMTPTimeoutError):
         return ConnectError(f"SMTP {host}:{port}: no answer within {limit}s",
                             code="connect_timeout", stage=stage)
@@ -68,6 +78,50 @@ def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: floa
     return EngineError(f"SMTP failure: {type(exc).__name__}: {exc}", stage=stage)
 
 
+async def _tcp_answers(host: str, port: int, limit: float) -> bool:
+    writer: asyncio.StreamWriter | None = None
+    try:
+        async with asyncio.timeout(limit):
+            _reader, writer = await asyncio.open_connection(host, port)
+            return True
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+async def silent_step(exc: BaseException, host: str, port: int, security: str,
+                      limit: float) -> EngineError | None:
+    """Which step a timed-out SMTP connect stopped at, or None for TCP itself.
+
+    aiosmtplib says "timed out" alike for TCP, TLS and the greeting; each has its own cause
+    (as in the IMAP half): TCP opened but TLS silent is a stuck service, a greeting that
+    never comes on a port that completes a TLS handshake is the implicit-TLS port, and one
+    that never comes elsewhere is a tarpit. Called only after a timeout, so the second look
+    costs nothing on a healthy server."""
+    aborted = isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(
+        exc.__cause__, ConnectionAbortedError)  # asyncio's own ssl_handshake_timeout
+    if not isinstance(exc, aiosmtplib.SMTPConnectTimeoutError) and not aborted:
+        return None
+    greeting = isinstance(exc.__cause__, aiosmtplib.SMTPTimeoutError)  # TCP (+TLS) done
+    if security == "tls" and not greeting:
+        if not await _tcp_answers(host, port, limit):
+            return None
+        return TlsError(f"TCP connected to {host}:{port}, but the TLS handshake got no answer "
+                        f"within {limit:.3g}s", code="tls_timeout", stage="smtp_connect")
+    if not greeting:
+        return None
+    if security != "tls" and await speaks_tls(host, port, host, limit):
+        return ConnectError(f"no SMTP greeting on {host}:{port}, but a TLS handshake there "
+                            "succeeds: this port expects TLS from the first byte",
+                            code="tls_expected", permanent=True, stage="smtp_connect")
+    return TimedOut(f"SMTP {host}:{port}: connected, but no greeting within {limit:.3g}s",
+                    stage="smtp_connect")
+
+
 async def smtp_steps(probe: ProbeRun) -> None:
     settings = probe.settings
     server = settings.smtp
@@ -84,8 +138,10 @@ async def smtp_steps(probe: ProbeRun) -> None:
         greeting = await smtp.connect()
         await smtp.ehlo()
     except Exception as exc:
-        raise probe.fail("smtp connect", t, smtp_error(exc, server.host, server.port,
-                                                       "smtp_connect", limit)) from None
+        found = await silent_step(exc, server.host, server.port, server.security,
+                                  probe.limit(min(probe.options.connect_timeout, 5.0)))
+        raise probe.fail("smtp connect", t, found or smtp_error(
+            exc, server.host, server.port, "smtp_connect", limit)) from None
     try:
         extensions = sorted(smtp.esmtp_extensions)
         probe._add("smtp connect", "ok", f"{server.url()}: {greeting.code} {greeting.message}; "
@@ -131,4 +187,4 @@ async def smtp_steps(probe: ProbeRun) -> None:
             smtp.close()
 
 
-__all__ = ["smtp_error", "smtp_steps"]
+__all__ = ["silent_step", "smtp_error", "smtp_steps"]

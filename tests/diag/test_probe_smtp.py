@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from diag_helpers import USER, scenario_text, served
@@ -66,3 +67,26 @@ async def test_smtp_pointed_at_the_imap_port_is_the_wrong_protocol() -> None:
     d = report.diagnosis
     assert d is not None and d.code == "wrong_protocol" and d.permanent, report.as_dict()
     assert d.server_text is not None and d.server_text.startswith("* OK")
+
+
+async def test_an_smtp_port_that_connects_and_never_greets_is_a_tarpit() -> None:
+    """Not connect_timeout ("allow outbound TCP"): TCP opened, the service is silent."""
+    release = asyncio.Event()
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with served(scenario_text(PASSWORD), smtp=False) as srv:
+            s = AccountSettings(username=USER, imap=ImapServer("127.0.0.1", srv.port, "plain"),
+                                smtp=SmtpServer("127.0.0.1", port, "plain"))
+            report = await probe(s, Secret(PASSWORD), ProbeOptions(connect_timeout=0.5))
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
+    d = report.diagnosis
+    assert d is not None and d.code == "tarpit" and d.stage == "smtp_connect", report.as_dict()
