@@ -12,7 +12,7 @@ import pytest
 from dovecot_submission import HOSTNAME, Submission
 from waiting import async_wait_until
 
-from engine.diag.catalogue import BY_CODE
+from engine.catalogue import BY_CODE
 from engine.diag.probe import ProbeOptions, ProbeReport, probe
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, SmtpServer
