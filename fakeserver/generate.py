@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from fakeserver import genflags, names
+from fakeserver.gencache import BLOCK, DrainCache, FieldKey, Heads
 from fakeserver.gendates import (
     HOUR_MINUTE,
     IMAP_HOUR_MINUTE,
@@ -115,11 +116,17 @@ class Generator:
         self._last_size = (-1, 0)
         self._threads: dict[int, _Thread] = {}  # index -> _thread(index), bounded
         self._picks: dict[tuple[frozenset[str], bool], tuple[Picker, ...]] = {}
-        self._last_picks: tuple[frozenset[str], bool, tuple[Picker, ...]] = (
-            frozenset(), False, ())
+        # What a drain rendered, for the next drain (bounded; fakeserver.gencache).
+        self._cache = DrainCache(spec.count)
+        self._last_picks: _Picks = (frozenset(), False, (), {})
 
     def __repr__(self) -> str:
         return f"Generator({self.spec!r})"
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes this generator's drain cache holds (``fakeserver.gencache``)."""
+        return self._cache.held
 
     # -- hashing ---------------------------------------------------------------------
 
@@ -258,13 +265,23 @@ class Generator:
         """``BODY[HEADER.FIELDS (...)]`` (``.NOT`` when ``negate``); ``fields`` lowercase.
 
         Byte-identical to cutting them out of :meth:`message`: matching lines in
-        message order, then the blank line.
+        message order, then the blank line. A block an earlier drain read in order is
+        answered from the drain cache (``fakeserver.gencache``) without rendering.
         """
-        _, _, _, lines, shape, _, _ = self._at(index)
         last = self._last_picks  # FETCH asks every message for the same fields
         if last[0] is not fields or last[1] != negate:
-            last = self._last_picks = (fields, negate, self._pickers(fields, negate))
-        return ("".join(last[2][shape](lines)) + "\r\n").encode("ascii")
+            key: FieldKey = (fields, negate)
+            last = self._last_picks = (fields, negate, self._pickers(fields, negate),
+                                       self._cache.heads_for(key))
+        hit = last[3].get(index >> _BLOCK_SHIFT)
+        if hit is not None and 0 <= index < self._count:
+            blob, offsets = hit
+            at = index & _BLOCK_MASK
+            return blob[offsets[at] : offsets[at + 1]]
+        _, _, _, lines, shape, _, ts = self._at(index)
+        out = ("".join(last[2][shape](lines)) + "\r\n").encode("ascii")
+        self._cache.note((fields, negate), index, out, self.size(index), ts)
+        return out
 
     def _pickers(self, fields: frozenset[str], negate: bool) -> tuple[Picker, ...]:
         """One line picker per header shape for this field list."""
@@ -331,6 +348,9 @@ class Generator:
 
     def size(self, index: int) -> int:
         """RFC822.SIZE by arithmetic: the padded target, or the natural size if larger."""
+        meta = self._cache.meta.get(index >> _BLOCK_SHIFT)
+        if meta is not None and 0 <= index < self._count:
+            return meta[0][index & _BLOCK_MASK]
         last = self._last_size
         if last[0] == index:
             return last[1]
@@ -353,6 +373,9 @@ class Generator:
 
     def internaldate_ts(self, index: int) -> int:
         """Arrival time (POSIX seconds): a few seconds to minutes after the Date header."""
+        meta = self._cache.meta.get(index >> _BLOCK_SHIFT)
+        if meta is not None and 0 <= index < self._count:
+            return meta[1][index & _BLOCK_MASK]
         return self._at(index)[6]
 
     def internaldate(self, index: int) -> datetime:
@@ -361,7 +384,7 @@ class Generator:
     def internaldate_imap(self, index: int) -> bytes:
         """INTERNALDATE as FETCH sends it, ``b'"01-Jan-2024 00:10:05 +0000"'``, from
         tables instead of a datetime and a format per message."""
-        day, sec = divmod(self._at(index)[6], 86400)
+        day, sec = divmod(self.internaldate_ts(index), 86400)
         prefix = self._imap_days.get(day)
         if prefix is None:
             prefix = imap_day_prefix(day)
@@ -379,6 +402,10 @@ class Generator:
 
 
 _Current = tuple[int, int, int, list[str], int, bool, int]
+# (fields, negate, one line picker per shape, the drain cache's blocks for them)
+_Picks = tuple[frozenset[str], bool, tuple[Picker, ...], dict[int, Heads]]
+_BLOCK_SHIFT = BLOCK.bit_length() - 1
+_BLOCK_MASK = BLOCK - 1
 _Thread = tuple[str, str, int]
 _THREADS_KEPT = 128  # parents are < _WINDOW back; test_store bounds what reads keep
 
