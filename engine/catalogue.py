@@ -125,8 +125,8 @@ CAUSES: tuple[Cause, ...] = (
           "for a man in the middle; prefer implicit TLS (port 993).",
           Evidence(codes=("starttls_injection", "starttls_preauth", "security")),
           ("https://www.usenix.org/conference/usenixsecurity21/presentation/poddebniak",)),
-    Cause("limit_exceeded", "The server sent more than the engine accepts", False,
-          "The CRM retries; if it keeps happening, send the diagnostic bundle to support.",
+    Cause("limit_exceeded", "The server sent more than the engine accepts", True,
+          "The CRM stopped this inbox; send the diagnostic bundle to support.",
           "A response broke a size limit (the error names it): a broken or hostile server, "
           "or a message larger than the provider's 50 MB rule.",
           Evidence(codes=("limit_exceeded",))),

@@ -11,7 +11,7 @@
      │    ├── SecurityError     bytes that can only be an attack on the connection
      │    │                     (plaintext injected after STARTTLS); permanent
      │    └── LimitExceeded     a response bigger than the engine accepts where it
-     │                          came (``limit`` names which); transient
+     │                          came (``limit`` names which); permanent
      ├── ServerRefused          NO/BAD/BYE, with the server's own words and RFC 5530 code
      │    ├── AuthFailed        AUTHENTICATIONFAILED and friends; permanent
      │    │    └── TokenRejected an OAuth bearer token refused (keeps the decoded
@@ -187,9 +187,12 @@ class SecurityError(ProtocolViolation):
 
 class LimitExceeded(ProtocolViolation):
     """A response broke a size limit for its context (``limit`` is its name, e.g.
-    ``pre_auth_literal``); the connection is closed before the bytes are held."""
+    ``pre_auth_literal``, see ``engine.imap.limits``); the connection is closed before
+    the bytes are held. Permanent: the same server sends the same bytes again, so a
+    person must look (retrying would loop on them)."""
 
     default_code = "limit_exceeded"
+    default_permanent = True
 
     def __init__(self, message: str, data: bytes | None = None, *, limit: str = "",
                  **kw: object) -> None:

@@ -26,6 +26,7 @@ from engine.errors import (
 )
 from engine.imap.commands import Arg, TagCounter, build
 from engine.imap.failures import connect_error, tls_error
+from engine.imap.limits import COMMAND, PRE_AUTH, for_command, widest
 from engine.imap.model import Fetch, Greeting, Tagged
 from engine.imap.protocol import ResponseParser
 from engine.imap.results import refusal
@@ -60,8 +61,9 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
-        self._parser = ResponseParser()
+        self._parser = ResponseParser(limits=PRE_AUTH)
         self._parser.keep_raw = trace is not None
+        self._authenticated = False
         self._send_lock = asyncio.Lock()
         self.router = Router(trace)
         self.timeout: float = 60.0  # for waits inside a command (continuations)
@@ -86,6 +88,16 @@ class Connection:
 
     def add_listener(self, fn: Listener) -> None:
         self.router.add_listener(fn)
+
+    def authenticated(self) -> None:
+        """Login done (or PREAUTH): answers may be bigger than before it (``limits``)."""
+        self._authenticated = True
+        self._fit_limits()
+
+    def _fit_limits(self) -> None:
+        """The parser's limits: the session's, widened for the commands in flight."""
+        base = COMMAND if self._authenticated else PRE_AUTH
+        self._parser.limits = widest(base, (p.limits for p in self.router.pending.values()))
 
     def remove_listener(self, fn: Listener) -> None:
         self.router.remove_listener(fn)
@@ -191,10 +203,13 @@ class Connection:
                     literal_minus=self.router.literal_minus, secret=secret)
         p = Pending(tag, name, stage, loop.create_future(), collect=collect,
                      pause_after=pause_after)
+        if self._authenticated:  # before login everything stays tiny, whatever was asked
+            p.limits = for_command(name, args)
         if stream:
             p.stream = asyncio.Queue(self._stream_queue)
             self.router.streams.append(p)
         self.router.pending[tag] = p
+        self._fit_limits()  # before the command goes out: its answer may follow at once
         self.trace("imap.send.started", tag=tag, command=name)
         self.trace("imap.line.out", line=cmd.trace_text)
         last = len(cmd.chunks) - 1
@@ -233,6 +248,7 @@ class Connection:
         """Wait for the tagged answer; OK -> it, NO/BAD -> the typed refusal."""
         try:
             tagged = await self.wait(p.done, limit, p.stage, p.name)
+            self._fit_limits()  # narrow again once a big answer is over
         except EngineError as exc:
             self.trace("imap.send.failed", tag=p.tag, command=p.name, code=exc.code,
                        error=exc.message)
@@ -329,6 +345,10 @@ class Connection:
                     return
                 parser.feed(data)
                 pause = self.router.route(parser)
+                if self.router.error is not None:  # a broken limit: read no more of it
+                    if self._writer is not None:
+                        self._writer.close()
+                    return
                 if self.router.streams:
                     await self.router.flush_streams()
                 if pause:

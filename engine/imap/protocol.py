@@ -21,8 +21,9 @@ How it stays fast on a 50 MB FETCH stream (100k header fetches):
 
 from __future__ import annotations
 
-from engine.errors import ProtocolViolation
+from engine.errors import LimitExceeded, ProtocolViolation
 from engine.imap import utf7
+from engine.imap.limits import BODY, Limits
 from engine.imap.fetch import FetchShapes, ShapeItem, copy_out, fetch_items
 from engine.imap.lexer import ATOM_STOP, CR, DIGITS, RC, SP, values
 from engine.imap.model import (
@@ -48,8 +49,6 @@ from engine.imap.model import (
     Vanished,
 )
 
-MAX_LINE = 1 << 20  # bytes of one response outside literals
-MAX_LITERAL = 1 << 30
 _COMPACT_AT = 1 << 20
 _INT_STATUS = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
                "SIZE", "DELETED", "APPENDLIMIT"}
@@ -62,14 +61,20 @@ class ResponseParser:
     ``expect_greeting``: the first response must be the server greeting (``* OK``,
     ``* PREAUTH`` or ``* BYE``) and is reported as ``Greeting``.
     ``fast_fetch=False`` turns off the learned FETCH regexes (tests compare both paths).
+    ``limits`` (``engine.imap.limits``) bound lines, literals and whole responses; the
+    connection changes them with the context (``limits`` is a plain attribute). A break
+    raises ``LimitExceeded`` naming the limit; the parser itself can carry on past it
+    (it skips the line), but the connection closes instead: see ``Router.route``.
+    ``max_line``/``max_literal`` override the default limits' fields (tests).
     """
 
     def __init__(
         self,
         *,
         expect_greeting: bool = True,
-        max_line: int = MAX_LINE,
-        max_literal: int = MAX_LITERAL,
+        limits: Limits = BODY,
+        max_line: int | None = None,
+        max_literal: int | None = None,
         fast_fetch: bool = True,
     ) -> None:
         self._buf = bytearray()
@@ -78,8 +83,10 @@ class ResponseParser:
         self._seg = 0  # start of the current line segment (after the last literal)
         self._skipping = False  # discarding an over-long line up to its end
         self._greeting = expect_greeting
-        self._max_line = max_line
-        self._max_literal = max_literal
+        if max_line is not None or max_literal is not None:
+            limits = Limits("custom", max_line or limits.line, max_literal or limits.literal,
+                            limits.response)
+        self.limits = limits
         self._shapes = FetchShapes(limit=8 if fast_fetch else 0)
         self.keep_raw = False  # set by a tracing client: ``last_raw`` = bytes of the last event
         self.last_raw = b""
@@ -106,7 +113,7 @@ class ResponseParser:
     def next_event(self) -> Event | None:
         """The next complete response as an event, or None until more bytes are fed."""
         if self._shapes.active and not self._skipping:
-            hit = self._shapes.match(self._buf, self._pos, self._max_literal)
+            hit = self._shapes.match(self._buf, self._pos, self.limits.literal)
             if hit is not None:
                 event, end = hit
                 if event is not None:
@@ -144,7 +151,7 @@ class ResponseParser:
         if self._skipping or not self._shapes.active:
             return 0
         before = len(out)
-        pos = self._shapes.run(self._buf, self._pos, self._max_literal, out)
+        pos = self._shapes.run(self._buf, self._pos, self.limits.literal, out)
         if pos != self._pos:
             self._pos = self._scan = self._seg = pos
         return len(out) - before
@@ -173,14 +180,17 @@ class ResponseParser:
             self._skipping = False
             self._pos = self._seg = i = nl + 1
         seg = self._seg
+        limits = self.limits
         while True:
             nl = buf.find(b"\n", i)
             if nl < 0:
-                if size - seg > self._max_line:  # literal bytes do not count
+                if size - seg > limits.line:  # literal bytes do not count
                     bad = bytes(buf[self._pos : self._pos + 200])
                     self._skipping = True
                     self._pos = self._scan = self._seg = size
-                    raise ProtocolViolation(f"response longer than {self._max_line} bytes", bad)
+                    raise LimitExceeded(
+                        f"response line longer than the {limits.name} limit of "
+                        f"{limits.line} bytes", bad, limit=f"{limits.name}_line")
                 self._scan = size
                 return -1
             le = nl - 1 if nl > 0 and buf[nl - 1] == CR else nl
@@ -188,15 +198,21 @@ class ResponseParser:
                 ob = buf.rfind(b"{", seg, le)
                 if ob >= 0:
                     digits = bytes(buf[ob + 1 : le - 1]).rstrip(b"+")
-                    if digits.isdigit() and len(digits) < 12:
-                        n = int(digits)
-                        if n > self._max_literal:
-                            bad = bytes(buf[self._pos : nl + 1])
+                    if digits.isdigit():
+                        n = int(digits) if len(digits) < 12 else 1 << 40
+                        what, cap, seen = "", 0, n
+                        if n > limits.literal:
+                            what, cap = "literal", limits.literal
+                        elif nl + 1 + n - self._pos > limits.response:
+                            what, cap, seen = "response", limits.response, nl + 1 + n - self._pos
+                        if what:
+                            bad = bytes(buf[self._pos : min(nl + 1, self._pos + 200)])
                             self._pos = self._scan = self._seg = nl + 1
                             self._skipping = False
-                            raise ProtocolViolation(
-                                f"literal of {n} bytes exceeds the {self._max_literal} limit", bad
-                            )
+                            raise LimitExceeded(
+                                f"{what} of {seen} bytes announced; the "
+                                f"{limits.name} limit is {cap} bytes", bad,
+                                limit=f"{limits.name}_{what}")
                         i = seg = self._seg = nl + 1 + n
                         if i > size:
                             self._scan = i

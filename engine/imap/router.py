@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from engine.errors import EngineError, ProtocolViolation, truncate
+from engine.errors import EngineError, LimitExceeded, ProtocolViolation, truncate
+from engine.imap.limits import Limits
 from engine.imap.model import (
     Bye,
     Capability,
@@ -65,6 +66,7 @@ class Pending:
     abandoned: bool = False
     pause_after: bool = False
     violation: ProtocolViolation | None = None
+    limits: Limits | None = None  # what its answer may need beyond the session's
 
 
 class Router:
@@ -99,7 +101,8 @@ class Router:
         self.literal_minus = self.caps is not None and "LITERAL-" in self.caps
 
     def route(self, parser: ResponseParser) -> bool:
-        """Route every complete event; True if reading must pause (STARTTLS)."""
+        """Route every complete event; True if reading must stop: a pause (STARTTLS) or
+        a broken size limit (``error`` is set then)."""
         tracing = self._trace is not None
         pending = self.pending
         cur = next(iter(pending.values()), None)
@@ -113,6 +116,15 @@ class Router:
                     parser.fetch_run(cur.batch)
             try:
                 ev = parser.next_event()
+            except LimitExceeded as exc:
+                # Not skippable: the announced bytes would have to be read to find the
+                # next response. Every waiter fails with it; the reader stops and closes.
+                self.trace("imap.protocol_violation", error=exc.message, data=exc.server_text,
+                           limit=exc.limit)
+                greeting = self.greeting is not None and not self.greeting.done()
+                exc.stage = "imap_greeting" if greeting else cur.stage if cur else exc.stage
+                self.fail_all(exc)
+                return True
             except ProtocolViolation as exc:
                 self.trace("imap.protocol_violation", error=exc.message, data=exc.server_text)
                 if self.greeting is not None and not self.greeting.done():
@@ -229,10 +241,17 @@ class Router:
                 fut.set_exception(mine)
                 fut.exception()  # mark retrieved: not every waiter is still there
         for p in self.streams:
-            assert p.stream is not None
-            while not p.stream.empty():
-                p.stream.get_nowait()
-            p.stream.put_nowait(None)
+            # What arrived whole before the failure still reaches the consumer (then the
+            # end, then ``finish`` raises ``err``); only a full queue is dropped instead.
+            q = p.stream
+            assert q is not None
+            if p.batch and not p.abandoned and (q.maxsize <= 0 or q.maxsize - q.qsize() >= 2):
+                q.put_nowait(p.batch)
+            p.batch = []
+            if q.full():
+                while not q.empty():
+                    q.get_nowait()
+            q.put_nowait(None)
         self.streams.clear()
         self.pending.clear()
         self.notify(err)

@@ -179,6 +179,8 @@ class ImapSession:
             )
         self.session.advance("greeting_preauth" if greeting.status == "PREAUTH"
                              else "greeting_ok")
+        if self.authenticated and self.security != "starttls":
+            self._conn.authenticated()  # PREAUTH (refused below when STARTTLS was asked)
         if self.security == "starttls" and not tls_now:
             await self._starttls(ctx or self._context())
         return greeting
@@ -233,6 +235,7 @@ class ImapSession:
         if tagged.code != "CAPABILITY":
             self._conn.set_caps(None)
         self.session.advance("auth_ok")
+        self._conn.authenticated()
 
     async def authenticate_plain(self, credentials: Credentials) -> None:
         """AUTHENTICATE PLAIN (RFC 4616), in one round trip with SASL-IR (RFC 4959).
@@ -261,6 +264,7 @@ class ImapSession:
         if tagged.code != "CAPABILITY":
             self._conn.set_caps(None)
         self.session.advance("auth_ok")
+        self._conn.authenticated()
 
     async def authenticate_oauth(self, mechanism: Mechanism, username: str,
                                  token: Secret) -> None:
@@ -311,6 +315,7 @@ class ImapSession:
         if tagged.code != "CAPABILITY":
             self._conn.set_caps(None)
         self.session.advance("auth_ok")
+        self._conn.authenticated()
 
     def _check_plaintext(self) -> None:
         if not self.tls and not is_loopback(self.host) and not self.allow_plaintext_login:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import AuthFailed, ProtocolViolation, ServerRefused, Throttled
+from engine.errors import AuthFailed, LimitExceeded, ProtocolViolation, ServerRefused, Throttled
 from engine.imap import utf7
 from engine.imap.commands import (
     Atom,
@@ -388,8 +388,9 @@ def test_greeting_must_come_first() -> None:
 def test_overlong_line_is_refused_and_skipped() -> None:
     parser = ResponseParser(expect_greeting=False, max_line=1000)
     parser.feed(b"* OK " + b"x" * 2000)
-    with pytest.raises(ProtocolViolation, match="longer than 1000"):
+    with pytest.raises(LimitExceeded, match="longer than the custom limit of 1000") as err:
         parser.next_event()
+    assert err.value.limit == "custom_line"
     parser.feed(b"yyy\r\n* 3 EXISTS\r\n")
     assert parser.next_event() == Exists(3)
 
@@ -397,8 +398,9 @@ def test_overlong_line_is_refused_and_skipped() -> None:
 def test_oversized_literal_is_refused() -> None:
     parser = ResponseParser(expect_greeting=False, max_literal=100)
     parser.feed(b"* 1 FETCH (BODY[] {101}\r\n")
-    with pytest.raises(ProtocolViolation, match="exceeds"):
+    with pytest.raises(LimitExceeded, match="literal of 101 bytes announced") as err:
         parser.next_event()
+    assert err.value.limit == "custom_literal" and err.value.permanent
 
 
 def test_deep_nesting_is_refused_not_recursed() -> None:
