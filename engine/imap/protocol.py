@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from engine.errors import LimitExceeded, ProtocolViolation
 from engine.imap import utf7
-from engine.imap.limits import BODY, Limits
 from engine.imap.fetch import FetchShapes, ShapeItem, copy_out, fetch_items
 from engine.imap.lexer import ATOM_STOP, CR, DIGITS, RC, SP, values
+from engine.imap.limits import BODY, Limits
 from engine.imap.model import (
     Bye,
     Capability,

@@ -48,7 +48,7 @@ def pre_auth_server(case: str, sent: list[int]) -> Script:
             await peer.send(b"* OK ")
         else:  # a tiny greeting, then CAPABILITY answered with a huge literal
             await peer.send(b"* OK hostile\r\n")
-            tag, verb, _ = await peer.command()
+            _tag, verb, _ = await peer.command()
             assert verb == b"CAPABILITY", verb
             await peer.send(b"* CAPABILITY IMAP4rev1 {1073741000}\r\n")
         await flood(peer, sent)
