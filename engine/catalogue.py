@@ -355,13 +355,13 @@ CAUSES: tuple[Cause, ...] = (
     Cause("uidvalidity_reset", "The server renumbered a folder (UIDVALIDITY changed)", False,
           "Nothing to do: the CRM rescans the folder; no duplicates are logged.",
           "Usually a server migration or restore; frequent resets point to a server problem.",
-          Evidence(events=("uidvalidity_changed",))),
+          Evidence(events=("UidValidityChanged",))),
     # Permanent for that folder (it will not come back by itself); the account carries on
     # with the others.
     Cause("folder_vanished", "A watched folder was renamed or deleted", True,
           "Pick the folder again in the inbox settings (it was renamed or deleted).",
           "A client or rule renamed or deleted the folder.",
-          Evidence(events=("account.FolderGone",), response_codes=("NONEXISTENT",),
+          Evidence(events=("FolderGone",), response_codes=("NONEXISTENT",),
                    codes=("nonexistent", "folder_override_missing"))),
     # -- fallbacks ------------------------------------------------------------------------
     Cause("config", "The inbox settings cannot work as given", True,

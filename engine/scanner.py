@@ -45,7 +45,13 @@ from engine.roles import (
     detect_roles,
     folders_from_list,
 )
-from engine.supervise import AccountEvent, FolderGone, LargeFolderWarning, MessageSkipped
+from engine.supervise import (
+    AccountEvent,
+    FolderGone,
+    LargeFolderWarning,
+    MessageSkipped,
+    UidValidityChanged,
+)
 from engine.sync import Action, MessageSink, ScanResult, scan_folder
 from engine.trace import TraceHub
 from engine.watch import ProgressSink
@@ -216,6 +222,10 @@ class Scanner:
                     raise
                 self._stuck.pop(folder, None)
                 how = {"action": result.plan.action.value, "reason": result.plan.reason}
+                if result.plan.renumbered is not None:
+                    stored, now = result.plan.renumbered
+                    self.publish(UidValidityChanged(self.account, folder, stored, now,
+                                                    self.clock.wall()))
                 self._changes(folder, checkpoint, result)
         except ServerRefused as exc:
             if not _folder_problem(exc):

@@ -87,6 +87,19 @@ class FolderGone:
 
 
 @dataclass(frozen=True)
+class UidValidityChanged:
+    """A folder's UIDVALIDITY is not its checkpoint's: the server renumbered it (RFC 3501
+    2.3.1.1), so the stored UIDs mean nothing; the scan dropped the checkpoint and started
+    again. Diagnostics match this type, never the scan plan's wording."""
+
+    account: str
+    folder: str
+    old: int
+    new: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class MessageSkipped:
     """One message the scan could not take (the parser refused the server's answer, or
     the CRM's ingest failed on it) ``tries`` times in a row: it is skipped so the rest
@@ -111,7 +124,7 @@ class RetryScheduled:
 
 
 AccountEvent = (StateChanged | DisconnectNotice | LargeFolderWarning | ScanProgress | NewMail
-                | FolderGone | RetryScheduled | MessageSkipped)
+                | FolderGone | UidValidityChanged | RetryScheduled | MessageSkipped)
 
 
 # Causes whose words overrule the class ``refusal`` gave a LOGIN NO (an ``AuthFailed``):
@@ -184,6 +197,7 @@ __all__ = [
     "NewMail",
     "RetryScheduled",
     "ScanProgress",
+    "UidValidityChanged",
     "cause_matches",
     "classify",
     "notice_for",

@@ -91,6 +91,7 @@ class ScanPlan:
     ranges: tuple[tuple[int, int], ...] = ()  # inclusive UID ranges, one UID FETCH each
     drop_checkpoint: bool = False  # UIDVALIDITY changed or UIDs went backwards
     start_uid: int = 0  # last_uid to record before fetching (fresh starts)
+    renumbered: tuple[int, int] | None = None  # (stored, server's) UIDVALIDITY when they differ
 
     @property
     def uid_count(self) -> int:
@@ -118,11 +119,12 @@ def plan_scan(
         raise ValueError(f"backfill must be >= 0, got {backfill}")
     newest = status.uidnext - 1
 
-    def fresh(reason: str, drop: bool) -> ScanPlan:
+    def fresh(reason: str, drop: bool,
+              renumbered: tuple[int, int] | None = None) -> ScanPlan:
         start = max(0, newest - backfill)
         return ScanPlan(folder, Action.START_FRESH, reason,
                         ranges=split_range(start + 1, newest, batch),
-                        drop_checkpoint=drop, start_uid=start)
+                        drop_checkpoint=drop, start_uid=start, renumbered=renumbered)
 
     if checkpoint is None:
         return fresh(f"first scan: starting at UIDNEXT {status.uidnext}"
@@ -130,7 +132,8 @@ def plan_scan(
                      + "; older mail predates the connection", drop=False)
     if checkpoint.uidvalidity != status.uidvalidity:
         return fresh(f"UIDVALIDITY changed {checkpoint.uidvalidity} -> {status.uidvalidity}:"
-                     " stored UIDs are meaningless; starting again at UIDNEXT", drop=True)
+                     " stored UIDs are meaningless; starting again at UIDNEXT", drop=True,
+                     renumbered=(checkpoint.uidvalidity, status.uidvalidity))
     if checkpoint.last_uid > newest:
         return fresh(f"UIDNEXT {status.uidnext} is below the last scanned UID "
                      f"{checkpoint.last_uid} with the same UIDVALIDITY (a server bug); "

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from engine.account import Account
-from engine.diag.classify import Diagnosis, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
 from engine.errors import AuthFailed, TimedOut
 from engine.roles import Role
 from engine.states import State, StateChanged
@@ -69,6 +68,9 @@ class RunState:
         self._nudging = True
 
     def on_event(self, event: AccountEvent) -> None:
+        fact = diagnose_fact(event)
+        if fact is not None:
+            self.facts.append(fact)
         if isinstance(event, LargeFolderWarning):
             self.warned.add(event.folder)
         if isinstance(event, StateChanged):
@@ -83,11 +85,6 @@ class RunState:
                     self.errors.append(seen)
             if event.new is State.CONNECTED:
                 self.mark = self.account.polls
-
-    def on_trace(self, name: str, info: Mapping[str, Any]) -> None:
-        found = diagnose_event(name, info)
-        if found is not None:
-            self.facts.append(found)
 
     def sink(self, message: ScannedMessage) -> None:
         self.deliveries[(message.folder, message.uidvalidity, message.uid)] += 1

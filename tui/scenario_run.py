@@ -128,7 +128,6 @@ async def run_scenario(scenario: Scenario, *, deadline: float = 30.0,
                               after_pass=None if crm is None else crm.logger.fetch_and_log)
             run.account = account
             account.subscribe(run.on_event)
-            account.hub.subscribe(run.on_trace)
             others: list[ImapClient] = []
             limit = scenario.config.max_connections_per_user
             nudged = False

@@ -7,19 +7,20 @@ server's words, its class and stage. It never parses a message the engine wrote.
 rebuilt from plain data, a bundle): it finds the last BYE's code in redacted lines, and
 ``diagnose`` takes it as a hint when the error carries none.
 
-``diagnose_event(name, info)`` does the same for the two causes that are not failures
-but facts the account reports (a folder vanished; UIDVALIDITY changed).
+``diagnose_fact(event)`` does the same for the two causes that are not failures but
+facts the account reports as typed events (``FolderGone``, ``UidValidityChanged``): it
+matches their types and reads their fields, never a trace name or a sentence.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from engine.catalogue import CAUSES, UNKNOWN, Cause, cause
 from engine.errors import EngineError
+from engine.supervise import FolderGone, UidValidityChanged
 from engine.supervise import classify as engine_classify
 
 
@@ -114,18 +115,18 @@ def _diagnosis(c: Cause, why: str, err: EngineError, response: str) -> Diagnosis
                      stage=err.stage, message=err.message, engine_permanent=err.permanent)
 
 
-def diagnose_event(name: str, info: Mapping[str, Any]) -> Diagnosis | None:
-    """A cause for an account fact seen on the trace hub, or None for ordinary events."""
-    if name == "account.FolderGone":
+def diagnose_fact(event: object) -> Diagnosis | None:
+    """A cause for an account fact (a typed account event), or None for ordinary events."""
+    if isinstance(event, FolderGone):
         return Diagnosis(cause("folder_vanished"), "account event FolderGone",
-                         server_text=info.get("server_text"), stage="imap_select",
-                         message=f"folder {info.get('folder')!r} is gone")
-    reason = str(info.get("reason") or "")
-    if name == "scan.folder" and reason.startswith("UIDVALIDITY changed"):
-        return Diagnosis(cause("uidvalidity_reset"), "scan reason: UIDVALIDITY changed",
+                         server_text=event.server_text, stage="imap_select",
+                         message=f"folder {event.folder!r} is gone")
+    if isinstance(event, UidValidityChanged):
+        return Diagnosis(cause("uidvalidity_reset"), "account event UidValidityChanged",
                          stage="imap_status",
-                         message=f"folder {info.get('folder')!r}: {reason}")
+                         message=f"folder {event.folder!r}: UIDVALIDITY changed {event.old} "
+                         f"-> {event.new}; its stored UIDs are dropped and it is rescanned")
     return None
 
 
-__all__ = ["Diagnosis", "bye_code", "diagnose", "diagnose_event"]
+__all__ = ["Diagnosis", "bye_code", "diagnose", "diagnose_fact"]

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
 from engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
-from engine.diag.classify import Diagnosis, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
 from engine.diag.presented import presented, speaks_tls, summary
 from engine.diag.probe_smtp import smtp_steps
 from engine.diag.resolve import Resolver, resolve, system_resolver
@@ -49,6 +49,7 @@ from engine.imap.results import Credentials
 from engine.roles import ListMethod, Role, detect_roles, folders_from_list
 from engine.secrets import Secret
 from engine.settings import AccountSettings, detect_greeting
+from engine.supervise import UidValidityChanged
 from engine.tokens import TokenProvider
 
 EXIT = {"ok": Exit.OK, "warning": Exit.WARNING, "failed": Exit.FAILED}
@@ -411,8 +412,8 @@ class Probe:
             return
         stored = stored_uidvalidity(self.options.db, self.settings.username, folder)
         if stored is not None and stored != now:
-            found = diagnose_event("scan.folder", {
-                "folder": folder, "reason": f"UIDVALIDITY changed {stored} -> {now}"})
+            found = diagnose_fact(UidValidityChanged(self.settings.username, folder, stored,
+                                                     now, datetime.now(UTC)))
             if found is not None:
                 self.findings.append(found)
                 self.steps.append(Step(f"uidvalidity {folder}", "warning",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.db import Database
 from engine.diag.bundle import export_bundle
-from engine.diag.classify import Diagnosis, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
 from engine.diag.timeline import Timeline, TimelineEntry, TimelineRecorder
 from engine.diag.tracering import DEFAULT_CAPACITY, TraceRing
 from engine.states import StateChanged
@@ -52,18 +52,16 @@ class AccountDiagnostics:
                                           clock=self.account.clock)
         await self._recorder.start()
         self._undo = [self.account.hub.subscribe(self.ring.record),
-                      self.account.hub.subscribe(self._on_trace),
                       self.account.subscribe(self._on_event)]
 
-    def _on_trace(self, name: str, info: Any) -> None:
-        found = diagnose_event(name, info)
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, StateChanged):
+            if event.error is not None:
+                self._causes.append(diagnose(event.error))
+            return
+        found = diagnose_fact(event)
         if found is not None:
             self._causes.append(found)
-
-    def _on_event(self, event: object) -> None:
-        error = getattr(event, "error", None)
-        if isinstance(event, StateChanged) and error is not None:
-            self._causes.append(diagnose(error))
 
     async def stop(self) -> None:
         for undo in self._undo:

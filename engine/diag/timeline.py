@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.db import Database
-from engine.diag.classify import Diagnosis, diagnose, diagnose_event
+from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
 from engine.states import State, StateChanged
 from engine.supervise import (
     DisconnectNotice,
@@ -33,6 +33,7 @@ from engine.supervise import (
     NewMail,
     RetryScheduled,
     ScanProgress,
+    UidValidityChanged,
 )
 
 if TYPE_CHECKING:
@@ -150,10 +151,16 @@ def entry_for_event(account: str, event: object, at: datetime) -> TimelineEntry 
     if isinstance(event, DisconnectNotice):
         return None  # the failure transition already carries the same classification
     if isinstance(event, FolderGone):
-        d2 = diagnose_event("account.FolderGone", vars(event))
+        d2 = diagnose_fact(event)
         assert d2 is not None
         return TimelineEntry(event.at, account, "folder", f"folder {event.folder!r} vanished",
                              **_cause_fields(d2), data={"server_text": event.server_text})
+    if isinstance(event, UidValidityChanged):
+        d3 = diagnose_fact(event)
+        assert d3 is not None
+        return TimelineEntry(event.at, account, "folder", d3.message or d3.cause.title,
+                             **_cause_fields(d3),
+                             data={"folder": event.folder, "old": event.old, "new": event.new})
     if isinstance(event, LargeFolderWarning):
         return TimelineEntry(event.at, account, "warning",
                              f"{event.folder!r} holds {event.messages} messages",
@@ -198,12 +205,7 @@ class TimelineRecorder:
                                          data={"capabilities": list(caps)}))
 
     def on_trace(self, name: str, info: Mapping[str, Any]) -> None:
-        if name == "scan.folder":
-            d = diagnose_event(name, info)
-            if d is not None:
-                self._push(TimelineEntry(self.clock.wall(), self.account.name, "folder",
-                                         d.message or d.cause.title, **_cause_fields(d)))
-        elif name.startswith(("send.", "outbox.", "smtp.send")):
+        if name.startswith(("send.", "outbox.", "smtp.send")):
             self._push(TimelineEntry(self.clock.wall(), self.account.name, "send", name,
                                      data={k: v for k, v in info.items()
                                            if isinstance(v, str | int | float | bool)}))

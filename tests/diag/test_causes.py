@@ -26,7 +26,7 @@ from diag_helpers import USER, account_for
 from waiting import async_wait_until
 
 from engine.catalogue import BY_CODE, CAUSES
-from engine.diag.classify import diagnose_event
+from engine.diag.classify import diagnose_fact
 from engine.diag.probe import ProbeOptions, ProbeReport, probe
 from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
@@ -326,7 +326,7 @@ async def test_uidvalidity_reset_through_the_engine_and_diagnose_json(
     async with ScenarioServer(load(SCENARIOS / "uidvalidity-reset.toml"), control_port=None,
                               smtp=False) as srv:
         account = account_for(srv, PASSWORD, tmp_path, initial_scan="new")
-        account.hub.subscribe(lambda name, info: seen.append(diagnose_event(name, info)))
+        account.subscribe(lambda event: seen.append(diagnose_fact(event)))
         await account.start()
         try:
             await async_wait_until(lambda: account.state is State.IDLE, what="synced")

@@ -3,12 +3,19 @@ the catalogue cause out (provider words verbatim from the sources the catalogue 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from engine.catalogue import BY_CODE, CAUSES, cause
-from engine.diag.classify import bye_code, diagnose, diagnose_event
+from engine.checkpoints import Checkpoint
+from engine.diag.classify import bye_code, diagnose, diagnose_fact
 from engine.errors import ConnectError, Disconnected, EngineError, TimedOut
 from engine.imap.results import refusal
+from engine.supervise import FolderGone, NewMail, UidValidityChanged
+from engine.sync import FolderStatus, plan_scan
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def login_no(text: str, code: str | None = None) -> EngineError:
@@ -69,12 +76,20 @@ def test_a_bye_code_from_the_trace_decides_a_disconnect() -> None:
 
 
 def test_account_facts_are_causes_too() -> None:
-    gone = diagnose_event("account.FolderGone", {"folder": "Sent", "server_text": "gone"})
-    assert gone is not None and gone.code == "folder_vanished"
-    reset = diagnose_event("scan.folder", {"folder": "INBOX",
-                                           "reason": "UIDVALIDITY changed 1 -> 2: rescan"})
+    gone = diagnose_fact(FolderGone("me", "Sent", "gone", AT))
+    assert gone is not None and gone.code == "folder_vanished" and gone.server_text == "gone"
+    reset = diagnose_fact(UidValidityChanged("me", "INBOX", 1, 2, AT))
     assert reset is not None and reset.code == "uidvalidity_reset"
-    assert diagnose_event("scan.folder", {"reason": "new mail"}) is None
+    assert "1 -> 2" in (reset.message or "")
+    assert diagnose_fact(NewMail("me", "INBOX", 3, AT)) is None
+
+
+def test_a_renumbered_folder_is_a_typed_fact_whatever_the_plan_says() -> None:
+    """The scan plan's reason is for people: the fact rides on ``ScanPlan.renumbered``."""
+    plan = plan_scan("INBOX", Checkpoint("me", "INBOX", 7, 100, None, 99, AT),
+                     FolderStatus(8, 50))
+    assert plan.renumbered == (7, 8)
+    assert plan_scan("INBOX", None, FolderStatus(8, 50)).renumbered is None
 
 
 def test_every_cause_is_complete_and_unknown_codes_are_named() -> None:
