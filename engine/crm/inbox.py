@@ -15,9 +15,12 @@ Two phases, so untracked mail is never read:
    60 MB email costs a few kB. A message that cannot be parsed is recorded as
    malformed with its reason, and the rest of the queue goes on. A message that left
    its folder in between (another client's rule, a phone) is not malformed: it is
-   looked up by Message-ID in the other selectable folders, All Mail and Archive first,
-   and logged from where it is found; if it is nowhere, its row stays queued and the
-   next pass looks again.
+   looked up in the other selectable folders, All Mail and Archive first (by
+   Message-ID, or for mail without one by sender and subject, keeping the message whose
+   ``identity_of`` is the queued one's), and logged from where it is found; if it is
+   nowhere, its row stays queued and later passes look again, for ``VANISHED_GIVE_UP``
+   after it was queued; then it is recorded as vanished on its thread and unqueued. A
+   row whose message was logged meanwhile (scanned in the folder it moved to) goes.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ import builtins
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 from engine.crm.errors import CrmError, MalformedMessage, MessageVanished
-from engine.crm.ingest import Headers, LoggedEmail, parse_headers, parse_message
+from engine.crm.ingest import Headers, LoggedEmail, identity_of, parse_headers, parse_message
 from engine.crm.records import CrmStore, ThreadRef
 from engine.crm.rules import Decision, LoggingRules
 from engine.crm.tracking import Match, match
@@ -42,6 +46,11 @@ from engine.trace import TraceFn
 
 log = logging.getLogger(__name__)
 TEXT_PART_LIMIT = 2 * 1024 * 1024
+# How long a tracked message that left its folder, and is in no other, stays queued (and
+# looked for on every pass) before it is recorded as vanished: deleted on a phone, or
+# held by another client for a while.
+VANISHED_GIVE_UP = timedelta(days=7)
+LOOKUP_CANDIDATES = 20  # messages by the same sender with the same subject, newest first
 
 
 class BodyClient(Protocol):
@@ -232,11 +241,12 @@ class InboxLogger:
                 current = getattr(box, "uidvalidity", None)
                 message = ScannedMessage(folder, uidvalidity, uid, size, None, head)
                 item = None if current not in (None, uidvalidity) else self._decide(message)
-                if item is not None and item.decision.log:
+                if (item is not None and item.decision.log
+                        and not await self.store.is_logged(identity_of(item.headers, size))):
                     logged = await self._read_and_log(client, item)
-                    if logged is None:
+                    if logged is None and not await self._give_up(item):
                         continue  # vanished and not found elsewhere: stays queued
-                    done += logged
+                    done += logged or 0
                 await self.store.drop_pending(folder, uidvalidity, uid)
         self.logged += done
         if done:
@@ -273,32 +283,74 @@ class InboxLogger:
         """The vanished message by its Message-ID in another folder, read from there."""
         mid = item.headers.message_id
         gone = item.message
-        if mid is not None:
-            caps = frozenset(getattr(client, "caps", ()) or ())
-            for folder in lookup_order(await client.list(), caps, gone.folder):
-                try:
-                    box = await client.select(folder, readonly=True)
-                    uids = await client.uid_search(Atom("HEADER"), "Message-ID", mid)
-                except ServerRefused:
-                    continue  # gone or off limits too: look in the next one
-                if not uids or getattr(box, "uidvalidity", None) is None:
-                    continue
-                moved = replace(gone, folder=folder, uidvalidity=box.uidvalidity,
-                                uid=min(uids))
-                found = replace(item, message=moved)
-                try:
-                    email = await self._read(client, found)
-                except MessageVanished:
-                    continue  # moved on again while we looked
-                note = (f"found in {folder!r}: it left {gone.folder!r} before its body "
-                        "was read")
-                self._emit("crm.inbox.found_elsewhere", moved, mid, note)
-                return found, replace(email, notes=(*email.notes, note))
+        caps = frozenset(getattr(client, "caps", ()) or ())
+        for folder in lookup_order(await client.list(), caps, gone.folder):
+            try:
+                box = await client.select(folder, readonly=True)
+                uids = await self._search(client, item)
+            except ServerRefused:
+                continue  # gone or off limits too: look in the next one
+            if not uids or getattr(box, "uidvalidity", None) is None:
+                continue
+            moved = replace(gone, folder=folder, uidvalidity=box.uidvalidity, uid=min(uids))
+            found = replace(item, message=moved)
+            try:
+                email = await self._read(client, found)
+            except MessageVanished:
+                continue  # moved on again while we looked
+            note = f"found in {folder!r}: it left {gone.folder!r} before its body was read"
+            self._emit("crm.inbox.found_elsewhere", moved, mid, note)
+            return found, replace(email, notes=(*email.notes, note))
         self._emit("crm.inbox.vanished", gone, mid,
-                   f"no longer in {gone.folder!r} and not found in any other folder"
-                   if mid is not None else f"no longer in {gone.folder!r}; without a "
-                   "Message-ID it cannot be looked up elsewhere")
+                   f"no longer in {gone.folder!r} and not found in any other folder")
         return None
+
+    async def _search(self, client: BodyClient, item: Pending) -> builtins.list[int]:
+        """UIDs of ``item``'s message in the selected folder: by Message-ID; without one,
+        by sender and subject, keeping those whose identity (Date, From, To, Subject,
+        size) is the queued message's."""
+        h = item.headers
+        if h.message_id is not None:
+            return await client.uid_search(Atom("HEADER"), "Message-ID", h.message_id)
+        criteria: builtins.list[Any] = []
+        if h.from_ is not None:
+            criteria += [Atom("FROM"), h.from_.email]
+        if h.subject:
+            criteria += [Atom("SUBJECT"), h.subject]
+        if not criteria:
+            return []  # nothing to narrow by: not worth reading every header of a folder
+        utf8 = not all(str(c).isascii() for c in criteria)
+        uids = await client.uid_search(*criteria, charset="UTF-8" if utf8 else None)
+        want = identity_of(h, item.message.size)
+        same = []
+        candidates = sorted(uids)[-LOOKUP_CANDIDATES:]
+        if candidates:
+            async for f in client.uid_fetch(candidates, ["UID", "RFC822.SIZE",
+                                                         "BODY.PEEK[HEADER]"]):
+                head = f.items.get("BODY[HEADER]")
+                if f.uid in candidates and isinstance(head, bytes):
+                    try:
+                        if identity_of(parse_headers(head), f.items.get("RFC822.SIZE")) == want:
+                            same.append(f.uid)
+                    except MalformedMessage:
+                        continue
+        return same
+
+    async def _give_up(self, item: Pending) -> bool:
+        """True once a vanished message has been queued for ``VANISHED_GIVE_UP``: it is
+        recorded as vanished on its thread (ids and reason) and may be unqueued."""
+        gone = item.message
+        queued = await self.store.queued_at(gone.folder, gone.uidvalidity, gone.uid)
+        if queued is not None and self.store.clock.wall() - queued < VANISHED_GIVE_UP:
+            return False
+        reason = (f"left {gone.folder!r} before its body was read and was not found in any "
+                  f"folder for {VANISHED_GIVE_UP.days} days")
+        await self.store.record_refusal(
+            thread_id=item.verdict.thread.id if item.verdict.thread else None,
+            message_id=item.headers.message_id, folder=gone.folder, uid=gone.uid,
+            kind="vanished", reason=reason)
+        self._emit("crm.inbox.gave_up", gone, item.headers.message_id, reason)
+        return True
 
     async def _read(self, client: BodyClient, item: Pending) -> LoggedEmail:
         uid = item.message.uid

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import aiosqlite
 
@@ -394,6 +395,20 @@ class CrmStore:
                 "SELECT folder, uidvalidity, uid, size, headers FROM crm_pending "
                 "ORDER BY folder, uidvalidity, uid") as cur:
             return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in await cur.fetchall()]
+
+    async def queued_at(self, folder: str, uidvalidity: int, uid: int) -> datetime | None:
+        """When a queue row was written (None: no such row)."""
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                "SELECT queued_at FROM crm_pending WHERE folder = ? AND uidvalidity = ? "
+                "AND uid = ?", (folder, uidvalidity, uid)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else datetime.fromisoformat(str(row[0]))
+
+    async def is_logged(self, identity: str) -> bool:
+        """An email with this ``identity_of`` is logged already."""
+        async with self.db.transaction(write=False) as conn, conn.execute(
+                "SELECT 1 FROM emails WHERE identity = ?", (identity,)) as cur:
+            return await cur.fetchone() is not None
 
     async def drop_pending(self, folder: str, uidvalidity: int, uid: int) -> None:
         async with self.db.transaction() as conn:

@@ -122,3 +122,38 @@ async def test_reply_logged_untracked_ignored_large_one_without_attachments(
     data += wal.read_bytes() if wal.exists() else b""
     assert b"Secret-xq81" not in data and b"body-untracked-77" not in data
     assert b"Big one." in data
+
+
+async def test_a_reply_without_message_id_moved_to_archive_is_found_by_its_identity(
+        dovecot: Any, tmp_path: Path) -> None:
+    """Issue 11: the lookup of a vanished reply without Message-ID (SEARCH FROM + SUBJECT,
+    then the identity of Date, From, To, Subject and RFC822.SIZE) on a real server, with
+    the message moved by another client (doveadm) between the scan and the body fetch."""
+    creds = new_user(dovecot)
+    me = creds.username
+    dovecot.doveadm("mailbox", "create", "-u", me, "Archive")
+    no_id = (f"From: Bob Buyer <bob@client.test>\r\nTo: {me}\r\nSubject: Re: Quote\r\n"
+             "Date: Mon, 04 Mar 2024 09:00:00 +0000\r\nIn-Reply-To: <q1@crm.test>\r\n\r\n"
+             "Sent by a gateway that adds no Message-ID.\r\n").encode()
+    async with await Database.open(tmp_path / "engine.db") as db:
+        store = CrmStore(db, AttachmentStore(tmp_path / "files"))
+        bob = await store.upsert_contact("bob@client.test", "Bob Buyer")
+        thread = await store.new_thread("Quote", bob, "sent", ["bob@client.test"],
+                                        ["<q1@crm.test>"])
+        logger = InboxLogger(store, LoggingRules(), [me])
+        async with session(dovecot, creds) as client:
+            await client.login(creds)
+            await logger.refresh()
+            checkpoints = CheckpointStore(db)
+            await scan_folder(client, checkpoints, me, "INBOX", logger.sink)  # first sight
+            dovecot.load_messages(me, "INBOX", [
+                (no_id.replace(b"Re: Quote", b"Re: Quote (again)"), "", WHEN),
+                (no_id, "", WHEN)])
+            await scan_folder(client, checkpoints, me, "INBOX", logger.sink)
+            assert len(await store.pending()) == 2
+            dovecot.doveadm("move", "-u", me, "Archive", "mailbox", "INBOX", "ALL")
+            assert await logger.fetch_and_log(client) == 2
+        rows = await store.emails(thread_id=thread)
+        assert sorted(r.subject for r in rows) == ["Re: Quote", "Re: Quote (again)"]
+        assert all("found in 'Archive'" in r.notes for r in rows)
+        assert await store.pending() == []
