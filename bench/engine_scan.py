@@ -107,7 +107,7 @@ async def _scan(host: str, port: int, user: str, password: str,
 
     hub = TraceHub()
     if traced:  # what tui.bridge.EngineBridge._on_trace does with every trace event
-        from tui.translate import StageClock, trace_line
+        from tui.bridge.translate import StageClock, trace_line
 
         stages = StageClock()
         lines: deque[str] = deque(maxlen=20_000)

@@ -2,7 +2,7 @@
 
 Wired the way the TUI wires it (``tui.bridge.EngineBridge._start_account``): the real
 ``Account`` (Scanner, IDLE watcher, supervisor backoff, ``on_reset``) whose sink, tracked
-set and after-pass hook are a ``tui.bridge_crm.CrmBridge``; the CrmBridge's outbox sends,
+set and after-pass hook are a ``tui.bridge.crm.CrmBridge``; the CrmBridge's outbox sends,
 and ``CrmBridge.resume()`` finishes what an earlier (killed) run left. Nothing here knows
 it is being killed: every start is an ordinary start on the same data directory.
 
@@ -37,7 +37,7 @@ from engine.imap.client import ImapClient
 from engine.imap.results import Credentials
 from engine.secrets import Secret
 from engine.settings import AccountSettings, ImapServer, SmtpServer
-from tui.bridge_crm import CrmBridge, CrmWiring
+from tui.bridge.crm import CrmBridge, CrmWiring
 
 OLD_TRACKED = 600
 BACKOFF = BackoffPolicy(base_min=0.05, base_max=0.2, factor=1.5, cap=1.0, short_session=30.0,

@@ -63,7 +63,7 @@ class Bridge(Protocol):
 
 
 class CrmActions(Protocol):
-    """What the Records and Compose screens ask of the CRM (``tui.bridge_crm.CrmBridge``)."""
+    """What the Records and Compose screens ask of the CRM (``tui.bridge.crm.CrmBridge``)."""
 
     def template_names(self) -> list[str]: ...
     def load_contacts(self, offset: int = 0) -> Any: ...
@@ -570,9 +570,9 @@ def run_connect(server: str, username: str, *, cafile: str | None = None,
     import sys
 
     from tui.bridge import EngineBridge, account_dir
-    from tui.bridge_crm import BccConfig
+    from tui.bridge.crm import BccConfig
+    from tui.bridge.translate import account_from_cli
     from tui.settings_store import SettingsStore, data_dir
-    from tui.translate import account_from_cli
 
     try:
         settings, secret = account_from_cli(

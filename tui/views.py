@@ -167,7 +167,7 @@ def _incident_log() -> IncidentLog:
     return IncidentLog()
 
 
-# -- CRM views (built by tui.bridge_crm) ---------------------------------------------------------
+# -- CRM views (built by tui.bridge.crm) ---------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from fakeserver.scenario.serve import ScenarioServer
 from scenarios import path_of
 from tui.app import InboxLabApp
 from tui.bridge import EngineBridge, account_dir
-from tui.translate import validate_account
+from tui.bridge.translate import validate_account
 
 INBOXLAB = Path(sys.executable).parent / "inboxlab"
 

@@ -29,7 +29,7 @@ from scenarios import path_of
 from tui import views as v
 from tui.app import InboxLabApp
 from tui.bridge import EngineBridge
-from tui.bridge_crm import BccConfig
+from tui.bridge.crm import BccConfig
 from tui.screens.compose import ComposeScreen
 from tui.screens.contact_form import ContactForm
 from tui.screens.records import RecordsScreen

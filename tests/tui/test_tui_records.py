@@ -22,11 +22,11 @@ from tui import crm_messages as cm
 from tui import views as v
 from tui.app import InboxLabApp
 from tui.bridge import EngineBridge
+from tui.bridge.translate import account_from_cli, crm_rules
 from tui.screens.compose import ComposeScreen
 from tui.screens.help import HelpScreen
 from tui.screens.records import RecordsScreen
 from tui.settings_store import UiSettings
-from tui.translate import account_from_cli, crm_rules
 
 SIZE = (140, 40)
 DANA = "dana@acme.example"

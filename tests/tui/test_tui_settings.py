@@ -62,7 +62,7 @@ def test_bad_values_are_named(tmp_path: Path, data: dict[str, object], field: st
 def test_modes_are_the_engines_vocabulary() -> None:
     """Every saved mode but "off" is an engine Mode; "off" is its inbox-disconnected switch."""
     from engine.crm.rules import Mode
-    from tui.translate import crm_rules
+    from tui.bridge.translate import crm_rules
 
     assert set(LOGGING_MODES) - {"off"} == {m.value for m in Mode}
     assert MODE_LABELS["replies_only"] == "Log replies only"

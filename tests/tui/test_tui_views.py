@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from engine.errors import AuthFailed, Disconnected, TlsError
 from engine.states import STATE_INFO, State
-from tui.browse import compact, header_row
-from tui.translate import disconnect_view, state_view, validate_account
+from tui.bridge.browse import compact, header_row
+from tui.bridge.translate import disconnect_view, state_view, validate_account
 from tui.views import ProgressView
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)

@@ -54,12 +54,10 @@ from engine.supervise import (
 )
 from engine.tokens import TokenProvider, provider_from_options
 from tui import messages as m
-from tui.bridge_browse import BrowseSide
-from tui.bridge_crm import BccConfig, CrmBridge, CrmWiring
-from tui.browse import FolderBrowser
-from tui.demo import FAULTS, DemoServers, Endpoints, list_scenarios
-from tui.settings_store import UiSettings
-from tui.translate import (
+from tui.bridge.browse import FolderBrowser
+from tui.bridge.browse_side import BrowseSide
+from tui.bridge.crm import BccConfig, CrmBridge, CrmWiring
+from tui.bridge.translate import (
     StageClock,
     crm_rules,
     disconnect_view,
@@ -67,6 +65,8 @@ from tui.translate import (
     trace_line,
     validate_account,
 )
+from tui.demo import FAULTS, DemoServers, Endpoints, list_scenarios
+from tui.settings_store import UiSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -46,7 +46,7 @@ from engine.sync import ScannedMessage
 from engine.tokens import TokenProvider
 from tui import crm_messages as cm
 from tui import views as v
-from tui.translate import email_view, thread_lines
+from tui.bridge.translate import email_view, thread_lines
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from engine.settings import AccountSettings, parse_server
 from engine.states import STATE_INFO, State
 from engine.tokens import TokenProvider
 from tui import views as m
-from tui.browse import RawMessage
+from tui.bridge.browse import RawMessage
 
 
 def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.StateView:
@@ -183,7 +183,7 @@ def read_headers(raw: RawMessage) -> tuple[Headers | None, str]:
         return None, f"the headers cannot be read: {exc}"
 
 
-# -- CRM records -> views (tui.bridge_crm) ---------------------------------------------------------
+# -- CRM records -> views (tui.bridge.crm) ---------------------------------------------------------
 
 
 def email_view(row: EmailRow) -> m.EmailView:

@@ -24,11 +24,11 @@ from engine.secrets import Secret
 from engine.settings import AccountSettings
 from engine.tokens import TokenProvider
 from tui import messages as m
-from tui.browse import FolderBrowser, find_message, full_scan
-from tui.translate import message_view, read_headers
+from tui.bridge.browse import FolderBrowser, find_message, full_scan
+from tui.bridge.translate import message_view, read_headers
 
 if TYPE_CHECKING:
-    from tui.bridge_crm import CrmBridge
+    from tui.bridge.crm import CrmBridge
 
 T = TypeVar("T")
 
