@@ -139,6 +139,9 @@ class ServerConfig:
     # \Recent per RFC 3501 2.3.2, as Dovecot; False: never set, RECENT always 0 (RFC 9051
     # dropped it, and providers such as Gmail report 0). Profiles say which, with a source.
     recent: bool = True
+    # Whether CREATE also subscribes the new mailbox. Dovecot 2.3 does not (RFC 3501 keeps
+    # subscriptions a separate list); profiles say otherwise with a source.
+    create_subscribes: bool = False
 
     def account(self, username: str) -> AccountConfig | None:
         for acc in self.accounts:

@@ -71,13 +71,11 @@ class Folder(Messages):
         *,
         uidvalidity: int = 1,
         special_use: Iterable[str] = (),
-        subscribed: bool = True,
         clock: Clock = _now,
     ) -> None:
         super().__init__()
         self.name = name
         self.special_use = frozenset(special_use)
-        self.subscribed = subscribed
         self.uidvalidity = uidvalidity
         self.uidnext = 1
         self.highestmodseq = 1
@@ -94,7 +92,6 @@ class Folder(Messages):
         *,
         uidvalidity: int = 1,
         special_use: Iterable[str] = (),
-        subscribed: bool = True,
         clock: Clock = _now,
     ) -> Folder:
         """A folder holding ``spec.count`` generated messages with UIDs 1..count."""
@@ -102,7 +99,6 @@ class Folder(Messages):
             name,
             uidvalidity=uidvalidity,
             special_use=special_use,
-            subscribed=subscribed,
             clock=clock,
         )
         folder.fill_generated(spec)

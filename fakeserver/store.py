@@ -1,10 +1,15 @@
-"""The fake IMAP server's mailbox model: a store of accounts, each a tree of folders.
+r"""The fake IMAP server's mailbox model: a store of accounts, each a tree of folders.
 
 The :class:`Store` outlives sessions, so UIDVALIDITY and every change persist across
 reconnects; it also hands out UIDVALIDITY values so a folder deleted and re-created
 never reuses one (RFC 3501 2.3.1.1). Folder names use ``/`` as hierarchy delimiter
 and ``INBOX`` is case-insensitive (also as the first component: ``inbox/x``).
 Folders themselves, and their change events, live in :mod:`fakeserver.folder`.
+
+The levels above a folder (``Projects`` and ``Projects/2024`` of ``Projects/2024/Q1``)
+exist only while a folder below them does, as in Dovecot: LIST shows them ``\Noselect``,
+RENAME moves what is under them, CREATE makes one a folder. Subscriptions are a list of
+names of their own (RFC 3501 6.3.6): DELETE and RENAME leave them where they are.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class Account:
         self._clock = clock
         self._own_uidvalidity = 1
         self.folders: dict[str, Folder] = {}
+        self.subscriptions: set[str] = set()  # names, normalised; need not exist
         self.create("INBOX")
 
     def __repr__(self) -> str:
@@ -123,7 +129,10 @@ class Account:
         spec: GenSpec | None = None,
         subscribed: bool = True,
     ) -> Folder:
-        """Create a folder (generated from ``spec`` when given); ``NO [ALREADYEXISTS]``."""
+        """Create a folder (generated from ``spec`` when given); ``NO [ALREADYEXISTS]``.
+
+        ``subscribed`` adds the name to the subscriptions (a name already there stays).
+        """
         key = normalize_name(name)
         if key in self.folders:
             raise CommandFailed(f"Mailbox already exists: {name}", code="ALREADYEXISTS")
@@ -131,16 +140,18 @@ class Account:
             key,
             uidvalidity=self._next_uidvalidity(),
             special_use=special_use,
-            subscribed=subscribed,
             clock=self._clock,
         )
         if spec is not None:
             folder.fill_generated(spec)
         self.folders[key] = folder
+        if subscribed:
+            self.subscriptions.add(key)
         return folder
 
     def delete(self, name: str) -> Folder:
-        """Remove a folder (its children stay, as in Dovecot). INBOX cannot be deleted."""
+        """Remove a folder (its children stay, as in Dovecot; so does its subscription).
+        INBOX cannot be deleted, nor a level that is no folder (``NO [NONEXISTENT]``)."""
         key = normalize_name(name)
         if key == "INBOX":
             raise CommandFailed("INBOX can't be deleted", code="CANNOT")
@@ -149,32 +160,62 @@ class Account:
             raise CommandFailed(f"Mailbox doesn't exist: {name}", code="NONEXISTENT")
         return folder
 
-    def rename(self, old: str, new: str) -> Folder:
-        """Rename a folder and its children.
+    def rename(self, old: str, new: str) -> Folder | None:
+        """Rename a folder, or a level above folders, with everything under it; returns
+        the renamed folder (None for a level). The subscriptions stay (Dovecot's way).
 
         Renaming INBOX moves its messages into a new folder and leaves INBOX empty
-        (RFC 3501 6.3.5).
+        (RFC 3501 6.3.5). The target may be a level already (its names merge, as in
+        Dovecot); a name that would land on an existing folder is ``NO [ALREADYEXISTS]``.
         """
         src, dst = normalize_name(old), normalize_name(new)
-        if src not in self.folders:
+        prefix = src + DELIMITER
+        moving = [k for k in self.folders if k == src or k.startswith(prefix)]
+        if not moving or (src == "INBOX" and src not in moving):
             raise CommandFailed(f"Mailbox doesn't exist: {old}", code="NONEXISTENT")
         if dst in self.folders:
             raise CommandFailed(f"Mailbox already exists: {new}", code="ALREADYEXISTS")
-        if dst.startswith(src + DELIMITER):
-            raise CommandFailed("Can't rename a mailbox under itself", code="CANNOT")
+        if dst.startswith(prefix):
+            raise CommandFailed("Can't rename mailbox under its own child")
         if src == "INBOX":
             inbox = self.folders[src]
-            target = self.create(dst)
+            target = self.create(dst, subscribed=False)
             inbox.copy_to(inbox.uids(), target)
             inbox.remove(inbox.uids())
             return target
-        prefix = src + DELIMITER
-        moving = [k for k in self.folders if k == src or k.startswith(prefix)]
-        for key in moving:
+        renamed = {key: dst + key[len(src):] for key in moving}
+        clash = next((n for n in renamed.values() if n in self.folders), None)
+        if clash is not None:
+            raise CommandFailed(f"Mailbox already exists: {clash}", code="ALREADYEXISTS")
+        for key, name in renamed.items():
             folder = self.folders.pop(key)
-            folder.name = dst + key[len(src) :]
-            self.folders[folder.name] = folder
-        return self.folders[dst]
+            folder.name = name
+            self.folders[name] = folder
+        return self.folders.get(dst)
+
+    def subscribe(self, name: str) -> None:
+        """Add an existing folder's name to the subscriptions (Dovecot: plain NO if none)."""
+        key = normalize_name(name)
+        if key not in self.folders:
+            raise CommandFailed(f"Mailbox doesn't exist: {name}")
+        self.subscriptions.add(key)
+
+    def unsubscribe(self, name: str) -> None:
+        """Drop a name from the subscriptions; OK whether or not it was there (Dovecot)."""
+        self.subscriptions.discard(normalize_name(name))
+
+    def levels(self) -> set[str]:
+        """Every name strictly above a folder (``a`` and ``a/b`` of ``a/b/c``)."""
+        out: set[str] = set()
+        for key in self.folders:
+            at = key.rfind(DELIMITER)
+            while at > 0:
+                key = key[:at]
+                if key in out:
+                    break
+                out.add(key)
+                at = key.rfind(DELIMITER)
+        return out
 
     def has_children(self, name: str) -> bool:
         prefix = normalize_name(name) + DELIMITER

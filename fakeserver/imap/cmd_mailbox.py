@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 
 from fakeserver.errors import CommandFailed, ProtocolError
+from fakeserver.imap import listing
 from fakeserver.imap import responses as r
 from fakeserver.imap.commands import (
     AppendArgs,
@@ -26,8 +26,6 @@ from fakeserver.store import Account, Folder
 
 DELIMITER = "/"
 SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
-# Gmail's XLIST names for the RFC 6154 attributes.
-_XLIST_NAMES = {"\\All": "\\AllMail", "\\Junk": "\\Spam", "\\Flagged": "\\Starred"}
 
 
 def _account(s: ImapSession) -> Account:
@@ -47,22 +45,6 @@ def _folder(s: ImapSession, name: str, *, trycreate: bool = False) -> Folder:
 # -- LIST ------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    """RFC 3501 6.3.8: ``*`` matches anything, ``%`` anything but the delimiter."""
-    parts = []
-    for ch in pattern:
-        if ch == "*":
-            parts.append(".*")
-        elif ch == "%":
-            parts.append(f"[^{re.escape(DELIMITER)}]*")
-        else:
-            parts.append(re.escape(ch))
-    inbox_prefix = pattern[:5].upper() == "INBOX"
-    flags = re.IGNORECASE if inbox_prefix else 0
-    return re.compile("".join(parts) + r"\Z", flags | re.DOTALL)
-
-
 def list_(s: ImapSession, c: Command) -> Steps:
     args = c.args
     assert isinstance(args, ListArgs)
@@ -74,36 +56,15 @@ def list_(s: ImapSession, c: Command) -> Steps:
     special_use = s.caps.special_use
     if ("SPECIAL-USE" in args.selection or "SPECIAL-USE" in args.returns) and not special_use:
         raise ProtocolError("SPECIAL-USE is not supported")
-    names = sorted(account.folders, key=lambda n: (n != "INBOX", n))
-    matchers = [_pattern(args.reference + p) for p in args.patterns]
-    only_subscribed = verb == "LSUB" or "SUBSCRIBED" in args.selection
-    show_subscribed = "SUBSCRIBED" in args.selection or "SUBSCRIBED" in args.returns
-    for name in names:
-        if not any(m.match(name) for m in matchers):
-            continue
-        folder = account.folder(name)
-        assert folder is not None
-        if only_subscribed and not folder.subscribed:
-            continue
-        uses = tuple(sorted(folder.special_use)) if special_use or verb == "XLIST" else ()
-        if "SPECIAL-USE" in args.selection and not uses:
-            continue
-        attrs = []
-        prefix = name + DELIMITER
-        has_children = any(other.startswith(prefix) for other in names)
-        if verb != "LSUB":
-            attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
-        if show_subscribed and folder.subscribed:
-            attrs.append("\\Subscribed")
-        if verb == "XLIST":
-            attrs.extend(_XLIST_NAMES.get(u, u) for u in uses)
-            if name == "INBOX":
-                attrs.append("\\Inbox")
-        elif verb == "LIST":
-            attrs.extend(uses)
-        line = f'{verb} ({" ".join(attrs)}) "{DELIMITER}" '.encode()
-        yield b"* " + line + quote(name) + r.CRLF
-        if args.status_items:
+    for entry in listing.entries(account, args, verb, special_use=special_use):
+        line = f'{verb} ({" ".join(entry.attrs)}) "{DELIMITER}" '.encode()
+        extra = b""
+        if entry.childinfo:
+            extra = b' (CHILDINFO (%s))' % b" ".join(quote(i) for i in entry.childinfo)
+        yield b"* " + line + quote(entry.name) + extra + r.CRLF
+        if args.status_items and entry.exists:
+            folder = account.folder(entry.name)
+            assert folder is not None
             yield _status_line(s, folder, args.status_items)
     return Done(f"{verb} completed")
 
@@ -147,7 +108,8 @@ def status(s: ImapSession, c: Command) -> Steps:
 def create(s: ImapSession, c: Command) -> Steps:
     args = c.args
     assert isinstance(args, MailboxArgs)
-    _account(s).create(args.mailbox)  # raises NO [ALREADYEXISTS] / [CANNOT]
+    # raises NO [ALREADYEXISTS] / [CANNOT]
+    _account(s).create(args.mailbox, subscribed=s.config.create_subscribes)
     return Done("CREATE completed")
     yield b""
 
@@ -165,7 +127,7 @@ def delete(s: ImapSession, c: Command) -> Steps:
 def rename(s: ImapSession, c: Command) -> Steps:
     args = c.args
     assert isinstance(args, RenameArgs)
-    _account(s).rename(args.old, args.new)  # raises NO [NONEXISTENT] / [ALREADYEXISTS]
+    _account(s).rename(args.old, args.new)  # raises NO [NONEXISTENT] / [ALREADYEXISTS] / NO
     return Done("RENAME completed")
     yield b""
 
@@ -174,7 +136,10 @@ def subscribe(s: ImapSession, c: Command) -> Steps:
     """SUBSCRIBE and UNSUBSCRIBE."""
     args = c.args
     assert isinstance(args, MailboxArgs)
-    _folder(s, args.mailbox).subscribed = c.name == "SUBSCRIBE"
+    if c.name == "SUBSCRIBE":
+        _account(s).subscribe(args.mailbox)  # raises NO for a mailbox that does not exist
+    else:
+        _account(s).unsubscribe(args.mailbox)
     return Done(f"{c.name} completed")
     yield b""
 

@@ -127,6 +127,8 @@ class ListArgs:
     selection: frozenset[str] = frozenset()
     returns: frozenset[str] = frozenset()
     status_items: tuple[str, ...] = ()
+    # the RFC 5258 form: selection options, RETURN or a pattern list, even if empty
+    extended: bool = False
 
     @property
     def pattern(self) -> str:

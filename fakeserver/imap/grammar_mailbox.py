@@ -134,7 +134,9 @@ def parse_list(cursor: Cursor, uid: bool) -> ListArgs:
         )
     cursor.sp("reference name")
     selection: frozenset[str] = frozenset()
+    extended_form = False
     if extended and cursor.peek() == b"(":
+        extended_form = True
         selection = _options(cursor, "selection option", LIST_SELECTION)
         if selection - {"REMOTE"} == {"RECURSIVEMATCH"}:  # RFC 5258 3.1: REMOTE is no base
             cursor.fail("RECURSIVEMATCH needs another selection option")
@@ -142,6 +144,7 @@ def parse_list(cursor: Cursor, uid: bool) -> ListArgs:
     reference = cursor.astring("reference name")
     cursor.sp("mailbox pattern")
     if extended and cursor.peek() == b"(":
+        extended_form = True
         patterns = tuple(cursor.parenthesized("mailbox pattern", lambda: _list_mailbox(cursor)))
         if not patterns:
             cursor.fail("empty mailbox pattern list")
@@ -150,6 +153,7 @@ def parse_list(cursor: Cursor, uid: bool) -> ListArgs:
     returns: frozenset[str] = frozenset()
     status_items: tuple[str, ...] = ()
     if extended and cursor.accept(b" "):
+        extended_form = True
         if not cursor.accept_word("RETURN"):
             cursor.fail(f"expected RETURN, found {cursor.found()}")
         cursor.expect(b" ", "return options")
@@ -165,7 +169,7 @@ def parse_list(cursor: Cursor, uid: bool) -> ListArgs:
             return word
 
         returns = frozenset(cursor.parenthesized("return option", option))
-    return ListArgs(reference, patterns, selection, returns, status_items)
+    return ListArgs(reference, patterns, selection, returns, status_items, extended_form)
 
 
 def _options(cursor: Cursor, what: str, known: frozenset[str]) -> frozenset[str]:

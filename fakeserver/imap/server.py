@@ -79,6 +79,8 @@ def build_store(config: ServerConfig) -> Store:
             folder = account.create(
                 name, special_use=fc.special_use, spec=fc.generated, subscribed=fc.subscribed
             )
+            if not fc.subscribed:
+                account.unsubscribe(name)  # the implicit INBOX was
             for raw in fc.messages:
                 folder.append(raw, internaldate=_internaldate_of(raw))
             folder.settle_recent()  # the starting contents are nobody's \Recent

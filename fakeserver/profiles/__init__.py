@@ -107,6 +107,9 @@ def load_profile(name: str) -> Profile:
         oauth_errors=top.text("oauth_errors", "rfc7628", choices=OAUTH_STYLES),
         recent=top.flag("recent", True),
         recent_source=top.text("recent_source", Profile.recent_source),
+        create_subscribes=top.flag("create_subscribes", False),
+        create_subscribes_source=top.text("create_subscribes_source",
+                                          Profile.create_subscribes_source),
     )
     top.done()
     if profile.name != name:

@@ -120,6 +120,7 @@ def loads(source: str, *, file: str = "<scenario>", default_name: str = "scenari
         idle_timeout_s=idle_timeout,
         oauth_errors=oauth_errors,
         recent=profile.recent,
+        create_subscribes=profile.create_subscribes,
     )
     return Scenario(
         name=name, description=description, seed=seed, profile=profile, config=config,

@@ -153,6 +153,8 @@ class LatencyProfile:
 
 _RECENT_DEFAULT_SOURCE = ("Dovecot 2.3's behaviour (RFC 3501 2.3.2), the default for a "
                          "profile that cites none")
+_SUBSCRIBE_DEFAULT_SOURCE = ("Dovecot 2.3's behaviour (CREATE leaves the subscription list "
+                             "alone), the default for a profile that cites none")
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,9 @@ class Profile:
     # \Recent kept per session (RFC 3501 2.3.2) or never set; and where that comes from
     recent: bool = True
     recent_source: str = _RECENT_DEFAULT_SOURCE
+    # CREATE subscribes too, or not (Dovecot: not); and where that comes from
+    create_subscribes: bool = False
+    create_subscribes_source: str = _SUBSCRIBE_DEFAULT_SOURCE
 
 
 @dataclass(frozen=True)

@@ -341,7 +341,9 @@ def test_list_forms() -> None:
     args = parse('A1 LIST (SUBSCRIBED special-use) "" ("INBOX" %) '
                  "RETURN (CHILDREN STATUS (MESSAGES UNSEEN))").args
     assert args == ListArgs("", ("INBOX", "%"), frozenset({"SUBSCRIBED", "SPECIAL-USE"}),
-                            frozenset({"CHILDREN", "STATUS"}), ("MESSAGES", "UNSEEN"))
+                            frozenset({"CHILDREN", "STATUS"}), ("MESSAGES", "UNSEEN"), True)
+    assert parse('A1 LIST () "" *').args == ListArgs("", ("*",), extended=True)
+    assert parse('A1 LIST "" * RETURN ()').args == ListArgs("", ("*",), extended=True)
     assert error_of('A1 LIST ""') == (
         "LIST expects 2 arguments (reference and mailbox pattern), got 1"
     )

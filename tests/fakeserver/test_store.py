@@ -320,7 +320,7 @@ def test_account_create_delete_rename() -> None:
     assert set(acct.folders) >= {"Work", "Work/Alpha"} and "Projects/Alpha" not in acct.folders
     with pytest.raises(CommandFailed) as err:
         acct.rename("Work", "Work/Deeper")
-    assert err.value.code == "CANNOT"
+    assert err.value.code is None  # Dovecot's plain NO
     with pytest.raises(CommandFailed) as err:
         acct.get("Nope")
     assert err.value.code == "NONEXISTENT"
@@ -330,6 +330,32 @@ def test_account_create_delete_rename() -> None:
     old = acct.folders["Work"].uidvalidity
     acct.delete("Work")
     assert acct.create("Work").uidvalidity != old
+
+
+def test_levels_above_folders_and_subscriptions_of_their_own() -> None:
+    """Levels exist while a folder is below them; RENAME of a level moves what is under
+    it (into a level that exists too); subscriptions stay on DELETE and RENAME."""
+    acct = Account("u", "p")
+    acct.create("P/2024/Q1", subscribed=False)
+    acct.create("Done/Old", subscribed=False)
+    assert acct.levels() == {"P", "P/2024", "Done"}
+    acct.subscribe("P/2024/Q1")
+    with pytest.raises(CommandFailed) as err:
+        acct.subscribe("P")  # a level is no mailbox (Dovecot: plain NO)
+    assert err.value.code is None
+    assert acct.rename("P", "Done") is None  # a level: nothing to return
+    assert set(acct.folders) == {"INBOX", "Done/Old", "Done/2024/Q1"}
+    assert "P/2024/Q1" in acct.subscriptions and "Done/2024/Q1" not in acct.subscriptions
+    with pytest.raises(CommandFailed) as err:
+        acct.rename("Nowhere", "Else")
+    assert err.value.code == "NONEXISTENT"
+    acct.create("Q/Old", subscribed=False)
+    with pytest.raises(CommandFailed) as err:
+        acct.rename("Q", "Done")  # Done/Old is taken
+    assert err.value.code == "ALREADYEXISTS"
+    acct.unsubscribe("Never/Was")  # OK: nothing to drop
+    acct.delete("Done/2024/Q1")
+    assert acct.levels() == {"Done", "Q"}
 
 
 def test_rename_inbox_moves_messages_and_leaves_it_empty() -> None:

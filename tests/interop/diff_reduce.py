@@ -7,8 +7,8 @@ hides a difference between servers names its key in the caller's table of tolera
 differences, and fails when the key is not there, so the table is the whole list.
 
 Step names carry meaning here: ``select...``/``examine...`` open a mailbox (new sequence
-map, new MODSEQ base), ``list...`` steps are LIST (``list all`` is the plain one),
-and nothing else is special.
+map, new MODSEQ base), ``list...`` steps are LIST (``list all...`` ones compare
+the children attributes too), ``lsub...`` steps LSUB, and nothing else is special.
 """
 
 from __future__ import annotations
@@ -84,10 +84,13 @@ class Reducer:
         untagged: dict[str, Any] = {}
         for resp in got[:-1]:
             self.untagged(resp, untagged)
+        if name.startswith("lsub"):
+            self.tolerate("list-order")
+            untagged["LSUB"] = sorted(untagged.get("LSUB", []))
         if name.startswith("list"):
             self.tolerate("list-order")
             found = sorted(untagged.get("LIST", []))
-            if name != "list all":
+            if not name.startswith("list all"):
                 self.tolerate("list-children")
                 found = [(box, [a for a in attrs if "CHILDREN" not in a], rest)
                          for box, attrs, rest in found]

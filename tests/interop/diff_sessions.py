@@ -11,16 +11,22 @@ FETCH responses are keyed by sequence number (a session-local number both server
 agree on; a second one for the same message in a step is ``seq N again``) and carry
 ``UID`` only when the command asked for it and only in the first, because the fake adds
 UID to every flag update and Dovecot only to UID commands (``fetch-uid`` below).
+
+Hierarchy: servers choose their delimiter (Dovecot's maildir ".", the fake "/"). A step
+writes ``{/}`` where the delimiter goes (``CREATE "Projects{/}2024"``); each server's
+line gets the delimiter that server's ``LIST "" ""`` names, and the names in its LIST,
+LSUB and STATUS responses are compared with "/" in its place.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from diff_reduce import Reducer, differences
+from diff_reduce import Reducer, differences, mailbox_name
 from diff_wire import Response, Value, Wire
 from dovecot import DovecotHandle
 
@@ -30,6 +36,7 @@ from fakeserver.imap.server import FakeImapServer
 FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
            ("Junk", "\\Junk"), ("Archive", "\\Archive"))
 Step = tuple[int, str, bytes]
+DELIMITER = b"{/}"  # in a step's line: the server's hierarchy delimiter
 
 # What every session reduction leaves out or rewrites, and why (see test_differential's
 # table for the shared ones). A scenario may drop a key to compare that detail strictly.
@@ -80,9 +87,11 @@ class SessionReducer(Reducer):
     """A :class:`Reducer` for one session; see the module docstring for what differs."""
 
     def __init__(self, names: Sequence[str], lines: Sequence[bytes],
-                 steps: list[list[Response]], *, tolerated: dict[str, str]) -> None:
+                 steps: list[list[Response]], *, tolerated: dict[str, str],
+                 delimiter: str = "/") -> None:
         super().__init__(names, steps, tolerated=tolerated)
         self.lines = list(lines)
+        self.delimiter = delimiter
         self.bases = self._modseq_bases()
         self.asks_uid = False
         self.selecting = False
@@ -154,10 +163,22 @@ class SessionReducer(Reducer):
             into[word] = sorted(v for v in found if isinstance(v, int)) if word == "SEARCH" \
                 else found
             return
+        if resp.status is None and values and str(values[0]).upper() in ("LIST", "LSUB"):
+            resp = replace(resp, values=[*values[:3], self.slashed(values[3]), *values[4:]])
+        elif resp.status is None and values and str(values[0]).upper() == "STATUS":
+            resp = replace(resp, values=[values[0], self.slashed(values[1]), *values[2:]])
         if resp.status is None and values and str(values[0]).upper() == "FLAGS":
             # a client must learn a new keyword from FLAGS before a FETCH shows it
             into["FLAGS before FETCH"] = "FETCH" not in into
         super().untagged(resp, into)
+
+    def slashed(self, name: Value) -> str:
+        """A mailbox name with the server's delimiter written as "/" (``delimiter``)."""
+        text = mailbox_name(name)
+        if self.delimiter != "/" and self.delimiter in text:
+            self.tolerate("delimiter")
+            return text.replace(self.delimiter, "/")
+        return text
 
     def fetch(self, seq: int, items: list[Value], *, first: bool = True) -> dict[str, Any]:
         at = next((i for i in range(len(items) - 1)
@@ -172,20 +193,32 @@ class SessionReducer(Reducer):
 def run_steps(host: str, port: int, user: str, password: str, steps: Sequence[Step],
               ) -> list[list[Response]]:
     """Log every session in, run the steps in order; each step's responses."""
+    return run_delimited(host, port, user, password, steps)[1]
+
+
+def run_delimited(host: str, port: int, user: str, password: str, steps: Sequence[Step],
+                  ) -> tuple[str, list[list[Response]]]:
+    """Like :func:`run_steps`, with ``{/}`` in the lines made the server's delimiter
+    (asked with ``LIST "" ""`` after login); returns (delimiter, responses)."""
     count = max(who for who, _n, _l in steps) + 1
     wires = [Wire(host, port) for _ in range(count)]
     try:
         for wire in wires:
             login = wire.command(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
             assert login[-1].status == "OK", login[-1].raw
-        return [wires[who].command(line) for who, _name, line in steps]
+        root = wires[0].command(b'LIST "" ""')
+        delimiter = mailbox_name(root[0].values[2])
+        assert len(delimiter) == 1, root[0].raw
+        return delimiter, [wires[who].command(line.replace(DELIMITER, delimiter.encode()))
+                           for who, _name, line in steps]
     finally:
         for wire in wires:
             wire.close()
 
 
 def reduce_all(steps: Sequence[Step], got: list[list[Response]],
-               tolerated: dict[str, str]) -> tuple[dict[str, Any], set[str]]:
+               tolerated: dict[str, str], delimiter: str = "/",
+               ) -> tuple[dict[str, Any], set[str]]:
     """One dict for the whole run, keyed ``"NN sK name"``, and the tolerances used."""
     out: dict[str, Any] = {}
     used: set[str] = set()
@@ -193,7 +226,8 @@ def reduce_all(steps: Sequence[Step], got: list[list[Response]],
         mine = [(i, name, line, resp) for i, ((w, name, line), resp)
                 in enumerate(zip(steps, got, strict=True)) if w == who]
         reducer = SessionReducer([m[1] for m in mine], [m[2] for m in mine],
-                                 [m[3] for m in mine], tolerated=tolerated)
+                                 [m[3] for m in mine], tolerated=tolerated,
+                                 delimiter=delimiter)
         for (i, name, _line, _resp), (_n, value) in zip(mine, reducer.reduce().items(),
                                                          strict=True):
             out[f"{i:02d} s{who} {name}"] = value
@@ -202,7 +236,8 @@ def reduce_all(steps: Sequence[Step], got: list[list[Response]],
 
 
 def fake_config(user: str, password: str) -> ServerConfig:
-    folders = (FolderConfig("INBOX"),
+    # as the Dovecot fixture: the special-use folders are ``auto = subscribe``, INBOX is not
+    folders = (FolderConfig("INBOX", subscribed=False),
                *(FolderConfig(name, special_use=(use,)) for name, use in FOLDERS))
     return ServerConfig(accounts=(AccountConfig(user, password, folders),),
                         capabilities=Capabilities(esearch=True))  # as the dovecot profile
@@ -210,10 +245,17 @@ def fake_config(user: str, password: str) -> ServerConfig:
 
 async def run_on_fake(user: str, password: str, steps: Sequence[Step],
                       config: ServerConfig | None = None) -> list[list[Response]]:
+    return (await run_on_fake_delimited(user, password, steps, config))[1]
+
+
+async def run_on_fake_delimited(user: str, password: str, steps: Sequence[Step],
+                                config: ServerConfig | None = None,
+                                ) -> tuple[str, list[list[Response]]]:
     fake = FakeImapServer(config or fake_config(user, password), tls_port=None)
     await fake.start()
     try:
-        return await asyncio.to_thread(run_steps, fake.host, fake.port, user, password, steps)
+        return await asyncio.to_thread(run_delimited, fake.host, fake.port, user, password,
+                                       steps)
     finally:
         await fake.stop()
 
@@ -228,11 +270,11 @@ async def both(dovecot: DovecotHandle, steps: Sequence[Step], *,
     tolerated = {k: v for k, v in TOLERATED.items() if k not in strict}
     user, password = f"sessions{next(_users)}-{datetime.now(UTC):%H%M%S%f}@example.com", "pw-s"
     dovecot.add_user(user, password)
-    dove_raw = await asyncio.to_thread(run_steps, dovecot.host, dovecot.port, user, password,
-                                       steps)
-    fake_raw = await run_on_fake(user, password, steps)
-    dove, _ = reduce_all(steps, dove_raw, tolerated)
-    fake, _ = reduce_all(steps, fake_raw, tolerated)
+    dove_delim, dove_raw = await asyncio.to_thread(run_delimited, dovecot.host, dovecot.port,
+                                                   user, password, steps)
+    fake_delim, fake_raw = await run_on_fake_delimited(user, password, steps)
+    dove, _ = reduce_all(steps, dove_raw, tolerated, dove_delim)
+    fake, _ = reduce_all(steps, fake_raw, tolerated, fake_delim)
     found = differences(dove, fake)
     assert not found, "\n".join(found)
     return dove, fake

@@ -204,8 +204,8 @@ async def test_append_normalises_and_store_refuses_unknown_system_flags(
 async def test_recursivematch_needs_a_selection_option_that_selects(
         dovecot: DovecotHandle) -> None:
     """Item 7 (its BAD part): RECURSIVEMATCH alone or with only REMOTE is BAD (RFC 5258
-    3.1: REMOTE does not select anything by itself). What LIST (SUBSCRIBED ...) lists is
-    item 4's (subscriptions as their own list), still open."""
+    3.1: REMOTE does not select anything by itself). What RECURSIVEMATCH returns
+    (CHILDINFO) is in test_differential_mailboxes.py."""
     steps = [(0, "list alone", b'LIST (RECURSIVEMATCH) "" "*"'),
              (0, "list remote", b'LIST (RECURSIVEMATCH REMOTE) "" "*"')]
     dove, _fake = await both(dovecot, steps)
