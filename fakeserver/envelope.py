@@ -12,7 +12,11 @@ from fakeserver import mime
 from fakeserver.imapstr import NIL, nstring, quote
 from fakeserver.mime import Part
 
-__all__ = ["envelope", "envelope_of"]
+__all__ = ["Address", "addresses", "envelope", "envelope_of"]
+
+# (name, adl, mailbox, host) as ENVELOPE has them; a group is (None, None, name, None)
+# ... (None, None, None, None) around its members.
+Address = tuple[str | None, str | None, str | None, str | None]
 
 
 def _tokens(text: str) -> list[tuple[str, str, bool]]:
@@ -73,30 +77,36 @@ def _phrase(words: list[tuple[str, str, bool]]) -> str:
     return "".join((" " if blank and k else "") + v for k, (_, v, blank) in enumerate(words))
 
 
-def _bare(words: list[tuple[str, str, bool]]) -> bytes:
+def _bare(words: list[tuple[str, str, bool]]) -> Address:
     """An address without angle brackets; a comment after it stands in for the name."""
     last = max((k for k, w in enumerate(words) if w[0] != "c"), default=-1)
     trailing = [v for kind, v, _ in words[last + 1 :] if kind == "c"]
     return _addr(trailing[0] if trailing else None, None, words)
 
 
-def _addr(name: str | None, adl: str | None, spec: list[tuple[str, str, bool]]) -> bytes:
+def _addr(name: str | None, adl: str | None, spec: list[tuple[str, str, bool]]) -> Address:
     text = "".join(v for kind, v, _ in spec if kind != "c")
     local, at, host = text.rpartition("@")
     if not at:
         local, host = text, ""
-    fields = (name, adl, local or "MISSING_MAILBOX", host or "MISSING_DOMAIN")
-    return (
-        b"(" + b" ".join(nstring(None if f is None else f.encode("latin-1")) for f in fields) + b")"
-    )
+    return (name, adl, local or "MISSING_MAILBOX", host or "MISSING_DOMAIN")
 
 
 def _addresses(value: bytes | None) -> bytes:
     """An ENVELOPE address list ``((name adl mailbox host) ...)`` or NIL."""
     if value is None:
         return NIL
-    toks = _tokens(value.decode("latin-1"))
-    out: list[bytes] = []
+    out = [b"(" + b" ".join(nstring(None if f is None else f.encode("latin-1")) for f in a)
+           + b")" for a in addresses(value.decode("latin-1"))]
+    return b"(" + b"".join(out) + b")" if out else NIL
+
+
+def addresses(value: str) -> list[Address]:
+    """An address field's value parsed as Dovecot 2.3 parses it (comments dropped, a
+    trailing comment standing in for a missing name, MISSING_MAILBOX/MISSING_DOMAIN
+    filled in, groups as in :data:`Address`); RFC 2047 words are left encoded."""
+    toks = _tokens(value)
+    out: list[Address] = []
     phrase: list[tuple[str, str, bool]] = []
     i, in_group = 0, False
 
@@ -131,14 +141,14 @@ def _addresses(value: bytes | None) -> bytes:
                 i += 1
             continue
         if kind == "s" and v == ":" and not in_group:
-            out.append(b"(NIL NIL " + quote(_phrase(phrase).encode("latin-1")) + b" NIL)")
+            out.append((None, None, _phrase(phrase), None))
             phrase.clear()
             in_group = True
         elif kind == "s" and v == ";" and in_group:
             if phrase:
                 out.append(_bare(phrase))
                 phrase.clear()
-            out.append(b"(NIL NIL NIL NIL)")
+            out.append((None, None, None, None))
             in_group = False
         elif kind == "s" and v == ",":
             if phrase:
@@ -150,8 +160,8 @@ def _addresses(value: bytes | None) -> bytes:
     if phrase:
         out.append(_bare(phrase))
     if in_group:
-        out.append(b"(NIL NIL NIL NIL)")
-    return b"(" + b"".join(out) + b")" if out else NIL
+        out.append((None, None, None, None))
+    return out
 
 
 def _text(part: Part, name: str) -> bytes:

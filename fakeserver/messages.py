@@ -203,10 +203,12 @@ class Messages:
             out.setdefault(name.lower(), []).append(_decode(value))
         return {k: tuple(v) for k, v in out.items()}
 
-    def header_values(self, uid: int, names: frozenset[str]) -> dict[str, list[str]]:
+    def header_values(self, uid: int, names: frozenset[str], *, decoded: bool = True,
+                      ) -> dict[str, list[str]]:
         """The fields in ``names`` (lowercase) as :meth:`headers` gives them, absent ones
         left out. SEARCH's accessor: one call per message serves every HEADER key of a
-        command; a generated message renders its header lines only and decodes just these.
+        command; a generated message renders its header lines only and decodes just these
+        (RFC 2047; ``decoded=False``: the raw text, still folded).
         """
         gen = self._gen
         if gen is not None and self._gen_of is None and 0 < uid <= self._gen_count:
@@ -220,7 +222,7 @@ class Messages:
                 pairs = src[0].header_values(src[1], names)
         out: dict[str, list[str]] = {}
         for name, value in pairs:
-            out.setdefault(name, []).append(_decode(value))
+            out.setdefault(name, []).append(_decode(value) if decoded else value)
         return out
 
     def _default_unseen(self) -> bytearray | None:

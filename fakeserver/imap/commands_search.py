@@ -54,6 +54,9 @@ class Header:
 
     field: str
     value: str
+    # FROM/TO/CC/BCC: matched on the parsed addresses (fakeserver/search_address.py);
+    # HEADER FROM "x" on the field's text
+    address: bool = False
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ def _keyword(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
 
 def _header_key(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:
     _arg(cursor, word)
-    return sk.Header(word, cursor.astring(f"{word} value"))
+    return sk.Header(word, cursor.astring(f"{word} value"), address=word != "SUBJECT")
 
 
 def _header(cursor: Cursor, word: str, depth: int) -> sk.SearchKey:

@@ -13,7 +13,7 @@ import email.utils
 from collections.abc import Callable, Iterator
 from datetime import date
 
-from fakeserver import search_text
+from fakeserver import search_address, search_text
 from fakeserver.errors import CommandFailed, ProtocolError
 from fakeserver.imap import commands_search as sk
 from fakeserver.imap import responses as r
@@ -52,16 +52,27 @@ def _compare(op: str, got: date | None, want: date) -> bool:
 
 
 def _header_test(folder: Folder, leaf: sp.HeaderAny) -> Predicate:
-    """Decoded values (RFC 2047) of the leaf's fields, read once per message."""
+    """Decoded values (RFC 2047) of the leaf's fields, read once per message; address
+    keys (FROM/TO/CC/BCC) look in each parsed address (fakeserver/search_address.py)."""
     names = frozenset(name for name, _ in leaf.fields)
     fields = leaf.fields
+    address_names = frozenset(name for name, _ in leaf.addresses)
+    address_fields = leaf.addresses
 
     def header(seq: int, uid: int) -> bool:
-        values = folder.header_values(uid, names)
-        for name, needles in fields:
-            for value in values.get(name, ()):
-                if any(map(value.lower().__contains__, needles)):
-                    return True
+        if fields:
+            values = folder.header_values(uid, names)
+            for name, needles in fields:
+                for value in values.get(name, ()):
+                    if any(map(value.lower().__contains__, needles)):
+                        return True
+        if address_fields:
+            raw = folder.header_values(uid, address_names, decoded=False)
+            for name, needles in address_fields:
+                for value in raw.get(name, ()):
+                    for item in search_address.address_items(value):
+                        if any(map(item.lower().__contains__, needles)):
+                            return True
         return False
 
     return header

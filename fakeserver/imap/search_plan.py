@@ -33,6 +33,8 @@ class HeaderAny:
     """
 
     fields: tuple[tuple[str, tuple[str, ...]], ...]
+    # FROM/TO/CC/BCC keys, the same shape, matched on parsed addresses
+    addresses: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 Leaf = (sk.All | sk.Flag | sk.Text | sk.Date | sk.Size | sk.UidSet | sk.SeqSet | sk.ModSeq
@@ -68,13 +70,17 @@ def cost(plan: Plan) -> int:
 def _header_any(terms: Sequence[sk.Header | HeaderAny]) -> HeaderAny:
     """One leaf for OR-ed header terms: needles grouped by field, duplicates dropped."""
     by_field: dict[str, dict[str, None]] = {}
+    by_address: dict[str, dict[str, None]] = {}
     for term in terms:
         if isinstance(term, sk.Header):
-            by_field.setdefault(term.field.lower(), {})[term.value.lower()] = None
+            into = by_address if term.address else by_field
+            into.setdefault(term.field.lower(), {})[term.value.lower()] = None
         else:
-            for name, needles in term.fields:
-                by_field.setdefault(name, {}).update(dict.fromkeys(needles))
-    return HeaderAny(tuple((name, tuple(needles)) for name, needles in by_field.items()))
+            for into, pairs in ((by_field, term.fields), (by_address, term.addresses)):
+                for name, needles in pairs:
+                    into.setdefault(name, {}).update(dict.fromkeys(needles))
+    return HeaderAny(tuple((name, tuple(needles)) for name, needles in by_field.items()),
+                     tuple((name, tuple(needles)) for name, needles in by_address.items()))
 
 
 def _combine(kind: Literal["all", "any"], parts: list[Plan | sk.Header]) -> Plan:

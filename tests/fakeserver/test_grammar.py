@@ -256,7 +256,7 @@ def test_search_tree() -> None:
     ).args
     assert args == SearchArgs(
         And((
-            Or(Header("FROM", "bob smith"),
+            Or(Header("FROM", "bob smith", address=True),
                Not(And((Flag("\\Seen"), Date("SINCE", dt.date(2024, 2, 1)))))),
             UidSet(SequenceSet.of((1, 5))),
             Header("X-MAILER", ""),

@@ -229,7 +229,8 @@ def search_leaves() -> st.SearchStrategy[tuple[SearchKey, bytes]]:
         lambda kp: (Flag(kp[0], kp[1]), f"{'KEYWORD' if kp[1] else 'UNKEYWORD'} {kp[0]}".encode())
     )
     header = st.tuples(st.sampled_from(["FROM", "TO", "CC", "BCC", "SUBJECT"]), astrings()).map(
-        lambda h: (Header(h[0], h[1][0]), h[0].encode() + b" " + h[1][1])
+        lambda h: (Header(h[0], h[1][0], address=h[0] != "SUBJECT"),
+                   h[0].encode() + b" " + h[1][1])
     )
     any_header = st.tuples(st.text("ABCXYZ-", min_size=1, max_size=8), astrings()).map(
         lambda h: (Header(h[0], h[1][0]), b"HEADER " + h[0].encode() + b" " + h[1][1])

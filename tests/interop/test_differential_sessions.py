@@ -232,6 +232,44 @@ async def test_envelope_of_repeated_headers(dovecot: DovecotHandle) -> None:
     assert at["search to"]["untagged"]["SEARCH"] == at["search cc"]["untagged"]["SEARCH"] == [1]
 
 
+async def test_search_from_to_cc_look_in_parsed_addresses(dovecot: DovecotHandle) -> None:
+    """Item 9 (its SEARCH part): FROM/TO/CC match each parsed address written back
+    (comments dropped, names quoted, RFC 2047 decoded, groups as ``name: `` and ``;``),
+    one address at a time, as Dovecot 2.3; HEADER FROM still matches the text."""
+    fields = ["From: Joe (the man) Smith <joe(c1)@ex(c2).com>",
+              'From: "Quoted, Name" <q@example.com>\r\nTo: "last, first" <lf@x.com>, p@x.com',
+              "From: x@y.com\r\nTo: Team: a@x.com, b@y.com;",
+              "From: x@y.com\r\nCc: =?UTF-8?Q?J=C3=BCrgen?= <j@example.com>",
+              "From: joe@ex.com (Joe Comment)\r\nTo: undisclosed-recipients:;",
+              'From: "a\\"b" <ab@x.com>\r\nTo: @nolocal',
+              "From: missing\r\nCc: Team Two: <c@z.com>;"]
+
+    def search(key: str, words: str) -> tuple[int, str, bytes]:
+        data = words.encode()
+        return (0, f"search {key} {words}", b"SEARCH CHARSET UTF-8 %s {%d+}\r\n%s"
+                % (key.encode(), len(data), data))
+
+    queries = [("FROM", "joe@ex.com"), ("FROM", "the man"), ("FROM", "Joe Smith"),
+               ("FROM", "c1"), ("FROM", "joe(c1)"), ("FROM", "smith <joe@"),
+               ("FROM", '"Quoted'), ("FROM", "Quoted, Name"), ("TO", "x.com>, p"),
+               ("TO", '"last, first" <lf'), ("TO", "Team: "), ("TO", "Team: a"),
+               ("TO", "a@x.com, b"), ("TO", "y.com;"), ("TO", ";"), ("TO", "recipients:;"),
+               ("CC", "jürgen <j@"), ("CC", "=?UTF-8"), ("FROM", "Joe Comment"),
+               ("FROM", "joe@ex.com (Joe"), ("FROM", 'a\\"b'), ("FROM", 'a"b'),
+               ("TO", "MISSING_MAILBOX@nolocal"), ("FROM", "missing@MISSING_DOMAIN"),
+               ("CC", '"Team Two": '), ("CC", "Two: <c@"), ("HEADER FROM", "the man"),
+               ("FROM", "")]
+    steps = [*((0, f"append {n}", append(f"{f}\r\nSubject: s\r\n\r\nbody\r\n".encode()))
+               for n, f in enumerate(fields)),
+             (0, "select", b"SELECT INBOX"), *(search(k, w) for k, w in queries)]
+    dove, _fake = await both(dovecot, steps)
+    found = {name.split(" ", 3)[3]: value["untagged"]["SEARCH"] for name, value in dove.items()
+             if name.split(" ", 3)[2] == "search"}
+    assert found["FROM Joe Smith"] == [1] and found["FROM the man"] == []
+    assert found["TO a@x.com, b"] == [] and found["TO Team: "] == [3]
+    assert found["CC jürgen <j@"] == [4] and found["HEADER FROM the man"] == [1]
+
+
 async def test_search_body_and_text_look_in_decoded_text(dovecot: DovecotHandle) -> None:
     """Item 8: BODY finds words across a quoted-printable soft break and inside a base64
     text part, not in the base64 itself nor in an attachment or the part headers, and in
