@@ -32,6 +32,9 @@ from tui.settings_store import SettingsStore, UiSettings
 
 TRACE_TICK = 0.25  # seconds between trace batches written to the diagnostics Log
 TRACE_KEEP = 5000  # lines kept for the filter; older ones scroll away
+# The screens share one footer entry ("d t s r m c o Screens"): at 80 columns one entry
+# each pushed the screen's own keys out of sight. ``?`` names each one.
+GOTO = Binding.Group("Screens")
 
 
 class Bridge(Protocol):
@@ -88,16 +91,16 @@ class InboxLabApp(App[None]):
     CSS_PATH = "inboxlab.tcss"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("question_mark", "help", "Help", id="app.help"),
-        Binding("d", "goto('dashboard')", "Dashboard", id="app.dashboard"),
-        Binding("t", "goto('diagnostics')", "Diagnostics", id="app.diagnostics"),
-        Binding("s", "goto('scenarios')", "Scenarios", id="app.scenarios"),
-        Binding("c", "goto('connect')", "Connect", id="app.connect"),
-        Binding("o", "goto('settings')", "Settings", id="app.settings"),
         Binding("q", "back_or_quit", "Back/Quit", id="app.quit"),
-        Binding("r", "goto('records')", "Records", id="app.records"),
-        Binding("m", "goto('compose')", "Compose", id="app.compose"),
+        Binding("question_mark", "help", "Help", id="app.help"),
         Binding("ctrl+r", "reconnect", "Reconnect now", id="app.reconnect"),
+        Binding("d", "goto('dashboard')", "Dashboard", id="app.dashboard", group=GOTO),
+        Binding("t", "goto('diagnostics')", "Diagnostics", id="app.diagnostics", group=GOTO),
+        Binding("s", "goto('scenarios')", "Scenarios", id="app.scenarios", group=GOTO),
+        Binding("r", "goto('records')", "Records", id="app.records", group=GOTO),
+        Binding("m", "goto('compose')", "Compose", id="app.compose", group=GOTO),
+        Binding("c", "goto('connect')", "Connect", id="app.connect", group=GOTO),
+        Binding("o", "goto('settings')", "Settings", id="app.settings", group=GOTO),
         Binding("ctrl+c", "quit", "Quit", id="app.force_quit", show=False, priority=True),
     ]
 

@@ -10,6 +10,7 @@ from tui_script import AT, ScriptedBridge
 from tui.app import InboxLabApp
 
 SIZE = (110, 34)
+NARROW = (80, 24)  # the smallest terminal the TUI is driven in: the footer keeps q and ?
 
 
 def _app() -> InboxLabApp:
@@ -76,3 +77,25 @@ def test_connect_with_a_refused_address(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
+
+
+def test_dashboard_at_80_columns(snap_compare: Any) -> None:
+    assert snap_compare(_app(), terminal_size=NARROW, run_before=_settle)
+
+
+def test_browser_at_80_columns(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("enter", "j")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=NARROW, run_before=before)
+
+
+def test_scenarios_after_a_find_at_80_columns(snap_compare: Any) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("s", "slash", *"tarpit", "enter")
+        await pilot.pause()
+
+    assert snap_compare(_app(), terminal_size=NARROW, run_before=before)

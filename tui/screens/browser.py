@@ -6,26 +6,20 @@ answers back; it stores nothing beyond the rows the list keeps around its viewpo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
 from tui import messages as m
 from tui.incidents import HEALED_STATES
+from tui.screens.base import KeyScreen
 from tui.widgets.header_list import HeaderList
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
-
 
 RETRY_ROWS = 2.0  # seconds between checks for rows to read again after an outage
 
 
-class BrowserScreen(Screen[None]):
+class BrowserScreen(KeyScreen):
     BINDINGS = [
         Binding("slash", "search", "Search", id="browser.search"),
         Binding("n", "hit(1)", "Next hit", id="browser.next_hit"),
@@ -41,10 +35,6 @@ class BrowserScreen(Screen[None]):
         self.query_text = ""
         self.searching = False  # a search is on the server (2-4 s on 100k)
         self.rows_failed = False  # some rows could not be read: ask again once connected
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input, OptionList, Static
 from tui import views as v
 from tui.screens.base import ModelScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.widgets.lists import ChoiceList
 
 REPEAT_WINDOW = 120.0  # s: the same template to the same people again within this asks first
 STATE_STYLE = {"queued": "dim", "submitted": "cyan", "copied": "blue", "logged": "green",
@@ -75,7 +76,7 @@ class ComposeScreen(ModelScreen):
         with Horizontal(id="compose-top"):
             with Vertical(id="compose-left"):
                 yield Static("Templates", classes="caption")
-                yield OptionList(id="templates")
+                yield ChoiceList(id="templates", name="the templates")
             with VerticalScroll(id="compose-preview"):
                 yield Static(preview_text("", ()), id="preview")
         yield Static("Outbox", classes="caption")

@@ -26,7 +26,7 @@ LOGIN_CHOICES = (("Password", "password"), ("OAuth 2.0: XOAUTH2 (Google, Microso
 
 class ConnectScreen(ModelScreen):
     BINDINGS = [
-        Binding("escape", "app.back_or_quit", "Back", id="connect.back", show=False),
+        Binding("escape", "app.back_or_quit", "Back", id="connect.back"),
     ]
 
     def __init__(self) -> None:

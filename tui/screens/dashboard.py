@@ -4,7 +4,6 @@ counts, scan progress with rate and ETA, connections in use, a sync-rate sparkli
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,6 +15,7 @@ from tui.incidents import badge_note, status_line, uptime_cells, uptime_share
 from tui.messages import FolderView, ProgressView, SessionModel
 from tui.screens.base import ModelScreen
 from tui.widgets.badge import StateBadge
+from tui.widgets.lists import OpenTable
 
 
 def eta_text(view: ProgressView) -> str:
@@ -98,7 +98,7 @@ class DashboardScreen(ModelScreen):
         yield Static("", id="caps")
         yield Static("", id="warnings")
         yield Static("", id="mail-log")
-        table: DataTable[Any] = DataTable(id="folders", cursor_type="row", zebra_stripes=True)
+        table = OpenTable(id="folders", cursor_type="row", zebra_stripes=True)
         yield table
         yield VerticalScroll(id="progress")
         yield Footer()

@@ -8,19 +8,14 @@ Server text is shown as plain text, never parsed as markup.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tui import messages as m
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
+from tui.screens.base import KeyScreen
 
 DECISION_STYLE = {"logged": "green", "tracked": "green", "would join": "green",
                   "refused": "red", "malformed": "magenta", "flagged": "yellow",
@@ -61,7 +56,7 @@ def message_text(view: m.MessageView) -> Text:
     return text
 
 
-class MessageScreen(Screen[None]):
+class MessageScreen(KeyScreen):
     BINDINGS = [
         Binding("escape", "app.back_or_quit", "Back", id="message.back"),
         Binding("j,down", "scroll(1)", "Down", id="message.down", show=False),
@@ -73,10 +68,6 @@ class MessageScreen(Screen[None]):
         super().__init__()
         self.folder, self.uid, self.message_id = folder, uid, message_id
         self.view: m.MessageView | None = None
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -18,8 +18,9 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui import views as v
-from tui.screens.base import ModelScreen
 from tui.screens.contact_form import ContactForm, ContactInput, CsvForm
+from tui.screens.find import FindScreen
+from tui.widgets.lists import OpenTable
 
 STATUS_STYLE = {"logged": "green", "refused": "red", "flagged": "yellow", "malformed": "magenta"}
 
@@ -46,7 +47,7 @@ def attachment_cell(email: v.EmailView) -> str:
     return f"none: {email.notes}" if email.notes else "-"
 
 
-class RecordsScreen(ModelScreen):
+class RecordsScreen(FindScreen):
     CSS_PATH = "crm.tcss"
     BINDINGS = [
         Binding("j", "cursor('down')", "Down", id="records.down", show=False),
@@ -75,11 +76,13 @@ class RecordsScreen(ModelScreen):
         with Horizontal(id="records-top"):
             with Vertical(id="records-left"):
                 yield Static("Contacts", classes="caption")
-                yield DataTable(id="contacts", cursor_type="row", zebra_stripes=True)
+                yield OpenTable(id="contacts", name="Contacts", cursor_type="row",
+                                zebra_stripes=True)
             with Vertical(id="records-right"):
                 yield Static("Timeline", classes="caption", id="timeline-title")
-                yield DataTable(id="timeline", cursor_type="row")
+                yield OpenTable(id="timeline", name="the timeline", cursor_type="row")
                 yield Static(thread_text(None), id="thread")
+        yield from self.find_bar()
         yield Footer()
 
     def on_mount(self) -> None:

@@ -13,10 +13,17 @@ from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.messages import SessionModel
-from tui.screens.base import ModelScreen
+from tui.screens.find import FindScreen
+from tui.widgets.lists import ChoiceList
 
 
-class ScenariosScreen(ModelScreen):
+class RunList(ChoiceList):
+    """Enter runs the scenario or fires the fault."""
+
+    BINDINGS = [Binding("enter", "select", "Run/fire", id="scenarios.run")]
+
+
+class ScenariosScreen(FindScreen):
     BINDINGS = [
         Binding("j", "cursor(1)", "Down", id="scenarios.down", show=False),
         Binding("k", "cursor(-1)", "Up", id="scenarios.up", show=False),
@@ -35,13 +42,14 @@ class ScenariosScreen(ModelScreen):
         with Horizontal(id="scen-top"):
             with Vertical(id="scen-left"):
                 yield Label("Bundled scenarios - Enter runs one", classes="caption")
-                yield OptionList(id="scenario-list")
+                yield RunList(id="scenario-list", name="the scenarios")
             with Vertical(id="scen-right"):
                 yield Label("Faults - Enter fires one now", classes="caption")
-                yield OptionList(id="fault-list")
+                yield RunList(id="fault-list", name="the faults")
         yield Input(placeholder='any action as JSON, e.g. {"type": "bye", "text": "bye now"}'
                     ' - Enter fires it (a to focus)', id="custom-action")
         yield Static("", id="scenario-log")
+        yield from self.find_bar()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -98,6 +106,8 @@ class ScenariosScreen(ModelScreen):
         self.query_one("#custom-action", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "custom-action":
+            return  # the find prompt: FindScreen's handler
         event.stop()
         try:
             action = json.loads(event.value)

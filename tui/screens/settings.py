@@ -6,38 +6,29 @@ with its fix and nothing is written.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
 from tui.errors import SettingsError
+from tui.screens.base import KeyScreen
 from tui.settings_store import LOGGING_MODES, MODE_LABELS, UiSettings
-
-if TYPE_CHECKING:
-    from tui.app import InboxLabApp
 
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
-class SettingsScreen(Screen[None]):
+class SettingsScreen(KeyScreen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="settings.save"),
-        Binding("escape", "app.back_or_quit", "Back", id="settings.back", show=False),
+        Binding("escape", "app.back_or_quit", "Back", id="settings.back"),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="settings")
-
-    @property
-    def inbox_app(self) -> InboxLabApp:
-        return cast("InboxLabApp", self.app)
 
     def compose(self) -> ComposeResult:
         s = self.inbox_app.settings
