@@ -34,7 +34,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from engine.crm.errors import CrmError, IngestRefused
 from engine.crm.forwards import Forwarded, find_forward
-from engine.crm.ingest import Address, Headers, LoggedEmail, parse_message
+from engine.crm.ingest import Address, Headers, LoggedEmail, parse_message_off_loop
 from engine.crm.records import CrmStore
 from engine.crm.rules import LoggingRules
 from engine.listener import LocalServer
@@ -100,7 +100,7 @@ class BccIngest:
     async def _ingest(self, mail_from: str, raw: bytes, logging: frozenset[str]
                       ) -> IngestResult:
         with_files, note = self.rules.attachments(len(raw))
-        email = parse_message(raw, with_attachments=with_files)
+        email = await parse_message_off_loop(raw, with_attachments=with_files)
         h = email.headers
         sender = (h.from_.email if h.from_ else mail_from).lower()
         if sender not in self.own and mail_from.lower() not in self.own:

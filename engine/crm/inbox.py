@@ -33,7 +33,13 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from engine.crm.errors import CrmError, MalformedMessage, MessageVanished
-from engine.crm.ingest import Headers, LoggedEmail, identity_of, parse_headers, parse_message
+from engine.crm.ingest import (
+    Headers,
+    LoggedEmail,
+    identity_of,
+    parse_headers,
+    parse_message_off_loop,
+)
 from engine.crm.records import CrmStore, ThreadRef
 from engine.crm.rules import Decision, LoggingRules
 from engine.crm.tracking import Match, match
@@ -367,7 +373,7 @@ class InboxLogger:
                 raise self._vanished(item)
             if not isinstance(raw, bytes):
                 raise MalformedMessage("the server returned no body", code="no_body")
-            return parse_message(raw)
+            return await parse_message_off_loop(raw)
         structure: object = None
         seen = False
         async for f in client.uid_fetch([uid], ["UID", "BODYSTRUCTURE"]):
@@ -389,8 +395,9 @@ class InboxLogger:
             raise MalformedMessage("the server returned no header", code="no_body")
         parts = [(sub, cs, enc, got.get(f"BODY[{sec}]") or b"") for sec, sub, cs, enc in
                  sections]
-        email = parse_message(_rebuild(header, parts), with_attachments=False)
-        return LoggedEmail(email.headers, email.text, email.html, (), email.defects)
+        email = await parse_message_off_loop(_rebuild(header, parts), with_attachments=False)
+        return LoggedEmail(email.headers, email.text, email.html, (), email.defects,
+                           email.notes)
 
     @staticmethod
     def _vanished(item: Pending) -> MessageVanished:

@@ -6,23 +6,29 @@ message of a tracked thread. Mail in the wild is broken in every way a header ca
 (bad charsets, unbalanced quotes, 8-bit junk); parsing is lenient and collects the
 parser's defects, and only when nothing usable is left is ``MalformedMessage`` raised -
 the caller records that with its reason and moves on, never crashing the sync.
+
+Hostile mail is bounded before and while it is parsed (``engine.crm.mimelimits``: size,
+lines, parts, depth, header lines) and its HTML before it is sanitized
+(``engine.crm.sanitize.clean_html``: past a guard only the text is kept, with a note
+saying why). On an event loop, ``parse_message_off_loop`` runs all of it in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import dataclass, field
 from email import errors, policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from engine.crm.errors import MalformedMessage
-from engine.crm.sanitize import safe_filename, safe_html
+from engine.crm.mimelimits import parse_bounded
+from engine.crm.sanitize import clean_html, html_to_text, safe_filename
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 MAX_TEXT = 2 * 1024 * 1024  # characters of body text kept per part
@@ -33,7 +39,6 @@ MAX_ADDRESSES = 1000  # recipients read from one To/Cc field
 # the scan), so no field longer than this ever reaches it.
 MAX_FIELD = 8 * 1024
 MAX_MIME_FIELD = 512  # Content-* fields: the parameter parser is slower still
-MAX_PARTS = 1000  # MIME parts read per message; more is a typed refusal, not a stall
 
 
 class FieldTooLong(errors.HeaderDefect):
@@ -69,10 +74,8 @@ BOUNDED = _BoundedPolicy()
 
 def _cut_long_fields(msg: Message) -> None:
     """Cut every over-long raw header field, in every part (the raw readers, ids and
-    addresses, see only the cut value too); more than ``MAX_PARTS`` parts is refused."""
-    for count, part in enumerate(msg.walk(), start=1):
-        if count > MAX_PARTS:
-            raise MalformedMessage(f"more than {MAX_PARTS} MIME parts", code="too_many_parts")
+    addresses, see only the cut value too)."""
+    for part in msg.walk():
         items = list(part.raw_items())
         if all(len(v) <= _limit(k) for k, v in items):
             continue
@@ -226,8 +229,7 @@ def identity_of(headers: Headers, size: int | None) -> str:
 def _parse(raw: bytes, headersonly: bool = False) -> EmailMessage:
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise MalformedMessage("the message is empty", code="empty_message")
-    msg = BytesParser(policy=BOUNDED).parsebytes(bytes(raw), headersonly=headersonly)
-    assert isinstance(msg, EmailMessage)
+    msg = parse_bounded(bytes(raw), BOUNDED, headersonly=headersonly)
     _cut_long_fields(msg)
     return msg
 
@@ -282,7 +284,15 @@ def parse_message(raw: bytes, *, with_attachments: bool = True) -> LoggedEmail:
         plain = msg.get_body(preferencelist=("plain",))
         html = msg.get_body(preferencelist=("html",))
         text = _text_of(plain) if plain is not None else ""
-        html_text = safe_html(_text_of(html)) if html is not None else ""
+        notes: tuple[str, ...] = ()
+        html_text = ""
+        if html is not None:
+            source = _text_of(html)
+            cleaned = clean_html(source)
+            html_text = cleaned.html
+            if cleaned.refused is not None:
+                notes = (f"HTML body not kept ({cleaned.refused}); stored as text only",)
+                text = text or html_to_text(source, MAX_TEXT)
         parts = attachments_of(msg) if with_attachments else ()
     except MalformedMessage:
         raise
@@ -294,8 +304,15 @@ def parse_message(raw: bytes, *, with_attachments: bool = True) -> LoggedEmail:
         raise MalformedMessage("no header fields, Message-ID, sender or body could be read",
                                code="mime_empty")
     defects = tuple(sorted({type(d).__name__ for p in msg.walk() for d in p.defects}))
-    return LoggedEmail(headers, text, html_text, parts, defects, message=msg)
+    return LoggedEmail(headers, text, html_text, parts, defects, notes, message=msg)
+
+
+async def parse_message_off_loop(raw: bytes, *, with_attachments: bool = True) -> LoggedEmail:
+    """``parse_message`` in a worker thread: a hostile message (MIME, HTML) costs that
+    thread time, never the event loop's (other replies, IDLE, keepalives go on)."""
+    return await asyncio.to_thread(parse_message, raw, with_attachments=with_attachments)
 
 
 __all__ = ["Address", "AttachmentPart", "Headers", "LoggedEmail", "attachments_of",
-           "headers_of", "identity_of", "message_ids", "parse_headers", "parse_message"]
+           "headers_of", "identity_of", "message_ids", "parse_headers", "parse_message",
+           "parse_message_off_loop"]
