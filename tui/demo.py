@@ -106,6 +106,10 @@ class Endpoints:
     sends: tuple[SendPlan, ...] = ()  # the scenario's [[send]] blocks, run once it settles
     control_token: str | None = None
 
+    def serves(self, host: str, port: int) -> bool:
+        """Whether ``host:port`` is one of these servers' IMAP addresses."""
+        return host == self.host and port in (self.imap_port, self.imaps_port)
+
     def __repr__(self) -> str:
         return (f"Endpoints(scenario={self.scenario!r}, host={self.host!r}, "
                 f"imaps_port={self.imaps_port}, username={self.username!r}, password=[hidden], "
