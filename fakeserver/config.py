@@ -36,6 +36,9 @@ class Capabilities:
     logindisabled_before_tls: bool = False
     xlist: bool = False
     esearch: bool = False
+    # RFC 5256 SORT (with RFC 5957 SORT=DISPLAY) and THREAD=ORDEREDSUBJECT/REFERENCES
+    sort: bool = False
+    thread: bool = False
     # OAuth 2.0 SASL (fakeserver.oauth): advertised before login as AUTH=XOAUTH2 /
     # AUTH=OAUTHBEARER. basic_auth = false refuses LOGIN and AUTHENTICATE PLAIN with the
     # provider's words (Microsoft 365 once basic auth is switched off).
@@ -85,6 +88,10 @@ class Capabilities:
             caps.append("QRESYNC")
         if self.esearch:
             caps.append("ESEARCH")
+        if self.sort:
+            caps.extend(("SORT", "SORT=DISPLAY"))
+        if self.thread:
+            caps.extend(("THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES"))
         if self.special_use:
             caps.append("SPECIAL-USE")
             caps.append("LIST-EXTENDED")

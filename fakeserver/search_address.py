@@ -20,7 +20,7 @@ from email.header import decode_header, make_header
 
 from fakeserver.envelope import addresses
 
-__all__ = ["address_items"]
+__all__ = ["address_items", "decoded_words"]
 
 _ATEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                    "!#$%&'*+-/=?^_`{|}~")
@@ -32,7 +32,8 @@ def _phrase(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _decoded(text: str) -> str:
+def decoded_words(text: str) -> str:
+    """RFC 2047 encoded words decoded; malformed ones stay as they are."""
     if "=?" not in text:
         return text
     try:
@@ -58,4 +59,4 @@ def address_items(value: str) -> list[str]:
             if adl:
                 spec = f"{adl}:{spec}"
             out.append(f"{_phrase(name)} <{spec}>" if name else spec)
-    return [_decoded(item) for item in out]
+    return [decoded_words(item) for item in out]

@@ -54,7 +54,9 @@ from fakeserver.imap.commands_search import (
     SearchKey,
     SeqSet,
     Size,
+    SortArgs,
     Text,
+    ThreadArgs,
     UidSet,
 )
 from fakeserver.imap.commands_seqset import STAR, SequenceSet
@@ -99,10 +101,12 @@ __all__ = [
     "SeqSet",
     "SequenceSet",
     "Size",
+    "SortArgs",
     "StatusArgs",
     "StoreArgs",
     "StoreMode",
     "Text",
+    "ThreadArgs",
     "UidSet",
 ]
 
@@ -123,6 +127,8 @@ CommandArgs = (
     | FetchArgs
     | StoreArgs
     | SearchArgs
+    | SortArgs
+    | ThreadArgs
 )
 
 
@@ -197,7 +203,8 @@ ALLOWED_STATES: dict[str, frozenset[str]] = {
     ),
     "ENABLE": frozenset({"authenticated"}),  # RFC 5161: before any SELECT
     **dict.fromkeys(
-        ("CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE"),
+        ("CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
+         "SORT", "THREAD"),
         _SELECTED,
     ),
 }

@@ -15,6 +15,8 @@ from typing import Literal
 from fakeserver.imap.commands_seqset import SequenceSet
 
 __all__ = [
+    "SORT_KEYS",
+    "THREAD_ALGORITHMS",
     "All",
     "And",
     "Date",
@@ -27,7 +29,9 @@ __all__ = [
     "SearchKey",
     "SeqSet",
     "Size",
+    "SortArgs",
     "Text",
+    "ThreadArgs",
     "UidSet",
 ]
 
@@ -131,3 +135,24 @@ class SearchArgs:
     key: SearchKey
     charset: str | None = None
     returns: tuple[str, ...] | None = None
+
+
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO",
+                       "DISPLAYFROM", "DISPLAYTO"})
+THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+
+
+@dataclass(frozen=True)
+class SortArgs:
+    """SORT (criteria) charset keys (RFC 5256): ``criteria`` as (key, reversed) pairs."""
+
+    criteria: tuple[tuple[str, bool], ...]
+    search: SearchArgs
+
+
+@dataclass(frozen=True)
+class ThreadArgs:
+    """THREAD algorithm charset keys (RFC 5256); ``algorithm`` upper-cased."""
+
+    algorithm: str
+    search: SearchArgs

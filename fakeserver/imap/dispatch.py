@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fakeserver.config import Capabilities
-from fakeserver.imap import cmd_basic, cmd_mailbox, cmd_selected
+from fakeserver.imap import cmd_basic, cmd_mailbox, cmd_selected, cmd_sort
 from fakeserver.imap.commands import Command
 from fakeserver.imap.fetch import fetch
 from fakeserver.imap.search import search
@@ -48,6 +48,8 @@ HANDLERS: dict[str, Handler] = {
     "MOVE": cmd_selected.copy,
     "FETCH": fetch,
     "SEARCH": search,
+    "SORT": cmd_sort.sort,
+    "THREAD": cmd_sort.thread,
 }
 
 # Which toggle a command needs; absent means always available.
@@ -60,6 +62,8 @@ _GATES: dict[str, Callable[[Capabilities], bool]] = {
     "NAMESPACE": lambda c: c.namespace,
     "UNSELECT": lambda c: c.unselect,
     "STARTTLS": lambda c: c.starttls,
+    "SORT": lambda c: c.sort,
+    "THREAD": lambda c: c.thread,
 }
 
 

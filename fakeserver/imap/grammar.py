@@ -30,6 +30,7 @@ from fakeserver.imap.grammar_fetch import parse_fetch, parse_store
 from fakeserver.imap.grammar_lexer import Cursor
 from fakeserver.imap.grammar_mailbox import parse_append, parse_list, parse_select, parse_status
 from fakeserver.imap.grammar_search import parse_search
+from fakeserver.imap.grammar_sort import parse_sort, parse_thread
 
 __all__ = ["COMMANDS", "UID_COMMANDS", "parse_command"]
 
@@ -37,7 +38,8 @@ _TAG = re.compile(rb"[^\x00-\x20(){%*\"\\+\x7f-\xff]+")
 _NAME = re.compile(rb"[A-Za-z][A-Za-z0-9.-]*")
 _BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
-UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "STORE", "SEARCH", "EXPUNGE"})
+UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "STORE", "SEARCH", "EXPUNGE", "SORT",
+                          "THREAD"})
 
 Parser = Callable[[Cursor, bool], CommandArgs]
 
@@ -207,4 +209,6 @@ COMMANDS: dict[str, Parser] = {
     "FETCH": parse_fetch,
     "STORE": parse_store,
     "SEARCH": parse_search,
+    "SORT": parse_sort,
+    "THREAD": parse_thread,
 }

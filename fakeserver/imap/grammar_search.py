@@ -14,7 +14,7 @@ from fakeserver.imap import commands_search as sk
 from fakeserver.imap.grammar_lexer import Cursor
 from fakeserver.imap.grammar_mailbox import parse_date
 
-__all__ = ["FLAG_KEYS", "RETURN_OPTIONS", "parse_search"]
+__all__ = ["FLAG_KEYS", "RETURN_OPTIONS", "parse_search", "search_keys"]
 
 MAX_DEPTH = 1000  # a 1000-key flat OR chain (Dovecot 2.3 accepts it)
 RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT"})
@@ -50,6 +50,14 @@ def parse_search(cursor: Cursor, uid: bool) -> sk.SearchArgs:
         cursor.sp("charset name")
         charset = cursor.astring("charset name")
         cursor.sp("search criteria")
+    return search_keys(cursor, charset, returns)
+
+
+def search_keys(cursor: Cursor, charset: str | None,
+                returns: tuple[str, ...] | None = None) -> sk.SearchArgs:
+    """The search keys to the end of the command, strings read in ``charset`` (SEARCH,
+    and SORT/THREAD after their own arguments)."""
+    if charset is not None:
         try:
             cursor.encoding = codecs.lookup(charset).name
         except LookupError:  # the session answers NO [BADCHARSET]; strings are moot

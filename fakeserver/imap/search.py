@@ -158,19 +158,29 @@ def _tests(view: MailboxView, issued: list[int]) -> Callable[[sp.Leaf], Predicat
     return test_for
 
 
-def search(s: ImapSession, c: Command) -> Steps:
-    args = c.args
-    assert isinstance(args, sk.SearchArgs) and s.view is not None
+def matching(s: ImapSession, args: sk.SearchArgs,
+             ) -> tuple[list[tuple[int, int]], list[int], bool]:
+    """The (seq, uid) pairs ``args`` finds, the UIDs expunged elsewhere it could not
+    read (EXPUNGEISSUED), and whether MODSEQ was searched (SEARCH, SORT, THREAD)."""
+    assert s.view is not None
     view = s.view
     if (args.charset.upper() if args.charset else None) not in _CHARSETS:
         raise CommandFailed(f"Unsupported charset {args.charset}",
                             code="BADCHARSET (US-ASCII UTF-8)")
-    if args.returns is not None and not s.caps.esearch:
-        raise ProtocolError("SEARCH RETURN needs ESEARCH, which is not supported")
     plan = sp.make_plan(args.key)
     uses_modseq = _uses_modseq(s, plan)
     issued: list[int] = []
     found = sp.run(plan, list(_candidates(view, args.key)), _tests(view, issued))
+    return found, issued, uses_modseq
+
+
+def search(s: ImapSession, c: Command) -> Steps:
+    args = c.args
+    assert isinstance(args, sk.SearchArgs) and s.view is not None
+    view = s.view
+    if args.returns is not None and not s.caps.esearch:
+        raise ProtocolError("SEARCH RETURN needs ESEARCH, which is not supported")
+    found, issued, uses_modseq = matching(s, args)
     numbers = [uid if c.uid else seq for seq, uid in found]
     done = Done("SEARCH completed", "EXPUNGEISSUED" if issued else None)
     # RFC 7162 3.1.5: with a MODSEQ criterion, the highest MODSEQ of what was found

@@ -240,7 +240,8 @@ def fake_config(user: str, password: str) -> ServerConfig:
     folders = (FolderConfig("INBOX", subscribed=False),
                *(FolderConfig(name, special_use=(use,)) for name, use in FOLDERS))
     return ServerConfig(accounts=(AccountConfig(user, password, folders),),
-                        capabilities=Capabilities(esearch=True))  # as the dovecot profile
+                        capabilities=Capabilities(esearch=True, sort=True, thread=True),
+                        )  # as the dovecot profile
 
 
 async def run_on_fake(user: str, password: str, steps: Sequence[Step],
