@@ -221,7 +221,9 @@ def _no_duplicates(e: Expect, run: RunState) -> Verdict:
 def _client_timeout(e: Expect, run: RunState) -> Verdict:
     within = float(e.get("within_s") or 30.0)
     for at, err in run.errors:
-        if isinstance(err, TimedOut) or getattr(err, "code", "") == "connect_timeout":
+        # a silent TLS handshake (TCP accepted, no answer) is a client timeout too
+        if isinstance(err, TimedOut) or getattr(err, "code", "") in ("connect_timeout",
+                                                                     "tls_timeout"):
             status: Status = "pass" if at <= within else "fail"
             return status, f"timed out after {at:.1f}s (limit {within:g}s): {err}"
     return ("fail", f"no timeout; {_seen(run)}") if run.final else None

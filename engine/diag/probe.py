@@ -44,7 +44,7 @@ from engine.errors import (
 )
 from engine.exitcodes import Exit
 from engine.imap.client import ImapClient
-from engine.imap.failures import connect_error, tls_error
+from engine.imap.failures import connect_error, handshake_timeout, tls_error
 from engine.imap.results import Credentials
 from engine.roles import ListMethod, Role, detect_roles, folders_from_list
 from engine.secrets import Secret
@@ -247,7 +247,8 @@ class Probe:
                 await self._tls_failed("tls", t, tls_error(exc, host), "tls")
             except (OSError, TimeoutError) as exc:
                 writer.close()
-                raise self.fail("tls", t, _tls_timeout(exc, host, port, limit)) from None
+                raise self.fail("tls", t, handshake_timeout(exc, host, port, limit)
+                                or connect_error(exc, host, port, host, limit)) from None
             summary, info = _tls_summary(writer, "")
             self._add("tls", "ok", summary, t, slow, **info)
         elif imap.security == "plain":
@@ -420,15 +421,6 @@ class Probe:
                                        f"{folder!r}: UIDVALIDITY {stored} in the engine's "
                                        f"database, {now} on the server: it will be rescanned",
                                        data={"stored": stored, "server": now}))
-
-
-def _tls_timeout(exc: BaseException, host: str, port: int, limit: float) -> EngineError:
-    """No TLS answer after TCP connected: the service is stuck, not the network."""
-    # asyncio reports its own ssl_handshake_timeout as ConnectionAbortedError
-    if isinstance(exc, TimeoutError | ConnectionAbortedError):
-        return TlsError(f"TCP connected to {host}:{port}, but the TLS handshake got no answer "
-                        f"within {limit:.3g}s", code="tls_timeout", stage="imap_tls")
-    return connect_error(exc, host, port, host, limit)
 
 
 def stored_uidvalidity(db: str, account: str, folder: str) -> int | None:

@@ -25,7 +25,7 @@ from engine.errors import (
     TlsError,
 )
 from engine.imap.commands import Arg, TagCounter, build
-from engine.imap.failures import connect_error, tls_error
+from engine.imap.failures import connect_error, handshake_timeout, tls_error
 from engine.imap.limits import COMMAND, PRE_AUTH, for_command, widest
 from engine.imap.model import Fetch, Greeting, Tagged
 from engine.imap.protocol import ResponseParser
@@ -111,21 +111,31 @@ class Connection:
         server_hostname: str | None,
         limit: float,
     ) -> Greeting:
-        """Connect (TLS from the first byte if ``ssl_context``), start reading, get the greeting."""
+        """Connect (TLS from the first byte if ``ssl_context``), start reading, get the greeting.
+
+        TCP and TLS are two steps under one ``limit``: a port that accepts TCP and never
+        answers the ClientHello (a stopped or overloaded server) is ``tls_timeout``, not
+        ``connect_timeout`` ("allow outbound TCP" would send the customer to the wrong
+        person), the same cause ``inboxlab diagnose`` names for it."""
         expected = server_hostname or host
         self.trace("imap.connect.started", host=host, port=port, tls=ssl_context is not None)
+        writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(limit):
-                self._reader, self._writer = await asyncio.open_connection(
-                    host, port, ssl=ssl_context,
-                    server_hostname=expected if ssl_context is not None else None,
-                )
+                reader, writer = await asyncio.open_connection(host, port)
+                if ssl_context is not None:
+                    await writer.start_tls(ssl_context, server_hostname=expected,
+                                           ssl_handshake_timeout=limit)
         except (ssl.SSLError, OSError, TimeoutError) as exc:
-            err = connect_error(exc, host, port, expected, limit)
+            connected = writer is not None
+            if writer is not None:
+                writer.close()  # never set on self: nothing to log out of
+            silent = handshake_timeout(exc, host, port, limit) if connected else None
+            err = silent or connect_error(exc, host, port, expected, limit)
             self.trace("imap.connect.failed", code=err.code, error=err.message)
             raise err from exc
         self.trace("imap.connect.complete", host=host, port=port)
-        return await self.attach(self._reader, self._writer, limit)
+        return await self.attach(reader, writer, limit)
 
     async def attach(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, limit: float
@@ -173,7 +183,8 @@ class Connection:
             await self.abort(err2)
             raise err2 from exc
         except (OSError, TimeoutError) as exc:
-            err3 = TlsError(f"TLS handshake failed: {exc}", code="tls_handshake")
+            err3 = handshake_timeout(exc, expected_host, 0, limit, "imap_starttls") or TlsError(
+                f"TLS handshake failed: {exc}", code="tls_handshake")
             await self.abort(err3)
             raise err3 from exc
         self.trace("imap.tls.complete", host=expected_host)

@@ -79,3 +79,16 @@ def connect_error(
             stage="imap_connect", remediation=_fix("connect_refused"))
     return ConnectError(f"cannot connect to {host}:{port}: {exc}", code="connect_failed",
                         stage="imap_connect", remediation=_fix("connect_failed"))
+
+
+def handshake_timeout(exc: BaseException, host: str, port: int, limit: float,
+                      stage: str = "imap_tls") -> TlsError | None:
+    """TCP connected but the TLS handshake got no answer in time, else None.
+
+    asyncio reports its own ``ssl_handshake_timeout`` as ``ConnectionAbortedError``."""
+    if not isinstance(exc, TimeoutError | ConnectionAbortedError):
+        return None
+    where = f"{host}:{port}" if port else host
+    return TlsError(f"TCP connected to {where}, but the TLS handshake got no answer within "
+                    f"{limit:.3g}s", code="tls_timeout", stage=stage,
+                    remediation=_fix("tls_timeout"))
