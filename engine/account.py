@@ -87,6 +87,7 @@ log = logging.getLogger(__name__)
 ERROR_HISTORY = 200
 
 Subscriber = Callable[[AccountEvent], None]
+StatsSubscriber = Callable[[AccountStats], None]
 # Work to do on the scanner's connection after each pass (the CRM's body fetches).
 AfterPass = Callable[[ImapClient], Awaitable[object]]
 _CONNECTION_FAILURES = (ConnectError, ProtocolViolation, ServerRefused, Disconnected, TimedOut)
@@ -151,9 +152,13 @@ class Account:
         self.errors: deque[EngineError] = deque(maxlen=ERROR_HISTORY)
         self.reached: set[State] = {State.STOPPED}
         self._subscribers: list[Subscriber] = []
+        self._stats_subscribers: list[StatsSubscriber] = []
+        self._stats_sent: tuple[object, ...] | None = None
         self._progress: dict[str, ScanProgress] = {}
         self.scanner = Scanner(self.name, options, clock, self.hub, self._publish,
                                self._deliver, tracked)
+        self.scanner.changed = self._stats_changed
+        self.pool.changed = self._stats_changed
         self._links: list[Link] = []
         self._main: Link | None = None
         self._lock = asyncio.Lock()
@@ -192,6 +197,28 @@ class Account:
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """``fn(event)`` for every StateChanged and account event; returns an unsubscriber."""
         return subscription(self._subscribers, fn)
+
+    def subscribe_stats(self, fn: StatsSubscriber) -> Callable[[], None]:
+        """``fn(stats)`` whenever what ``stats`` shows of the connections, folders (counts,
+        roles) or capabilities changes: the counters as an event, so nobody polls them.
+        Returns an unsubscriber."""
+        return subscription(self._stats_subscribers, fn)
+
+    def _stats_changed(self) -> None:
+        if not self._stats_subscribers:
+            return
+        stats = self.stats
+        seen = (stats.connections_in_use, stats.connection_limit, stats.folders,
+                stats.capabilities, tuple(sorted((r.value, c.folder) for r, c in
+                                                 self.roles.items())))
+        if seen == self._stats_sent:
+            return
+        self._stats_sent = seen
+        for fn in list(self._stats_subscribers):
+            try:
+                fn(stats)
+            except Exception:
+                log.exception("stats subscriber %r failed", fn)
 
     @property
     def stats(self) -> AccountStats:
@@ -378,6 +405,7 @@ class Account:
     async def _close_links(self) -> None:
         links, self._links = self._links, []
         self._main = None
+        self._stats_changed()
         for link in links:
             await link.close()
 
@@ -396,6 +424,7 @@ class Account:
         self.backoff.logged_in(self.clock.monotonic())
         self.supervisor.fire(Event.LOGIN_OK)
         self._main = main
+        self._stats_changed()  # the capabilities are known now
         async with self._lock:
             await self.scanner.discover(main.client, self.store, self.settings.overrides)
         inbox = self.scanner.inbox

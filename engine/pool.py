@@ -10,7 +10,7 @@ count is observable (``in_use`` of ``limit``) for the TUI's badge.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,6 +52,8 @@ class ConnectionPool:
         self._trace = trace
         self._account = account
         self.peak = 0
+        # Called after every change of ``in_use`` (the account announces its stats).
+        self.changed: Callable[[], None] | None = None
 
     @property
     def in_use(self) -> int:
@@ -69,12 +71,16 @@ class ConnectionPool:
         self._holders.append(purpose)
         self.peak = max(self.peak, len(self._holders))
         self._emit("pool.acquired", purpose)
+        if self.changed is not None:
+            self.changed()
         return purpose
 
     def release(self, purpose: str) -> None:
         if purpose in self._holders:
             self._holders.remove(purpose)
             self._emit("pool.released", purpose)
+            if self.changed is not None:
+                self.changed()
 
     @contextmanager
     def slot(self, purpose: str) -> Iterator[str]:

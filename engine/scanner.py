@@ -60,6 +60,10 @@ FULL_BACKFILL = 2**32  # "start at UID 1": a backfill larger than any UID range
 TrackedProvider = Callable[[], Any]
 
 
+def _unchanged() -> None:
+    """``Scanner.changed`` until the account hooks it."""
+
+
 class Scanner:
     def __init__(self, account: str, options: AccountOptions, clock: Clock, hub: TraceHub,
                  publish: Callable[[AccountEvent], None], sink: MessageSink,
@@ -73,6 +77,8 @@ class Scanner:
         self.tracked = tracked
         self.roles: dict[Role, RoleChoice] = {}
         self.folders: dict[str, FolderStats] = {}
+        # Called after every change of ``folders`` (the account announces its stats).
+        self.changed: Callable[[], None] = _unchanged
         self.watched: list[str] = []
         self.relist = False
         self._stuck: dict[str, _Stuck] = {}
@@ -123,6 +129,7 @@ class Scanner:
             self.folders[folder] = FolderStats(folder, role_of.get(folder), messages,
                                                status.get("UIDNEXT"),
                                                None if cp is None else cp.last_uid)
+            self.changed()
             if messages is not None and messages >= self.options.large_folder:
                 self.publish(LargeFolderWarning(self.account, folder, messages,
                                                 self.options.large_folder, self.clock.wall()))
@@ -238,6 +245,7 @@ class Scanner:
             folder, old.role if old else None, old.messages if old else None,
             None if checkpoint is None else checkpoint.uidnext,
             None if checkpoint is None else checkpoint.last_uid)
+        self.changed()
         if progress.delivered:
             self.publish(progress.progress(finished=True))
         self.hub.emit("scan.folder", {"account": self.account, "folder": folder,
@@ -294,6 +302,7 @@ class Scanner:
         if old is not None and old.messages != messages:
             self.folders[folder] = FolderStats(folder, old.role, messages, old.uidnext,
                                                old.last_uid)
+            self.changed()
 
     def _tracked_ids(self) -> list[str]:
         return [] if self.tracked is None else list(self.tracked())
@@ -308,6 +317,7 @@ class Scanner:
     async def _gone(self, store: CheckpointStore, folder: str, exc: ServerRefused) -> None:
         await store.delete(self.account, folder)
         self.folders.pop(folder, None)
+        self.changed()
         if folder in self.watched and folder != self.inbox:
             self.watched.remove(folder)
         self.relist = True

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any, Literal
 from textual.message_pump import MessagePump
 
 from engine.account import Account
-from engine.account_options import AccountOptions
+from engine.account_options import AccountOptions, AccountStats
 from engine.connect import Link
 from engine.diag.bundle import export_bundle
 from engine.diag.tracering import TraceRing
@@ -60,7 +60,6 @@ from tui.bridge.translate import (
 )
 from tui.settings_store import UiSettings
 
-STATS_TICK = 0.5  # seconds between polls of the account's counters (connections, folders)
 OUTBOX_RETRY = 60.0  # seconds between retries of outbox records that failed (a 421...)
 
 
@@ -91,6 +90,7 @@ class AccountSide(BrowseSide, EngineLoop):
         self._settled: asyncio.Event | None = None
         self._warnings: dict[str, str] = {}
         self._last_stats: tuple[Any, ...] = ()
+        self._unstats: Callable[[], None] | None = None  # the running account's stats feed
         self.ui_settings = UiSettings()
         self.crm = CrmBridge(submit=self.submit, post=self.post, spawn=self.spawn,
                              open_client=self._open_client, close_client=self._close_client,
@@ -134,18 +134,22 @@ class AccountSide(BrowseSide, EngineLoop):
                           after_pass=self.crm.after_pass)
         self.account = account
         account.subscribe(self._on_event)
+        self._unstats = account.subscribe_stats(self._on_stats)
         self.post(m.EngineState(state_view(account.state)))
         await account.start()
-        self.spawn(self._poll_stats(account), "stats")
+        self._on_stats(account.stats)
         self.spawn(self._resume_outbox(), "outbox-resume")
 
     async def _stop_account(self) -> None:
         for task in list(self._tasks):
-            if task.get_name() in ("stats", "sends", "scan", "outbox-resume"):
+            if task.get_name() in ("sends", "scan", "outbox-resume"):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
         await self._browser.close()
+        if self._unstats is not None:  # the old account's last counters never reach the UI
+            self._unstats()
+            self._unstats = None
         account, self.account = self.account, None
         if account is not None:
             await account.stop()
@@ -213,6 +217,8 @@ class AccountSide(BrowseSide, EngineLoop):
             self._warnings[event.folder] = (f"{event.messages:,} messages ({over} the "
                                             f"{event.threshold:,} limit): first sync reads "
                                             "new only")
+            if self.account is not None:
+                self._on_stats(self.account.stats)
         elif isinstance(event, NewMail):
             self.post(m.NewMail(event.folder, event.exists))
         elif isinstance(event, FolderGone):
@@ -223,25 +229,26 @@ class AccountSide(BrowseSide, EngineLoop):
             self.post(m.EngineFailed(f"read {event.folder} UID {event.uid} "
                                      f"({event.tries} tries); skipped it", event.error))
 
-    async def _poll_stats(self, account: Account) -> None:
-        """Counters the account keeps but does not announce: connections, folder counts."""
-        while True:
-            stats = account.stats
-            roles = {c.folder: c for c in account.roles.values() if c.folder}
-            folders = tuple(
-                m.FolderView(f.folder, roles[f.folder].role.value if f.folder in roles else None,
-                             roles[f.folder].reason if f.folder in roles else "",
-                             f.messages, f.last_uid, self._warnings.get(f.folder))
-                for f in stats.folders)
-            caps = stats.capabilities
-            snapshot = (stats.connections_in_use, stats.connection_limit, folders, caps)
-            if snapshot != self._last_stats:
-                self._last_stats = snapshot
-                self.post(m.ConnectionsInUse(stats.connections_in_use, stats.connection_limit))
-                self.post(m.FoldersChanged(folders))
-                if caps:
-                    self.post(m.Capabilities(caps))
-            await asyncio.sleep(STATS_TICK)
+    def _on_stats(self, stats: AccountStats) -> None:
+        """The account's counters (``Account.subscribe_stats``): connections in use, the
+        folders with their roles and counts, the capabilities; posted when they change."""
+        account = self.account
+        if account is None:
+            return
+        roles = {c.folder: c for c in account.roles.values() if c.folder}
+        folders = tuple(
+            m.FolderView(f.folder, roles[f.folder].role.value if f.folder in roles else None,
+                         roles[f.folder].reason if f.folder in roles else "",
+                         f.messages, f.last_uid, self._warnings.get(f.folder))
+            for f in stats.folders)
+        caps = stats.capabilities
+        snapshot = (stats.connections_in_use, stats.connection_limit, folders, caps)
+        if snapshot != self._last_stats:
+            self._last_stats = snapshot
+            self.post(m.ConnectionsInUse(stats.connections_in_use, stats.connection_limit))
+            self.post(m.FoldersChanged(folders))
+            if caps:
+                self.post(m.Capabilities(caps))
 
     def reconnect_now(self) -> concurrent.futures.Future[bool]:
         """A person's "reconnect now": cut the backoff wait short, or start an account
