@@ -3,6 +3,7 @@ connections in use, folders with their counts, capabilities; only when they chan
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from account_helpers import Recorder, make_account, settings_for
@@ -53,7 +54,7 @@ async def test_stats_arrive_as_events_when_they_change(tmp_path: Path) -> None:
         assert {f.folder: f.messages for f in settled[-1].folders} == {"INBOX": 12, "Sent": 2}
         # a notification, not a stream: consecutive announcements always differ
         views = [view(s) for s in seen]
-        assert all(a != b for a, b in zip(views, views[1:], strict=False))
+        assert all(a != b for a, b in pairwise(views))
         unsubscribe()
         count = len(seen)
         await account.start()
