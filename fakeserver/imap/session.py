@@ -7,7 +7,8 @@ suspended, so memory stays flat whatever the mailbox size.
 
 The state table is ``commands.ALLOWED_STATES`` (RFC 3501 section 3); this module
 checks it in one place (``_dispatch``). Command handlers live in sibling modules
-(``auth``, ``mailboxes``, ``selected``, ``fetch``, ``search``), each a generator
+(``cmd_basic``, ``cmd_mailbox``, ``cmd_selected``, ``cmd_sort``, ``fetch``, ``search``;
+``dispatch.HANDLERS`` names each command's), each a generator
 ``handler(session, command) -> Iterator[bytes]`` returning a ``Done`` (the tagged OK
 text) or ``HELD`` (no tagged reply yet: IDLE, AUTHENTICATE continuation).
 
