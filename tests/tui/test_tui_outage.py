@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Label, Static
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
 
@@ -13,7 +13,9 @@ from tui import messages as m
 from tui.app import InboxLabApp
 from tui.bridge import EngineBridge
 from tui.incidents import IncidentLog, RetryView, badge_note, duration_text, status_line
+from tui.screens.browser import BrowserScreen
 from tui.screens.diagnostics import DiagnosticsScreen
+from tui.widgets.header_list import HeaderList
 
 T0 = datetime(2026, 1, 2, 9, 0, 0, tzinfo=UTC)
 
@@ -132,3 +134,78 @@ def test_the_uptime_strip_shows_one_outage_as_one_gap() -> None:
     assert share is not None and 0.85 <= share <= 0.92
     late = uptime_cells(IncidentLog(), now, since=now - timedelta(seconds=60), width=40)
     assert late.startswith(" " * 30) and late.endswith("+" * 4)  # before the session: blank
+
+
+async def test_rows_asked_for_during_an_outage_come_back_through_the_real_bridge() -> None:
+    """The folder browser on the demo's fake servers (no scripted bridge): the server goes
+    down while the engineer jumps to the end of INBOX. The rows asked for then cannot be
+    read ("…"); the browser's status line counts down to the next retry; the outage is one
+    incident; once the server answers the account reconnects ("Reconnected after N s"),
+    and those rows are read again with no key pressed."""
+    bridge = EngineBridge(scenario="demo", timeline=False, sends=False)
+    app = InboxLabApp(bridge, cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await async_wait_until(lambda: app.model.state and app.model.state.state == "idle",
+                               timeout=20, what="watching")
+        app.open_folder("INBOX")
+        await async_wait_until(lambda: isinstance(app.screen, BrowserScreen)
+                               and app.screen.query(HeaderList), what="the browser")
+        screen = app.screen
+        lst = screen.query_one(HeaderList)
+        await async_wait_until(lambda: lst.count > 400 and lst.row(0) is not None,
+                               timeout=15, what="the first rows of INBOX")
+        last = lst.count - 1
+        assert lst.row(last) is None  # only the window around the viewport is read
+        bridge.fire_action({"type": "down", "seconds": 8})
+        await async_wait_until(lambda: app.model.incidents.current is not None, timeout=15,
+                               what="the outage seen by the account")
+        await pilot.press("G")
+        await async_wait_until(lambda: screen.rows_failed, timeout=15,  # type: ignore[attr-defined]
+                               what="the rows at the end failing to load")
+        assert lst.row(last) is None
+        status = screen.query_one("#browser-status", Label)
+        await async_wait_until(lambda: "(ctrl+r: now)" in str(status.render()), timeout=15,
+                               what="the retry countdown on the browser's status line")
+        assert "Retry " in str(status.render())
+        await async_wait_until(
+            lambda: any(t.startswith("Reconnected after") for t in app.notified),
+            timeout=30, what="the healed notice")
+        await async_wait_until(lambda: lst.row(last) is not None, timeout=15,
+                               what="the rows read again after the recovery")
+        assert lst.row(last).subject != "(expunged)"  # type: ignore[union-attr]
+        assert "ctrl+r" not in str(status.render())
+        assert len(app.model.incidents.items) == 1  # one outage, however many retries
+    bridge.stop()
+
+
+async def test_a_folder_opened_during_an_outage_opens_once_the_account_is_back() -> None:
+    """Enter on INBOX while the server is down (real bridge, fake servers): the browser says
+    it is opening, why it waits and when the next retry is; after the recovery it opens
+    the folder by itself and shows its rows (before: "opening..." for good)."""
+    bridge = EngineBridge(scenario="demo", timeline=False, sends=False)
+    app = InboxLabApp(bridge, cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await async_wait_until(lambda: app.model.state and app.model.state.state == "idle",
+                               timeout=20, what="watching")
+        bridge.fire_action({"type": "down", "seconds": 6})
+        await async_wait_until(lambda: app.model.incidents.current is not None, timeout=15,
+                               what="the outage seen by the account")
+        app.open_folder("INBOX")
+        await async_wait_until(lambda: isinstance(app.screen, BrowserScreen)
+                               and app.screen.query(HeaderList), what="the browser")
+        screen = app.screen
+        status = screen.query_one("#browser-status", Label)
+        seen = await async_wait_until(
+            lambda: "(ctrl+r: now)" in (text := str(status.render())) and text, timeout=15,
+            what="the countdown while the folder cannot be opened")
+        assert seen.startswith("INBOX: opening...")
+        await async_wait_until(
+            lambda: any(t.startswith("Reconnected after") for t in app.notified),
+            timeout=30, what="the healed notice")
+        lst = screen.query_one(HeaderList)
+        await async_wait_until(lambda: lst.count > 400 and lst.row(0) is not None,
+                               timeout=15, what="INBOX opened and its rows read")
+        assert str(status.render()).startswith(f"INBOX: {lst.count:,} messages")
+        assert len(app.model.incidents.items) == 1
+        await pilot.press("q")
+    bridge.stop()

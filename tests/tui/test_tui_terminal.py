@@ -220,17 +220,20 @@ def test_inboxlab_connect_crm_add_send_reply_and_bcc(tmp_path: Path) -> None:
 
 def test_an_outage_in_a_real_terminal_is_one_incident_with_a_countdown_and_a_healed_notice(
         tmp_path: Path) -> None:
-    """The demo's own outage (``[[timeline]]`` in demo.toml, moved to 6 s in a copy, run
-    as written by ``inboxlab demo FILE``): the dashboard shows one outage with the next
-    retry's countdown, then that it healed; Diagnostics has one row for it."""
+    """The demo's own outage (``[[timeline]]`` in demo.toml, moved to 6 s and made 8 s long
+    in a copy, run as written by ``inboxlab demo FILE``): the dashboard shows one outage
+    with the next retry's countdown; INBOX opened while the server is down says so, with
+    the countdown, and opens with its rows once the account is back ("Reconnected after");
+    the dashboard then says it healed, and Diagnostics has one row for it."""
     from scenarios import path_of
 
     if not INBOXLAB.exists():
         pytest.skip(f"the inboxlab console script is not installed at {INBOXLAB}")
     text = path_of("demo").read_text()
-    assert "trigger = { at = 40 }" in text
+    outage = 'trigger = { at = 40 }\naction = { type = "down", seconds = 3 }'
+    assert outage in text
     copy = tmp_path / "outage.toml"
-    copy.write_text(text.replace("trigger = { at = 40 }", "trigger = { at = 6 }")
+    copy.write_text(text.replace(outage, outage.replace("40", "6").replace("3 }", "8 }"))
                     .replace('name = "demo"', 'name = "outage"', 1))
     term = Terminal(f"inboxlab-test-{uuid.uuid4().hex[:8]}")
     env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
@@ -243,7 +246,24 @@ def test_an_outage_in_a_real_terminal_is_one_incident_with_a_countdown_and_a_hea
         screen = term.wait_for("ctrl+r reconnects now", timeout=30)
         assert "Outage since" in screen
         term.wait_for("next retry in", timeout=20)  # the countdown is on the screen
-        screen = term.wait_for("Reconnected at", timeout=60)
+        term.keys("Enter")  # INBOX, while the server is down
+        screen = term.wait_for("INBOX: opening...", timeout=10)
+
+        def countdown_on_status_line() -> str:  # the line under the title, not a toast
+            line = term.screen().splitlines()[1]
+            return line if "Retry " in line and "(ctrl+r: now)" in line else ""
+
+        wait_until(countdown_on_status_line, timeout=20, what="the browser's countdown")
+        term.wait_for("Reconnected after", timeout=60)  # the healed notice
+        term.wait_for("INBOX: 50", timeout=20)  # opened by itself once back
+        def rows_read() -> str:
+            now = term.screen()
+            return now if "…" not in now else ""
+
+        screen = wait_until(rows_read, timeout=20, what="INBOX's rows read (no '…' left)")
+        assert "      1 " in screen and "ctrl+r" not in screen.splitlines()[1]
+        term.keys("q")
+        screen = term.wait_for("Reconnected at", timeout=20)
         assert "1 outage this session" in screen
         term.keys("t")
         screen = term.wait_for("healed after", timeout=10)
@@ -252,5 +272,8 @@ def test_an_outage_in_a_real_terminal_is_one_incident_with_a_countdown_and_a_hea
         term.wait_for("Read to UID")
         term.keys("q")
         assert "EXIT=0" in term.wait_for("EXIT=", timeout=20)
+    except AssertionError:
+        print(term.screen())
+        raise
     finally:
         term.tmux("kill-server")

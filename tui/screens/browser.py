@@ -6,13 +6,15 @@ answers back; it stores nothing beyond the rows the list keeps around its viewpo
 
 from __future__ import annotations
 
+import concurrent.futures
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Input, Label
 
 from tui import messages as m
-from tui.incidents import HEALED_STATES
+from tui.incidents import HEALED_STATES, badge_note, cause_words
 from tui.screens.base import KeyScreen
 from tui.widgets.header_list import HeaderList
 
@@ -35,6 +37,8 @@ class BrowserScreen(KeyScreen):
         self.query_text = ""
         self.searching = False  # a search is on the server (2-4 s on 100k)
         self.rows_failed = False  # some rows could not be read: ask again once connected
+        self._outage_shown = False
+        self._opening: object = None  # the bridge's answer to open_folder
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -49,13 +53,36 @@ class BrowserScreen(KeyScreen):
         search.display = False
         search.cursor_blink = self.inbox_app.cursor_blink
         self.query_one(HeaderList).focus()
-        self.inbox_app.bridge.open_folder(self.folder, self)
+        self._open()
         self.set_interval(RETRY_ROWS, self._retry_rows)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """During an outage the status line counts down to the next retry."""
+        if self.is_current and (self.inbox_app.model.incidents.current is not None
+                                or self._outage_shown):
+            self._status()
+
+    def _open(self) -> None:
+        self._opening = self.inbox_app.bridge.open_folder(self.folder, self)
+
+    def _open_failed(self) -> bool:
+        """The bridge answers ``open_folder`` with a Future of the count: 0 and no
+        FolderOpened means it could not open the folder (it was opened during an outage)."""
+        fut = self._opening
+        return (self.count is None and isinstance(fut, concurrent.futures.Future)
+                and fut.done() and not fut.cancelled() and fut.exception() is None
+                and fut.result() == 0)
 
     def _retry_rows(self) -> None:
-        """Rows an outage left as "…" are read again once the account is back."""
+        """What an outage left undone is done again once the account is back: the folder
+        opened, the rows left as "…" read."""
         state = self.inbox_app.model.state
-        if self.rows_failed and state is not None and state.state in HEALED_STATES:
+        if state is None or state.state not in HEALED_STATES:
+            return
+        if self._open_failed():
+            self._open()
+        if self.rows_failed:
             self.rows_failed = False
             self.query_one(HeaderList).forget_failed()
 
@@ -68,12 +95,20 @@ class BrowserScreen(KeyScreen):
 
     def _status(self) -> None:
         lst = self.query_one(HeaderList)
-        text = f"{self.folder}: {self.count or 0:,} messages"
+        text = f"{self.folder}: " + ("opening..." if self.count is None
+                                     else f"{self.count:,} messages")
         if self.query_text and self.searching:
             text += f"  /{self.query_text}: searching on the server..."
         elif self.query_text:
             hits = len(lst.hits)
             text += f"  /{self.query_text}: {hits:,} hit{'' if hits == 1 else 's'} (n/N)"
+        # Rows shown "…" during an outage say why here, and when the next retry comes.
+        current = self.inbox_app.model.incidents.current
+        self._outage_shown = current is not None
+        if current is not None:
+            now = self.inbox_app.clock()
+            text += "  -  " + (badge_note(self.inbox_app.model.incidents, now)
+                               or f"Disconnected: {cause_words(current.latest)}.")
         self.query_one("#browser-status", Label).update(Text(text))
 
     # -- engine answers --------------------------------------------------------------------------
@@ -117,7 +152,7 @@ class BrowserScreen(KeyScreen):
 
     def action_reload(self) -> None:
         """New mail (or expunges) since opening: ask the server for the folder again."""
-        self.inbox_app.bridge.open_folder(self.folder, self)
+        self._open()
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
