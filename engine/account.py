@@ -429,8 +429,20 @@ class Account:
             await self.scanner.discover(main.client, self.store, self.settings.overrides)
         inbox = self.scanner.inbox
         dirty = asyncio.Event()
-        tasks = [asyncio.create_task(self._scan_loop(main, dirty),
-                                     name=f"account {self.name}: scan")]
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self._run_tasks(tasks, main, watcher, inbox, dirty)
+        finally:  # whatever ends the session (a BYE to the watcher's SELECT...), no task
+            for task in tasks:  # outlives it with an exception nobody retrieves
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run_tasks(self, tasks: list[asyncio.Task[None]], main: Link,
+                         watcher: Link | None, inbox: str, dirty: asyncio.Event) -> None:
+        """Start the scan and the watch (into ``tasks``, which the caller reaps) and wait
+        until the first fails."""
+        tasks.append(asyncio.create_task(self._scan_loop(main, dirty),
+                                         name=f"account {self.name}: scan"))
         if watcher is not None:
             await watcher.client.select(inbox)
 
@@ -448,12 +460,7 @@ class Account:
             tasks.append(asyncio.create_task(idle_loop(
                 watcher, inbox, self.options.idle_refresh, news, listening),
                 name=f"account {self.name}: watch"))
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             task.result()
 
