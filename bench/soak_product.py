@@ -381,8 +381,10 @@ class ProductSoak:
             src.backup(dst)
         with contextlib.closing(sqlite3.connect(copy)) as conn:
             conn.execute("PRAGMA journal_mode=DELETE")
-            first, second = [r[0] for r in conn.execute(
-                "SELECT id FROM emails WHERE direction = 'incoming' ORDER BY id LIMIT 2")]
+            first, subject = conn.execute("SELECT id, subject FROM emails WHERE direction = "
+                                          "'incoming' ORDER BY id LIMIT 1").fetchone()
+            [second] = conn.execute("SELECT id FROM emails WHERE direction = 'incoming' AND "
+                                    "subject != ? ORDER BY id LIMIT 1", (subject,)).fetchone()
             columns = [r[1] for r in conn.execute("PRAGMA table_info(emails)")
                        if r[1] not in ("id", "message_id", "identity")]
             listed = ", ".join(columns)
