@@ -9,13 +9,14 @@ round and every leg must see every message (the run aborts otherwise).
 - raw:     ``bench.rawdrain.raw_drain``: EXAMINE, one ``UID FETCH 1:* (...)`` read until
            the tagged OK, no parsing. The floor: what Dovecot costs.
 - imaplib: ``bench.rawdrain.imaplib_drain``, the same FETCH through stdlib imaplib.
-- scan:    the product's path: ``engine.scanner.Scanner.scan`` of INBOX exactly as
-           ``engine.account.Account`` runs a first full sync (``initial_scan="full"``):
-           STATUS, a checkpoint row in a fresh SQLite database, EXAMINE, UID FETCH in
+- scan:    the product's path: a real ``engine.account.Account``'s own ``Scanner.scan``
+           of INBOX as its first full sync runs it (``initial_scan="full"``): STATUS, a
+           checkpoint row in a fresh SQLite database, EXAMINE, pipelined UID FETCH
            batches of ``AccountOptions.batch`` UIDs with a checkpoint commit per batch,
-           ``ProgressSink`` publishing ``ScanProgress``, and an async sink per message
-           (the CRM's shape; here it only counts, so the CRM's own header matching is
-           not in the figure).
+           ``ProgressSink`` sampling ``ScanProgress`` into the Account's publisher (hub
+           and a subscriber), every message through ``Account._deliver`` to an async
+           sink (the CRM's shape; here it only counts, so the CRM's own header matching
+           is not in the figure).
 - scan+trace: the same with the TUI's trace subscriber on the account's hub (what
            ``tui.bridge`` attaches: ``StageClock`` plus one ``trace_line`` per trace
            event into a 20,000-line deque), so the client traces every line it reads.
@@ -89,19 +90,25 @@ def capture(host: str, port: int, user: str, password: str) -> tuple[int, bytes]
 
 async def _scan(host: str, port: int, user: str, password: str,
                 traced: bool) -> tuple[float, int, int]:
-    """``Scanner.scan`` of INBOX as ``Account`` runs a first full sync; (s, messages, events)."""
+    """``Scanner.scan`` of INBOX by a real ``Account``'s own scanner, as its first full
+    sync runs it: the Account's message hand-off (``Account._deliver``), its publishing
+    of ``ScanProgress`` (to the hub and subscribers) and its database; (s, messages,
+    progress events)."""
     import tempfile
     from collections import deque
     from datetime import UTC, datetime
     from pathlib import Path
 
+    from engine.account import Account
     from engine.account_options import AccountOptions
     from engine.checkpoints import CheckpointStore
     from engine.clock import SYSTEM_CLOCK
     from engine.db import Database
     from engine.imap.client import ImapClient
     from engine.imap.results import Credentials
-    from engine.scanner import Scanner
+    from engine.secrets import Secret
+    from engine.settings import AccountSettings, ImapServer
+    from engine.supervise import ScanProgress
     from engine.sync import ScannedMessage
     from engine.trace import TraceHub
 
@@ -117,28 +124,34 @@ async def _scan(host: str, port: int, user: str, password: str,
             lines.append(trace_line(name, info, datetime.now(UTC)))
 
         hub.subscribe(on_trace)
-    published: list[object] = []
     count = 0
 
-    async def sink(message: ScannedMessage) -> None:
+    async def sink(message: ScannedMessage) -> None:  # the CRM's shape; it only counts
         nonlocal count
         count += 1
 
     with tempfile.TemporaryDirectory(prefix="inboxlab-bench-") as tmp:
+        account = Account(AccountSettings(user, ImapServer(host, port, "plain"),
+                                          allow_plaintext_login=True),
+                          Secret(password), Path(tmp) / "engine.db", clock=SYSTEM_CLOCK,
+                          trace=hub, sink=sink, options=AccountOptions(initial_scan="full"))
+        progress: list[object] = []
+        account.subscribe(lambda event: progress.append(event)
+                          if isinstance(event, ScanProgress) else None)
         db = await Database.open(Path(tmp) / "engine.db")
         try:
             store = CheckpointStore(db, SYSTEM_CLOCK)
-            scanner = Scanner(user, AccountOptions(initial_scan="full"), SYSTEM_CLOCK, hub,
-                              published.append, sink)
             async with ImapClient(host, port, security="plain", timeout=120,
                                   trace=hub.client_hook if hub.active else None) as client:
                 await client.login(Credentials(user, password))
                 started = time.perf_counter()
-                await scanner.scan(client, store, "INBOX")
+                await account.scanner.scan(client, store, "INBOX")
                 took = time.perf_counter() - started
         finally:
             await db.close()
-    return took, count, len(published)
+    if account.delivered != count:
+        raise SystemExit(f"the Account handed on {account.delivered}, the sink saw {count}")
+    return took, count, len(progress)
 
 
 async def _fetch(host: str, port: int, user: str, password: str) -> tuple[float, int, int]:

@@ -87,15 +87,14 @@ class CheckpointStore:
         _check("highestmodseq", highestmodseq, 0, _MAX_MODSEQ, optional=True)
         checkpoint = Checkpoint(account, folder, uidvalidity, uidnext, highestmodseq,
                                 last_uid, self._clock.wall())
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
-                " uidnext = excluded.uidnext, highestmodseq = excluded.highestmodseq,"
-                " last_uid = excluded.last_uid, updated_at = excluded.updated_at",
-                (account, folder, uidvalidity, uidnext, highestmodseq, last_uid,
-                 checkpoint.updated_at.isoformat()),
-            )
+        await self._db.write(  # one statement, one implicit transaction
+            f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
+            " uidnext = excluded.uidnext, highestmodseq = excluded.highestmodseq,"
+            " last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+            (account, folder, uidvalidity, uidnext, highestmodseq, last_uid,
+             checkpoint.updated_at.isoformat()),
+        )
         return checkpoint
 
     async def drop_folder_on_uidvalidity_change(

@@ -165,7 +165,16 @@ class Database:
                 raise
             await self._settled("COMMIT")
 
-    async def _settled(self, sql: str) -> None:
+    async def write(self, sql: str, params: Sequence[object] = ()) -> None:
+        """One statement as its own transaction: one trip to SQLite's thread where
+        ``transaction()`` takes three (BEGIN, the statement, COMMIT). The connection is in
+        autocommit mode, so SQLite wraps the statement in an implicit transaction; the
+        lock keeps it out of another coroutine's open BEGIN ... COMMIT. For a hot single
+        upsert (a scan checkpoints every batch)."""
+        async with self._lock:
+            await self._settled(sql, params)
+
+    async def _settled(self, sql: str, params: Sequence[object] = ()) -> None:
         """Run a transaction-control statement to its end even if we are cancelled meanwhile.
 
         aiosqlite runs the statement in its own thread whatever happens to our await; a
@@ -173,7 +182,7 @@ class Database:
         to us ("cannot start a transaction within a transaction" on the next BEGIN). So the
         await is shielded, and a cancellation is re-raised only once the statement is done.
         """
-        step = asyncio.ensure_future(self.conn.execute(sql))
+        step = asyncio.ensure_future(self.conn.execute(sql, params))
         cancelled = False
         while True:
             try:

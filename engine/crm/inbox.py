@@ -298,7 +298,7 @@ class InboxLogger:
                 continue  # gone or off limits too: look in the next one
             if not uids or getattr(box, "uidvalidity", None) is None:
                 continue
-            moved = replace(gone, folder=folder, uidvalidity=box.uidvalidity, uid=min(uids))
+            moved = gone._replace(folder=folder, uidvalidity=box.uidvalidity, uid=min(uids))
             found = replace(item, message=moved)
             try:
                 email = await self._read(client, found)

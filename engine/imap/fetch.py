@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.errors import ProtocolViolation
 from engine.imap.lexer import DIGITS, DQ, LC, LP, RP, SP, TILDE, literal, quoted, values
-from engine.imap.model import Fetch, Value
+from engine.imap.model import Fetch, Value, new_fetch
 
 _NUMERIC = {"UID", "RFC822.SIZE"}
 _KNOWN_NAMES = {
@@ -290,7 +290,7 @@ class FetchShapes:
             g = m.groups()
             end = m.end()
             if t.literal_key is None:
-                return Fetch(int(g[0]), t.build(g)), end
+                return new_fetch(int(g[0]), t.build(g)), end
             n = int(g[-1])
             stop = end + n
             if n > max_literal:
@@ -302,11 +302,11 @@ class FetchShapes:
             items = t.build(g)
             items[t.literal_key] = bytes(buf[end:stop]) if n < _BIG else copy_out(buf, end, stop)
             if not t.rest:
-                return Fetch(int(g[0]), items), stop + 3
+                return new_fetch(int(g[0]), items), stop + 3
             done = _read_rest(t, buf, stop, items, max_literal)
             if done < 0:
                 return None
-            return (None, 0) if done == 0 else (Fetch(int(g[0]), items), done)
+            return (None, 0) if done == 0 else (new_fetch(int(g[0]), items), done)
         return None
 
     def run(self, buf: bytearray, pos: int, max_literal: int, out: list[Fetch]) -> int:
@@ -323,13 +323,14 @@ class FetchShapes:
         build = t.build
         key = t.literal_key
         append = out.append
+        fetch = new_fetch
         size = len(buf)
         rest = t.rest
         while (m := rx_match(buf, pos)) is not None:
             g = m.groups()
             end = m.end()
             if key is None:
-                append(Fetch(int(g[0]), build(g)))
+                append(fetch(int(g[0]), build(g)))
                 pos = end
                 continue
             n = int(g[-1])
@@ -342,13 +343,13 @@ class FetchShapes:
                 done = _read_rest(t, buf, stop, items, max_literal)
                 if done <= 0:
                     break
-                append(Fetch(int(g[0]), items))
+                append(fetch(int(g[0]), items))
                 pos = done
                 continue
             if n > max_literal or stop + 3 > size or buf[stop : stop + 3] != b")\r\n":
                 break
             items = build(g)
             items[key] = bytes(buf[end:stop]) if n < _BIG else copy_out(buf, end, stop)
-            append(Fetch(int(g[0]), items))
+            append(fetch(int(g[0]), items))
             pos = stop + 3
         return pos

@@ -142,6 +142,21 @@ class Fetch:
         return self.items.get("UID")
 
 
+_new = object.__new__
+_set_seq = vars(Fetch)["seq"].__set__  # the slots' own descriptors
+_set_items = vars(Fetch)["items"].__set__
+
+
+def new_fetch(seq: int, items: dict[str, Any]) -> Fetch:
+    """``Fetch(seq, items)`` for the parser's fast path (one per message of a scan): the
+    same frozen object, built through its slots in about a third of the time a frozen
+    dataclass's ``__init__`` takes (it calls ``object.__setattr__`` per field)."""
+    fetch: Fetch = _new(Fetch)
+    _set_seq(fetch, seq)
+    _set_items(fetch, items)
+    return fetch
+
+
 @dataclass(frozen=True, slots=True)
 class Search:
     ids: tuple[int, ...]
