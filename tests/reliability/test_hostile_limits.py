@@ -12,6 +12,7 @@ break is still delivered.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from hostile import HostileServer, Peer, Script
@@ -180,3 +181,54 @@ async def test_a_limit_break_leaves_other_connections_alone() -> None:
         await c1.close()
         await c2.logout()
     assert isinstance(r1, LimitExceeded) and r2 == [1]
+
+
+def scan_server(bad: bytes) -> Script:
+    """Answers the scan: STATUS, EXAMINE, UID FETCH 1:2 honestly, then UID FETCH 3:4 with
+    UID 3 and ``bad`` (followed by a flood, should the client read on)."""
+    sent = [0]
+
+    async def script(peer: Peer) -> None:
+        await peer.send(b"* PREAUTH [CAPABILITY IMAP4rev1] ready\r\n")
+        while True:
+            tag, verb, args = await peer.command()
+            if not tag:
+                return
+            if verb == b"STATUS":
+                await peer.send(b"* STATUS INBOX (UIDVALIDITY 7 UIDNEXT 5 MESSAGES 4)\r\n"
+                                + tag + b" OK done\r\n")
+            elif verb == b"EXAMINE":
+                await peer.send(b"* 4 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n"
+                                b"* OK [UIDNEXT 5] ok\r\n" + tag + b" OK [READ-ONLY] ok\r\n")
+            elif args.startswith(b"FETCH 1:2"):
+                await peer.send(header_fetch(1, b"Message-ID: <m1@x>\r\n\r\n")
+                                + header_fetch(2, b"Message-ID: <m2@x>\r\n\r\n")
+                                + tag + b" OK first\r\n")
+            elif args.startswith(b"FETCH 3:4"):
+                await peer.send(header_fetch(3, b"Message-ID: <m3@x>\r\n\r\n") + bad)
+                await flood(peer, sent)
+            else:
+                await peer.send(tag + b" OK done\r\n")
+
+    return script
+
+
+async def test_a_scan_that_breaks_a_limit_keeps_what_it_stored(tmp_path: Path) -> None:
+    from engine.checkpoints import CheckpointStore
+    from engine.db import Database
+    from engine.sync import ScannedMessage, scan_folder
+
+    bad = b"* 4 FETCH (UID 4 BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n" % BIG
+    got: list[ScannedMessage] = []
+    async with HostileServer(scan_server(bad)) as srv, \
+            await Database.open(tmp_path / "engine.db") as db:
+        store = CheckpointStore(db)
+        c = client(srv.port)
+        await c.connect()
+        with pytest.raises(LimitExceeded) as err:
+            await scan_folder(c, store, "ann", "INBOX", got.append, batch=2, backfill=2**32)
+        await c.close()
+        saved = await store.get("ann", "INBOX")
+    assert err.value.limit == "header_fetch_literal" and err.value.permanent
+    assert [m.uid for m in got][:2] == [1, 2]
+    assert saved is not None and saved.last_uid == 2  # the complete batch stays checkpointed
