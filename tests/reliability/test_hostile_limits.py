@@ -232,3 +232,23 @@ async def test_a_scan_that_breaks_a_limit_keeps_what_it_stored(tmp_path: Path) -
     assert err.value.limit == "header_fetch_literal" and err.value.permanent
     assert [m.uid for m in got][:2] == [1, 2]
     assert saved is not None and saved.last_uid == 2  # the complete batch stays checkpointed
+
+
+async def test_diagnose_names_the_limit_a_hostile_greeting_broke() -> None:
+    """``inboxlab diagnose`` runs the same client: the greeting step fails, permanent,
+    with the limit named, and the flood never gets through."""
+    from engine.diag.probe import ProbeOptions, probe
+    from engine.settings import AccountSettings, ImapServer
+
+    sent = [0]
+    async with HostileServer(pre_auth_server("greeting_literal", sent)) as srv:
+        account = AccountSettings(username="me", imap=ImapServer("127.0.0.1", srv.port,
+                                                                 "plain"))
+        report = await probe(account, Secret("pw"),
+                             ProbeOptions(connect_timeout=10, command_timeout=10))
+    greeting = report.step("greeting")
+    assert greeting is not None and greeting.status == "failed", report.as_dict()
+    assert report.diagnosis is not None and report.diagnosis.code == "limit_exceeded"
+    assert report.diagnosis.permanent
+    assert "pre_auth" in greeting.summary, greeting.summary
+    assert sent[0] < FLOOD // 2, sent
