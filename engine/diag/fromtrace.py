@@ -9,7 +9,8 @@ one timeline fault at the same command, server-wide nth as recorded:
 - a refused LOGIN/AUTHENTICATE -> ``no`` with the same code and words, from that login on;
 - a final NO/BAD -> ``no``/``bad`` with the same code and words;
 - ``* BYE [code] text`` -> ``bye`` with the same code and words (a BYE that interrupted a
-  command no replaying client is sure to send, NOOP or IDLE, at the same command count);
+  command no replaying client is sure to send, NOOP, IDLE or CAPABILITY, at the same
+  command count);
 - the server's RST or FIN -> ``reset``/``close`` at the command it hit, from then on:
   never at a byte offset, which a client fetching less (headers, not bodies) never reaches;
 - the client gave up waiting -> ``tarpit`` on that command (SELECT or EXAMINE alike);
@@ -160,9 +161,7 @@ def _analyse(records: list[Record]) -> _Session:
                 # A BYE the server sends on its own (shutdown) is not about the command it
                 # interrupted: a replaying client that never sends that command (NOOP, IDLE)
                 # must meet it too, at about the same point of its session.
-                trigger = (f'{{ command = "{cmd[0]}", nth = {cmd[1]}, times = 0 }}'
-                           if cmd[0] in _REPLAYED_COMMANDS
-                           else f'{{ regex = ".*", nth = {sum(counts.values())}, times = 0 }}')
+                trigger = _at(cmd[0], cmd[1], sum(counts.values()))
                 s.fault = (trigger, _action("bye", bye.group(1), bye.group(2)))
                 s.story = f"the server said BYE after {cmd[0]} #{cmd[1]}"
                 s.cause = diagnose(Disconnected("BYE", code="server_bye",
@@ -176,7 +175,7 @@ def _analyse(records: list[Record]) -> _Session:
                     s.fault = (f"{{ login = {logins}, times = 0 }}", act)
                     s.story = f"login #{logins} was refused, and every one after it"
                 else:
-                    s.fault = (f'{{ command = "{cmd[0]}", nth = {cmd[1]} }}', act)
+                    s.fault = (_at(cmd[0], cmd[1], sum(counts.values()), every=False), act)
                     s.story = f"{cmd[0]} #{cmd[1]} was refused ({tagged.group(2).upper()})"
                 s.cause = diagnose(refusal(tagged.group(2).upper(), tagged.group(3), (),
                                            tagged.group(4), stage=_stage(cmd[0]),
@@ -189,7 +188,7 @@ def _analyse(records: list[Record]) -> _Session:
             # Placed at the command it hit, not at a byte offset: the replaying client may
             # ask for less (headers where the recorded one fetched bodies), and a cut 11 MB
             # into an answer of 2 kB never fires. From that command on, every time.
-            s.fault = (f'{{ command = "{name}", nth = {nth}, times = 0 }}',
+            s.fault = (_at(name, nth, sum(counts.values())),
                        f'{{ type = "{kind}", direction = "to_client" }}')
             s.story = (f"the server {'reset' if kind == 'reset' else 'closed'} the connection "
                        f"during {name} #{nth}, {sent + (r.partial or 0)} bytes into the answer")
@@ -199,7 +198,7 @@ def _analyse(records: list[Record]) -> _Session:
             # SELECT and EXAMINE are one command to a stalled server: either stalls
             trigger = ('{ regex = "\\\\b(SELECT|EXAMINE)\\\\b", times = 0 }'
                        if name in ("SELECT", "EXAMINE")
-                       else f'{{ command = "{name}", nth = {nth}, times = 0 }}')
+                       else _at(name, nth, sum(counts.values())))
             s.fault = (trigger, '{ type = "tarpit", direction = "to_client" }')
             s.story = f"the server went silent after {name} #{nth}; the client gave up"
             s.cause = "tarpit"
@@ -268,14 +267,26 @@ def scenario_from_trace(records: list[Record], *, name: str = "from-trace", seed
 
 
 # Commands every client of a mailbox sends (a fault placed on one of them is met again).
+# Not CAPABILITY: ``diagnose`` asks it, the engine does not when the greeting lists them.
 _REPLAYED_COMMANDS = frozenset({"LOGIN", "AUTHENTICATE", "LIST", "SELECT", "EXAMINE", "STATUS",
-                                "FETCH", "UID FETCH", "SEARCH", "UID SEARCH", "CAPABILITY"})
+                                "FETCH", "UID FETCH", "SEARCH", "UID SEARCH"})
 _TOUCHES = ("SELECT", "EXAMINE", "STATUS", "APPEND", "UID COPY", "COPY", "UID MOVE", "MOVE")
 _STAGES = {"LOGIN": "imap_login", "AUTHENTICATE": "imap_login", "SELECT": "imap_select",
            "EXAMINE": "imap_select", "STATUS": "imap_status", "LIST": "imap_list",
            "FETCH": "imap_fetch", "UID FETCH": "imap_fetch", "SEARCH": "imap_search",
            "UID SEARCH": "imap_search", "APPEND": "imap_append", "IDLE": "imap_idle",
            "NOOP": "imap_noop", "CAPABILITY": "imap_capability"}
+
+
+def _at(name: str, nth: int, total: int, *, every: bool = True) -> str:
+    """The trigger of a fault met at ``name`` #nth, the ``total``-th command server-wide:
+    on that command when every replaying client sends it, else on whatever command comes
+    at the same count (the engine sends no NOOP, IDLE only when watching, CAPABILITY only
+    when the greeting lacks it). ``every``: from then on, every time."""
+    times = ", times = 0" if every else ""
+    if name in _REPLAYED_COMMANDS:
+        return f'{{ command = "{name}", nth = {nth}{times} }}'
+    return f'{{ regex = ".*", nth = {total}{times} }}'
 
 
 def _stage(command: str) -> str:

@@ -60,8 +60,12 @@ def base() -> list[Record]:
       Record(0.0, 1, "reset", partial=10)],
      '{ command = "UID FETCH", nth = 1, times = 0 }', 'type = "reset", direction = "to_client" }',
      "connection_reset"),
+    # a command the engine may never send (NOOP, IDLE, CAPABILITY): at the same count
     ([rec(1, ">", "a4 NOOP"), Record(0.0, 1, "client_closed", waiting=True)],
-     '{ command = "NOOP", nth = 1, times = 0 }', 'type = "tarpit"', "tarpit"),
+     '{ regex = ".*", nth = 4, times = 0 }', 'type = "tarpit"', "tarpit"),
+    ([rec(1, ">", "a4 IDLE"), Record(0.0, 1, "reset", partial=0)],
+     '{ regex = ".*", nth = 4, times = 0 }', 'type = "reset", direction = "to_client" }',
+     "connection_reset"),
     ([rec(1, ">", 'a4 STATUS "INBOX" (MESSAGES)'),
       rec(1, "<", "a4 NO [THROTTLED] Slow down")],
      '{ command = "STATUS", nth = 1 }', 'type = "no", code = "THROTTLED", text = "Slow down"',
@@ -129,3 +133,27 @@ def test_a_bad_trace_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     bad.write_text('{"t": 0, "conn": 1, "kind": "line"}\nnot json\n')
     assert cli_main(["scenario", "from-trace", str(bad)]) == 3
     assert "bad.jsonl:2: not a trace record" in capsys.readouterr().err
+
+
+async def test_a_diagnose_session_s_bye_at_capability_replays_under_scenario_run(
+        tmp_path: Path) -> None:
+    """``diagnose`` asks CAPABILITY; the engine does not when the greeting lists them. A BYE
+    recorded there must still meet the engine in ``scenario run`` (at the same command
+    count), or the replay cannot show the recorded cause."""
+    from tui.scenario_run import format_report, run_scenario
+
+    extra = ('[[timeline]]\nname = "x"\ntrigger = { command = "CAPABILITY" }\n'
+             'action = { type = "bye", code = "UNAVAILABLE", text = "Maintenance" }\n')
+    trace = tmp_path / "t.jsonl"
+    options = ProbeOptions(connect_timeout=1.0, command_timeout=1.0, smtp=False)
+    async with served(scenario_text(PASSWORD, extra=extra)) as srv, Recorder(
+            srv.host, srv.port, trace, once=True) as rec_:
+        live = await probe(settings("127.0.0.1", rec_.port), Secret(PASSWORD), options)
+        await asyncio.wait_for(rec_.done.wait(), 5)
+    assert live.diagnosis is not None and live.diagnosis.code == "unavailable"
+    text = scenario_from_trace(read_trace(trace), name="replay")
+    report = await run_scenario(loads(text, file="replay.toml"), deadline=10.0,
+                                workdir=tmp_path / "run")
+    out = format_report(report)
+    assert not report.failed, text + "\n" + out
+    assert report.outcomes[0].check == "error" and report.outcomes[0].status == "pass", out
