@@ -63,6 +63,7 @@ class Recorder(LocalServer):
         self._fh: TextIO | None = None
         self._t0 = time.monotonic()
         self._conns = 0
+        self._sessions: set[asyncio.Task[None]] = set()
 
     async def _open(self) -> asyncio.Server:
         fd = open_private(self.path)
@@ -71,6 +72,12 @@ class Recorder(LocalServer):
 
     async def stop(self) -> None:
         await super().stop()
+        # Sessions still running (``once``: a second connection still reaching upstream)
+        # end here, not at interpreter exit, where asyncio reports a cancelled connection
+        # handler as "Exception in callback ... CancelledError".
+        for task in list(self._sessions):
+            task.cancel()
+        await asyncio.gather(*self._sessions, return_exceptions=True)
         if self._fh is not None:
             self._fh.close()
             self._fh = None
@@ -84,6 +91,19 @@ class Recorder(LocalServer):
         return round(time.monotonic() - self._t0, 6)
 
     async def _session(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await self._proxy(creader, cwriter)
+        except asyncio.CancelledError:
+            # Only stop() cancels a session; asyncio's stream protocol would report a
+            # handler that ends cancelled as an error, so it ends normally instead.
+            cwriter.close()
+        finally:
+            self._sessions.discard(task)
+
+    async def _proxy(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
         self._conns += 1
         conn = self._conns
         peer = cwriter.get_extra_info("peername")
@@ -102,13 +122,15 @@ class Recorder(LocalServer):
         open_tags: set[str] = set()
         up = asyncio.create_task(self._pump(conn, ureader, cwriter, "<", redactor, open_tags))
         down = asyncio.create_task(self._pump(conn, creader, uwriter, ">", redactor, open_tags))
-        await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-        if down.done() and not up.done():  # the client left first
-            self._write(Record(self._now(), conn, "client_closed", waiting=bool(open_tags)))
-        for task in (up, down):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        try:
+            await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+            if down.done() and not up.done():  # the client left first
+                self._write(Record(self._now(), conn, "client_closed",
+                                   waiting=bool(open_tags)))
+        finally:  # stop() may cancel us while both pumps run
+            for task in (up, down):
+                task.cancel()
+            await asyncio.gather(up, down, return_exceptions=True)
         for w in (cwriter, uwriter):
             w.close()
             with contextlib.suppress(Exception):

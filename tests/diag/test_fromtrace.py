@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from diag_helpers import USER, scenario_text, served
+from waiting import async_wait_until
 
 from engine.diag.fromtrace import REPLAY_PASSWORD, scenario_from_trace
 from engine.diag.probe import ProbeOptions, probe
@@ -157,3 +158,43 @@ async def test_a_diagnose_session_s_bye_at_capability_replays_under_scenario_run
     out = format_report(report)
     assert not report.failed, text + "\n" + out
     assert report.outcomes[0].check == "error" and report.outcomes[0].status == "pass", out
+
+
+async def test_record_once_ends_cleanly_with_a_session_still_reaching_upstream(
+        tmp_path: Path) -> None:
+    """``inboxlab record --once`` ends after the first session while another one (diagnose's
+    second look at a certificate, say) still waits for the upstream's TLS answer. That
+    session is ended by ``stop()``, not left to be cancelled at interpreter exit, where
+    asyncio reports its CancelledError as 'Exception in callback'."""
+    import ssl
+
+    release = asyncio.Event()
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+
+    upstream = await asyncio.start_server(silent, "127.0.0.1", 0)
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    before = asyncio.all_tasks()
+    try:
+        rec_ = Recorder("127.0.0.1", upstream.sockets[0].getsockname()[1], tmp_path / "t.jsonl",
+                        tls=True, ssl_context=ssl.create_default_context(), once=True)
+        async with rec_:
+            _r, w = await asyncio.open_connection("127.0.0.1", rec_.port)
+            await async_wait_until(lambda: len(asyncio.all_tasks() - before) > 1,
+                                   what="the proxy's session waiting for the upstream")
+            left = {t for t in asyncio.all_tasks() - before if "Recorder" in repr(t.get_coro())}
+            assert left  # the session, stuck in the upstream's TLS handshake
+        assert all(t.done() for t in left), [t for t in left if not t.done()]
+        await asyncio.sleep(0)  # the stream protocol's done-callbacks run
+        w.close()
+    finally:
+        loop.set_exception_handler(previous)
+        release.set()
+        upstream.close()
+        await upstream.wait_closed()
+    assert not unhandled, [c.get("message") for c in unhandled]
