@@ -27,23 +27,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox
-from engine.crm.records import CrmStore
-from engine.crm.send import Draft, SmtpSubmitter
-from engine.crm.sentcopy import CopyPolicy, SentCopier
-from engine.crm.templates import RateLimiter, Template, bulk_send
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.smtp.config import SmtpConfig
-from fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.send import Draft, SmtpSubmitter
+from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
+from inboxlab.engine.crm.templates import RateLimiter, Template, bulk_send
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.smtp.config import SmtpConfig
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
 
 USER, PASSWORD = "sam@crm.test", "bench-pass"
 

@@ -29,7 +29,7 @@ from dovecot import (  # noqa: E402  (tests/ is not a package; see above)
 )
 
 from bench import BENCH_PASSWORD, BENCH_USER  # noqa: E402
-from fakeserver.generate import GenSpec, default_flags, internaldate, message  # noqa: E402
+from inboxlab.fakeserver.generate import GenSpec, default_flags, internaldate, message  # noqa: E402
 
 __all__ = ["BENCH_PASSWORD", "DovecotError", "DovecotHandle", "find_dovecot",
            "generated", "load_generated", "start_dovecot"]

@@ -158,7 +158,7 @@ def run(count: int, rounds: int, seed: int, servers: list[str],
         "legs": legs,
     }
     from bench.dovecot import load_generated, start_dovecot
-    from fakeserver.generate import GenSpec
+    from inboxlab.fakeserver.generate import GenSpec
 
     under_test: list[_Server] = []
     with contextlib.ExitStack() as stack:

@@ -99,22 +99,22 @@ async def _scan(host: str, port: int, user: str, password: str,
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from engine.account import Account
-    from engine.account_options import AccountOptions
-    from engine.checkpoints import CheckpointStore
-    from engine.clock import SYSTEM_CLOCK
-    from engine.db import Database
-    from engine.imap.client import ImapClient
-    from engine.imap.results import Credentials
-    from engine.secrets import Secret
-    from engine.settings import AccountSettings, ImapServer
-    from engine.supervise import ScanProgress
-    from engine.sync import ScannedMessage
-    from engine.trace import TraceHub
+    from inboxlab.engine.account import Account
+    from inboxlab.engine.account_options import AccountOptions
+    from inboxlab.engine.checkpoints import CheckpointStore
+    from inboxlab.engine.clock import SYSTEM_CLOCK
+    from inboxlab.engine.db import Database
+    from inboxlab.engine.imap.client import ImapClient
+    from inboxlab.engine.imap.results import Credentials
+    from inboxlab.engine.secrets import Secret
+    from inboxlab.engine.settings import AccountSettings, ImapServer
+    from inboxlab.engine.supervise import ScanProgress
+    from inboxlab.engine.sync import ScannedMessage
+    from inboxlab.engine.trace import TraceHub
 
     hub = TraceHub()
     if traced:  # what tui.bridge.EngineBridge._on_trace does with every trace event
-        from tui.bridge.translate import StageClock, trace_line
+        from inboxlab.tui.bridge.translate import StageClock, trace_line
 
         stages = StageClock()
         lines: deque[str] = deque(maxlen=20_000)
@@ -155,8 +155,8 @@ async def _scan(host: str, port: int, user: str, password: str,
 
 
 async def _fetch(host: str, port: int, user: str, password: str) -> tuple[float, int, int]:
-    from engine.imap.client import ImapClient
-    from engine.imap.results import Credentials
+    from inboxlab.engine.imap.client import ImapClient
+    from inboxlab.engine.imap.results import Credentials
 
     async with ImapClient(host, port, security="plain", timeout=120) as client:
         await client.login(Credentials(user, password))
@@ -171,8 +171,8 @@ async def _fetch(host: str, port: int, user: str, password: str) -> tuple[float,
 
 
 def _parse_only(data: bytes) -> tuple[float, int]:
-    from engine.imap.model import Fetch
-    from engine.imap.protocol import ResponseParser
+    from inboxlab.engine.imap.model import Fetch
+    from inboxlab.engine.imap.protocol import ResponseParser
 
     parser = ResponseParser(expect_greeting=False)
     count = 0
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if find_dovecot() is None:
         print("error: dovecot is not installed (apt-get install dovecot-imapd)", file=sys.stderr)
         return 2
-    from fakeserver.generate import GenSpec
+    from inboxlab.fakeserver.generate import GenSpec
 
     legs = [leg for leg in args.legs.split(",") if leg]
     report: dict[str, Any] = {"count": args.count, "rounds": args.rounds, "cpus": os.cpu_count()}

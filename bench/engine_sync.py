@@ -37,20 +37,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.account import Account
-from engine.account_options import AccountOptions
-from engine.checkpoints import CheckpointStore
-from engine.clock import SYSTEM_CLOCK
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.replies import estimate_first_sync, find_replies
-from engine.scanner import Scanner
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from engine.sync import FETCH_ITEMS, ScannedMessage
-from engine.trace import TraceHub
-from fakeserver.generate import GenSpec, generator
+from inboxlab.engine.account import Account
+from inboxlab.engine.account_options import AccountOptions
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.clock import SYSTEM_CLOCK
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.replies import estimate_first_sync, find_replies
+from inboxlab.engine.scanner import Scanner
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.engine.sync import FETCH_ITEMS, ScannedMessage
+from inboxlab.engine.trace import TraceHub
+from inboxlab.fakeserver.generate import GenSpec, generator
 
 USER = "bench@example.com"
 PASSWORD = "bench-pass"
@@ -188,8 +188,8 @@ async def replies(host: str, port: int, spec: GenSpec, threads: list[int], round
 
 
 async def _on_fake(args: argparse.Namespace) -> dict[str, Any]:
-    from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-    from fakeserver.imap.server import FakeImapServer
+    from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+    from inboxlab.fakeserver.imap.server import FakeImapServer
 
     spec = GenSpec(count=args.count, seed=args.seed, owner=USER)
     small = [FolderConfig(f"Folder{n:03d}", generated=GenSpec(count=10, seed=n, owner=USER))

@@ -33,16 +33,16 @@ import subprocess
 import sys
 import time
 
-from fakeserver.generate import GenSpec
-from fakeserver.store import Folder
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.store import Folder
 
 FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "SUBJECT", "DATE")
 ITEMS = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({' '.join(FIELDS)})])"
 
 _SERVER = """
 import asyncio, sys
-from fakeserver.config import default_config
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.config import default_config
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 async def main():
     async with FakeImapServer(default_config(inbox_count=int(sys.argv[1])), tls_port=None) as srv:
@@ -148,7 +148,7 @@ class _Session:
 def server_legs(count: int, rounds: int, dovecot: bool) -> dict[str, float]:
     """The fake server's fetch, and with ``dovecot`` the same fetch against a real Dovecot
     holding the same messages, rounds interleaved so both see the same machine load."""
-    from fakeserver.config import DEMO_PASSWORD, DEMO_USER
+    from inboxlab.fakeserver.config import DEMO_PASSWORD, DEMO_USER
 
     child = subprocess.Popen(
         [sys.executable, "-c", _SERVER, str(count)],

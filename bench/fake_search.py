@@ -30,13 +30,13 @@ import time
 from collections.abc import Callable
 
 from bench import BENCH_PASSWORD, BENCH_USER
-from engine.imap.commands import build
-from engine.replies import reply_criteria
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec, generator
-from fakeserver.imap.hooks import ConnectionInfo
-from fakeserver.imap.server import build_store
-from fakeserver.imap.session import ImapSession, SessionRegistry
+from inboxlab.engine.imap.commands import build
+from inboxlab.engine.replies import reply_criteria
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec, generator
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo
+from inboxlab.fakeserver.imap.server import build_store
+from inboxlab.fakeserver.imap.session import ImapSession, SessionRegistry
 
 
 def specs(count: int) -> tuple[GenSpec, GenSpec]:

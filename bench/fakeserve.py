@@ -18,9 +18,9 @@ import signal
 import sys
 
 from bench import BENCH_PASSWORD, BENCH_USER
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 
 def config_for(spec: GenSpec, user: str, password: str) -> ServerConfig:

@@ -87,9 +87,9 @@ async def _honest_server() -> tuple[asyncio.Server, int]:
 def case_greeting(opts: argparse.Namespace, unbounded: bool = False) -> dict[str, Any]:
     """The flood server shares the child (it reuses one 1 MB chunk: the peak is the
     client's); ``unbounded`` widens the pre-login limit to the old 1 GiB cap."""
-    from engine.errors import EngineError
-    from engine.imap import connection, limits
-    from engine.imap.client import ImapClient
+    from inboxlab.engine.errors import EngineError
+    from inboxlab.engine.imap import connection, limits
+    from inboxlab.engine.imap.client import ImapClient
 
     if unbounded:
         connection.PRE_AUTH = limits.Limits("pre_auth", 1 << 30, 1 << 30, 1 << 31)
@@ -117,7 +117,7 @@ def case_greeting_unbounded(opts: argparse.Namespace) -> dict[str, Any]:
 
 
 def case_greeting_ref(opts: argparse.Namespace) -> dict[str, Any]:
-    from engine.imap.client import ImapClient
+    from inboxlab.engine.imap.client import ImapClient
 
     async def run() -> str:
         server, port = await _honest_server()
@@ -163,7 +163,7 @@ async def _with_heartbeat(work: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def case_html(opts: argparse.Namespace) -> dict[str, Any]:
-    from engine.crm.ingest import parse_message_off_loop
+    from inboxlab.engine.crm.ingest import parse_message_off_loop
 
     raw = _html_reply(opts.html_divs)
     seconds, stall, email = asyncio.run(_with_heartbeat(lambda: parse_message_off_loop(raw)))
@@ -174,7 +174,7 @@ def case_html(opts: argparse.Namespace) -> dict[str, Any]:
 def case_html_ref(opts: argparse.Namespace) -> dict[str, Any]:
     import nh3
 
-    from engine.crm.sanitize import HTML_TAGS
+    from inboxlab.engine.crm.sanitize import HTML_TAGS
 
     html = _html_reply(opts.html_ref_divs).split(b"\r\n\r\n", 1)[1].decode()
 
@@ -198,7 +198,7 @@ def _header_bomb(lines: int) -> bytes:
 
 
 def _refusal(fn: Callable[[bytes], Any], raw: bytes) -> dict[str, Any]:
-    from engine.crm.errors import MalformedMessage
+    from inboxlab.engine.crm.errors import MalformedMessage
 
     t0 = time.perf_counter()
     try:
@@ -222,7 +222,7 @@ def _stdlib(raw: bytes, headersonly: bool = False) -> dict[str, Any]:
 
 
 def case_parts(opts: argparse.Namespace) -> dict[str, Any]:
-    from engine.crm.ingest import parse_message
+    from inboxlab.engine.crm.ingest import parse_message
 
     return _refusal(parse_message, _parts_bomb(opts.parts))
 
@@ -232,7 +232,7 @@ def case_parts_ref(opts: argparse.Namespace) -> dict[str, Any]:
 
 
 def case_header(opts: argparse.Namespace) -> dict[str, Any]:
-    from engine.crm.ingest import parse_headers
+    from inboxlab.engine.crm.ingest import parse_headers
 
     return _refusal(parse_headers, _header_bomb(opts.header_lines))
 
@@ -243,8 +243,8 @@ def case_header_ref(opts: argparse.Namespace) -> dict[str, Any]:
 
 def case_baseline(opts: argparse.Namespace) -> dict[str, Any]:
     """A child that imports the engine and does nothing: the RSS floor."""
-    import engine.crm.ingest
-    import engine.imap.client  # noqa: F401
+    import inboxlab.engine.crm.ingest
+    import inboxlab.engine.imap.client  # noqa: F401
 
     return {"seconds": 0.0, "peak_mb": peak_mb(), "outcome": "imports only"}
 

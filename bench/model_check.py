@@ -32,7 +32,7 @@ from diff_wire import Wire  # noqa: E402
 from dovecot import start_dovecot  # noqa: E402
 from model_check import ModelCheck, Report  # noqa: E402
 
-from fakeserver.imap.server import FakeImapServer  # noqa: E402
+from inboxlab.fakeserver.imap.server import FakeImapServer  # noqa: E402
 
 USER, PASSWORD = "model@example.com", "model-pass"
 

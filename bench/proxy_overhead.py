@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import scenarios
 from bench.rawdrain import Drain, raw_drain
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab import scenarios
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 USER, PASSWORD = "user@example.com", "inboxlab-demo"
 

@@ -26,18 +26,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.account import Account
-from engine.account_options import AccountOptions
-from engine.backoff import BackoffPolicy
-from engine.crm.ingest import Address
-from engine.crm.rules import LoggingRules
-from engine.crm.send import Draft
-from engine.errors import EngineError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer, SmtpServer
-from tui.bridge.crm import CrmBridge, CrmWiring
+from inboxlab.engine.account import Account
+from inboxlab.engine.account_options import AccountOptions
+from inboxlab.engine.backoff import BackoffPolicy
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
+from inboxlab.tui.bridge.crm import CrmBridge, CrmWiring
 
 OLD_TRACKED = 600
 BACKOFF = BackoffPolicy(base_min=0.05, base_max=0.2, factor=1.5, cap=1.0, short_session=30.0,

@@ -54,12 +54,12 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
-from engine.crm.ingest import identity_of, parse_headers
-from fakeserver.folder import Folder
-from fakeserver.scenario import model as m
-from fakeserver.scenario.load import loads
-from fakeserver.scenario.serve import ScenarioServer
-from fakeserver.smtp.config import SmtpFault
+from inboxlab.engine.crm.ingest import identity_of, parse_headers
+from inboxlab.fakeserver.folder import Folder
+from inboxlab.fakeserver.scenario import model as m
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.smtp.config import SmtpFault
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:

@@ -32,10 +32,10 @@ from typing import Any
 
 from textual import events
 
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.screens.browser import BrowserScreen
-from tui.widgets.header_list import HeaderList
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.screens.browser import BrowserScreen
+from inboxlab.tui.widgets.header_list import HeaderList
 
 SIZE = (120, 40)
 

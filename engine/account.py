@@ -42,13 +42,13 @@ import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from engine.account_options import AccountOptions, AccountStats, FolderStats
-from engine.backoff import Backoff
-from engine.checkpoints import CheckpointStore
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.connect import ConnectOptions, Link, login, open_link
-from engine.db import Database
-from engine.errors import (
+from inboxlab.engine.account_options import AccountOptions, AccountStats, FolderStats
+from inboxlab.engine.backoff import Backoff
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.connect import ConnectOptions, Link, login, open_link
+from inboxlab.engine.db import Database
+from inboxlab.engine.errors import (
     ConfigError,
     ConnectError,
     Disconnected,
@@ -58,17 +58,17 @@ from engine.errors import (
     TimedOut,
     TokenRejected,
 )
-from engine.imap.client import ImapClient
-from engine.imap.model import Event as ImapEvent
-from engine.imap.model import Exists
-from engine.pool import ConnectionPool
-from engine.replies import find_replies
-from engine.roles import Role, RoleChoice
-from engine.scanner import Scanner
-from engine.secrets import Secret
-from engine.settings import AccountSettings
-from engine.states import Event, State, StateChanged, Supervisor, event_for_error
-from engine.supervise import (
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.model import Event as ImapEvent
+from inboxlab.engine.imap.model import Exists
+from inboxlab.engine.pool import ConnectionPool
+from inboxlab.engine.replies import find_replies
+from inboxlab.engine.roles import Role, RoleChoice
+from inboxlab.engine.scanner import Scanner
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings
+from inboxlab.engine.states import Event, State, StateChanged, Supervisor, event_for_error
+from inboxlab.engine.supervise import (
     AccountEvent,
     NewMail,
     RetryScheduled,
@@ -77,10 +77,10 @@ from engine.supervise import (
     notice_for,
     suggested_backoff,
 )
-from engine.sync import MessageSink, ScannedMessage
-from engine.tokens import TokenProvider
-from engine.trace import TraceFn, TraceHub, subscription
-from engine.watch import idle_loop
+from inboxlab.engine.sync import MessageSink, ScannedMessage
+from inboxlab.engine.tokens import TokenProvider
+from inboxlab.engine.trace import TraceFn, TraceHub, subscription
+from inboxlab.engine.watch import idle_loop
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.backoff import BackoffPolicy
-from engine.errors import ConfigError
-from engine.pool import HUBSPOT_LIMIT
-from engine.replies import SMALL_TRACKED_SET
-from engine.states import State
-from engine.supervise import ScanProgress
-from engine.sync import DEFAULT_BATCH
-from engine.watch import IDLE_REFRESH_MAX
+from inboxlab.engine.backoff import BackoffPolicy
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.pool import HUBSPOT_LIMIT
+from inboxlab.engine.replies import SMALL_TRACKED_SET
+from inboxlab.engine.states import State
+from inboxlab.engine.supervise import ScanProgress
+from inboxlab.engine.sync import DEFAULT_BATCH
+from inboxlab.engine.watch import IDLE_REFRESH_MAX
 
 LARGE_FOLDER = 100_000  # HubSpot warns about folders this big
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.imap.client import ImapClient
-from engine.imap.model import Fetch
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.model import Fetch
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.db import Database
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.db import Database
 
 _MAX_UID = 2**32 - 1  # UIDs and UIDVALIDITY are 32-bit unsigned (RFC 3501)
 _MAX_MODSEQ = 2**63 - 1  # mod-sequences are 63-bit (RFC 7162)

@@ -21,13 +21,13 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.errors import EngineError, ProtocolViolation
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.pool import ConnectionPool
-from engine.secrets import Secret
-from engine.settings import AccountSettings, detect_greeting
-from engine.tokens import TokenProvider
+from inboxlab.engine.errors import EngineError, ProtocolViolation
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.pool import ConnectionPool
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, detect_greeting
+from inboxlab.engine.tokens import TokenProvider
 
 ClientTrace = Callable[..., None]
 

@@ -31,14 +31,14 @@ from types import TracebackType
 
 import aiosqlite
 
-from engine.errors import ConfigError
-from engine.schema.crm import (
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.schema.crm import (
     CRM_IDENTITY_SCHEMA,
     CRM_LINKS_SCHEMA,
     CRM_PENDING_SCHEMA,
     CRM_SCHEMA,
 )
-from engine.schema.timeline import TIMELINE_SCHEMA
+from inboxlab.engine.schema.timeline import TIMELINE_SCHEMA
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700

@@ -30,7 +30,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.secrets import Secret
+from inboxlab.engine.secrets import Secret
 
 Mechanism = Literal["XOAUTH2", "OAUTHBEARER"]
 MECHANISMS: tuple[Mechanism, ...] = ("XOAUTH2", "OAUTHBEARER")

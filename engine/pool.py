@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from engine.errors import EngineError
-from engine.trace import TraceFn
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.trace import TraceFn
 
 HUBSPOT_LIMIT = 5
 

@@ -24,12 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.checkpoints import CheckpointStore
-from engine.errors import ConfigError
-from engine.imap.commands import Arg, Atom
-from engine.imap.model import Fetch
-from engine.imap.results import SelectResult
-from engine.sync import FETCH_ITEMS, FolderStatus, MessageSink, ScannedMessage
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.imap.commands import Arg, Atom
+from inboxlab.engine.imap.model import Fetch
+from inboxlab.engine.imap.results import SelectResult
+from inboxlab.engine.sync import FETCH_ITEMS, FolderStatus, MessageSink, ScannedMessage
 
 SMALL_TRACKED_SET = 500
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from engine.errors import ConfigError
+from inboxlab.engine.errors import ConfigError
 
 
 class Role(StrEnum):

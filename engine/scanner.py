@@ -28,16 +28,16 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from dataclasses import dataclass
 from typing import Any
 
-from engine.account_options import AccountOptions, FolderStats
-from engine.changes import FolderChanges, enable_qresync, expunged_by_count
-from engine.checkpoints import Checkpoint, CheckpointStore
-from engine.clock import Clock
-from engine.errors import EngineError, ProtocolViolation, ServerRefused, Throttled
-from engine.imap.client import ImapClient
-from engine.imap.model import Fetch, ListItem, Status
-from engine.imap.results import RangeBatch, SelectResult
-from engine.replies import deliver_replies, estimate_first_sync
-from engine.roles import (
+from inboxlab.engine.account_options import AccountOptions, FolderStats
+from inboxlab.engine.changes import FolderChanges, enable_qresync, expunged_by_count
+from inboxlab.engine.checkpoints import Checkpoint, CheckpointStore
+from inboxlab.engine.clock import Clock
+from inboxlab.engine.errors import EngineError, ProtocolViolation, ServerRefused, Throttled
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.model import Fetch, ListItem, Status
+from inboxlab.engine.imap.results import RangeBatch, SelectResult
+from inboxlab.engine.replies import deliver_replies, estimate_first_sync
+from inboxlab.engine.roles import (
     Folder,
     ListMethod,
     Role,
@@ -45,16 +45,16 @@ from engine.roles import (
     detect_roles,
     folders_from_list,
 )
-from engine.supervise import (
+from inboxlab.engine.supervise import (
     AccountEvent,
     FolderGone,
     LargeFolderWarning,
     MessageSkipped,
     UidValidityChanged,
 )
-from engine.sync import Action, MessageSink, ScanResult, scan_folder
-from engine.trace import TraceHub
-from engine.watch import ProgressSink
+from inboxlab.engine.sync import Action, MessageSink, ScanResult, scan_folder
+from inboxlab.engine.trace import TraceHub
+from inboxlab.engine.watch import ProgressSink
 
 FULL_BACKFILL = 2**32  # "start at UID 1": a backfill larger than any UID range
 TrackedProvider = Callable[[], Any]

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, cast, get_args, overload
 from urllib.parse import urlsplit
 
-from engine.errors import ConfigError, truncate
-from engine.roles import Role
+from inboxlab.engine.errors import ConfigError, truncate
+from inboxlab.engine.roles import Role
 
 Security = Literal["tls", "starttls", "plain"]
 SECURITIES: tuple[str, ...] = get_args(Security)

@@ -33,9 +33,9 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.errors import AuthFailed, EngineError, TokenUnavailable
-from engine.trace import subscription
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.errors import AuthFailed, EngineError, TokenUnavailable
+from inboxlab.engine.trace import subscription
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.catalogue import asked_wait, by_words
-from engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused, Throttled
-from engine.states import StateChanged
+from inboxlab.engine.catalogue import asked_wait, by_words
+from inboxlab.engine.errors import AuthFailed, Disconnected, EngineError, ServerRefused, Throttled
+from inboxlab.engine.states import StateChanged
 
 
 @dataclass(frozen=True)

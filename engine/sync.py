@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from engine.changes import FolderChanges, changed_since
-from engine.checkpoints import Checkpoint, CheckpointStore
-from engine.errors import ProtocolViolation
-from engine.imap.client import HEADER_FIELDS
-from engine.imap.model import Fetch, ListItem, Status
-from engine.imap.results import RangeBatch, SelectResult
-from engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
+from inboxlab.engine.changes import FolderChanges, changed_since
+from inboxlab.engine.checkpoints import Checkpoint, CheckpointStore
+from inboxlab.engine.errors import ProtocolViolation
+from inboxlab.engine.imap.client import HEADER_FIELDS
+from inboxlab.engine.imap.model import Fetch, ListItem, Status
+from inboxlab.engine.imap.results import RangeBatch, SelectResult
+from inboxlab.engine.roles import ListMethod, Role, RoleChoice, detect_roles, folders_from_list
 
 SCAN_STATUS_ITEMS = ("UIDVALIDITY", "UIDNEXT", "MESSAGES")
 SCAN_STATUS_ITEMS_CONDSTORE = (*SCAN_STATUS_ITEMS, "HIGHESTMODSEQ")

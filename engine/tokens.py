@@ -30,9 +30,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Protocol
 
-from engine.errors import ConfigError, TokenUnavailable, truncate
-from engine.oauth import MECHANISMS, Mechanism
-from engine.secrets import KEYRING_SERVICE, Secret
+from inboxlab.engine.errors import ConfigError, TokenUnavailable, truncate
+from inboxlab.engine.oauth import MECHANISMS, Mechanism
+from inboxlab.engine.secrets import KEYRING_SERVICE, Secret
 
 TOKEN_ENV_VAR = "INBOXLAB_OAUTH_TOKEN"
 TOKEN_KEYRING_SERVICE = KEYRING_SERVICE + "-oauth"

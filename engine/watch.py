@@ -18,12 +18,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from engine.checkpoints import CheckpointStore
-from engine.clock import Clock
-from engine.connect import Link
-from engine.imap.model import Event, Exists, Expunge, Vanished
-from engine.supervise import ScanProgress
-from engine.sync import MessageSink, ScannedMessage
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.clock import Clock
+from inboxlab.engine.connect import Link
+from inboxlab.engine.imap.model import Event, Exists, Expunge, Vanished
+from inboxlab.engine.supervise import ScanProgress
+from inboxlab.engine.sync import MessageSink, ScannedMessage
 
 IDLE_REFRESH_MAX = 29 * 60.0  # RFC 2177: re-issue IDLE at least every 29 minutes
 _NEWS = (Exists, Expunge, Vanished)

@@ -11,7 +11,7 @@ import contextlib
 import signal
 import sys
 
-from fakeserver.config import DEMO_PASSWORD
+from inboxlab.fakeserver.config import DEMO_PASSWORD
 
 # The CLI's exit codes (the table is engine/exitcodes.py; this room may not import it,
 # tests/test_exitcodes.py holds the numbers together).
@@ -24,10 +24,10 @@ def serve_main(scenario: str | None, host: str, imap_port: int, imaps_port: int)
     The scenario is loaded and validated first: an invalid one prints the file, line,
     key and problem and returns 3 (usage) before any socket opens. 0 on a clean stop.
     """
-    from fakeserver.errors import ScenarioError
-    from fakeserver.scenario.load import load
-    from fakeserver.scenario.serve import ScenarioServer
-    from scenarios import DEFAULT, path_of
+    from inboxlab.fakeserver.errors import ScenarioError
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.fakeserver.scenario.serve import ScenarioServer
+    from inboxlab.scenarios import DEFAULT, path_of
 
     try:
         loaded = load(path_of(scenario or DEFAULT))
@@ -92,9 +92,9 @@ def scenario_main(action: str, file: str | None) -> int:
     Exit codes: 0 valid, 3 invalid (the error names file, line, key and problem), 2 a
     bundled scenario does not load.
     """
-    from fakeserver.errors import ScenarioError
-    from fakeserver.scenario.load import load
-    from scenarios import DEFAULT, bundled, path_of
+    from inboxlab.fakeserver.errors import ScenarioError
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.scenarios import DEFAULT, bundled, path_of
 
     if action == "list":
         status = 0

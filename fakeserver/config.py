@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fakeserver.generate import GenSpec
+from inboxlab.fakeserver.generate import GenSpec
 
 DEMO_USER = "user@example.com"
 DEMO_PASSWORD = "inboxlab-demo"  # a published demo password for a loopback toy, not a secret

@@ -39,17 +39,17 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fakeserver.errors import FakeServerError, ScenarioError
-from fakeserver.scenario import actions as act
-from fakeserver.scenario.model import COMMAND_BOUND
-from fakeserver.scenario.reader import Context, Table
+from inboxlab.fakeserver.errors import FakeServerError, ScenarioError
+from inboxlab.fakeserver.scenario import actions as act
+from inboxlab.fakeserver.scenario.model import COMMAND_BOUND
+from inboxlab.fakeserver.scenario.reader import Context, Table
 
 if TYPE_CHECKING:
-    from fakeserver.faults.proxy import FaultProxy
-    from fakeserver.imap.hooks import ConnectionInfo
-    from fakeserver.imap.server import FakeImapServer
-    from fakeserver.scenario.model import Scenario
-    from fakeserver.scenario.runtime import ScenarioRuntime
+    from inboxlab.fakeserver.faults.proxy import FaultProxy
+    from inboxlab.fakeserver.imap.hooks import ConnectionInfo
+    from inboxlab.fakeserver.imap.server import FakeImapServer
+    from inboxlab.fakeserver.scenario.model import Scenario
+    from inboxlab.fakeserver.scenario.runtime import ScenarioRuntime
 
 log = logging.getLogger(__name__)
 

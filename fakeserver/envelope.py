@@ -8,9 +8,9 @@ Dovecot does.
 
 from __future__ import annotations
 
-from fakeserver import mime
-from fakeserver.imapstr import NIL, nstring, quote
-from fakeserver.mime import Part
+from inboxlab.fakeserver import mime
+from inboxlab.fakeserver.imapstr import NIL, nstring, quote
+from inboxlab.fakeserver.mime import Part
 
 __all__ = ["Address", "addresses", "envelope", "envelope_of"]
 

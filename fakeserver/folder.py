@@ -23,8 +23,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from fakeserver.errors import CommandFailed
-from fakeserver.events import (
+from inboxlab.fakeserver.errors import CommandFailed
+from inboxlab.fakeserver.events import (
     AppendedMessage,
     Exists,
     Expunged,
@@ -32,8 +32,8 @@ from fakeserver.events import (
     FolderEvent,
     UidValidityChanged,
 )
-from fakeserver.generate import GenSpec
-from fakeserver.messages import NOT_GENERATED, Generated, Messages
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.messages import NOT_GENERATED, Generated, Messages
 
 __all__ = [
     "AppendedMessage",

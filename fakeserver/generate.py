@@ -25,9 +25,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from fakeserver import genflags, names
-from fakeserver.gencache import BLOCK, DrainCache, FieldKey, Heads
-from fakeserver.gendates import (
+from inboxlab.fakeserver import genflags, names
+from inboxlab.fakeserver.gencache import BLOCK, DrainCache, FieldKey, Heads
+from inboxlab.fakeserver.gendates import (
     HOUR_MINUTE,
     IMAP_HOUR_MINUTE,
     IMAP_SECOND_ZONE,
@@ -35,10 +35,10 @@ from fakeserver.gendates import (
     date_prefix,
     imap_day_prefix,
 )
-from fakeserver.genflags import FLAG_SETS
-from fakeserver.genpools import GAMMA, M64, Pools, mix
-from fakeserver.genshape import SHAPES, Picker, pickers
-from fakeserver.genspec import GenSpec
+from inboxlab.fakeserver.genflags import FLAG_SETS
+from inboxlab.fakeserver.genpools import GAMMA, M64, Pools, mix
+from inboxlab.fakeserver.genshape import SHAPES, Picker, pickers
+from inboxlab.fakeserver.genspec import GenSpec
 
 __all__ = [
     "FLAG_SETS",

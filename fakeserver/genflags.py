@@ -7,7 +7,7 @@ need; a flag changed later lives in the store's own table.
 
 from __future__ import annotations
 
-from fakeserver.genpools import GAMMA, M64
+from inboxlab.fakeserver.genpools import GAMMA, M64
 
 __all__ = ["FLAG_SETS", "flag_code", "flag_codes"]
 

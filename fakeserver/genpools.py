@@ -11,10 +11,10 @@ import base64
 import random
 from typing import TYPE_CHECKING
 
-from fakeserver import names
+from inboxlab.fakeserver import names
 
 if TYPE_CHECKING:
-    from fakeserver.genspec import GenSpec
+    from inboxlab.fakeserver.genspec import GenSpec
 
 M64 = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.errors import ScenarioError
 
 __all__ = ["GenSpec"]
 

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.header import decode_header, make_header
 
-from fakeserver import generate, render
-from fakeserver.events import AppendedMessage
-from fakeserver.generate import FLAG_SETS, GenSpec
+from inboxlab.fakeserver import generate, render
+from inboxlab.fakeserver.events import AppendedMessage
+from inboxlab.fakeserver.generate import FLAG_SETS, GenSpec
 
 __all__ = ["Messages", "imap_date_time"]
 

@@ -27,7 +27,7 @@ import base64
 import json
 from dataclasses import dataclass
 
-from fakeserver.oauth import Verdict
+from inboxlab.fakeserver.oauth import Verdict
 
 STYLES = ("gmail", "office365", "rfc7628")
 

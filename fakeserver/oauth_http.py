@@ -12,7 +12,7 @@ validate the tokens it is handed. The endpoint listens on loopback only and answ
 request per connection (``Connection: close``); the issuer behind it is the store's
 ``fakeserver.oauth.TokenIssuer``.
 
-``python -m fakeserver.oauth_http URL --refresh-token R`` is a token command (mbsync's
+``python -m inboxlab.fakeserver.oauth_http URL --refresh-token R`` is a token command (mbsync's
 ``PassCmd`` idea): it prints a fresh access token, or the endpoint's error on stderr with
 exit status 1 (``invalid_grant`` when the grant was revoked).
 """
@@ -28,8 +28,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from fakeserver.lifecycle import Served
-from fakeserver.oauth import GrantRefused, TokenIssuer
+from inboxlab.fakeserver.lifecycle import Served
+from inboxlab.fakeserver.oauth import GrantRefused, TokenIssuer
 
 MAX_REQUEST = 64 * 1024
 
@@ -134,7 +134,7 @@ def fetch_token(url: str, refresh_token: str, timeout: float = 10.0) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fakeserver.oauth_http",
+    parser = argparse.ArgumentParser(prog="python -m inboxlab.fakeserver.oauth_http",
                                      description="print a fresh access token (a token command)")
     parser.add_argument("url", help="the fake token endpoint, e.g. http://127.0.0.1:8080")
     parser.add_argument("--refresh-token", required=True)

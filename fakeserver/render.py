@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fakeserver import mime
-from fakeserver.envelope import envelope, envelope_of
-from fakeserver.imapstr import NIL, astring, nstring, quote
-from fakeserver.mime import Part
+from inboxlab.fakeserver import mime
+from inboxlab.fakeserver.envelope import envelope, envelope_of
+from inboxlab.fakeserver.imapstr import NIL, astring, nstring, quote
+from inboxlab.fakeserver.mime import Part
 
 __all__ = [
     "astring",

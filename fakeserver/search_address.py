@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from email.header import decode_header, make_header
 
-from fakeserver.envelope import addresses
+from inboxlab.fakeserver.envelope import addresses
 
 __all__ = ["address_items", "decoded_words"]
 

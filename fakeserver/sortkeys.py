@@ -19,8 +19,8 @@ import re
 import unicodedata
 from datetime import datetime
 
-from fakeserver.envelope import addresses
-from fakeserver.search_address import decoded_words
+from inboxlab.fakeserver.envelope import addresses
+from inboxlab.fakeserver.search_address import decoded_words
 
 __all__ = ["base_subject", "casemap", "display_name", "first_mailbox", "sent_date"]
 

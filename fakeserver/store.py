@@ -17,8 +17,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 
-from fakeserver.errors import CommandFailed
-from fakeserver.folder import (
+from inboxlab.fakeserver.errors import CommandFailed
+from inboxlab.fakeserver.folder import (
     SYSTEM_FLAGS,
     AppendedMessage,
     Clock,
@@ -30,9 +30,9 @@ from fakeserver.folder import (
     UidValidityChanged,
     _now,
 )
-from fakeserver.generate import GenSpec
-from fakeserver.imap import mutf7
-from fakeserver.oauth import TokenIssuer
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.oauth import TokenIssuer
 
 __all__ = [
     "DELIMITER",

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import namespace_guard
 import pytest
 from dovecot import DovecotHandle, find_dovecot, start_dovecot
 from dovecot_submission import MISSING as SUBMISSION_MISSING
 from dovecot_submission import Submission, have_submission, start_submission
 from waiting import async_wait_until, wait_until
+
+namespace_guard.install()  # issue 19: only inboxlab.engine etc., never a bare `engine` from here
 
 __all__ = ["async_wait_until", "wait_until"]
 

@@ -28,7 +28,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from fakeserver.tls import TlsMaterial
+from inboxlab.fakeserver.tls import TlsMaterial
 
 LINE_LIMIT = 64 * 1024
 

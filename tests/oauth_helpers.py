@@ -7,12 +7,12 @@ import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from engine.errors import TokenUnavailable
-from engine.secrets import Secret
-from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.oauth import GrantRefused, TokenIssuer
+from inboxlab.engine.errors import TokenUnavailable
+from inboxlab.engine.secrets import Secret
+from inboxlab.fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.oauth import GrantRefused, TokenIssuer
 
 USER, PASSWORD = "oauth@example.com", "not-the-way-in"
 

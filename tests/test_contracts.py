@@ -29,17 +29,19 @@ def test_import_contracts_hold() -> None:
 
 
 def test_import_contract_catches_a_violation(tmp_path: Path) -> None:
-    """The contract must be able to fail: plant an engine -> textual import in a copy."""
+    """The contract must be able to fail: plant an engine -> textual import in a copy (laid out
+    as installed, inboxlab/engine, so PYTHONPATH wins over the editable install's mapping)."""
     for pkg in ("engine", "fakeserver", "tui"):
-        shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / pkg, tmp_path / "inboxlab" / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    (tmp_path / "engine" / "planted.py").write_text("import textual\n")
+    (tmp_path / "inboxlab" / "engine" / "planted.py").write_text("import textual\n")
     done = subprocess.run(
         [_tool("lint-imports")], cwd=tmp_path, capture_output=True, text=True, timeout=300,
         env={"PYTHONPATH": str(tmp_path), "PATH": str(Path(sys.executable).parent)},
     )
     assert done.returncode != 0
-    assert "engine.planted" in done.stdout
+    assert "inboxlab.engine.planted" in done.stdout
 
 
 def test_ruff_clean() -> None:

@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-import fakeserver.cli as fake_cli
-from engine.exitcodes import Exit, table
-from tui.cli import main
+import inboxlab.fakeserver.cli as fake_cli
+from inboxlab.engine.exitcodes import Exit, table
+from inboxlab.tui.cli import main
 
 
 def test_fakeserver_repeats_the_same_numbers() -> None:

@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PLANTS = {
     # the ground floor reaching up to the account
-    "upward": ({"engine/clock.py": "\nimport engine.account  # planted\n"},
-               "engine.clock -> engine.account"),
+    "upward": ({"engine/clock.py": "\nimport inboxlab.engine.account  # planted\n"},
+               "inboxlab.engine.clock -> inboxlab.engine.account"),
     # two diagnostics modules importing each other (the probe/probe_smtp circle)
-    "circle": ({"engine/diag/planted_a.py": "import engine.diag.planted_b\n",
-                "engine/diag/planted_b.py": "import engine.diag.planted_a\n"},
-               "No cycles are allowed in engine.diag"),
+    "circle": ({"engine/diag/planted_a.py": "import inboxlab.engine.diag.planted_b\n",
+                "engine/diag/planted_b.py": "import inboxlab.engine.diag.planted_a\n"},
+               "No cycles are allowed in inboxlab.engine.diag"),
     # a new module nobody placed on a floor
-    "unplaced": ({"engine/planted.py": "import engine.errors\n"}, "engine.planted"),
+    "unplaced": ({"engine/planted.py": "import inboxlab.engine.errors\n"},
+                 "inboxlab.engine.planted"),
 }
 
 
@@ -39,11 +40,13 @@ def _lint_imports() -> str:
 def test_engine_floor_contracts_catch_a_planted_import(tmp_path: Path, case: str) -> None:
     lint = _lint_imports()
     for pkg in ("engine", "fakeserver", "tui"):
-        shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        # laid out as installed (inboxlab/engine), so PYTHONPATH wins over the editable install
+        shutil.copytree(ROOT / pkg, tmp_path / "inboxlab" / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     files, named = PLANTS[case]
     for rel, text in files.items():
-        path = tmp_path / rel
+        path = tmp_path / "inboxlab" / rel
         path.write_text((path.read_text() if path.exists() else "") + text)
     done = subprocess.run(
         [lint, "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300,

@@ -22,13 +22,13 @@ from textual.css.query import NoMatches
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 
-from tui import crm_messages as cm
-from tui import messages as m
-from tui import views as v
-from tui.errors import SettingsError
-from tui.export import export_dir, stamped, write_trace
-from tui.incidents import HEALED_STATES, cause_words, duration_text, plural
-from tui.settings_store import SettingsStore, UiSettings
+from inboxlab.tui import crm_messages as cm
+from inboxlab.tui import messages as m
+from inboxlab.tui import views as v
+from inboxlab.tui.errors import SettingsError
+from inboxlab.tui.export import export_dir, stamped, write_trace
+from inboxlab.tui.incidents import HEALED_STATES, cause_words, duration_text, plural
+from inboxlab.tui.settings_store import SettingsStore, UiSettings
 
 TRACE_TICK = 0.25  # seconds between trace batches written to the diagnostics Log
 TRACE_KEEP = 5000  # lines kept for the filter; older ones scroll away
@@ -134,17 +134,17 @@ class InboxLabApp(App[None]):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen[Any]:
-        from tui.screens.dashboard import DashboardScreen
+        from inboxlab.tui.screens.dashboard import DashboardScreen
 
         return DashboardScreen()
 
     def on_mount(self) -> None:
-        from tui.screens.compose import ComposeScreen
-        from tui.screens.connect import ConnectScreen
-        from tui.screens.diagnostics import DiagnosticsScreen
-        from tui.screens.records import RecordsScreen
-        from tui.screens.scenarios import ScenariosScreen
-        from tui.screens.settings import SettingsScreen
+        from inboxlab.tui.screens.compose import ComposeScreen
+        from inboxlab.tui.screens.connect import ConnectScreen
+        from inboxlab.tui.screens.diagnostics import DiagnosticsScreen
+        from inboxlab.tui.screens.records import RecordsScreen
+        from inboxlab.tui.screens.scenarios import ScenariosScreen
+        from inboxlab.tui.screens.settings import SettingsScreen
 
         self.install_screen(DiagnosticsScreen(), "diagnostics")
         self.install_screen(ScenariosScreen(), "scenarios")
@@ -198,7 +198,7 @@ class InboxLabApp(App[None]):
             self.run_worker(self.action_quit())
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        from inboxlab.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -237,7 +237,7 @@ class InboxLabApp(App[None]):
 
     def compose_to(self, contact_ids: tuple[int, ...]) -> None:
         """Compose from records: the Compose screen with these recipients."""
-        from tui.screens.compose import ComposeScreen
+        from inboxlab.tui.screens.compose import ComposeScreen
 
         screen = self.get_screen("compose")
         if isinstance(screen, ComposeScreen):
@@ -245,7 +245,7 @@ class InboxLabApp(App[None]):
         self.action_goto("compose")
 
     def open_folder(self, folder: str) -> None:
-        from tui.screens.browser import BrowserScreen
+        from inboxlab.tui.screens.browser import BrowserScreen
 
         self.push_screen(BrowserScreen(folder))
 
@@ -545,15 +545,15 @@ def run_demo(scenario: str | None = None) -> int:
     """``inboxlab`` / ``inboxlab demo``: the TUI on a bundled scenario; the exit status."""
     import sys
 
-    from scenarios import DEFAULT
-    from tui.bridge import EngineBridge
-    from tui.demo import scenario_problem
+    from inboxlab.scenarios import DEFAULT
+    from inboxlab.tui.bridge import EngineBridge
+    from inboxlab.tui.demo import scenario_problem
 
     problem = scenario_problem(scenario or DEFAULT)
     if problem is not None:  # refused before a terminal opens, as `scenario check` does
         print(f"error: {problem}", file=sys.stderr)
         return 3  # engine.exitcodes.Exit.USAGE (the App module does not import the engine)
-    from tui.settings_store import SettingsStore, data_dir
+    from inboxlab.tui.settings_store import SettingsStore, data_dir
 
     bridge = EngineBridge(scenario=scenario or DEFAULT)
     bridge.real_data_dir = data_dir()
@@ -572,10 +572,10 @@ def run_connect(server: str, username: str, *, cafile: str | None = None,
     """``inboxlab connect SERVER --user NAME``: the same screens on a real mailbox."""
     import sys
 
-    from tui.bridge import EngineBridge, account_dir
-    from tui.bridge.crm import BccConfig
-    from tui.bridge.translate import account_from_cli
-    from tui.settings_store import SettingsStore, data_dir
+    from inboxlab.tui.bridge import EngineBridge, account_dir
+    from inboxlab.tui.bridge.crm import BccConfig
+    from inboxlab.tui.bridge.translate import account_from_cli
+    from inboxlab.tui.settings_store import SettingsStore, data_dir
 
     try:
         settings, secret = account_from_cli(

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from engine.exitcodes import Exit, table
+from inboxlab.engine.exitcodes import Exit, table
 
 
 class UsageError(Exception):
@@ -113,7 +113,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="default 127.0.0.1:2525; port 0 picks a free one")
     bcc.add_argument("--data-dir", default=None,
                      help="the CRM data directory (default: the one 'connect' uses)")
-    from engine.diag.args import add_oauth_arguments
+    from inboxlab.engine.diag.args import add_oauth_arguments
 
     add_oauth_arguments(conn)
 
@@ -134,7 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--initial-scan", choices=("new", "full"), default=None,
                      help="first sync: start at UIDNEXT or read every header "
                      "(default: full unless a folder is over 5000 messages)")
-    from engine.diag.args import add_fromtrace_arguments, add_record_arguments
+    from inboxlab.engine.diag.args import add_fromtrace_arguments, add_record_arguments
 
     add_fromtrace_arguments(scen_sub.add_parser(
         "from-trace", help="turn a recorded trace into a scenario that fails the same way"))
@@ -143,7 +143,7 @@ def _build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnose", help="probe an inbox step by step (DNS, TCP, TLS, IMAP, "
                           "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 "
                           "failed, 3 usage")
-    from engine.diag.args import add_diagnose_arguments
+    from inboxlab.engine.diag.args import add_diagnose_arguments
 
     add_diagnose_arguments(diag)
     return parser
@@ -184,11 +184,11 @@ def _dispatch(argv: list[str]) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None or args.command == "demo":
-        from tui.app import run_demo
+        from inboxlab.tui.app import run_demo
 
         return run_demo(getattr(args, "scenario", None))
     if args.command == "connect":
-        from tui.app import run_connect
+        from inboxlab.tui.app import run_connect
 
         return run_connect(args.server, args.user, cafile=args.cafile, smtp=args.smtp,
                            bcc=args.bcc, bcc_listen=_host_port(args.bcc_listen),
@@ -197,7 +197,7 @@ def _dispatch(argv: list[str]) -> int:
     if args.command == "bcc":
         return _run_bcc(args.user, args.address, _host_port(args.listen), args.data_dir)
     if args.command == "fakeserver":
-        from fakeserver.cli import serve_main
+        from inboxlab.fakeserver.cli import serve_main
 
         return serve_main(
             scenario=getattr(args, "scenario", None),
@@ -206,28 +206,28 @@ def _dispatch(argv: list[str]) -> int:
             imaps_port=getattr(args, "imaps_port", 0),
         )
     if args.command == "diagnose":
-        from engine.diag.report import run_diagnose
+        from inboxlab.engine.diag.report import run_diagnose
 
         return run_diagnose(args)
     if args.command == "record":
         import asyncio
 
-        from engine.diag.record import record_main
+        from inboxlab.engine.diag.record import record_main
 
         return asyncio.run(record_main(args.listen, args.upstream, args.out, tls=args.tls,
                                        cafile=args.cafile, bodies=args.bodies, once=args.once,
                                        allow_remote_listen=args.allow_remote_listen))
     if args.command == "scenario" and args.scenario_command == "from-trace":
-        from engine.diag.fromtrace import fromtrace_main
+        from inboxlab.engine.diag.fromtrace import fromtrace_main
 
         return fromtrace_main(args.trace, args.out, args.name)
     if args.command == "scenario" and args.scenario_command == "run":
-        from tui.scenario_run import run_main
+        from inboxlab.tui.scenario_run import run_main
 
         return run_main(args.file, deadline=args.deadline, initial_scan=args.initial_scan,
                         keep_db=args.keep_db)
     if args.command == "scenario":
-        from fakeserver.cli import scenario_main
+        from inboxlab.fakeserver.cli import scenario_main
 
         return scenario_main(args.scenario_command, getattr(args, "file", None))
     parser.error(f"unknown command {args.command!r}")
@@ -245,11 +245,11 @@ def _run_bcc(user: str, address: str, listen: tuple[str, int], data: str | None)
     import asyncio
     from pathlib import Path
 
-    from engine.crm.attachments import AttachmentStore
-    from engine.crm.bcc import BccEndpoint, BccIngest
-    from engine.crm.records import CrmStore
-    from engine.db import Database
-    from tui.settings_store import data_dir
+    from inboxlab.engine.crm.attachments import AttachmentStore
+    from inboxlab.engine.crm.bcc import BccEndpoint, BccIngest
+    from inboxlab.engine.crm.records import CrmStore
+    from inboxlab.engine.db import Database
+    from inboxlab.tui.settings_store import data_dir
 
     where = Path(data) if data else data_dir() / "accounts" / user.replace("/", "_")
 

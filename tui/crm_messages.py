@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.views import ContactView, EmailView, OutboxView, PreviewView, ThreadLinesView
+from inboxlab.tui.views import ContactView, EmailView, OutboxView, PreviewView, ThreadLinesView
 
 
 class RecordsChanged(Message):

@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fakeserver.errors import ScenarioError
-from fakeserver.scenario.load import load
-from fakeserver.scenario.model import Scenario
-from fakeserver.scenario.serve import ScenarioServer
-from scenarios import DEFAULT, bundled, path_of
+from inboxlab.fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.model import Scenario
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.scenarios import DEFAULT, bundled, path_of
 
 # Faults offered on the Scenarios screen, as control-endpoint action tables.
 FAULTS: Mapping[str, Mapping[str, Any]] = {

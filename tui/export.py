@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from tui.settings_store import data_dir
+from inboxlab.tui.settings_store import data_dir
 
 
 def export_dir(env: dict[str, str] | None = None) -> Path:

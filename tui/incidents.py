@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from tui.views import DisconnectView
+from inboxlab.tui.views import DisconnectView
 
 # States in which the account is logged in again: the first one after an outage ends it.
 HEALED_STATES = frozenset({"connected", "syncing", "idle"})

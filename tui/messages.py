@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.incidents import RetryView
-from tui.views import (
+from inboxlab.tui.incidents import RetryView
+from inboxlab.tui.views import (
     DisconnectView,
     FolderView,
     HeaderRow,

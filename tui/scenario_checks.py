@@ -18,21 +18,21 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.account import Account
-from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
-from engine.errors import AuthFailed, TimedOut
-from engine.roles import Role
-from engine.states import State, StateChanged
-from engine.supervise import AccountEvent, LargeFolderWarning, cause_matches
-from engine.sync import ScannedMessage
-from fakeserver.imap import mutf7
-from fakeserver.scenario.expect import evaluate
-from fakeserver.scenario.model import Expect
-from fakeserver.scenario.serve import ScenarioServer
-from tui import scenario_implicit as implicit
-from tui.scenario_crm import CRM_CHECKS, CrmFacts
-from tui.scenario_crm_drive import SETTLE_POLLS, CrmDrive
-from tui.scenario_report import Outcome, Status
+from inboxlab.engine.account import Account
+from inboxlab.engine.diag.classify import Diagnosis, diagnose, diagnose_fact
+from inboxlab.engine.errors import AuthFailed, TimedOut
+from inboxlab.engine.roles import Role
+from inboxlab.engine.states import State, StateChanged
+from inboxlab.engine.supervise import AccountEvent, LargeFolderWarning, cause_matches
+from inboxlab.engine.sync import ScannedMessage
+from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.scenario.expect import evaluate
+from inboxlab.fakeserver.scenario.model import Expect
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.tui import scenario_implicit as implicit
+from inboxlab.tui.scenario_crm import CRM_CHECKS, CrmFacts
+from inboxlab.tui.scenario_crm_drive import SETTLE_POLLS, CrmDrive
+from inboxlab.tui.scenario_report import Outcome, Status
 
 MESSAGE_ID_SAMPLE = 5_000
 

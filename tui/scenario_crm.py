@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fakeserver.scenario.model import Expect
-from tui.scenario_report import Status
+from inboxlab.fakeserver.scenario.model import Expect
+from inboxlab.tui.scenario_report import Status
 
 Verdict = tuple[Status, str]
 

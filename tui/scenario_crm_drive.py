@@ -17,28 +17,28 @@ import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from engine.account import Account
-from engine.crm.attachments import AttachmentStore
-from engine.crm.inbox import InboxLogger
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox
-from engine.crm.records import CrmStore
-from engine.crm.rules import LoggingRules
-from engine.crm.send import SmtpSubmitter
-from engine.crm.sentcopy import CopyPolicy, SentCopier
-from engine.crm.summary import crm_summary, sent_copies, sent_message_ids
-from engine.crm.templates import Template
-from engine.db import Database
-from engine.errors import EngineError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.roles import Role
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from engine.sync import ScannedMessage
-from fakeserver.scenario.model import Expect, Scenario
-from fakeserver.scenario.serve import ScenarioServer
-from tui.scenario_crm import CRM_CHECKS, CrmFacts, copy_folders
+from inboxlab.engine.account import Account
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.inbox import InboxLogger
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.send import SmtpSubmitter
+from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
+from inboxlab.engine.crm.summary import crm_summary, sent_copies, sent_message_ids
+from inboxlab.engine.crm.templates import Template
+from inboxlab.engine.db import Database
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.roles import Role
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.engine.sync import ScannedMessage
+from inboxlab.fakeserver.scenario.model import Expect, Scenario
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.tui.scenario_crm import CRM_CHECKS, CrmFacts, copy_folders
 
 SETTLE_POLLS = 3  # timed polls after a login before the engine counts as settled
 DETECT_WINDOW = 2.0  # s the Sent copier watches for the provider's own copy before APPEND

@@ -38,23 +38,23 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from engine.account import Account, AccountOptions
-from engine.backoff import BackoffPolicy
-from engine.errors import ConfigError, EngineError
-from engine.exitcodes import Exit
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from engine.states import State
-from engine.tokens import CommandToken, TokenProvider
-from fakeserver.config import AccountConfig
-from fakeserver.scenario.model import Close, Scenario
-from fakeserver.scenario.serve import ScenarioServer
-from tui.scenario_checks import CHECKS, RunState, judge, left_behind, no_crash, params
-from tui.scenario_crm import CRM_CHECKS
-from tui.scenario_crm_drive import CrmDrive, templates, wants_crm
-from tui.scenario_report import Outcome, RunReport, format_report
+from inboxlab.engine.account import Account, AccountOptions
+from inboxlab.engine.backoff import BackoffPolicy
+from inboxlab.engine.errors import ConfigError, EngineError
+from inboxlab.engine.exitcodes import Exit
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.engine.states import State
+from inboxlab.engine.tokens import CommandToken, TokenProvider
+from inboxlab.fakeserver.config import AccountConfig
+from inboxlab.fakeserver.scenario.model import Close, Scenario
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.tui.scenario_checks import CHECKS, RunState, judge, left_behind, no_crash, params
+from inboxlab.tui.scenario_crm import CRM_CHECKS
+from inboxlab.tui.scenario_crm_drive import CrmDrive, templates, wants_crm
+from inboxlab.tui.scenario_report import Outcome, RunReport, format_report
 
 FULL_SCAN_LIMIT = 5_000
 NOT_YET = 2**62  # a pass mark no account reaches: "not settled until the next login"
@@ -193,9 +193,9 @@ def run_main(file: str, *, deadline: float = 30.0, initial_scan: str | None = No
              keep_db: str | None = None) -> int:
     """The CLI: 0 all passed (or skipped), 2 a check failed, 3 the scenario is unusable
     (``engine.exitcodes``)."""
-    from fakeserver.errors import ScenarioError
-    from fakeserver.scenario.load import load
-    from scenarios import path_of
+    from inboxlab.fakeserver.errors import ScenarioError
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.scenarios import path_of
 
     try:
         scenario = load(path_of(file))

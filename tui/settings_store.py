@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from tui.errors import SettingsError
+from inboxlab.tui.errors import SettingsError
 
 # The engine's logging modes (engine.crm.rules.Mode, HubSpot's wording in the labels) and
 # "off": the engine's inbox-disconnected switch (LoggingRules.inbox_connected=False), under

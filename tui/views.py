@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui.incidents import IncidentLog
+    from inboxlab.tui.incidents import IncidentLog
 
 # -- views (plain data, built by the bridge) -----------------------------------------------
 
@@ -162,7 +162,7 @@ class SessionModel:
 
 
 def _incident_log() -> IncidentLog:
-    from tui.incidents import IncidentLog  # incidents builds on these views
+    from inboxlab.tui.incidents import IncidentLog  # incidents builds on these views
 
     return IncidentLog()
 

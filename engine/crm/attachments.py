@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from engine.crm.errors import BadInput
+from inboxlab.engine.crm.errors import BadInput
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600

@@ -32,12 +32,12 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from engine.crm.errors import CrmError, IngestRefused
-from engine.crm.forwards import Forwarded, find_forward
-from engine.crm.ingest import Address, Headers, LoggedEmail, parse_message_off_loop
-from engine.crm.records import CrmStore
-from engine.crm.rules import LoggingRules
-from engine.listener import LocalServer
+from inboxlab.engine.crm.errors import CrmError, IngestRefused
+from inboxlab.engine.crm.forwards import Forwarded, find_forward
+from inboxlab.engine.crm.ingest import Address, Headers, LoggedEmail, parse_message_off_loop
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.listener import LocalServer
 
 BODY_LIMIT = 2_000_000  # bytes per text part (decimal MB, like the attachment limit)
 _TAG = re.compile(r"<[^>]*>")

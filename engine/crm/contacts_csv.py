@@ -12,7 +12,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from engine.crm.errors import BadInput
+from inboxlab.engine.crm.errors import BadInput
 
 MAX_ROWS = 100_000
 _ALIASES = {"e-mail": "email", "email address": "email", "mail": "email",

@@ -27,7 +27,7 @@ the diagnostics screen shows them next to the IMAP stages.
 
 from __future__ import annotations
 
-from engine.errors import EngineError
+from inboxlab.engine.errors import EngineError
 
 CRM_STAGES = ("crm_ingest", "crm_send", "crm_copy", "crm_bcc", "crm_template", "crm_outbox")
 

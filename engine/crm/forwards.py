@@ -29,7 +29,7 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import Parser
 
-from engine.crm.ingest import Headers, headers_of
+from inboxlab.engine.crm.ingest import Headers, headers_of
 
 # Lines that only ever open a forwarded message (casefolded, dashes and colons trimmed).
 FORWARD_MARKERS = frozenset({

@@ -32,23 +32,23 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
-from engine.crm.errors import CrmError, MalformedMessage, MessageVanished
-from engine.crm.ingest import (
+from inboxlab.engine.crm.errors import CrmError, MalformedMessage, MessageVanished
+from inboxlab.engine.crm.ingest import (
     Headers,
     LoggedEmail,
     identity_of,
     parse_headers,
     parse_message_off_loop,
 )
-from engine.crm.records import CrmStore, ThreadRef
-from engine.crm.rules import Decision, LoggingRules
-from engine.crm.tracking import Match, match
-from engine.errors import ServerRefused
-from engine.imap.commands import Atom
-from engine.imap.model import Fetch, ListItem
-from engine.roles import ListMethod, Role, detect_roles, folders_from_list
-from engine.sync import ScannedMessage
-from engine.trace import TraceFn
+from inboxlab.engine.crm.records import CrmStore, ThreadRef
+from inboxlab.engine.crm.rules import Decision, LoggingRules
+from inboxlab.engine.crm.tracking import Match, match
+from inboxlab.engine.errors import ServerRefused
+from inboxlab.engine.imap.commands import Atom
+from inboxlab.engine.imap.model import Fetch, ListItem
+from inboxlab.engine.roles import ListMethod, Role, detect_roles, folders_from_list
+from inboxlab.engine.sync import ScannedMessage
+from inboxlab.engine.trace import TraceFn
 
 log = logging.getLogger(__name__)
 TEXT_PART_LIMIT = 2 * 1024 * 1024

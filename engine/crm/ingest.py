@@ -26,9 +26,9 @@ from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
-from engine.crm.errors import MalformedMessage
-from engine.crm.mimelimits import parse_bounded
-from engine.crm.sanitize import clean_html, html_to_text, safe_filename
+from inboxlab.engine.crm.errors import MalformedMessage
+from inboxlab.engine.crm.mimelimits import parse_bounded
+from inboxlab.engine.crm.sanitize import clean_html, html_to_text, safe_filename
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 MAX_TEXT = 2 * 1024 * 1024  # characters of body text kept per part

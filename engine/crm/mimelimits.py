@@ -23,8 +23,8 @@ from email.message import EmailMessage
 from email.policy import Policy
 from typing import Any
 
-from engine.crm.errors import MalformedMessage
-from engine.imap.limits import BODY
+from inboxlab.engine.crm.errors import MalformedMessage
+from inboxlab.engine.imap.limits import BODY
 
 MAX_MESSAGE = BODY.literal  # bytes: the largest body the IMAP client accepts
 MAX_LINES = 2_000_000  # a 66 MB message of base64 has ~900k lines

@@ -37,20 +37,20 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.crm.errors import (
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.crm.errors import (
     BadInput,
     CrmError,
     SentCopyFailed,
     SubmitFailed,
     SubmitUncertain,
 )
-from engine.crm.ingest import Address, parse_message
-from engine.crm.records import CrmStore
-from engine.crm.send import Draft, SmtpSubmitter, build_message, new_message_id
-from engine.crm.sentcopy import Mark, SentCopier
-from engine.errors import EngineError
-from engine.trace import TraceFn
+from inboxlab.engine.crm.ingest import Address, parse_message
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.send import Draft, SmtpSubmitter, build_message, new_message_id
+from inboxlab.engine.crm.sentcopy import Mark, SentCopier
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.trace import TraceFn
 
 
 class State(StrEnum):

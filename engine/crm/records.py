@@ -19,11 +19,11 @@ from datetime import datetime
 
 import aiosqlite
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.crm.attachments import AttachmentStore
-from engine.crm.errors import BadInput
-from engine.crm.ingest import Address, LoggedEmail, identity_of
-from engine.db import Database
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.errors import BadInput
+from inboxlab.engine.crm.ingest import Address, LoggedEmail, identity_of
+from inboxlab.engine.db import Database
 
 FREE_MAIL = frozenset({
     "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",

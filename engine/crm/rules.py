@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from engine.crm.errors import BadInput
-from engine.crm.ingest import Headers
-from engine.crm.tracking import Match
+from inboxlab.engine.crm.errors import BadInput
+from inboxlab.engine.crm.ingest import Headers
+from inboxlab.engine.crm.tracking import Match
 
 # The product says "50 MB": decimal megabytes, 50,000,000 bytes (not 50 MiB = 52,428,800),
 # compared with the whole message's RFC822.SIZE (read by the scan, before any body). An

@@ -29,13 +29,13 @@ import aiosmtplib
 from aiosmtplib.response import SMTPResponse
 from aiosmtplib.typing import Default
 
-from engine.crm.errors import BadInput, SubmitFailed, SubmitUncertain
-from engine.crm.ingest import Address
-from engine.crm.smtp_oauth import login_oauth
-from engine.errors import TokenUnavailable
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from engine.tokens import TokenProvider
+from inboxlab.engine.crm.errors import BadInput, SubmitFailed, SubmitUncertain
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.smtp_oauth import login_oauth
+from inboxlab.engine.errors import TokenUnavailable
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.engine.tokens import TokenProvider
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.crm.errors import SentCopyFailed
-from engine.errors import Disconnected, EngineError, ServerRefused, TimedOut
-from engine.imap.commands import Atom
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.crm.errors import SentCopyFailed
+from inboxlab.engine.errors import Disconnected, EngineError, ServerRefused, TimedOut
+from inboxlab.engine.imap.commands import Atom
 
 
 class CopyClient(Protocol):

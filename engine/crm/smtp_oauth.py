@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import aiosmtplib
 
-from engine.oauth import DUMMY_RESPONSE, Mechanism, initial_response, read_challenge
-from engine.secrets import Secret
-from engine.tokens import TokenProvider
+from inboxlab.engine.oauth import DUMMY_RESPONSE, Mechanism, initial_response, read_challenge
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.tokens import TokenProvider
 
 AUTH_OK = 235
 AUTH_CONTINUE = 334

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.crm.records import CrmStore
-from engine.imap.commands import Atom
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.imap.commands import Atom
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.crm.errors import CrmError, TemplateError
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox, OutboxRecord
-from engine.crm.records import Contact
-from engine.crm.send import Draft
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.crm.errors import CrmError, TemplateError
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox, OutboxRecord
+from inboxlab.engine.crm.records import Contact
+from inboxlab.engine.crm.send import Draft
 
 FIELDS = ("first_name", "last_name", "name", "email", "company")
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|([^{}]*))?\}\}")

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.crm.ingest import Headers
-from engine.crm.records import FREE_MAIL, CrmStore, ThreadRef
+from inboxlab.engine.crm.ingest import Headers
+from inboxlab.engine.crm.records import FREE_MAIL, CrmStore, ThreadRef
 
 Verdict = Literal["join", "refuse", "flag", "known", "none"]
 

@@ -19,18 +19,18 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.catalogue import CAUSES
-from engine.db import Database
-from engine.diag.classify import diagnose
-from engine.diag.probe import ProbeReport
-from engine.diag.redact import Redactor
-from engine.diag.timeline import Timeline
-from engine.diag.tracering import TraceRing
-from engine.files import open_private
-from engine.settings import AccountSettings
+from inboxlab.engine.catalogue import CAUSES
+from inboxlab.engine.db import Database
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.diag.probe import ProbeReport
+from inboxlab.engine.diag.redact import Redactor
+from inboxlab.engine.diag.timeline import Timeline
+from inboxlab.engine.diag.tracering import TraceRing
+from inboxlab.engine.files import open_private
+from inboxlab.engine.settings import AccountSettings
 
 if TYPE_CHECKING:
-    from engine.account import Account
+    from inboxlab.engine.account import Account
 
 FORMAT = "inboxlab-diagnostic-bundle/1"
 

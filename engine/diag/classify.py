@@ -18,10 +18,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.catalogue import CAUSES, UNKNOWN, Cause, cause
-from engine.errors import EngineError
-from engine.supervise import FolderGone, UidValidityChanged
-from engine.supervise import classify as engine_classify
+from inboxlab.engine.catalogue import CAUSES, UNKNOWN, Cause, cause
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.supervise import FolderGone, UidValidityChanged
+from inboxlab.engine.supervise import classify as engine_classify
 
 
 @dataclass(frozen=True)

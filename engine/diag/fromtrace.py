@@ -34,12 +34,12 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.diag.classify import diagnose
-from engine.diag.tracefile import Record, read_trace
-from engine.errors import Disconnected
-from engine.exitcodes import Exit
-from engine.imap.results import refusal
-from engine.imap.utf7 import decode as utf7_decode
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.diag.tracefile import Record, read_trace
+from inboxlab.engine.errors import Disconnected
+from inboxlab.engine.exitcodes import Exit
+from inboxlab.engine.imap.results import refusal
+from inboxlab.engine.imap.utf7 import decode as utf7_decode
 
 REPLAY_PASSWORD = "replay-password"
 _SPECIAL = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash",

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NoReturn
 
-from engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
-from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
-from engine.diag.presented import presented, speaks_tls, summary
-from engine.diag.probe_smtp import smtp_steps
-from engine.diag.resolve import Resolver, resolve, system_resolver
-from engine.diag.steps import ProbeOptions, Status, Step
-from engine.diag.tracering import TraceLine, TraceRing
-from engine.errors import (
+from inboxlab.engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
+from inboxlab.engine.diag.classify import Diagnosis, diagnose, diagnose_fact
+from inboxlab.engine.diag.presented import presented, speaks_tls, summary
+from inboxlab.engine.diag.probe_smtp import smtp_steps
+from inboxlab.engine.diag.resolve import Resolver, resolve, system_resolver
+from inboxlab.engine.diag.steps import ProbeOptions, Status, Step
+from inboxlab.engine.diag.tracering import TraceLine, TraceRing
+from inboxlab.engine.errors import (
     ConnectError,
     EngineError,
     ProtocolViolation,
@@ -42,15 +42,15 @@ from engine.errors import (
     TlsError,
     TokenRejected,
 )
-from engine.exitcodes import Exit
-from engine.imap.client import ImapClient
-from engine.imap.failures import connect_error, handshake_timeout, tls_error
-from engine.imap.results import Credentials
-from engine.roles import ListMethod, Role, detect_roles, folders_from_list
-from engine.secrets import Secret
-from engine.settings import AccountSettings, detect_greeting
-from engine.supervise import UidValidityChanged
-from engine.tokens import TokenProvider
+from inboxlab.engine.exitcodes import Exit
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.failures import connect_error, handshake_timeout, tls_error
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.roles import ListMethod, Role, detect_roles, folders_from_list
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, detect_greeting
+from inboxlab.engine.supervise import UidValidityChanged
+from inboxlab.engine.tokens import TokenProvider
 
 EXIT = {"ok": Exit.OK, "warning": Exit.WARNING, "failed": Exit.FAILED}
 

@@ -16,10 +16,10 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from engine.crm.smtp_oauth import login_oauth
-from engine.diag.presented import speaks_tls
-from engine.diag.steps import ProbeRun, Step
-from engine.errors import (
+from inboxlab.engine.crm.smtp_oauth import login_oauth
+from inboxlab.engine.diag.presented import speaks_tls
+from inboxlab.engine.diag.steps import ProbeRun, Step
+from inboxlab.engine.errors import (
     AuthFailed,
     ConfigError,
     ConnectError,
@@ -29,8 +29,8 @@ from engine.errors import (
     TimedOut,
     TlsError,
 )
-from engine.imap.failures import connect_error, tls_error
-from engine.tokens import TokenProvider
+from inboxlab.engine.imap.failures import connect_error, tls_error
+from inboxlab.engine.tokens import TokenProvider
 
 
 def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: float) -> EngineError:

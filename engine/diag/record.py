@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from engine.diag.redact import Redactor
-from engine.diag.tracefile import LineAssembler, Record
-from engine.errors import ConfigError
-from engine.exitcodes import Exit
-from engine.files import open_private
-from engine.imap.session import is_loopback
-from engine.listener import LocalServer
+from inboxlab.engine.diag.redact import Redactor
+from inboxlab.engine.diag.tracefile import LineAssembler, Record
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.exitcodes import Exit
+from inboxlab.engine.files import open_private
+from inboxlab.engine.imap.session import is_loopback
+from inboxlab.engine.listener import LocalServer
 
 _TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)\b", re.I)
 _COMMAND = re.compile(r"^([A-Za-z0-9.]+) ", re.I)

@@ -20,12 +20,12 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from engine.diag.probe import ProbeOptions, ProbeReport, probe
-from engine.errors import ConfigError
-from engine.exitcodes import Exit
-from engine.secrets import Secret, find_secret
-from engine.settings import AccountSettings, parse_server
-from engine.tokens import TokenProvider, provider_from_options
+from inboxlab.engine.diag.probe import ProbeOptions, ProbeReport, probe
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.exitcodes import Exit
+from inboxlab.engine.secrets import Secret, find_secret
+from inboxlab.engine.settings import AccountSettings, parse_server
+from inboxlab.engine.tokens import TokenProvider, provider_from_options
 
 USAGE_ERROR = Exit.USAGE
 _MARK = {"ok": "ok  ", "warning": "WARN", "failed": "FAIL", "skipped": "skip"}
@@ -138,8 +138,8 @@ async def _probe_and_bundle(settings: AccountSettings, secret: Secret | TokenPro
                             args: argparse.Namespace) -> ProbeReport:
     report = await probe(settings, secret, options)
     if getattr(args, "bundle", None):
-        from engine.db import Database
-        from engine.diag.bundle import export_bundle
+        from inboxlab.engine.db import Database
+        from inboxlab.engine.diag.bundle import export_bundle
 
         db = await Database.open(args.db) if args.db else None
         try:

@@ -22,15 +22,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.db import Database
-from engine.diag.bundle import export_bundle
-from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
-from engine.diag.timeline import Timeline, TimelineEntry, TimelineRecorder
-from engine.diag.tracering import DEFAULT_CAPACITY, TraceRing
-from engine.states import StateChanged
+from inboxlab.engine.db import Database
+from inboxlab.engine.diag.bundle import export_bundle
+from inboxlab.engine.diag.classify import Diagnosis, diagnose, diagnose_fact
+from inboxlab.engine.diag.timeline import Timeline, TimelineEntry, TimelineRecorder
+from inboxlab.engine.diag.tracering import DEFAULT_CAPACITY, TraceRing
+from inboxlab.engine.states import StateChanged
 
 if TYPE_CHECKING:
-    from engine.account import Account
+    from inboxlab.engine.account import Account
 
 
 class AccountDiagnostics:

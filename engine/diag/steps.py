@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
+from inboxlab.engine.account_options import LARGE_FOLDER  # the engine's own threshold (>=)
 
 if TYPE_CHECKING:
-    from engine.secrets import Secret
-    from engine.settings import AccountSettings
-    from engine.tokens import TokenProvider
+    from inboxlab.engine.secrets import Secret
+    from inboxlab.engine.settings import AccountSettings
+    from inboxlab.engine.tokens import TokenProvider
 
 Status = Literal["ok", "warning", "failed", "skipped"]
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.db import Database
-from engine.diag.classify import Diagnosis, diagnose, diagnose_fact
-from engine.states import State, StateChanged
-from engine.supervise import (
+from inboxlab.engine.clock import SYSTEM_CLOCK, Clock
+from inboxlab.engine.db import Database
+from inboxlab.engine.diag.classify import Diagnosis, diagnose, diagnose_fact
+from inboxlab.engine.states import State, StateChanged
+from inboxlab.engine.supervise import (
     DisconnectNotice,
     FolderGone,
     LargeFolderWarning,
@@ -37,7 +37,7 @@ from engine.supervise import (
 )
 
 if TYPE_CHECKING:
-    from engine.account import Account
+    from inboxlab.engine.account import Account
 
 KINDS = ("connect", "login", "capabilities", "sync", "send", "disconnect", "reconnect",
          "backoff", "state", "folder", "warning", "stop")

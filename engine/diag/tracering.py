@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.diag.redact import Redactor
+from inboxlab.engine.diag.redact import Redactor
 
 DEFAULT_CAPACITY = 10_000
 _UNTAGGED = "imap"

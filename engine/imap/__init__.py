@@ -15,11 +15,11 @@ and its FETCH handling is quadratic; a 100k-message header scan must stream in
 bounded memory (see bench/README.md, engine_scan).
 """
 
-from engine.imap.client import HEADER_ITEMS, ImapClient, is_loopback
-from engine.imap.idle import IdleSession
-from engine.imap.protocol import ResponseParser
-from engine.imap.results import AppendResult, Credentials, SelectResult
-from engine.imap.session import ImapSession
+from inboxlab.engine.imap.client import HEADER_ITEMS, ImapClient, is_loopback
+from inboxlab.engine.imap.idle import IdleSession
+from inboxlab.engine.imap.protocol import ResponseParser
+from inboxlab.engine.imap.results import AppendResult, Credentials, SelectResult
+from inboxlab.engine.imap.session import ImapSession
 
 __all__ = [
     "HEADER_ITEMS",

@@ -19,8 +19,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import TypedDict, Unpack
 
-from engine.errors import ConfigError, EngineError, ServerRefused
-from engine.imap.commands import (
+from inboxlab.engine.errors import ConfigError, EngineError, ServerRefused
+from inboxlab.engine.imap.commands import (
     Arg,
     Atom,
     Mailbox,
@@ -29,8 +29,8 @@ from engine.imap.commands import (
     uid_chunks,
     uid_set,
 )
-from engine.imap.idle import IdleSession
-from engine.imap.model import (
+from inboxlab.engine.imap.idle import IdleSession
+from inboxlab.engine.imap.model import (
     Enabled,
     ESearch,
     Event,
@@ -40,15 +40,15 @@ from engine.imap.model import (
     Status,
     Vanished,
 )
-from engine.imap.results import (
+from inboxlab.engine.imap.results import (
     AppendResult,
     Credentials,
     RangeBatch,
     SelectResult,
     select_result,
 )
-from engine.imap.router import Pending
-from engine.imap.session import DEFAULT_PORTS, ImapSession, Security, is_loopback
+from inboxlab.engine.imap.router import Pending
+from inboxlab.engine.imap.session import DEFAULT_PORTS, ImapSession, Security, is_loopback
 
 # The header fields the product reads of every message (threading, then display): the
 # one definition, used by the scan (``engine.sync.FETCH_ITEMS``) and the default below.

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from engine.errors import ConfigError
-from engine.imap import utf7
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.imap import utf7
 
 REDACTED = b"[redacted]"
 LITERAL_MINUS_MAX = 4096

@@ -17,20 +17,20 @@ import contextlib
 import ssl
 from typing import Any
 
-from engine.errors import (
+from inboxlab.engine.errors import (
     Disconnected,
     EngineError,
     SecurityError,
     TimedOut,
     TlsError,
 )
-from engine.imap.commands import Arg, TagCounter, build
-from engine.imap.failures import connect_error, handshake_timeout, tls_error
-from engine.imap.limits import COMMAND, PRE_AUTH, for_command, widest
-from engine.imap.model import Fetch, Greeting, Tagged
-from engine.imap.protocol import ResponseParser
-from engine.imap.results import refusal
-from engine.imap.router import Listener, Pending, Router, Trace
+from inboxlab.engine.imap.commands import Arg, TagCounter, build
+from inboxlab.engine.imap.failures import connect_error, handshake_timeout, tls_error
+from inboxlab.engine.imap.limits import COMMAND, PRE_AUTH, for_command, widest
+from inboxlab.engine.imap.model import Fetch, Greeting, Tagged
+from inboxlab.engine.imap.protocol import ResponseParser
+from inboxlab.engine.imap.results import refusal
+from inboxlab.engine.imap.router import Listener, Pending, Router, Trace
 
 
 def unread(reader: asyncio.StreamReader | None) -> bytes:

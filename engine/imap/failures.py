@@ -11,8 +11,8 @@ from __future__ import annotations
 import socket
 import ssl
 
-from engine.catalogue import by_error_code
-from engine.errors import ConnectError, EngineError, TlsError
+from inboxlab.engine.catalogue import by_error_code
+from inboxlab.engine.errors import ConnectError, EngineError, TlsError
 
 
 def _fix(code: str) -> str:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ProtocolViolation
-from engine.imap.lexer import DIGITS, DQ, LC, LP, RP, SP, TILDE, literal, quoted, values
-from engine.imap.model import Fetch, Value, new_fetch
+from inboxlab.engine.errors import ProtocolViolation
+from inboxlab.engine.imap.lexer import DIGITS, DQ, LC, LP, RP, SP, TILDE, literal, quoted, values
+from inboxlab.engine.imap.model import Fetch, Value, new_fetch
 
 _NUMERIC = {"UID", "RFC822.SIZE"}
 _KNOWN_NAMES = {

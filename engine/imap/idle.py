@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.errors import EngineError
-from engine.imap.connection import Connection
-from engine.imap.model import Event, Tagged
-from engine.imap.router import Pending
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap.connection import Connection
+from inboxlab.engine.imap.model import Event, Tagged
+from inboxlab.engine.imap.router import Pending
 
 
 class IdleSession:

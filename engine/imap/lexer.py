@@ -7,8 +7,8 @@ Values: atoms ``str``, strings ``bytes``, NIL ``None``, lists ``tuple``.
 
 from __future__ import annotations
 
-from engine.errors import ProtocolViolation
-from engine.imap.model import Value
+from inboxlab.engine.errors import ProtocolViolation
+from inboxlab.engine.imap.model import Value
 
 MAX_DEPTH = 100  # nesting of parenthesised lists (BODYSTRUCTURE of deep multiparts)
 

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.imap.commands import Arg
+from inboxlab.engine.imap.commands import Arg
 
 KIB = 1024
 MIB = 1024 * KIB

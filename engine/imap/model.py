@@ -115,7 +115,7 @@ class Vanished:
     earlier: bool = False
 
     def uid_list(self) -> list[int]:
-        from engine.imap.commands import expand_uid_set
+        from inboxlab.engine.imap.commands import expand_uid_set
 
         return expand_uid_set(self.uids)
 

@@ -21,12 +21,12 @@ How it stays fast on a 50 MB FETCH stream (100k header fetches):
 
 from __future__ import annotations
 
-from engine.errors import LimitExceeded, ProtocolViolation
-from engine.imap import utf7
-from engine.imap.fetch import FetchShapes, ShapeItem, copy_out, fetch_items
-from engine.imap.lexer import ATOM_STOP, CR, DIGITS, RC, SP, values
-from engine.imap.limits import BODY, Limits
-from engine.imap.model import (
+from inboxlab.engine.errors import LimitExceeded, ProtocolViolation
+from inboxlab.engine.imap import utf7
+from inboxlab.engine.imap.fetch import FetchShapes, ShapeItem, copy_out, fetch_items
+from inboxlab.engine.imap.lexer import ATOM_STOP, CR, DIGITS, RC, SP, values
+from inboxlab.engine.imap.limits import BODY, Limits
+from inboxlab.engine.imap.model import (
     Bye,
     Capability,
     Continuation,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.catalogue import RESPONSE_CODES, by_response_code, cause, said
-from engine.errors import AuthFailed, ConfigError, ServerRefused, Throttled
-from engine.imap.model import (
+from inboxlab.engine.catalogue import RESPONSE_CODES, by_response_code, cause, said
+from inboxlab.engine.errors import AuthFailed, ConfigError, ServerRefused, Throttled
+from inboxlab.engine.imap.model import (
     Event,
     Exists,
     Fetch,
@@ -22,7 +22,7 @@ from engine.imap.model import (
     UntaggedStatus,
     Value,
 )
-from engine.secrets import Secret
+from inboxlab.engine.secrets import Secret
 
 
 @dataclass(frozen=True)

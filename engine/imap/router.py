@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from engine.errors import EngineError, LimitExceeded, ProtocolViolation, truncate
-from engine.imap.limits import Limits
-from engine.imap.model import (
+from inboxlab.engine.errors import EngineError, LimitExceeded, ProtocolViolation, truncate
+from inboxlab.engine.imap.limits import Limits
+from inboxlab.engine.imap.model import (
     Bye,
     Capability,
     Continuation,
@@ -41,7 +41,7 @@ from engine.imap.model import (
     UntaggedStatus,
     Vanished,
 )
-from engine.imap.protocol import ResponseParser
+from inboxlab.engine.imap.protocol import ResponseParser
 
 Trace = Callable[..., None]
 Listener = Callable[[Event | EngineError], None]

@@ -15,7 +15,7 @@ import ipaddress
 import ssl
 from typing import Any, Literal, Self
 
-from engine.errors import (
+from inboxlab.engine.errors import (
     AuthFailed,
     ConfigError,
     Disconnected,
@@ -24,20 +24,20 @@ from engine.errors import (
     TlsError,
     TokenRejected,
 )
-from engine.imap.commands import Arg, Atom
-from engine.imap.connection import Connection, Listener, Trace
-from engine.imap.model import Event, Greeting, Tagged
-from engine.imap.results import Credentials, SelectResult
-from engine.imap.router import Pending
-from engine.imap.state import ImapState, SessionState
-from engine.oauth import (
+from inboxlab.engine.imap.commands import Arg, Atom
+from inboxlab.engine.imap.connection import Connection, Listener, Trace
+from inboxlab.engine.imap.model import Event, Greeting, Tagged
+from inboxlab.engine.imap.results import Credentials, SelectResult
+from inboxlab.engine.imap.router import Pending
+from inboxlab.engine.imap.state import ImapState, SessionState
+from inboxlab.engine.oauth import (
     DUMMY_RESPONSE,
     Mechanism,
     challenge_cause,
     initial_response,
     read_challenge,
 )
-from engine.secrets import Secret
+from inboxlab.engine.secrets import Secret
 
 Security = Literal["tls", "starttls", "plain"]
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "plain": 143}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from engine.errors import ConfigError
+from inboxlab.engine.errors import ConfigError
 
 
 class ImapState(Enum):

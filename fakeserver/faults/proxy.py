@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fakeserver.faults.shaping import Shaper
+from inboxlab.fakeserver.faults.shaping import Shaper
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,19 @@ from __future__ import annotations
 import base64
 import binascii
 
-from fakeserver.errors import CommandFailed, ProtocolError
-from fakeserver.imap import responses as r
-from fakeserver.imap.cmd_oauth import authenticate_oauth, oauth_response, offered
-from fakeserver.imap.commands import AuthenticateArgs, Command, Credentials, EnableArgs, IdArgs
-from fakeserver.imap.session import Answered, Done, ImapSession, State, Steps
-from fakeserver.oauth_errors import BASIC_AUTH_OFF_IMAP
-from fakeserver.store import Account
+from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
+from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap.cmd_oauth import authenticate_oauth, oauth_response, offered
+from inboxlab.fakeserver.imap.commands import (
+    AuthenticateArgs,
+    Command,
+    Credentials,
+    EnableArgs,
+    IdArgs,
+)
+from inboxlab.fakeserver.imap.session import Answered, Done, ImapSession, State, Steps
+from inboxlab.fakeserver.oauth_errors import BASIC_AUTH_OFF_IMAP
+from inboxlab.fakeserver.store import Account
 
 
 def capability(s: ImapSession, c: Command) -> Steps:

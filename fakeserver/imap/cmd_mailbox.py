@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from fakeserver.errors import CommandFailed, ProtocolError
-from fakeserver.imap import listing
-from fakeserver.imap import responses as r
-from fakeserver.imap.commands import (
+from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
+from inboxlab.fakeserver.imap import listing
+from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap.commands import (
     AppendArgs,
     Command,
     ListArgs,
@@ -19,10 +19,10 @@ from fakeserver.imap.commands import (
     SelectArgs,
     StatusArgs,
 )
-from fakeserver.imap.session import Done, ImapSession, State, Steps
-from fakeserver.imap.view import MailboxView
-from fakeserver.render import quote
-from fakeserver.store import Account, Folder
+from inboxlab.fakeserver.imap.session import Done, ImapSession, State, Steps
+from inboxlab.fakeserver.imap.view import MailboxView
+from inboxlab.fakeserver.render import quote
+from inboxlab.fakeserver.store import Account, Folder
 
 DELIMITER = "/"
 SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"

@@ -9,10 +9,10 @@ the provider sends no challenge (Microsoft). Scenario login hooks see OAuth logi
 
 from __future__ import annotations
 
-from fakeserver.errors import CommandFailed, ProtocolError
-from fakeserver.imap.commands import AuthenticateArgs, Command
-from fakeserver.imap.session import Answered, ImapSession, Steps
-from fakeserver.oauth_errors import failure, parse_response
+from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
+from inboxlab.fakeserver.imap.commands import AuthenticateArgs, Command
+from inboxlab.fakeserver.imap.session import Answered, ImapSession, Steps
+from inboxlab.fakeserver.oauth_errors import failure, parse_response
 
 MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 
@@ -34,7 +34,7 @@ def authenticate_oauth(s: ImapSession, c: Command) -> Steps:
 
 
 def oauth_response(s: ImapSession, c: Command, b64: bytes) -> Steps:
-    from fakeserver.imap.cmd_basic import logged_in
+    from inboxlab.fakeserver.imap.cmd_basic import logged_in
 
     assert isinstance(c.args, AuthenticateArgs)
     mechanism = c.args.mechanism.upper()

@@ -10,11 +10,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
-from fakeserver.errors import CommandFailed
-from fakeserver.imap import responses as r
-from fakeserver.imap.commands import Command, CopyArgs, ExpungeArgs, StoreArgs, StoreMode
-from fakeserver.imap.session import Done, ImapSession, Steps
-from fakeserver.imap.view import FolderUids, MailboxView
+from inboxlab.fakeserver.errors import CommandFailed
+from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap.commands import Command, CopyArgs, ExpungeArgs, StoreArgs, StoreMode
+from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.imap.view import FolderUids, MailboxView
 
 _STORE_MODES = {StoreMode.ADD: "+", StoreMode.REMOVE: "-", StoreMode.REPLACE: "="}
 

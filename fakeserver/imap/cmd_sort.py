@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fakeserver import sortkeys
-from fakeserver.imap import commands_search as sk
-from fakeserver.imap import responses as r
-from fakeserver.imap import threads
-from fakeserver.imap.commands import Command
-from fakeserver.imap.search import matching
-from fakeserver.imap.session import Done, ImapSession, Steps
-from fakeserver.store import Folder
+from inboxlab.fakeserver import sortkeys
+from inboxlab.fakeserver.imap import commands_search as sk
+from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap import threads
+from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.search import matching
+from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.store import Folder
 
 __all__ = ["sort", "thread"]
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fakeserver.errors import ProtocolError
-from fakeserver.imap.commands_args import (
+from inboxlab.fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.imap.commands_args import (
     AppendArgs,
     AuthenticateArgs,
     CopyArgs,
@@ -41,7 +41,7 @@ from fakeserver.imap.commands_args import (
     StoreArgs,
     StoreMode,
 )
-from fakeserver.imap.commands_search import (
+from inboxlab.fakeserver.imap.commands_search import (
     All,
     And,
     Date,
@@ -59,7 +59,7 @@ from fakeserver.imap.commands_search import (
     ThreadArgs,
     UidSet,
 )
-from fakeserver.imap.commands_seqset import STAR, SequenceSet
+from inboxlab.fakeserver.imap.commands_seqset import STAR, SequenceSet
 
 __all__ = [
     "ALLOWED_STATES",

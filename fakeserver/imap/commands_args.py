@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 
-from fakeserver.imap.commands_seqset import SequenceSet
+from inboxlab.fakeserver.imap.commands_seqset import SequenceSet
 
 __all__ = [
     "AppendArgs",

@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.errors import ProtocolError
 
 __all__ = ["MAX_NUMBER", "STAR", "SequenceSet"]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fakeserver.config import Capabilities
-from fakeserver.imap import cmd_basic, cmd_mailbox, cmd_selected, cmd_sort
-from fakeserver.imap.commands import Command
-from fakeserver.imap.fetch import fetch
-from fakeserver.imap.search import search
-from fakeserver.imap.session import Handler, ImapSession
+from inboxlab.fakeserver.config import Capabilities
+from inboxlab.fakeserver.imap import cmd_basic, cmd_mailbox, cmd_selected, cmd_sort
+from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.fetch import fetch
+from inboxlab.fakeserver.imap.search import search
+from inboxlab.fakeserver.imap.session import Handler, ImapSession
 
 HANDLERS: dict[str, Handler] = {
     "CAPABILITY": cmd_basic.capability,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fakeserver import render
-from fakeserver.errors import ProtocolError
-from fakeserver.imap import responses as r
-from fakeserver.imap.commands import Command, FetchArgs, FetchAttr
-from fakeserver.imap.session import Done, ImapSession, Steps
-from fakeserver.imap.view import GoneMessage
-from fakeserver.store import Folder
+from inboxlab.fakeserver import render
+from inboxlab.fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap.commands import Command, FetchArgs, FetchAttr
+from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.imap.view import GoneMessage
+from inboxlab.fakeserver.store import Folder
 
 CHUNK = 256 * 1024
 Value = Callable[[int], "bytes | int"]  # uid -> the item's value, %-formatted into the line

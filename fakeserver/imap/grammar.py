@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from fakeserver.errors import ProtocolError
-from fakeserver.imap.commands import (
+from inboxlab.fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.imap.commands import (
     AuthenticateArgs,
     Command,
     CommandArgs,
@@ -26,11 +26,16 @@ from fakeserver.imap.commands import (
     NoArgs,
     RenameArgs,
 )
-from fakeserver.imap.grammar_fetch import parse_fetch, parse_store
-from fakeserver.imap.grammar_lexer import Cursor
-from fakeserver.imap.grammar_mailbox import parse_append, parse_list, parse_select, parse_status
-from fakeserver.imap.grammar_search import parse_search
-from fakeserver.imap.grammar_sort import parse_sort, parse_thread
+from inboxlab.fakeserver.imap.grammar_fetch import parse_fetch, parse_store
+from inboxlab.fakeserver.imap.grammar_lexer import Cursor
+from inboxlab.fakeserver.imap.grammar_mailbox import (
+    parse_append,
+    parse_list,
+    parse_select,
+    parse_status,
+)
+from inboxlab.fakeserver.imap.grammar_search import parse_search
+from inboxlab.fakeserver.imap.grammar_sort import parse_sort, parse_thread
 
 __all__ = ["COMMANDS", "UID_COMMANDS", "parse_command"]
 

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
 
-from fakeserver.errors import ProtocolError
-from fakeserver.imap.commands_seqset import SequenceSet
+from inboxlab.fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.imap.commands_seqset import SequenceSet
 
 __all__ = ["SYSTEM_FLAGS", "Cursor"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from fakeserver.errors import ProtocolError
-from fakeserver.imap.commands import AppendArgs, ListArgs, QResync, SelectArgs, StatusArgs
-from fakeserver.imap.grammar_lexer import Cursor
+from inboxlab.fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.imap.commands import AppendArgs, ListArgs, QResync, SelectArgs, StatusArgs
+from inboxlab.fakeserver.imap.grammar_lexer import Cursor
 
 __all__ = ["MONTHS", "STATUS_ITEMS", "parse_append", "parse_date", "parse_list",
            "parse_select", "parse_status"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import codecs
 from collections.abc import Callable
 
-from fakeserver.imap import commands_search as sk
-from fakeserver.imap.grammar_lexer import Cursor
-from fakeserver.imap.grammar_mailbox import parse_date
+from inboxlab.fakeserver.imap import commands_search as sk
+from inboxlab.fakeserver.imap.grammar_lexer import Cursor
+from inboxlab.fakeserver.imap.grammar_mailbox import parse_date
 
 __all__ = ["FLAG_KEYS", "RETURN_OPTIONS", "parse_search", "search_keys"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from fakeserver.imap.commands import Command
-    from fakeserver.imap.session import ImapSession
+    from inboxlab.fakeserver.imap.commands import Command
+    from inboxlab.fakeserver.imap.session import ImapSession
 
 Direction = Literal["in", "out"]
 

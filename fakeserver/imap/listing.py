@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from fakeserver.imap.commands import ListArgs
-from fakeserver.store import DELIMITER, Account
+from inboxlab.fakeserver.imap.commands import ListArgs
+from inboxlab.fakeserver.store import DELIMITER, Account
 
 __all__ = ["Entry", "entries"]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from fakeserver.errors import LimitExceeded, ProtocolError
-from fakeserver.imap.commands import (
+from inboxlab.fakeserver.errors import LimitExceeded, ProtocolError
+from inboxlab.fakeserver.imap.commands import (
     ContinuationRequest,
     CutMidLiteral,
     Fatal,
@@ -24,7 +24,7 @@ from fakeserver.imap.commands import (
     RawLine,
     ReaderEvent,
 )
-from fakeserver.imap.grammar import parse_command
+from inboxlab.fakeserver.imap.grammar import parse_command
 
 __all__ = ["CommandReader"]
 

@@ -13,15 +13,15 @@ import email.utils
 from collections.abc import Callable, Iterator
 from datetime import date
 
-from fakeserver import search_address, search_text
-from fakeserver.errors import CommandFailed, ProtocolError
-from fakeserver.imap import commands_search as sk
-from fakeserver.imap import responses as r
-from fakeserver.imap import search_plan as sp
-from fakeserver.imap.commands import Command
-from fakeserver.imap.session import Done, ImapSession, Steps
-from fakeserver.imap.view import MailboxView
-from fakeserver.store import Folder
+from inboxlab.fakeserver import search_address, search_text
+from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
+from inboxlab.fakeserver.imap import commands_search as sk
+from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap import search_plan as sp
+from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.imap.view import MailboxView
+from inboxlab.fakeserver.store import Folder
 
 Predicate = Callable[[int, int], bool]  # (seq, uid) -> matches
 # Leaves a server answers from its index (flags, numbers, MODSEQ): they still see a

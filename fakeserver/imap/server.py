@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fakeserver.config import ServerConfig
-from fakeserver.imap import mutf7
-from fakeserver.imap.hooks import ConnectionInfo, ServerHooks
-from fakeserver.imap.session import (
+from inboxlab.fakeserver.config import ServerConfig
+from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
+from inboxlab.fakeserver.imap.session import (
     CloseConnection,
     ImapSession,
     Output,
@@ -39,10 +39,10 @@ from fakeserver.imap.session import (
     StartTls,
     State,
 )
-from fakeserver.imap.transcript import Redactor
-from fakeserver.lifecycle import Served
-from fakeserver.store import Store
-from fakeserver.tls import TlsMaterial, mint
+from inboxlab.fakeserver.imap.transcript import Redactor
+from inboxlab.fakeserver.lifecycle import Served
+from inboxlab.fakeserver.store import Store
+from inboxlab.fakeserver.tls import TlsMaterial, mint
 
 log = logging.getLogger(__name__)
 

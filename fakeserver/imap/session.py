@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from fakeserver.config import ServerConfig
-from fakeserver.errors import FakeServerError
-from fakeserver.imap import responses as r
-from fakeserver.imap.commands import (
+from inboxlab.fakeserver.config import ServerConfig
+from inboxlab.fakeserver.errors import FakeServerError
+from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap.commands import (
     ALLOWED_STATES,
     Command,
     ContinuationRequest,
@@ -41,12 +41,12 @@ from fakeserver.imap.commands import (
     RawLine,
     ReaderEvent,
 )
-from fakeserver.imap.hooks import ConnectionInfo, ServerHooks
-from fakeserver.imap.reader import CommandReader
-from fakeserver.store import Account, Store
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
+from inboxlab.fakeserver.imap.reader import CommandReader
+from inboxlab.fakeserver.store import Account, Store
 
 if TYPE_CHECKING:
-    from fakeserver.imap.view import MailboxView
+    from inboxlab.fakeserver.imap.view import MailboxView
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ class ImapSession:
             yield from self.updates(allow_expunge=True)
             yield r.tagged(command.tag, "OK", "IDLE terminated")
             return
-        from fakeserver.imap.cmd_basic import sasl_response
+        from inboxlab.fakeserver.imap.cmd_basic import sasl_response
 
         yield from self._run(command, lambda s, c: sasl_response(s, c, line))
 
@@ -343,7 +343,7 @@ class ImapSession:
             yield CloseConnection()
 
     def _handler(self, command: Command) -> Handler | None:
-        from fakeserver.imap.dispatch import handler_for
+        from inboxlab.fakeserver.imap.dispatch import handler_for
 
         return handler_for(self, command)
 
@@ -390,7 +390,7 @@ class ImapSession:
         """FLAGS and PERMANENTFLAGS again when the selected folder gained keywords since
         this client was last told (by any session: Dovecot tells every one)."""
         if self.view is not None and self.view.take_new_keywords():
-            from fakeserver.imap.cmd_mailbox import flag_lines
+            from inboxlab.fakeserver.imap.cmd_mailbox import flag_lines
 
             yield from flag_lines(self.view.folder, readonly=self.view.readonly)
 

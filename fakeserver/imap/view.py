@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from heapq import merge
 
-from fakeserver.errors import ProtocolError
-from fakeserver.imap.commands_seqset import SequenceSet
-from fakeserver.store import Exists, Expunged, FlagsChanged, Folder, UidValidityChanged
+from inboxlab.fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.imap.commands_seqset import SequenceSet
+from inboxlab.fakeserver.store import Exists, Expunged, FlagsChanged, Folder, UidValidityChanged
 
 
 class FolderUids(Sequence[int]):

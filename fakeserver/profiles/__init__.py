@@ -14,11 +14,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fakeserver.config import Capabilities
-from fakeserver.errors import ScenarioError
-from fakeserver.oauth_errors import STYLES as OAUTH_STYLES
-from fakeserver.scenario.model import LatencyProfile, Profile
-from fakeserver.scenario.reader import REQUIRED, Context, Table
+from inboxlab.fakeserver.config import Capabilities
+from inboxlab.fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.oauth_errors import STYLES as OAUTH_STYLES
+from inboxlab.fakeserver.scenario.model import LatencyProfile, Profile
+from inboxlab.fakeserver.scenario.reader import REQUIRED, Context, Table
 
 __all__ = ["capabilities_from", "latency_from", "load_profile", "names"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fakeserver.config import AccountConfig
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.config import AccountConfig
+from inboxlab.fakeserver.scenario.model import (
     DIRECTIONS,
     RESPONSE_CODES,
     Action,
@@ -39,7 +39,7 @@ from fakeserver.scenario.model import (
     TooManyConnections,
     UidValidityReset,
 )
-from fakeserver.scenario.reader import REQUIRED, Table
+from inboxlab.fakeserver.scenario.reader import REQUIRED, Table
 
 __all__ = ["ACTION_TYPES", "parse", "render_bye", "render_respond", "render_throttle"]
 

@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fakeserver.faults.proxy import FaultProxy, Link
-from fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
-from fakeserver.oauth_errors import OFFICE365_EXPIRED_BYE
-from fakeserver.scenario import actions as act
-from fakeserver.scenario import store_actions, transport_actions
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.faults.proxy import FaultProxy, Link
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, Reply, ServerHooks
+from inboxlab.fakeserver.oauth_errors import OFFICE365_EXPIRED_BYE
+from inboxlab.fakeserver.scenario import actions as act
+from inboxlab.fakeserver.scenario import store_actions, transport_actions
+from inboxlab.fakeserver.scenario.model import (
     TRANSPORT,
     Action,
     Bandwidth,
@@ -48,11 +48,12 @@ from fakeserver.scenario.model import (
 )
 
 if TYPE_CHECKING:
-    from fakeserver.imap.server import Connection
-    from fakeserver.imap.session import ImapSession
-    from fakeserver.store import Store
+    from inboxlab.fakeserver.imap.server import Connection
+    from inboxlab.fakeserver.imap.session import ImapSession
+    from inboxlab.fakeserver.store import Store
 
-log = logging.getLogger("fakeserver.scenario.runtime")  # one logger for the runtime's story
+# one logger for the runtime's story
+log = logging.getLogger("inboxlab.fakeserver.scenario.runtime")
 
 
 @dataclass

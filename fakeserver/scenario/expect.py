@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from fakeserver.imap import mutf7
-from fakeserver.scenario.model import Expect, Scenario
-from fakeserver.store import Store
+from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.scenario.model import Expect, Scenario
+from inboxlab.fakeserver.store import Store
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.errors import ScenarioError
-from fakeserver.generate import GenSpec
-from fakeserver.oauth_errors import STYLES as OAUTH_STYLES
-from fakeserver.profiles import capabilities_from, latency_from, load_profile
-from fakeserver.profiles import names as profile_names
-from fakeserver.scenario.load_timeline import event
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.oauth_errors import STYLES as OAUTH_STYLES
+from inboxlab.fakeserver.profiles import capabilities_from, latency_from, load_profile
+from inboxlab.fakeserver.profiles import names as profile_names
+from inboxlab.fakeserver.scenario.load_timeline import event
+from inboxlab.fakeserver.scenario.model import (
     COUNT_KEYS,
     CRM_LOGGING_MODES,
     EXPECT_ANY_OF,
@@ -36,8 +36,14 @@ from fakeserver.scenario.model import (
     Scenario,
     Send,
 )
-from fakeserver.scenario.reader import REQUIRED, Context, Table
-from fakeserver.smtp.config import FAULT_KINDS, FAULT_STAGES, PersonaSpec, SmtpConfig, SmtpFault
+from inboxlab.fakeserver.scenario.reader import REQUIRED, Context, Table
+from inboxlab.fakeserver.smtp.config import (
+    FAULT_KINDS,
+    FAULT_STAGES,
+    PersonaSpec,
+    SmtpConfig,
+    SmtpFault,
+)
 
 SPECIAL_USE = frozenset({
     "\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from fakeserver.config import AccountConfig
-from fakeserver.scenario import actions as action_parsers
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.config import AccountConfig
+from inboxlab.fakeserver.scenario import actions as action_parsers
+from inboxlab.fakeserver.scenario.model import (
     COMMAND_BOUND,
     AtTime,
     Chance,
@@ -25,7 +25,7 @@ from fakeserver.scenario.model import (
     TimelineEvent,
     Trigger,
 )
-from fakeserver.scenario.reader import REQUIRED, Table
+from inboxlab.fakeserver.scenario.reader import REQUIRED, Table
 
 COMMANDS = frozenset({
     "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "SELECT", "EXAMINE",

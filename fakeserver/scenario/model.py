@@ -6,7 +6,7 @@ helper's ``ServerConfig`` (no parallel config type): the timeline and the fault
 settings are what this package adds on top of it.
 
 The timeline's triggers and actions are their own idea (``timeline.py``); they are
-re-exported here so ``from fakeserver.scenario.model import Reset`` keeps working.
+re-exported here so ``from inboxlab.fakeserver.scenario.model import Reset`` keeps working.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from fakeserver.config import AccountConfig, Capabilities, ServerConfig
-from fakeserver.scenario.timeline import (
+from inboxlab.fakeserver.config import AccountConfig, Capabilities, ServerConfig
+from inboxlab.fakeserver.scenario.timeline import (
     COMMAND_BOUND,
     CONNECTION_BOUND,
     DIRECTIONS,
@@ -56,7 +56,7 @@ from fakeserver.scenario.timeline import (
     Trigger,
     UidValidityReset,
 )
-from fakeserver.smtp.config import SmtpConfig
+from inboxlab.fakeserver.smtp.config import SmtpConfig
 
 # ------------------------------------------------------------------------- expectations
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.errors import ScenarioError
 
 Path_ = tuple[str | int, ...]
 T = TypeVar("T")

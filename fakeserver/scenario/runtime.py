@@ -20,15 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fakeserver.errors import FakeServerError
-from fakeserver.faults.proxy import Link
-from fakeserver.imap import mutf7
-from fakeserver.imap.hooks import ConnectionInfo, Reply
-from fakeserver.scenario import actions as act
-from fakeserver.scenario import transport_actions
-from fakeserver.scenario.execute import ActionExecution, Context
-from fakeserver.scenario.model import Action, Scenario
-from fakeserver.scenario.triggers import (
+from inboxlab.fakeserver.errors import FakeServerError
+from inboxlab.fakeserver.faults.proxy import Link
+from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, Reply
+from inboxlab.fakeserver.scenario import actions as act
+from inboxlab.fakeserver.scenario import transport_actions
+from inboxlab.fakeserver.scenario.execute import ActionExecution, Context
+from inboxlab.fakeserver.scenario.model import Action, Scenario
+from inboxlab.fakeserver.scenario.triggers import (
     BytesMoved,
     CommandSeen,
     Connected,
@@ -40,8 +40,8 @@ from fakeserver.scenario.triggers import (
 )
 
 if TYPE_CHECKING:
-    from fakeserver.imap.commands import Command
-    from fakeserver.imap.session import ImapSession
+    from inboxlab.fakeserver.imap.commands import Command
+    from inboxlab.fakeserver.imap.session import ImapSession
 
 log = logging.getLogger(__name__)
 

@@ -20,17 +20,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from fakeserver.control import ControlServer
-from fakeserver.faults.proxy import FaultProxy
-from fakeserver.imap.hooks import ConnectionInfo
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.lifecycle import Served
-from fakeserver.oauth_http import TokenEndpoint
-from fakeserver.scenario.model import Scenario
-from fakeserver.scenario.runtime import ScenarioRuntime
-from fakeserver.smtp.server import FakeSmtpServer
-from fakeserver.store import Store
-from fakeserver.tls import LOOPBACK_NAMES, TlsMaterial, mint
+from inboxlab.fakeserver.control import ControlServer
+from inboxlab.fakeserver.faults.proxy import FaultProxy
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.lifecycle import Served
+from inboxlab.fakeserver.oauth_http import TokenEndpoint
+from inboxlab.fakeserver.scenario.model import Scenario
+from inboxlab.fakeserver.scenario.runtime import ScenarioRuntime
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.store import Store
+from inboxlab.fakeserver.tls import LOOPBACK_NAMES, TlsMaterial, mint
 
 
 class ScenarioServer(Served):
@@ -138,7 +138,7 @@ class ScenarioServer(Served):
     def token_command(self, user: str) -> list[str]:
         """A token command for ``user`` (prints a fresh access token from our endpoint)."""
         assert self.oauth is not None, "the scenario's server offers no OAuth mechanism"
-        return [sys.executable, "-m", "fakeserver.oauth_http", self.oauth.url,
+        return [sys.executable, "-m", "inboxlab.fakeserver.oauth_http", self.oauth.url,
                 "--refresh-token", self.store.oauth.refresh_token(user)]
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from fakeserver.generate import GenSpec
-from fakeserver.generate import message as generated_message
-from fakeserver.imap import mutf7
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.generate import message as generated_message
+from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.scenario.model import (
     Action,
     ChangeFlags,
     DeleteFolder,
@@ -22,7 +22,7 @@ from fakeserver.scenario.model import (
     RenameFolder,
     UidValidityReset,
 )
-from fakeserver.store import Folder, Store
+from inboxlab.fakeserver.store import Folder, Store
 
 DELIVERY_EPOCH = datetime(2024, 6, 1, tzinfo=UTC)
 

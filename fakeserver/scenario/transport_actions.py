@@ -10,8 +10,8 @@ connection, inside TLS; see ``runtime.ScenarioRuntime._to_sessions``.
 
 from __future__ import annotations
 
-from fakeserver.faults.proxy import FaultProxy, Link
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.faults.proxy import FaultProxy, Link
+from inboxlab.fakeserver.scenario.model import (
     TRANSPORT,
     Action,
     Bandwidth,

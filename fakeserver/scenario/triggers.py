@@ -23,7 +23,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.scenario.model import (
     AtTime,
     Chance,
     OnBytes,

@@ -12,9 +12,9 @@ Modules: ``config`` (frozen settings), ``faults`` (sans-I/O fault plan), ``perso
 ``server`` (the asyncio shell).
 """
 
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
-from fakeserver.smtp.delivery import Delivery, DeliveryLog, StoreMailboxes
-from fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
+from inboxlab.fakeserver.smtp.delivery import Delivery, DeliveryLog, StoreMailboxes
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
 
 __all__ = [
     "Delivery",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.errors import ScenarioError
 
 PersonaAction = Literal["reply", "forward", "reply_from_other"]
 FaultKind = Literal["421", "451", "535", "552", "drop_mid_data", "drop_after_data",

@@ -22,8 +22,8 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 from typing import Literal, Protocol
 
-from fakeserver.errors import FakeServerError
-from fakeserver.store import Store
+from inboxlab.fakeserver.errors import FakeServerError
+from inboxlab.fakeserver.store import Store
 
 DeliveryKind = Literal["local", "outside", "sent_copy", "failed"]
 Source = Literal["submission", "persona"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from fakeserver.smtp.config import FaultKind, FaultStage, SmtpFault
+from inboxlab.fakeserver.smtp.config import FaultKind, FaultStage, SmtpFault
 
 SILENT: tuple[FaultKind, ...] = ("drop_mid_data", "drop_after_data", "stall_after_data")
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
-from fakeserver.oauth import TokenIssuer
-from fakeserver.oauth_errors import BASIC_AUTH_OFF_SMTP, failure, parse_response
+from inboxlab.fakeserver.oauth import TokenIssuer
+from inboxlab.fakeserver.oauth_errors import BASIC_AUTH_OFF_SMTP, failure, parse_response
 
 MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 

@@ -25,7 +25,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime, formataddr, getaddresses
 from typing import Any, Protocol
 
-from fakeserver.smtp.config import PersonaAction, PersonaSpec
+from inboxlab.fakeserver.smtp.config import PersonaAction, PersonaSpec
 
 _PARSER = BytesParser(policy=policy.default)
 _SMTP_POLICY = policy.SMTP.clone(max_line_length=78)

@@ -24,10 +24,10 @@ from typing import Any, AnyStr
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
-from fakeserver.lifecycle import Served
-from fakeserver.oauth import TokenIssuer
-from fakeserver.smtp.config import FaultStage, SmtpConfig
-from fakeserver.smtp.delivery import (
+from inboxlab.fakeserver.lifecycle import Served
+from inboxlab.fakeserver.oauth import TokenIssuer
+from inboxlab.fakeserver.smtp.config import FaultStage, SmtpConfig
+from inboxlab.fakeserver.smtp.delivery import (
     DeliveryLog,
     Envelope,
     LocalMailboxes,
@@ -35,12 +35,12 @@ from fakeserver.smtp.delivery import (
     StoreMailboxes,
     received_line,
 )
-from fakeserver.smtp.faults import FaultPlan
-from fakeserver.smtp.oauth import SmtpOAuth
-from fakeserver.smtp.oauth import authenticate as oauth_authenticate
-from fakeserver.smtp.personas import Outgoing, PersonaScheduler, Timer
-from fakeserver.store import Store
-from fakeserver.tls import TlsMaterial, mint
+from inboxlab.fakeserver.smtp.faults import FaultPlan
+from inboxlab.fakeserver.smtp.oauth import SmtpOAuth
+from inboxlab.fakeserver.smtp.oauth import authenticate as oauth_authenticate
+from inboxlab.fakeserver.smtp.personas import Outgoing, PersonaScheduler, Timer
+from inboxlab.fakeserver.store import Store
+from inboxlab.fakeserver.tls import TlsMaterial, mint
 
 log = logging.getLogger(__name__)
 

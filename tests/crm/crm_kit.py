@@ -10,29 +10,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoints import CheckpointStore
-from engine.crm.attachments import AttachmentStore
-from engine.crm.inbox import InboxLogger
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox
-from engine.crm.records import CrmStore
-from engine.crm.rules import LoggingRules
-from engine.crm.send import SmtpSubmitter
-from engine.crm.sentcopy import CopyPolicy, SentCopier
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.replies import deliver_replies
-from engine.roles import Role
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from engine.sync import discover_roles, scan_folder
-from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.hooks import ServerHooks
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
-from fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.inbox import InboxLogger
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.send import SmtpSubmitter
+from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.replies import deliver_replies
+from inboxlab.engine.roles import Role
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.engine.sync import discover_roles, scan_folder
+from inboxlab.fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.hooks import ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
 
 USER, PASSWORD = "sam@crm.test", "lab password"
 SAM = Address(USER, "Sam Seller")

@@ -13,17 +13,17 @@ import ssl
 import sys
 from pathlib import Path
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox
-from engine.crm.records import CrmStore
-from engine.crm.send import Draft, SmtpSubmitter
-from engine.crm.sentcopy import CopyPolicy, SentCopier
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import SmtpServer
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.send import Draft, SmtpSubmitter
+from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
 
 USER, PASSWORD = "sam@crm.test", "lab password"
 

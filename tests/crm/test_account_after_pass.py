@@ -12,16 +12,16 @@ from pathlib import Path
 from crm_kit import PASSWORD, USER, crm_lab
 from waiting import async_wait_until
 
-from engine.account import Account
-from engine.account_options import AccountOptions
-from engine.backoff import BackoffPolicy
-from engine.crm.ingest import Address
-from engine.crm.send import Draft
-from engine.errors import Disconnected
-from engine.imap.client import ImapClient
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.account import Account
+from inboxlab.engine.account_options import AccountOptions
+from inboxlab.engine.backoff import BackoffPolicy
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.errors import Disconnected
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 BOB = "bob@client.test"
 FAST = BackoffPolicy(base_min=0.01, base_max=0.03, factor=1.5, cap=0.2, short_session=60.0,

@@ -8,13 +8,13 @@ from pathlib import Path
 from crm_kit import PASSWORD, USER, crm_lab
 from waiting import async_wait_until
 
-from engine.account import Account
-from engine.account_options import AccountOptions
-from engine.crm.ingest import Address
-from engine.crm.send import Draft
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.account import Account
+from inboxlab.engine.account_options import AccountOptions
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 BOB = "bob@client.test"
 

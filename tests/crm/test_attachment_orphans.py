@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.attachments import AttachmentStore
 
 
 def dead_pid() -> int:

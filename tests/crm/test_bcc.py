@@ -11,11 +11,11 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.bcc import BccEndpoint, BccIngest
-from engine.crm.records import CrmStore
-from engine.crm.rules import ATTACHMENT_LIMIT, LoggingRules
-from engine.db import Database
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.bcc import BccEndpoint, BccIngest
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import ATTACHMENT_LIMIT, LoggingRules
+from inboxlab.engine.db import Database
 
 USER = "sam@crm.test"
 BCC = "log-123@bcc.crm.test"

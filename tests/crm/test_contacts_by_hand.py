@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.contacts_csv import parse_contacts
-from engine.crm.errors import BadInput
-from engine.crm.records import CrmStore
-from engine.db import Database
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.contacts_csv import parse_contacts
+from inboxlab.engine.crm.errors import BadInput
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.db import Database
 
 
 async def test_edit_a_contact_and_its_company(tmp_path: Path) -> None:

@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from engine.checkpoints import CheckpointStore
-from engine.crm.attachments import AttachmentStore
-from engine.crm.inbox import InboxLogger
-from engine.crm.records import CrmStore
-from engine.crm.rules import LoggingRules
-from engine.crm.sentcopy import CopyPolicy, SentCopier
-from engine.crm.tracking import thread_view
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.commands import Atom
-from engine.imap.results import Credentials
-from engine.roles import Role
-from engine.sync import discover_roles, scan_folder
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.inbox import InboxLogger
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
+from inboxlab.engine.crm.tracking import thread_view
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.commands import Atom
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.roles import Role
+from inboxlab.engine.sync import discover_roles, scan_folder
 
 pytestmark = pytest.mark.dovecot
 _users = itertools.count(1)

@@ -5,25 +5,25 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from engine.checkpoints import CheckpointStore
-from engine.crm.attachments import AttachmentStore
-from engine.crm.inbox import InboxLogger
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox
-from engine.crm.records import CrmStore
-from engine.crm.rules import LoggingRules
-from engine.crm.send import Draft, SmtpSubmitter
-from engine.crm.sentcopy import CopyPolicy, SentCopier
-from engine.crm.summary import crm_summary, sent_copies, sent_message_ids
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.roles import Role
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from engine.sync import discover_roles, scan_folder
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.inbox import InboxLogger
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.send import Draft, SmtpSubmitter
+from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
+from inboxlab.engine.crm.summary import crm_summary, sent_copies, sent_message_ids
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.roles import Role
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.engine.sync import discover_roles, scan_folder
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.imap.client import Credentials, ImapClient
-from engine.secrets import Secret
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.engine.imap.client import Credentials, ImapClient
+from inboxlab.engine.secrets import Secret
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 MESSAGE = (b"From: a@example.com\r\nSubject: literal minus\r\n"

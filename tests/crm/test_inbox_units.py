@@ -9,17 +9,17 @@ from typing import Any
 
 from crm_kit import USER, crm_lab
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.inbox import InboxLogger, text_sections
-from engine.crm.ingest import Address
-from engine.crm.records import CrmStore
-from engine.crm.rules import LoggingRules
-from engine.crm.send import Draft
-from engine.crm.summary import crm_summary, sent_copies, sent_message_ids
-from engine.db import Database
-from engine.imap.model import Fetch
-from engine.sync import ScannedMessage
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.inbox import InboxLogger, text_sections
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.crm.summary import crm_summary, sent_copies, sent_message_ids
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.model import Fetch
+from inboxlab.engine.sync import ScannedMessage
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 GOOD = (b"From: bob@client.test\r\nTo: sam@crm.test\r\nSubject: Re: Quote\r\n"
         b"Message-ID: <good@client.test>\r\nIn-Reply-To: <q1@crm.test>\r\n\r\nDeal.\r\n")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from crm_kit import PASSWORD, USER, Lab, crm_lab, sqlite_bytes, tree_bytes
 
-from engine.crm.bcc import BccIngest
-from engine.crm.ingest import Address
-from engine.crm.rules import LoggingRules, Mode
-from engine.crm.send import Draft
-from engine.crm.tracking import thread_view
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.crm.bcc import BccIngest
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.rules import LoggingRules, Mode
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.crm.tracking import thread_view
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Quote for widgets", "Hi Bob,\nthe quote.\n")

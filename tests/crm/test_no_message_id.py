@@ -12,8 +12,8 @@ from pathlib import Path
 
 from crm_kit import PASSWORD, USER, crm_lab
 
-from engine.crm.ingest import Address, Headers, identity_of
-from engine.crm.send import Draft
+from inboxlab.engine.crm.ingest import Address, Headers, identity_of
+from inboxlab.engine.crm.send import Draft
 
 BOB = "bob@client.test"
 

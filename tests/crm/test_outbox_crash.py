@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from crm_kit import USER, Lab, crm_lab
 
-from engine.crm.errors import SentCopyFailed
-from engine.crm.ingest import Address
-from engine.crm.outbox import CRASH_POINTS, TRANSITIONS, State, advance
-from engine.crm.send import Draft
-from engine.errors import EngineError
-from fakeserver.imap.commands import Command
-from fakeserver.imap.hooks import Reply, ServerHooks
-from fakeserver.imap.session import ImapSession
+from inboxlab.engine.crm.errors import SentCopyFailed
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import CRASH_POINTS, TRANSITIONS, State, advance
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.errors import EngineError
+from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
+from inboxlab.fakeserver.imap.session import ImapSession
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Renewal", "Hi Bob,\nrenewal attached.\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from crm_kit import crm_lab
 
-from engine.crm.outbox import State
+from inboxlab.engine.crm.outbox import State
 
 CHILD = Path(__file__).with_name("outbox_child.py")
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from crm_kit import Lab, crm_lab
 
-from engine.crm.errors import SubmitUncertain
-from engine.crm.ingest import Address
-from engine.crm.outbox import State
-from engine.crm.send import Draft
-from fakeserver.smtp.config import SmtpFault
+from inboxlab.engine.crm.errors import SubmitUncertain
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import State
+from inboxlab.engine.crm.send import Draft
+from inboxlab.fakeserver.smtp.config import SmtpFault
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Renewal", "Hi Bob,\nrenewal attached.\n")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.errors import BadInput
-from engine.crm.ingest import parse_message
-from engine.crm.records import CrmStore
-from engine.db import Database
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.errors import BadInput
+from inboxlab.engine.crm.ingest import parse_message
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.db import Database
 
 
 def _mail(n: int, sender: str) -> bytes:

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from crm_kit import USER, crm_lab
 
-from engine.crm.ingest import Address
-from engine.crm.outbox import State
-from engine.crm.send import Draft
-from engine.crm.sentcopy import CopyPolicy
-from engine.crm.tracking import thread_view
-from fakeserver.imap.hooks import ConnectionInfo, ServerHooks
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import State
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.crm.sentcopy import CopyPolicy
+from inboxlab.engine.crm.tracking import thread_view
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Quote for 12 widgets", "Hi Bob,\n12 at 10.\n")

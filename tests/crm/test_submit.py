@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from crm_kit import PASSWORD, USER, crm_lab
 
-from engine.crm.errors import BadInput, SubmitFailed
-from engine.crm.ingest import Address
-from engine.crm.outbox import State
-from engine.crm.send import Draft, SmtpSubmitter
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from fakeserver.smtp.config import SmtpFault
+from inboxlab.engine.crm.errors import BadInput, SubmitFailed
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import State
+from inboxlab.engine.crm.send import Draft, SmtpSubmitter
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.fakeserver.smtp.config import SmtpFault
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB),), "Hello", "Hi.")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from crm_kit import USER, crm_lab
 
-from engine.clock import ManualClock
-from engine.crm.errors import TemplateError
-from engine.crm.records import Contact
-from engine.crm.templates import RateLimiter, Template, Templates, bulk_send, preview
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.clock import ManualClock
+from inboxlab.engine.crm.errors import TemplateError
+from inboxlab.engine.crm.records import Contact
+from inboxlab.engine.crm.templates import RateLimiter, Template, Templates, bulk_send, preview
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 ANA = Contact(1, "ana@acme.test", "Ana Lopez", "Ana", "Lopez", "Acme")
 NOBODY = Contact(2, "x@y.test", "", "", "", None)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from crm_kit import PASSWORD, USER, Lab, crm_lab
 
-from engine.crm.ingest import Address
-from engine.crm.send import Draft
-from engine.crm.tracking import thread_view
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.crm.tracking import thread_view
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Quote for widgets", "Hi Bob,\nthe quote.\n")

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.crm.errors import BadInput, MalformedMessage
-from engine.crm.ingest import Address, Headers, parse_headers, parse_message
-from engine.crm.records import ThreadRef, company_name
-from engine.crm.rules import LoggingRules, Mode
-from engine.crm.sanitize import safe_filename, safe_html
-from engine.crm.tracking import is_forwarded, match, normalize_subject
+from inboxlab.engine.crm.errors import BadInput, MalformedMessage
+from inboxlab.engine.crm.ingest import Address, Headers, parse_headers, parse_message
+from inboxlab.engine.crm.records import ThreadRef, company_name
+from inboxlab.engine.crm.rules import LoggingRules, Mode
+from inboxlab.engine.crm.sanitize import safe_filename, safe_html
+from inboxlab.engine.crm.tracking import is_forwarded, match, normalize_subject
 
 OWN = ("sam@crm.test",)
 THREAD = ThreadRef(1, "Quote for widgets", 7, frozenset({"sam@crm.test", "bob@client.test"}))
@@ -227,7 +227,7 @@ def test_hostile_header_fields_never_crash_the_matcher(names: list[bytes],
 
 
 def test_hostile_sizes_are_bounded_before_parsing() -> None:
-    from engine.crm.ingest import MAX_ADDRESSES, MAX_FIELD
+    from inboxlab.engine.crm.ingest import MAX_ADDRESSES, MAX_FIELD
 
     many = ", ".join(f"P{n} <p{n}@x.test>" for n in range(3000))
     raw = (f"From: a@b.test\r\nTo: {many}\r\nSubject: {'x ' * 500_000}\r\n"

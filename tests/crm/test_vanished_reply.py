@@ -12,14 +12,14 @@ from pathlib import Path
 
 from crm_kit import PASSWORD, USER, Lab, crm_lab
 
-from engine.checkpoints import CheckpointStore
-from engine.clock import ManualClock
-from engine.crm.inbox import VANISHED_GIVE_UP, lookup_order
-from engine.crm.ingest import Address
-from engine.crm.send import Draft
-from engine.imap.model import ListItem
-from engine.sync import scan_folder
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.clock import ManualClock
+from inboxlab.engine.crm.inbox import VANISHED_GIVE_UP, lookup_order
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.imap.model import ListItem
+from inboxlab.engine.sync import scan_folder
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Renewal", "Hi Bob,\nrenewal attached.\n")

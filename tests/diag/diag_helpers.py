@@ -10,12 +10,12 @@ from typing import Any
 
 from scenario_text import USER, header
 
-from engine.account import Account, AccountOptions
-from engine.backoff import BackoffPolicy
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.scenario.load import loads
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.engine.account import Account, AccountOptions
+from inboxlab.engine.backoff import BackoffPolicy
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 FAST_BACKOFF = BackoffPolicy(base_min=0.01, base_max=0.03, factor=1.5, cap=0.2,
                              short_session=60.0, strike_factor=2.0, strike_cap=0.5)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.catalogue import BY_CODE, CAUSES, RESPONSE_CODES, by_words
-from engine.diag.classify import diagnose
-from engine.errors import AuthFailed, ServerRefused, Throttled
-from engine.imap.results import refusal
-from engine.supervise import classify
+from inboxlab.engine.catalogue import BY_CODE, CAUSES, RESPONSE_CODES, by_words
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.errors import AuthFailed, ServerRefused, Throttled
+from inboxlab.engine.imap.results import refusal
+from inboxlab.engine.supervise import classify
 
 
 def test_causes_and_the_response_code_table_agree_on_permanence() -> None:
@@ -80,7 +80,7 @@ def test_the_engine_s_code_spellings_are_the_catalogue_s() -> None:
             assert rc.lower() in c.evidence.codes, (c.code, rc)
             made = refusal("NO", rc, (), "said", stage="imap_select", command="SELECT")
             assert made.code in c.evidence.codes, (c.code, made.code)
-    from engine.supervise import _BY_WORDS
+    from inboxlab.engine.supervise import _BY_WORDS
 
     for code in _BY_WORDS:
         assert code in BY_CODE[code].evidence.codes and BY_CODE[code].evidence.texts
@@ -90,7 +90,7 @@ def test_the_engine_s_code_spellings_are_the_catalogue_s() -> None:
 def test_certificate_failures_carry_the_remedy_of_the_cause_diagnosed(verify_code: int) -> None:
     import ssl
 
-    from engine.imap.failures import tls_error
+    from inboxlab.engine.imap.failures import tls_error
 
     exc = ssl.SSLCertVerificationError(1, "certificate verify failed")
     exc.verify_code, exc.verify_message = verify_code, "said"

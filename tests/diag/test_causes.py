@@ -25,19 +25,19 @@ import pytest
 from diag_helpers import USER, account_for
 from waiting import async_wait_until
 
-from engine.catalogue import BY_CODE, CAUSES
-from engine.diag.classify import diagnose_fact
-from engine.diag.probe import ProbeOptions, ProbeReport, probe
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from engine.states import State
-from engine.tokens import CommandToken, EnvToken, TokenProvider
-from fakeserver.scenario.load import load
-from fakeserver.scenario.model import UidValidityReset
-from fakeserver.scenario.serve import ScenarioServer
-from tui.cli import main as cli_main
+from inboxlab.engine.catalogue import BY_CODE, CAUSES
+from inboxlab.engine.diag.classify import diagnose_fact
+from inboxlab.engine.diag.probe import ProbeOptions, ProbeReport, probe
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.engine.states import State
+from inboxlab.engine.tokens import CommandToken, EnvToken, TokenProvider
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.model import UidValidityReset
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.tui.cli import main as cli_main
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 PASSWORD = "inboxlab-demo"

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.catalogue import BY_CODE, CAUSES, cause
-from engine.checkpoints import Checkpoint
-from engine.diag.classify import bye_code, diagnose, diagnose_fact
-from engine.errors import ConnectError, Disconnected, EngineError, TimedOut
-from engine.imap.results import refusal
-from engine.supervise import FolderGone, NewMail, UidValidityChanged
-from engine.sync import FolderStatus, plan_scan
+from inboxlab.engine.catalogue import BY_CODE, CAUSES, cause
+from inboxlab.engine.checkpoints import Checkpoint
+from inboxlab.engine.diag.classify import bye_code, diagnose, diagnose_fact
+from inboxlab.engine.errors import ConnectError, Disconnected, EngineError, TimedOut
+from inboxlab.engine.imap.results import refusal
+from inboxlab.engine.supervise import FolderGone, NewMail, UidValidityChanged
+from inboxlab.engine.sync import FolderStatus, plan_scan
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -104,7 +104,7 @@ def test_the_engine_s_socket_and_tls_errors_carry_the_catalogue_s_remedy() -> No
     import socket
     import ssl
 
-    from engine.imap.failures import connect_error, tls_error
+    from inboxlab.engine.imap.failures import connect_error, tls_error
 
     cases = {
         "dns": connect_error(socket.gaierror(-2, "Name or service not known"), "h", 1, "h", 1),

@@ -8,9 +8,9 @@ from pathlib import Path
 from diag_helpers import USER, account_for, scenario_text, served
 from waiting import async_wait_until
 
-from engine.diag.session import AccountDiagnostics
-from engine.states import State
-from fakeserver.scenario.model import PasswordChanged, Reset
+from inboxlab.engine.diag.session import AccountDiagnostics
+from inboxlab.engine.states import State
+from inboxlab.fakeserver.scenario.model import PasswordChanged, Reset
 
 PASSWORD = "session-Pw-41"
 

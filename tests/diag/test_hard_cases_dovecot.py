@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from engine.catalogue import BY_CODE
-from engine.diag.classify import diagnose
-from engine.diag.probe import ProbeOptions, ProbeReport, probe
-from engine.errors import Disconnected
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer, SmtpServer
+from inboxlab.engine.catalogue import BY_CODE
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.diag.probe import ProbeOptions, ProbeReport, probe
+from inboxlab.engine.errors import Disconnected
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
 
 pytestmark = pytest.mark.dovecot
 

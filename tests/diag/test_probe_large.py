@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.diag.probe import probe
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.engine.diag.probe import probe
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from diag_helpers import USER, scenario_text, served
 
-from engine.catalogue import BY_CODE
-from engine.diag.probe import ProbeOptions, probe
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer, SmtpServer
+from inboxlab.engine.catalogue import BY_CODE
+from inboxlab.engine.diag.probe import ProbeOptions, probe
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
 
 PASSWORD = "smtp-Probe-Pw-5"
 BCC = "log@crm.example"

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from diag_helpers import USER, scenario_text, served
 
-from engine.diag.probe import Probe, ProbeOptions, probe
-from engine.diag.report import render
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from tui.cli import main as cli_main
+from inboxlab.engine.diag.probe import Probe, ProbeOptions, probe
+from inboxlab.engine.diag.report import render
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.tui.cli import main as cli_main
 
 PASSWORD = "steps-Pw-13"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -38,8 +38,8 @@ def imap(host: str, port: int, security: str) -> AccountSettings:
 
 
 async def test_a_name_mismatch_lists_the_names_the_certificate_covers() -> None:
-    from fakeserver.scenario.load import load
-    from fakeserver.scenario.serve import ScenarioServer
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
     async with ScenarioServer(load(SCENARIOS / "tls-mismatch.toml"), control_port=None,
                               smtp=False) as srv:
@@ -96,8 +96,8 @@ async def test_the_timeout_bounds_dns() -> None:
 
 
 async def test_the_deadline_cuts_every_step_s_limit() -> None:
-    from fakeserver.scenario.load import load
-    from fakeserver.scenario.serve import ScenarioServer
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
     async with ScenarioServer(load(SCENARIOS / "tarpit.toml"), control_port=None,
                               smtp=False) as srv:
@@ -191,7 +191,7 @@ async def test_closed_stdin_and_no_password_skips_login_instead_of_crashing() ->
         env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
         done = await asyncio.to_thread(
             subprocess.run,
-            ["/bin/sh", "-c", 'exec "$0" -m tui.cli diagnose --imap "$1" --user "$2" <&-',
+            ["/bin/sh", "-c", 'exec "$0" -m inboxlab.tui.cli diagnose --imap "$1" --user "$2" <&-',
              sys.executable, url, USER],
             capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 1, done.stderr
@@ -202,8 +202,8 @@ async def test_closed_stdin_and_no_password_skips_login_instead_of_crashing() ->
 
 def test_a_prompt_that_gives_nothing_is_a_usage_error_with_json(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.diag.report import run_diagnose
-    from tui.cli import _build_parser
+    from inboxlab.engine.diag.report import run_diagnose
+    from inboxlab.tui.cli import _build_parser
 
     monkeypatch.delenv("INBOXLAB_PASSWORD", raising=False)
     args = _build_parser().parse_args(["diagnose", "--imap", "imap://127.0.0.1:1",

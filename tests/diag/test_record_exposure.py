@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.diag.bundle import export_bundle
-from engine.diag.record import Recorder
-from engine.errors import ConfigError
-from tui.cli import main as cli_main
+from inboxlab.engine.diag.bundle import export_bundle
+from inboxlab.engine.diag.record import Recorder
+from inboxlab.engine.errors import ConfigError
+from inboxlab.tui.cli import main as cli_main
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "example.com"])
@@ -58,7 +58,7 @@ async def test_a_bundle_over_an_existing_0644_file_becomes_0600(tmp_path: Path) 
 
 
 def test_a_tui_export_over_an_existing_0644_file_becomes_0600(tmp_path: Path) -> None:
-    from tui.export import write_private
+    from inboxlab.tui.export import write_private
 
     out = tmp_path / "trace.txt"
     _world_readable(out)

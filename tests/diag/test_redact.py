@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.diag.record import Recorder
-from engine.diag.redact import REDACTED, Redactor, omit_literals
-from engine.diag.tracering import TraceRing
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.diag.record import Recorder
+from inboxlab.engine.diag.redact import REDACTED, Redactor, omit_literals
+from inboxlab.engine.diag.tracering import TraceRing
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 PASSWORD = "s3cret-Pa55word!"
 TOKEN = "ya29.a0AfH6SMB-known-token-value"
@@ -172,8 +172,8 @@ async def test_record_writes_no_password_when_the_engine_logs_in_with_literals(
 def test_an_oauth_refusal_keeps_the_servers_error_challenge(mech: str) -> None:
     """The token and the client's dummy answer are hidden; the server's base64 JSON error
     (what diagnostics decode and quote) is kept, for IMAP and SMTP alike."""
-    from engine.oauth import DUMMY_RESPONSE, initial_response
-    from engine.secrets import Secret
+    from inboxlab.engine.oauth import DUMMY_RESPONSE, initial_response
+    from inboxlab.engine.secrets import Secret
 
     blob = initial_response(mech, "me@example.com", Secret(TOKEN)).decode()  # type: ignore[arg-type]
     challenge = base64.b64encode(b'{"status":"400","schemes":"bearer",'

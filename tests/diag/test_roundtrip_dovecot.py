@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from engine.diag.classify import diagnose
-from engine.diag.fromtrace import REPLAY_PASSWORD, scenario_from_trace
-from engine.diag.probe import ProbeOptions, probe
-from engine.diag.record import Recorder
-from engine.diag.tracefile import read_trace
-from engine.errors import EngineError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.scenario.load import loads
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.diag.fromtrace import REPLAY_PASSWORD, scenario_from_trace
+from inboxlab.engine.diag.probe import ProbeOptions, probe
+from inboxlab.engine.diag.record import Recorder
+from inboxlab.engine.diag.tracefile import read_trace
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 pytestmark = pytest.mark.dovecot
 

@@ -17,17 +17,17 @@ import secretscan
 from diag_helpers import USER, account_for, scenario_text, served
 from waiting import async_wait_until
 
-from engine.db import Database
-from engine.diag.bundle import export_bundle
-from engine.diag.record import Recorder
-from engine.diag.timeline import Timeline, TimelineRecorder
-from engine.diag.tracering import TraceRing
-from engine.errors import EngineError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.states import State
-from fakeserver.scenario.model import PasswordChanged, Reset
-from tui.cli import main as cli_main
+from inboxlab.engine.db import Database
+from inboxlab.engine.diag.bundle import export_bundle
+from inboxlab.engine.diag.record import Recorder
+from inboxlab.engine.diag.timeline import Timeline, TimelineRecorder
+from inboxlab.engine.diag.tracering import TraceRing
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.states import State
+from inboxlab.fakeserver.scenario.model import PasswordChanged, Reset
+from inboxlab.tui.cli import main as cli_main
 
 PASSWORD = "Kn0wn-Pa55word-xyzzy"
 TOKEN = "ya29.KnownToken-0123456789abcdefXYZ"

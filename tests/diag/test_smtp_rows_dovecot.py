@@ -12,10 +12,10 @@ import pytest
 from dovecot_submission import HOSTNAME, Submission
 from waiting import async_wait_until
 
-from engine.catalogue import BY_CODE
-from engine.diag.probe import ProbeOptions, ProbeReport, probe
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer, SmtpServer
+from inboxlab.engine.catalogue import BY_CODE
+from inboxlab.engine.diag.probe import ProbeOptions, ProbeReport, probe
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
 
 pytestmark = pytest.mark.dovecot
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from diag_helpers import USER, account_for, scenario_text, served
 from waiting import async_wait_until
 
-from engine.db import Database
-from engine.diag.timeline import Timeline, TimelineRecorder
-from engine.states import State
-from fakeserver.scenario.model import PasswordChanged, Reset
+from inboxlab.engine.db import Database
+from inboxlab.engine.diag.timeline import Timeline, TimelineRecorder
+from inboxlab.engine.states import State
+from inboxlab.fakeserver.scenario.model import PasswordChanged, Reset
 
 PASSWORD = "timeline-Secret-77"
 

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.account import Account, AccountOptions
-from engine.backoff import BackoffPolicy
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from engine.supervise import AccountEvent
-from engine.sync import ScannedMessage
+from inboxlab.engine.account import Account, AccountOptions
+from inboxlab.engine.backoff import BackoffPolicy
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.engine.supervise import AccountEvent
+from inboxlab.engine.sync import ScannedMessage
 
 FAST_BACKOFF = BackoffPolicy(base_min=0.01, base_max=0.03, factor=1.5, cap=0.2,
                              short_session=60.0, strike_factor=2.0, strike_cap=0.5)

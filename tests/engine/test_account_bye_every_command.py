@@ -18,8 +18,8 @@ from account_helpers import Recorder, make_account, settings_for
 from scenario_text import PASSWORD, USER, header
 from waiting import async_wait_until
 
-from fakeserver.scenario.load import loads
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 BYE_ON_SELECT = """
 [[timeline]]

@@ -17,12 +17,12 @@ from account_helpers import Recorder, make_account, settings_for
 from dovecot_setup import Account as DovecotUser
 from waiting import async_wait_until
 
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.roles import Role
-from engine.states import State
-from engine.supervise import DisconnectNotice
-from engine.sync import ScannedMessage
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.roles import Role
+from inboxlab.engine.states import State
+from inboxlab.engine.supervise import DisconnectNotice
+from inboxlab.engine.sync import ScannedMessage
 
 pytestmark = pytest.mark.dovecot
 
@@ -166,7 +166,7 @@ async def test_password_change_stops_with_one_refused_login(dovecot: Any,
 async def test_a_reset_mid_scan_resumes_refetching_at_most_one_batch(dovecot: Any,
                                                                      tmp_path: Path) -> None:
     """The fault proxy sits in front of Dovecot; the network drops inside batch 3."""
-    from fakeserver.faults.proxy import FaultProxy
+    from inboxlab.fakeserver.faults.proxy import FaultProxy
 
     user, password = new_user(dovecot, inbox=1000)
     proxy = FaultProxy(upstream_host=dovecot.host, upstream_port=dovecot.port,

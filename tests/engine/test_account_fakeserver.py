@@ -15,15 +15,15 @@ import pytest
 from account_helpers import Recorder, make_account, settings_for
 from waiting import async_wait_until
 
-from engine.errors import ConfigError
-from engine.roles import Role
-from engine.secrets import Secret
-from engine.states import State, StateChanged
-from engine.supervise import FolderGone, LargeFolderWarning, NewMail, ScanProgress
-from engine.sync import ScannedMessage
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.roles import Role
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.states import State, StateChanged
+from inboxlab.engine.supervise import FolderGone, LargeFolderWarning, NewMail, ScanProgress
+from inboxlab.engine.sync import ScannedMessage
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = "acct@example.com", "acct-secret-pass"
 
@@ -269,8 +269,8 @@ async def test_a_fixed_password_restarts_from_auth_error(server: FakeImapServer,
 async def test_the_sixth_connection_of_an_account_is_refused(server: FakeImapServer,
                                                              tmp_path: Path) -> None:
     """The account holds 2; the TUI's browser/scan links share the same budget of 5."""
-    from engine.connect import ConnectOptions, open_link
-    from engine.errors import EngineError
+    from inboxlab.engine.connect import ConnectOptions, open_link
+    from inboxlab.engine.errors import EngineError
 
     rec = Recorder()
     settings = settings_for(server.host, server.port, USER)

@@ -12,14 +12,14 @@ from account_helpers import FAST_BACKOFF, Recorder, settings_for
 from oauth_helpers import USER, IssuerSource, oauth_server
 from waiting import async_wait_until
 
-from engine.account import Account, AccountOptions
-from engine.states import State
-from engine.supervise import DisconnectNotice
-from engine.tokens import TokenProvider
-from fakeserver.imap.hooks import Reply, ServerHooks
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.imap.session import ImapSession
-from fakeserver.oauth_errors import OFFICE365_EXPIRED_BYE
+from inboxlab.engine.account import Account, AccountOptions
+from inboxlab.engine.states import State
+from inboxlab.engine.supervise import DisconnectNotice
+from inboxlab.engine.tokens import TokenProvider
+from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.imap.session import ImapSession
+from inboxlab.fakeserver.oauth_errors import OFFICE365_EXPIRED_BYE
 
 
 class CountingHooks(ServerHooks):

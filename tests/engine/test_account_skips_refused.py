@@ -13,15 +13,15 @@ from pathlib import Path
 from account_helpers import Recorder, make_account, settings_for
 from waiting import async_wait_until
 
-from engine.supervise import MessageSkipped
-from engine.sync import ScannedMessage
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.commands import Command
-from fakeserver.imap.commands_args import FetchArgs
-from fakeserver.imap.hooks import Reply, ServerHooks
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.imap.session import ImapSession
+from inboxlab.engine.supervise import MessageSkipped
+from inboxlab.engine.sync import ScannedMessage
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.commands_args import FetchArgs
+from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.imap.session import ImapSession
 
 USER, PASSWORD = "skip@example.com", "pw"
 BAD = 7

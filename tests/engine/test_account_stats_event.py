@@ -9,11 +9,11 @@ from pathlib import Path
 from account_helpers import Recorder, make_account, settings_for
 from waiting import async_wait_until
 
-from engine.account_options import AccountStats
-from engine.states import State
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.account_options import AccountStats
+from inboxlab.engine.states import State
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = "stats@example.com", "stats-secret-pass"
 

@@ -16,12 +16,12 @@ from account_helpers import Recorder, make_account, settings_for
 from scenario_text import PASSWORD, USER, header
 from waiting import async_wait_until
 
-from engine.account import Account
-from engine.states import State
-from engine.supervise import DisconnectNotice, RetryScheduled
-from fakeserver.scenario.load import loads
-from fakeserver.scenario.model import Down, PasswordChanged, Reset, UidValidityReset
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.engine.account import Account
+from inboxlab.engine.states import State
+from inboxlab.engine.supervise import DisconnectNotice, RetryScheduled
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.fakeserver.scenario.model import Down, PasswordChanged, Reset, UidValidityReset
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 
 def scenario(inbox: int, timeline: str = "") -> str:
@@ -221,8 +221,8 @@ async def test_backoff_is_the_seeded_jittered_sequence(tmp_path: Path) -> None:
 
     from account_helpers import FAST_BACKOFF
 
-    from engine.backoff import Backoff
-    from engine.errors import ConnectError
+    from inboxlab.engine.backoff import Backoff
+    from inboxlab.engine.errors import ConnectError
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

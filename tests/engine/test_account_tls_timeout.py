@@ -19,8 +19,8 @@ import pytest
 from account_helpers import Recorder, make_account, settings_for
 from waiting import async_wait_until
 
-from engine.catalogue import by_error_code
-from engine.diag.classify import diagnose
+from inboxlab.engine.catalogue import by_error_code
+from inboxlab.engine.diag.classify import diagnose
 
 USER, PASSWORD = "tls-silent@example.com", "tls-Silent-pw-13"
 

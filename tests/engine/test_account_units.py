@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from engine.account import AccountOptions
-from engine.errors import AuthFailed, ConfigError, EngineError, ServerRefused, Throttled
-from engine.imap.commands import build
-from engine.pool import ConnectionPool
-from engine.replies import normalize_ids, reply_criteria
-from engine.supervise import ScanProgress, cause_matches, classify, suggested_backoff
-from engine.trace import TraceHub
+from inboxlab.engine.account import AccountOptions
+from inboxlab.engine.errors import AuthFailed, ConfigError, EngineError, ServerRefused, Throttled
+from inboxlab.engine.imap.commands import build
+from inboxlab.engine.pool import ConnectionPool
+from inboxlab.engine.replies import normalize_ids, reply_criteria
+from inboxlab.engine.supervise import ScanProgress, cause_matches, classify, suggested_backoff
+from inboxlab.engine.trace import TraceHub
 
 
 def test_pool_refuses_a_sixth_connection_and_reports_its_use() -> None:
@@ -145,7 +145,7 @@ def test_progress_eta() -> None:
 ])
 def test_only_a_missing_folder_is_the_folders_problem(code: str | None, text: str,
                                                       gone: bool) -> None:
-    from engine.scanner import _folder_problem
+    from inboxlab.engine.scanner import _folder_problem
 
     refused = ServerRefused("EXAMINE refused", status="NO", response_code=code,
                             server_text=text, stage="imap_select")

@@ -9,13 +9,13 @@ import pytest
 from account_helpers import Recorder, make_account, settings_for
 from waiting import async_wait_until
 
-from engine.account import AccountOptions
-from engine.errors import ConfigError
-from engine.states import State
-from engine.supervise import FolderGone
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.account import AccountOptions
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.states import State
+from inboxlab.engine.supervise import FolderGone
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = "watch@example.com", "watch-list-pass"
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from engine.backoff import Backoff, BackoffPolicy
-from engine.errors import AuthFailed, ConfigError, Disconnected, Throttled
+from inboxlab.engine.backoff import Backoff, BackoffPolicy
+from inboxlab.engine.errors import AuthFailed, ConfigError, Disconnected, Throttled
 
 
 def delays(seed: int, n: int) -> list[float]:

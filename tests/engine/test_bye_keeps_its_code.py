@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from engine.catalogue import BY_CODE
-from engine.diag.classify import diagnose
-from engine.errors import Disconnected
-from engine.imap.client import ImapClient
+from inboxlab.engine.catalogue import BY_CODE
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.errors import Disconnected
+from inboxlab.engine.imap.client import ImapClient
 
 
 async def _bye_on_noop(bye: bytes) -> Disconnected:

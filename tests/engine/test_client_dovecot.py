@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from engine.errors import AuthFailed, ConfigError, ServerRefused, TlsError
-from engine.imap.client import HEADER_ITEMS, ImapClient
-from engine.imap.commands import Atom
-from engine.imap.model import Event, Exists, Expunge, Vanished
-from engine.imap.results import Credentials
+from inboxlab.engine.errors import AuthFailed, ConfigError, ServerRefused, TlsError
+from inboxlab.engine.imap.client import HEADER_ITEMS, ImapClient
+from inboxlab.engine.imap.commands import Atom
+from inboxlab.engine.imap.model import Event, Exists, Expunge, Vanished
+from inboxlab.engine.imap.results import Credentials
 
 pytestmark = pytest.mark.dovecot
 

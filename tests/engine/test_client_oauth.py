@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from oauth_helpers import USER, oauth_server
 
-from engine.errors import ConfigError, TokenRejected
-from engine.imap.client import ImapClient
-from engine.oauth import initial_response, read_challenge
-from engine.secrets import Secret
-from fakeserver.config import AccountConfig, ServerConfig
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.errors import ConfigError, TokenRejected
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.oauth import initial_response, read_challenge
+from inboxlab.engine.secrets import Secret
+from inboxlab.fakeserver.config import AccountConfig, ServerConfig
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 MECHS = ["XOAUTH2", "OAUTHBEARER"]
 

@@ -11,7 +11,7 @@ import pytest
 from memory_writer import MemoryWriter
 from waiting import async_wait_until
 
-from engine.errors import (
+from inboxlab.engine.errors import (
     ConfigError,
     ConnectError,
     Disconnected,
@@ -20,11 +20,11 @@ from engine.errors import (
     Throttled,
     TimedOut,
 )
-from engine.imap.client import ImapClient
-from engine.imap.commands import Atom
-from engine.imap.model import Bye, Event, Exists, Fetch
-from engine.imap.protocol import ResponseParser
-from engine.imap.results import Credentials
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.commands import Atom
+from inboxlab.engine.imap.model import Bye, Event, Exists, Fetch
+from inboxlab.engine.imap.protocol import ResponseParser
+from inboxlab.engine.imap.results import Credentials
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 CAPS = b"IMAP4rev1 IDLE"

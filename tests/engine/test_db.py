@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoints import CheckpointStore
-from engine.clock import ManualClock
-from engine.db import MIGRATIONS, Database, migrate
-from engine.errors import ConfigError
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.clock import ManualClock
+from inboxlab.engine.db import MIGRATIONS, Database, migrate
+from inboxlab.engine.errors import ConfigError
 
 
 def mode(path: Path) -> int:

@@ -5,7 +5,7 @@ Login by both mechanisms (SASL-IR, and the continuation path), a token expiring
 mid-session refreshed once (the endpoint counts Dovecot's introspections: one per
 AUTHENTICATE, so no retry storm can hide), a revoked grant turning into a permanent,
 named cause, and a token without the mail scope named. Tokens come from a real token
-command (``python -m fakeserver.oauth_http``), re-run on refresh.
+command (``python -m inboxlab.fakeserver.oauth_http``), re-run on refresh.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from dovecot_oauth import OAUTH_USER, oauth2_config
 from dovecot_setup import remove_tree
 from waiting import async_wait_until
 
-from engine.account import Account, AccountOptions
-from engine.errors import TokenRejected
-from engine.imap.client import ImapClient
-from engine.secrets import Secret
-from engine.states import State
-from engine.supervise import DisconnectNotice
-from engine.tokens import CommandToken, TokenProvider
-from fakeserver.oauth import TokenIssuer
-from fakeserver.oauth_http import TokenEndpoint
+from inboxlab.engine.account import Account, AccountOptions
+from inboxlab.engine.errors import TokenRejected
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.states import State
+from inboxlab.engine.supervise import DisconnectNotice
+from inboxlab.engine.tokens import CommandToken, TokenProvider
+from inboxlab.fakeserver.oauth import TokenIssuer
+from inboxlab.fakeserver.oauth_http import TokenEndpoint
 
 pytestmark = pytest.mark.dovecot
 
@@ -47,7 +47,8 @@ class OAuthLab:
     endpoint: TokenEndpoint
 
     def provider(self, mech: str) -> TokenProvider:
-        command = CommandToken([sys.executable, "-m", "fakeserver.oauth_http", self.endpoint.url,
+        command = CommandToken([sys.executable, "-m", "inboxlab.fakeserver.oauth_http",
+                                self.endpoint.url,
                                 "--refresh-token", self.issuer.refresh_token(OAUTH_USER)])
         return TokenProvider(command, mech)  # type: ignore[arg-type]
 
@@ -146,7 +147,7 @@ async def test_a_token_without_the_scope_is_named(dovecot_factory: Any) -> None:
         lab.issuer.descope()
         client = ImapClient(lab.dovecot.host, lab.dovecot.port, security="plain")
         await client.connect()
-        from engine.diag.probe import oauth_login
+        from inboxlab.engine.diag.probe import oauth_login
         with pytest.raises(TokenRejected) as caught:
             await oauth_login(client, lab.provider("XOAUTH2"), OAUTH_USER)
         await client.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.replies import SEARCH_WINS_AT, estimate_first_sync
+from inboxlab.engine.replies import SEARCH_WINS_AT, estimate_first_sync
 
 
 @pytest.mark.parametrize("tracked", [1, 3, 5])

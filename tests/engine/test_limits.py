@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.imap.client import HEADER_ITEMS
-from engine.imap.commands import Atom
-from engine.imap.limits import BODY, COMMAND, HEADERS, PRE_AUTH, for_command, widest
-from engine.sync import FETCH_ITEMS
+from inboxlab.engine.imap.client import HEADER_ITEMS
+from inboxlab.engine.imap.commands import Atom
+from inboxlab.engine.imap.limits import BODY, COMMAND, HEADERS, PRE_AUTH, for_command, widest
+from inboxlab.engine.sync import FETCH_ITEMS
 
 
 @pytest.mark.parametrize(("items", "expected"), [

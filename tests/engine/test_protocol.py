@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import AuthFailed, LimitExceeded, ProtocolViolation, ServerRefused, Throttled
-from engine.imap import utf7
-from engine.imap.commands import (
+from inboxlab.engine.errors import (
+    AuthFailed,
+    LimitExceeded,
+    ProtocolViolation,
+    ServerRefused,
+    Throttled,
+)
+from inboxlab.engine.imap import utf7
+from inboxlab.engine.imap.commands import (
     Atom,
     Mailbox,
     TagCounter,
@@ -19,7 +25,7 @@ from engine.imap.commands import (
     parse_internaldate,
     uid_set,
 )
-from engine.imap.model import (
+from inboxlab.engine.imap.model import (
     Bye,
     Capability,
     Continuation,
@@ -40,9 +46,9 @@ from engine.imap.model import (
     UntaggedStatus,
     Vanished,
 )
-from engine.imap.protocol import ResponseParser
-from engine.imap.results import Credentials, refusal
-from engine.secrets import Secret
+from inboxlab.engine.imap.protocol import ResponseParser
+from inboxlab.engine.imap.results import Credentials, refusal
+from inboxlab.engine.secrets import Secret
 
 GREETING = b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ " \
            b"STARTTLS AUTH=PLAIN] Dovecot (Debian) ready.\r\n"
@@ -469,7 +475,7 @@ def test_mailbox_names_and_lists() -> None:
 
 @pytest.mark.parametrize("bad", [Atom("a\r\nb"), Atom(""), -1, 1.5, True])
 def test_bad_arguments_are_typed_errors(bad: object) -> None:
-    from engine.errors import ConfigError
+    from inboxlab.engine.errors import ConfigError
 
     with pytest.raises(ConfigError):
         build("A1", "X", bad)  # type: ignore[arg-type]
@@ -479,7 +485,7 @@ def test_uid_sets_and_tags() -> None:
     assert uid_set("1:*") == "1:*"
     assert expand_uid_set("3:1,7") == [1, 2, 3, 7]
     assert expand_uid_set("5:*", star=6) == [5, 6]
-    from engine.errors import ConfigError
+    from inboxlab.engine.errors import ConfigError
 
     with pytest.raises(ConfigError):
         uid_set("1:2 FLAGS")
@@ -560,8 +566,8 @@ def test_empty_literals_on_both_paths() -> None:
 
 
 def test_state_table_transitions_and_checks() -> None:
-    from engine.errors import ConfigError
-    from engine.imap.state import TRANSITIONS, ImapState, SessionState
+    from inboxlab.engine.errors import ConfigError
+    from inboxlab.engine.imap.state import TRANSITIONS, ImapState, SessionState
 
     for (start, event), end in TRANSITIONS.items():  # every legal transition
         state = SessionState()
@@ -589,8 +595,8 @@ async def test_commands_in_the_wrong_state_never_reach_the_wire() -> None:
 
     from memory_writer import MemoryWriter
 
-    from engine.errors import ConfigError
-    from engine.imap.client import ImapClient
+    from inboxlab.engine.errors import ConfigError
+    from inboxlab.engine.imap.client import ImapClient
 
     reader = asyncio.StreamReader()
     reader.feed_data(b"* OK ready\r\n")

@@ -10,8 +10,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ProtocolViolation
-from engine.imap.protocol import ResponseParser
+from inboxlab.engine.errors import ProtocolViolation
+from inboxlab.engine.imap.protocol import ResponseParser
 
 # INBOXLAB_FUZZ_EXAMPLES raises the budget for a long run (tests/reliability does the same).
 FUZZ = settings(max_examples=int(os.environ.get("INBOXLAB_FUZZ_EXAMPLES", "300")),
@@ -120,8 +120,8 @@ def test_valid_streams_split_anywhere(picks: list[bytes], data: st.DataObject) -
 def test_any_string_argument_round_trips_through_the_reader(text: str, plus: bool) -> None:
     """Whatever the string (quotes, backslashes, CR/LF, NUL, emoji), the bytes on the wire
     read back as exactly that string: no argument can inject syntax."""
-    from engine.imap.commands import build
-    from engine.imap.lexer import values
+    from inboxlab.engine.imap.commands import build
+    from inboxlab.engine.imap.lexer import values
 
     cmd = build("A1", "X", text, literal_plus=plus)
     wire = cmd.wire
@@ -135,7 +135,7 @@ def test_any_string_argument_round_trips_through_the_reader(text: str, plus: boo
 @FUZZ
 @given(st.lists(st.integers(1, 5000), min_size=1, max_size=80))
 def test_uid_sets_compress_and_expand_back(uids: list[int]) -> None:
-    from engine.imap.commands import expand_uid_set, uid_set
+    from inboxlab.engine.imap.commands import expand_uid_set, uid_set
 
     text = uid_set(uids)
     assert expand_uid_set(text) == sorted(set(uids))

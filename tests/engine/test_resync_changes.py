@@ -15,20 +15,20 @@ from typing import Any
 
 import pytest
 
-from engine.account_options import AccountOptions
-from engine.changes import enable_qresync
-from engine.checkpoints import CheckpointStore
-from engine.clock import SYSTEM_CLOCK
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.scanner import Scanner
-from engine.sync import Action, scan_folder
-from engine.trace import TraceHub
-from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.hooks import ConnectionInfo, Direction, ServerHooks
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.account_options import AccountOptions
+from inboxlab.engine.changes import enable_qresync
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.clock import SYSTEM_CLOCK
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.scanner import Scanner
+from inboxlab.engine.sync import Action, scan_folder
+from inboxlab.engine.trace import TraceHub
+from inboxlab.fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, Direction, ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = "resync@example.com", "resync-secret-pass"
 FULL = 2**32

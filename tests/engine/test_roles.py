@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import ConfigError
-from engine.imap.model import ListItem
-from engine.roles import Folder, ListMethod, Role, detect_roles, folders_from_list
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.imap.model import ListItem
+from inboxlab.engine.roles import Folder, ListMethod, Role, detect_roles, folders_from_list
 
 SU, PLAIN, XLIST = ListMethod.SPECIAL_USE, ListMethod.LIST, ListMethod.XLIST
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoints import Checkpoint, CheckpointStore
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.model import Fetch, new_fetch
-from engine.imap.results import Credentials
-from engine.sync import ScannedMessage, scan_folder
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.checkpoints import Checkpoint, CheckpointStore
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.model import Fetch, new_fetch
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.sync import ScannedMessage, scan_folder
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = "slow@example.com", "slow-db-pass"
 COUNT, BATCH = 1000, 100

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoints import CheckpointStore
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.sync import ScannedMessage, scan_folder
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.sync import ScannedMessage, scan_folder
 
 
 async def _line(reader: asyncio.StreamReader) -> tuple[bytes, str]:

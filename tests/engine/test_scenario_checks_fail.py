@@ -9,8 +9,8 @@ from pathlib import Path
 
 from scenario_text import header
 
-from fakeserver.scenario.load import loads
-from tui.scenario_run import format_report, run_scenario
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.tui.scenario_run import format_report, run_scenario
 
 HEALTHY = header(name="healthy", seed=4, count=5)
 

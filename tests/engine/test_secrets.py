@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from engine.secrets import Secret, find_secret, from_env, from_prompt, keyring_available
+from inboxlab.engine.secrets import Secret, find_secret, from_env, from_prompt, keyring_available
 
 PASSWORD = "hunter2-s3cret"
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from engine.errors import ConfigError
-from engine.settings import (
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.settings import (
     POP3_FIX,
     AccountSettings,
     ImapServer,
@@ -214,7 +214,7 @@ def test_tls_context_verifies_unless_explicitly_told_not_to() -> None:
 
 
 def test_folder_overrides_become_roles() -> None:
-    from engine.roles import Role
+    from inboxlab.engine.roles import Role
 
     acct = AccountSettings("ann", imap(), folder_overrides=(("sent", "Gesendete Objekte"),))
     assert acct.overrides == {Role.SENT: "Gesendete Objekte"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ConfigError
-from engine.roles import ListMethod, Role, detect_roles
-from engine.settings import ImapServer, detect_greeting, parse_server
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.roles import ListMethod, Role, detect_roles
+from inboxlab.engine.settings import ImapServer, detect_greeting, parse_server
 
 SEED = settings(max_examples=150, derandomize=True, deadline=None)
 

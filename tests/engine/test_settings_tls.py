@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import TlsError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.settings import AccountSettings, parse_server
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.engine.errors import TlsError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.settings import AccountSettings, parse_server
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = "tls@example.com", "tls-secret-pass"
 CONFIG = ServerConfig(accounts=(AccountConfig(USER, PASSWORD, (FolderConfig("INBOX"),)),))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.clock import ManualClock
-from engine.errors import (
+from inboxlab.engine.clock import ManualClock
+from inboxlab.engine.errors import (
     AuthFailed,
     ConfigError,
     Disconnected,
@@ -17,7 +17,7 @@ from engine.errors import (
     TimedOut,
     TlsError,
 )
-from engine.states import (
+from inboxlab.engine.states import (
     STATE_INFO,
     TRANSITIONS,
     Event,
@@ -134,7 +134,7 @@ def test_unsubscribe_and_failing_subscriber_does_not_block_others(
 
     sup.subscribe(broken)
     unsubscribe = sup.subscribe(seen.append)
-    with caplog.at_level(logging.ERROR, logger="engine.states"):
+    with caplog.at_level(logging.ERROR, logger="inboxlab.engine.states"):
         sup.fire(E.START)
     assert len(seen) == 1
     assert "observer bug" in caplog.text

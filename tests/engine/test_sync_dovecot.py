@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from engine.checkpoints import CheckpointStore
-from engine.db import Database
-from engine.errors import ServerRefused
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.sync import Action, ScannedMessage, scan_folder
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.db import Database
+from inboxlab.engine.errors import ServerRefused
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.sync import Action, ScannedMessage, scan_folder
 
 pytestmark = pytest.mark.dovecot
 

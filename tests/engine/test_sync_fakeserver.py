@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoints import CheckpointStore
-from engine.db import Database
-from engine.errors import EngineError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.roles import Role
-from engine.sync import Action, ScannedMessage, discover_roles, scan_folder
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.commands import Command
-from fakeserver.imap.hooks import ConnectionInfo, Direction, Reply, ServerHooks
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.imap.session import ImapSession
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.db import Database
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.roles import Role
+from inboxlab.engine.sync import Action, ScannedMessage, discover_roles, scan_folder
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, Direction, Reply, ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.imap.session import ImapSession
 
 USER, PASSWORD = "big@example.com", "big-secret-pass"
 BIG = 100_000

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.checkpoints import Checkpoint
-from engine.errors import ProtocolViolation
-from engine.sync import FETCH_ITEMS, Action, FolderStatus, plan_scan, split_range
+from inboxlab.engine.checkpoints import Checkpoint
+from inboxlab.engine.errors import ProtocolViolation
+from inboxlab.engine.sync import FETCH_ITEMS, Action, FolderStatus, plan_scan, split_range
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ConfigError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.roles import ListMethod, Role
-from engine.sync import discover_roles
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.roles import ListMethod, Role
+from inboxlab.engine.sync import discover_roles
 
 pytestmark = pytest.mark.dovecot
 

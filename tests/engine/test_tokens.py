@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from engine.errors import ConfigError, TokenUnavailable
-from engine.oauth import initial_response
-from engine.secrets import Secret
-from engine.tokens import CommandToken, EnvToken, TokenProvider, token_source
+from inboxlab.engine.errors import ConfigError, TokenUnavailable
+from inboxlab.engine.oauth import initial_response
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.tokens import CommandToken, EnvToken, TokenProvider, token_source
 
 PY = sys.executable
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from fakeserver.config import (
+from inboxlab.fakeserver.config import (
     DEMO_PASSWORD,
     DEMO_USER,
     AccountConfig,
@@ -22,11 +22,11 @@ from fakeserver.config import (
     FolderConfig,
     ServerConfig,
 )
-from fakeserver.generate import GenSpec
-from fakeserver.imap.hooks import ConnectionInfo, ServerHooks
-from fakeserver.imap.server import FakeImapServer, build_store
-from fakeserver.imap.session import CloseConnection, ImapSession, SessionRegistry, StartTls
-from fakeserver.store import Store
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer, build_store
+from inboxlab.fakeserver.imap.session import CloseConnection, ImapSession, SessionRegistry, StartTls
+from inboxlab.fakeserver.store import Store
 
 USER, PASSWORD = DEMO_USER, DEMO_PASSWORD
 DEADLINE = 10.0  # seconds: generous upper bound for any single reply on loopback

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from fakeserver import render
+from inboxlab.fakeserver import render
 
 FETCH_MODSEQ = re.compile(rb"\* (\d+) FETCH \(UID (\d+) MODSEQ \((\d+)\)\)\r\n")
 

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from fakeserver import gencache, generate
-from fakeserver.generate import GenSpec
+from inboxlab.fakeserver import gencache, generate
+from inboxlab.fakeserver.generate import GenSpec
 
 SPEC = GenSpec(count=2 * gencache.BLOCK + 300, seed=5, attachment_ratio=0.2)  # a partial block
 FIELDS = frozenset({"message-id", "in-reply-to", "references", "from", "subject", "date"})

@@ -15,9 +15,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 import pytest
 
-from fakeserver import generate, render
-from fakeserver.errors import ScenarioError
-from fakeserver.generate import GenSpec
+from inboxlab.fakeserver import generate, render
+from inboxlab.fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.generate import GenSpec
 
 SPEC = GenSpec(count=5000, seed=42, attachment_ratio=0.2)
 
@@ -40,7 +40,7 @@ def test_same_spec_and_index_give_the_same_bytes() -> None:
 def test_bytes_are_the_same_in_another_process_with_another_hash_seed() -> None:
     code = (
         "import hashlib\n"
-        "from fakeserver import generate\n"
+        "from inboxlab.fakeserver import generate\n"
         "spec = generate.GenSpec(count=5000, seed=42, attachment_ratio=0.2)\n"
         "h = hashlib.sha256()\n"
         "for i in range(300):\n"

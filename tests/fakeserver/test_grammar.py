@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from fakeserver.errors import CommandFailed, ProtocolError, ScenarioError
-from fakeserver.imap.commands import (
+from inboxlab.fakeserver.errors import CommandFailed, ProtocolError, ScenarioError
+from inboxlab.fakeserver.imap.commands import (
     ALLOWED_STATES,
     All,
     And,
@@ -45,10 +45,10 @@ from fakeserver.imap.commands import (
     Text,
     UidSet,
 )
-from fakeserver.imap.grammar import COMMANDS, parse_command
-from fakeserver.imap.mutf7 import decode as decode_mutf7
-from fakeserver.imap.mutf7 import encode as encode_mutf7
-from fakeserver.imap.reader import CommandReader
+from inboxlab.fakeserver.imap.grammar import COMMANDS, parse_command
+from inboxlab.fakeserver.imap.mutf7 import decode as decode_mutf7
+from inboxlab.fakeserver.imap.mutf7 import encode as encode_mutf7
+from inboxlab.fakeserver.imap.reader import CommandReader
 
 
 def parse(line: str | bytes) -> Command:

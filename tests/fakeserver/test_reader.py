@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fakeserver.errors import LimitExceeded, ProtocolError
-from fakeserver.imap.commands import (
+from inboxlab.fakeserver.errors import LimitExceeded, ProtocolError
+from inboxlab.fakeserver.imap.commands import (
     AppendArgs,
     Command,
     ContinuationRequest,
@@ -17,7 +17,7 @@ from fakeserver.imap.commands import (
     RawLine,
     ReaderEvent,
 )
-from fakeserver.imap.reader import CommandReader
+from inboxlab.fakeserver.imap.reader import CommandReader
 
 
 def events(data: bytes, reader: CommandReader | None = None) -> list[ReaderEvent]:

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fakeserver import generate, render
-from fakeserver.generate import GenSpec
+from inboxlab.fakeserver import generate, render
+from inboxlab.fakeserver.generate import GenSpec
 
 CORPUS: list[bytes] = [
     b"Subject: plain\r\nFrom: a@b.c\r\n\r\nhello\r\nworld",

@@ -3,7 +3,7 @@ tests/interop/test_differential_sessions.py checks the same against Dovecot."""
 
 from __future__ import annotations
 
-from fakeserver.search_address import address_items
+from inboxlab.fakeserver.search_address import address_items
 
 
 def test_each_address_written_back_without_comments() -> None:

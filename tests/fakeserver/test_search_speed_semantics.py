@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from engine.imap.commands import build
-from engine.replies import reply_criteria
-from fakeserver import generate
+from inboxlab.engine.imap.commands import build
+from inboxlab.engine.replies import reply_criteria
+from inboxlab.fakeserver import generate
 
 COUNT = 3000
 DEADLINE = 30.0  # seconds: an upper bound for one reply on loopback, never a timing

@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import pytest
 
-from fakeserver.config import AccountConfig, FolderConfig
-from fakeserver.generate import GenSpec
-from fakeserver.imap.hooks import Reply, ServerHooks
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = "user@example.com", "inboxlab-demo"
 
@@ -187,7 +187,7 @@ async def test_non_ascii_folder_names_are_modified_utf7(config_factory, connect)
 def test_serve_cli_prints_endpoints_and_stops_cleanly_on_sigint(tmp_path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "fakeserver", "serve"],
+        [sys.executable, "-m", "inboxlab.tui.cli", "fakeserver", "serve"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -212,7 +212,7 @@ def test_serve_cli_prints_endpoints_and_stops_cleanly_on_sigint(tmp_path) -> Non
 
 @pytest.mark.parametrize("scenario", ["no-such-scenario"])
 def test_serve_cli_refuses_unknown_scenarios(scenario) -> None:
-    from fakeserver.cli import serve_main
+    from inboxlab.fakeserver.cli import serve_main
 
     assert serve_main(scenario, "127.0.0.1", 0, 0) == 3
 
@@ -228,7 +228,7 @@ async def test_a_busy_tls_port_leaves_nothing_listening(server, config_factory) 
 async def test_wrong_hostname_certificate_fails_verification(config_factory, tmp_path) -> None:
     import ssl
 
-    from fakeserver.tls import mint
+    from inboxlab.fakeserver.tls import mint
 
     material = mint(tmp_path, wrong_hostname="mail.example.net")
     assert (tmp_path / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")

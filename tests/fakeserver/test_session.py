@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
-from fakeserver.imap.hooks import Reply, ServerHooks
+from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
 
 PASSWORD_RE = re.compile(rb"inboxlab-demo")
 
@@ -124,7 +124,7 @@ def test_command_hook_override_and_close(lab) -> None:
 
 
 def test_handler_exception_is_serverbug_and_session_survives(lab, monkeypatch) -> None:
-    from fakeserver.imap import dispatch
+    from inboxlab.fakeserver.imap import dispatch
 
     def broken(session, command):
         raise RuntimeError("boom")

@@ -8,9 +8,9 @@ import base64
 
 import pytest
 
-from fakeserver.imap import mutf7
-from fakeserver.imap.hooks import ServerHooks
-from fakeserver.imap.transcript import Redactor
+from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.imap.hooks import ServerHooks
+from inboxlab.fakeserver.imap.transcript import Redactor
 
 
 def test_idle_pushes_other_sessions_changes_immediately(lab) -> None:

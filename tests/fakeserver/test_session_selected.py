@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap import responses as r
 
 
 def _inbox(lab):

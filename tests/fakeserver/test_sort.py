@@ -4,9 +4,9 @@ against Dovecot."""
 
 from __future__ import annotations
 
-from fakeserver.imap.threads import Msg, ordered_subject, references, render
-from fakeserver.profiles import load_profile
-from fakeserver.sortkeys import base_subject, casemap, display_name, first_mailbox
+from inboxlab.fakeserver.imap.threads import Msg, ordered_subject, references, render
+from inboxlab.fakeserver.profiles import load_profile
+from inboxlab.fakeserver.sortkeys import base_subject, casemap, display_name, first_mailbox
 
 
 def test_base_subject_rfc5256() -> None:

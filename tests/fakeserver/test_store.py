@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fakeserver import generate, render
-from fakeserver.errors import CommandFailed
-from fakeserver.generate import GenSpec
-from fakeserver.store import (
+from inboxlab.fakeserver import generate, render
+from inboxlab.fakeserver.errors import CommandFailed
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.store import (
     Account,
     Exists,
     Expunged,
@@ -240,8 +240,8 @@ def test_unseen_counts() -> None:
 
 _MILLION = """
 import resource, sys
-from fakeserver.store import Folder
-from fakeserver.generate import GenSpec
+from inboxlab.fakeserver.store import Folder
+from inboxlab.fakeserver.generate import GenSpec
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 folder = Folder.generated("Big", GenSpec(count=1_000_000, seed=9))
 seen = 0
@@ -415,7 +415,7 @@ def test_copies_of_generated_messages_stay_virtual() -> None:
 def test_internaldate_ready_for_fetch() -> None:
     from datetime import timedelta, timezone
 
-    from fakeserver.messages import imap_date_time
+    from inboxlab.fakeserver.messages import imap_date_time
 
     folder = _folder(3000)
     for uid in range(1, 3001, 37):

@@ -11,16 +11,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from fakeserver.config import (
+from inboxlab.fakeserver.config import (
     DEMO_PASSWORD,
     DEMO_USER,
     AccountConfig,
     FolderConfig,
     ServerConfig,
 )
-from fakeserver.generate import GenSpec
-from fakeserver.imap.hooks import ServerHooks
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.hooks import ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 USER, PASSWORD = DEMO_USER, DEMO_PASSWORD
 

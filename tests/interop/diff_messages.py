@@ -16,7 +16,7 @@ import base64
 import email.utils
 from datetime import UTC, datetime
 
-from fakeserver.generate import GenSpec, default_flags, internaldate, message
+from inboxlab.fakeserver.generate import GenSpec, default_flags, internaldate, message
 
 USER = "differential@example.com"
 SPEC = GenSpec(count=40, seed=20261127, owner=USER, attachment_ratio=0.25, thread_ratio=0.5)

@@ -30,8 +30,8 @@ from diff_reduce import Reducer, differences, mailbox_name
 from diff_wire import Response, Value, Wire
 from dovecot import DovecotHandle
 
-from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
            ("Junk", "\\Junk"), ("Archive", "\\Archive"))

@@ -20,8 +20,8 @@ from diff_reduce import NEEDED_CAPABILITIES, Reducer, differences, uid_set
 from diff_wire import Response, Wire, WireError, parse
 from dovecot import DovecotHandle
 
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 PASSWORD = "differential-pass"
 FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),

@@ -18,8 +18,8 @@ import aioimaplib
 import pytest
 from imapclient import IMAPClient
 
-from fakeserver.imap.hooks import ServerHooks
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.imap.hooks import ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 pytestmark = pytest.mark.interop
 

@@ -11,7 +11,7 @@ from diff_wire import Wire, parse
 from dovecot import DovecotHandle
 from model_check import ModelCheck, Session
 
-from fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.imap.server import FakeImapServer
 
 SEED, CLIENTS, STEPS = 20261205, 4, 240
 PASSWORD = "model-pass"

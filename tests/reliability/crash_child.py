@@ -23,23 +23,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoints import CheckpointStore
-from engine.crashpoints import crashpoint
-from engine.crm.attachments import AttachmentStore
-from engine.crm.bcc import BccIngest
-from engine.crm.inbox import InboxLogger
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox
-from engine.crm.records import CrmStore
-from engine.crm.rules import LoggingRules
-from engine.crm.send import Draft, SmtpSubmitter
-from engine.crm.sentcopy import CopyPolicy, SentCopier
-from engine.db import Database
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from engine.sync import scan_folder
+from inboxlab.engine.checkpoints import CheckpointStore
+from inboxlab.engine.crashpoints import crashpoint
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.bcc import BccIngest
+from inboxlab.engine.crm.inbox import InboxLogger
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.send import Draft, SmtpSubmitter
+from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
+from inboxlab.engine.db import Database
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.engine.sync import scan_folder
 
 
 class CrashingCheckpoints(CheckpointStore):

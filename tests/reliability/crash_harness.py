@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.crashpoints import ENV
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.imap.commands import Command
-from fakeserver.imap.hooks import Reply, ServerHooks
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.imap.session import ImapSession
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig
-from fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.engine.crashpoints import ENV
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.imap.session import ImapSession
+from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
 
 CHILD = Path(__file__).with_name("crash_child.py")
 USER, PASSWORD = "sam@crm.test", "crash-lab-pass"

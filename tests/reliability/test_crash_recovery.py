@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from crash_harness import BOB, KILLED, USER, CrashLab, crash_lab
 
-from engine.crm.outbox import CRASH_POINTS
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.crm.outbox import CRASH_POINTS
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 PERSONA = (PersonaSpec(BOB, "Bob Buyer", body="Deal, send the contract."),)
 

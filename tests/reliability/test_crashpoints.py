@@ -6,10 +6,10 @@ import signal
 import subprocess
 import sys
 
-from engine.crashpoints import ENV, crashpoint, reached
+from inboxlab.engine.crashpoints import ENV, crashpoint, reached
 
 SCRIPT = (
-    "from engine.crashpoints import crashpoint\n"
+    "from inboxlab.engine.crashpoints import crashpoint\n"
     "for i in range(1, 4):\n"
     "    print(i, flush=True)\n"
     "    crashpoint('other')\n"

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, example, given, settings
 from mime_evil import HEADER, messages, nested
 from mime_evil import corpus as _corpus
 
-from engine.crm.errors import MalformedMessage
-from engine.crm.ingest import LoggedEmail, parse_headers, parse_message
-from engine.crm.sanitize import MAX_FILENAME
+from inboxlab.engine.crm.errors import MalformedMessage
+from inboxlab.engine.crm.ingest import LoggedEmail, parse_headers, parse_message
+from inboxlab.engine.crm.sanitize import MAX_FILENAME
 
 EXAMPLES = int(os.environ.get("INBOXLAB_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None,
@@ -127,8 +127,8 @@ async def test_the_scan_goes_on_past_hostile_replies(tmp_path: Path) -> None:
     refused with its reason) and the good reply after them is logged too."""
     from crm.crm_kit import crm_lab
 
-    from engine.crm.ingest import Address
-    from engine.crm.send import Draft
+    from inboxlab.engine.crm.ingest import Address
+    from inboxlab.engine.crm.send import Draft
 
     async with crm_lab(tmp_path) as lab:
         rec = await lab.outbox.send(Draft((Address("bob@client.test", "Bob"),), "q", "hi\n"))

@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fakeserver.errors import ScenarioError
-from fakeserver.scenario.load import loads
+from inboxlab.fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.scenario.load import loads
 
 EXAMPLES = int(os.environ.get("INBOXLAB_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None,

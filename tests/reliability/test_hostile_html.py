@@ -21,8 +21,8 @@ import nh3
 import pytest
 from mime_evil import HEADER
 
-from engine.crm import sanitize
-from engine.crm.ingest import LoggedEmail, parse_message
+from inboxlab.engine.crm import sanitize
+from inboxlab.engine.crm.ingest import LoggedEmail, parse_message
 
 DEADLINE = 10.0  # seconds the sanitizer waits for the heartbeat before giving up
 
@@ -42,8 +42,8 @@ async def test_the_event_loop_ticks_while_a_reply_is_sanitized(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crm.crm_kit import crm_lab
 
-    from engine.crm.ingest import Address
-    from engine.crm.send import Draft
+    from inboxlab.engine.crm.ingest import Address
+    from inboxlab.engine.crm.send import Draft
 
     inside = threading.Event()  # the sanitizer is running
     ticked = threading.Event()  # the heartbeat ran on the loop meanwhile

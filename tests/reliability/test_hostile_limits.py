@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from hostile import HostileServer, Peer, Script
 
-from engine.diag.classify import diagnose
-from engine.errors import LimitExceeded
-from engine.imap.client import ImapClient
-from engine.imap.limits import HEADERS, PRE_AUTH
-from engine.imap.results import Credentials
-from engine.secrets import Secret
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.errors import LimitExceeded
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.limits import HEADERS, PRE_AUTH
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.secrets import Secret
 
 FLOOD = 64 << 20  # what the server tries to push after announcing too much
 CHUNK = 1 << 20
@@ -214,9 +214,9 @@ def scan_server(bad: bytes) -> Script:
 
 
 async def test_a_scan_that_breaks_a_limit_keeps_what_it_stored(tmp_path: Path) -> None:
-    from engine.checkpoints import CheckpointStore
-    from engine.db import Database
-    from engine.sync import ScannedMessage, scan_folder
+    from inboxlab.engine.checkpoints import CheckpointStore
+    from inboxlab.engine.db import Database
+    from inboxlab.engine.sync import ScannedMessage, scan_folder
 
     bad = b"* 4 FETCH (UID 4 BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n" % BIG
     got: list[ScannedMessage] = []
@@ -237,8 +237,8 @@ async def test_a_scan_that_breaks_a_limit_keeps_what_it_stored(tmp_path: Path) -
 async def test_diagnose_names_the_limit_a_hostile_greeting_broke() -> None:
     """``inboxlab diagnose`` runs the same client: the greeting step fails, permanent,
     with the limit named, and the flood never gets through."""
-    from engine.diag.probe import ProbeOptions, probe
-    from engine.settings import AccountSettings, ImapServer
+    from inboxlab.engine.diag.probe import ProbeOptions, probe
+    from inboxlab.engine.settings import AccountSettings, ImapServer
 
     sent = [0]
     async with HostileServer(pre_auth_server("greeting_literal", sent)) as srv:

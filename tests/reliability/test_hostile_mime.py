@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from mime_evil import HEADER, nested
 
-from engine.crm import mimelimits
-from engine.crm.errors import MalformedMessage
-from engine.crm.ingest import LoggedEmail, parse_headers, parse_message
+from inboxlab.engine.crm import mimelimits
+from inboxlab.engine.crm.errors import MalformedMessage
+from inboxlab.engine.crm.ingest import LoggedEmail, parse_headers, parse_message
 
 
 @pytest.fixture
@@ -103,8 +103,8 @@ async def test_a_mime_bomb_reply_is_refused_and_the_next_reply_logged(tmp_path: 
     refusal with its reason, the good reply after it is logged."""
     from crm.crm_kit import crm_lab
 
-    from engine.crm.ingest import Address
-    from engine.crm.send import Draft
+    from inboxlab.engine.crm.ingest import Address
+    from inboxlab.engine.crm.send import Draft
 
     bomb = (HEADER + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
             + b"--b\r\n\r\n" * 20_000 + b"--b--\r\n")

@@ -16,10 +16,10 @@ import ssl
 import pytest
 from hostile import HostileServer, Peer, Script
 
-from engine.diag.classify import diagnose
-from engine.errors import EngineError, SecurityError, TlsError
-from engine.imap.client import ImapClient
-from fakeserver.tls import TlsMaterial, mint
+from inboxlab.engine.diag.classify import diagnose
+from inboxlab.engine.errors import EngineError, SecurityError, TlsError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.fakeserver.tls import TlsMaterial, mint
 
 FORGED = b"* CAPABILITY IMAP4rev1 AUTH=PLAIN FORGED\r\n"
 
@@ -184,9 +184,9 @@ async def test_the_fake_imap_server_drops_commands_pipelined_after_starttls(
         read_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """read_size=1 leaves the pipelined bytes in the server's StreamReader buffer (not
     its parser's) when STARTTLS is answered: the buffer it did not clear before."""
-    from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-    from fakeserver.imap import server as imap_server
-    from fakeserver.imap.server import FakeImapServer
+    from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+    from inboxlab.fakeserver.imap import server as imap_server
+    from inboxlab.fakeserver.imap.server import FakeImapServer
 
     monkeypatch.setattr(imap_server, "READ_SIZE", read_size)
     cfg = ServerConfig(accounts=(AccountConfig("u@example.com", "pw-Pa55", (FolderConfig("INBOX"),

@@ -19,23 +19,23 @@ import pytest
 from secretscan import checkpoint, scan_tree
 from waiting import async_wait_until
 
-import scenarios
-from engine.account import Account, AccountOptions
-from engine.backoff import BackoffPolicy
-from engine.crm.send import SmtpSubmitter
-from engine.db import Database
-from engine.diag.bundle import export_bundle
-from engine.diag.record import Recorder
-from engine.diag.timeline import Timeline, TimelineRecorder
-from engine.diag.tracering import TraceRing
-from engine.settings import AccountSettings, ImapServer, SmtpServer
-from engine.states import State
-from engine.tokens import CommandToken, TokenProvider
-from fakeserver.scenario.load import load
-from fakeserver.scenario.model import Close
-from fakeserver.scenario.serve import ScenarioServer
-from tui.cli import main as cli_main
-from tui.settings_store import SettingsStore, UiSettings, config_dir
+from inboxlab import scenarios
+from inboxlab.engine.account import Account, AccountOptions
+from inboxlab.engine.backoff import BackoffPolicy
+from inboxlab.engine.crm.send import SmtpSubmitter
+from inboxlab.engine.db import Database
+from inboxlab.engine.diag.bundle import export_bundle
+from inboxlab.engine.diag.record import Recorder
+from inboxlab.engine.diag.timeline import Timeline, TimelineRecorder
+from inboxlab.engine.diag.tracering import TraceRing
+from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
+from inboxlab.engine.states import State
+from inboxlab.engine.tokens import CommandToken, TokenProvider
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.model import Close
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.tui.cli import main as cli_main
+from inboxlab.tui.settings_store import SettingsStore, UiSettings, config_dir
 
 FAST_BACKOFF = BackoffPolicy(base_min=0.01, base_max=0.03, factor=1.5, cap=0.2)
 RAW = b"From: user@example.com\r\nTo: bob@client.test\r\nSubject: x\r\n\r\nx\r\n"

@@ -16,13 +16,13 @@ import pytest
 from crm.crm_kit import PASSWORD, USER, crm_lab
 from secretscan import checkpoint, leaks, scan_tree
 
-from engine.crm.ingest import Address
-from engine.crm.outbox import State
-from engine.crm.send import Draft
-from engine.diag.bundle import export_bundle
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.smtp.config import PersonaSpec
-from tui.settings_store import SettingsStore, UiSettings, config_dir
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import State
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.diag.bundle import export_bundle
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.smtp.config import PersonaSpec
+from inboxlab.tui.settings_store import SettingsStore, UiSettings, config_dir
 
 BOB = "bob@client.test"
 SECRETS = (PASSWORD.encode(), f"\0{USER}\0{PASSWORD}".encode())

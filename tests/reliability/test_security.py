@@ -18,21 +18,21 @@ from pathlib import Path
 
 import pytest
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.ingest import parse_message
-from engine.crm.records import CrmStore
-from engine.crm.sanitize import MAX_FILENAME, safe_filename
-from engine.db import Database
-from engine.errors import ConfigError, TlsError
-from engine.imap.client import ImapClient
-from engine.imap.results import Credentials
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
-from fakeserver.control import ControlServer
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
-from fakeserver.tls import mint
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.ingest import parse_message
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.sanitize import MAX_FILENAME, safe_filename
+from inboxlab.engine.db import Database
+from inboxlab.engine.errors import ConfigError, TlsError
+from inboxlab.engine.imap.client import ImapClient
+from inboxlab.engine.imap.results import Credentials
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.config import AccountConfig, Capabilities, FolderConfig, ServerConfig
+from inboxlab.fakeserver.control import ControlServer
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.tls import mint
 
 USER, PASSWORD = "sec@example.com", "sec-Pa55-word"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from crm.crm_kit import PASSWORD, USER, crm_lab
 
-from engine.crm.ingest import Address
-from engine.crm.send import Draft
-from fakeserver.smtp.config import PersonaSpec
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.send import Draft
+from inboxlab.fakeserver.smtp.config import PersonaSpec
 
 BOB = "bob@client.test"
 

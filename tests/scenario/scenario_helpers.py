@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from scenario_text import PASSWORD, USER, header
 
-from fakeserver.scenario.load import loads
-from fakeserver.scenario.model import Scenario
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.fakeserver.scenario.model import Scenario
 
 HEADER = header()
 

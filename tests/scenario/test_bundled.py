@@ -22,10 +22,10 @@ import pytest
 from scenario_helpers import PASSWORD, USER
 from waiting import wait_until
 
-import scenarios
-from fakeserver.oauth_http import fetch_token
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab import scenarios
+from inboxlab.fakeserver.oauth_http import fetch_token
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 REQUIRED = {
     "demo", "no-special-use", "inbox-100k", "exchange-100k-sent", "password-changed",
@@ -255,7 +255,7 @@ async def test_bundled_scenario_loads_serves_and_behaves(name: str) -> None:
 
 
 def test_cli_check_and_list(tmp_path: Path) -> None:
-    run = [sys.executable, "-m", "tui.cli"]
+    run = [sys.executable, "-m", "inboxlab.tui.cli"]
     listed = subprocess.run([*run, "scenario", "list"], capture_output=True, text=True,
                             timeout=120)
     assert listed.returncode == 0, listed.stderr
@@ -272,7 +272,8 @@ def test_cli_check_and_list(tmp_path: Path) -> None:
 
 
 def test_cli_serve_prints_endpoints_and_stops_cleanly() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "fakeserver", "serve", "tarpit"],
+    proc = subprocess.Popen([sys.executable, "-m", "inboxlab.tui.cli",
+                             "fakeserver", "serve", "tarpit"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -294,7 +295,8 @@ def test_cli_serve_prints_endpoints_and_stops_cleanly() -> None:
 def test_cli_serve_refuses_an_invalid_scenario_before_listening(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('seed = "x"\n')
-    done = subprocess.run([sys.executable, "-m", "tui.cli", "fakeserver", "serve", str(bad)],
+    done = subprocess.run([sys.executable, "-m", "inboxlab.tui.cli",
+                           "fakeserver", "serve", str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "line 1: seed" in done.stderr
     assert "IMAP:" not in done.stdout

@@ -22,9 +22,9 @@ import pytest
 from control_client import post_action
 from scenario_helpers import PASSWORD, USER, event, header, scenario_with
 
-from fakeserver.imap.session import ends_between_responses
-from fakeserver.scenario.actions import render_cut_literal
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.imap.session import ends_between_responses
+from inboxlab.fakeserver.scenario.actions import render_cut_literal
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from control_client import control_request, raw_headers
 from scenario_helpers import PASSWORD, USER, scenario_with
 from waiting import async_wait_until
 
-from fakeserver.control import ControlServer
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.control import ControlServer
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 
 def http(srv: ScenarioServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -201,7 +201,8 @@ def test_serve_prints_the_token_with_the_endpoints() -> None:
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "fakeserver", "serve", "demo"],
+    proc = subprocess.Popen([sys.executable, "-m", "inboxlab.tui.cli",
+                             "fakeserver", "serve", "demo"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -21,12 +21,12 @@ import pytest
 from control_client import control_request
 from scenario_helpers import PASSWORD, USER, event, header, scenario_with
 
-from fakeserver import control
-from fakeserver.errors import CommandFailed
-from fakeserver.scenario import store_actions
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
-from scenarios import path_of
+from inboxlab.fakeserver import control
+from inboxlab.fakeserver.errors import CommandFailed
+from inboxlab.fakeserver.scenario import store_actions
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.scenarios import path_of
 
 DEADLINE = 10.0  # seconds a control request may take before the test calls it a hang
 

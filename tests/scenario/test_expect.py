@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from scenario_helpers import HEADER, scenario_with
 
-from fakeserver.imap.server import build_store
-from fakeserver.scenario.expect import evaluate
+from inboxlab.fakeserver.imap.server import build_store
+from inboxlab.fakeserver.scenario.expect import evaluate
 
 EXPECT = """
 [[expect]]

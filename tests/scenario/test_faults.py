@@ -13,8 +13,8 @@ import pytest
 from scenario_helpers import HEADER, PASSWORD, USER, event, scenario_with
 from waiting import async_wait_until
 
-from fakeserver.scenario.model import Scenario
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.scenario.model import Scenario
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 T = TypeVar("T")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from scenario_helpers import header
 
-from fakeserver.errors import ScenarioError
-from fakeserver.profiles import load_profile, names
-from fakeserver.scenario.load import load, loads
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.profiles import load_profile, names
+from inboxlab.fakeserver.scenario.load import load, loads
+from inboxlab.fakeserver.scenario.model import (
     Bye,
     Chance,
     OnCommand,

@@ -20,8 +20,8 @@ import pytest
 from control_client import post_action
 from scenario_helpers import PASSWORD, USER, event, scenario_with
 
-from fakeserver.scenario.model import Scenario
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.scenario.model import Scenario
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 T = TypeVar("T")
 

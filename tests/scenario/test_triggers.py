@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fakeserver.faults.shaping import Shaper
-from fakeserver.scenario.model import (
+from inboxlab.fakeserver.faults.shaping import Shaper
+from inboxlab.fakeserver.scenario.model import (
     AtTime,
     Chance,
     Close,
@@ -14,7 +14,7 @@ from fakeserver.scenario.model import (
     TimelineEvent,
     Trigger,
 )
-from fakeserver.scenario.triggers import (
+from inboxlab.fakeserver.scenario.triggers import (
     BytesMoved,
     CommandSeen,
     Connected,

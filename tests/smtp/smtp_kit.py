@@ -9,9 +9,9 @@ from typing import Any
 
 import aiosmtplib
 
-from fakeserver.smtp.server import FakeSmtpServer
-from fakeserver.store import Store
-from fakeserver.tls import TlsMaterial
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.store import Store
+from inboxlab.fakeserver.tls import TlsMaterial
 
 USER, PASSWORD = "sam@crm.test", "correct horse"
 COLLEAGUE = "kim@crm.test"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fakeserver.smtp.config import SmtpFault
-from fakeserver.smtp.faults import FaultPlan
+from inboxlab.fakeserver.smtp.config import SmtpFault
+from inboxlab.fakeserver.smtp.faults import FaultPlan
 
 
 def test_faults_fire_in_order_and_count_down() -> None:

@@ -17,13 +17,13 @@ import pytest
 from hostile import HostileServer, Peer, Script
 from smtp_kit import PASSWORD, USER, make_store
 
-from engine.crm.errors import SubmitFailed
-from engine.crm.send import SmtpSubmitter
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from fakeserver.smtp.config import SmtpConfig
-from fakeserver.smtp.server import FakeSmtpServer
-from fakeserver.tls import TlsMaterial, mint
+from inboxlab.engine.crm.errors import SubmitFailed
+from inboxlab.engine.crm.send import SmtpSubmitter
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.fakeserver.smtp.config import SmtpConfig
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.tls import TlsMaterial, mint
 
 MAIL = b"From: a@x.test\r\nTo: b@x.test\r\nSubject: hi\r\nMessage-ID: <1@x.test>\r\n\r\nhello\r\n"
 

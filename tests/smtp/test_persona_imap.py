@@ -20,10 +20,10 @@ import aiosmtplib
 import imapclient
 import pytest
 
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.imap.server import FakeImapServer
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig
-from fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.imap.server import FakeImapServer
+from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
 
 USER, PASSWORD = "sam@crm.test", "imap and smtp share me"
 COLLEAGUE, COLLEAGUE_PASSWORD = "kim@crm.test", "kim's"

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_kit import ManualTimer
 
-from fakeserver.errors import ScenarioError
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
-from fakeserver.smtp.personas import Outgoing, PersonaScheduler, respond
+from inboxlab.fakeserver.errors import ScenarioError
+from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
+from inboxlab.fakeserver.smtp.personas import Outgoing, PersonaScheduler, respond
 
 NOW = datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC)
 ORIGINAL = (

@@ -20,9 +20,9 @@ import aiosmtplib
 import pytest
 from smtp_kit import PASSWORD, USER, make_store, smtps_client
 
-from fakeserver.smtp.config import SmtpConfig, SmtpFault
-from fakeserver.smtp.server import FakeSmtpServer
-from fakeserver.tls import TlsMaterial, mint
+from inboxlab.fakeserver.smtp.config import SmtpConfig, SmtpFault
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.tls import TlsMaterial, mint
 
 RCPT = "bob@client.test"
 

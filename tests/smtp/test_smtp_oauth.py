@@ -16,23 +16,23 @@ from contextlib import asynccontextmanager
 import pytest
 from oauth_helpers import PASSWORD, USER, IssuerSource
 
-from engine.crm.errors import SubmitFailed
-from engine.crm.send import SmtpSubmitter
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from engine.tokens import CommandToken, TokenProvider
-from fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from fakeserver.oauth_http import TokenEndpoint
-from fakeserver.smtp.config import SmtpConfig
-from fakeserver.smtp.server import FakeSmtpServer
-from fakeserver.store import Store
-from fakeserver.tls import mint
+from inboxlab.engine.crm.errors import SubmitFailed
+from inboxlab.engine.crm.send import SmtpSubmitter
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.engine.tokens import CommandToken, TokenProvider
+from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
+from inboxlab.fakeserver.oauth_http import TokenEndpoint
+from inboxlab.fakeserver.smtp.config import SmtpConfig
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.store import Store
+from inboxlab.fakeserver.tls import mint
 
 RAW = b"From: oauth@example.com\r\nTo: bob@client.test\r\nSubject: x\r\n\r\nx\r\n"
 
 
 def make_store() -> Store:
-    from fakeserver.imap.server import build_store
+    from inboxlab.fakeserver.imap.server import build_store
     return build_store(ServerConfig(accounts=(AccountConfig(USER, PASSWORD, (
         FolderConfig("INBOX"), FolderConfig("Sent", special_use=("\\Sent",)))),)))
 
@@ -123,7 +123,7 @@ async def test_token_endpoint_command_and_introspection() -> None:
     store = make_store()
     async with TokenEndpoint(store.oauth) as ep:
         rt = store.oauth.refresh_token(USER)
-        command = CommandToken([sys.executable, "-m", "fakeserver.oauth_http", ep.url,
+        command = CommandToken([sys.executable, "-m", "inboxlab.fakeserver.oauth_http", ep.url,
                                 "--refresh-token", rt])
         token = (await command.fetch()).reveal()
         assert store.oauth.check(token, USER) == "ok"
@@ -135,7 +135,7 @@ async def test_token_endpoint_command_and_introspection() -> None:
         status, body = await asyncio.to_thread(
             _post, ep.url + "/token", {"grant_type": "refresh_token", "refresh_token": rt})
         assert status == 400 and body["error"] == "invalid_grant"
-        from engine.errors import TokenUnavailable
+        from inboxlab.engine.errors import TokenUnavailable
         with pytest.raises(TokenUnavailable) as caught:
             await command.fetch()
         assert "invalid_grant" in (caught.value.server_text or "")

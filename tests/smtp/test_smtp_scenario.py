@@ -13,8 +13,8 @@ from pathlib import Path
 
 import aiosmtplib
 
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "gmail-autosave-sent.toml"
 MSGID = "<autosave-1@example.com>"

@@ -14,11 +14,11 @@ import aiosmtplib
 import pytest
 from smtp_kit import COLLEAGUE, PASSWORD, USER, ManualTimer, make_store, smtps_client
 
-from fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
-from fakeserver.smtp.delivery import StoreMailboxes
-from fakeserver.smtp.server import FakeSmtpServer
-from fakeserver.store import Store
-from fakeserver.tls import TlsMaterial, mint
+from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
+from inboxlab.fakeserver.smtp.delivery import StoreMailboxes
+from inboxlab.fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.fakeserver.store import Store
+from inboxlab.fakeserver.tls import TlsMaterial, mint
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

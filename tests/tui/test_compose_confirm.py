@@ -12,11 +12,11 @@ from textual.widgets import OptionList, Static
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
 
-from tui import crm_messages as cm
-from tui import views as v
-from tui.app import InboxLabApp
-from tui.screens.compose import REPEAT_WINDOW, ComposeScreen
-from tui.screens.confirm import ConfirmScreen
+from inboxlab.tui import crm_messages as cm
+from inboxlab.tui import views as v
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.screens.compose import REPEAT_WINDOW, ComposeScreen
+from inboxlab.tui.screens.confirm import ConfirmScreen
 
 CONTACTS = tuple(v.ContactView(n, f"c{n}@acme.example", f"C {n}", "Acme", 0)
                  for n in (1, 2, 3))

@@ -17,15 +17,15 @@ from typing import Any
 from scenario_text import header
 from waiting import wait_until
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.ingest import Address
-from engine.crm.outbox import Outbox
-from engine.crm.records import CrmStore
-from engine.crm.send import Draft
-from engine.db import Database
-from fakeserver.scenario.load import loads
-from tui.bridge import EngineBridge
-from tui.scenario_run import run_scenario
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import CrmStore
+from inboxlab.engine.crm.send import Draft
+from inboxlab.engine.db import Database
+from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.scenario_run import run_scenario
 
 USER = "user@example.com"  # the demo's (and the header's) account
 DANA = "dana@acme.example"

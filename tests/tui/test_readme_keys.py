@@ -21,10 +21,10 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 
-import tui.screens
-import tui.widgets
-from engine.exitcodes import Exit
-from tui.app import InboxLabApp
+import inboxlab.tui.screens
+import inboxlab.tui.widgets
+from inboxlab.engine.exitcodes import Exit
+from inboxlab.tui.app import InboxLabApp
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -69,7 +69,7 @@ def key_rows() -> dict[str, str]:
 
 def classes_with_keys() -> list[type[DOMNode]]:
     found: list[type[DOMNode]] = [InboxLabApp]
-    for package in (tui.screens, tui.widgets):
+    for package in (inboxlab.tui.screens, inboxlab.tui.widgets):
         for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             module = importlib.import_module(info.name)
             for _name, cls in inspect.getmembers(module, inspect.isclass):

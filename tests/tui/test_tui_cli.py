@@ -15,15 +15,15 @@ import pytest
 from textual.widgets import Input
 from waiting import async_wait_until
 
-from engine.exitcodes import Exit
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
-from scenarios import path_of
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge, account_dir
-from tui.bridge.translate import validate_account
+from inboxlab.engine.exitcodes import Exit
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.scenarios import path_of
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge, account_dir
+from inboxlab.tui.bridge.translate import validate_account
 
 INBOXLAB = Path(sys.executable).parent / "inboxlab"
 

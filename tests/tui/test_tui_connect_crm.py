@@ -21,18 +21,18 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Label, OptionList
 from waiting import async_wait_until
 
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer, SmtpServer
-from fakeserver.scenario.load import load
-from fakeserver.scenario.serve import ScenarioServer
-from scenarios import path_of
-from tui import views as v
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.bridge.crm import BccConfig
-from tui.screens.compose import ComposeScreen
-from tui.screens.contact_form import ContactForm
-from tui.screens.records import RecordsScreen
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.scenarios import path_of
+from inboxlab.tui import views as v
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.bridge.crm import BccConfig
+from inboxlab.tui.screens.compose import ComposeScreen
+from inboxlab.tui.screens.contact_form import ContactForm
+from inboxlab.tui.screens.records import RecordsScreen
 
 SIZE = (140, 40)
 DANA = "dana@acme.example"  # the demo scenario's persona: answers what it is sent

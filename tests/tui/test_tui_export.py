@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from waiting import async_wait_until
 
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.export import export_dir
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.export import export_dir
 
 
 @pytest.fixture

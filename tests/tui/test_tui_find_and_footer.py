@@ -11,13 +11,13 @@ from textual.widgets._footer import FooterKey
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
 
-from tui import crm_messages as cm
-from tui import views as v
-from tui.app import InboxLabApp
-from tui.screens.browser import BrowserScreen
-from tui.screens.records import RecordsScreen
-from tui.screens.scenarios import ScenariosScreen
-from tui.widgets.lists import find_rows, next_hit
+from inboxlab.tui import crm_messages as cm
+from inboxlab.tui import views as v
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.screens.browser import BrowserScreen
+from inboxlab.tui.screens.records import RecordsScreen
+from inboxlab.tui.screens.scenarios import ScenariosScreen
+from inboxlab.tui.widgets.lists import find_rows, next_hit
 
 PEOPLE = (("Dana Reyes", "dana@acme.example", "Acme"),
           ("Lee Park", "lee@globex.example", "Globex"),

@@ -14,12 +14,12 @@ from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Log, ProgressBar, Static
 from waiting import async_wait_until
 
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.screens.browser import BrowserScreen
-from tui.screens.diagnostics import DiagnosticsScreen
-from tui.screens.help import HelpScreen
-from tui.widgets.header_list import HeaderList
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.screens.browser import BrowserScreen
+from inboxlab.tui.screens.diagnostics import DiagnosticsScreen
+from inboxlab.tui.screens.help import HelpScreen
+from inboxlab.tui.widgets.header_list import HeaderList
 
 SIZE = (120, 40)
 
@@ -258,10 +258,10 @@ async def test_connect_form_signs_in_with_oauth(demo: Any) -> None:
 
     from textual.widgets import Input, Select
 
-    import scenarios
-    from engine.tokens import TokenProvider
-    from fakeserver.scenario.load import load
-    from fakeserver.scenario.serve import ScenarioServer
+    from inboxlab import scenarios
+    from inboxlab.engine.tokens import TokenProvider
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.fakeserver.scenario.serve import ScenarioServer
 
     app, pilot, bridge = demo
     async with ScenarioServer(load(scenarios.path_of("oauth-login")), control_port=None,

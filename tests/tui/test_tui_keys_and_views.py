@@ -13,14 +13,14 @@ from textual.widgets import Label, OptionList, Static
 from tui_script import AT, ROWS, ScriptedBridge
 from waiting import async_wait_until
 
-from tui import messages as m
-from tui.app import InboxLabApp
-from tui.screens.browser import BrowserScreen
-from tui.screens.message import MessageScreen
-from tui.screens.scenarios import ScenariosScreen
-from tui.screens.settings import SettingsScreen
-from tui.settings_store import SettingsStore
-from tui.widgets.header_list import HeaderList
+from inboxlab.tui import messages as m
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.screens.browser import BrowserScreen
+from inboxlab.tui.screens.message import MessageScreen
+from inboxlab.tui.screens.scenarios import ScenariosScreen
+from inboxlab.tui.screens.settings import SettingsScreen
+from inboxlab.tui.settings_store import SettingsStore
+from inboxlab.tui.widgets.header_list import HeaderList
 
 IDLE = m.StateView("idle", "Watching", "green", "ok", "Up to date; waiting for new mail.", AT)
 

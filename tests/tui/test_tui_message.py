@@ -6,12 +6,12 @@ from __future__ import annotations
 from textual.widgets import DataTable, Static
 from waiting import async_wait_until
 
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.screens.browser import BrowserScreen
-from tui.screens.message import MessageScreen
-from tui.screens.records import RecordsScreen
-from tui.widgets.header_list import HeaderList
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.screens.browser import BrowserScreen
+from inboxlab.tui.screens.message import MessageScreen
+from inboxlab.tui.screens.records import RecordsScreen
+from inboxlab.tui.widgets.header_list import HeaderList
 
 DANA = "dana@acme.example"
 

@@ -9,13 +9,13 @@ from textual.widgets import DataTable, Label, Static
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
 
-from tui import messages as m
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.incidents import IncidentLog, RetryView, badge_note, duration_text, status_line
-from tui.screens.browser import BrowserScreen
-from tui.screens.diagnostics import DiagnosticsScreen
-from tui.widgets.header_list import HeaderList
+from inboxlab.tui import messages as m
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.incidents import IncidentLog, RetryView, badge_note, duration_text, status_line
+from inboxlab.tui.screens.browser import BrowserScreen
+from inboxlab.tui.screens.diagnostics import DiagnosticsScreen
+from inboxlab.tui.widgets.header_list import HeaderList
 
 T0 = datetime(2026, 1, 2, 9, 0, 0, tzinfo=UTC)
 
@@ -121,7 +121,7 @@ async def test_an_outage_is_one_incident_with_a_countdown_reconnect_now_and_a_no
 
 
 def test_the_uptime_strip_shows_one_outage_as_one_gap() -> None:
-    from tui.incidents import uptime_cells, uptime_share
+    from inboxlab.tui.incidents import uptime_cells, uptime_share
 
     log = IncidentLog()
     log.failure(failure(T0 + timedelta(seconds=300)))

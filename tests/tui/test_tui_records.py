@@ -15,18 +15,18 @@ from textual.widgets import DataTable, OptionList, Static
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
 
-from engine.crm.errors import BadInput
-from engine.crm.rules import Mode
-from engine.errors import EngineError
-from tui import crm_messages as cm
-from tui import views as v
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.bridge.translate import account_from_cli, crm_rules
-from tui.screens.compose import ComposeScreen
-from tui.screens.help import HelpScreen
-from tui.screens.records import RecordsScreen
-from tui.settings_store import UiSettings
+from inboxlab.engine.crm.errors import BadInput
+from inboxlab.engine.crm.rules import Mode
+from inboxlab.engine.errors import EngineError
+from inboxlab.tui import crm_messages as cm
+from inboxlab.tui import views as v
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.bridge.translate import account_from_cli, crm_rules
+from inboxlab.tui.screens.compose import ComposeScreen
+from inboxlab.tui.screens.help import HelpScreen
+from inboxlab.tui.screens.records import RecordsScreen
+from inboxlab.tui.settings_store import UiSettings
 
 SIZE = (140, 40)
 DANA = "dana@acme.example"
@@ -254,7 +254,7 @@ class ScriptedCrm:
 
 
 def test_the_attachment_switch_has_one_default_everywhere() -> None:
-    from engine.crm.rules import LoggingRules
+    from inboxlab.engine.crm.rules import LoggingRules
 
     assert UiSettings().log_attachments is True
     assert LoggingRules().log_attachments is True

@@ -11,8 +11,8 @@ from typing import Any
 from textual.widgets import ProgressBar, Static
 from waiting import async_wait_until
 
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
 
 SIZE = (120, 40)
 COUNT = 100_000

@@ -5,13 +5,13 @@ from __future__ import annotations
 from textual.widgets import Sparkline, Static
 from waiting import async_wait_until
 
-from fakeserver.scenario.load import load
-from fakeserver.scenario.model import Down
-from scenarios import path_of
-from tui import messages as m
-from tui.app import InboxLabApp
-from tui.bridge import EngineBridge
-from tui.demo import send_plans
+from inboxlab.fakeserver.scenario.load import load
+from inboxlab.fakeserver.scenario.model import Down
+from inboxlab.scenarios import path_of
+from inboxlab.tui import messages as m
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.bridge import EngineBridge
+from inboxlab.tui.demo import send_plans
 
 
 def test_the_demo_outage_and_send_are_written_in_demo_toml() -> None:

@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import Input, Select, Static, Switch
 from tui_script import ScriptedBridge
 
-from tui.app import InboxLabApp
-from tui.errors import SettingsError
-from tui.settings_store import (
+from inboxlab.tui.app import InboxLabApp
+from inboxlab.tui.errors import SettingsError
+from inboxlab.tui.settings_store import (
     LOGGING_MODES,
     MODE_LABELS,
     SettingsStore,
@@ -61,8 +61,8 @@ def test_bad_values_are_named(tmp_path: Path, data: dict[str, object], field: st
 
 def test_modes_are_the_engines_vocabulary() -> None:
     """Every saved mode but "off" is an engine Mode; "off" is its inbox-disconnected switch."""
-    from engine.crm.rules import Mode
-    from tui.bridge.translate import crm_rules
+    from inboxlab.engine.crm.rules import Mode
+    from inboxlab.tui.bridge.translate import crm_rules
 
     assert set(LOGGING_MODES) - {"off"} == {m.value for m in Mode}
     assert MODE_LABELS["replies_only"] == "Log replies only"
@@ -136,7 +136,7 @@ async def test_saved_watch_list_reaches_the_engine(tmp_path: Path) -> None:
     does with an empty list); a name the server lacks is a warning, not a crash."""
     from waiting import async_wait_until
 
-    from tui.bridge import EngineBridge
+    from inboxlab.tui.bridge import EngineBridge
 
     store = SettingsStore(tmp_path / "settings.json")
     store.save(UiSettings(watched_folders=("Projects/Acme", "No Such Folder")))

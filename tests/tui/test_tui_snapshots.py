@@ -7,7 +7,7 @@ from typing import Any
 
 from tui_script import AT, ScriptedBridge
 
-from tui.app import InboxLabApp
+from inboxlab.tui.app import InboxLabApp
 
 SIZE = (110, 34)
 NARROW = (80, 24)  # the smallest terminal the TUI is driven in: the footer keeps q and ?

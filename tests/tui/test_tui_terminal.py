@@ -88,9 +88,9 @@ def test_inboxlab_connect_drives_a_served_mailbox(tmp_path: Path) -> None:
     import asyncio
     import threading
 
-    from fakeserver.scenario.load import load
-    from fakeserver.scenario.serve import ScenarioServer
-    from scenarios import path_of
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.fakeserver.scenario.serve import ScenarioServer
+    from inboxlab.scenarios import path_of
 
     if not INBOXLAB.exists():
         pytest.skip(f"the inboxlab console script is not installed at {INBOXLAB}")
@@ -150,9 +150,9 @@ def test_inboxlab_connect_crm_add_send_reply_and_bcc(tmp_path: Path) -> None:
     import threading
     from email.message import EmailMessage
 
-    from fakeserver.scenario.load import load
-    from fakeserver.scenario.serve import ScenarioServer
-    from scenarios import path_of
+    from inboxlab.fakeserver.scenario.load import load
+    from inboxlab.fakeserver.scenario.serve import ScenarioServer
+    from inboxlab.scenarios import path_of
 
     if not INBOXLAB.exists():
         pytest.skip(f"the inboxlab console script is not installed at {INBOXLAB}")
@@ -225,7 +225,7 @@ def test_an_outage_in_a_real_terminal_is_one_incident_with_a_countdown_and_a_hea
     with the next retry's countdown; INBOX opened while the server is down says so, with
     the countdown, and opens with its rows once the account is back ("Reconnected after");
     the dashboard then says it healed, and Diagnostics has one row for it."""
-    from scenarios import path_of
+    from inboxlab.scenarios import path_of
 
     if not INBOXLAB.exists():
         pytest.skip(f"the inboxlab console script is not installed at {INBOXLAB}")

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import AuthFailed, Disconnected, TlsError
-from engine.states import STATE_INFO, State
-from tui.bridge.browse import compact, header_row
-from tui.bridge.translate import disconnect_view, state_view, validate_account
-from tui.views import ProgressView
+from inboxlab.engine.errors import AuthFailed, Disconnected, TlsError
+from inboxlab.engine.states import STATE_INFO, State
+from inboxlab.tui.bridge.browse import compact, header_row
+from inboxlab.tui.bridge.translate import disconnect_view, state_view, validate_account
+from inboxlab.tui.views import ProgressView
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)
 

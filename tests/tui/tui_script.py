@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.message_pump import MessagePump
 
-from tui import messages as m
+from inboxlab.tui import messages as m
 
 AT = datetime(2026, 1, 2, 9, 30, 0, tzinfo=UTC)
 FOLDERS = (

@@ -6,6 +6,6 @@ bridge proper, Textual too). Screens and widgets get plain views and messages.
 - ``browse`` / ``translate``: engine-thread helpers that never see Textual.
 """
 
-from tui.bridge.engine_bridge import EngineBridge, account_dir
+from inboxlab.tui.bridge.engine_bridge import EngineBridge, account_dir
 
 __all__ = ["EngineBridge", "account_dir"]

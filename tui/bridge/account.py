@@ -26,17 +26,17 @@ from typing import Any, Literal
 
 from textual.message_pump import MessagePump
 
-from engine.account import Account
-from engine.account_options import AccountOptions, AccountStats
-from engine.connect import Link
-from engine.diag.bundle import export_bundle
-from engine.diag.tracering import TraceRing
-from engine.errors import ConfigError
-from engine.roles import Role
-from engine.secrets import Secret
-from engine.settings import AccountSettings
-from engine.states import State, StateChanged
-from engine.supervise import (
+from inboxlab.engine.account import Account
+from inboxlab.engine.account_options import AccountOptions, AccountStats
+from inboxlab.engine.connect import Link
+from inboxlab.engine.diag.bundle import export_bundle
+from inboxlab.engine.diag.tracering import TraceRing
+from inboxlab.engine.errors import ConfigError
+from inboxlab.engine.roles import Role
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings
+from inboxlab.engine.states import State, StateChanged
+from inboxlab.engine.supervise import (
     FolderGone,
     LargeFolderWarning,
     MessageSkipped,
@@ -44,13 +44,13 @@ from engine.supervise import (
     RetryScheduled,
     ScanProgress,
 )
-from engine.tokens import TokenProvider, provider_from_options
-from tui import messages as m
-from tui.bridge.browse import FolderBrowser
-from tui.bridge.browse_side import BrowseSide
-from tui.bridge.crm import BccConfig, CrmBridge, CrmWiring
-from tui.bridge.loop import EngineLoop
-from tui.bridge.translate import (
+from inboxlab.engine.tokens import TokenProvider, provider_from_options
+from inboxlab.tui import messages as m
+from inboxlab.tui.bridge.browse import FolderBrowser
+from inboxlab.tui.bridge.browse_side import BrowseSide
+from inboxlab.tui.bridge.crm import BccConfig, CrmBridge, CrmWiring
+from inboxlab.tui.bridge.loop import EngineLoop
+from inboxlab.tui.bridge.translate import (
     StageClock,
     crm_rules,
     disconnect_view,
@@ -58,7 +58,7 @@ from tui.bridge.translate import (
     trace_line,
     validate_account,
 )
-from tui.settings_store import UiSettings
+from inboxlab.tui.settings_store import UiSettings
 
 OUTBOX_RETRY = 60.0  # seconds between retries of outbox records that failed (a 421...)
 

@@ -20,10 +20,10 @@ from email.policy import default as default_policy
 from email.utils import parseaddr
 from typing import Any
 
-from engine.errors import EngineError
-from engine.imap import ImapClient
-from engine.imap.commands import Atom
-from tui.views import HeaderRow, ProgressView
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap import ImapClient
+from inboxlab.engine.imap.commands import Atom
+from inboxlab.tui.views import HeaderRow, ProgressView
 
 Opener = Callable[[str], Awaitable[ImapClient]]
 Closer = Callable[[ImapClient, str], Awaitable[None]]

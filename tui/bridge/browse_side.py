@@ -15,20 +15,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from engine.account import Account
-from engine.connect import ConnectOptions, Link, login, open_link
-from engine.crm.ingest import Headers
-from engine.errors import EngineError
-from engine.imap import ImapClient
-from engine.secrets import Secret
-from engine.settings import AccountSettings
-from engine.tokens import TokenProvider
-from tui import messages as m
-from tui.bridge.browse import FolderBrowser, find_message, full_scan
-from tui.bridge.translate import message_view, read_headers
+from inboxlab.engine.account import Account
+from inboxlab.engine.connect import ConnectOptions, Link, login, open_link
+from inboxlab.engine.crm.ingest import Headers
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap import ImapClient
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings
+from inboxlab.engine.tokens import TokenProvider
+from inboxlab.tui import messages as m
+from inboxlab.tui.bridge.browse import FolderBrowser, find_message, full_scan
+from inboxlab.tui.bridge.translate import message_view, read_headers
 
 if TYPE_CHECKING:
-    from tui.bridge.crm import CrmBridge
+    from inboxlab.tui.bridge.crm import CrmBridge
 
 T = TypeVar("T")
 

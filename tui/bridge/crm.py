@@ -24,29 +24,29 @@ from typing import Any, TypeVar
 
 from textual.message import Message
 
-from engine.crm.attachments import AttachmentStore
-from engine.crm.bcc import BccEndpoint, BccIngest, IngestResult
-from engine.crm.contacts_csv import parse_contacts
-from engine.crm.errors import CrmError
-from engine.crm.inbox import InboxLogger
-from engine.crm.ingest import Address, Headers
-from engine.crm.outbox import Outbox
-from engine.crm.records import Contact, CrmStore
-from engine.crm.rules import LoggingRules
-from engine.crm.send import SmtpSubmitter
-from engine.crm.sentcopy import SentCopier
-from engine.crm.templates import Template, Templates, preview
-from engine.crm.tracking import match, thread_view
-from engine.db import Database
-from engine.errors import EngineError
-from engine.imap import ImapClient
-from engine.secrets import Secret
-from engine.settings import SmtpServer
-from engine.sync import ScannedMessage
-from engine.tokens import TokenProvider
-from tui import crm_messages as cm
-from tui import views as v
-from tui.bridge.translate import email_view, thread_lines
+from inboxlab.engine.crm.attachments import AttachmentStore
+from inboxlab.engine.crm.bcc import BccEndpoint, BccIngest, IngestResult
+from inboxlab.engine.crm.contacts_csv import parse_contacts
+from inboxlab.engine.crm.errors import CrmError
+from inboxlab.engine.crm.inbox import InboxLogger
+from inboxlab.engine.crm.ingest import Address, Headers
+from inboxlab.engine.crm.outbox import Outbox
+from inboxlab.engine.crm.records import Contact, CrmStore
+from inboxlab.engine.crm.rules import LoggingRules
+from inboxlab.engine.crm.send import SmtpSubmitter
+from inboxlab.engine.crm.sentcopy import SentCopier
+from inboxlab.engine.crm.templates import Template, Templates, preview
+from inboxlab.engine.crm.tracking import match, thread_view
+from inboxlab.engine.db import Database
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.imap import ImapClient
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import SmtpServer
+from inboxlab.engine.sync import ScannedMessage
+from inboxlab.engine.tokens import TokenProvider
+from inboxlab.tui import crm_messages as cm
+from inboxlab.tui import views as v
+from inboxlab.tui.bridge.translate import email_view, thread_lines
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.secrets import Secret
-from engine.settings import AccountSettings, ImapServer, SmtpServer
-from engine.tokens import TokenProvider
-from tui import messages as m
-from tui.bridge.account import AccountSide
-from tui.bridge.crm import BccConfig
-from tui.demo import FAULTS, DemoServers, Endpoints, list_scenarios
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
+from inboxlab.engine.tokens import TokenProvider
+from inboxlab.tui import messages as m
+from inboxlab.tui.bridge.account import AccountSide
+from inboxlab.tui.bridge.crm import BccConfig
+from inboxlab.tui.demo import FAULTS, DemoServers, Endpoints, list_scenarios
 
 # A scenario's [[send]] mail goes out this long after the account settles, so a newcomer
 # sees the steady state (2 of 5 connections) before the CRM borrows connections to send.

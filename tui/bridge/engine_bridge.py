@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from engine.secrets import Secret
-from engine.settings import AccountSettings
-from engine.tokens import TokenProvider
-from tui import messages as m
-from tui.bridge.account import account_dir
-from tui.bridge.crm import BccConfig
-from tui.bridge.demo import DemoSide
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings
+from inboxlab.engine.tokens import TokenProvider
+from inboxlab.tui import messages as m
+from inboxlab.tui.bridge.account import account_dir
+from inboxlab.tui.bridge.crm import BccConfig
+from inboxlab.tui.bridge.demo import DemoSide
 
 
 class EngineBridge(DemoSide):

@@ -14,19 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from engine.catalogue import UNKNOWN
-from engine.crm.ingest import Headers, parse_headers
-from engine.crm.records import EmailRow
-from engine.crm.rules import LoggingRules, Mode
-from engine.crm.tracking import ThreadView
-from engine.diag.classify import bye_code, diagnose
-from engine.errors import EngineError
-from engine.secrets import Secret
-from engine.settings import AccountSettings, parse_server
-from engine.states import STATE_INFO, State
-from engine.tokens import TokenProvider
-from tui import views as m
-from tui.bridge.browse import RawMessage
+from inboxlab.engine.catalogue import UNKNOWN
+from inboxlab.engine.crm.ingest import Headers, parse_headers
+from inboxlab.engine.crm.records import EmailRow
+from inboxlab.engine.crm.rules import LoggingRules, Mode
+from inboxlab.engine.crm.tracking import ThreadView
+from inboxlab.engine.diag.classify import bye_code, diagnose
+from inboxlab.engine.errors import EngineError
+from inboxlab.engine.secrets import Secret
+from inboxlab.engine.settings import AccountSettings, parse_server
+from inboxlab.engine.states import STATE_INFO, State
+from inboxlab.engine.tokens import TokenProvider
+from inboxlab.tui import views as m
+from inboxlab.tui.bridge.browse import RawMessage
 
 
 def state_view(state: State, at: datetime | None = None, detail: str = "") -> m.StateView:
@@ -135,9 +135,9 @@ def account_from_cli(server: str, username: str, smtp: str | None = None, *,
     import getpass
     import sys
 
-    from engine.errors import ConfigError
-    from engine.secrets import find_secret
-    from engine.tokens import provider_from_options
+    from inboxlab.engine.errors import ConfigError
+    from inboxlab.engine.secrets import find_secret
+    from inboxlab.engine.tokens import provider_from_options
 
     settings, problem = validate_account(server, username)
     if settings is None:

@@ -20,7 +20,7 @@ from textual.binding import ActiveBinding
 from textual.screen import Screen
 
 if TYPE_CHECKING:
-    from tui.app import InboxLabApp
+    from inboxlab.tui.app import InboxLabApp
 
 
 

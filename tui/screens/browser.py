@@ -13,10 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Input, Label
 
-from tui import messages as m
-from tui.incidents import HEALED_STATES, badge_note, cause_words
-from tui.screens.base import KeyScreen
-from tui.widgets.header_list import HeaderList
+from inboxlab.tui import messages as m
+from inboxlab.tui.incidents import HEALED_STATES, badge_note, cause_words
+from inboxlab.tui.screens.base import KeyScreen
+from inboxlab.tui.widgets.header_list import HeaderList
 
 RETRY_ROWS = 2.0  # seconds between checks for rows to read again after an outage
 
@@ -144,7 +144,7 @@ class BrowserScreen(KeyScreen):
                                          lst.generation)
 
     def on_header_list_opened(self, msg: HeaderList.Opened) -> None:
-        from tui.screens.message import MessageScreen
+        from inboxlab.tui.screens.message import MessageScreen
 
         row = msg.row
         if row is not None:

@@ -21,10 +21,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, OptionList, Static
 
-from tui import views as v
-from tui.screens.base import ModelScreen
-from tui.screens.confirm import ConfirmScreen
-from tui.widgets.lists import ChoiceList
+from inboxlab.tui import views as v
+from inboxlab.tui.screens.base import ModelScreen
+from inboxlab.tui.screens.confirm import ConfirmScreen
+from inboxlab.tui.widgets.lists import ChoiceList
 
 REPEAT_WINDOW = 120.0  # s: the same template to the same people again within this asks first
 STATE_STYLE = {"queued": "dim", "submitted": "cyan", "copied": "blue", "logged": "green",

@@ -17,8 +17,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
-from tui.messages import SessionModel
-from tui.screens.base import ModelScreen
+from inboxlab.tui.messages import SessionModel
+from inboxlab.tui.screens.base import ModelScreen
 
 LOGIN_CHOICES = (("Password", "password"), ("OAuth 2.0: XOAUTH2 (Google, Microsoft)", "XOAUTH2"),
                  ("OAuth 2.0: OAUTHBEARER (RFC 7628)", "OAUTHBEARER"))

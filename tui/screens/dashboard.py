@@ -11,11 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Sparkline, Static
 
-from tui.incidents import badge_note, status_line, uptime_cells, uptime_share
-from tui.messages import FolderView, ProgressView, SessionModel
-from tui.screens.base import ModelScreen
-from tui.widgets.badge import StateBadge
-from tui.widgets.lists import OpenTable
+from inboxlab.tui.incidents import badge_note, status_line, uptime_cells, uptime_share
+from inboxlab.tui.messages import FolderView, ProgressView, SessionModel
+from inboxlab.tui.screens.base import ModelScreen
+from inboxlab.tui.widgets.badge import StateBadge
+from inboxlab.tui.widgets.lists import OpenTable
 
 
 def eta_text(view: ProgressView) -> str:

@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Label, Log, Static
 
-from tui.incidents import Incident, duration_text, plural
-from tui.messages import DisconnectView, SessionModel
-from tui.screens.base import ModelScreen
+from inboxlab.tui.incidents import Incident, duration_text, plural
+from inboxlab.tui.messages import DisconnectView, SessionModel
+from inboxlab.tui.screens.base import ModelScreen
 
 
 def explain(view: DisconnectView) -> Text:

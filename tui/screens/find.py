@@ -18,8 +18,8 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Input, Label
 
-from tui.screens.base import ModelScreen
-from tui.widgets.lists import ChoiceList, OpenTable, find_rows, next_hit
+from inboxlab.tui.screens.base import ModelScreen
+from inboxlab.tui.widgets.lists import ChoiceList, OpenTable, find_rows, next_hit
 
 
 class Findable(Protocol):

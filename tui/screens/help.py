@@ -30,7 +30,7 @@ class HelpScreen(ModalScreen[None]):
             sources.append((f"This screen ({type(under).__name__})", self._declared(under)))
             for widget in under.query("*"):
                 own = self._declared(widget)
-                if own and type(widget).__module__.startswith("tui."):
+                if own and type(widget).__module__.startswith("inboxlab.tui."):
                     sources.append((type(widget).__name__, own))
         text = Text()
         text.append("Keys (Ctrl+P opens the command palette)\n\n", style="bold")

@@ -14,8 +14,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from tui import messages as m
-from tui.screens.base import KeyScreen
+from inboxlab.tui import messages as m
+from inboxlab.tui.screens.base import KeyScreen
 
 DECISION_STYLE = {"logged": "green", "tracked": "green", "would join": "green",
                   "refused": "red", "malformed": "magenta", "flagged": "yellow",

@@ -17,10 +17,10 @@ from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui import views as v
-from tui.screens.contact_form import ContactForm, ContactInput, CsvForm
-from tui.screens.find import FindScreen
-from tui.widgets.lists import OpenTable
+from inboxlab.tui import views as v
+from inboxlab.tui.screens.contact_form import ContactForm, ContactInput, CsvForm
+from inboxlab.tui.screens.find import FindScreen
+from inboxlab.tui.widgets.lists import OpenTable
 
 STATUS_STYLE = {"logged": "green", "refused": "red", "flagged": "yellow", "malformed": "magenta"}
 
@@ -170,7 +170,7 @@ class RecordsScreen(FindScreen):
 
     def action_view_message(self) -> None:
         """The highlighted timeline email as the message view (headers, decision, flags)."""
-        from tui.screens.message import MessageScreen
+        from inboxlab.tui.screens.message import MessageScreen
 
         table = self.query_one("#timeline", DataTable)
         emails = self.inbox_app.crm_model.timelines.get(self.contact_id or -1, ())

@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.messages import SessionModel
-from tui.screens.find import FindScreen
-from tui.widgets.lists import ChoiceList
+from inboxlab.tui.messages import SessionModel
+from inboxlab.tui.screens.find import FindScreen
+from inboxlab.tui.widgets.lists import ChoiceList
 
 
 class RunList(ChoiceList):

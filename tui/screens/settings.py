@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, Switch
 
-from tui.errors import SettingsError
-from tui.screens.base import KeyScreen
-from tui.settings_store import LOGGING_MODES, MODE_LABELS, UiSettings
+from inboxlab.tui.errors import SettingsError
+from inboxlab.tui.screens.base import KeyScreen
+from inboxlab.tui.settings_store import LOGGING_MODES, MODE_LABELS, UiSettings
 
 
 def _split(text: str) -> tuple[str, ...]:

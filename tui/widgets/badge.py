@@ -6,7 +6,7 @@ from rich.color import Color, ColorParseError
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.messages import StateView
+from inboxlab.tui.messages import StateView
 
 
 def colour(name: str) -> str:

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.messages import HeaderRow, WindowWanted
+from inboxlab.tui.messages import HeaderRow, WindowWanted
 
 KEEP_SCREENS = 3  # rows kept: this many screens' worth around the viewport
 
