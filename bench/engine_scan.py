@@ -194,10 +194,10 @@ def _imports(leg: str) -> None:
     CPU" is the leg's work and the RSS growth its own (the TUI's trace formatter lives
     in the tui.bridge package, which loads textual: about 20 MB the TUI has anyway)."""
     if leg in ("scan", "scan+trace", "fetch", "parse"):
-        import engine.account
-        import engine.imap.protocol  # noqa: F401
+        import inboxlab.engine.account
+        import inboxlab.engine.imap.protocol
     if leg == "scan+trace":
-        import tui.bridge.translate  # noqa: F401
+        import inboxlab.tui.bridge.translate  # noqa: F401
 
 
 def run_leg(leg: str, host: str, port: int, user: str, password: str) -> dict[str, Any]:
