@@ -108,6 +108,24 @@ async def test_slash_finds_on_the_records_contacts_and_timeline() -> None:
         assert status(app) == "/visit: 1 of 1 hit in the timeline (n/N)"
 
 
+async def test_n_finds_in_the_list_as_it_is_now_after_a_reload() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("r")
+        contacts = app.screen.query_one("#contacts", DataTable)
+        await async_wait_until(lambda: contacts.row_count == 5, what="five contacts")
+        contacts.focus()
+        await pilot.press("slash", *"globex", "enter")
+        assert contacts.cursor_row == 1
+        newcomer = v.ContactView(9, "ivy@globex.example", "Ivy Chen", "Globex", 0)
+        app.post_message(cm.ContactsLoaded(0, (newcomer, *CONTACTS)))  # a record added
+        await async_wait_until(lambda: contacts.row_count == 6, what="six contacts")
+        contacts.move_cursor(row=2)  # Lee, where the cursor was, is now row 2
+        await pilot.press("n")
+        assert contacts.cursor_row == 4  # Ana, not the stale row 3 (Sam)
+        assert status(app) == "/globex: 3 of 3 hits in Contacts (n/N)"
+
+
 async def test_slash_finds_on_the_scenario_and_fault_lists_and_enter_runs_the_hit() -> None:
     bridge = ScriptedBridge()
     app = scripted_app(bridge)

@@ -109,6 +109,8 @@ class FindScreen(ModelScreen):
 
     def action_find_next(self, direction: int) -> None:
         target = self._find_in
+        if target is not None and self.find_text:  # the list may have been reloaded since
+            self.find_hits = find_rows(target.row_texts(), self.find_text)
         if not self.find_hits or target is None:
             self.notify("No find hits (press / to find)", markup=False, timeout=2)
             return
