@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Footer, Input, Label, OptionList
+from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets._footer import FooterKey
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
@@ -15,6 +15,7 @@ from inboxlab.tui import crm_messages as cm
 from inboxlab.tui import views as v
 from inboxlab.tui.app import InboxLabApp
 from inboxlab.tui.screens.browser import BrowserScreen
+from inboxlab.tui.screens.help import HelpScreen
 from inboxlab.tui.screens.records import RecordsScreen
 from inboxlab.tui.screens.scenarios import ScenariosScreen
 from inboxlab.tui.widgets.lists import find_rows, next_hit
@@ -182,3 +183,14 @@ async def test_forms_show_escape_back_where_q_is_typed() -> None:
         assert isinstance(app.focused, Input)
         shown = await async_wait_until(lambda: footer_keys(app), what="the footer")
         assert shown[0] == "escape"
+
+
+async def test_help_lists_the_find_keys_a_screen_inherits() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("r", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text", Static).render())
+        for binding_id in ("find.start", "find.next", "find.prev", "records.reload",
+                           "table.open", "app.quit"):
+            assert binding_id in text, binding_id

@@ -44,5 +44,12 @@ class HelpScreen(ModalScreen[None]):
 
     @staticmethod
     def _declared(node: object) -> list[Binding]:
-        found = getattr(node, "BINDINGS", [])
-        return [b for b in found if isinstance(b, Binding)]
+        """The node's bindings, with those its class inherits from this app's bases (the
+        Records screen's ``/``, ``n``, ``N`` come from FindScreen); a subclass's wins."""
+        by_key: dict[str, Binding] = {}
+        for cls in reversed(type(node).__mro__):
+            if cls is type(node) or cls.__module__.startswith("inboxlab.tui."):
+                for b in cls.__dict__.get("BINDINGS", []):
+                    if isinstance(b, Binding):
+                        by_key[b.key] = b
+        return list(by_key.values())
