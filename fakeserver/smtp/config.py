@@ -13,7 +13,7 @@ from typing import Literal, get_args
 from inboxlab.fakeserver.errors import ScenarioError
 
 PersonaAction = Literal["reply", "forward", "reply_from_other"]
-FaultKind = Literal["421", "451", "535", "552", "drop_mid_data", "drop_after_data",
+FaultKind = Literal["421", "451", "452", "535", "552", "drop_mid_data", "drop_after_data",
                     "stall_after_data"]
 FaultStage = Literal["connect", "ehlo", "auth", "mail", "rcpt", "data"]
 
@@ -29,6 +29,7 @@ FAULT_STAGES: tuple[str, ...] = get_args(FaultStage)
 FAULT_STAGES_ALLOWED: dict[str, tuple[str, ...]] = {
     "421": FAULT_STAGES,
     "451": ("mail", "rcpt", "data"),
+    "452": ("mail", "rcpt", "data"),  # insufficient storage (RFC 5321 4.5.3.1.10: to RCPT too)
     "535": ("auth",),
     "552": ("mail", "data"),
     "drop_mid_data": ("data",),

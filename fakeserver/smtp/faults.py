@@ -20,6 +20,7 @@ SILENT: tuple[FaultKind, ...] = ("drop_mid_data", "drop_after_data", "stall_afte
 DEFAULT_REPLIES: dict[FaultKind, str] = {
     "421": "421 4.3.2 Service not available, closing transmission channel",
     "451": "451 4.3.0 Temporary local problem, please try again later",
+    "452": "452 4.3.1 Insufficient system storage",
     "535": "535 5.7.8 Authentication credentials invalid",
     "552": "552 5.3.4 Message size exceeds fixed maximum message size",
     "drop_mid_data": "",
@@ -39,7 +40,7 @@ class FiredFault:
     @property
     def transient(self) -> bool:
         """Whether a client should retry later (4xx, a cut connection) or give up (5xx)."""
-        return self.kind in ("421", "451", *SILENT)
+        return self.kind in ("421", "451", "452", *SILENT)
 
     @property
     def closes(self) -> bool:

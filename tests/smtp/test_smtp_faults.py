@@ -150,6 +150,21 @@ async def test_451_is_temporary_and_the_session_survives(server, tls) -> None:
     assert len(server.log.outside(RCPT)) == 1
 
 
+async def test_452_insufficient_storage_refuses_the_recipient_for_now(server, tls) -> None:
+    server.faults.arm(SmtpFault("452", "rcpt"))
+    client = smtps_client(server, tls)
+    async with client:
+        await client.login(USER, PASSWORD)
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as info:
+            await client.send_message(message())
+        [refused] = info.value.recipients
+        assert refused.code == 452 and refused.message == "4.3.1 Insufficient system storage"
+        assert client.is_connected
+    assert server.log.deliveries == []
+    assert [(f.kind, f.transient, f.closes) for f in server.faults.fired] == [
+        ("452", True, False)]
+
+
 async def test_451_after_data_with_smtplib(server, tls) -> None:
     server.faults.arm(SmtpFault("451", "data", times=2))
     for _ in range(2):
