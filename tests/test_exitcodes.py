@@ -11,6 +11,7 @@ import json
 import pytest
 
 import inboxlab.fakeserver.cli as fake_cli
+import inboxlab.lab.cli as lab_cli
 from inboxlab.engine.exitcodes import Exit, table
 from inboxlab.tui.cli import main
 
@@ -18,6 +19,7 @@ from inboxlab.tui.cli import main
 def test_fakeserver_repeats_the_same_numbers() -> None:
     assert (fake_cli.EXIT_OK, fake_cli.EXIT_FAILED, fake_cli.EXIT_USAGE) == (
         Exit.OK, Exit.FAILED, Exit.USAGE)
+    assert (lab_cli.EXIT_OK, lab_cli.EXIT_USAGE) == (Exit.OK, Exit.USAGE)
 
 
 def test_the_table_names_every_code() -> None:

@@ -197,7 +197,7 @@ def _dispatch(argv: list[str]) -> int:
     if args.command == "bcc":
         return _run_bcc(args.user, args.address, _host_port(args.listen), args.data_dir)
     if args.command == "fakeserver":
-        from inboxlab.fakeserver.cli import serve_main
+        from inboxlab.lab.cli import serve_main
 
         return serve_main(
             scenario=getattr(args, "scenario", None),

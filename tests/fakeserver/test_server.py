@@ -212,7 +212,7 @@ def test_serve_cli_prints_endpoints_and_stops_cleanly_on_sigint(tmp_path) -> Non
 
 @pytest.mark.parametrize("scenario", ["no-such-scenario"])
 def test_serve_cli_refuses_unknown_scenarios(scenario) -> None:
-    from inboxlab.fakeserver.cli import serve_main
+    from inboxlab.lab.cli import serve_main
 
     assert serve_main(scenario, "127.0.0.1", 0, 0) == 3
 
