@@ -12,7 +12,7 @@
 |      |             | invalid scenario/trace file, no password where one is needed         |
 | 130  | INTERRUPTED | stopped by Ctrl-C                                                    |
 
-Why here: the CLI (``tui/cli.py``) and the engine's own commands (``diagnose``,
+Why here: the CLI (``cli/main.py``) and the engine's own commands (``diagnose``,
 ``record``, ``from-trace``) both return these; the engine may not import ``tui``, so the
 table sits in the engine with no imports of its own. ``fakeserver`` may import neither:
 ``fakeserver/cli.py`` repeats the three numbers it uses and ``tests/test_exitcodes.py``

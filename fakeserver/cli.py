@@ -1,4 +1,4 @@
-"""``inboxlab scenario ...`` (called by tui/cli.py). ``inboxlab fakeserver serve`` lives in
+"""``inboxlab scenario ...`` (called by cli/main.py). ``inboxlab fakeserver serve`` lives in
 ``inboxlab.lab.cli``: it serves through the public lab API (issue 19).
 """
 

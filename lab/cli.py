@@ -1,4 +1,4 @@
-"""``inboxlab fakeserver serve``, on the public lab API (called by tui/cli.py).
+"""``inboxlab fakeserver serve``, on the public lab API (called by cli/main.py).
 
 Serving runs until Ctrl-C or SIGTERM and exits 0; it prints everything a client needs:
 host, ports, the CA file to trust, the control endpoint and its token, and the logins.

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
-ROOMS = ("engine", "fakeserver", "tui", "scenarios", "lab")
+ROOMS = ("engine", "fakeserver", "tui", "scenarios", "lab", "harness", "cli")
 
 
 class BareRoomImport(ImportError):

@@ -12,8 +12,8 @@ import pytest
 
 import inboxlab.fakeserver.cli as fake_cli
 import inboxlab.lab.cli as lab_cli
+from inboxlab.cli.main import main
 from inboxlab.engine.exitcodes import Exit, table
-from inboxlab.tui.cli import main
 
 
 def test_fakeserver_repeats_the_same_numbers() -> None:

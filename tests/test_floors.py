@@ -39,7 +39,7 @@ def _lint_imports() -> str:
 @pytest.mark.parametrize("case", sorted(PLANTS))
 def test_engine_floor_contracts_catch_a_planted_import(tmp_path: Path, case: str) -> None:
     lint = _lint_imports()
-    for pkg in ("engine", "fakeserver", "tui"):
+    for pkg in ("engine", "fakeserver", "tui", "harness", "cli"):
         # laid out as installed (inboxlab/engine), so PYTHONPATH wins over the editable install
         shutil.copytree(ROOT / pkg, tmp_path / "inboxlab" / pkg,
                         ignore=shutil.ignore_patterns("__pycache__"))

@@ -545,9 +545,9 @@ def run_demo(scenario: str | None = None) -> int:
     """``inboxlab`` / ``inboxlab demo``: the TUI on a bundled scenario; the exit status."""
     import sys
 
+    from inboxlab.harness.demo import scenario_problem
     from inboxlab.scenarios import DEFAULT
     from inboxlab.tui.bridge import EngineBridge
-    from inboxlab.tui.demo import scenario_problem
 
     problem = scenario_problem(scenario or DEFAULT)
     if problem is not None:  # refused before a terminal opens, as `scenario check` does

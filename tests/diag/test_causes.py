@@ -25,6 +25,7 @@ import pytest
 from diag_helpers import USER, account_for
 from waiting import async_wait_until
 
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.catalogue import BY_CODE, CAUSES
 from inboxlab.engine.diag.classify import diagnose_fact
 from inboxlab.engine.diag.probe import ProbeOptions, ProbeReport, probe
@@ -37,7 +38,6 @@ from inboxlab.engine.tokens import CommandToken, EnvToken, TokenProvider
 from inboxlab.fakeserver.scenario.load import load
 from inboxlab.fakeserver.scenario.model import UidValidityReset
 from inboxlab.fakeserver.scenario.serve import ScenarioServer
-from inboxlab.tui.cli import main as cli_main
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 PASSWORD = "inboxlab-demo"

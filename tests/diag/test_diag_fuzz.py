@@ -7,9 +7,9 @@ import tomllib
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from inboxlab.engine.diag.fromtrace import scenario_from_trace
 from inboxlab.engine.diag.redact import Redactor
 from inboxlab.engine.diag.tracefile import LineAssembler, Record
+from inboxlab.harness.fromtrace import scenario_from_trace
 
 LINES = st.one_of(
     st.text(max_size=200),

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.diag.probe import ProbeOptions, probe
 from inboxlab.engine.secrets import Secret
 from inboxlab.engine.settings import AccountSettings, ImapServer
-from inboxlab.tui.cli import main as cli_main
 
 pytestmark = pytest.mark.dovecot
 

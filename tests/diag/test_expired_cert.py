@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import trustme
 
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.catalogue import BY_CODE
 from inboxlab.engine.diag.probe import ProbeOptions, probe
 from inboxlab.engine.secrets import Secret
 from inboxlab.engine.settings import AccountSettings, ImapServer
-from inboxlab.tui.cli import main as cli_main
 
 
 @contextlib.asynccontextmanager

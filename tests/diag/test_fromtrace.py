@@ -11,7 +11,7 @@ import pytest
 from diag_helpers import USER, scenario_text, served
 from waiting import async_wait_until
 
-from inboxlab.engine.diag.fromtrace import REPLAY_PASSWORD, scenario_from_trace
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.diag.probe import ProbeOptions, probe
 from inboxlab.engine.diag.record import Recorder
 from inboxlab.engine.diag.tracefile import LineAssembler, Record, read_trace
@@ -19,7 +19,7 @@ from inboxlab.engine.secrets import Secret
 from inboxlab.engine.settings import AccountSettings, ImapServer
 from inboxlab.fakeserver.scenario.load import loads
 from inboxlab.fakeserver.scenario.serve import ScenarioServer
-from inboxlab.tui.cli import main as cli_main
+from inboxlab.harness.fromtrace import REPLAY_PASSWORD, scenario_from_trace
 
 PASSWORD = "fromtrace-Pw-3"
 
@@ -141,7 +141,7 @@ async def test_a_diagnose_session_s_bye_at_capability_replays_under_scenario_run
     """``diagnose`` asks CAPABILITY; the engine does not when the greeting lists them. A BYE
     recorded there must still meet the engine in ``scenario run`` (at the same command
     count), or the replay cannot show the recorded cause."""
-    from inboxlab.tui.scenario_run import format_report, run_scenario
+    from inboxlab.harness.run import format_report, run_scenario
 
     extra = ('[[timeline]]\nname = "x"\ntrigger = { command = "CAPABILITY" }\n'
              'action = { type = "bye", code = "UNAVAILABLE", text = "Maintenance" }\n')

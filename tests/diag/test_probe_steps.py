@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from diag_helpers import USER, scenario_text, served
 
+from inboxlab.cli.diagnose import render
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.diag.probe import Probe, ProbeOptions, probe
-from inboxlab.engine.diag.report import render
 from inboxlab.engine.secrets import Secret
 from inboxlab.engine.settings import AccountSettings, ImapServer
-from inboxlab.tui.cli import main as cli_main
 
 PASSWORD = "steps-Pw-13"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -191,7 +191,7 @@ async def test_closed_stdin_and_no_password_skips_login_instead_of_crashing() ->
         env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
         done = await asyncio.to_thread(
             subprocess.run,
-            ["/bin/sh", "-c", 'exec "$0" -m inboxlab.tui.cli diagnose --imap "$1" --user "$2" <&-',
+            ["/bin/sh", "-c", 'exec "$0" -m inboxlab.cli.main diagnose --imap "$1" --user "$2" <&-',
              sys.executable, url, USER],
             capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 1, done.stderr
@@ -202,8 +202,8 @@ async def test_closed_stdin_and_no_password_skips_login_instead_of_crashing() ->
 
 def test_a_prompt_that_gives_nothing_is_a_usage_error_with_json(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from inboxlab.engine.diag.report import run_diagnose
-    from inboxlab.tui.cli import _build_parser
+    from inboxlab.cli.diagnose import run_diagnose
+    from inboxlab.cli.main import _build_parser
 
     monkeypatch.delenv("INBOXLAB_PASSWORD", raising=False)
     args = _build_parser().parse_args(["diagnose", "--imap", "imap://127.0.0.1:1",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.diag.bundle import export_bundle
 from inboxlab.engine.diag.record import Recorder
 from inboxlab.engine.errors import ConfigError
-from inboxlab.tui.cli import main as cli_main
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "example.com"])

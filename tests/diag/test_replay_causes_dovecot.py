@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from inboxlab.engine.diag.classify import diagnose
-from inboxlab.engine.diag.fromtrace import scenario_from_trace
 from inboxlab.engine.diag.record import Recorder
 from inboxlab.engine.diag.tracefile import read_trace
 from inboxlab.engine.errors import EngineError
 from inboxlab.engine.imap.client import ImapClient
 from inboxlab.engine.imap.results import Credentials
 from inboxlab.fakeserver.scenario.load import loads
-from inboxlab.tui.scenario_run import format_report, run_scenario
+from inboxlab.harness.fromtrace import scenario_from_trace
+from inboxlab.harness.run import format_report, run_scenario
 
 pytestmark = pytest.mark.dovecot
 

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from inboxlab.engine.diag.classify import diagnose
-from inboxlab.engine.diag.fromtrace import REPLAY_PASSWORD, scenario_from_trace
 from inboxlab.engine.diag.probe import ProbeOptions, probe
 from inboxlab.engine.diag.record import Recorder
 from inboxlab.engine.diag.tracefile import read_trace
@@ -23,6 +22,7 @@ from inboxlab.engine.secrets import Secret
 from inboxlab.engine.settings import AccountSettings, ImapServer
 from inboxlab.fakeserver.scenario.load import loads
 from inboxlab.fakeserver.scenario.serve import ScenarioServer
+from inboxlab.harness.fromtrace import REPLAY_PASSWORD, scenario_from_trace
 
 pytestmark = pytest.mark.dovecot
 

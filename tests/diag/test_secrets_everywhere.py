@@ -17,6 +17,7 @@ import secretscan
 from diag_helpers import USER, account_for, scenario_text, served
 from waiting import async_wait_until
 
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.db import Database
 from inboxlab.engine.diag.bundle import export_bundle
 from inboxlab.engine.diag.record import Recorder
@@ -27,7 +28,6 @@ from inboxlab.engine.imap.client import ImapClient
 from inboxlab.engine.imap.results import Credentials
 from inboxlab.engine.states import State
 from inboxlab.fakeserver.scenario.model import PasswordChanged, Reset
-from inboxlab.tui.cli import main as cli_main
 
 PASSWORD = "Kn0wn-Pa55word-xyzzy"
 TOKEN = "ya29.KnownToken-0123456789abcdefXYZ"

@@ -10,7 +10,7 @@ from pathlib import Path
 from scenario_text import header
 
 from inboxlab.fakeserver.scenario.load import loads
-from inboxlab.tui.scenario_run import format_report, run_scenario
+from inboxlab.harness.run import format_report, run_scenario
 
 HEALTHY = header(name="healthy", seed=4, count=5)
 

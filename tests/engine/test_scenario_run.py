@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from scenario_text import header
 
+from inboxlab.cli.main import main
 from inboxlab.fakeserver.scenario.load import load
+from inboxlab.harness.run import choose_initial_scan, format_report, run_scenario
 from inboxlab.scenarios import bundled
-from inboxlab.tui.cli import main
-from inboxlab.tui.scenario_run import choose_initial_scan, format_report, run_scenario
 
 
 @pytest.mark.parametrize("name", sorted(bundled()))
@@ -70,7 +70,7 @@ def test_an_unusable_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_implicit_checks_fail_on_a_leak_a_stale_checkpoint_and_a_silent_big_folder(
     tmp_path: Path,
 ) -> None:
-    from inboxlab.tui import scenario_implicit as implicit
+    from inboxlab.harness import implicit
 
     db = tmp_path / "engine.db"
     with sqlite3.connect(db) as conn:

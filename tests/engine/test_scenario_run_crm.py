@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from scenario_text import header
 
-import inboxlab.tui.scenario_crm_drive as crm_drive
+import inboxlab.harness.crm_drive as crm_drive
+from inboxlab.cli.main import main
 from inboxlab.engine.crm.sentcopy import CopyPolicy, SentCopier
 from inboxlab.fakeserver.errors import ScenarioError
 from inboxlab.fakeserver.scenario.load import load, loads
 from inboxlab.fakeserver.scenario.model import Expect
+from inboxlab.harness.crm_checks import CRM_CHECKS, CrmFacts
+from inboxlab.harness.report import RunReport, format_report
+from inboxlab.harness.run import run_scenario
 from inboxlab.scenarios import bundled
-from inboxlab.tui.cli import main
-from inboxlab.tui.scenario_crm import CRM_CHECKS, CrmFacts
-from inboxlab.tui.scenario_report import RunReport, format_report
-from inboxlab.tui.scenario_run import run_scenario
 
 DANA = "dana@acme.example"
 HEADER = header(name="crm-test", count=20)
@@ -260,7 +260,7 @@ threads = 2
 # -- [crm]: the logging rules, and --keep-db (issue 20) -----------------------------------
 
 def test_crm_rules_load_and_reach_the_engine() -> None:
-    from inboxlab.tui.scenario_crm_drive import rules_of
+    from inboxlab.harness.crm_drive import rules_of
 
     default = loads(scenario_text(PERSONA, SEND), file="crm.toml")
     assert (default.crm.logging_mode, default.crm.log_attachments) == ("replies_only", True)

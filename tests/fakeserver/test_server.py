@@ -187,7 +187,7 @@ async def test_non_ascii_folder_names_are_modified_utf7(config_factory, connect)
 def test_serve_cli_prints_endpoints_and_stops_cleanly_on_sigint(tmp_path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "inboxlab.tui.cli", "fakeserver", "serve"],
+        [sys.executable, "-m", "inboxlab.cli.main", "fakeserver", "serve"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None

@@ -20,6 +20,7 @@ from secretscan import checkpoint, scan_tree
 from waiting import async_wait_until
 
 from inboxlab import scenarios
+from inboxlab.cli.main import main as cli_main
 from inboxlab.engine.account import Account, AccountOptions
 from inboxlab.engine.backoff import BackoffPolicy
 from inboxlab.engine.crm.send import SmtpSubmitter
@@ -34,7 +35,6 @@ from inboxlab.engine.tokens import CommandToken, TokenProvider
 from inboxlab.fakeserver.scenario.load import load
 from inboxlab.fakeserver.scenario.model import Close
 from inboxlab.fakeserver.scenario.serve import ScenarioServer
-from inboxlab.tui.cli import main as cli_main
 from inboxlab.tui.settings_store import SettingsStore, UiSettings, config_dir
 
 FAST_BACKOFF = BackoffPolicy(base_min=0.01, base_max=0.03, factor=1.5, cap=0.2)

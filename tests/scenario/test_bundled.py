@@ -255,7 +255,7 @@ async def test_bundled_scenario_loads_serves_and_behaves(name: str) -> None:
 
 
 def test_cli_check_and_list(tmp_path: Path) -> None:
-    run = [sys.executable, "-m", "inboxlab.tui.cli"]
+    run = [sys.executable, "-m", "inboxlab.cli.main"]
     listed = subprocess.run([*run, "scenario", "list"], capture_output=True, text=True,
                             timeout=120)
     assert listed.returncode == 0, listed.stderr
@@ -272,7 +272,7 @@ def test_cli_check_and_list(tmp_path: Path) -> None:
 
 
 def test_cli_serve_prints_endpoints_and_stops_cleanly() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "inboxlab.tui.cli",
+    proc = subprocess.Popen([sys.executable, "-m", "inboxlab.cli.main",
                              "fakeserver", "serve", "tarpit"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -295,7 +295,7 @@ def test_cli_serve_prints_endpoints_and_stops_cleanly() -> None:
 def test_cli_serve_refuses_an_invalid_scenario_before_listening(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('seed = "x"\n')
-    done = subprocess.run([sys.executable, "-m", "inboxlab.tui.cli",
+    done = subprocess.run([sys.executable, "-m", "inboxlab.cli.main",
                            "fakeserver", "serve", str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "line 1: seed" in done.stderr

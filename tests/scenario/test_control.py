@@ -201,7 +201,7 @@ def test_serve_prints_the_token_with_the_endpoints() -> None:
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "inboxlab.tui.cli",
+    proc = subprocess.Popen([sys.executable, "-m", "inboxlab.cli.main",
                              "fakeserver", "serve", "demo"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from inboxlab.tui.demo import Endpoints
+from inboxlab.harness.demo import Endpoints
 
 BRIDGE = Path(__file__).resolve().parents[2] / "tui" / "bridge"
 

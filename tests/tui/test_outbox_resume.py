@@ -24,8 +24,8 @@ from inboxlab.engine.crm.records import CrmStore
 from inboxlab.engine.crm.send import Draft
 from inboxlab.engine.db import Database
 from inboxlab.fakeserver.scenario.load import loads
+from inboxlab.harness.run import run_scenario
 from inboxlab.tui.bridge import EngineBridge
-from inboxlab.tui.scenario_run import run_scenario
 
 USER = "user@example.com"  # the demo's (and the header's) account
 DANA = "dana@acme.example"

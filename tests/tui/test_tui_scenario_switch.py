@@ -7,11 +7,11 @@ from waiting import async_wait_until
 
 from inboxlab.fakeserver.scenario.load import load
 from inboxlab.fakeserver.scenario.model import Down
+from inboxlab.harness.demo import send_plans
 from inboxlab.scenarios import path_of
 from inboxlab.tui import messages as m
 from inboxlab.tui.app import InboxLabApp
 from inboxlab.tui.bridge import EngineBridge
-from inboxlab.tui.demo import send_plans
 
 
 def test_the_demo_outage_and_send_are_written_in_demo_toml() -> None:

@@ -1,7 +1,7 @@
 """The bridge's demo director: the bundled fake servers on the engine loop, the scenario's
 scripted mail, faults fired from the Scenarios screen, and switching scenarios.
 
-The servers themselves are ``tui.demo`` (which sees ``fakeserver`` only); this side
+The servers themselves are ``harness.demo`` (which sees ``fakeserver`` only); this side
 starts the demo's account on them and tells the UI what happened. Whether a mailbox is
 the demo's is the director's own knowledge (``Endpoints.serves``: one of the addresses
 its servers listen on), never a guess from a host name.
@@ -18,10 +18,10 @@ from typing import Any
 from inboxlab.engine.secrets import Secret
 from inboxlab.engine.settings import AccountSettings, ImapServer, SmtpServer
 from inboxlab.engine.tokens import TokenProvider
+from inboxlab.harness.demo import FAULTS, DemoServers, Endpoints, list_scenarios
 from inboxlab.tui import messages as m
 from inboxlab.tui.bridge.account import AccountSide
 from inboxlab.tui.bridge.crm import BccConfig
-from inboxlab.tui.demo import FAULTS, DemoServers, Endpoints, list_scenarios
 
 # A scenario's [[send]] mail goes out this long after the account settles, so a newcomer
 # sees the steady state (2 of 5 connections) before the CRM borrows connections to send.

@@ -3,11 +3,11 @@
 ``RunState`` collects what the engine did (errors with their time, catalogue facts,
 deliveries, a sample of Message-IDs, warnings); each check of ``CHECKS`` reads it and
 answers pass / fail, or None while it cannot tell yet. Apart from the run loop
-(``tui.scenario_run``) so that adding a check never touches how a run is steered.
+(``harness.run``) so that adding a check never touches how a run is steered.
 
 Which checks this answers (the format is fakeserver.scenario.model.EXPECT_CHECKS):
 sent_folder, message_count, error, state, login_fails, reconnects, no_duplicates,
-client_timeout, response, and the CRM's (``tui.scenario_crm``). Unknown ones are
+client_timeout, response, and the CRM's (``harness.crm_checks``). Unknown ones are
 reported as skip by the runner, never as pass.
 """
 
@@ -29,10 +29,10 @@ from inboxlab.fakeserver.imap import mutf7
 from inboxlab.fakeserver.scenario.expect import evaluate
 from inboxlab.fakeserver.scenario.model import Expect
 from inboxlab.fakeserver.scenario.serve import ScenarioServer
-from inboxlab.tui import scenario_implicit as implicit
-from inboxlab.tui.scenario_crm import CRM_CHECKS, CrmFacts
-from inboxlab.tui.scenario_crm_drive import SETTLE_POLLS, CrmDrive
-from inboxlab.tui.scenario_report import Outcome, Status
+from inboxlab.harness import implicit
+from inboxlab.harness.crm_checks import CRM_CHECKS, CrmFacts
+from inboxlab.harness.crm_drive import SETTLE_POLLS, CrmDrive
+from inboxlab.harness.report import Outcome, Status
 
 MESSAGE_ID_SAMPLE = 5_000
 

@@ -4,7 +4,7 @@ They judge the engine from the outside, from what it left behind: the database f
 (nothing about a scanned message may be in it; the checkpoints must agree with the
 server's UIDVALIDITY) and the warnings it published (every watched folder at the
 large-folder threshold must have been flagged). No engine import here: the facts come
-in as plain data from ``tui.scenario_run``.
+in as plain data from ``harness.run``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from inboxlab.tui.scenario_report import Outcome
+from inboxlab.harness.report import Outcome
 
 _MESSAGE_ID = re.compile(rb"^message-id:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 

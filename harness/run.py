@@ -22,9 +22,9 @@ How a run is steered, and why:
 - The CRM runs when a scenario sends (``[[send]]``) or checks it (``crm_*``,
   ``sent_copies``): its logger is the account's sink, tracked set and ``after_pass``
   hook (bodies read on the scanner's connection), driven by
-  ``tui.scenario_crm_drive``. The run settles only once the CRM has too.
+  ``harness.crm_drive``. The run settles only once the CRM has too.
 
-The checks themselves live in ``tui.scenario_checks``; an expectation no check answers
+The checks themselves live in ``harness.checks``; an expectation no check answers
 is reported as skip, never as pass.
 """
 
@@ -51,10 +51,10 @@ from inboxlab.engine.tokens import CommandToken, TokenProvider
 from inboxlab.fakeserver.config import AccountConfig
 from inboxlab.fakeserver.scenario.model import Close, Scenario
 from inboxlab.fakeserver.scenario.serve import ScenarioServer
-from inboxlab.tui.scenario_checks import CHECKS, RunState, judge, left_behind, no_crash, params
-from inboxlab.tui.scenario_crm import CRM_CHECKS
-from inboxlab.tui.scenario_crm_drive import CrmDrive, templates, wants_crm
-from inboxlab.tui.scenario_report import Outcome, RunReport, format_report
+from inboxlab.harness.checks import CHECKS, RunState, judge, left_behind, no_crash, params
+from inboxlab.harness.crm_checks import CRM_CHECKS
+from inboxlab.harness.crm_drive import CrmDrive, templates, wants_crm
+from inboxlab.harness.report import Outcome, RunReport, format_report
 
 FULL_SCAN_LIMIT = 5_000
 NOT_YET = 2**62  # a pass mark no account reaches: "not settled until the next login"

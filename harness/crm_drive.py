@@ -1,6 +1,6 @@
 """The CRM of one ``scenario run``: logger on the account, the ``[[send]]`` blocks, figures.
 
-Kept apart from the run loop (``tui.scenario_run``) because it is its own idea: a CRM
+Kept apart from the run loop (``harness.run``) because it is its own idea: a CRM
 that logs the account's mail and sends through the scenario's SMTP server, then counts
 what it did for the ``crm_*`` and ``sent_copies`` checks. Its database is ``crm.db``
 beside the engine's. Sends start after the engine's first pass, with the Sent folder
@@ -38,7 +38,7 @@ from inboxlab.engine.settings import SmtpServer
 from inboxlab.engine.sync import ScannedMessage
 from inboxlab.fakeserver.scenario.model import Expect, Scenario
 from inboxlab.fakeserver.scenario.serve import ScenarioServer
-from inboxlab.tui.scenario_crm import CRM_CHECKS, CrmFacts, copy_folders
+from inboxlab.harness.crm_checks import CRM_CHECKS, CrmFacts, copy_folders
 
 SETTLE_POLLS = 3  # timed polls after a login before the engine counts as settled
 DETECT_WINDOW = 2.0  # s the Sent copier watches for the provider's own copy before APPEND

@@ -113,7 +113,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="default 127.0.0.1:2525; port 0 picks a free one")
     bcc.add_argument("--data-dir", default=None,
                      help="the CRM data directory (default: the one 'connect' uses)")
-    from inboxlab.engine.diag.args import add_oauth_arguments
+    from inboxlab.cli.args import add_oauth_arguments
 
     add_oauth_arguments(conn)
 
@@ -134,7 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--initial-scan", choices=("new", "full"), default=None,
                      help="first sync: start at UIDNEXT or read every header "
                      "(default: full unless a folder is over 5000 messages)")
-    from inboxlab.engine.diag.args import add_fromtrace_arguments, add_record_arguments
+    from inboxlab.cli.args import add_fromtrace_arguments, add_record_arguments
 
     add_fromtrace_arguments(scen_sub.add_parser(
         "from-trace", help="turn a recorded trace into a scenario that fails the same way"))
@@ -143,7 +143,7 @@ def _build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnose", help="probe an inbox step by step (DNS, TCP, TLS, IMAP, "
                           "SMTP) and name the cause of a failure; exit 0 ok, 1 warning, 2 "
                           "failed, 3 usage")
-    from inboxlab.engine.diag.args import add_diagnose_arguments
+    from inboxlab.cli.args import add_diagnose_arguments
 
     add_diagnose_arguments(diag)
     return parser
@@ -206,7 +206,7 @@ def _dispatch(argv: list[str]) -> int:
             imaps_port=getattr(args, "imaps_port", 0),
         )
     if args.command == "diagnose":
-        from inboxlab.engine.diag.report import run_diagnose
+        from inboxlab.cli.diagnose import run_diagnose
 
         return run_diagnose(args)
     if args.command == "record":
@@ -218,11 +218,11 @@ def _dispatch(argv: list[str]) -> int:
                                        cafile=args.cafile, bodies=args.bodies, once=args.once,
                                        allow_remote_listen=args.allow_remote_listen))
     if args.command == "scenario" and args.scenario_command == "from-trace":
-        from inboxlab.engine.diag.fromtrace import fromtrace_main
+        from inboxlab.harness.fromtrace import fromtrace_main
 
         return fromtrace_main(args.trace, args.out, args.name)
     if args.command == "scenario" and args.scenario_command == "run":
-        from inboxlab.tui.scenario_run import run_main
+        from inboxlab.harness.run import run_main
 
         return run_main(args.file, deadline=args.deadline, initial_scan=args.initial_scan,
                         keep_db=args.keep_db)

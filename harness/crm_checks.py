@@ -1,6 +1,6 @@
 """Judging the CRM's ``[[expect]]`` blocks of ``scenario run`` from plain figures.
 
-``tui.scenario_run`` drives the CRM (sends, the account's sink and pass hook) and, once
+``harness.run`` drives the CRM (sends, the account's sink and pass hook) and, once
 the run is over, reads what it did into ``CrmFacts`` with ``engine.crm.summary``; the
 checks here only compare numbers, so no engine import (like ``scenario_implicit``) and
 every verdict is testable without a server. Each check reads the mailbox or the CRM
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from inboxlab.fakeserver.scenario.model import Expect
-from inboxlab.tui.scenario_report import Status
+from inboxlab.harness.report import Status
 
 Verdict = tuple[Status, str]
 

@@ -1,7 +1,7 @@
 """What ``scenario run`` reports: one outcome per check, and the run as a whole.
 
-Plain data and its text form, shared by the runner (``tui.scenario_run``), its implicit
-checks (``tui.scenario_implicit``) and anything that shows a run (the TUI's scenarios
+Plain data and its text form, shared by the runner (``harness.run``), its implicit
+checks (``harness.implicit``) and anything that shows a run (the TUI's scenarios
 screen); no engine import.
 """
 

@@ -1,6 +1,6 @@
 """The command-line options of ``diagnose``, ``record`` and ``scenario from-trace``.
 
-Kept apart from the code they run so ``tui/cli.py`` can build its parser without
+Kept apart from the code they run so ``cli/main.py`` can build its parser without
 importing the probe, asyncio clients or aiosmtplib (its subcommands import lazily).
 """
 
@@ -35,7 +35,7 @@ def add_oauth_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``diagnose`` options (tui/cli.py builds its subparser with this)."""
+    """The ``diagnose`` options (cli/main.py builds its subparser with this)."""
     p.add_argument("--imap", required=True, metavar="URL",
                    help="imaps://host[:port], imap://host:143 (STARTTLS) or host[:port]")
     p.add_argument("--user", required=True, help="the mailbox login")
