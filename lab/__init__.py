@@ -16,16 +16,16 @@ The pytest plugin (``inboxlab.lab.pytest_plugin``) yields the same object from i
 
 from __future__ import annotations
 
-from inboxlab.lab.api import (
+from inboxlab.lab.api import Lab
+from inboxlab.lab.control import ControlClient, ControlError
+from inboxlab.lab.data import (
     Endpoint,
     FolderState,
-    Lab,
     Login,
     MessageState,
     SentMessage,
     ServerSession,
 )
-from inboxlab.lab.control import ControlClient, ControlError
 from inboxlab.lab.errors import ActionRefused, LabError, LabStartError, ScenarioInvalid, WaitTimeout
 
 __all__ = [
