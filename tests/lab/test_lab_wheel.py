@@ -17,12 +17,18 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "engine", "fakeserver", "tui", "scenarios", "lab")
+
+
+def sources() -> list[str]:
+    """What the build reads: pyproject, the README and every mapped room folder."""
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    return ["pyproject.toml", "README.md", *sorted(setup["package-dir"].values())]
 
 
 def readme_example() -> str:
@@ -47,7 +53,7 @@ def test_the_readme_example_is_ten_lines() -> None:
 def test_a_new_project_installs_the_wheel_and_the_readme_test_passes(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    for name in SOURCES:
+    for name in sources():
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, src / name,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
