@@ -62,7 +62,10 @@ from inboxlab.fakeserver.imap.commands_search import (
 from inboxlab.fakeserver.imap.commands_seqset import STAR, SequenceSet
 
 __all__ = [
-    "ALLOWED_STATES",
+    "ANY",
+    "AUTH",
+    "NOT_AUTH",
+    "SELECTED",
     "STAR",
     "All",
     "And",
@@ -186,25 +189,7 @@ ReaderEvent = Command | ContinuationRequest | RawLine | Malformed | Fatal | CutM
 
 # RFC 3501 section 3 / RFC 9051: the states each command is valid in.  The session
 # checks membership and answers BAD otherwise; "logout" allows nothing.
-_ANY = frozenset({"not_authenticated", "authenticated", "selected"})
-_NOT_AUTH = frozenset({"not_authenticated"})
-_AUTH = frozenset({"authenticated", "selected"})
-_SELECTED = frozenset({"selected"})
-
-ALLOWED_STATES: dict[str, frozenset[str]] = {
-    **dict.fromkeys(("CAPABILITY", "NOOP", "LOGOUT", "ID"), _ANY),
-    **dict.fromkeys(("STARTTLS", "AUTHENTICATE", "LOGIN"), _NOT_AUTH),
-    **dict.fromkeys(
-        (
-            "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
-            "LIST", "LSUB", "XLIST", "STATUS", "APPEND", "IDLE", "NAMESPACE",
-        ),
-        _AUTH,
-    ),
-    "ENABLE": frozenset({"authenticated"}),  # RFC 5161: before any SELECT
-    **dict.fromkeys(
-        ("CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
-         "SORT", "THREAD"),
-        _SELECTED,
-    ),
-}
+ANY = frozenset({"not_authenticated", "authenticated", "selected"})
+NOT_AUTH = frozenset({"not_authenticated"})
+AUTH = frozenset({"authenticated", "selected"})
+SELECTED = frozenset({"selected"})

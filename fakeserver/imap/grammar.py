@@ -1,8 +1,9 @@
 """IMAP command grammar (RFC 3501 / 9051 and the extensions the lab speaks): text -> Command.
 
-``parse_command`` reads the tag and command name, then dispatches through one table to
-a per-command argument parser.  Simple commands live here; FETCH/STORE, SEARCH and the
-mailbox-shaped commands (SELECT, LIST, STATUS, APPEND) have their own modules.
+``parse_command`` reads the tag and command name, then calls the command's argument
+parser from its entry in the command registry (``registry.COMMANDS``). Simple commands'
+parsers live here; FETCH/STORE, SEARCH, SORT/THREAD and the mailbox-shaped commands
+(SELECT, LIST, STATUS, APPEND) have their own modules.
 Every failure is a :class:`ProtocolError` whose text says what was wrong, e.g.
 ``FETCH: unknown attribute 'FOO'`` or ``SELECT expects 1 mailbox argument, got 0``.
 """
@@ -26,25 +27,13 @@ from inboxlab.fakeserver.imap.commands import (
     NoArgs,
     RenameArgs,
 )
-from inboxlab.fakeserver.imap.grammar_fetch import parse_fetch, parse_store
 from inboxlab.fakeserver.imap.grammar_lexer import Cursor
-from inboxlab.fakeserver.imap.grammar_mailbox import (
-    parse_append,
-    parse_list,
-    parse_select,
-    parse_status,
-)
-from inboxlab.fakeserver.imap.grammar_search import parse_search
-from inboxlab.fakeserver.imap.grammar_sort import parse_sort, parse_thread
 
-__all__ = ["COMMANDS", "UID_COMMANDS", "parse_command"]
+__all__ = ["Parser", "parse_command"]
 
 _TAG = re.compile(rb"[^\x00-\x20(){%*\"\\+\x7f-\xff]+")
 _NAME = re.compile(rb"[A-Za-z][A-Za-z0-9.-]*")
 _BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
-
-UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "STORE", "SEARCH", "EXPUNGE", "SORT",
-                          "THREAD"})
 
 Parser = Callable[[Cursor, bool], CommandArgs]
 
@@ -67,20 +56,25 @@ def parse_command(
     try:
         if not cursor.accept(b" ") or cursor.at_end() or cursor.peek() == b" ":
             cursor.fail(f"missing command name after tag {tag!r}")
+        # The parsers are the command registry's (one entry per command); it imports this
+        # module's parsers, so it is looked up when a command arrives, not at import.
+        from inboxlab.fakeserver.imap.registry import COMMANDS
+
         name = _command_name(cursor)
         uid = False
         if name == "UID":
             cursor.command = "UID"
             cursor.sp("command after UID")
             name = _command_name(cursor)
-            if name not in UID_COMMANDS:
+            uid_spec = COMMANDS.get(name)
+            if uid_spec is None or not uid_spec.uid:
                 cursor.fail(f"{name} cannot follow UID")
             uid = True
-        parser = COMMANDS.get(name)
-        if parser is None:
+        spec = COMMANDS.get(name)
+        if spec is None:
             cursor.fail(f"unknown command {name}")
         cursor.command = f"UID {name}" if uid else name
-        args = parser(cursor, uid)
+        args = spec.parse(cursor, uid)
         cursor.end()
     except ProtocolError as error:
         raise error.with_tag(tag) from None
@@ -104,12 +98,12 @@ def _arity(cursor: Cursor, low: int, high: int, what: str) -> None:
         raise ProtocolError(f"{cursor.command} expects {expected} {what}, got {got}")
 
 
-def _no_args(cursor: Cursor, uid: bool) -> NoArgs:
+def no_args(cursor: Cursor, uid: bool) -> NoArgs:
     _arity(cursor, 0, 0, "arguments")
     return NoArgs()
 
 
-def _login(cursor: Cursor, uid: bool) -> Credentials:
+def login(cursor: Cursor, uid: bool) -> Credentials:
     _arity(cursor, 2, 2, "arguments (user name and password)")
     cursor.sp("user name")
     user = cursor.astring("user name")
@@ -117,7 +111,7 @@ def _login(cursor: Cursor, uid: bool) -> Credentials:
     return Credentials(user, cursor.astring("password"))
 
 
-def _authenticate(cursor: Cursor, uid: bool) -> AuthenticateArgs:
+def authenticate(cursor: Cursor, uid: bool) -> AuthenticateArgs:
     _arity(cursor, 1, 2, "arguments (mechanism and optional initial response)")
     cursor.sp("SASL mechanism")
     mechanism = cursor.atom("SASL mechanism").upper()
@@ -133,7 +127,7 @@ def _authenticate(cursor: Cursor, uid: bool) -> AuthenticateArgs:
     return AuthenticateArgs(mechanism, raw.decode("ascii"))
 
 
-def _enable(cursor: Cursor, uid: bool) -> EnableArgs:
+def enable(cursor: Cursor, uid: bool) -> EnableArgs:
     caps: list[str] = []
     cursor.sp("capability")
     while True:
@@ -142,7 +136,7 @@ def _enable(cursor: Cursor, uid: bool) -> EnableArgs:
             return EnableArgs(tuple(caps))
 
 
-def _id(cursor: Cursor, uid: bool) -> IdArgs:
+def id_(cursor: Cursor, uid: bool) -> IdArgs:
     cursor.sp("ID parameter list or NIL")
     if cursor.accept_word("NIL"):
         return IdArgs(None)
@@ -156,13 +150,13 @@ def _id(cursor: Cursor, uid: bool) -> IdArgs:
     return IdArgs(tuple(pairs))
 
 
-def _mailbox(cursor: Cursor, uid: bool) -> MailboxArgs:
+def mailbox(cursor: Cursor, uid: bool) -> MailboxArgs:
     _arity(cursor, 1, 1, "mailbox argument")
     cursor.sp("mailbox name")
     return MailboxArgs(cursor.mailbox())
 
 
-def _rename(cursor: Cursor, uid: bool) -> RenameArgs:
+def rename(cursor: Cursor, uid: bool) -> RenameArgs:
     _arity(cursor, 2, 2, "mailbox arguments")
     cursor.sp("existing mailbox name")
     old = cursor.mailbox("existing mailbox name")
@@ -170,7 +164,7 @@ def _rename(cursor: Cursor, uid: bool) -> RenameArgs:
     return RenameArgs(old, cursor.mailbox("new mailbox name"))
 
 
-def _copy(cursor: Cursor, uid: bool) -> CopyArgs:
+def copy(cursor: Cursor, uid: bool) -> CopyArgs:
     _arity(cursor, 2, 2, "arguments (sequence set and mailbox)")
     cursor.sp("sequence set")
     sequence = cursor.sequence_set()
@@ -178,42 +172,10 @@ def _copy(cursor: Cursor, uid: bool) -> CopyArgs:
     return CopyArgs(sequence, cursor.mailbox("destination mailbox"))
 
 
-def _expunge(cursor: Cursor, uid: bool) -> ExpungeArgs:
+def expunge(cursor: Cursor, uid: bool) -> ExpungeArgs:
     if not uid:
         _arity(cursor, 0, 0, "arguments")
         return ExpungeArgs(None)
     _arity(cursor, 1, 1, "UID set argument")
     cursor.sp("UID set")
     return ExpungeArgs(cursor.sequence_set("UID set"))
-
-
-COMMANDS: dict[str, Parser] = {
-    **dict.fromkeys(
-        (
-            "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT",
-            "IDLE", "NAMESPACE",
-        ),
-        _no_args,
-    ),
-    "LOGIN": _login,
-    "AUTHENTICATE": _authenticate,
-    "ENABLE": _enable,
-    "ID": _id,
-    **dict.fromkeys(("CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE"), _mailbox),
-    "RENAME": _rename,
-    "COPY": _copy,
-    "MOVE": _copy,
-    "EXPUNGE": _expunge,
-    "SELECT": parse_select,
-    "EXAMINE": parse_select,
-    "LIST": parse_list,
-    "LSUB": parse_list,
-    "XLIST": parse_list,
-    "STATUS": parse_status,
-    "APPEND": parse_append,
-    "FETCH": parse_fetch,
-    "STORE": parse_store,
-    "SEARCH": parse_search,
-    "SORT": parse_sort,
-    "THREAD": parse_thread,
-}

@@ -5,10 +5,10 @@
 stream: the asyncio shell writes and drains between items while the handler is
 suspended, so memory stays flat whatever the mailbox size.
 
-The state table is ``commands.ALLOWED_STATES`` (RFC 3501 section 3); this module
-checks it in one place (``_dispatch``). Command handlers live in sibling modules
-(``cmd_basic``, ``cmd_mailbox``, ``cmd_selected``, ``cmd_sort``, ``fetch``, ``search``;
-``dispatch.HANDLERS`` names each command's), each a generator
+Each command's allowed states (RFC 3501 section 3), capability gate and handler are
+its one entry in ``registry.COMMANDS``; this module checks the states in one place
+(``_dispatch``). Handlers live in sibling modules (``cmd_basic``, ``cmd_mailbox``,
+``cmd_selected``, ``cmd_sort``, ``fetch``, ``search``), each a generator
 ``handler(session, command) -> Iterator[bytes]`` returning a ``Done`` (the tagged OK
 text) or ``HELD`` (no tagged reply yet: IDLE, AUTHENTICATE continuation).
 
@@ -32,7 +32,6 @@ from inboxlab.fakeserver.config import ServerConfig
 from inboxlab.fakeserver.errors import FakeServerError
 from inboxlab.fakeserver.imap import responses as r
 from inboxlab.fakeserver.imap.commands import (
-    ALLOWED_STATES,
     Command,
     ContinuationRequest,
     CutMidLiteral,
@@ -46,6 +45,7 @@ from inboxlab.fakeserver.imap.reader import CommandReader
 from inboxlab.fakeserver.store import Account, Store
 
 if TYPE_CHECKING:
+    from inboxlab.fakeserver.imap.registry import CommandSpec
     from inboxlab.fakeserver.imap.view import MailboxView
 
 log = logging.getLogger(__name__)
@@ -293,15 +293,15 @@ class ImapSession:
             if override.close:
                 yield CloseConnection()
             return
-        handler = self._handler(command)
-        if handler is None:
+        spec = self._spec(command)
+        if spec is None:
             yield r.tagged(command.tag, "BAD", f"Unknown command {command.name}")
             return
-        if self.state.value not in ALLOWED_STATES.get(command.name, frozenset()):
+        if self.state.value not in spec.states:
             where = self.state.value.replace("_", " ")
             yield r.tagged(command.tag, "BAD", f"{command.name} is not allowed when {where}")
             return
-        yield from self._run(command, handler)
+        yield from self._run(command, spec.handler)
 
     def _run(self, command: Command, handler: Handler) -> Iterator[Output]:
         if self.view is not None and command.name not in _OPENS_OR_CLOSES:
@@ -342,10 +342,11 @@ class ImapSession:
         elif self.state is State.LOGOUT:
             yield CloseConnection()
 
-    def _handler(self, command: Command) -> Handler | None:
-        from inboxlab.fakeserver.imap.dispatch import handler_for
+    def _spec(self, command: Command) -> CommandSpec | None:
+        # the registry imports the handlers, which import this module: looked up late
+        from inboxlab.fakeserver.imap.registry import spec_for
 
-        return handler_for(self, command)
+        return spec_for(self.caps, command)
 
     # -- untagged updates for the selected mailbox ------------------------------------------
 

@@ -8,7 +8,6 @@ import pytest
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError, ScenarioError
 from inboxlab.fakeserver.imap.commands import (
-    ALLOWED_STATES,
     All,
     And,
     AppendArgs,
@@ -45,10 +44,11 @@ from inboxlab.fakeserver.imap.commands import (
     Text,
     UidSet,
 )
-from inboxlab.fakeserver.imap.grammar import COMMANDS, parse_command
+from inboxlab.fakeserver.imap.grammar import parse_command
 from inboxlab.fakeserver.imap.mutf7 import decode as decode_mutf7
 from inboxlab.fakeserver.imap.mutf7 import encode as encode_mutf7
 from inboxlab.fakeserver.imap.reader import CommandReader
+from inboxlab.fakeserver.imap.registry import COMMANDS
 
 
 def parse(line: str | bytes) -> Command:
@@ -420,10 +420,14 @@ def test_error_tree_renders_its_lines() -> None:
     assert scenario.response("A3") == b"A3 NO [SERVERBUG] s.toml:line 3: unknown key 'x'\r\n"
 
 
-def test_state_table_covers_every_command() -> None:
-    assert set(ALLOWED_STATES) == set(COMMANDS)
-    assert "selected" in ALLOWED_STATES["FETCH"] and "authenticated" not in ALLOWED_STATES["FETCH"]
-    assert ALLOWED_STATES["LOGIN"] == frozenset({"not_authenticated"})
+def test_every_command_is_one_registry_entry() -> None:
+    """Parser, states, gate and handler of a command are one ``CommandSpec`` (issue 17)."""
+    fetch = COMMANDS["FETCH"]
+    assert "selected" in fetch.states and "authenticated" not in fetch.states
+    assert fetch.uid and parse_command(b"a UID FETCH 1 UID").uid
+    assert COMMANDS["LOGIN"].states == frozenset({"not_authenticated"})
+    assert not COMMANDS["LOGIN"].uid
+    assert all(name == spec.name for name, spec in COMMANDS.items())
 
 
 def test_extra_space_is_named() -> None:
