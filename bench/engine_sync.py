@@ -17,8 +17,11 @@ and ``engine.replies.find_replies`` on a logged-in ``ImapClient``):
   Dovecot has no index or cache for it and builds them while answering: for each thread
   count, two untouched copies of INBOX are loaded (``ScanColdN``, ``SearchColdN``); the
   product's scan of one and the search of the other run back to back (which goes first
-  alternates), so both legs pay the same first-touch cost at the same moment. "the
-  product chooses" is ``estimate_first_sync``'s answer;
+  alternates), so both legs pay the same first-touch cost at the same moment. The
+  first EXAMINE of a third copy (``IndexCold``) times the part of that cost both legs
+  share (Dovecot syncing the maildir into a new index, before it reads any message),
+  and the cold ratio is also given past it. "the product chooses" is
+  ``estimate_first_sync``'s answer;
   targets: the product's first sync never slower than the warm scan, and where it
   searches, search <= half the scan. The search result is checked against the
   generator's own thread structure (every reply found, nothing else).
@@ -53,6 +56,7 @@ from inboxlab.engine.trace import TraceHub
 from inboxlab.fakeserver.generate import GenSpec, generator
 
 USER = "bench@example.com"
+INDEX_COLD = "IndexCold"  # an untouched copy of INBOX, only EXAMINEd: Dovecot's index build
 PASSWORD = "bench-pass"
 
 
@@ -109,16 +113,24 @@ async def _product_scan(client: ImapClient, folder: str) -> tuple[float, int]:
     """A first full sync of ``folder`` by a real ``Account``'s own scanner (its message
     hand-off and progress publishing included; the account's settings are not used, the
     scan runs on ``client``)."""
-    seen: list[ScannedMessage] = []
+    seen = 0
+
+    def sink(message: ScannedMessage) -> None:
+        # Counts only, as the CRM keeps nothing of a message it does not log: a bench
+        # sink holding 100k messages made the scan pay the garbage collector's walks
+        # over them (1.2-1.3 s instead of 0.5 s for 100k on Dovecot).
+        nonlocal seen
+        seen += 1
+
     with tempfile.TemporaryDirectory() as tmp:
         account = Account(AccountSettings(USER, ImapServer("127.0.0.1", 10143, "plain")),
                           Secret(PASSWORD), Path(tmp) / "bench.db",
-                          options=AccountOptions(initial_scan="full"), sink=seen.append)
+                          options=AccountOptions(initial_scan="full"), sink=sink)
         async with await Database.open(Path(tmp) / "bench.db") as db:
             client.selected = None
             started = time.perf_counter()
             await account.scanner.scan(client, CheckpointStore(db), folder)
-            return time.perf_counter() - started, len(seen)
+            return time.perf_counter() - started, seen
 
 
 async def _search(client: ImapClient, folder: str, ids: list[str]) -> tuple[float, list[int]]:
@@ -147,6 +159,11 @@ async def replies(host: str, port: int, spec: GenSpec, threads: list[int], round
     client = await _client(host, port)
     out: dict[str, Any] = {"messages": spec.count}
     out["scan_cold_s"] = round(await _scanned(client, "INBOX", spec.count), 3)  # first touch
+    if cold is not None:  # what both cold legs pay before reading any message: the index
+        client.selected = None
+        started = time.perf_counter()
+        await client.select(INDEX_COLD, readonly=True)
+        out["examine_cold_s"] = round(time.perf_counter() - started, 3)
     for k, count in enumerate(threads):
         chosen, answer = tracked_threads(spec, count)
         row: dict[str, Any] = {"threads": len(chosen), "expected_replies": len(answer)}
@@ -163,6 +180,10 @@ async def replies(host: str, port: int, spec: GenSpec, threads: list[int], round
             row["scan_cold_s"] = round(scanned, 3)
             row["search_cold_s"] = round(searched, 3)
             row["search_over_scan_cold"] = round(searched / scanned, 3)
+            index = out["examine_cold_s"]
+            if scanned > index and searched > index:
+                row["search_over_scan_cold_past_index"] = round(
+                    (searched - index) / (scanned - index), 3)
         scans, searches = [], []
         for r in range(rounds):
             if r % 2:
@@ -215,6 +236,7 @@ def _on_dovecot(args: argparse.Namespace) -> dict[str, Any]:
         for pair in cold.values():  # untouched copies: a cold scan and a cold search each
             for name in pair:
                 load_generated(dc, USER, name, spec)
+        load_generated(dc, USER, INDEX_COLD, spec)  # and one only EXAMINEd
         names = [f"Folder{n:03d}" for n in range(args.folders)]
         for n, name in enumerate(names):
             dc.load_messages(USER, name, ((f"Message-ID: <f{n}.{k}@bench>\r\nSubject: {k}"
@@ -254,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = r["per_folder_ms"] <= 2 and r["pass_s"] <= 0.5
     print(f"\n{report['server']}: resync {r['folders']} folders {r['pass_s'] * 1000:.0f} ms "
           f"({r['per_folder_ms']:.2f} ms/folder); first sync of {q['messages']} messages, "
-          f"scan cold (INBOX's first touch) {q['scan_cold_s']:.2f}s")
+          f"scan cold (INBOX's first touch) {q['scan_cold_s']:.2f}s"
+          + (f"; first EXAMINE of an untouched copy (Dovecot builds its index) "
+             f"{q['examine_cold_s']:.2f}s" if "examine_cold_s" in q else ""))
     for key, row in q.items():
         if not key.startswith("threads_"):
             continue
@@ -263,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             not won or row["search_over_scan_warm"] <= 0.5)
         cold = (f"; cold-cold {row['search_cold_s']:.2f}s vs {row['scan_cold_s']:.2f}s = "
                 f"{row['search_over_scan_cold']:.2f}" if "search_over_scan_cold" in row else "")
+        if "search_over_scan_cold_past_index" in row:
+            cold += f" ({row['search_over_scan_cold_past_index']:.2f} past the index build)"
         print(f"  {row['threads']} threads: search {row['search_warm_s']:.2f}s vs scan "
               f"{row['scan_warm_s']:.2f}s warm-warm = {row['search_over_scan_warm']:.2f}{cold}; "
               f"the product chooses {row['product_chooses']}")
