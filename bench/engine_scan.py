@@ -45,8 +45,10 @@ from typing import Any
 
 from bench.rawdrain import imaplib_drain, raw_drain
 
-FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE"
-ITEMS = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({FIELDS})])"
+# Every leg asks exactly what the product's scan asks (engine.sync.FETCH_ITEMS; a test
+# holds them equal), so the raw floor and the scan make Dovecot do the same work.
+FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC DATE SUBJECT"
+ITEMS = f"(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({FIELDS})])"
 LEGS = ("raw", "scan", "scan+trace", "imaplib", "fetch", "parse")
 
 
@@ -206,7 +208,7 @@ def run_leg(leg: str, host: str, port: int, user: str, password: str) -> dict[st
     cpu = time.process_time()
     out: dict[str, Any] = {"leg": leg}
     if leg == "raw":
-        drain = raw_drain(host, port, user, password)
+        drain = raw_drain(host, port, user, password, items=ITEMS.encode())
         out.update(seconds=drain.seconds, bytes=drain.nbytes, messages=drain.messages)
     elif leg in ("scan", "scan+trace"):
         took, count, published = asyncio.run(_scan(host, port, user, password,
@@ -216,7 +218,7 @@ def run_leg(leg: str, host: str, port: int, user: str, password: str) -> dict[st
         took, count, header_bytes = asyncio.run(_fetch(host, port, user, password))
         out.update(seconds=took, messages=count, header_bytes=header_bytes)
     elif leg == "imaplib":
-        drain = imaplib_drain(host, port, user, password)
+        drain = imaplib_drain(host, port, user, password, items=ITEMS.encode())
         out.update(seconds=drain.seconds, messages=drain.messages)
     elif leg == "parse":
         total, data = capture(host, port, user, password)

@@ -101,8 +101,9 @@ class RawConnection:
 
 
 def raw_drain(host: str, port: int, user: str, password: str, folder: str = "INBOX", *,
-              context: ssl.SSLContext | None = None, timeout: float = 600.0) -> Drain:
-    """Log in, EXAMINE folder, time the UID FETCH 1:* until its tagged OK."""
+              context: ssl.SSLContext | None = None, timeout: float = 600.0,
+              items: bytes = FETCH_ITEMS) -> Drain:
+    """Log in, EXAMINE folder, time the UID FETCH 1:* ``items`` until its tagged OK."""
     conn = RawConnection(host, port, context, timeout)
     try:
         for tag, line in ((b"L", b"LOGIN " + quote(user) + b" " + quote(password)),
@@ -114,7 +115,7 @@ def raw_drain(host: str, port: int, user: str, password: str, folder: str = "INB
                 verb = line.split()[0].decode()
                 raise DrainError(f"{verb} failed: {reply.decode(errors='replace')}")
         started = time.perf_counter()
-        reply, nbytes, fetches = conn.command(b"F", b"UID FETCH 1:* " + FETCH_ITEMS)
+        reply, nbytes, fetches = conn.command(b"F", b"UID FETCH 1:* " + items)
         seconds = time.perf_counter() - started
         if not reply.startswith(b"F OK"):
             raise DrainError(f"FETCH failed: {reply.decode(errors='replace')}")
@@ -124,7 +125,8 @@ def raw_drain(host: str, port: int, user: str, password: str, folder: str = "INB
 
 
 def imaplib_drain(host: str, port: int, user: str, password: str, folder: str = "INBOX", *,
-                  context: ssl.SSLContext | None = None, timeout: float = 600.0) -> Drain:
+                  context: ssl.SSLContext | None = None, timeout: float = 600.0,
+                  items: bytes = FETCH_ITEMS) -> Drain:
     """The same drain through the standard library's imaplib (it parses as it reads)."""
     client = (imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=timeout) if context
               else imaplib.IMAP4(host, port, timeout=timeout))
@@ -134,7 +136,7 @@ def imaplib_drain(host: str, port: int, user: str, password: str, folder: str = 
         if typ != "OK":
             raise DrainError(f"EXAMINE failed: {data!r}")
         started = time.perf_counter()
-        typ, rows = client.uid("FETCH", "1:*", FETCH_ITEMS.decode())
+        typ, rows = client.uid("FETCH", "1:*", items.decode())
         seconds = time.perf_counter() - started
         if typ != "OK":
             raise DrainError(f"FETCH failed: {rows!r}")

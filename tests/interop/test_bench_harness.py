@@ -67,3 +67,15 @@ def test_engine_scan_times_every_leg_over_every_message() -> None:
     legs = json.loads(done.stdout)["legs"]
     assert set(legs) == {"raw", "scan", "scan+trace", "imaplib", "fetch", "parse"}
     assert all(leg["messages"] == 60 for leg in legs.values())
+
+
+def test_engine_scan_legs_ask_what_the_product_scan_asks() -> None:
+    """The raw floor, imaplib and the fetch leg send the scan's own FETCH items (no FLAGS,
+    the scan's field order), so every leg makes Dovecot do the same work."""
+    from engine.sync import FETCH_ITEMS
+
+    done = subprocess.run(  # bench/ is run from the repository root, not installed
+        [sys.executable, "-c", "from bench.engine_scan import ITEMS; print(ITEMS)"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert done.stdout.strip() == "(" + " ".join(FETCH_ITEMS) + ")"
