@@ -72,7 +72,7 @@ def test_engine_scan_times_every_leg_over_every_message() -> None:
 def test_engine_scan_legs_ask_what_the_product_scan_asks() -> None:
     """The raw floor, imaplib and the fetch leg send the scan's own FETCH items (no FLAGS,
     the scan's field order), so every leg makes Dovecot do the same work."""
-    from engine.sync import FETCH_ITEMS
+    from inboxlab.engine.sync import FETCH_ITEMS
 
     done = subprocess.run(  # bench/ is run from the repository root, not installed
         [sys.executable, "-c", "from bench.engine_scan import ITEMS; print(ITEMS)"],
