@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from inboxlab.fakeserver.imap.commands import Command
     from inboxlab.fakeserver.imap.session import ImapSession
+    from inboxlab.fakeserver.imap.syntax.commands import Command
 
 Direction = Literal["in", "out"]
 

@@ -4,14 +4,14 @@ pymap keeps a command's name, allowed states and parser together (one class per
 command); here the handler joins them, so adding or changing a command is one
 ``CommandSpec`` below, never four tables keyed by the same string:
 
-- ``parse``: the argument grammar (``grammar*`` modules), ``(cursor, uid) -> args``;
+- ``parse``: the argument grammar (``syntax/``), ``(cursor, uid) -> args``;
 - ``states``: where RFC 3501 section 3 allows it (the session checks it in one place);
 - ``gate``: the capability toggle it needs. A command whose extension is switched off
   is answered exactly like an unknown command (``BAD``), as a server without that
   extension would: turning MOVE off must exercise the client's COPY+EXPUNGE fallback,
   not a polite refusal. ``uid_gate`` does the same for the ``UID`` form alone (UID
   EXPUNGE needs UIDPLUS);
-- ``handler``: the generator that answers it (``cmd_*``, ``fetch``, ``search``);
+- ``handler``: the generator that answers it (``handlers/``);
 - ``uid``: whether it may follow ``UID``.
 """
 
@@ -21,22 +21,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inboxlab.fakeserver.config import Capabilities
-from inboxlab.fakeserver.imap import cmd_basic, cmd_mailbox, cmd_selected, cmd_sort
-from inboxlab.fakeserver.imap import grammar as g
-from inboxlab.fakeserver.imap.commands import ANY, AUTH, NOT_AUTH, SELECTED, Command
-from inboxlab.fakeserver.imap.fetch import fetch
-from inboxlab.fakeserver.imap.grammar import Parser
-from inboxlab.fakeserver.imap.grammar_fetch import parse_fetch, parse_store
-from inboxlab.fakeserver.imap.grammar_mailbox import (
+from inboxlab.fakeserver.imap.handlers import basic as cmd_basic
+from inboxlab.fakeserver.imap.handlers import mailbox as cmd_mailbox
+from inboxlab.fakeserver.imap.handlers import selected as cmd_selected
+from inboxlab.fakeserver.imap.handlers import sort as cmd_sort
+from inboxlab.fakeserver.imap.handlers.fetch import fetch
+from inboxlab.fakeserver.imap.handlers.search import search
+from inboxlab.fakeserver.imap.session import Handler
+from inboxlab.fakeserver.imap.syntax import grammar as g
+from inboxlab.fakeserver.imap.syntax.commands import ANY, AUTH, NOT_AUTH, SELECTED, Command
+from inboxlab.fakeserver.imap.syntax.fetch import parse_fetch, parse_store
+from inboxlab.fakeserver.imap.syntax.grammar import Parser
+from inboxlab.fakeserver.imap.syntax.mailbox import (
     parse_append,
     parse_list,
     parse_select,
     parse_status,
 )
-from inboxlab.fakeserver.imap.grammar_search import parse_search
-from inboxlab.fakeserver.imap.grammar_sort import parse_sort, parse_thread
-from inboxlab.fakeserver.imap.search import search
-from inboxlab.fakeserver.imap.session import Handler
+from inboxlab.fakeserver.imap.syntax.search import parse_search
+from inboxlab.fakeserver.imap.syntax.sort import parse_sort, parse_thread
 
 Gate = Callable[[Capabilities], bool]
 

@@ -7,8 +7,8 @@ suspended, so memory stays flat whatever the mailbox size.
 
 Each command's allowed states (RFC 3501 section 3), capability gate and handler are
 its one entry in ``registry.COMMANDS``; this module checks the states in one place
-(``_dispatch``). Handlers live in sibling modules (``cmd_basic``, ``cmd_mailbox``,
-``cmd_selected``, ``cmd_sort``, ``fetch``, ``search``), each a generator
+(``_dispatch``). Handlers live in ``handlers/`` (``basic``, ``mailbox``, ``selected``,
+``sort``, ``fetch``, ``search``), each a generator
 ``handler(session, command) -> Iterator[bytes]`` returning a ``Done`` (the tagged OK
 text) or ``HELD`` (no tagged reply yet: IDLE, AUTHENTICATE continuation).
 
@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 from inboxlab.fakeserver.config import ServerConfig
 from inboxlab.fakeserver.errors import FakeServerError
 from inboxlab.fakeserver.imap import responses as r
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
+from inboxlab.fakeserver.imap.syntax.commands import (
     Command,
     ContinuationRequest,
     CutMidLiteral,
@@ -40,8 +41,7 @@ from inboxlab.fakeserver.imap.commands import (
     RawLine,
     ReaderEvent,
 )
-from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
-from inboxlab.fakeserver.imap.reader import CommandReader
+from inboxlab.fakeserver.imap.syntax.reader import CommandReader
 from inboxlab.fakeserver.store import Account, Store
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ class ImapSession:
             yield from self.updates(allow_expunge=True)
             yield r.tagged(command.tag, "OK", "IDLE terminated")
             return
-        from inboxlab.fakeserver.imap.cmd_basic import sasl_response
+        from inboxlab.fakeserver.imap.handlers.basic import sasl_response
 
         yield from self._run(command, lambda s, c: sasl_response(s, c, line))
 
@@ -391,7 +391,7 @@ class ImapSession:
         """FLAGS and PERMANENTFLAGS again when the selected folder gained keywords since
         this client was last told (by any session: Dovecot tells every one)."""
         if self.view is not None and self.view.take_new_keywords():
-            from inboxlab.fakeserver.imap.cmd_mailbox import flag_lines
+            from inboxlab.fakeserver.imap.handlers.mailbox import flag_lines
 
             yield from flag_lines(self.view.folder, readonly=self.view.readonly)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from heapq import merge
 
 from inboxlab.fakeserver.errors import ProtocolError
-from inboxlab.fakeserver.imap.commands_seqset import SequenceSet
+from inboxlab.fakeserver.imap.syntax.seqset import SequenceSet
 from inboxlab.fakeserver.store import Exists, Expunged, FlagsChanged, Folder, UidValidityChanged
 
 

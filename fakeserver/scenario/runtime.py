@@ -40,8 +40,8 @@ from inboxlab.fakeserver.scenario.triggers import (
 )
 
 if TYPE_CHECKING:
-    from inboxlab.fakeserver.imap.commands import Command
     from inboxlab.fakeserver.imap.session import ImapSession
+    from inboxlab.fakeserver.imap.syntax.commands import Command
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from inboxlab.engine.crm.ingest import Address
 from inboxlab.engine.crm.outbox import CRASH_POINTS, TRANSITIONS, State, advance
 from inboxlab.engine.crm.send import Draft
 from inboxlab.engine.errors import EngineError
-from inboxlab.fakeserver.imap.commands import Command
 from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
 from inboxlab.fakeserver.imap.session import ImapSession
+from inboxlab.fakeserver.imap.syntax.commands import Command
 
 BOB = "bob@client.test"
 DRAFT = Draft((Address(BOB, "Bob Buyer"),), "Renewal", "Hi Bob,\nrenewal attached.\n")

@@ -17,11 +17,11 @@ from inboxlab.engine.supervise import MessageSkipped
 from inboxlab.engine.sync import ScannedMessage
 from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
 from inboxlab.fakeserver.generate import GenSpec
-from inboxlab.fakeserver.imap.commands import Command
-from inboxlab.fakeserver.imap.commands_args import FetchArgs
 from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
 from inboxlab.fakeserver.imap.server import FakeImapServer
 from inboxlab.fakeserver.imap.session import ImapSession
+from inboxlab.fakeserver.imap.syntax.args import FetchArgs
+from inboxlab.fakeserver.imap.syntax.commands import Command
 
 USER, PASSWORD = "skip@example.com", "pw"
 BAD = 7

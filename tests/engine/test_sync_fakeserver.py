@@ -21,10 +21,10 @@ from inboxlab.engine.roles import Role
 from inboxlab.engine.sync import Action, ScannedMessage, discover_roles, scan_folder
 from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
 from inboxlab.fakeserver.generate import GenSpec
-from inboxlab.fakeserver.imap.commands import Command
 from inboxlab.fakeserver.imap.hooks import ConnectionInfo, Direction, Reply, ServerHooks
 from inboxlab.fakeserver.imap.server import FakeImapServer
 from inboxlab.fakeserver.imap.session import ImapSession
+from inboxlab.fakeserver.imap.syntax.commands import Command
 
 USER, PASSWORD = "big@example.com", "big-secret-pass"
 BIG = 100_000

@@ -7,7 +7,10 @@ import datetime as dt
 import pytest
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError, ScenarioError
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.mutf7 import decode as decode_mutf7
+from inboxlab.fakeserver.imap.mutf7 import encode as encode_mutf7
+from inboxlab.fakeserver.imap.registry import COMMANDS
+from inboxlab.fakeserver.imap.syntax.commands import (
     All,
     And,
     AppendArgs,
@@ -44,11 +47,8 @@ from inboxlab.fakeserver.imap.commands import (
     Text,
     UidSet,
 )
-from inboxlab.fakeserver.imap.grammar import parse_command
-from inboxlab.fakeserver.imap.mutf7 import decode as decode_mutf7
-from inboxlab.fakeserver.imap.mutf7 import encode as encode_mutf7
-from inboxlab.fakeserver.imap.reader import CommandReader
-from inboxlab.fakeserver.imap.registry import COMMANDS
+from inboxlab.fakeserver.imap.syntax.grammar import parse_command
+from inboxlab.fakeserver.imap.syntax.reader import CommandReader
 
 
 def parse(line: str | bytes) -> Command:

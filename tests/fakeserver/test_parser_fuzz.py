@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inboxlab.fakeserver.errors import ProtocolError
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.syntax.commands import (
     STAR,
     And,
     Command,
@@ -44,8 +44,8 @@ from inboxlab.fakeserver.imap.commands import (
     Text,
     UidSet,
 )
-from inboxlab.fakeserver.imap.grammar_search import FLAG_KEYS
-from inboxlab.fakeserver.imap.reader import CommandReader
+from inboxlab.fakeserver.imap.syntax.reader import CommandReader
+from inboxlab.fakeserver.imap.syntax.search import FLAG_KEYS
 
 # INBOXLAB_FUZZ_EXAMPLES raises the budget for a long run (tests/reliability does the same).
 FUZZ = settings(max_examples=int(os.environ.get("INBOXLAB_FUZZ_EXAMPLES", "200")),

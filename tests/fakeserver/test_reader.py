@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inboxlab.fakeserver.errors import LimitExceeded, ProtocolError
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.syntax.commands import (
     AppendArgs,
     Command,
     ContinuationRequest,
@@ -17,7 +17,7 @@ from inboxlab.fakeserver.imap.commands import (
     RawLine,
     ReaderEvent,
 )
-from inboxlab.fakeserver.imap.reader import CommandReader
+from inboxlab.fakeserver.imap.syntax.reader import CommandReader
 
 
 def events(data: bytes, reader: CommandReader | None = None) -> list[ReaderEvent]:

@@ -4,7 +4,7 @@ against Dovecot."""
 
 from __future__ import annotations
 
-from inboxlab.fakeserver.imap.threads import Msg, ordered_subject, references, render
+from inboxlab.fakeserver.imap.handlers.threads import Msg, ordered_subject, references, render
 from inboxlab.fakeserver.profiles import load_profile
 from inboxlab.fakeserver.sortkeys import base_subject, casemap, display_name, first_mailbox
 

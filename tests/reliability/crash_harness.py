@@ -20,10 +20,10 @@ from typing import Any
 
 from inboxlab.engine.crashpoints import ENV
 from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
-from inboxlab.fakeserver.imap.commands import Command
 from inboxlab.fakeserver.imap.hooks import Reply, ServerHooks
 from inboxlab.fakeserver.imap.server import FakeImapServer
 from inboxlab.fakeserver.imap.session import ImapSession
+from inboxlab.fakeserver.imap.syntax.commands import Command
 from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig
 from inboxlab.fakeserver.smtp.server import FakeSmtpServer
 

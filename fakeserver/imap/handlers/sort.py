@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from inboxlab.fakeserver import sortkeys
-from inboxlab.fakeserver.imap import commands_search as sk
 from inboxlab.fakeserver.imap import responses as r
-from inboxlab.fakeserver.imap import threads
-from inboxlab.fakeserver.imap.commands import Command
-from inboxlab.fakeserver.imap.search import matching
+from inboxlab.fakeserver.imap.handlers import threads
+from inboxlab.fakeserver.imap.handlers.search import matching
 from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.imap.syntax import search_keys as sk
+from inboxlab.fakeserver.imap.syntax.commands import Command
 from inboxlab.fakeserver.store import Folder
 
 __all__ = ["sort", "thread"]

@@ -11,15 +11,15 @@ import binascii
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
 from inboxlab.fakeserver.imap import responses as r
-from inboxlab.fakeserver.imap.cmd_oauth import authenticate_oauth, oauth_response, offered
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.handlers.oauth import authenticate_oauth, oauth_response, offered
+from inboxlab.fakeserver.imap.session import Answered, Done, ImapSession, State, Steps
+from inboxlab.fakeserver.imap.syntax.commands import (
     AuthenticateArgs,
     Command,
     Credentials,
     EnableArgs,
     IdArgs,
 )
-from inboxlab.fakeserver.imap.session import Answered, Done, ImapSession, State, Steps
 from inboxlab.fakeserver.oauth_errors import BASIC_AUTH_OFF_IMAP
 from inboxlab.fakeserver.store import Account
 

@@ -1,4 +1,4 @@
-"""Typed arguments of IMAP commands (everything except SEARCH keys, see commands_search).
+"""Typed arguments of IMAP commands (everything except SEARCH keys, see search_keys).
 
 One frozen dataclass per argument shape; the grammar builds them, the session reads
 them.  Credential-bearing values hide their secrets in ``repr`` (redact at the source),
@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 
-from inboxlab.fakeserver.imap.commands_seqset import SequenceSet
+from inboxlab.fakeserver.imap.syntax.seqset import SequenceSet
 
 __all__ = [
     "AppendArgs",

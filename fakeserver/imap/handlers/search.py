@@ -15,11 +15,11 @@ from datetime import date
 
 from inboxlab.fakeserver import search_address, search_text
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
-from inboxlab.fakeserver.imap import commands_search as sk
 from inboxlab.fakeserver.imap import responses as r
-from inboxlab.fakeserver.imap import search_plan as sp
-from inboxlab.fakeserver.imap.commands import Command
+from inboxlab.fakeserver.imap.handlers import search_plan as sp
 from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.imap.syntax import search_keys as sk
+from inboxlab.fakeserver.imap.syntax.commands import Command
 from inboxlab.fakeserver.imap.view import MailboxView
 from inboxlab.fakeserver.store import Folder
 

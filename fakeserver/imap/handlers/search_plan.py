@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from inboxlab.fakeserver.imap import commands_search as sk
+from inboxlab.fakeserver.imap.syntax import search_keys as sk
 
 Pair = tuple[int, int]  # (seq, uid)
 

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import re
 
-from inboxlab.fakeserver.imap.commands import FetchArgs, FetchAttr, Section, StoreArgs, StoreMode
-from inboxlab.fakeserver.imap.grammar_lexer import Cursor
+from inboxlab.fakeserver.imap.syntax.commands import (
+    FetchArgs,
+    FetchAttr,
+    Section,
+    StoreArgs,
+    StoreMode,
+)
+from inboxlab.fakeserver.imap.syntax.lexer import Cursor
 
 __all__ = ["MACROS", "SIMPLE_ITEMS", "parse_fetch", "parse_store"]
 

@@ -10,8 +10,8 @@ the provider sends no challenge (Microsoft). Scenario login hooks see OAuth logi
 from __future__ import annotations
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
-from inboxlab.fakeserver.imap.commands import AuthenticateArgs, Command
 from inboxlab.fakeserver.imap.session import Answered, ImapSession, Steps
+from inboxlab.fakeserver.imap.syntax.commands import AuthenticateArgs, Command
 from inboxlab.fakeserver.oauth_errors import failure, parse_response
 
 MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
@@ -34,7 +34,7 @@ def authenticate_oauth(s: ImapSession, c: Command) -> Steps:
 
 
 def oauth_response(s: ImapSession, c: Command, b64: bytes) -> Steps:
-    from inboxlab.fakeserver.imap.cmd_basic import logged_in
+    from inboxlab.fakeserver.imap.handlers.basic import logged_in
 
     assert isinstance(c.args, AuthenticateArgs)
     mechanism = c.args.mechanism.upper()

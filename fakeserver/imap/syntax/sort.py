@@ -6,9 +6,9 @@ charset is required, the search keys are SEARCH's (grammar_search.search_keys).
 
 from __future__ import annotations
 
-from inboxlab.fakeserver.imap import commands_search as sk
-from inboxlab.fakeserver.imap.grammar_lexer import Cursor
-from inboxlab.fakeserver.imap.grammar_search import search_keys
+from inboxlab.fakeserver.imap.syntax import search_keys as sk
+from inboxlab.fakeserver.imap.syntax.lexer import Cursor
+from inboxlab.fakeserver.imap.syntax.search import search_keys
 
 __all__ = ["parse_sort", "parse_thread"]
 

@@ -12,8 +12,14 @@ from collections.abc import Iterable, Iterator
 
 from inboxlab.fakeserver.errors import CommandFailed
 from inboxlab.fakeserver.imap import responses as r
-from inboxlab.fakeserver.imap.commands import Command, CopyArgs, ExpungeArgs, StoreArgs, StoreMode
 from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.imap.syntax.commands import (
+    Command,
+    CopyArgs,
+    ExpungeArgs,
+    StoreArgs,
+    StoreMode,
+)
 from inboxlab.fakeserver.imap.view import FolderUids, MailboxView
 
 _STORE_MODES = {StoreMode.ADD: "+", StoreMode.REMOVE: "-", StoreMode.REPLACE: "="}

@@ -8,9 +8,10 @@ import re
 from collections.abc import Iterator
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
-from inboxlab.fakeserver.imap import listing
 from inboxlab.fakeserver.imap import responses as r
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.handlers import listing
+from inboxlab.fakeserver.imap.session import Done, ImapSession, State, Steps
+from inboxlab.fakeserver.imap.syntax.commands import (
     AppendArgs,
     Command,
     ListArgs,
@@ -19,7 +20,6 @@ from inboxlab.fakeserver.imap.commands import (
     SelectArgs,
     StatusArgs,
 )
-from inboxlab.fakeserver.imap.session import Done, ImapSession, State, Steps
 from inboxlab.fakeserver.imap.view import MailboxView
 from inboxlab.fakeserver.render import quote
 from inboxlab.fakeserver.store import Account, Folder

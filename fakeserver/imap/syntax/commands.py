@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from inboxlab.fakeserver.errors import ProtocolError
-from inboxlab.fakeserver.imap.commands_args import (
+from inboxlab.fakeserver.imap.syntax.args import (
     AppendArgs,
     AuthenticateArgs,
     CopyArgs,
@@ -41,7 +41,7 @@ from inboxlab.fakeserver.imap.commands_args import (
     StoreArgs,
     StoreMode,
 )
-from inboxlab.fakeserver.imap.commands_search import (
+from inboxlab.fakeserver.imap.syntax.search_keys import (
     All,
     And,
     Date,
@@ -59,7 +59,7 @@ from inboxlab.fakeserver.imap.commands_search import (
     ThreadArgs,
     UidSet,
 )
-from inboxlab.fakeserver.imap.commands_seqset import STAR, SequenceSet
+from inboxlab.fakeserver.imap.syntax.seqset import STAR, SequenceSet
 
 __all__ = [
     "ANY",

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from inboxlab.fakeserver import render
 from inboxlab.fakeserver.errors import ProtocolError
 from inboxlab.fakeserver.imap import responses as r
-from inboxlab.fakeserver.imap.commands import Command, FetchArgs, FetchAttr
 from inboxlab.fakeserver.imap.session import Done, ImapSession, Steps
+from inboxlab.fakeserver.imap.syntax.commands import Command, FetchArgs, FetchAttr
 from inboxlab.fakeserver.imap.view import GoneMessage
 from inboxlab.fakeserver.store import Folder
 

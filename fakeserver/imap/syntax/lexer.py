@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
 
 from inboxlab.fakeserver.errors import ProtocolError
-from inboxlab.fakeserver.imap.commands_seqset import SequenceSet
+from inboxlab.fakeserver.imap.syntax.seqset import SequenceSet
 
 __all__ = ["SYSTEM_FLAGS", "Cursor"]
 

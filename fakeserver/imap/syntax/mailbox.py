@@ -12,8 +12,14 @@ import datetime as dt
 import re
 
 from inboxlab.fakeserver.errors import ProtocolError
-from inboxlab.fakeserver.imap.commands import AppendArgs, ListArgs, QResync, SelectArgs, StatusArgs
-from inboxlab.fakeserver.imap.grammar_lexer import Cursor
+from inboxlab.fakeserver.imap.syntax.commands import (
+    AppendArgs,
+    ListArgs,
+    QResync,
+    SelectArgs,
+    StatusArgs,
+)
+from inboxlab.fakeserver.imap.syntax.lexer import Cursor
 
 __all__ = ["MONTHS", "STATUS_ITEMS", "parse_append", "parse_date", "parse_list",
            "parse_select", "parse_status"]

@@ -1,6 +1,6 @@
 """SEARCH arguments: RFC 4731 RETURN options, CHARSET, and the search-key tree.
 
-Keys are folded into the few node types of ``commands_search`` so the evaluator stays
+Keys are folded into the few node types of ``search_keys`` so the evaluator stays
 small.  Nesting is parsed without recursion and bounded: ``NOT NOT NOT ...`` from a
 fuzzer or a hostile client costs a BAD, never a RecursionError.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import codecs
 from collections.abc import Callable
 
-from inboxlab.fakeserver.imap import commands_search as sk
-from inboxlab.fakeserver.imap.grammar_lexer import Cursor
-from inboxlab.fakeserver.imap.grammar_mailbox import parse_date
+from inboxlab.fakeserver.imap.syntax import search_keys as sk
+from inboxlab.fakeserver.imap.syntax.lexer import Cursor
+from inboxlab.fakeserver.imap.syntax.mailbox import parse_date
 
 __all__ = ["FLAG_KEYS", "RETURN_OPTIONS", "parse_search", "search_keys"]
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from inboxlab.fakeserver.imap.commands import ListArgs
+from inboxlab.fakeserver.imap.syntax.commands import ListArgs
 from inboxlab.fakeserver.store import DELIMITER, Account
 
 __all__ = ["Entry", "entries"]

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from inboxlab.fakeserver.errors import ProtocolError
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.syntax.commands import (
     AuthenticateArgs,
     Command,
     CommandArgs,
@@ -27,7 +27,7 @@ from inboxlab.fakeserver.imap.commands import (
     NoArgs,
     RenameArgs,
 )
-from inboxlab.fakeserver.imap.grammar_lexer import Cursor
+from inboxlab.fakeserver.imap.syntax.lexer import Cursor
 
 __all__ = ["Parser", "parse_command"]
 

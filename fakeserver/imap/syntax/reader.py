@@ -16,7 +16,7 @@ import re
 from enum import Enum
 
 from inboxlab.fakeserver.errors import LimitExceeded, ProtocolError
-from inboxlab.fakeserver.imap.commands import (
+from inboxlab.fakeserver.imap.syntax.commands import (
     ContinuationRequest,
     CutMidLiteral,
     Fatal,
@@ -24,7 +24,7 @@ from inboxlab.fakeserver.imap.commands import (
     RawLine,
     ReaderEvent,
 )
-from inboxlab.fakeserver.imap.grammar import parse_command
+from inboxlab.fakeserver.imap.syntax.grammar import parse_command
 
 __all__ = ["CommandReader"]
 

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from inboxlab.fakeserver.imap.commands_seqset import SequenceSet
+from inboxlab.fakeserver.imap.syntax.seqset import SequenceSet
 
 __all__ = [
     "SORT_KEYS",
