@@ -341,22 +341,19 @@ class Connection:
             while True:
                 data = await reader.read(self._read_size)
                 if not data:
-                    bye = self.router.bye
                     if self.logging_out and not self.router.pending:
                         self.router.error = Disconnected("logged out", code="closed")
                         self.trace("imap.connection.closed", reason="logout")
                         return
-                    self.router.fail_all(Disconnected(
-                        "the server closed the connection"
-                        + (f" after BYE: {bye.text}" if bye else ""),
-                        server_text=bye.text if bye else None,
-                        response_code=bye.code if bye else None,
-                        code="server_bye" if bye else "eof",
-                    ))
+                    self.router.fail_all(self._closed("the server closed the connection"))
                     return
                 parser.feed(data)
                 pause = self.router.route(parser)
-                if self.router.error is not None:  # a broken limit: read no more of it
+                if self.router.bye is not None and not self.logging_out:
+                    # BYE says the server is closing (RFC 9051 7.1.5): what is pending ends
+                    # now with its words, not at the command timeout if the close is late
+                    self.router.fail_all(self._closed("the server said BYE"))
+                if self.router.error is not None:  # a BYE, a broken limit: read no more
                     if self._writer is not None:
                         self._writer.close()
                     return
@@ -375,6 +372,15 @@ class Connection:
             raise
 
     # -- failure and shutdown ----------------------------------------------------------
+
+    def _closed(self, what: str) -> Disconnected:
+        """The end of the connection, with the server's BYE (code, words) if it sent one."""
+        bye = self.router.bye
+        if bye is None:
+            return Disconnected(what, code="eof")
+        return Disconnected(f"{what}: {bye.text}" if what.endswith("BYE") else
+                            f"{what} after BYE: {bye.text}", server_text=bye.text,
+                            response_code=bye.code, code="server_bye")
 
     async def abort(self, err: EngineError | None = None) -> None:
         """Drop the connection now (after a timeout or a fatal error)."""
