@@ -346,14 +346,37 @@ async def _fetch_ranges(client: ScanClient, store: CheckpointStore, account: str
                 held += early
                 await hand(ready)
     finally:
-        # Ranges that completed stay checkpointed, even now (shielded: a cancelled scan
-        # keeps its writes).
-        if writing is not None:
-            checkpoint = await asyncio.shield(writing)
+        # Ranges that completed stay checkpointed, even now. The newest completed range
+        # is written in the same task as the write in flight (after it), and that task
+        # is awaited to its end even when the scan is cancelled: a reset cancels the
+        # scan here (the session fails on the watcher's connection too), and with three
+        # ranges asked ahead several of them can have completed behind one write.
         if unwritten is not None:
-            checkpoint = await asyncio.shield(write(unwritten))
+            writing = asyncio.ensure_future(_write_after(writing, write, unwritten))
+        if writing is not None:
+            checkpoint = await _finish(writing)
     assert checkpoint is not None  # plan.ranges is not empty
     return delivered, checkpoint
+
+
+async def _write_after(previous: asyncio.Task[Checkpoint] | None,
+                       write: Callable[[int], asyncio.Task[Checkpoint]],
+                       high: int) -> Checkpoint:
+    if previous is not None:
+        await previous  # a failed write fails the scan, as in the loop
+    return await write(high)
+
+
+async def _finish(writing: asyncio.Task[Checkpoint]) -> Checkpoint:
+    """The write's checkpoint; a cancellation waits for the write to end (shielded,
+    so it is not lost, and awaited, so the next scan reads it), then goes on."""
+    try:
+        return await asyncio.shield(writing)
+    except asyncio.CancelledError:
+        await asyncio.wait((writing,))
+        if not writing.cancelled():
+            writing.exception()  # retrieved: the cancellation is what the caller sees
+        raise
 
 
 def _split(messages: list[ScannedMessage], high: int) -> tuple[list[ScannedMessage],

@@ -86,6 +86,42 @@ async def test_a_slow_database_never_stalls_the_scan_and_writes_coalesce(
         assert store.writes[3:] in ([], [COUNT])
 
 
+class SinkFailed(Exception):
+    pass
+
+
+async def test_a_scan_cancelled_while_a_write_is_held_still_checkpoints_every_complete_range(
+        server: FakeImapServer, tmp_path: Path) -> None:
+    """What a reset does to the account's scan: the FETCH fails (here: the sink, inside
+    range 6), and while the scan waits on the write in flight (range 1's, held) the
+    session cancels it. Ranges 2..5 completed and went to the sink behind that write;
+    their checkpoint must not be lost with the cancellation (it was: the resumed scan
+    read them again)."""
+    async with await Database.open(tmp_path / "engine.db") as db:
+        store = HeldStore(db)
+        got: list[int] = []
+        failed = asyncio.Event()
+
+        def sink(message: ScannedMessage) -> None:
+            got.append(message.uid)
+            if len(got) == 5 * BATCH + BATCH // 2:
+                failed.set()
+                raise SinkFailed
+
+        async with ImapClient(server.host, server.port, security="plain", timeout=10) as imap:
+            await imap.login(Credentials(USER, PASSWORD))
+            scan = asyncio.ensure_future(scan_folder(imap, store, "slow", "INBOX", sink,
+                                                     batch=BATCH, backfill=2**32))
+            await asyncio.wait_for(failed.wait(), timeout=20)
+            scan.cancel()  # the scan is in its cleanup, waiting on the held write
+            store.release.set()
+            with pytest.raises(asyncio.CancelledError):
+                await scan
+        saved = await store.get("slow", "INBOX")
+        assert saved is not None and saved.last_uid == 5 * BATCH
+        assert got == list(range(1, 5 * BATCH + BATCH // 2 + 1))
+
+
 def test_the_parsers_fast_fetch_is_the_same_frozen_event() -> None:
     items = {"UID": 7, "FLAGS": ("\\Seen",)}
     fast = new_fetch(3, items)
