@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.policy
+import ipaddress
 import json
 import os
 import ssl
@@ -110,6 +111,7 @@ class Lab:
         server on the running loop (LabStartError when one cannot)."""
         if self._srv is not None:
             raise LabError("this lab is already running")
+        self._check_address()
         from inboxlab.fakeserver.errors import ScenarioError
         from inboxlab.fakeserver.scenario.load import load
         from inboxlab.fakeserver.scenario.serve import ScenarioServer
@@ -132,6 +134,15 @@ class Lab:
                                 ) from exc
         self._srv = srv
         self._loop = asyncio.get_running_loop()
+
+    def _check_address(self) -> None:
+        if not _is_loopback(self._host):
+            raise LabStartError(
+                f"{self._host!r}: the lab listens on loopback only (127.0.0.1, ::1, localhost): "
+                "its control endpoint can break sessions and the demo password is public")
+        for name, port in zip(("imap_port", "imaps_port"), self._ports, strict=True):
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+                raise LabStartError(f"{name} {port!r} is not a TCP port (0-65535; 0 = any free)")
 
     async def stop(self) -> None:
         """Stop every server and close every connection (idempotent)."""
@@ -471,6 +482,15 @@ class Lab:
             if time.monotonic() >= deadline:
                 raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}")
             await asyncio.sleep(_POLL_S)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
