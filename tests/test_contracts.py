@@ -31,7 +31,7 @@ def test_import_contracts_hold() -> None:
 def test_import_contract_catches_a_violation(tmp_path: Path) -> None:
     """The contract must be able to fail: plant an engine -> textual import in a copy (laid out
     as installed, inboxlab/engine, so PYTHONPATH wins over the editable install's mapping)."""
-    for pkg in ("engine", "fakeserver", "tui", "harness", "cli"):
+    for pkg in ("engine", "fakeserver", "tui", "lab", "harness", "cli"):
         shutil.copytree(ROOT / pkg, tmp_path / "inboxlab" / pkg,
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")

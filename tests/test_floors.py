@@ -1,7 +1,9 @@
-"""The engine's floors and its no-circle rule (pyproject.toml, issue 17) can fail.
+"""The rooms' contracts of issue 17 (pyproject.toml) can fail: the engine's floors, its
+no-circle rule, the harness room, the tui bridge room.
 
 Each case plants one import in a copy of the rooms and runs ``lint-imports`` there: an
-upward import between floors, a circle inside a floor, and a module on no floor.
+upward import between floors, a circle inside a floor, a module on no floor, Textual in
+the harness, the engine in a screen.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ PLANTS = {
     # a new module nobody placed on a floor
     "unplaced": ({"engine/planted.py": "import inboxlab.engine.errors\n"},
                  "inboxlab.engine.planted"),
+    # the harness room never sees Textual
+    "harness-textual": ({"harness/planted.py": "import textual\n"}, "inboxlab.harness.planted"),
+    # outside the bridge room, tui never sees the engine
+    "tui-engine": ({"tui/screens/planted.py": "import inboxlab.engine.errors\n"},
+                   "inboxlab.tui.screens.planted"),
 }
 
 
@@ -39,7 +46,7 @@ def _lint_imports() -> str:
 @pytest.mark.parametrize("case", sorted(PLANTS))
 def test_engine_floor_contracts_catch_a_planted_import(tmp_path: Path, case: str) -> None:
     lint = _lint_imports()
-    for pkg in ("engine", "fakeserver", "tui", "harness", "cli"):
+    for pkg in ("engine", "fakeserver", "tui", "lab", "harness", "cli"):
         # laid out as installed (inboxlab/engine), so PYTHONPATH wins over the editable install
         shutil.copytree(ROOT / pkg, tmp_path / "inboxlab" / pkg,
                         ignore=shutil.ignore_patterns("__pycache__"))
