@@ -6,7 +6,7 @@ stream: the asyncio shell writes and drains between items while the handler is
 suspended, so memory stays flat whatever the mailbox size.
 
 Each command's allowed states (RFC 3501 section 3), capability gate and handler are
-its one entry in ``registry.COMMANDS``; this module checks the states in one place
+its one entry in ``command_specs.COMMANDS``; this module checks the states in one place
 (``_dispatch``). Handlers live in ``handlers/`` (``basic``, ``mailbox``, ``selected``,
 ``sort``, ``fetch``, ``search``), each a generator
 ``handler(session, command) -> Iterator[bytes]`` returning a ``Done`` (the tagged OK
@@ -45,7 +45,7 @@ from inboxlab.fakeserver.imap.syntax.reader import CommandReader
 from inboxlab.fakeserver.store import Account, Store
 
 if TYPE_CHECKING:
-    from inboxlab.fakeserver.imap.registry import CommandSpec
+    from inboxlab.fakeserver.imap.command_specs import CommandSpec
     from inboxlab.fakeserver.imap.view import MailboxView
 
 log = logging.getLogger(__name__)
@@ -343,8 +343,8 @@ class ImapSession:
             yield CloseConnection()
 
     def _spec(self, command: Command) -> CommandSpec | None:
-        # the registry imports the handlers, which import this module: looked up late
-        from inboxlab.fakeserver.imap.registry import spec_for
+        # the command specs import the handlers, which import this module: looked up late
+        from inboxlab.fakeserver.imap.command_specs import spec_for
 
         return spec_for(self.caps, command)
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError, ScenarioError
+from inboxlab.fakeserver.imap.command_specs import COMMANDS
 from inboxlab.fakeserver.imap.mutf7 import decode as decode_mutf7
 from inboxlab.fakeserver.imap.mutf7 import encode as encode_mutf7
-from inboxlab.fakeserver.imap.registry import COMMANDS
 from inboxlab.fakeserver.imap.syntax.commands import (
     All,
     And,
@@ -420,7 +420,7 @@ def test_error_tree_renders_its_lines() -> None:
     assert scenario.response("A3") == b"A3 NO [SERVERBUG] s.toml:line 3: unknown key 'x'\r\n"
 
 
-def test_every_command_is_one_registry_entry() -> None:
+def test_every_command_is_one_entry_of_the_command_table() -> None:
     """Parser, states, gate and handler of a command are one ``CommandSpec`` (issue 17)."""
     fetch = COMMANDS["FETCH"]
     assert "selected" in fetch.states and "authenticated" not in fetch.states

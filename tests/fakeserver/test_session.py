@@ -126,14 +126,14 @@ def test_command_hook_override_and_close(lab) -> None:
 def test_handler_exception_is_serverbug_and_session_survives(lab, monkeypatch) -> None:
     from dataclasses import replace
 
-    from inboxlab.fakeserver.imap import registry
+    from inboxlab.fakeserver.imap import command_specs
 
     def broken(session, command):
         raise RuntimeError("boom")
         yield b""
 
-    monkeypatch.setitem(registry.COMMANDS, "NAMESPACE",
-                        replace(registry.COMMANDS["NAMESPACE"], handler=broken))
+    monkeypatch.setitem(command_specs.COMMANDS, "NAMESPACE",
+                        replace(command_specs.COMMANDS["NAMESPACE"], handler=broken))
     d = lab.driver()
     assert d.send("n NAMESPACE") == b"n NO [SERVERBUG] Internal error in the fake server\r\n"
     assert d.send("o NOOP") == b"o OK NOOP completed\r\n"

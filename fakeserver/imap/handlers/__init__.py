@@ -4,5 +4,5 @@ yield response bytes and return the tagged OK (``session.Done``).
 ``basic`` (CAPABILITY, LOGIN, AUTHENTICATE with ``oauth``, IDLE...), ``mailbox`` (SELECT,
 LIST via ``listing``, STATUS, APPEND...), ``selected`` (STORE, COPY/MOVE, EXPUNGE...),
 ``fetch``, ``search`` (planned by ``search_plan``), ``sort`` (SORT and THREAD via
-``threads``). Which handler answers which command is ``registry.COMMANDS``.
+``threads``). Which handler answers which command is ``command_specs.COMMANDS``.
 """

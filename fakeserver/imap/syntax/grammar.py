@@ -1,7 +1,7 @@
 """IMAP command grammar (RFC 3501 / 9051 and the extensions the lab speaks): text -> Command.
 
 ``parse_command`` reads the tag and command name, then calls the command's argument
-parser from its entry in the command registry (``registry.COMMANDS``). Simple commands'
+parser from its entry in the command table (``command_specs.COMMANDS``). Simple commands'
 parsers live here; FETCH/STORE, SEARCH, SORT/THREAD and the mailbox-shaped commands
 (SELECT, LIST, STATUS, APPEND) have their own modules.
 Every failure is a :class:`ProtocolError` whose text says what was wrong, e.g.
@@ -56,9 +56,9 @@ def parse_command(
     try:
         if not cursor.accept(b" ") or cursor.at_end() or cursor.peek() == b" ":
             cursor.fail(f"missing command name after tag {tag!r}")
-        # The parsers are the command registry's (one entry per command); it imports this
+        # The parsers are in the command table (one entry per command); it imports this
         # module's parsers, so it is looked up when a command arrives, not at import.
-        from inboxlab.fakeserver.imap.registry import COMMANDS
+        from inboxlab.fakeserver.imap.command_specs import COMMANDS
 
         name = _command_name(cursor)
         uid = False
