@@ -34,6 +34,7 @@ from inboxlab.engine.imap.commands import build
 from inboxlab.engine.replies import reply_criteria
 from inboxlab.fakeserver.config import AccountConfig, FolderConfig, ServerConfig
 from inboxlab.fakeserver.generate import GenSpec, generator
+from inboxlab.fakeserver.imap.command_specs import COMMANDS
 from inboxlab.fakeserver.imap.hooks import ConnectionInfo
 from inboxlab.fakeserver.imap.server import build_store
 from inboxlab.fakeserver.imap.session import ImapSession, SessionRegistry
@@ -69,7 +70,8 @@ class Session:
                    FolderConfig("Sent Items", generated=sent))
         config = ServerConfig(accounts=(AccountConfig(BENCH_USER, BENCH_PASSWORD, folders),))
         self.session = ImapSession(config, build_store(config), conn=ConnectionInfo(1, "bench",
-                                   False), hooks=None, registry=SessionRegistry())
+                                   False), commands=COMMANDS, hooks=None,
+                                   registry=SessionRegistry())
         self.session.greeting()
         self.n = 0
         self.send(b'LOGIN "%s" "%s"' % (BENCH_USER.encode(), BENCH_PASSWORD.encode()))

@@ -12,7 +12,12 @@ command); here the handler joins them, so adding or changing a command is one
   not a polite refusal. ``uid_gate`` does the same for the ``UID`` form alone (UID
   EXPUNGE needs UIDPLUS);
 - ``handler``: the generator that answers it (``handlers/``);
-- ``uid``: whether it may follow ``UID``.
+- ``uid``: whether it may follow ``UID``;
+- ``resume``: for a command that waits for the client (AUTHENTICATE's ``+``), the step
+  that takes the client's next line.
+
+The session and the reader are handed this table (``ImapSession(commands=COMMANDS)``):
+it imports the handlers, which import the session, so nothing below imports it.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ from inboxlab.fakeserver.imap.handlers import selected as cmd_selected
 from inboxlab.fakeserver.imap.handlers import sort as cmd_sort
 from inboxlab.fakeserver.imap.handlers.fetch import fetch
 from inboxlab.fakeserver.imap.handlers.search import search
-from inboxlab.fakeserver.imap.session import Handler
+from inboxlab.fakeserver.imap.session import Handler, Resume
 from inboxlab.fakeserver.imap.syntax import grammar as g
-from inboxlab.fakeserver.imap.syntax.commands import ANY, AUTH, NOT_AUTH, SELECTED, Command
+from inboxlab.fakeserver.imap.syntax.commands import ANY, AUTH, NOT_AUTH, SELECTED
 from inboxlab.fakeserver.imap.syntax.fetch import parse_fetch, parse_store
 from inboxlab.fakeserver.imap.syntax.grammar import Parser
 from inboxlab.fakeserver.imap.syntax.mailbox import (
@@ -53,6 +58,7 @@ class CommandSpec:
     gate: Gate | None = None
     uid: bool = False
     uid_gate: Gate | None = None
+    resume: Resume | None = None  # a held command's next step, given the client's line
 
     def offered(self, caps: Capabilities, *, uid: bool) -> bool:
         """Whether this server speaks the command (in its ``UID`` form when ``uid``)."""
@@ -71,7 +77,8 @@ _SPECS = (
     CommandSpec("STARTTLS", g.no_args, NOT_AUTH, cmd_basic.starttls,
                 gate=lambda c: c.starttls),
     CommandSpec("LOGIN", g.login, NOT_AUTH, cmd_basic.login),
-    CommandSpec("AUTHENTICATE", g.authenticate, NOT_AUTH, cmd_basic.authenticate),
+    CommandSpec("AUTHENTICATE", g.authenticate, NOT_AUTH, cmd_basic.authenticate,
+                resume=cmd_basic.sasl_response),
     # authenticated (or selected)
     CommandSpec("ENABLE", g.enable, frozenset({"authenticated"}),  # RFC 5161: before SELECT
                 cmd_basic.enable, gate=lambda c: c.enable),
@@ -110,12 +117,4 @@ _SPECS = (
 COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}
 
 
-def spec_for(caps: Capabilities, command: Command) -> CommandSpec | None:
-    """The command's entry, or None when the command is unknown on this server."""
-    spec = COMMANDS.get(command.name)
-    if spec is None or not spec.offered(caps, uid=command.uid):
-        return None
-    return spec
-
-
-__all__ = ["COMMANDS", "CommandSpec", "spec_for"]
+__all__ = ["COMMANDS", "CommandSpec"]

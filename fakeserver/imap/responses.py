@@ -6,7 +6,7 @@ format per-message ``str`` objects on hot paths.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 CRLF = b"\r\n"
 
@@ -47,3 +47,17 @@ def uid_set(uids: Iterable[int]) -> str:
     if prev >= 0:
         parts.append(str(start) if start == prev else f"{start}:{prev}")
     return ",".join(parts)
+
+SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+
+def flag_lines(keywords: Iterable[str], *, readonly: bool) -> Iterator[bytes]:
+    """FLAGS and PERMANENTFLAGS: the system flags plus every keyword the folder has known.
+
+    Sent at SELECT and again when a keyword first appears in the selected folder (this
+    session's APPEND or STORE), as Dovecot does, so clients can list keywords as tags.
+    """
+    flags = " ".join((SYSTEM_FLAGS, *sorted(keywords)))
+    yield untagged(f"FLAGS ({flags})")
+    permanent = "" if readonly else f"{flags} \\*"
+    yield ok_code(f"PERMANENTFLAGS ({permanent})", "Flags permitted")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from inboxlab.fakeserver.config import ServerConfig
 from inboxlab.fakeserver.imap import mutf7
+from inboxlab.fakeserver.imap.command_specs import COMMANDS
 from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
 from inboxlab.fakeserver.imap.session import (
     CloseConnection,
@@ -207,8 +208,8 @@ class FakeImapServer(Served):
             task.add_done_callback(self._tasks.discard)
         peer = writer.get_extra_info("peername")
         info = ConnectionInfo(next(self._ids), str(peer[0]) if peer else "?", implicit_tls)
-        session = ImapSession(self.config, self.store, conn=info, hooks=self.hooks,
-                              registry=self.registry)
+        session = ImapSession(self.config, self.store, conn=info, commands=COMMANDS,
+                              hooks=self.hooks, registry=self.registry)
         conn = Connection(info, session, writer)
         self.connections[info.conn_id] = conn
         pipe = _Pipe(self, conn, reader)

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from inboxlab.fakeserver.config import ServerConfig
+from inboxlab.fakeserver.config import Capabilities, ServerConfig
 from inboxlab.fakeserver.errors import FakeServerError
 from inboxlab.fakeserver.imap import responses as r
 from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
@@ -41,11 +41,11 @@ from inboxlab.fakeserver.imap.syntax.commands import (
     RawLine,
     ReaderEvent,
 )
+from inboxlab.fakeserver.imap.syntax.grammar import ParserEntry
 from inboxlab.fakeserver.imap.syntax.reader import CommandReader
 from inboxlab.fakeserver.store import Account, Store
 
 if TYPE_CHECKING:
-    from inboxlab.fakeserver.imap.command_specs import CommandSpec
     from inboxlab.fakeserver.imap.view import MailboxView
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,25 @@ class Answered(Exception):
 HELD = Done("held")  # no tagged reply yet; a RawLine continues the command
 Steps = Generator[bytes, None, Done]  # what a handler is: lines out, then its Done
 Handler = Callable[["ImapSession", Command], Steps]
+# the rest of a held command, given the client's continuation line (AUTHENTICATE)
+Resume = Callable[["ImapSession", Command, bytes], Steps]
+
+
+class CommandEntry(ParserEntry, Protocol):
+    """What the session needs of a command's entry in the command table
+    (``command_specs.CommandSpec``). The table imports the handlers, which import this
+    module, so the session is handed the table (``commands=``) instead of importing it."""
+
+    @property
+    def states(self) -> frozenset[str]: ...
+
+    @property
+    def handler(self) -> Handler: ...
+
+    @property
+    def resume(self) -> Resume | None: ...
+
+    def offered(self, caps: Capabilities, *, uid: bool) -> bool: ...
 
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\+?\}\r\n$")
 
@@ -144,9 +163,11 @@ class ImapSession:
         store: Store,
         *,
         conn: ConnectionInfo,
+        commands: Mapping[str, CommandEntry],
         hooks: ServerHooks | None = None,
         registry: SessionRegistry | None = None,
     ) -> None:
+        self.commands = commands  # the command table (``command_specs.COMMANDS``)
         self.config = config
         self.caps = config.capabilities
         self.store = store
@@ -169,6 +190,7 @@ class ImapSession:
 
     def _new_reader(self) -> CommandReader:
         return CommandReader(
+            commands=self.commands,
             max_line=self.config.max_line,
             max_literal=self.config.max_literal,
             literal_plus=self.caps.literal_plus,
@@ -277,9 +299,12 @@ class ImapSession:
             yield from self.updates(allow_expunge=True)
             yield r.tagged(command.tag, "OK", "IDLE terminated")
             return
-        from inboxlab.fakeserver.imap.handlers.basic import sasl_response
-
-        yield from self._run(command, lambda s, c: sasl_response(s, c, line))
+        spec = self.commands.get(command.name)
+        resume = spec.resume if spec is not None else None
+        if resume is None:  # only AUTHENTICATE holds for a continuation line
+            yield r.tagged(command.tag, "BAD", f"{command.name} takes no continuation")
+            return
+        yield from self._run(command, lambda s, c: resume(s, c, line))
 
     def _dispatch(self, command: Command) -> Iterator[Output]:
         try:
@@ -342,11 +367,12 @@ class ImapSession:
         elif self.state is State.LOGOUT:
             yield CloseConnection()
 
-    def _spec(self, command: Command) -> CommandSpec | None:
-        # the command specs import the handlers, which import this module: looked up late
-        from inboxlab.fakeserver.imap.command_specs import spec_for
-
-        return spec_for(self.caps, command)
+    def _spec(self, command: Command) -> CommandEntry | None:
+        """The command's entry, or None when the command is unknown on this server."""
+        spec = self.commands.get(command.name)
+        if spec is None or not spec.offered(self.caps, uid=command.uid):
+            return None
+        return spec
 
     # -- untagged updates for the selected mailbox ------------------------------------------
 
@@ -391,9 +417,7 @@ class ImapSession:
         """FLAGS and PERMANENTFLAGS again when the selected folder gained keywords since
         this client was last told (by any session: Dovecot tells every one)."""
         if self.view is not None and self.view.take_new_keywords():
-            from inboxlab.fakeserver.imap.handlers.mailbox import flag_lines
-
-            yield from flag_lines(self.view.folder, readonly=self.view.readonly)
+            yield from r.flag_lines(self.view.folder.keywords(), readonly=self.view.readonly)
 
     def flags_line(self, seq: int, uid: int) -> bytes:
         """``* seq FETCH (UID u FLAGS (...) [MODSEQ (m)])`` for a flag change."""

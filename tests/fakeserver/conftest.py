@@ -23,6 +23,7 @@ from inboxlab.fakeserver.config import (
     ServerConfig,
 )
 from inboxlab.fakeserver.generate import GenSpec
+from inboxlab.fakeserver.imap.command_specs import COMMANDS
 from inboxlab.fakeserver.imap.hooks import ConnectionInfo, ServerHooks
 from inboxlab.fakeserver.imap.server import FakeImapServer, build_store
 from inboxlab.fakeserver.imap.session import CloseConnection, ImapSession, SessionRegistry, StartTls
@@ -53,7 +54,7 @@ class Driver:
     def __init__(self, config: ServerConfig, store: Store, *, registry: SessionRegistry,
                  hooks: ServerHooks | None = None, conn_id: int = 1) -> None:
         self.session = ImapSession(config, store, conn=ConnectionInfo(conn_id, "test", False),
-                                   hooks=hooks, registry=registry)
+                                   commands=COMMANDS, hooks=hooks, registry=registry)
         self.greeting = self.session.greeting()
         self.markers: list[object] = []
 

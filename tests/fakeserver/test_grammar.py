@@ -53,7 +53,7 @@ from inboxlab.fakeserver.imap.syntax.reader import CommandReader
 
 def parse(line: str | bytes) -> Command:
     raw = line.encode() if isinstance(line, str) else line
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     reader.feed(raw + b"\r\n")
     while (event := reader.next_event()) is not None:
         if isinstance(event, Command):
@@ -404,7 +404,7 @@ def test_command_level_errors(line: str, message: str) -> None:
 
 def test_errors_carry_the_tag() -> None:
     with pytest.raises(ProtocolError) as caught:
-        parse_command(b"T9 FETCH 1 FOO")
+        parse_command(b"T9 FETCH 1 FOO", commands=COMMANDS)
     assert caught.value.tag == "T9"
     assert caught.value.response("T9") == b"T9 BAD FETCH: unknown attribute 'FOO'\r\n"
 
@@ -424,7 +424,7 @@ def test_every_command_is_one_entry_of_the_command_table() -> None:
     """Parser, states, gate and handler of a command are one ``CommandSpec`` (issue 17)."""
     fetch = COMMANDS["FETCH"]
     assert "selected" in fetch.states and "authenticated" not in fetch.states
-    assert fetch.uid and parse_command(b"a UID FETCH 1 UID").uid
+    assert fetch.uid and parse_command(b"a UID FETCH 1 UID", commands=COMMANDS).uid
     assert COMMANDS["LOGIN"].states == frozenset({"not_authenticated"})
     assert not COMMANDS["LOGIN"].uid
     assert all(name == spec.name for name, spec in COMMANDS.items())

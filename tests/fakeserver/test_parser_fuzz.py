@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inboxlab.fakeserver.errors import ProtocolError
+from inboxlab.fakeserver.imap.command_specs import COMMANDS
 from inboxlab.fakeserver.imap.syntax.commands import (
     STAR,
     And,
@@ -84,7 +85,7 @@ def drain(reader: CommandReader) -> list[ReaderEvent]:
 
 def check_stream(data: bytes, cuts: list[int], *, max_line: int = 200,
                  max_literal: int = 50) -> list[ReaderEvent]:
-    reader = CommandReader(max_line=max_line, max_literal=max_literal)
+    reader = CommandReader(commands=COMMANDS, max_line=max_line, max_literal=max_literal)
     events: list[ReaderEvent] = []
     start = 0
     for cut in [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]:
@@ -276,7 +277,7 @@ def search_keys() -> st.SearchStrategy[tuple[SearchKey, bytes]]:
 
 
 def parse_wire(wire: bytes) -> Command:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     reader.feed(wire + b"\r\n")
     events = drain(reader)
     assert len(events) == 1, events

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inboxlab.fakeserver.errors import LimitExceeded, ProtocolError
+from inboxlab.fakeserver.imap.command_specs import COMMANDS
 from inboxlab.fakeserver.imap.syntax.commands import (
     AppendArgs,
     Command,
@@ -21,7 +22,7 @@ from inboxlab.fakeserver.imap.syntax.reader import CommandReader
 
 
 def events(data: bytes, reader: CommandReader | None = None) -> list[ReaderEvent]:
-    reader = reader or CommandReader()
+    reader = reader or CommandReader(commands=COMMANDS)
     reader.feed(data)
     out: list[ReaderEvent] = []
     while (event := reader.next_event()) is not None:
@@ -39,7 +40,7 @@ def norm(event: ReaderEvent) -> object:
 
 
 def bytewise(data: bytes, reader: CommandReader | None = None) -> list[ReaderEvent]:
-    reader = reader or CommandReader()
+    reader = reader or CommandReader(commands=COMMANDS)
     out: list[ReaderEvent] = []
     for i in range(len(data)):
         reader.feed(data[i : i + 1])
@@ -57,7 +58,7 @@ def test_simple_command_and_crlf_or_bare_lf() -> None:
 
 
 def test_partial_line_waits_for_more_bytes() -> None:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     reader.feed(b"A1 NO")
     assert reader.next_event() is None
     reader.feed(b"OP\r")
@@ -68,7 +69,7 @@ def test_partial_line_waits_for_more_bytes() -> None:
 
 
 def test_sync_literal_asks_for_continuation_then_completes() -> None:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     reader.feed(b"A1 LOGIN {4}\r\n")
     assert reader.next_event() == ContinuationRequest()
     assert reader.next_event() is None
@@ -103,7 +104,8 @@ def test_zero_length_literal() -> None:
 
 
 def test_literal_plus_refused_when_not_enabled() -> None:
-    got = events(b"A1 LOGIN {1+}\r\nx y\r\nA2 NOOP\r\n", CommandReader(literal_plus=False))
+    got = events(b"A1 LOGIN {1+}\r\nx y\r\nA2 NOOP\r\n",
+                 CommandReader(commands=COMMANDS, literal_plus=False))
     assert isinstance(got[0], Malformed) and got[0].tag == "A1"
     assert got[0].error.text == "LITERAL+ is not enabled on this server"
     assert isinstance(got[1], Command) and got[1].tag == "A2"  # framing kept
@@ -111,12 +113,12 @@ def test_literal_plus_refused_when_not_enabled() -> None:
 
 def test_literal_minus_takes_small_non_synchronizing_literals_only() -> None:
     """RFC 7888 LITERAL- (Gmail): {n+} up to 4096 octets, a larger one is BAD, framing kept."""
-    reader = CommandReader(literal_plus=False, literal_minus=True)
+    reader = CommandReader(commands=COMMANDS, literal_plus=False, literal_minus=True)
     small = b"x" * 4096
     got = events(b"A1 APPEND INBOX {4096+}\r\n" + small + b"\r\nA2 NOOP\r\n", reader)
     assert isinstance(got[0], Command) and got[0].tag == "A1"
     assert isinstance(got[1], Command) and got[1].tag == "A2"
-    reader = CommandReader(literal_plus=False, literal_minus=True)
+    reader = CommandReader(commands=COMMANDS, literal_plus=False, literal_minus=True)
     got = events(b"A1 APPEND INBOX {4097+}\r\n" + small + b"y\r\nA2 NOOP\r\n", reader)
     assert isinstance(got[0], Malformed) and got[0].tag == "A1"
     assert "LITERAL-" in got[0].error.text
@@ -124,7 +126,7 @@ def test_literal_minus_takes_small_non_synchronizing_literals_only() -> None:
 
 
 def test_oversized_sync_literal_is_tagged_bad_without_continuation() -> None:
-    reader = CommandReader(max_literal=10)
+    reader = CommandReader(commands=COMMANDS, max_literal=10)
     got = events(b"A1 APPEND INBOX {11}\r\nA2 NOOP\r\n", reader)
     assert isinstance(got[0], Malformed) and got[0].tag == "A1"
     assert isinstance(got[0].error, LimitExceeded)
@@ -142,7 +144,7 @@ def test_huge_literal_announcement_is_not_converted() -> None:
 
 
 def test_oversized_literal_plus_is_fatal_and_stops_framing() -> None:
-    reader = CommandReader(max_literal=10)
+    reader = CommandReader(commands=COMMANDS, max_literal=10)
     got = events(b"A1 APPEND INBOX {11+}\r\nhello world\r\nA2 NOOP\r\n", reader)
     assert len(got) == 1 and isinstance(got[0], Fatal)
     assert got[0].error.tag == "A1"
@@ -151,13 +153,13 @@ def test_oversized_literal_plus_is_fatal_and_stops_framing() -> None:
 
 
 def test_literals_are_limited_in_total_per_command() -> None:
-    reader = CommandReader(max_literal=10)
+    reader = CommandReader(commands=COMMANDS, max_literal=10)
     got = events(b"A1 LOGIN {6+}\r\nabcdef {6}\r\n", reader)
     assert isinstance(got[0], Malformed) and isinstance(got[0].error, LimitExceeded)
 
 
 def test_overlong_line_is_bad_and_skipped_to_next_line() -> None:
-    reader = CommandReader(max_line=20)
+    reader = CommandReader(commands=COMMANDS, max_line=20)
     got = bytewise(b"A1 SELECT " + b"x" * 50 + b"\r\nA2 NOOP\r\n", reader)
     assert isinstance(got[0], Malformed) and got[0].tag == "A1"
     assert got[0].error.text == "command line longer than 20 bytes"
@@ -166,13 +168,14 @@ def test_overlong_line_is_bad_and_skipped_to_next_line() -> None:
 
 
 def test_overlong_line_complete_in_buffer() -> None:
-    got = events(b"A1 SELECT " + b"x" * 50 + b"\r\nA2 NOOP\r\n", CommandReader(max_line=20))
+    got = events(b"A1 SELECT " + b"x" * 50 + b"\r\nA2 NOOP\r\n",
+                 CommandReader(commands=COMMANDS, max_line=20))
     assert [type(e) for e in got] == [Malformed, Command]
 
 
 def test_line_exactly_at_limit_is_accepted() -> None:
     line = b"A1 SELECT " + b"x" * 10  # 20 bytes
-    got = bytewise(line + b"\r\n", CommandReader(max_line=20))
+    got = bytewise(line + b"\r\n", CommandReader(commands=COMMANDS, max_line=20))
     assert isinstance(got[0], Command)
 
 
@@ -204,7 +207,7 @@ def test_non_utf8_atom_is_bad_but_literal_is_not() -> None:
 
 
 def test_expect_line_returns_raw_line_once() -> None:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     events(b"A1 IDLE\r\n", reader)
     reader.expect_line()
     got = events(b"DONE\r\nA2 NOOP\r\n", reader)
@@ -213,7 +216,7 @@ def test_expect_line_returns_raw_line_once() -> None:
 
 
 def test_expect_line_keeps_braces_and_empty_lines_raw() -> None:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     reader.expect_line()
     assert events(b"{5}\r\n", reader) == [RawLine(b"{5}")]
     reader.expect_line()
@@ -221,7 +224,7 @@ def test_expect_line_keeps_braces_and_empty_lines_raw() -> None:
 
 
 def test_eof_inside_literal_reports_cut() -> None:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     events(b"A1 APPEND INBOX {100+}\r\npartial", reader)
     assert reader.eof() == CutMidLiteral("A1")
     reader.feed(b"A2 NOOP\r\n")
@@ -229,13 +232,13 @@ def test_eof_inside_literal_reports_cut() -> None:
 
 
 def test_eof_after_literal_before_line_end_reports_cut() -> None:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     events(b"A1 LOGIN {3+}\r\nbob", reader)
     assert reader.eof() == CutMidLiteral("A1")
 
 
 def test_eof_between_commands_is_clean() -> None:
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     events(b"A1 NOOP\r\nA2 NO", reader)
     assert reader.eof() is None
 
@@ -257,7 +260,7 @@ def test_bytewise_feeding_equals_whole_buffer(stream: bytes) -> None:
 def test_large_literal_is_framed_in_chunks() -> None:
     size = 8 * 1024 * 1024
     body = bytes(range(256)) * (size // 256)
-    reader = CommandReader()
+    reader = CommandReader(commands=COMMANDS)
     reader.feed(b"A1 APPEND INBOX {%d+}\r\n" % size)
     assert reader.next_event() is None
     for start in range(0, size, 65536):
@@ -280,7 +283,7 @@ def test_malformed_error_renders_tagged_bad() -> None:
 
 
 def test_overlong_raw_line_is_untagged_bad() -> None:
-    reader = CommandReader(max_line=10)
+    reader = CommandReader(commands=COMMANDS, max_line=10)
     reader.expect_line()
     got = bytewise(b"A1 " + b"x" * 30 + b"\r\nA2 NOOP\r\n", reader)
     assert isinstance(got[0], Malformed) and got[0].tag is None
@@ -288,6 +291,7 @@ def test_overlong_raw_line_is_untagged_bad() -> None:
 
 
 def test_overlong_line_announcing_literal_plus_is_fatal() -> None:
-    got = events(b"A1 APPEND " + b"x" * 30 + b" {3+}\r\nabc\r\n", CommandReader(max_line=20))
+    got = events(b"A1 APPEND " + b"x" * 30 + b" {3+}\r\nabc\r\n",
+                 CommandReader(commands=COMMANDS, max_line=20))
     assert len(got) == 1 and isinstance(got[0], Fatal)
     assert got[0].error.tag == "A1"

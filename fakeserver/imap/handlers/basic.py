@@ -11,6 +11,7 @@ import binascii
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
 from inboxlab.fakeserver.imap import responses as r
+from inboxlab.fakeserver.imap.handlers.auth import logged_in
 from inboxlab.fakeserver.imap.handlers.oauth import authenticate_oauth, oauth_response, offered
 from inboxlab.fakeserver.imap.session import Answered, Done, ImapSession, State, Steps
 from inboxlab.fakeserver.imap.syntax.commands import (
@@ -21,7 +22,6 @@ from inboxlab.fakeserver.imap.syntax.commands import (
     IdArgs,
 )
 from inboxlab.fakeserver.oauth_errors import BASIC_AUTH_OFF_IMAP
-from inboxlab.fakeserver.store import Account
 
 
 def capability(s: ImapSession, c: Command) -> Steps:
@@ -125,19 +125,6 @@ def _authenticate(s: ImapSession, c: Command, username: str, password: str) -> S
     if account is None:
         raise CommandFailed("Invalid credentials (Failure)", code="AUTHENTICATIONFAILED")
     return (yield from logged_in(s, account))
-
-
-def logged_in(s: ImapSession, account: Account) -> Steps:
-    """The credentials (password or token) were good: the connection limit, then OK."""
-    limit = s.config.max_connections_per_user
-    if limit is not None and s.registry.count(account.username) >= limit:
-        raise CommandFailed(
-            f"Too many simultaneous connections for this user (limit {limit})", code="LIMIT")
-    s.account = account
-    s.state = State.AUTHENTICATED
-    s.registry.add(account.username, s)
-    return Done("Logged in", "CAPABILITY " + " ".join(s.capabilities()))
-    yield b""  # a generator, like every handler
 
 
 def enable(s: ImapSession, c: Command) -> Steps:

@@ -25,7 +25,6 @@ from inboxlab.fakeserver.render import quote
 from inboxlab.fakeserver.store import Account, Folder
 
 DELIMITER = "/"
-SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 
 
 def _account(s: ImapSession) -> Account:
@@ -177,18 +176,6 @@ def append(s: ImapSession, c: Command) -> Steps:
 # -- SELECT / EXAMINE ------------------------------------------------------------------------
 
 
-def flag_lines(folder: Folder, *, readonly: bool) -> Iterator[bytes]:
-    """FLAGS and PERMANENTFLAGS: the system flags plus every keyword the folder has known.
-
-    Sent at SELECT and again when a keyword first appears in the selected folder (this
-    session's APPEND or STORE), as Dovecot does, so clients can list keywords as tags.
-    """
-    flags = " ".join((SYSTEM_FLAGS, *sorted(folder.keywords())))
-    yield r.untagged(f"FLAGS ({flags})")
-    permanent = "" if readonly else f"{flags} \\*"
-    yield r.ok_code(f"PERMANENTFLAGS ({permanent})", "Flags permitted")
-
-
 def select(s: ImapSession, c: Command) -> Steps:
     args = c.args
     assert isinstance(args, SelectArgs)
@@ -208,7 +195,7 @@ def select(s: ImapSession, c: Command) -> Steps:
                        recent=s.config.recent)
     s.view = view
     s.state = State.SELECTED
-    yield from flag_lines(folder, readonly=readonly)
+    yield from r.flag_lines(folder.keywords(), readonly=readonly)
     yield r.untagged(f"{view.exists} EXISTS")
     yield r.untagged(f"{view.recent_told} RECENT")
     # RFC 3501 6.3.1 lists [UNSEEN n] among SELECT's required OK responses (when any

@@ -1,7 +1,7 @@
 """AUTHENTICATE XOAUTH2 / OAUTHBEARER on the fake IMAP server (RFC 7628, Google's XOAUTH2).
 
 The token is checked by the store's ``TokenIssuer`` (``fakeserver.oauth``). A good one
-logs in like a password would (``cmd_basic.logged_in``); a bad one gets the provider's
+logs in like a password would (``auth.logged_in``); a bad one gets the provider's
 failure (``fakeserver.oauth_errors``): an error challenge ``+ <base64 JSON>`` the client
 must answer (any line, usually empty or ``AQ==``) before the NO, or the NO at once when
 the provider sends no challenge (Microsoft). Scenario login hooks see OAuth logins too.
@@ -10,6 +10,7 @@ the provider sends no challenge (Microsoft). Scenario login hooks see OAuth logi
 from __future__ import annotations
 
 from inboxlab.fakeserver.errors import CommandFailed, ProtocolError
+from inboxlab.fakeserver.imap.handlers.auth import logged_in
 from inboxlab.fakeserver.imap.session import Answered, ImapSession, Steps
 from inboxlab.fakeserver.imap.syntax.commands import AuthenticateArgs, Command
 from inboxlab.fakeserver.oauth_errors import failure, parse_response
@@ -34,8 +35,6 @@ def authenticate_oauth(s: ImapSession, c: Command) -> Steps:
 
 
 def oauth_response(s: ImapSession, c: Command, b64: bytes) -> Steps:
-    from inboxlab.fakeserver.imap.handlers.basic import logged_in
-
     assert isinstance(c.args, AuthenticateArgs)
     mechanism = c.args.mechanism.upper()
     parsed = parse_response(mechanism, b64.strip())

@@ -11,7 +11,8 @@ Every failure is a :class:`ProtocolError` whose text says what was wrong, e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from inboxlab.fakeserver.errors import ProtocolError
 from inboxlab.fakeserver.imap.syntax.commands import (
@@ -29,7 +30,7 @@ from inboxlab.fakeserver.imap.syntax.commands import (
 )
 from inboxlab.fakeserver.imap.syntax.lexer import Cursor
 
-__all__ = ["Parser", "parse_command"]
+__all__ = ["Parser", "ParserEntry", "parse_command"]
 
 _TAG = re.compile(rb"[^\x00-\x20(){%*\"\\+\x7f-\xff]+")
 _NAME = re.compile(rb"[A-Za-z][A-Za-z0-9.-]*")
@@ -38,10 +39,23 @@ _BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 Parser = Callable[[Cursor, bool], CommandArgs]
 
 
+class ParserEntry(Protocol):
+    """What parsing needs of a command's entry in the command table
+    (``command_specs.CommandSpec``): its argument parser, and whether it may follow UID."""
+
+    @property
+    def parse(self) -> Parser: ...
+
+    @property
+    def uid(self) -> bool: ...
+
+
 def parse_command(
-    text: bytes, literals: Sequence[tuple[int, bytes]] = (), *, raw_size: int = 0
+    text: bytes, literals: Sequence[tuple[int, bytes]] = (), *, raw_size: int = 0,
+    commands: Mapping[str, ParserEntry],
 ) -> Command:
-    """Parse one framed command (lines joined without CRLF, literals keyed by offset)."""
+    """Parse one framed command (lines joined without CRLF, literals keyed by offset)
+    with the parsers of ``commands`` (``command_specs.COMMANDS``: one entry per command)."""
     cursor = Cursor(text, literals)
     if not text:
         raise ProtocolError("empty command line")
@@ -56,21 +70,17 @@ def parse_command(
     try:
         if not cursor.accept(b" ") or cursor.at_end() or cursor.peek() == b" ":
             cursor.fail(f"missing command name after tag {tag!r}")
-        # The parsers are in the command table (one entry per command); it imports this
-        # module's parsers, so it is looked up when a command arrives, not at import.
-        from inboxlab.fakeserver.imap.command_specs import COMMANDS
-
         name = _command_name(cursor)
         uid = False
         if name == "UID":
             cursor.command = "UID"
             cursor.sp("command after UID")
             name = _command_name(cursor)
-            uid_spec = COMMANDS.get(name)
+            uid_spec = commands.get(name)
             if uid_spec is None or not uid_spec.uid:
                 cursor.fail(f"{name} cannot follow UID")
             uid = True
-        spec = COMMANDS.get(name)
+        spec = commands.get(name)
         if spec is None:
             cursor.fail(f"unknown command {name}")
         cursor.command = f"UID {name}" if uid else name

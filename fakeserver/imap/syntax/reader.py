@@ -13,6 +13,7 @@ once when joined; lines are scanned for LF only over bytes not scanned before.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import Enum
 
 from inboxlab.fakeserver.errors import LimitExceeded, ProtocolError
@@ -24,7 +25,7 @@ from inboxlab.fakeserver.imap.syntax.commands import (
     RawLine,
     ReaderEvent,
 )
-from inboxlab.fakeserver.imap.syntax.grammar import parse_command
+from inboxlab.fakeserver.imap.syntax.grammar import ParserEntry, parse_command
 
 __all__ = ["CommandReader"]
 
@@ -56,11 +57,13 @@ class CommandReader:
     def __init__(
         self,
         *,
+        commands: Mapping[str, ParserEntry],
         max_line: int = 64 * 1024,
         max_literal: int = 64 * 1024 * 1024,
         literal_plus: bool = True,
         literal_minus: bool = False,
     ) -> None:
+        self.commands = commands  # the command table's parsers (``command_specs.COMMANDS``)
         self.max_line = max_line
         self.max_literal = max_literal
         self.literal_plus = literal_plus
@@ -229,7 +232,7 @@ class CommandReader:
             return self._malformed(self._deferred)
         text, literals, raw_size = bytes(self._text), self._literals, self._raw_size
         try:
-            command = parse_command(text, literals, raw_size=raw_size)
+            command = parse_command(text, literals, raw_size=raw_size, commands=self.commands)
         except ProtocolError as error:
             return self._malformed(error)
         except Exception as bug:  # a grammar bug must cost one BAD, not the connection
