@@ -3,12 +3,14 @@ a healed notice; and the incident log's folding rules, without a terminal."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from textual.widgets import DataTable, Label, Static
 from tui_script import AT, ScriptedBridge
 from waiting import async_wait_until
 
+from inboxlab.engine.backoff import BackoffPolicy
 from inboxlab.tui import messages as m
 from inboxlab.tui.app import InboxLabApp
 from inboxlab.tui.bridge import EngineBridge
@@ -18,6 +20,42 @@ from inboxlab.tui.screens.diagnostics import DiagnosticsScreen
 from inboxlab.tui.widgets.header_list import HeaderList
 
 T0 = datetime(2026, 1, 2, 9, 0, 0, tzinfo=UTC)
+# The account's reconnect schedule in these tests (the product's own setting,
+# EngineBridge(backoff=)): retries within a second of the server's return. The
+# default (jittered 1-3 s x 1.5**n, doubled for a session that died young) once put
+# the healed notice of an 8 s outage past a 30 s deadline on a loaded machine.
+QUICK = BackoffPolicy(base_min=0.1, base_max=0.3, cap=1.0, strike_cap=2.0)
+
+
+def demo_bridge() -> EngineBridge:
+    return EngineBridge(scenario="demo", timeline=False, sends=False, backoff=QUICK)
+
+
+class HeldOutage:
+    """The demo's server down until the test has seen what it came for, not for N s of
+    the real clock (which a loaded machine can spend before the test even presses a key):
+    the fault proxy's injectable sleep waits for ``end()``."""
+
+    def __init__(self, bridge: EngineBridge) -> None:
+        server = bridge.servers.server if bridge.servers else None
+        assert server is not None and server.proxy is not None
+        self.proxy = server.proxy
+        self._bridge = bridge
+        self._back = asyncio.Event()  # bound to the engine loop on its first wait
+
+        async def held(seconds: float) -> None:
+            self.proxy.sleep = asyncio.sleep  # once: later scripted delays are real again
+            await self._back.wait()
+
+        self.proxy.sleep = held
+        bridge.fire_action({"type": "down", "seconds": 86_400})
+
+    async def end(self) -> None:
+        async def back() -> None:
+            self._back.set()
+
+        await asyncio.wrap_future(self._bridge.submit(back()))
+        await async_wait_until(lambda: not self.proxy.is_down, what="the server back")
 
 
 def failure(at: datetime, title: str = "The server refused the connection",
@@ -88,12 +126,12 @@ async def test_an_outage_is_one_incident_with_a_countdown_reconnect_now_and_a_no
     """The real engine against the demo's fake servers: the server goes down for a few
     seconds; the retries are one incident, the badge counts down to the next retry,
     ctrl+r reconnects without waiting it out, and "Reconnected after N s" is shown."""
-    bridge = EngineBridge(scenario="demo", timeline=False, sends=False)
+    bridge = demo_bridge()
     app = InboxLabApp(bridge, cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await async_wait_until(lambda: app.model.state and app.model.state.state == "idle",
                                timeout=20, what="watching")
-        bridge.fire_action({"type": "down", "seconds": 6})
+        outage = HeldOutage(bridge)
         badge = app.screen.query_one("#badge", Static)
         seen = await async_wait_until(
             lambda: "Retry " in (text := str(badge.render())) and " s (ctrl+r: now)" in text
@@ -101,10 +139,7 @@ async def test_an_outage_is_one_incident_with_a_countdown_reconnect_now_and_a_no
         assert "The connection" in seen or "refused" in seen or "reset" in seen
         await async_wait_until(lambda: len(app.model.disconnects) >= 2, timeout=20,
                                what="a failed retry while the server is down")
-        server = bridge.servers.server if bridge.servers else None
-        proxy = server.proxy if server else None
-        assert proxy is not None
-        await async_wait_until(lambda: not proxy.is_down, timeout=15, what="the server back")
+        await outage.end()
         await pilot.press("ctrl+r")
         await async_wait_until(
             lambda: any(t.startswith("Reconnected after") for t in app.notified),
@@ -142,7 +177,7 @@ async def test_rows_asked_for_during_an_outage_come_back_through_the_real_bridge
     read ("…"); the browser's status line counts down to the next retry; the outage is one
     incident; once the server answers the account reconnects ("Reconnected after N s"),
     and those rows are read again with no key pressed."""
-    bridge = EngineBridge(scenario="demo", timeline=False, sends=False)
+    bridge = demo_bridge()
     app = InboxLabApp(bridge, cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await async_wait_until(lambda: app.model.state and app.model.state.state == "idle",
@@ -156,7 +191,7 @@ async def test_rows_asked_for_during_an_outage_come_back_through_the_real_bridge
                                timeout=15, what="the first rows of INBOX")
         last = lst.count - 1
         assert lst.row(last) is None  # only the window around the viewport is read
-        bridge.fire_action({"type": "down", "seconds": 8})
+        outage = HeldOutage(bridge)
         await async_wait_until(lambda: app.model.incidents.current is not None, timeout=15,
                                what="the outage seen by the account")
         await pilot.press("G")
@@ -167,9 +202,10 @@ async def test_rows_asked_for_during_an_outage_come_back_through_the_real_bridge
         await async_wait_until(lambda: "(ctrl+r: now)" in str(status.render()), timeout=15,
                                what="the retry countdown on the browser's status line")
         assert "Retry " in str(status.render())
+        await outage.end()
         await async_wait_until(
             lambda: any(t.startswith("Reconnected after") for t in app.notified),
-            timeout=30, what="the healed notice")
+            timeout=15, what="the healed notice")
         await async_wait_until(lambda: lst.row(last) is not None, timeout=15,
                                what="the rows read again after the recovery")
         assert lst.row(last).subject != "(expunged)"  # type: ignore[union-attr]
@@ -182,12 +218,12 @@ async def test_a_folder_opened_during_an_outage_opens_once_the_account_is_back()
     """Enter on INBOX while the server is down (real bridge, fake servers): the browser says
     it is opening, why it waits and when the next retry is; after the recovery it opens
     the folder by itself and shows its rows (before: "opening..." for good)."""
-    bridge = EngineBridge(scenario="demo", timeline=False, sends=False)
+    bridge = demo_bridge()
     app = InboxLabApp(bridge, cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await async_wait_until(lambda: app.model.state and app.model.state.state == "idle",
                                timeout=20, what="watching")
-        bridge.fire_action({"type": "down", "seconds": 6})
+        outage = HeldOutage(bridge)
         await async_wait_until(lambda: app.model.incidents.current is not None, timeout=15,
                                what="the outage seen by the account")
         app.open_folder("INBOX")
@@ -199,9 +235,10 @@ async def test_a_folder_opened_during_an_outage_opens_once_the_account_is_back()
             lambda: "(ctrl+r: now)" in (text := str(status.render())) and text, timeout=15,
             what="the countdown while the folder cannot be opened")
         assert seen.startswith("INBOX: opening...")
+        await outage.end()
         await async_wait_until(
             lambda: any(t.startswith("Reconnected after") for t in app.notified),
-            timeout=30, what="the healed notice")
+            timeout=15, what="the healed notice")
         lst = screen.query_one(HeaderList)
         await async_wait_until(lambda: lst.count > 400 and lst.row(0) is not None,
                                timeout=15, what="INBOX opened and its rows read")

@@ -28,6 +28,7 @@ from textual.message_pump import MessagePump
 
 from inboxlab.engine.account import Account
 from inboxlab.engine.account_options import AccountOptions, AccountStats
+from inboxlab.engine.backoff import BackoffPolicy
 from inboxlab.engine.connect import Link
 from inboxlab.engine.diag.bundle import export_bundle
 from inboxlab.engine.diag.tracering import TraceRing
@@ -92,6 +93,9 @@ class AccountSide(BrowseSide, EngineLoop):
         self._last_stats: tuple[Any, ...] = ()
         self._unstats: Callable[[], None] | None = None  # the running account's stats feed
         self.ui_settings = UiSettings()
+        # How the account waits between reconnects (the engine's default; a test of an
+        # outage shortens it instead of waiting out a 30 s schedule on the real clock).
+        self.backoff = BackoffPolicy()
         self.crm = CrmBridge(submit=self.submit, post=self.post, spawn=self.spawn,
                              open_client=self._open_client, close_client=self._close_client,
                              trace=self._on_trace, rng=random.Random(seed + 1))
@@ -121,7 +125,8 @@ class AccountSide(BrowseSide, EngineLoop):
         self._settled = asyncio.Event()
         self._warnings.clear()
         self._last_stats = ()  # a fresh account announces its counters even if unchanged
-        options = AccountOptions(folders=self._watch(), cafile=self._cafile)
+        options = AccountOptions(folders=self._watch(), cafile=self._cafile,
+                                 backoff=self.backoff)
         db_path = self._db_path()
         await self.crm.start(CrmWiring(
             settings.username, db_path, db_path.parent / "files", settings.smtp, secret,

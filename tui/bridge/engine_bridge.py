@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from inboxlab.engine.backoff import BackoffPolicy
 from inboxlab.engine.secrets import Secret
 from inboxlab.engine.settings import AccountSettings
 from inboxlab.engine.tokens import TokenProvider
@@ -24,7 +25,8 @@ from inboxlab.tui.bridge.demo import DemoSide
 
 class EngineBridge(DemoSide):
     """Owns the engine thread. ``scenario`` serves the demo's fake servers in-process;
-    ``settings``/``secret`` drive a real mailbox instead."""
+    ``settings``/``secret`` drive a real mailbox instead. ``backoff``: the account's
+    reconnect schedule (None: the engine's default)."""
 
     def __init__(
         self,
@@ -38,9 +40,12 @@ class EngineBridge(DemoSide):
         cafile: str | None = None,
         seed: int = 1,
         bcc: BccConfig | None = None,
+        backoff: BackoffPolicy | None = None,
     ) -> None:
         super().__init__(scenario=scenario, timeline=timeline, sends=sends, settings=settings,
                          secret=secret, data_dir=data_dir, cafile=cafile, seed=seed, bcc=bcc)
+        if backoff is not None:
+            self.backoff = backoff
 
     async def _shutdown(self) -> None:
         await self._stop_account()
