@@ -327,6 +327,20 @@ CAUSES: tuple[Cause, ...] = (
           "Nothing to do: the CRM retries shortly.",
           "A lock on the mailbox is held (migration, backup); check what holds it.",
           Evidence(response_codes=("INUSE",), codes=("inuse",))),
+    # -- SMTP submission refused (engine.crm.smtp_failures) --------------------------------
+    # RFC 5321 4.2.1: 5yz is a permanent negative reply (the same message will be refused
+    # again), 4yz a transient one (421 is ``unavailable`` above, with the IMAP cases).
+    Cause("smtp_rejected", "The mail server refused the message (5xx)", True,
+          "Read the server's words: a recipient, the size or the sender was refused; change "
+          "that and send again.",
+          "Check the submission server's policy for this account (recipients, size limit, "
+          "sender addresses it may use).",
+          Evidence(codes=("smtp_rejected",))),
+    Cause("smtp_deferred", "The mail server asked to send the message later (4xx)", False,
+          "Nothing to do: the outbox sends it again later.",
+          "The submission server deferred it (greylisting, a full queue, a rate limit): "
+          "check its log if it lasts.",
+          Evidence(codes=("smtp_deferred",))),
     # -- the connection dies --------------------------------------------------------------
     # Dovecot at shutdown or restart: "* BYE Server shutting down." (and the same words from
     # Courier and Cyrus); a restart brings it back, so transient.

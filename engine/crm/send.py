@@ -8,9 +8,11 @@ restart can ask "did this one already go out?" by that id alone.
 not pay a TLS handshake per message); any failure drops it and the next submit
 reconnects. With a ``TokenProvider`` instead of a password it authenticates with OAuth
 (``engine.crm.smtp_oauth``: one refresh, one retry). aiosmtplib's exceptions (and a
-token that cannot be refreshed) are translated into ``SubmitFailed`` here, with
-the server's code and words: 5xx is permanent, 4xx and disconnects are transient; a
-disconnect or timeout after the message went into DATA is ``SubmitUncertain``.
+token that cannot be refreshed) are translated into ``SubmitFailed`` here, with the
+server's words, by the probe's own mapping (``engine.crm.smtp_failures``): the cause
+code is the catalogue's, and so is the permanence (STARTTLS not offered, AUTH refused,
+5xx permanent; 421, 4xx, refused or dropped connections transient); a disconnect or
+timeout after the message went into DATA is ``SubmitUncertain``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from aiosmtplib.typing import Default
 
 from inboxlab.engine.crm.errors import BadInput, SubmitFailed, SubmitUncertain
 from inboxlab.engine.crm.ingest import Address
+from inboxlab.engine.crm.smtp_failures import smtp_error
 from inboxlab.engine.crm.smtp_oauth import login_oauth
 from inboxlab.engine.errors import TokenUnavailable
 from inboxlab.engine.secrets import Secret
@@ -90,19 +93,16 @@ def build_message(sender: Address, draft: Draft, message_id: str, when: datetime
     return msg.as_bytes()
 
 
-def _failure(exc: Exception, handed_over: bool = False) -> SubmitFailed:
+def _failure(exc: Exception, server: SmtpServer, timeout: float,
+             handed_over: bool = False) -> SubmitFailed:
+    """A failed submission, classified by the one SMTP mapping (``smtp_failures``, the
+    probe's too): its cause code is the catalogue's, and so is whether retrying can help
+    (the outbox retries only what is transient)."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         words = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
         return SubmitFailed("every recipient was refused", code="recipients_refused",
                             permanent=all(r.code >= 500 for r in exc.recipients),
                             server_text=words)
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return SubmitFailed("the SMTP server rejected the credentials", code="smtp_auth",
-                            permanent=True, server_text=f"{exc.code} {exc.message}",
-                            remediation="check the password / app password for SMTP")
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return SubmitFailed(f"the SMTP server answered {exc.code}", code=f"smtp_{exc.code}",
-                            permanent=exc.code >= 500, server_text=exc.message)
     if handed_over:
         # No SMTP answer after DATA: the server may have stored it (RFC 5321 6.1 and
         # 4.5.4.1 leave the outcome of a cut here unknown to the client).
@@ -112,9 +112,12 @@ def _failure(exc: Exception, handed_over: bool = False) -> SubmitFailed:
                                "have gone out", code="smtp_uncertain",
                                remediation="check the recipient's copy or Sent; the outbox "
                                "holds or resends it as configured")
-    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
-        return SubmitFailed("the SMTP server did not answer in time", code="smtp_timeout")
-    return SubmitFailed(f"the SMTP connection failed ({exc})", code="smtp_disconnected")
+    err = smtp_error(exc, server.host, server.port, "crm_send", timeout)
+    said = err.server_text
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code > 0:
+        said = f"{exc.code} {exc.message}"  # the reply as the server wrote it
+    return SubmitFailed(err.message, code=err.code, permanent=err.permanent,
+                        server_text=said, remediation=err.remediation)
 
 
 class _Smtp(aiosmtplib.SMTP):
@@ -180,7 +183,7 @@ class SmtpSubmitter:
             await self.close()
             handed_over = smtp is not None and smtp.data_started and not isinstance(
                 exc, aiosmtplib.SMTPResponseException)
-            raise _failure(exc, handed_over) from exc
+            raise _failure(exc, self.server, self.timeout, handed_over) from exc
         except TokenUnavailable as exc:
             await self.close()
             raise SubmitFailed(exc.message, code=exc.code, permanent=exc.permanent,

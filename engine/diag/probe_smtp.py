@@ -1,8 +1,9 @@
 """The SMTP half of the probe: connect, log in, optionally send a test to the BCC address.
 
-aiosmtplib's exceptions become the engine's error tree here (5xx on AUTH is an
-``AuthFailed``, a refused or timed-out connection a ``ConnectError``...), so the same
-classifier and catalogue explain them. No protocol lines are traced for SMTP: only
+aiosmtplib's exceptions become the engine's error tree through
+``engine.crm.smtp_failures.smtp_error`` (5xx on AUTH is an ``AuthFailed``, a refused or
+timed-out connection a ``ConnectError``...), the mapping the outbox's submitter uses too,
+so the same classifier and catalogue explain them. No protocol lines are traced for SMTP: only
 step summaries, which hold no secret.
 """
 
@@ -10,72 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import ssl
 from email.message import EmailMessage
 
 import aiosmtplib
 
+from inboxlab.engine.crm.smtp_failures import smtp_error
 from inboxlab.engine.crm.smtp_oauth import login_oauth
 from inboxlab.engine.diag.presented import speaks_tls
 from inboxlab.engine.diag.steps import ProbeRun, Step
 from inboxlab.engine.errors import (
-    AuthFailed,
-    ConfigError,
     ConnectError,
-    Disconnected,
     EngineError,
-    ServerRefused,
     TimedOut,
     TlsError,
 )
-from inboxlab.engine.imap.failures import connect_error, tls_error
 from inboxlab.engine.tokens import TokenProvider
-
-
-def smtp_error(exc: BaseException, host: str, port: int, stage: str, limit: float) -> EngineError:
-    """An aiosmtplib (or socket) failure as the engine's typed error."""
-    if isinstance(exc, ssl.SSLError):
-        return tls_error(exc, host)
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return AuthFailed(f"SMTP AUTH refused: {exc.code}", status=str(exc.code),
-                          server_text=exc.message, stage=stage, code="auth_failed",
-                          remediation="check the username and password (an app password "
-                          "may be needed)")
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        said = (exc.message or "").removeprefix("Malformed SMTP response line: ").strip()
-        if exc.code < 0 and re.match(r"^\* (OK|PREAUTH|BYE)\b", said):
-            return ConfigError("the server greeted like IMAP, not SMTP", code="imap_on_smtp_port",
-                               server_text=said, stage=stage)
-        if exc.code == 421 or (stage == "smtp_connect" and 400 <= exc.code < 500):
-            # 421 (RFC 5321 4.2.3): "service not available, closing transmission channel"
-            return ServerRefused(f"SMTP {exc.code}: the server is not taking mail now",
-                                 status=str(exc.code), server_text=said, stage=stage,
-                                 code="unavailable", permanent=False)
-    if type(exc) is aiosmtplib.SMTPException and "STARTTLS extension not supported" in str(exc):
-        return TlsError("the SMTP server does not offer STARTTLS", code="starttls_unavailable",
-                        permanent=True, stage=stage,
-                        remediation="use implicit TLS (smtps://, port 465) or ask for STARTTLS "
-                        "to be enabled")
-    if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError | aiosmtplib.SMTPTimeoutError):
-        return ConnectError(f"SMTP {host}:{port}: no answer within {limit}s",
-                            code="connect_timeout", stage=stage)
-    if isinstance(exc, aiosmtplib.SMTPConnectError):
-        cause = exc.__cause__
-        if isinstance(cause, OSError | TimeoutError):
-            err = connect_error(cause, host, port, host, limit)
-            err.stage = stage
-            return err
-        return ConnectError(f"cannot connect to SMTP {host}:{port}: {exc}",
-                            code="connect_failed", stage=stage)
-    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
-        return Disconnected(f"SMTP server disconnected: {exc}", code="eof", stage=stage)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return ServerRefused(f"SMTP {exc.code}", status=str(exc.code), server_text=exc.message,
-                             stage=stage, permanent=exc.code >= 500)
-    if isinstance(exc, OSError | TimeoutError):
-        return connect_error(exc, host, port, host, limit)
-    return EngineError(f"SMTP failure: {type(exc).__name__}: {exc}", stage=stage)
 
 
 async def _tcp_answers(host: str, port: int, limit: float) -> bool:
@@ -187,4 +137,4 @@ async def smtp_steps(probe: ProbeRun) -> None:
             smtp.close()
 
 
-__all__ = ["silent_step", "smtp_error", "smtp_steps"]
+__all__ = ["silent_step", "smtp_error", "smtp_steps"]  # smtp_error: re-exported

@@ -123,7 +123,8 @@ class SmtpFault:
 class SmtpConfig:
     """One fake SMTP server.
 
-    ``port`` is the submission listener (plain, STARTTLS offered when TLS is set up);
+    ``port`` is the submission listener (plain, STARTTLS offered unless ``starttls`` is
+    False: a server that cannot upgrade, which a client asking for STARTTLS must refuse);
     ``implicit_tls_port`` is the SMTPS listener (``None`` disables it). Port 0 picks a
     free port. ``autosave_sent_folder`` mimics providers (Gmail, Outlook.com) that file
     submitted mail into Sent themselves, so a client that also APPENDs makes a duplicate;
@@ -135,6 +136,7 @@ class SmtpConfig:
     implicit_tls_port: int | None = 0
     hostname: str = "smtp.inboxlab.test"
     require_starttls: bool = False
+    starttls: bool = True
     auth_required: bool = True
     auth_require_tls: bool = True
     data_size_limit: int | None = 10 * 1024 * 1024

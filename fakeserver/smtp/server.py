@@ -377,7 +377,7 @@ class FakeSmtpServer(Served):
             ident=IDENT,
             data_size_limit=cfg.data_size_limit,
             # Over implicit TLS the channel is already encrypted: no STARTTLS to offer.
-            tls_context=None if implicit_tls else self.tls.server_context,
+            tls_context=None if implicit_tls or not cfg.starttls else self.tls.server_context,
             require_starttls=cfg.require_starttls and not implicit_tls,
             auth_required=cfg.auth_required,
             auth_require_tls=cfg.auth_require_tls,

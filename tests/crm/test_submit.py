@@ -41,7 +41,7 @@ async def test_wrong_password_is_a_permanent_typed_error(tmp_path: Path) -> None
                             Secret("nope"), tls_context=lab.imap.client_ssl_context())
         with pytest.raises(SubmitFailed) as info:
             await bad.submit(USER, [BOB], b"Subject: x\r\n\r\nx\r\n")
-        assert info.value.code == "smtp_auth" and info.value.permanent
+        assert info.value.code == "auth_failed" and info.value.permanent
         assert info.value.server_text and "535" in info.value.server_text
 
 

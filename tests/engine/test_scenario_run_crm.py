@@ -173,7 +173,7 @@ count = 0
     text = format_report(report)
     assert not report.failed, text
     # The server's own words reach the report.
-    assert "smtp_auth" in outcome(report, "crm_outbox")[1], text
+    assert "auth_failed" in outcome(report, "crm_outbox")[1], text
     assert "535 5.7.8" in outcome(report, "crm_outbox")[1], text
     # Nothing went out, so the Sent folder holds none of it (and the run says so).
     assert outcome(report, "sent_copies")[0] == "pass"

@@ -80,7 +80,7 @@ async def test_a_token_without_the_scope_is_refused_once_refreshed(style: str,
             await sub.submit(USER, ["bob@client.test"], RAW)
         await sub.close()
         err = caught.value
-        assert err.code == "smtp_auth" and err.permanent
+        assert err.code == "auth_failed" and err.permanent
         assert words in (err.server_text or "") and "535" in (err.server_text or "")
         assert source.fetches == 2  # one refresh, one retry, no more
         assert not srv.log.deliveries
