@@ -266,7 +266,7 @@ def left_behind(run: RunState, where: Path, user: str, watching: bool) -> list[O
             if found is not None:
                 server[folder] = found.uidvalidity
     return [
-        implicit.nothing_stored(sorted(where.glob("engine.db*")), run.message_ids),
+        implicit.nothing_stored(where / "engine.db", run.message_ids),
         implicit.checkpoints(where / "engine.db", run.account.name, server, watching),
         implicit.warnings(run.warned, sizes, run.account.options.large_folder),
     ]

@@ -25,9 +25,31 @@ def message_id(headers: bytes) -> bytes | None:
     return found.group(1) if found else None
 
 
-def nothing_stored(db_files: Iterable[Path], message_ids: Iterable[bytes]) -> Outcome:
-    """No Message-ID the sink was handed appears in the database or its WAL."""
-    blob = b"".join(p.read_bytes() for p in db_files if p.exists())
+def database_bytes(db_path: Path) -> bytes:
+    """Every page of the database as SQLite sees it now (committed WAL frames included,
+    free pages too: a backup copies pages, not rows), read through SQLite; b"" if there
+    is no database. Never ``read_bytes()`` on the file or its WAL: the engine may have it
+    open in this process, and closing any descriptor of the file outside SQLite drops
+    every POSIX lock the process holds on it, after which another process that opens and
+    closes the database believes it is the last user and deletes the live WAL (see
+    tests/engine/test_db.py::test_a_second_open_keeps_the_first_connections_wal_alive).
+    SQLite's own connections share one descriptor per file in a process, so this is safe.
+    What it cannot see: WAL frames already superseded by newer ones."""
+    if not db_path.exists():
+        return b""
+    source = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    copy = sqlite3.connect(":memory:")
+    try:
+        source.backup(copy)
+        return copy.serialize()
+    finally:
+        copy.close()
+        source.close()
+
+
+def nothing_stored(db_path: Path, message_ids: Iterable[bytes]) -> Outcome:
+    """No Message-ID the sink was handed appears in the database (``database_bytes``)."""
+    blob = database_bytes(db_path)
     ids = list(message_ids)
     if not blob:
         return Outcome("nothing_stored", "", "skip", "no database file was written")
@@ -78,4 +100,4 @@ def warnings(warned: Iterable[str], sizes: Mapping[str, int | None],
     return Outcome("warnings", "", "pass", f"warned about {', '.join(big)}")
 
 
-__all__ = ["checkpoints", "message_id", "nothing_stored", "warnings"]
+__all__ = ["checkpoints", "database_bytes", "message_id", "nothing_stored", "warnings"]

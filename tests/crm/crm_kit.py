@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from inboxlab.fakeserver.imap.hooks import ServerHooks
 from inboxlab.fakeserver.imap.server import FakeImapServer
 from inboxlab.fakeserver.smtp.config import PersonaSpec, SmtpConfig, SmtpFault
 from inboxlab.fakeserver.smtp.server import FakeSmtpServer
+from inboxlab.harness.implicit import database_bytes
 
 USER, PASSWORD = "sam@crm.test", "lab password"
 SAM = Address(USER, "Sam Seller")
@@ -106,12 +106,10 @@ class Lab:
 
 
 def sqlite_bytes(path: Path) -> bytes:
-    """Every byte of the database and its WAL, after a checkpoint."""
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(FULL)")
-    data = path.read_bytes()
-    wal = path.with_name(path.name + "-wal")
-    return data + (wal.read_bytes() if wal.exists() else b"")
+    """Every page of the database (its WAL's frames included), read through SQLite: the
+    test's own Database holds the file open, and a read_bytes() outside SQLite would drop
+    that connection's POSIX locks (harness.implicit.database_bytes says why)."""
+    return database_bytes(path)
 
 
 def tree_bytes(root: Path) -> bytes:

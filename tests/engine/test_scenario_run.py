@@ -7,6 +7,8 @@ runner's own choice (``choose_initial_scan``) does that.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,10 +81,46 @@ def test_implicit_checks_fail_on_a_leak_a_stale_checkpoint_and_a_silent_big_fold
         conn.execute("CREATE TABLE leak (v)")
         conn.execute("INSERT INTO leak VALUES ('<secret-1@x>')")
     assert implicit.message_id(b"Subject: x\r\nMessage-ID: <secret-1@x>\r\n") == b"<secret-1@x>"
-    assert implicit.nothing_stored([db], [b"<secret-1@x>"]).status == "fail"
-    assert implicit.nothing_stored([db], [b"<other@x>"]).status == "pass"
+    assert implicit.nothing_stored(db, [b"<secret-1@x>"]).status == "fail"
+    assert implicit.nothing_stored(db, [b"<other@x>"]).status == "pass"
     assert implicit.checkpoints(db, "a", {"INBOX": 8}, watching=True).status == "fail"
     assert implicit.checkpoints(db, "a", {"INBOX": 7}, watching=True).status == "pass"
     assert implicit.checkpoints(db, "a", {"INBOX": 8}, watching=False).status == "skip"
     assert implicit.warnings([], {"INBOX": 100_000}, 100_000).status == "fail"
     assert implicit.warnings(["INBOX"], {"INBOX": 100_000}, 100_000).status == "pass"
+
+
+_OTHER_PROCESS_COUNTS = (
+    "import sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1])\n"
+    "print(conn.execute('SELECT count(*) FROM checkpoints').fetchone()[0])\n"
+    "conn.close()\n"
+)
+
+
+def count_in_another_process(path: Path) -> int:
+    done = subprocess.run([sys.executable, "-c", _OTHER_PROCESS_COUNTS, str(path)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return int(done.stdout)
+
+
+async def test_the_leak_check_reads_through_sqlite_and_keeps_the_engine_s_wal_alive(
+        tmp_path: Path) -> None:
+    """``nothing_stored`` runs in the process that may still hold the engine's database.
+    Before, it read the file and its WAL with ``read_bytes()``: closing those descriptors
+    dropped the engine connection's POSIX locks, so the next process to open and close the
+    database took itself for the last user and deleted the live WAL, and the engine's
+    later commits went to an unlinked file (the second count stayed 1)."""
+    from inboxlab.engine.checkpoints import CheckpointStore
+    from inboxlab.engine.db import Database
+    from inboxlab.harness import implicit
+
+    path = tmp_path / "engine.db"
+    async with await Database.open(path) as db:
+        store = CheckpointStore(db)
+        await store.put("ann", "INBOX", uidvalidity=7, last_uid=1)
+        assert implicit.nothing_stored(path, [b"<m@x>"]).status == "pass"
+        assert b"ann" in implicit.database_bytes(path)  # the WAL's frame is read too
+        assert count_in_another_process(path) == 1
+        await store.put("ann", "Sent", uidvalidity=7, last_uid=1)
+        assert count_in_another_process(path) == 2
